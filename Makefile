@@ -1,0 +1,114 @@
+# caisse — build, test and benchmark entry points.
+#   make            build every binary into build/bin
+#   make test       the whole test suite (what CI runs)
+#   make up / down  the local stack (PostgreSQL, Kafka, the four services)
+#   make format     clang-format the C sources
+
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2
+PKGS     = rdkafka libmicrohttpd jansson libpq libcurl libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
+CFLAGS  ?= $(OPT) -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -Icommon -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
+LDLIBS   = $(PKG_LIBS) -lpthread -lm
+
+SERVICES  = gateway session-worker expiry-worker webhook-worker
+BINARIES  = $(addprefix $(BUILD)/bin/caisse-,$(SERVICES) admin)
+COMMON_SRC = $(wildcard common/*.c)
+MIGRATIONS = $(sort $(wildcard common/migrations/*.sql))
+COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
+
+.PHONY: all clean test unit unit-asan integration quickstart clang-check format up down deps bench
+all: $(BINARIES)
+
+$(BUILD)/gen/migrations.c: common/migrations/embed.sh $(MIGRATIONS)
+	@mkdir -p $(dir $@)
+	sh common/migrations/embed.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/lib/libcaisse.a: $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+# Each service links its own folder's objects with the common library.
+define service_rule
+$(BUILD)/bin/caisse-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $(BUILD)/lib/libcaisse.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach s,$(SERVICES),$(eval $(call service_rule,$(s))))
+
+$(BUILD)/bin/caisse-admin: $(BUILD)/obj/common/admin/main.o $(BUILD)/lib/libcaisse.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- tests -------------------------------------------------------------------
+# Unit tests mirror the source tree: tests/unit/common/validate.c tests common/validate.c.
+UNIT_SRC = $(sort $(wildcard tests/unit/*/*.c))
+UNIT_BIN = $(BUILD)/bin/unit-tests
+
+$(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/lib/libcaisse.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+
+INTEGRATION_SRC = $(sort $(wildcard tests/integration/*.c))
+INTEGRATION_BIN = $(BUILD)/bin/integration-tests
+$(INTEGRATION_BIN): $(INTEGRATION_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/lib/libcaisse.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+
+deps:
+	@bash deploy/install-deps.sh
+
+unit: $(UNIT_BIN)
+	$(UNIT_BIN) --jobs 2
+
+# The same unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+unit-asan:
+	$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
+	    EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	    build/asan/bin/unit-tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/bin/unit-tests --jobs 2
+
+# Everything must also build clean under clang.
+clang-check:
+	$(MAKE) --no-print-directory BUILD=build/clang CC=clang all build/clang/bin/unit-tests build/clang/bin/integration-tests
+
+integration: all $(INTEGRATION_BIN)
+	bash tests/integration/run.sh
+
+quickstart: all
+	bash tests/quickstart/run.sh
+
+# The README's test command: installs what is missing, then runs every suite.
+test: deps
+	$(MAKE) --no-print-directory all $(UNIT_BIN) $(INTEGRATION_BIN)
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory unit-asan
+	$(MAKE) --no-print-directory clang-check
+	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory quickstart
+
+up: deps all
+	bash deploy/stack.sh up
+
+down:
+	bash deploy/stack.sh down
+
+format:
+	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

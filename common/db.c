@@ -1,0 +1,127 @@
+#include "db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "result.h"
+
+int db_init(struct db *db, const char *conninfo)
+{
+    char *copy = strdup(conninfo);
+    if (copy == NULL)
+        return C_ERR;
+    db->conn = NULL;
+    db->conninfo = copy;
+    db->last_error[0] = '\0';
+    db->sqlstate[0] = '\0';
+    return C_OK;
+}
+
+void db_close(struct db *db)
+{
+    if (db->conn != NULL)
+        PQfinish(db->conn);
+    db->conn = NULL;
+    free(db->conninfo);
+    db->conninfo = NULL;
+}
+
+bool db_is_connected(const struct db *db)
+{
+    return db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK;
+}
+
+static void db_drop(struct db *db)
+{
+    if (db->conn != NULL)
+        PQfinish(db->conn);
+    db->conn = NULL;
+}
+
+/* Keep only the first line: libpq messages end with newlines and may carry
+ * a DETAIL that is fine for the log but not needed twice. */
+static void db_set_error(struct db *db, const char *message)
+{
+    snprintf(db->last_error, sizeof(db->last_error), "%s", message ? message : "unknown error");
+    char *nl = strchr(db->last_error, '\n');
+    if (nl != NULL)
+        *nl = '\0';
+}
+
+int db_ensure(struct db *db)
+{
+    if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+        return C_OK;
+    db_drop(db);
+    PGconn *conn = PQconnectdb(db->conninfo);
+    if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+        db_set_error(db, conn ? PQerrorMessage(conn) : "out of memory");
+        if (conn != NULL)
+            PQfinish(conn);
+        return C_ERR;
+    }
+    /* Times are read as epoch seconds, but keep the session in UTC so any text
+     * rendering in logs or psql matches the API. */
+    PGresult *r = PQexec(conn, "SET TIME ZONE 'UTC'");
+    PQclear(r);
+    db->conn = conn;
+    return C_OK;
+}
+
+PGresult *db_exec(struct db *db, const char *sql, int nparams, const char *const *params)
+{
+    db->sqlstate[0] = '\0';
+    if (db_ensure(db) != C_OK) {
+        log_warn("postgres unreachable: %s", db->last_error);
+        return NULL;
+    }
+    PGresult *r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state ? state : "");
+    db_set_error(db, r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+    log_fields(LOG_ERROR, json_pack("{ss}", "sqlstate", db->sqlstate), "postgres statement failed: %s",
+               db->last_error);
+    PQclear(r);
+    if (PQstatus(db->conn) != CONNECTION_OK)
+        db_drop(db);
+    return NULL;
+}
+
+int db_exec_command(struct db *db, const char *sql, int nparams, const char *const *params)
+{
+    PGresult *r = db_exec(db, sql, nparams, params);
+    if (r == NULL)
+        return C_ERR;
+    PQclear(r);
+    return C_OK;
+}
+
+int db_begin(struct db *db)
+{
+    return db_exec_command(db, "BEGIN", 0, NULL);
+}
+
+int db_commit(struct db *db)
+{
+    return db_exec_command(db, "COMMIT", 0, NULL);
+}
+
+void db_rollback(struct db *db)
+{
+    if (db->conn == NULL)
+        return;
+    PGresult *r = PQexec(db->conn, "ROLLBACK");
+    if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
+        db_drop(db);
+    PQclear(r);
+}
+
+const char *db_last_sqlstate(const struct db *db)
+{
+    return db->sqlstate;
+}

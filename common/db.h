@@ -1,0 +1,42 @@
+/* PostgreSQL connections that heal themselves: every call checks the
+ * connection and reconnects once if the server went away (restart, failover).
+ * All SQL goes through db_exec with parameters; there is no string-built SQL. */
+#ifndef CAISSE_DB_H
+#define CAISSE_DB_H
+
+#include <stdbool.h>
+
+#include <libpq-fe.h>
+
+struct db {
+    PGconn *conn;   /* owned; NULL while disconnected */
+    char *conninfo; /* owned copy */
+    char last_error[256];
+    char sqlstate[6]; /* of the last failed statement, or "" */
+};
+
+/* Copies conninfo; connects lazily on first use, so a service can start before
+ * PostgreSQL is up and report itself unready meanwhile. */
+int db_init(struct db *db, const char *conninfo);
+void db_close(struct db *db);
+/* Connects if needed (or the connection broke). C_ERR: unreachable now. */
+int db_ensure(struct db *db);
+bool db_is_connected(const struct db *db);
+
+/* Runs one parameterized statement (text parameters; NULL = SQL NULL).
+ * Returns the result when it is COMMAND_OK or TUPLES_OK (caller PQclear()s it),
+ * else NULL with the error logged and kept in db->last_error; a broken
+ * connection is dropped so the next call reconnects. */
+PGresult *db_exec(struct db *db, const char *sql, int nparams, const char *const *params);
+/* db_exec for statements whose result is not needed. */
+int db_exec_command(struct db *db, const char *sql, int nparams, const char *const *params);
+
+int db_begin(struct db *db);
+int db_commit(struct db *db);
+/* Best effort; a failed rollback drops the connection. */
+void db_rollback(struct db *db);
+
+/* SQLSTATE of the last failed db_exec, or "" (e.g. "23505" unique violation). */
+const char *db_last_sqlstate(const struct db *db);
+
+#endif

@@ -1,0 +1,48 @@
+/* Kafka clients configured the one way the design allows: an idempotent
+ * producer (acks=all) and consumers that store offsets by hand only after the
+ * work they carry is committed, with static membership. */
+#ifndef CAISSE_KAFKA_H
+#define CAISSE_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+
+#define KAFKA_TOPIC_COMMANDS "checkout.session.commands"
+#define KAFKA_TOPIC_EVENTS "checkout.session.events"
+
+struct kafka_producer_options {
+    const char *brokers;
+    long message_timeout_ms; /* a delivery report fails after this */
+    long linger_ms;
+    /* Called from rd_kafka_poll() for each message; may be NULL. */
+    void (*on_delivery)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+    void *opaque; /* rd_kafka_opaque() */
+};
+
+/* NULL with err filled on failure. */
+rd_kafka_t *kafka_producer_new(const struct kafka_producer_options *opt, char *err, size_t errlen);
+
+struct kafka_consumer_options {
+    const char *brokers;
+    const char *group_id;
+    const char *instance_id; /* static membership; "" or NULL for dynamic */
+    long session_timeout_ms;
+};
+
+/* Subscribed to topic, auto commit of *stored* offsets only. */
+rd_kafka_t *kafka_consumer_new(const struct kafka_consumer_options *opt, const char *topic,
+                               char *err, size_t errlen);
+
+/* Produces value with key and the content-type header. The message is copied. */
+rd_kafka_resp_err_t kafka_produce(rd_kafka_t *rk, const char *topic, const char *key,
+                                  const char *value, size_t len, const char *content_type,
+                                  void *msg_opaque);
+
+/* True when the client has at least one broker up (metadata round trip). */
+int kafka_is_reachable(rd_kafka_t *rk, int timeout_ms);
+
+/* Creates topics with the given partitions (replication factor from the
+ * broker's default); an existing topic is fine. */
+int kafka_create_topics(const char *brokers, const char *const *topics, int count,
+                        int partitions, int replication, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,17 @@
+/* RFC 3339 times. The API shows whole seconds in UTC ("2024-01-15T10:30:00Z"),
+ * so every time the model keeps is whole seconds since the epoch: what a client
+ * reads back is exactly what was stored. */
+#ifndef CAISSE_RFC3339_H
+#define CAISSE_RFC3339_H
+
+#include <stdint.h>
+
+#define RFC3339_LEN 21 /* "YYYY-MM-DDTHH:MM:SSZ" and the terminator */
+
+void rfc3339_format(int64_t epoch_seconds, char out[RFC3339_LEN]);
+/* Accepts "T" or "t", fractional seconds (truncated) and "Z" or a ±HH:MM
+ * offset; rejects anything else, including impossible dates. */
+int rfc3339_parse(const char *text, int64_t *epoch_seconds);
+int64_t rfc3339_now(void);
+
+#endif
