@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The whole caisse stack on this machine: deploy/stack.sh up|down|status|logs [service]
+#
+#   up      PostgreSQL + Kafka (KRaft) + topics + migrations + the four services, then a
+#           demo organization and test API key, and a curl that works
+#   down    stops the services (SIGTERM, graceful), Kafka and PostgreSQL; data is kept
+#   status  what is running
+#   logs    tail a service's JSON log (gateway, session-worker, expiry-worker, webhook-worker)
+#
+# Everything is configurable through the environment (see deploy/env.sh and below), so a
+# second stack (the integration tests) runs next to the developer's on other ports and dirs.
+set -euo pipefail
+
+# shellcheck source=env.sh source-path=SCRIPTDIR
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+: "${CAISSE_GATEWAY_PORT:=8080}"
+: "${CAISSE_PUBLIC_BASE_URL:=http://localhost:$CAISSE_GATEWAY_PORT}"
+: "${CAISSE_BIN_DIR:=$CAISSE_REPO/build/bin}"
+# Set to 0 to bring up only PostgreSQL, Kafka, topics and migrations (tests start services
+# themselves when they need to kill and restart them).
+: "${CAISSE_STACK_SERVICES:=1}"
+export CAISSE_GATEWAY_PORT CAISSE_PUBLIC_BASE_URL
+
+SERVICES=(session-worker expiry-worker webhook-worker gateway)
+RUN="$CAISSE_STACK_DIR/run"
+LOGS="$CAISSE_STACK_DIR/logs"
+ADMIN="$CAISSE_BIN_DIR/caisse-admin"
+
+die() {
+  echo "stack.sh: $*" >&2
+  exit 1
+}
+
+service_pid() {
+  local pidfile="$RUN/$1.pid"
+  [ -f "$pidfile" ] || return 1
+  local pid
+  pid=$(cat "$pidfile")
+  kill -0 "$pid" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+start_service() {
+  local name=$1
+  if service_pid "$name" >/dev/null; then
+    return 0
+  fi
+  mkdir -p "$RUN" "$LOGS"
+  local bin="$CAISSE_BIN_DIR/caisse-$name"
+  [ -x "$bin" ] || die "$bin is missing: run make first"
+  # setsid: the service outlives this script, and a Ctrl-C in the terminal that ran
+  # 'make up' does not reach it.
+  setsid "$bin" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN/$name.pid"
+}
+
+stop_service() {
+  local name=$1 pid
+  pid=$(service_pid "$name") || { rm -f "$RUN/$name.pid"; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 300); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "stack.sh: $name did not stop within 30 s, killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$RUN/$name.pid"
+}
+
+wait_ready() {
+  local url="http://127.0.0.1:$CAISSE_GATEWAY_PORT/readyz"
+  for _ in $(seq 1 150); do
+    if curl -fsS -o /dev/null "$url" 2>/dev/null; then
+      return 0
+    fi
+    service_pid gateway >/dev/null || { tail -n 20 "$LOGS/gateway.log" >&2; die "the gateway exited"; }
+    sleep 0.2
+  done
+  tail -n 20 "$LOGS/gateway.log" >&2
+  die "the gateway did not become ready within 30 s ($url)"
+}
+
+# The demo tenant is created once per stack and its key kept in the (gitignored, local)
+# stack directory, so 'up' can print a working key every time.
+demo_key() {
+  local file="$CAISSE_STACK_DIR/demo-key"
+  if [ ! -s "$file" ]; then
+    local org
+    org=$("$ADMIN" create-org --name "Demo merchant" --currency XOF 2>/dev/null)
+    "$ADMIN" create-key --org "$org" --env test --description "make up demo key" 2>/dev/null >"$file.tmp"
+    mv "$file.tmp" "$file"
+  fi
+  cat "$file"
+}
+
+cmd_up() {
+  bash "$CAISSE_REPO/deploy/pg.sh" start
+  bash "$CAISSE_REPO/deploy/kafka.sh" start
+  [ -x "$ADMIN" ] || die "$ADMIN is missing: run make first"
+  "$ADMIN" create-topics
+  "$ADMIN" migrate
+  [ "$CAISSE_STACK_SERVICES" = 1 ] || return 0
+  for s in "${SERVICES[@]}"; do
+    start_service "$s"
+  done
+  wait_ready
+  local key
+  key=$(demo_key)
+  cat <<EOT
+
+caisse is up: gateway http://127.0.0.1:$CAISSE_GATEWAY_PORT  (logs: $LOGS, stop: make down)
+
+Test API key (organization "Demo merchant", environment test):
+  $key
+
+Create a checkout session:
+  curl -s -X POST http://127.0.0.1:$CAISSE_GATEWAY_PORT/checkout-sessions \\
+    -H "x-api-key: $key" -H "Content-Type: application/json" \\
+    -d '{"amount": 10000, "currency_code": "XOF", "title": "Premium Plan", "customer_email": "customer@example.com"}'
+
+EOT
+}
+
+cmd_down() {
+  # Gateway first: it stops taking requests while the workers drain what it accepted.
+  for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
+    stop_service "${SERVICES[$i]}"
+  done
+  bash "$CAISSE_REPO/deploy/kafka.sh" stop
+  bash "$CAISSE_REPO/deploy/pg.sh" stop
+}
+
+cmd_status() {
+  for s in "${SERVICES[@]}"; do
+    if pid=$(service_pid "$s"); then echo "$s: running (pid $pid)"; else echo "$s: stopped"; fi
+  done
+  bash "$CAISSE_REPO/deploy/pg.sh" status && echo "postgresql: running" || echo "postgresql: stopped"
+  bash "$CAISSE_REPO/deploy/kafka.sh" status && echo "kafka: running" || echo "kafka: stopped"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  logs) tail -f "$LOGS/${2:-gateway}.log" ;;
+  start-service) start_service "${2:?service name}" ;;
+  stop-service) stop_service "${2:?service name}" ;;
+  *) echo "usage: $0 up|down|status|logs [service]|start-service NAME|stop-service NAME" >&2; exit 2 ;;
+esac

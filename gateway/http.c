@@ -1,0 +1,187 @@
+#include "http.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "result.h"
+#include "uuid.h"
+
+int64_t http_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* An incoming id is echoed only if it is short and plain, so it can never
+ * smuggle anything into our logs or headers. */
+static bool http_request_id_acceptable(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > HTTP_REQUEST_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':'))
+            return false;
+    }
+    return true;
+}
+
+struct http_request *http_request_new(struct MHD_Connection *conn, const char *method,
+                                      const char *url)
+{
+    struct http_request *req = calloc(1, sizeof(*req));
+    if (req == NULL)
+        return NULL;
+    req->conn = conn;
+    req->method = method;
+    req->started_us = http_now_us();
+    const char *path = url;
+    if (strncmp(path, "/v1/", 4) == 0 || strcmp(path, "/v1") == 0)
+        path += 3;
+    snprintf(req->path, sizeof(req->path), "%s", path[0] != '\0' ? path : "/");
+    size_t n = strlen(req->path);
+    if (n > 1 && req->path[n - 1] == '/')
+        req->path[n - 1] = '\0';
+    const char *incoming = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    if (incoming != NULL && http_request_id_acceptable(incoming))
+        snprintf(req->request_id, sizeof(req->request_id), "%s", incoming);
+    else if (uuid_v7_string(req->request_id) != C_OK)
+        snprintf(req->request_id, sizeof(req->request_id), "unknown");
+    return req;
+}
+
+void http_request_free(struct http_request *req)
+{
+    if (req == NULL)
+        return;
+    free(req->body);
+    free(req);
+}
+
+int http_request_append_body(struct http_request *req, const char *data, size_t len)
+{
+    if (req->body_too_large || req->body_len + len > HTTP_MAX_BODY) {
+        req->body_too_large = true;
+        return C_OK;
+    }
+    char *grown = realloc(req->body, req->body_len + len + 1);
+    if (grown == NULL)
+        return C_ERR;
+    memcpy(grown + req->body_len, data, len);
+    req->body_len += len;
+    grown[req->body_len] = '\0';
+    req->body = grown;
+    return C_OK;
+}
+
+const char *http_header(struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+enum MHD_Result http_respond_json(struct http_request *req, unsigned status, json_t *body,
+                                  const char *const *extra_headers)
+{
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text == NULL) {
+        /* Out of memory while answering: a bodiless 500 is all we can still do. */
+        struct MHD_Response *bare = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (bare == NULL)
+            return MHD_NO;
+        MHD_add_response_header(bare, "X-Request-Id", req->request_id);
+        enum MHD_Result rc = MHD_queue_response(req->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, bare);
+        MHD_destroy_response(bare);
+        req->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        req->answered = true;
+        return rc;
+    }
+    size_t len = strlen(text);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    for (size_t i = 0; extra_headers != NULL && extra_headers[i] != NULL; i += 2)
+        MHD_add_response_header(resp, extra_headers[i], extra_headers[i + 1]);
+    enum MHD_Result rc = MHD_queue_response(req->conn, status, resp);
+    MHD_destroy_response(resp);
+    req->status = status;
+    req->answered = true;
+    return rc;
+}
+
+static const char *http_reason(unsigned status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+    }
+}
+
+enum MHD_Result http_respond_error(struct http_request *req, unsigned status, const char *code,
+                                   const char *param, const char *fmt, ...)
+{
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    json_t *msg = json_string(message);
+    json_t *body = json_pack("{si so ss ss so ss}", "statusCode", (int)status, "message",
+                             msg != NULL ? msg : json_string("Invalid request"), "error",
+                             http_reason(status), "code", code, "param",
+                             param != NULL && param[0] != '\0' ? json_string(param) : json_null(),
+                             "request_id", req->request_id);
+    const char *extra[5] = {NULL};
+    if (status == 405)
+        extra[0] = "Allow", extra[1] = strncmp(req->path, "/checkout-sessions/", 19) == 0 ? "GET" : "GET, POST";
+    if (status == 503)
+        extra[0] = "Retry-After", extra[1] = "1";
+    return http_respond_json(req, status, body, extra);
+}
+
+enum MHD_Result http_respond_unavailable(struct http_request *req)
+{
+    return http_respond_error(req, 503, "service_unavailable", NULL,
+                              "Service temporarily unavailable, please retry");
+}
+
+void http_request_log(struct http_request *req)
+{
+    double ms = (double)(http_now_us() - req->started_us) / 1000.0;
+    enum log_level level = req->status >= 500 ? LOG_WARN : LOG_INFO;
+    if (!log_enabled(level))
+        return;
+    json_t *f = json_pack("{ss ss ss si sf}", "request_id", req->request_id, "method", req->method,
+                          "path", req->path, "status", (int)req->status, "duration_ms", ms);
+    if (f != NULL && req->identity.organization_id[0] != '\0') {
+        json_object_set_new(f, "organization_id", json_string(req->identity.organization_id));
+        json_object_set_new(f, "environment", json_string(req->identity.environment));
+    }
+    log_fields(level, f, "http request");
+}

@@ -1,0 +1,61 @@
+/* One HTTP exchange of the gateway: the request as the handlers see it and the
+ * helpers that answer it, always with JSON and an X-Request-Id. */
+#ifndef GATEWAY_HTTP_H
+#define GATEWAY_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "tenant.h"
+
+#define HTTP_MAX_BODY (64 * 1024)
+#define HTTP_REQUEST_ID_MAX 128
+
+struct create_op;
+
+struct http_request {
+    struct MHD_Connection *conn;
+    const char *method; /* owned by MHD for the connection's lifetime */
+    char path[256];      /* without the optional /v1 prefix and trailing slash */
+    char request_id[HTTP_REQUEST_ID_MAX + 1];
+    char *body; /* owned, NUL-terminated */
+    size_t body_len;
+    bool body_too_large;
+    int64_t started_us;
+    unsigned status; /* once answered */
+    bool answered;
+    struct tenant_identity identity;
+    struct create_op *create; /* owned; set while a create is in flight */
+};
+
+/* Allocates the per-request state on the first callback. NULL: out of memory. */
+struct http_request *http_request_new(struct MHD_Connection *conn, const char *method,
+                                      const char *url);
+void http_request_free(struct http_request *req);
+/* Appends upload data; past HTTP_MAX_BODY it only counts (answer 413 at the end). */
+int http_request_append_body(struct http_request *req, const char *data, size_t len);
+
+const char *http_header(struct http_request *req, const char *name);
+const char *http_query(struct http_request *req, const char *name);
+
+/* Queue a JSON response. body is stolen. extra_headers: NULL-terminated
+ * name/value pairs or NULL. Returns MHD_YES/MHD_NO for the access handler. */
+enum MHD_Result http_respond_json(struct http_request *req, unsigned status, json_t *body,
+                                  const char *const *extra_headers);
+/* The error body of api.md; param NULL when the error names no parameter. */
+enum MHD_Result http_respond_error(struct http_request *req, unsigned status, const char *code,
+                                   const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* 503 without internal details (those went to the log). */
+enum MHD_Result http_respond_unavailable(struct http_request *req);
+
+/* Writes the access log line. Called once the response is complete. */
+void http_request_log(struct http_request *req);
+
+int64_t http_now_us(void);
+
+#endif

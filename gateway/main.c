@@ -1,0 +1,106 @@
+/* caisse-gateway: the merchant-facing REST API. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "auth.h"
+#include "config.h"
+#include "create.h"
+#include "http.h"
+#include "log.h"
+#include "reads.h"
+#include "result.h"
+#include "server.h"
+#include "service.h"
+
+static struct {
+    char *database_url;
+    char *kafka_brokers;
+    char *public_base_url;
+    char *host;
+    char *log_level;
+    long port;
+    long threads;
+    long create_wait_ms;
+    long kafka_timeout_ms;
+    long api_key_cache_ttl;
+    long session_ttl;
+    long session_min_ttl;
+    long session_max_ttl;
+    long connection_timeout;
+    long shutdown_grace_ms;
+} cfg;
+
+static const struct config_entry gateway_config[] = {
+    {"CAISSE_DATABASE_URL", CONFIG_STRING, NULL, "PostgreSQL connection string (libpq URI or key=value)", &cfg.database_url, 0, 0},
+    {"CAISSE_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:9092", "Kafka bootstrap servers", &cfg.kafka_brokers, 0, 0},
+    {"CAISSE_PUBLIC_BASE_URL", CONFIG_STRING, "http://localhost:8080", "Base of the hosted page URL returned as `url`", &cfg.public_base_url, 0, 0},
+    {"CAISSE_GATEWAY_HOST", CONFIG_STRING, "0.0.0.0", "IPv4 address to listen on", &cfg.host, 0, 0},
+    {"CAISSE_GATEWAY_PORT", CONFIG_INT, "8080", "Port of the merchant API", &cfg.port, 1, 65535},
+    {"CAISSE_GATEWAY_THREADS", CONFIG_INT, "4", "HTTP server threads (each holds one Postgres connection)", &cfg.threads, 1, 256},
+    {"CAISSE_CREATE_WAIT_MS", CONFIG_INT, "2000", "How long a create waits to be readable before answering 202", &cfg.create_wait_ms, 0, 60000},
+    {"CAISSE_KAFKA_MESSAGE_TIMEOUT_MS", CONFIG_INT, "5000", "Kafka delivery timeout; past it a create answers 503", &cfg.kafka_timeout_ms, 1000, 300000},
+    {"CAISSE_API_KEY_CACHE_TTL", CONFIG_INT, "30", "Seconds an API key lookup is cached (revocation delay)", &cfg.api_key_cache_ttl, 0, 3600},
+    {"CAISSE_SESSION_TTL", CONFIG_INT, "3600", "Default session lifetime in seconds", &cfg.session_ttl, 60, 86400},
+    {"CAISSE_SESSION_MIN_TTL", CONFIG_INT, "1800", "Earliest expires_at a merchant may ask for, in seconds from now", &cfg.session_min_ttl, 1, 86400},
+    {"CAISSE_SESSION_MAX_TTL", CONFIG_INT, "86400", "Latest expires_at a merchant may ask for, in seconds from now", &cfg.session_max_ttl, 60, 604800},
+    {"CAISSE_HTTP_CONNECTION_TIMEOUT", CONFIG_INT, "30", "Idle HTTP connection timeout in seconds", &cfg.connection_timeout, 1, 3600},
+    {"CAISSE_SHUTDOWN_GRACE_MS", CONFIG_INT, "20000", "On SIGTERM, how long in-flight requests may take to finish", &cfg.shutdown_grace_ms, 0, 600000},
+    {"CAISSE_LOG_LEVEL", CONFIG_STRING, "info", "debug, info, warn or error", &cfg.log_level, 0, 0},
+};
+
+int main(int argc, char **argv)
+{
+    config_init_or_exit(argc, argv,
+                        "caisse-gateway: the Checkout Sessions REST API (POST/GET /checkout-sessions, also under /v1).",
+                        gateway_config, CONFIG_TABLE_SIZE(gateway_config));
+    if (log_init("gateway", cfg.log_level) != C_OK) {
+        fprintf(stderr, "CAISSE_LOG_LEVEL must be debug, info, warn or error\n");
+        return 2;
+    }
+    if (service_install_signal_handlers() != C_OK)
+        return 1;
+    auth_init(cfg.api_key_cache_ttl);
+    reads_init(cfg.public_base_url);
+    struct create_config cc = {
+        .database_url = cfg.database_url,
+        .kafka_brokers = cfg.kafka_brokers,
+        .public_base_url = cfg.public_base_url,
+        .wait_ms = cfg.create_wait_ms,
+        .kafka_timeout_ms = cfg.kafka_timeout_ms,
+        .default_ttl_seconds = cfg.session_ttl,
+        .min_ttl_seconds = cfg.session_min_ttl,
+        .max_ttl_seconds = cfg.session_max_ttl,
+    };
+    if (create_init(&cc) != C_OK)
+        return 1;
+    struct server_config sc = {
+        .host = cfg.host,
+        .port = cfg.port,
+        .threads = cfg.threads,
+        .database_url = cfg.database_url,
+        .connection_timeout_s = cfg.connection_timeout,
+    };
+    if (server_start(&sc) != C_OK) {
+        create_shutdown(0);
+        return 1;
+    }
+    log_fields(LOG_INFO, json_pack("{ss si si ss}", "host", cfg.host, "port", (int)cfg.port, "threads",
+                                   (int)cfg.threads, "kafka_brokers", cfg.kafka_brokers),
+               "gateway listening");
+
+    while (!service_stopping())
+        service_sleep_ms(1000);
+
+    /* Orderly stop: unready first so load balancers move away, then no new
+     * connections, then let in-flight creates resolve, then close. */
+    log_info("shutting down: draining in-flight requests");
+    int64_t deadline = http_now_us() + cfg.shutdown_grace_ms * 1000;
+    server_set_draining();
+    server_quiesce();
+    create_shutdown(deadline);
+    server_stop();
+    auth_shutdown();
+    log_info("gateway stopped");
+    config_free(gateway_config, CONFIG_TABLE_SIZE(gateway_config));
+    return 0;
+}

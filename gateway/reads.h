@@ -1,0 +1,15 @@
+/* GET /checkout-sessions and GET /checkout-sessions/:id, straight from
+ * Postgres on the calling server thread's own connection. */
+#ifndef GATEWAY_READS_H
+#define GATEWAY_READS_H
+
+#include <microhttpd.h>
+
+#include "db.h"
+#include "http.h"
+
+void reads_init(const char *public_base_url);
+enum MHD_Result reads_get(struct http_request *req, struct db *db, const char *id);
+enum MHD_Result reads_list(struct http_request *req, struct db *db);
+
+#endif

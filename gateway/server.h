@@ -1,0 +1,23 @@
+/* The gateway's HTTP server: libmicrohttpd with its own epoll thread pool,
+ * routing, authentication and health endpoints. */
+#ifndef GATEWAY_SERVER_H
+#define GATEWAY_SERVER_H
+
+#include <stdbool.h>
+
+struct server_config {
+    const char *host;
+    long port;
+    long threads;
+    const char *database_url;
+    long connection_timeout_s;
+};
+
+int server_start(const struct server_config *cfg);
+/* Stops accepting new connections; in-flight requests go on. */
+void server_quiesce(void);
+/* readyz answers 503 from now on (called first on SIGTERM). */
+void server_set_draining(void);
+void server_stop(void);
+
+#endif
