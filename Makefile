@@ -26,31 +26,41 @@ all: $(BINARIES)
 
 $(BUILD)/gen/migrations.c: common/migrations/embed.sh $(MIGRATIONS)
 	@mkdir -p $(dir $@)
-	sh common/migrations/embed.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+	$(Q)sh common/migrations/embed.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+# V=1 shows the full compiler command lines.
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/lib/libcaisse.a: $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	$(Q)$(AR) rcs $@ $^
 
 # Each service links its own folder's objects with the common library.
 define service_rule
 $(BUILD)/bin/caisse-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $(BUILD)/lib/libcaisse.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(ALL_CFLAGS) -o $$@ $$^ $$(LDLIBS)
+	@$$(if $$(Q),echo "  LINK    $$@")
+	$$(Q)$$(CC) $$(ALL_CFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rule,$(s))))
 
 $(BUILD)/bin/caisse-admin: $(BUILD)/obj/common/admin/main.o $(BUILD)/lib/libcaisse.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- tests -------------------------------------------------------------------
 # Unit tests mirror the source tree: tests/unit/common/validate.c tests common/validate.c.
@@ -59,13 +69,15 @@ UNIT_BIN = $(BUILD)/bin/unit-tests
 
 $(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/lib/libcaisse.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
 INTEGRATION_SRC = $(sort $(wildcard tests/integration/*.c))
 INTEGRATION_BIN = $(BUILD)/bin/integration-tests
 $(INTEGRATION_BIN): $(INTEGRATION_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/lib/libcaisse.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
 deps:
 	@bash deploy/install-deps.sh
@@ -91,7 +103,8 @@ quickstart: all
 	bash tests/quickstart/run.sh
 
 # The README's test command: installs what is missing, then runs every suite.
-test: deps
+test:
+	@bash deploy/install-deps.sh
 	$(MAKE) --no-print-directory all $(UNIT_BIN) $(INTEGRATION_BIN)
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory unit-asan
@@ -99,8 +112,11 @@ test: deps
 	$(MAKE) --no-print-directory integration
 	$(MAKE) --no-print-directory quickstart
 
-up: deps all
-	bash deploy/stack.sh up
+# The README's run command: installs what is missing, builds, starts everything.
+up:
+	@bash deploy/install-deps.sh
+	@$(MAKE) --no-print-directory all
+	@bash deploy/stack.sh up
 
 down:
 	bash deploy/stack.sh down

@@ -214,11 +214,12 @@ json_t *test_kafka_events_for(const char *session_id, size_t min_count, int time
     }
 }
 
-char *test_sql_value(const char *sql)
+char *test_sql_value(const char *sql, const char *param)
 {
     PGconn *c = PQconnectdb(test_env("CAISSE_DATABASE_URL"));
     cr_assert(PQstatus(c) == CONNECTION_OK, "cannot connect: %s", PQerrorMessage(c));
-    PGresult *r = PQexec(c, sql);
+    const char *params[1] = {param};
+    PGresult *r = PQexecParams(c, sql, param != NULL ? 1 : 0, NULL, params, NULL, NULL, 0);
     cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
     char *v = PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) ? strdup(PQgetvalue(r, 0, 0)) : NULL;
     PQclear(r);

@@ -42,9 +42,9 @@ json_t *test_kafka_events_for(const char *session_id, size_t min_count, int time
 /* Every record of a topic as kcat -J objects (key, payload, headers...). */
 json_t *test_kafka_read_all(const char *topic);
 
-/* A single-value SQL query against the stack's database (no parameters:
- * tests pass only ids they generated themselves). Caller frees. */
-char *test_sql_value(const char *sql);
+/* The first value of a query against the stack's database, with one text
+ * parameter ($1, may be NULL if unused); NULL if no row. Caller frees. */
+char *test_sql_value(const char *sql, const char *param);
 
 /* Runs a shell command, returns its exit status. */
 int test_shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,142 @@
+/* Idempotency-Key on POST /checkout-sessions. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "support.h"
+#include "uuid.h"
+
+static struct api_response create_with_key(const char *api_key, const char *idem, const char *body)
+{
+    char h[400];
+    snprintf(h, sizeof(h), "Idempotency-Key: %s", idem);
+    const char *headers[] = {"Content-Type: application/json", h, NULL};
+    return test_api("POST", "/checkout-sessions", api_key, body, headers);
+}
+
+static void fresh_key(char out[UUID_STR_LEN])
+{
+    cr_assert_eq(uuid_v7_string(out), 0);
+}
+
+Test(idempotency, same_key_and_body_returns_the_same_session)
+{
+    char k[UUID_STR_LEN];
+    fresh_key(k);
+    const char *key = test_env("CAISSE_TEST_KEY_A");
+    char *body = test_body(NULL);
+    struct api_response a = create_with_key(key, k, body);
+    cr_assert_eq(a.status, 201, "%s", a.text);
+    cr_assert(!a.idempotent_replayed);
+    struct api_response b = create_with_key(key, k, body);
+    cr_assert_eq(b.status, 201, "%s", b.text);
+    cr_assert(b.idempotent_replayed);
+    cr_assert(json_equal(a.json, b.json), "%s\n%s", a.text, b.text);
+    /* Whitespace and key order do not make another request. */
+    struct api_response c = create_with_key(key, k,
+        "{ \"customer_email\": \"john@example.com\", \"title\": \"Premium Subscription\",  \"currency_code\": \"XOF\", \"amount\": 10000 }");
+    cr_assert_eq(c.status, 201, "%s", c.text);
+    cr_assert_str_eq(json_string_value(json_object_get(c.json, "checkout_session_id")),
+                     json_string_value(json_object_get(a.json, "checkout_session_id")));
+    char *n = test_sql_value("SELECT count(*) FROM checkout_sessions WHERE idempotency_key = $1", k);
+    cr_assert_str_eq(n, "1");
+    free(n);
+    test_api_free(&a);
+    test_api_free(&b);
+    test_api_free(&c);
+    free(body);
+}
+
+Test(idempotency, same_key_with_different_body_is_409)
+{
+    char k[UUID_STR_LEN];
+    fresh_key(k);
+    const char *key = test_env("CAISSE_TEST_KEY_A");
+    char *body = test_body(NULL);
+    struct api_response a = create_with_key(key, k, body);
+    cr_assert_eq(a.status, 201, "%s", a.text);
+    char *other = test_body("{\"amount\": 20000}");
+    struct api_response b = create_with_key(key, k, other);
+    test_assert_error(&b, 409, "idempotency_conflict", "Idempotency-Key",
+                      "Idempotency-Key was reused with a different request payload");
+    test_api_free(&a);
+    test_api_free(&b);
+    free(body);
+    free(other);
+}
+
+Test(idempotency, keys_are_scoped_per_tenant)
+{
+    char k[UUID_STR_LEN];
+    fresh_key(k);
+    char *body = test_body(NULL);
+    struct api_response a = create_with_key(test_env("CAISSE_TEST_KEY_A"), k, body);
+    struct api_response b = create_with_key(test_env("CAISSE_TEST_KEY_B"), k, body);
+    struct api_response c = create_with_key(test_env("CAISSE_TEST_KEY_A_LIVE"), k, body);
+    cr_assert_eq(a.status, 201);
+    cr_assert_eq(b.status, 201);
+    cr_assert_eq(c.status, 201);
+    cr_assert(!b.idempotent_replayed && !c.idempotent_replayed);
+    const char *ida = json_string_value(json_object_get(a.json, "checkout_session_id"));
+    cr_assert_str_neq(ida, json_string_value(json_object_get(b.json, "checkout_session_id")));
+    cr_assert_str_neq(ida, json_string_value(json_object_get(c.json, "checkout_session_id")));
+    test_api_free(&a);
+    test_api_free(&b);
+    test_api_free(&c);
+    free(body);
+}
+
+Test(idempotency, concurrent_retries_create_one_session)
+{
+    /* Fire the same keyed request from several processes at once: exactly one
+     * session, every answer names it. */
+    char k[UUID_STR_LEN];
+    fresh_key(k);
+    char *body = test_body(NULL);
+    char bodyfile[] = "/tmp/caisse-idem-XXXXXX";
+    int fd = mkstemp(bodyfile);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, body, strlen(body)), (ssize_t)strlen(body));
+    close(fd);
+    char outdir[] = "/tmp/caisse-idem-out-XXXXXX";
+    cr_assert(mkdtemp(outdir) != NULL);
+    int rc = test_shell("for i in 1 2 3 4 5 6; do curl -s -o %s/$i -X POST %s/checkout-sessions"
+                        " -H 'x-api-key: %s' -H 'Content-Type: application/json' -H 'Idempotency-Key: %s'"
+                        " --data-binary @%s & done; wait",
+                        outdir, test_env("CAISSE_TEST_URL"), test_env("CAISSE_TEST_KEY_A"), k, bodyfile);
+    cr_assert_eq(rc, 0);
+    char first[64] = "";
+    for (int i = 1; i <= 6; i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/%d", outdir, i);
+        json_t *o = json_load_file(path, 0, NULL);
+        cr_assert(o != NULL, "answer %d is not JSON", i);
+        const char *id = json_string_value(json_object_get(o, "checkout_session_id"));
+        cr_assert(id != NULL, "answer %d has no session", i);
+        if (first[0] == '\0')
+            snprintf(first, sizeof(first), "%s", id);
+        cr_assert_str_eq(id, first);
+        json_decref(o);
+        unlink(path);
+    }
+    rmdir(outdir);
+    unlink(bodyfile);
+    char *n = test_sql_value("SELECT count(*) FROM checkout_sessions WHERE idempotency_key = $1", k);
+    cr_assert_str_eq(n, "1");
+    free(n);
+    free(body);
+}
+
+Test(idempotency, rejects_overlong_key)
+{
+    char k[300];
+    memset(k, 'k', 256);
+    k[256] = '\0';
+    char *body = test_body(NULL);
+    struct api_response r = create_with_key(test_env("CAISSE_TEST_KEY_A"), k, body);
+    test_assert_error(&r, 400, "validation_error", "Idempotency-Key", "Idempotency-Key must be 1 to 255 characters");
+    test_api_free(&r);
+    free(body);
+}
