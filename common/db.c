@@ -40,6 +40,37 @@ static void db_drop(struct db *db)
     db->conn = NULL;
 }
 
+void db_disconnect(struct db *db)
+{
+    db_drop(db);
+}
+
+void db_describe_target(const char *conninfo, char *out, size_t outlen)
+{
+    const char *user = "", *host = "", *port = "", *dbname = "";
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    if (opts == NULL) {
+        snprintf(out, outlen, "(unparseable connection string)");
+        return;
+    }
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+        if (o->val == NULL)
+            continue;
+        if (strcmp(o->keyword, "user") == 0)
+            user = o->val;
+        else if (strcmp(o->keyword, "host") == 0 ||
+                 (strcmp(o->keyword, "hostaddr") == 0 && host[0] == '\0'))
+            host = o->val;
+        else if (strcmp(o->keyword, "port") == 0)
+            port = o->val;
+        else if (strcmp(o->keyword, "dbname") == 0)
+            dbname = o->val;
+    }
+    /* Empty parts are libpq defaults (local socket, 5432, user name). */
+    snprintf(out, outlen, "%s@%s:%s/%s", user, host, port, dbname);
+    PQconninfoFree(opts);
+}
+
 /* Keep only the first line: libpq messages end with newlines and may carry
  * a DETAIL that is fine for the log but not needed twice. */
 static void db_set_error(struct db *db, const char *message)
@@ -48,6 +79,19 @@ static void db_set_error(struct db *db, const char *message)
     char *nl = strchr(db->last_error, '\n');
     if (nl != NULL)
         *nl = '\0';
+}
+
+/* libpq prints notices ("relation ... already exists, skipping") raw on
+ * stderr by default, which breaks the one-JSON-object-per-line log. */
+static void db_on_notice(void *arg, const char *message)
+{
+    (void)arg;
+    size_t len = strlen(message);
+    while (len > 0 && message[len - 1] == '\n')
+        len--;
+    /* NOTICE and below are routine (IF NOT EXISTS); a WARNING is worth seeing. */
+    enum log_level level = strncmp(message, "WARNING", 7) == 0 ? LOG_WARN : LOG_DEBUG;
+    log_fields(level, NULL, "postgres: %.*s", (int)len, message);
 }
 
 int db_ensure(struct db *db)
@@ -62,6 +106,7 @@ int db_ensure(struct db *db)
             PQfinish(conn);
         return C_ERR;
     }
+    PQsetNoticeProcessor(conn, db_on_notice, NULL);
     /* Times are read as epoch seconds, but keep the session in UTC so any text
      * rendering in logs or psql matches the API. */
     PGresult *r = PQexec(conn, "SET TIME ZONE 'UTC'");
@@ -73,23 +118,34 @@ int db_ensure(struct db *db)
 PGresult *db_exec(struct db *db, const char *sql, int nparams, const char *const *params)
 {
     db->sqlstate[0] = '\0';
-    if (db_ensure(db) != C_OK) {
-        log_warn("postgres unreachable: %s", db->last_error);
+    /* Outside a transaction, a statement that meets a connection the server
+     * dropped (restart, failover) is retried once on a fresh one; inside a
+     * transaction the caller must redo the whole transaction instead. */
+    for (int attempt = 0;; attempt++) {
+        if (db_ensure(db) != C_OK) {
+            log_warn("postgres unreachable: %s", db->last_error);
+            return NULL;
+        }
+        bool idle = PQtransactionStatus(db->conn) == PQTRANS_IDLE;
+        PGresult *r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+            return r;
+        bool broken = PQstatus(db->conn) != CONNECTION_OK;
+        const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state ? state : "");
+        db_set_error(db, r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+        PQclear(r);
+        if (broken)
+            db_drop(db);
+        if (broken && idle && attempt == 0) {
+            log_warn("postgres connection was lost, reconnecting: %s", db->last_error);
+            continue;
+        }
+        log_fields(LOG_ERROR, json_pack("{ss}", "sqlstate", db->sqlstate),
+                   "postgres statement failed: %s", db->last_error);
         return NULL;
     }
-    PGresult *r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-        return r;
-    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state ? state : "");
-    db_set_error(db, r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
-    log_fields(LOG_ERROR, json_pack("{ss}", "sqlstate", db->sqlstate), "postgres statement failed: %s",
-               db->last_error);
-    PQclear(r);
-    if (PQstatus(db->conn) != CONNECTION_OK)
-        db_drop(db);
-    return NULL;
 }
 
 int db_exec_command(struct db *db, const char *sql, int nparams, const char *const *params)

@@ -74,7 +74,7 @@ void log_fields(enum log_level level, json_t *fields, const char *fmt, ...)
         json_object_update(line, fields);
     json_decref(fields);
 
-    char *text = json_dumps(line, JSON_COMPACT);
+    char *text = json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(6));
     json_decref(line);
     if (text == NULL)
         return;
