@@ -21,7 +21,7 @@ COMMON_SRC = $(wildcard common/*.c)
 MIGRATIONS = $(sort $(wildcard common/migrations/*.sql))
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 
-.PHONY: all clean test unit unit-asan integration quickstart clang-check format up down deps bench
+.PHONY: all clean test unit unit-asan integration quickstart clang-check compose-check format up down deps bench
 all: $(BINARIES)
 
 $(BUILD)/gen/migrations.c: common/migrations/embed.sh $(MIGRATIONS)
@@ -102,6 +102,11 @@ integration: all $(INTEGRATION_BIN)
 quickstart: all
 	bash tests/quickstart/run.sh
 
+# No container engine runs here: the compose file is validated, not started.
+compose-check:
+	docker-compose -f docker-compose.yml config -q
+	@echo "compose-check: 1 passed, 0 failed"
+
 # The README's test command: installs what is missing, then runs every suite.
 test:
 	@bash deploy/install-deps.sh
@@ -109,6 +114,7 @@ test:
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory unit-asan
 	$(MAKE) --no-print-directory clang-check
+	$(MAKE) --no-print-directory compose-check
 	$(MAKE) --no-print-directory integration
 	$(MAKE) --no-print-directory quickstart
 

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs the README's quick start exactly as written: the shell block that follows the
+# <!-- quickstart --> marker, with bash -e so any failing step (curl -f included) fails
+# the test. The stack it starts is stopped afterwards whatever happens.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$REPO"
+
+script=$(awk '
+  /<!-- quickstart -->/ { armed = 1; next }
+  armed && /^```bash$/ { inside = 1; next }
+  inside && /^```$/ { exit }
+  inside { print }
+' README.md)
+[ -n "$script" ] || { echo "quickstart: no block after <!-- quickstart --> in README.md" >&2; exit 1; }
+
+cleanup() { make --no-print-directory down >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+echo "quickstart: running the README block:"
+echo "$script" | sed 's/^/    /'
+bash -euo pipefail -c "$script" >build/quickstart.log 2>&1 || {
+  echo "quickstart: FAILED, output:" >&2
+  cat build/quickstart.log >&2
+  exit 1
+}
+grep -q '"status":"open"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no open session in the output" >&2; exit 1; }
+echo "quickstart: 1 passed, 0 failed"
