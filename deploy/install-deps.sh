@@ -21,8 +21,9 @@ packages=(
   # local stack: a throwaway PostgreSQL cluster, Kafka client CLI (also the broker readiness
   # probe), Maven to fetch the Kafka broker jars from Maven Central
   postgresql postgresql-client kcat maven
-  # tools used by scripts and tests (ps for process checks, wrk for load tests)
-  curl ca-certificates procps wrk
+  # tools used by scripts and tests (ps for process checks, wrk for load tests, jq in the
+  # README's quick start, docker-compose to validate docker-compose.yml offline)
+  curl ca-certificates procps wrk jq docker-compose
 )
 
 # The broker needs Java 17+. Keep any suitable JVM already on the machine.

@@ -14,7 +14,7 @@
 # Another stack runs next to this one by exporting another CAISSE_STACK_DIR and ports.
 set -euo pipefail
 
-# shellcheck source=deploy/env.sh
+# shellcheck source=env.sh source-path=SCRIPTDIR
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 KDIR="$CAISSE_STACK_DIR/kafka"
@@ -128,6 +128,12 @@ share.coordinator.state.topic.min.isr=1
 # Tests start consumers and expect them to get partitions at once, not after 3 s.
 group.initial.rebalance.delay.ms=0
 
+# After a kill -9 (crash tests) the restarted broker cannot register until the controller has
+# expired the dead incarnation's session: 9 s by default, 4 s here. Not lower, so that a busy
+# 2-core box (load tests) does not fence the broker over a late heartbeat.
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=4000
+
 # Two cores: don't start more threads than the box can use.
 num.network.threads=2
 num.io.threads=4
@@ -206,7 +212,7 @@ wait_ready() {
 }
 
 cmd_stop() {
-  local pid i
+  local pid _
   pid="$(broker_pid)"
   if [ -z "$pid" ]; then
     rm -f "$PIDFILE"
@@ -215,7 +221,7 @@ cmd_stop() {
   # SIGTERM runs Kafka's clean shutdown (flushes logs, writes the clean-shutdown marker so the
   # next start skips log recovery). A single node needs a few seconds at most.
   kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 60); do
+  for _ in $(seq 1 60); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.5
   done

@@ -6,7 +6,7 @@
 # Another stack runs next to it by exporting another CAISSE_STACK_DIR and CAISSE_PG_PORT.
 set -euo pipefail
 
-# shellcheck source=deploy/env.sh
+# shellcheck source=env.sh source-path=SCRIPTDIR
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 PG_DIR="$CAISSE_STACK_DIR/pg"
@@ -25,12 +25,12 @@ die() {
 # The server binaries are not on PATH on Debian (only the client wrappers are): take the newest
 # installed major version unless CAISSE_PG_BIN says otherwise.
 if [ -z "${CAISSE_PG_BIN:-}" ]; then
-  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+  while read -r d; do
     if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ]; then
       CAISSE_PG_BIN="$d"
       break
     fi
-  done
+  done < <(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r)
 fi
 [ -n "${CAISSE_PG_BIN:-}" ] || die "no PostgreSQL server found in /usr/lib/postgresql (run deploy/install-deps.sh)"
 
@@ -61,9 +61,13 @@ check_socket_path() {
 # (traverse, not list) rather than moving the data elsewhere, and say so.
 ensure_traversable() {
   [ "${#AS_OWNER[@]}" -gt 0 ] || return 0
-  local d="$PG_DIR"
+  local d="$PG_DIR" ancestors=()
   while [ "$d" != "/" ]; do
     d="$(dirname "$d")"
+    ancestors=("$d" "${ancestors[@]}")
+  done
+  # From / downwards: a directory can only be tested once its parents are passable.
+  for d in "${ancestors[@]}"; do
     if ! runuser -u postgres -- test -x "$d"; then
       echo "pg.sh: making $d traversable (chmod o+x) so the postgres user can reach the cluster" >&2
       chmod o+x "$d"
