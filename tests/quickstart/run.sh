@@ -24,5 +24,5 @@ bash -euo pipefail -c "$script" >build/quickstart.log 2>&1 || {
   cat build/quickstart.log >&2
   exit 1
 }
-grep -q '"status":"open"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no open session in the output" >&2; exit 1; }
+grep -Eq '"status": *"open"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no open session in the output" >&2; exit 1; }
 echo "quickstart: 1 passed, 0 failed"
