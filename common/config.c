@@ -80,7 +80,9 @@ int config_load(const struct config_entry *table, size_t n, char *err, size_t er
         const char *value = getenv(e->name);
         if (value == NULL || (*value == '\0' && e->type != CONFIG_STRING))
             value = e->default_value;
-        if (value == NULL) {
+        /* An empty required string (VAR= in a compose file) is a forgotten
+         * setting, not a value: "" as a database URL means the local socket. */
+        if (value == NULL || (*value == '\0' && e->default_value == NULL)) {
             snprintf(err, errlen, "%s is required", e->name);
             config_free(table, n);
             return C_ERR;

@@ -145,6 +145,11 @@ int kafka_is_reachable(rd_kafka_t *rk, int timeout_ms)
 int kafka_create_topics(const char *brokers, const char *const *topics, int count,
                         int partitions, int replication, char *err, size_t errlen)
 {
+    /* Silently creating only the first 8 would report success for the rest. */
+    if (count < 1 || count > 8) {
+        snprintf(err, errlen, "between 1 and 8 topics at a time (got %d)", count);
+        return C_ERR;
+    }
     rd_kafka_conf_t *conf = kafka_base_conf(brokers, err, errlen);
     if (conf == NULL)
         return C_ERR;

@@ -40,8 +40,8 @@ rd_kafka_resp_err_t kafka_produce(rd_kafka_t *rk, const char *topic, const char 
 /* True when the client has at least one broker up (metadata round trip). */
 int kafka_is_reachable(rd_kafka_t *rk, int timeout_ms);
 
-/* Creates topics with the given partitions (replication factor from the
- * broker's default); an existing topic is fine. */
+/* Creates topics (at most 8) with the given partitions and replication factor
+ * (-1: the broker's default); an existing topic is fine and keeps its own. */
 int kafka_create_topics(const char *brokers, const char *const *topics, int count,
                         int partitions, int replication, char *err, size_t errlen);
 

@@ -30,8 +30,13 @@ static int migrate_apply_one(struct db *db, const struct migration *m, int *appl
      * the simple query protocol is the one that runs them. */
     r = PQexec(db->conn, m->sql);
     if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
-        log_error("migration %s failed: %s", m->name,
-                  r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+        const char *message = r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn);
+        const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        log_error("migration %s failed: %.*s", m->name, (int)strcspn(message, "\n"), message);
+        /* Like db_exec, leave the cause where callers look for it. */
+        snprintf(db->last_error, sizeof(db->last_error), "%s: %.*s", m->name,
+                 (int)strcspn(message, "\n"), message);
+        snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state ? state : "");
         PQclear(r);
         goto fail;
     }

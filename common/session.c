@@ -118,6 +118,17 @@ struct session_reader {
     int failed;
 };
 
+/* Keeps the first failure's message: it names the field to look at. */
+static void session_reader_fail(struct session_reader *r, const char *fmt, const char *name)
+    __attribute__((format(printf, 2, 0)));
+
+static void session_reader_fail(struct session_reader *r, const char *fmt, const char *name)
+{
+    if (!r->failed)
+        snprintf(r->err, r->errlen, fmt, name);
+    r->failed = 1;
+}
+
 static const json_t *session_reader_field(struct session_reader *r, const char *name, json_type type,
                                           bool nullable)
 {
@@ -156,7 +167,7 @@ static char *session_read_string(struct session_reader *r, const char *name)
         return NULL;
     char *copy = strdup(json_string_value(v));
     if (copy == NULL)
-        r->failed = 1;
+        session_reader_fail(r, "out of memory reading %s", name);
     return copy;
 }
 
@@ -184,6 +195,23 @@ static int64_t session_read_time(struct session_reader *r, const char *name)
     return t;
 }
 
+/* The bounds of the checkout_sessions CHECK constraints. */
+#define SESSION_MAX_AMOUNT 1000000000000LL
+#define SESSION_MAX_QUANTITY 10000
+
+/* Only the shape (three upper-case letters): an event written while a code
+ * was supported must stay readable if the table later drops it. */
+static bool session_is_currency_code(const char *code)
+{
+    if (strlen(code) != 3)
+        return false;
+    for (int i = 0; i < 3; i++) {
+        if (code[i] < 'A' || code[i] > 'Z')
+            return false;
+    }
+    return true;
+}
+
 int session_from_json(const json_t *obj, struct session *out, char *err, size_t errlen)
 {
     struct session s;
@@ -198,14 +226,24 @@ int session_from_json(const json_t *obj, struct session *out, char *err, size_t 
     }
     session_read_uuid(&r, "checkout_session_id", s.id, false);
     session_read_uuid(&r, "organization_id", s.organization_id, false);
+    /* Values the fixed-size fields would silently truncate ("production" to
+     * "prod") or that the table's CHECKs reject are refused here, so a bad
+     * message is reported as such instead of failing a whole batch's INSERT. */
     const json_t *v = session_reader_field(&r, "environment", JSON_STRING, false);
-    if (v != NULL)
+    if (v != NULL && strcmp(json_string_value(v), "test") != 0 &&
+        strcmp(json_string_value(v), "live") != 0)
+        session_reader_fail(&r, "field %s must be test or live", "environment");
+    else if (v != NULL)
         snprintf(s.environment, sizeof(s.environment), "%s", json_string_value(v));
     v = session_reader_field(&r, "amount", JSON_INTEGER, false);
-    if (v != NULL)
+    if (v != NULL && (json_integer_value(v) < 1 || json_integer_value(v) > SESSION_MAX_AMOUNT))
+        session_reader_fail(&r, "field %s is out of range", "amount");
+    else if (v != NULL)
         s.amount = json_integer_value(v);
     v = session_reader_field(&r, "currency_code", JSON_STRING, false);
-    if (v != NULL)
+    if (v != NULL && !session_is_currency_code(json_string_value(v)))
+        session_reader_fail(&r, "field %s is not a currency code", "currency_code");
+    else if (v != NULL)
         snprintf(s.currency_code, sizeof(s.currency_code), "%s", json_string_value(v));
     v = session_reader_field(&r, "status", JSON_STRING, false);
     if (v != NULL && session_status_parse(json_string_value(v), &s.status) != C_OK && !r.failed) {
@@ -223,7 +261,9 @@ int session_from_json(const json_t *obj, struct session *out, char *err, size_t 
     session_read_uuid(&r, "subscription_id", s.subscription_id, true);
     s.allow_quantity = session_read_bool(&r, "allow_quantity");
     v = session_reader_field(&r, "quantity", JSON_INTEGER, false);
-    if (v != NULL)
+    if (v != NULL && (json_integer_value(v) < 1 || json_integer_value(v) > SESSION_MAX_QUANTITY))
+        session_reader_fail(&r, "field %s is out of range", "quantity");
+    else if (v != NULL)
         s.quantity = (int32_t)json_integer_value(v);
     s.success_url = session_read_string(&r, "success_url");
     s.cancel_url = session_read_string(&r, "cancel_url");
@@ -238,11 +278,13 @@ int session_from_json(const json_t *obj, struct session *out, char *err, size_t 
         json_decref(s.metadata);
         s.metadata = json_deep_copy(v);
         if (s.metadata == NULL)
-            r.failed = 1;
+            session_reader_fail(&r, "out of memory reading %s", "metadata");
     }
     s.created_at = session_read_time(&r, "created_at");
     session_read_uuid(&r, "created_by", s.created_by, false);
     s.updated_at = session_read_time(&r, "updated_at");
+    if (s.customer_id[0] == '\0' && s.customer_email == NULL)
+        session_reader_fail(&r, "one of customer_id and %s is required", "customer_email");
     if (r.failed) {
         session_free(&s);
         return C_ERR;

@@ -10,6 +10,9 @@
 #include "currency.h"
 #include "result.h"
 
+/* api.md: "prefix + at least 32 random base62 characters"; we make 40. */
+#define TENANT_KEY_MIN_RANDOM_CHARS 32
+
 static const char tenant_base62[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -17,7 +20,9 @@ int tenant_api_key_generate(const char *environment, char out[TENANT_KEY_MAX_LEN
 {
     if (strcmp(environment, "test") != 0 && strcmp(environment, "live") != 0)
         return C_ERR;
-    int pos = snprintf(out, TENANT_KEY_MAX_LEN, "sk_%s_", environment);
+    /* Built aside so a failed RAND_bytes leaves out untouched. */
+    char key[TENANT_KEY_MAX_LEN];
+    int pos = snprintf(key, sizeof(key), "sk_%s_", environment);
     int produced = 0;
     while (produced < TENANT_KEY_RANDOM_CHARS) {
         unsigned char buf[64];
@@ -27,11 +32,12 @@ int tenant_api_key_generate(const char *environment, char out[TENANT_KEY_MAX_LEN
             /* Rejection sampling: 248 = 4 * 62 keeps every character equally likely. */
             if (buf[i] >= 248)
                 continue;
-            out[pos++] = tenant_base62[buf[i] % 62];
+            key[pos++] = tenant_base62[buf[i] % 62];
             produced++;
         }
     }
-    out[pos] = '\0';
+    key[pos] = '\0';
+    memcpy(out, key, (size_t)pos + 1);
     return C_OK;
 }
 
@@ -46,11 +52,21 @@ void tenant_sha256_hex(const char *text, char out[TENANT_SHA256_HEX_LEN])
 
 const char *tenant_api_key_environment(const char *key)
 {
+    const char *env;
     if (strncmp(key, "sk_test_", 8) == 0)
-        return "test";
-    if (strncmp(key, "sk_live_", 8) == 0)
-        return "live";
-    return NULL;
+        env = "test";
+    else if (strncmp(key, "sk_live_", 8) == 0)
+        env = "live";
+    else
+        return NULL;
+    /* Well formed means what api.md promises (at least 32 base62 characters
+     * after the prefix) and what fits TENANT_KEY_MAX_LEN, so junk that merely
+     * starts like a key is turned away before any hashing or lookup. */
+    size_t random_chars = strspn(key + 8, tenant_base62);
+    if (key[8 + random_chars] != '\0' || random_chars < TENANT_KEY_MIN_RANDOM_CHARS ||
+        8 + random_chars >= TENANT_KEY_MAX_LEN)
+        return NULL;
+    return env;
 }
 
 int tenant_store_create_organization(struct db *db, const char *name, const char *currency,

@@ -1,6 +1,7 @@
 #include "validate.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -219,6 +220,10 @@ static int validate_currency(const json_t *body, const char *default_currency,
         if (!json_is_string(v))
             return validate_fail(err, "currency_code", "currency_code must be a string");
         code = json_string_value(v);
+        /* "XOF\u0000x" would otherwise pass as XOF. */
+        if (strlen(code) != json_string_length(v))
+            return validate_fail(err, "currency_code",
+                                 "currency_code must not contain NUL characters");
     }
     if (currency_find(code) == NULL) {
         char shown[16];
@@ -250,7 +255,9 @@ static int validate_customer(const json_t *body, struct session *out, struct val
         return validate_fail(err, "customer_email", "Either customer_id or customer_email is required");
     if (validate_optional_string(body, "customer_name", 250, &out->customer_name, err) != C_OK)
         return C_ERR;
-    if (validate_optional_string(body, "customer_phone", 16, &out->customer_phone, err) != C_OK)
+    /* No length bound here: validate_e164 bounds it with the E.164 message. */
+    if (validate_optional_string(body, "customer_phone", SIZE_MAX, &out->customer_phone, err) !=
+        C_OK)
         return C_ERR;
     if (out->customer_phone != NULL && validate_e164(out->customer_phone) != C_OK)
         return validate_fail(err, "customer_phone",
@@ -291,8 +298,11 @@ static int validate_metadata(const json_t *body, struct session *out, struct val
             return validate_fail(err, "metadata",
                                  "metadata keys must be 1 to %d characters", VALIDATE_MAX_METADATA_KEY);
         if (json_is_string(value)) {
-            if (validate_utf8_length(json_string_value(value)) > VALIDATE_MAX_METADATA_VALUE ||
-                strlen(json_string_value(value)) != json_string_length(value))
+            /* PostgreSQL cannot store U+0000 in jsonb: it must not reach the worker. */
+            if (strlen(json_string_value(value)) != json_string_length(value))
+                return validate_fail(err, "metadata",
+                                     "metadata values must not contain NUL characters");
+            if (validate_utf8_length(json_string_value(value)) > VALIDATE_MAX_METADATA_VALUE)
                 return validate_fail(err, "metadata",
                                      "metadata values must be at most %d characters",
                                      VALIDATE_MAX_METADATA_VALUE);
@@ -378,7 +388,9 @@ int validate_list_query(const char *status, const char *limit, const char *offse
     if (limit != NULL && config_parse_long(limit, 1, VALIDATE_MAX_LIST_LIMIT, &q.limit) != C_OK)
         return validate_fail(err, "limit", "limit must be an integer from 1 to %d",
                              VALIDATE_MAX_LIST_LIMIT);
-    if (offset != NULL && config_parse_long(offset, 0, 1000000000L, &q.offset) != C_OK)
+    /* api.md: any offset >= 0 (PostgreSQL takes a bigint); a deep offset costs
+     * no more than the tenant's row count, and starting_after is the fast way. */
+    if (offset != NULL && config_parse_long(offset, 0, LONG_MAX, &q.offset) != C_OK)
         return validate_fail(err, "offset", "offset must be a non-negative integer");
     if (starting_after != NULL) {
         struct uuid u;
