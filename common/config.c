@@ -10,7 +10,8 @@
 int config_parse_long(const char *text, long min, long max, long *out)
 {
     /* strtol alone would also take leading blanks and a plus sign. */
-    if (text == NULL || !(isdigit((unsigned char)text[0]) || (text[0] == '-' && isdigit((unsigned char)text[1]))))
+    if (text == NULL ||
+        !(isdigit((unsigned char)text[0]) || (text[0] == '-' && isdigit((unsigned char)text[1]))))
         return C_ERR;
     errno = 0;
     char *end = NULL;
@@ -112,7 +113,9 @@ void config_print_help(FILE *out, const char *program, const char *summary,
             summary);
     for (size_t i = 0; i < n; i++) {
         const struct config_entry *e = &table[i];
-        const char *type = e->type == CONFIG_INT ? "integer" : e->type == CONFIG_BOOL ? "bool" : "string";
+        const char *type = e->type == CONFIG_INT    ? "integer"
+                           : e->type == CONFIG_BOOL ? "bool"
+                                                    : "string";
         fprintf(out, "  %-36s %s", e->name, type);
         if (e->type == CONFIG_INT)
             fprintf(out, " %ld..%ld", e->min, e->max);
@@ -133,8 +136,10 @@ void config_init_or_exit(int argc, char **argv, const char *summary,
             config_print_help(stdout, program, summary, table, n);
             exit(0);
         }
-        fprintf(stderr, "%s: unknown argument \"%s\" (configuration comes from the environment; see --help)\n",
-                program, argv[i]);
+        fprintf(
+            stderr,
+            "%s: unknown argument \"%s\" (configuration comes from the environment; see --help)\n",
+            program, argv[i]);
         exit(2);
     }
     char err[512];

@@ -11,11 +11,11 @@
 enum config_type { CONFIG_STRING, CONFIG_INT, CONFIG_BOOL };
 
 struct config_entry {
-    const char *name;          /* environment variable */
+    const char *name; /* environment variable */
     enum config_type type;
     const char *default_value; /* NULL: required */
     const char *help;
-    void *target; /* char ** (owned by config, freed by config_free), long *, bool * */
+    void *target;  /* char ** (owned by config, freed by config_free), long *, bool * */
     long min, max; /* CONFIG_INT bounds, inclusive */
 };
 

@@ -14,6 +14,7 @@ int db_init(struct db *db, const char *conninfo)
         return C_ERR;
     db->conn = NULL;
     db->conninfo = copy;
+    db->connects = 0;
     db->last_error[0] = '\0';
     db->sqlstate[0] = '\0';
     return C_OK;
@@ -112,6 +113,7 @@ int db_ensure(struct db *db)
     PGresult *r = PQexec(conn, "SET TIME ZONE 'UTC'");
     PQclear(r);
     db->conn = conn;
+    db->connects++;
     return C_OK;
 }
 

@@ -5,6 +5,7 @@
 #define CAISSE_DB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <libpq-fe.h>
 
@@ -13,6 +14,11 @@ struct db {
     char *conninfo; /* owned copy */
     char last_error[256];
     char sqlstate[6]; /* of the last failed statement, or "" */
+    /* Counts connections made. Session state (LISTEN, advisory locks) lives
+     * and dies with one connection, and db_exec may reconnect on its own: a
+     * holder of such state notes this after setting it up and compares it
+     * after each call to know whether the session is still the same. */
+    unsigned long connects;
 };
 
 /* Copies conninfo; connects lazily on first use, so a service can start before
@@ -22,6 +28,12 @@ void db_close(struct db *db);
 /* Connects if needed (or the connection broke). C_ERR: unreachable now. */
 int db_ensure(struct db *db);
 bool db_is_connected(const struct db *db);
+/* Closes the connection (the next call reconnects): ends its session state
+ * (LISTENs, advisory locks) on purpose, e.g. after it was found broken. */
+void db_disconnect(struct db *db);
+/* Writes "user@host:port/dbname" for conninfo (URI or key=value) into out,
+ * never the password, so a service can log where it connects. */
+void db_describe_target(const char *conninfo, char *out, size_t outlen);
 
 /* Runs one parameterized statement (text parameters; NULL = SQL NULL).
  * Returns the result when it is COMMAND_OK or TUPLES_OK (caller PQclear()s it),

@@ -17,7 +17,10 @@ static int kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value,
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    enum log_level l = level <= 3 ? LOG_ERROR : level <= 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG;
+    enum log_level l = level <= 3   ? LOG_ERROR
+                       : level <= 4 ? LOG_WARN
+                       : level <= 6 ? LOG_INFO
+                                    : LOG_DEBUG;
     log_fields(l, json_pack("{ss}", "facility", fac), "kafka: %s", buf);
 }
 
@@ -142,8 +145,8 @@ int kafka_is_reachable(rd_kafka_t *rk, int timeout_ms)
     return ok;
 }
 
-int kafka_create_topics(const char *brokers, const char *const *topics, int count,
-                        int partitions, int replication, char *err, size_t errlen)
+int kafka_create_topics(const char *brokers, const char *const *topics, int count, int partitions,
+                        int replication, char *err, size_t errlen)
 {
     /* Silently creating only the first 8 would report success for the rest. */
     if (count < 1 || count > 8) {

@@ -42,7 +42,7 @@ int kafka_is_reachable(rd_kafka_t *rk, int timeout_ms);
 
 /* Creates topics (at most 8) with the given partitions and replication factor
  * (-1: the broker's default); an existing topic is fine and keeps its own. */
-int kafka_create_topics(const char *brokers, const char *const *topics, int count,
-                        int partitions, int replication, char *err, size_t errlen);
+int kafka_create_topics(const char *brokers, const char *const *topics, int count, int partitions,
+                        int replication, char *err, size_t errlen);
 
 #endif

@@ -60,8 +60,8 @@ int rfc3339_parse(const char *s, int64_t *epoch_seconds)
     int y, mo, d, h, mi, sec;
     if (s == NULL || strlen(s) < 20)
         return C_ERR;
-    if (rfc3339_digits(s, 4, &y) || s[4] != '-' || rfc3339_digits(s + 5, 2, &mo) ||
-        s[7] != '-' || rfc3339_digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
+    if (rfc3339_digits(s, 4, &y) || s[4] != '-' || rfc3339_digits(s + 5, 2, &mo) || s[7] != '-' ||
+        rfc3339_digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
         rfc3339_digits(s + 11, 2, &h) || s[13] != ':' || rfc3339_digits(s + 14, 2, &mi) ||
         s[16] != ':' || rfc3339_digits(s + 17, 2, &sec))
         return C_ERR;

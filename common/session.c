@@ -93,7 +93,8 @@ json_t *session_to_json(const struct session *s, const char *public_base_url)
     rc |= json_object_set_new(o, "success_url", session_json_string_or_null(s->success_url));
     rc |= json_object_set_new(o, "cancel_url", session_json_string_or_null(s->cancel_url));
     rc |= json_object_set_new(o, "allow_coupon_code", json_boolean(s->allow_coupon_code));
-    rc |= json_object_set_new(o, "require_billing_address", json_boolean(s->require_billing_address));
+    rc |=
+        json_object_set_new(o, "require_billing_address", json_boolean(s->require_billing_address));
     rc |= json_object_set_new(o, "payment_link_id", session_json_uuid_or_null(s->payment_link_id));
     rc |= json_object_set_new(o, "is_spi", json_boolean(s->is_spi));
     rc |= json_object_set_new(o, "is_pos", json_boolean(s->is_pos));
@@ -129,8 +130,8 @@ static void session_reader_fail(struct session_reader *r, const char *fmt, const
     r->failed = 1;
 }
 
-static const json_t *session_reader_field(struct session_reader *r, const char *name, json_type type,
-                                          bool nullable)
+static const json_t *session_reader_field(struct session_reader *r, const char *name,
+                                          json_type type, bool nullable)
 {
     const json_t *v = json_object_get(r->obj, name);
     if (nullable && (v == NULL || json_is_null(v)))
@@ -301,9 +302,10 @@ json_t *session_command_create(const struct session *s, const char *public_base_
         return NULL;
     char now[RFC3339_LEN];
     rfc3339_format(rfc3339_now(), now);
-    json_t *cmd = json_pack("{ss ss ss ss ss ss ss so}", "specversion", "1.0", "id", command_id,
-                            "source", "/caisse/gateway", "type", SESSION_COMMAND_CREATE, "subject",
-                            s->id, "time", now, "datacontenttype", "application/json", "data", data);
+    json_t *cmd =
+        json_pack("{ss ss ss ss ss ss ss so}", "specversion", "1.0", "id", command_id, "source",
+                  "/caisse/gateway", "type", SESSION_COMMAND_CREATE, "subject", s->id, "time", now,
+                  "datacontenttype", "application/json", "data", data);
     if (cmd == NULL)
         return NULL;
     if (s->idempotency_key != NULL &&
@@ -338,7 +340,7 @@ json_t *session_event(const struct session *s, const char *public_base_url, cons
 #define SESSION_SELECT_COLUMNS                                                                     \
     "id, organization_id, environment, amount, currency_code,"                                     \
     " CASE WHEN status = 'open' AND expires_at <= now() THEN 'expired' ELSE status END,"           \
-    " title, description, customer_id, customer_email, customer_name, customer_phone,"            \
+    " title, description, customer_id, customer_email, customer_name, customer_phone,"             \
     " product_id, price_id, subscription_id, allow_quantity, quantity, success_url, cancel_url,"   \
     " allow_coupon_code, require_billing_address, payment_link_id, is_spi, is_pos,"                \
     " extract(epoch FROM expires_at)::bigint, metadata::text,"                                     \
@@ -346,12 +348,38 @@ json_t *session_event(const struct session *s, const char *public_base_url, cons
     " extract(epoch FROM updated_at)::bigint, idempotency_key, request_hash"
 
 enum {
-    COL_ID, COL_ORG, COL_ENV, COL_AMOUNT, COL_CURRENCY, COL_STATUS, COL_TITLE, COL_DESCRIPTION,
-    COL_CUSTOMER_ID, COL_CUSTOMER_EMAIL, COL_CUSTOMER_NAME, COL_CUSTOMER_PHONE, COL_PRODUCT_ID,
-    COL_PRICE_ID, COL_SUBSCRIPTION_ID, COL_ALLOW_QUANTITY, COL_QUANTITY, COL_SUCCESS_URL,
-    COL_CANCEL_URL, COL_ALLOW_COUPON, COL_REQUIRE_BILLING, COL_PAYMENT_LINK_ID, COL_IS_SPI,
-    COL_IS_POS, COL_EXPIRES_AT, COL_METADATA, COL_CREATED_AT, COL_CREATED_BY, COL_UPDATED_AT,
-    COL_IDEMPOTENCY_KEY, COL_REQUEST_HASH, SESSION_COLUMN_COUNT
+    COL_ID,
+    COL_ORG,
+    COL_ENV,
+    COL_AMOUNT,
+    COL_CURRENCY,
+    COL_STATUS,
+    COL_TITLE,
+    COL_DESCRIPTION,
+    COL_CUSTOMER_ID,
+    COL_CUSTOMER_EMAIL,
+    COL_CUSTOMER_NAME,
+    COL_CUSTOMER_PHONE,
+    COL_PRODUCT_ID,
+    COL_PRICE_ID,
+    COL_SUBSCRIPTION_ID,
+    COL_ALLOW_QUANTITY,
+    COL_QUANTITY,
+    COL_SUCCESS_URL,
+    COL_CANCEL_URL,
+    COL_ALLOW_COUPON,
+    COL_REQUIRE_BILLING,
+    COL_PAYMENT_LINK_ID,
+    COL_IS_SPI,
+    COL_IS_POS,
+    COL_EXPIRES_AT,
+    COL_METADATA,
+    COL_CREATED_AT,
+    COL_CREATED_BY,
+    COL_UPDATED_AT,
+    COL_IDEMPOTENCY_KEY,
+    COL_REQUEST_HASH,
+    SESSION_COLUMN_COUNT
 };
 
 static char *session_row_string(const PGresult *r, int row, int col)
@@ -418,7 +446,8 @@ static int session_from_row(const PGresult *r, int row, struct session *out)
     s.updated_at = session_row_int(r, row, COL_UPDATED_AT);
     s.idempotency_key = session_row_string(r, row, COL_IDEMPOTENCY_KEY);
     if (!PQgetisnull(r, row, COL_REQUEST_HASH))
-        snprintf(s.request_hash, sizeof(s.request_hash), "%s", PQgetvalue(r, row, COL_REQUEST_HASH));
+        snprintf(s.request_hash, sizeof(s.request_hash), "%s",
+                 PQgetvalue(r, row, COL_REQUEST_HASH));
     *out = s;
     return C_OK;
 fail:
@@ -505,9 +534,11 @@ int session_store_list(struct db *db, const char *organization_id, const char *e
     char limit[24], offset[24];
     snprintf(limit, sizeof(limit), "%ld", q->limit);
     snprintf(offset, sizeof(offset), "%ld", q->offset);
-    const char *params[6] = {organization_id, environment,
+    const char *params[6] = {organization_id,
+                             environment,
                              q->has_status ? session_status_name(q->status) : NULL,
-                             q->starting_after[0] != '\0' ? q->starting_after : NULL, limit,
+                             q->starting_after[0] != '\0' ? q->starting_after : NULL,
+                             limit,
                              offset};
     PGresult *r = db_exec(db, sql, 6, params);
     if (r == NULL)
@@ -567,7 +598,8 @@ int session_store_insert_batch(struct db *db, json_t *records, long *inserted)
         " ev AS ("
         "  INSERT INTO outbox (id, session_id, organization_id, environment, type, payload)"
         "  SELECT i.event_id, i.checkout_session_id, i.organization_id, i.environment,"
-        "    'checkout.session.created', i.event FROM input i JOIN ins ON ins.id = i.checkout_session_id"
+        "    'checkout.session.created', i.event FROM input i JOIN ins ON ins.id = "
+        "i.checkout_session_id"
         "  RETURNING 1)"
         " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM ev)";
     char *text = json_dumps(records, JSON_COMPACT);

@@ -14,7 +14,7 @@
 
 enum session_status { SESSION_OPEN = 0, SESSION_COMPLETE, SESSION_EXPIRED };
 
-#define SESSION_ENV_LEN 5          /* "test" / "live" */
+#define SESSION_ENV_LEN 5           /* "test" / "live" */
 #define SESSION_REQUEST_HASH_LEN 65 /* hex SHA-256 */
 
 /* Strings are owned (NULL is JSON null); UUID fields are "" for null. */

@@ -86,9 +86,9 @@ int tenant_store_create_organization(struct db *db, const char *name, const char
     return C_OK;
 }
 
-int tenant_store_create_api_key(struct db *db, const char *organization_id,
-                                const char *environment, const char *description,
-                                char key_out[TENANT_KEY_MAX_LEN], char id_out[UUID_STR_LEN])
+int tenant_store_create_api_key(struct db *db, const char *organization_id, const char *environment,
+                                const char *description, char key_out[TENANT_KEY_MAX_LEN],
+                                char id_out[UUID_STR_LEN])
 {
     static const char sql[] = "INSERT INTO api_keys (id, organization_id, environment, key_sha256,"
                               " prefix, last4, description) VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -110,10 +110,9 @@ int tenant_store_create_api_key(struct db *db, const char *organization_id,
 int tenant_store_lookup_api_key(struct db *db, const char *key, struct tenant_identity *out,
                                 bool *found)
 {
-    static const char sql[] =
-        "SELECT k.id, k.organization_id, k.environment, o.default_currency"
-        " FROM api_keys k JOIN organizations o ON o.id = k.organization_id"
-        " WHERE k.key_sha256 = $1 AND k.revoked_at IS NULL";
+    static const char sql[] = "SELECT k.id, k.organization_id, k.environment, o.default_currency"
+                              " FROM api_keys k JOIN organizations o ON o.id = k.organization_id"
+                              " WHERE k.key_sha256 = $1 AND k.revoked_at IS NULL";
     char hash[TENANT_SHA256_HEX_LEN];
     tenant_sha256_hex(key, hash);
     const char *params[1] = {hash};
@@ -175,8 +174,8 @@ int tenant_store_revoke_api_key(struct db *db, const char *key_id, bool *found)
 
 int tenant_store_list_organizations(struct db *db, json_t **out)
 {
-    static const char sql[] =
-        "SELECT coalesce(json_agg(json_build_object('id', id, 'name', name,"
-        " 'default_currency', default_currency) ORDER BY created_at), '[]')::text FROM organizations";
+    static const char sql[] = "SELECT coalesce(json_agg(json_build_object('id', id, 'name', name,"
+                              " 'default_currency', default_currency) ORDER BY created_at), "
+                              "'[]')::text FROM organizations";
     return tenant_query_json(db, sql, 0, NULL, out);
 }

@@ -31,9 +31,9 @@ const char *tenant_api_key_environment(const char *key);
 int tenant_store_create_organization(struct db *db, const char *name, const char *currency,
                                      char id_out[UUID_STR_LEN]);
 /* Prints nothing: the caller shows key_out once. */
-int tenant_store_create_api_key(struct db *db, const char *organization_id,
-                                const char *environment, const char *description,
-                                char key_out[TENANT_KEY_MAX_LEN], char id_out[UUID_STR_LEN]);
+int tenant_store_create_api_key(struct db *db, const char *organization_id, const char *environment,
+                                const char *description, char key_out[TENANT_KEY_MAX_LEN],
+                                char id_out[UUID_STR_LEN]);
 /* found is false for unknown and revoked keys alike. */
 int tenant_store_lookup_api_key(struct db *db, const char *key, struct tenant_identity *out,
                                 bool *found);

@@ -23,10 +23,25 @@
 #define VALIDATE_MAX_LIST_LIMIT 100
 
 static const char *const validate_create_fields[] = {
-    "amount", "currency_code", "title", "description", "customer_id", "customer_email",
-    "customer_name", "customer_phone", "product_id", "price_id", "subscription_id",
-    "allow_quantity", "quantity", "success_url", "cancel_url", "allow_coupon_code",
-    "require_billing_address", "metadata", "expires_at",
+    "amount",
+    "currency_code",
+    "title",
+    "description",
+    "customer_id",
+    "customer_email",
+    "customer_name",
+    "customer_phone",
+    "product_id",
+    "price_id",
+    "subscription_id",
+    "allow_quantity",
+    "quantity",
+    "success_url",
+    "cancel_url",
+    "allow_coupon_code",
+    "require_billing_address",
+    "metadata",
+    "expires_at",
 };
 
 static int validate_fail(struct validate_error *err, const char *param, const char *fmt, ...)
@@ -211,8 +226,8 @@ static int validate_amount(const json_t *body, struct session *out, struct valid
     return C_OK;
 }
 
-static int validate_currency(const json_t *body, const char *default_currency,
-                             struct session *out, struct validate_error *err)
+static int validate_currency(const json_t *body, const char *default_currency, struct session *out,
+                             struct validate_error *err)
 {
     const json_t *v = json_object_get(body, "currency_code");
     const char *code = default_currency;
@@ -248,11 +263,13 @@ static int validate_customer(const json_t *body, struct session *out, struct val
         if (validate_email(json_string_value(email)) != C_OK)
             return validate_fail(err, "customer_email",
                                  "customer_email must be a valid email address");
-        if (validate_optional_string(body, "customer_email", 254, &out->customer_email, err) != C_OK)
+        if (validate_optional_string(body, "customer_email", 254, &out->customer_email, err) !=
+            C_OK)
             return C_ERR;
     }
     if (out->customer_id[0] == '\0' && out->customer_email == NULL)
-        return validate_fail(err, "customer_email", "Either customer_id or customer_email is required");
+        return validate_fail(err, "customer_email",
+                             "Either customer_id or customer_email is required");
     if (validate_optional_string(body, "customer_name", 250, &out->customer_name, err) != C_OK)
         return C_ERR;
     /* No length bound here: validate_e164 bounds it with the E.164 message. */
@@ -260,8 +277,9 @@ static int validate_customer(const json_t *body, struct session *out, struct val
         C_OK)
         return C_ERR;
     if (out->customer_phone != NULL && validate_e164(out->customer_phone) != C_OK)
-        return validate_fail(err, "customer_phone",
-                             "customer_phone must be in E.164 format (+ followed by 8 to 15 digits)");
+        return validate_fail(
+            err, "customer_phone",
+            "customer_phone must be in E.164 format (+ followed by 8 to 15 digits)");
     return C_OK;
 }
 
@@ -293,10 +311,11 @@ static int validate_metadata(const json_t *body, struct session *out, struct val
                              VALIDATE_MAX_METADATA_KEYS);
     const char *key;
     const json_t *value;
-    json_object_foreach((json_t *)v, key, value) {
+    json_object_foreach((json_t *)v, key, value)
+    {
         if (key[0] == '\0' || validate_utf8_length(key) > VALIDATE_MAX_METADATA_KEY)
-            return validate_fail(err, "metadata",
-                                 "metadata keys must be 1 to %d characters", VALIDATE_MAX_METADATA_KEY);
+            return validate_fail(err, "metadata", "metadata keys must be 1 to %d characters",
+                                 VALIDATE_MAX_METADATA_KEY);
         if (json_is_string(value)) {
             /* PostgreSQL cannot store U+0000 in jsonb: it must not reach the worker. */
             if (strlen(json_string_value(value)) != json_string_length(value))
@@ -345,9 +364,11 @@ int validate_create_request(const json_t *body, const struct validate_create_opt
         return validate_fail(err, NULL, "Request body must be a JSON object");
     const char *key;
     const json_t *value;
-    json_object_foreach((json_t *)body, key, value) {
+    json_object_foreach((json_t *)body, key, value)
+    {
         bool known = false;
-        for (size_t i = 0; i < sizeof(validate_create_fields) / sizeof(*validate_create_fields); i++)
+        for (size_t i = 0; i < sizeof(validate_create_fields) / sizeof(*validate_create_fields);
+             i++)
             known = known || strcmp(key, validate_create_fields[i]) == 0;
         if (!known) {
             char shown[64];
@@ -370,7 +391,8 @@ int validate_create_request(const json_t *body, const struct validate_create_opt
         validate_optional_bool(body, "allow_coupon_code", &out->allow_coupon_code, err) != C_OK ||
         validate_optional_bool(body, "require_billing_address", &out->require_billing_address,
                                err) != C_OK ||
-        validate_metadata(body, out, err) != C_OK || validate_expires_at(body, opt, out, err) != C_OK)
+        validate_metadata(body, out, err) != C_OK ||
+        validate_expires_at(body, opt, out, err) != C_OK)
         return C_ERR;
     return C_OK;
 }
@@ -395,7 +417,8 @@ int validate_list_query(const char *status, const char *limit, const char *offse
     if (starting_after != NULL) {
         struct uuid u;
         if (uuid_parse(starting_after, &u) != C_OK)
-            return validate_fail(err, "starting_after", "starting_after must be a checkout session id (UUID)");
+            return validate_fail(err, "starting_after",
+                                 "starting_after must be a checkout session id (UUID)");
         uuid_format(&u, q.starting_after);
     }
     *out = q;

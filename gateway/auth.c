@@ -54,8 +54,9 @@ void auth_shutdown(void)
 static size_t auth_bucket(const char *hash)
 {
     /* The hash is already uniformly distributed hex. */
-    return strtoul((char[9]){hash[0], hash[1], hash[2], hash[3], hash[4], hash[5], hash[6], hash[7], 0},
-                   NULL, 16) %
+    return strtoul(
+               (char[9]){hash[0], hash[1], hash[2], hash[3], hash[4], hash[5], hash[6], hash[7], 0},
+               NULL, 16) %
            AUTH_BUCKETS;
 }
 

@@ -10,13 +10,13 @@
 
 #include "kafka.h"
 #include "log.h"
+#include "notify.h"
 #include "result.h"
 #include "rfc3339.h"
 #include "service.h"
 #include "session.h"
 #include "validate.h"
 
-#define CREATE_NOTIFY_CHANNEL "caisse_session_applied"
 #define CREATE_BUCKETS 4096
 
 /* Lifecycle: created on the server thread, registered in the pending table,
@@ -113,7 +113,8 @@ static void create_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, vo
     bool resume = false;
     pthread_mutex_lock(&create_lock);
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        log_fields(LOG_WARN, json_pack("{ss ss}", "request_id", op->req->request_id, "session_id", op->id),
+        log_fields(LOG_WARN,
+                   json_pack("{ss ss}", "request_id", op->req->request_id, "session_id", op->id),
                    "create command not delivered: %s", rd_kafka_err2str(msg->err));
         /* A session the worker already applied exists whatever the report says. */
         create_resolve_locked(op, op->readable ? 201 : 503);
@@ -259,7 +260,8 @@ static void create_expire_waits(struct db *db)
         bool found = false;
         size_t j;
         json_t *v;
-        json_array_foreach(existing, j, v) {
+        json_array_foreach(existing, j, v)
+        {
             found = found || strcmp(json_string_value(v), due[i]) == 0;
         }
         pthread_mutex_lock(&create_lock);
@@ -274,38 +276,47 @@ static void create_expire_waits(struct db *db)
     json_decref(existing);
 }
 
+/* Two connections: one only LISTENs, so a query that reconnects (db_exec
+ * retries after a server restart) can never silently drop the LISTEN; the
+ * other runs the listener's queries. */
 static void *create_listen_main(void *arg)
 {
     (void)arg;
-    struct db db;
-    if (db_init(&db, create_cfg.database_url) != C_OK)
+    struct db listen_db, query_db;
+    if (db_init(&listen_db, create_cfg.database_url) != C_OK)
         return NULL;
+    if (db_init(&query_db, create_cfg.database_url) != C_OK) {
+        db_close(&listen_db);
+        return NULL;
+    }
     bool listening = false;
     while (!atomic_load(&create_threads_stop)) {
-        if (!listening || !db_is_connected(&db)) {
+        if (!listening || !db_is_connected(&listen_db)) {
             atomic_store(&create_listener_up, false);
-            listening = db_exec_command(&db, "LISTEN " CREATE_NOTIFY_CHANNEL, 0, NULL) == C_OK;
+            listening = notify_listen(&listen_db, NOTIFY_SESSION_APPLIED) == C_OK;
             atomic_store(&create_listener_up, listening);
             if (!listening) {
-                create_expire_waits(&db);
+                create_expire_waits(&query_db);
                 service_sleep_ms(200);
                 continue;
             }
         }
-        struct pollfd pfd = {.fd = PQsocket(db.conn), .events = POLLIN};
-        if (poll(&pfd, 1, 20) > 0 && PQconsumeInput(db.conn) == 0) {
-            log_warn("notification listener lost Postgres: %s", PQerrorMessage(db.conn));
+        struct pollfd pfd = {.fd = PQsocket(listen_db.conn), .events = POLLIN};
+        if (poll(&pfd, 1, 20) > 0 && PQconsumeInput(listen_db.conn) == 0) {
+            log_warn("notification listener lost Postgres: %s", PQerrorMessage(listen_db.conn));
+            db_disconnect(&listen_db);
             listening = false;
             continue;
         }
         PGnotify *n;
-        while ((n = PQnotifies(db.conn)) != NULL) {
-            create_on_notify(&db, n->extra);
+        while ((n = PQnotifies(listen_db.conn)) != NULL) {
+            create_on_notify(&query_db, n->extra);
             PQfreemem(n);
         }
-        create_expire_waits(&db);
+        create_expire_waits(&query_db);
     }
-    db_close(&db);
+    db_close(&listen_db);
+    db_close(&query_db);
     return NULL;
 }
 
@@ -414,7 +425,8 @@ static enum MHD_Result create_answer_existing(struct http_request *req, struct s
     char location[96];
     snprintf(location, sizeof(location), "/checkout-sessions/%s", existing->id);
     const char *headers[] = {"Idempotent-Replayed", "true", "Location", location, NULL};
-    return http_respond_json(req, 201, session_to_json(existing, create_cfg.public_base_url), headers);
+    return http_respond_json(req, 201, session_to_json(existing, create_cfg.public_base_url),
+                             headers);
 }
 
 enum MHD_Result create_handle(struct http_request *req, struct db *db)

@@ -17,8 +17,8 @@ struct create_config {
     const char *database_url;
     const char *kafka_brokers;
     const char *public_base_url;
-    long wait_ms;            /* readable within this, else 202 */
-    long kafka_timeout_ms;   /* delivery report deadline, then 503 */
+    long wait_ms;          /* readable within this, else 202 */
+    long kafka_timeout_ms; /* delivery report deadline, then 503 */
     long default_ttl_seconds;
     long min_ttl_seconds;
     long max_ttl_seconds;

@@ -98,7 +98,8 @@ enum MHD_Result http_respond_json(struct http_request *req, unsigned status, jso
     json_decref(body);
     if (text == NULL) {
         /* Out of memory while answering: a bodiless 500 is all we can still do. */
-        struct MHD_Response *bare = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *bare =
+            MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         if (bare == NULL)
             return MHD_NO;
         MHD_add_response_header(bare, "X-Request-Id", req->request_id);
@@ -129,17 +130,28 @@ enum MHD_Result http_respond_json(struct http_request *req, unsigned status, jso
 static const char *http_reason(unsigned status)
 {
     switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Error";
     }
 }
 
@@ -159,7 +171,8 @@ enum MHD_Result http_respond_error(struct http_request *req, unsigned status, co
                              "request_id", req->request_id);
     const char *extra[5] = {NULL};
     if (status == 405)
-        extra[0] = "Allow", extra[1] = strncmp(req->path, "/checkout-sessions/", 19) == 0 ? "GET" : "GET, POST";
+        extra[0] = "Allow",
+        extra[1] = strncmp(req->path, "/checkout-sessions/", 19) == 0 ? "GET" : "GET, POST";
     if (status == 503)
         extra[0] = "Retry-After", extra[1] = "1";
     return http_respond_json(req, status, body, extra);

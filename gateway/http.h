@@ -20,7 +20,7 @@ struct create_op;
 struct http_request {
     struct MHD_Connection *conn;
     const char *method; /* owned by MHD for the connection's lifetime */
-    char path[256];      /* without the optional /v1 prefix and trailing slash */
+    char path[256];     /* without the optional /v1 prefix and trailing slash */
     char request_id[HTTP_REQUEST_ID_MAX + 1];
     char *body; /* owned, NUL-terminated */
     size_t body_len;

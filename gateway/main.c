@@ -31,27 +31,43 @@ static struct {
 } cfg;
 
 static const struct config_entry gateway_config[] = {
-    {"CAISSE_DATABASE_URL", CONFIG_STRING, NULL, "PostgreSQL connection string (libpq URI or key=value)", &cfg.database_url, 0, 0},
-    {"CAISSE_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:9092", "Kafka bootstrap servers", &cfg.kafka_brokers, 0, 0},
-    {"CAISSE_PUBLIC_BASE_URL", CONFIG_STRING, "http://localhost:8080", "Base of the hosted page URL returned as `url`", &cfg.public_base_url, 0, 0},
+    {"CAISSE_DATABASE_URL", CONFIG_STRING, NULL,
+     "PostgreSQL connection string (libpq URI or key=value)", &cfg.database_url, 0, 0},
+    {"CAISSE_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:9092", "Kafka bootstrap servers",
+     &cfg.kafka_brokers, 0, 0},
+    {"CAISSE_PUBLIC_BASE_URL", CONFIG_STRING, "http://localhost:8080",
+     "Base of the hosted page URL returned as `url`", &cfg.public_base_url, 0, 0},
     {"CAISSE_GATEWAY_HOST", CONFIG_STRING, "0.0.0.0", "IPv4 address to listen on", &cfg.host, 0, 0},
     {"CAISSE_GATEWAY_PORT", CONFIG_INT, "8080", "Port of the merchant API", &cfg.port, 1, 65535},
-    {"CAISSE_GATEWAY_THREADS", CONFIG_INT, "4", "HTTP server threads (each holds one Postgres connection)", &cfg.threads, 1, 256},
-    {"CAISSE_CREATE_WAIT_MS", CONFIG_INT, "2000", "How long a create waits to be readable before answering 202", &cfg.create_wait_ms, 0, 60000},
-    {"CAISSE_KAFKA_MESSAGE_TIMEOUT_MS", CONFIG_INT, "5000", "Kafka delivery timeout; past it a create answers 503", &cfg.kafka_timeout_ms, 1000, 300000},
-    {"CAISSE_API_KEY_CACHE_TTL", CONFIG_INT, "30", "Seconds an API key lookup is cached (revocation delay)", &cfg.api_key_cache_ttl, 0, 3600},
-    {"CAISSE_SESSION_TTL", CONFIG_INT, "3600", "Default session lifetime in seconds", &cfg.session_ttl, 60, 86400},
-    {"CAISSE_SESSION_MIN_TTL", CONFIG_INT, "1800", "Earliest expires_at a merchant may ask for, in seconds from now", &cfg.session_min_ttl, 1, 86400},
-    {"CAISSE_SESSION_MAX_TTL", CONFIG_INT, "86400", "Latest expires_at a merchant may ask for, in seconds from now", &cfg.session_max_ttl, 60, 604800},
-    {"CAISSE_HTTP_CONNECTION_TIMEOUT", CONFIG_INT, "30", "Idle HTTP connection timeout in seconds", &cfg.connection_timeout, 1, 3600},
-    {"CAISSE_SHUTDOWN_GRACE_MS", CONFIG_INT, "20000", "On SIGTERM, how long in-flight requests may take to finish", &cfg.shutdown_grace_ms, 0, 600000},
+    {"CAISSE_GATEWAY_THREADS", CONFIG_INT, "4",
+     "HTTP server threads (each holds one Postgres connection)", &cfg.threads, 1, 256},
+    {"CAISSE_CREATE_WAIT_MS", CONFIG_INT, "2000",
+     "How long a create waits to be readable before answering 202", &cfg.create_wait_ms, 0, 60000},
+    {"CAISSE_KAFKA_MESSAGE_TIMEOUT_MS", CONFIG_INT, "5000",
+     "Kafka delivery timeout; past it a create answers 503", &cfg.kafka_timeout_ms, 1000, 300000},
+    {"CAISSE_API_KEY_CACHE_TTL", CONFIG_INT, "30",
+     "Seconds an API key lookup is cached (revocation delay)", &cfg.api_key_cache_ttl, 0, 3600},
+    {"CAISSE_SESSION_TTL", CONFIG_INT, "3600", "Default session lifetime in seconds",
+     &cfg.session_ttl, 60, 86400},
+    {"CAISSE_SESSION_MIN_TTL", CONFIG_INT, "1800",
+     "Earliest expires_at a merchant may ask for, in seconds from now", &cfg.session_min_ttl, 1,
+     86400},
+    {"CAISSE_SESSION_MAX_TTL", CONFIG_INT, "86400",
+     "Latest expires_at a merchant may ask for, in seconds from now", &cfg.session_max_ttl, 60,
+     604800},
+    {"CAISSE_HTTP_CONNECTION_TIMEOUT", CONFIG_INT, "30", "Idle HTTP connection timeout in seconds",
+     &cfg.connection_timeout, 1, 3600},
+    {"CAISSE_SHUTDOWN_GRACE_MS", CONFIG_INT, "20000",
+     "On SIGTERM, how long in-flight requests may take to finish", &cfg.shutdown_grace_ms, 0,
+     600000},
     {"CAISSE_LOG_LEVEL", CONFIG_STRING, "info", "debug, info, warn or error", &cfg.log_level, 0, 0},
 };
 
 int main(int argc, char **argv)
 {
     config_init_or_exit(argc, argv,
-                        "caisse-gateway: the Checkout Sessions REST API (POST/GET /checkout-sessions, also under /v1).",
+                        "caisse-gateway: the Checkout Sessions REST API (POST/GET "
+                        "/checkout-sessions, also under /v1).",
                         gateway_config, CONFIG_TABLE_SIZE(gateway_config));
     if (log_init("gateway", cfg.log_level) != C_OK) {
         fprintf(stderr, "CAISSE_LOG_LEVEL must be debug, info, warn or error\n");
@@ -84,8 +100,9 @@ int main(int argc, char **argv)
         create_shutdown(0);
         return 1;
     }
-    log_fields(LOG_INFO, json_pack("{ss si si ss}", "host", cfg.host, "port", (int)cfg.port, "threads",
-                                   (int)cfg.threads, "kafka_brokers", cfg.kafka_brokers),
+    log_fields(LOG_INFO,
+               json_pack("{ss si si ss}", "host", cfg.host, "port", (int)cfg.port, "threads",
+                         (int)cfg.threads, "kafka_brokers", cfg.kafka_brokers),
                "gateway listening");
 
     while (!service_stopping())

@@ -40,9 +40,9 @@ static enum MHD_Result server_health(struct http_request *req, bool ready_check)
     bool listener = create_listener_ready();
     bool draining = atomic_load(&server_draining);
     bool ok = pg && kafka && listener && !draining;
-    json_t *body = json_pack("{ss s{sbsbsbsb}}", "status", ok ? "ready" : "unavailable", "checks",
-                             "postgres", pg, "kafka", kafka, "notifications", listener, "draining",
-                             draining);
+    json_t *body =
+        json_pack("{ss s{sbsbsbsb}}", "status", ok ? "ready" : "unavailable", "checks", "postgres",
+                  pg, "kafka", kafka, "notifications", listener, "draining", draining);
     return http_respond_json(req, ok ? 200 : 503, body, NULL);
 }
 
@@ -51,17 +51,20 @@ static enum MHD_Result server_route(struct http_request *req)
     const char *m = req->method;
     if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/readyz") == 0) {
         if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)
-            return http_respond_error(req, 405, "method_not_allowed", NULL, "Method %s not allowed", m);
+            return http_respond_error(req, 405, "method_not_allowed", NULL, "Method %s not allowed",
+                                      m);
         return server_health(req, strcmp(req->path, "/readyz") == 0);
     }
     bool collection = strcmp(req->path, "/checkout-sessions") == 0;
-    bool item = strncmp(req->path, "/checkout-sessions/", 19) == 0 && strchr(req->path + 19, '/') == NULL;
+    bool item =
+        strncmp(req->path, "/checkout-sessions/", 19) == 0 && strchr(req->path + 19, '/') == NULL;
     if (!collection && !item)
-        return http_respond_error(req, 404, "not_found", NULL, "Route %s %s not found", m, req->path);
+        return http_respond_error(req, 404, "not_found", NULL, "Route %s %s not found", m,
+                                  req->path);
     if ((collection && strcmp(m, "GET") != 0 && strcmp(m, "POST") != 0) ||
         (item && strcmp(m, "GET") != 0))
-        return http_respond_error(req, 405, "method_not_allowed", NULL, "Method %s not allowed on %s",
-                                  m, req->path);
+        return http_respond_error(req, 405, "method_not_allowed", NULL,
+                                  "Method %s not allowed on %s", m, req->path);
 
     struct db *db = server_thread_db();
     if (db == NULL)
@@ -151,12 +154,13 @@ int server_start(const struct server_config *cfg)
         return C_ERR;
     }
     server_daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_ERROR_LOG,
         (uint16_t)cfg->port, NULL, NULL, server_access, NULL, MHD_OPTION_SOCK_ADDR, &addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED,
-        server_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
-        MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
-        MHD_OPTION_END);
+        server_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)cfg->connection_timeout_s, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
     if (server_daemon == NULL) {
         log_error("cannot listen on %s:%ld", cfg->host, cfg->port);
         return C_ERR;

@@ -24,30 +24,59 @@ static void expect_invalid(const char *extra, const char *param, const char *mes
 
 Test(create, returns_201_with_the_full_session_object)
 {
-    struct api_response r = test_create(key_a(), "{\"amount\": 10000.0, \"currency_code\": \"XOF\","
-        " \"title\": \"Premium Subscription\", \"description\": \"Monthly subscription to premium features\","
-        " \"customer_email\": \"john@example.com\", \"customer_name\": \"John Doe\","
-        " \"customer_phone\": \"+221771234567\", \"product_id\": \"123e4567-e89b-12d3-a456-426614174000\","
-        " \"price_id\": \"321e4567-e89b-12d3-a456-426614174000\", \"allow_quantity\": false, \"quantity\": 1,"
-        " \"success_url\": \"https://example.com/success\", \"cancel_url\": \"https://example.com/cancel\","
-        " \"allow_coupon_code\": true, \"require_billing_address\": true,"
-        " \"metadata\": {\"order_id\": \"ORDER-12345\"}}");
+    struct api_response r = test_create(
+        key_a(), "{\"amount\": 10000.0, \"currency_code\": \"XOF\","
+                 " \"title\": \"Premium Subscription\", \"description\": \"Monthly subscription to "
+                 "premium features\","
+                 " \"customer_email\": \"john@example.com\", \"customer_name\": \"John Doe\","
+                 " \"customer_phone\": \"+221771234567\", \"product_id\": "
+                 "\"123e4567-e89b-12d3-a456-426614174000\","
+                 " \"price_id\": \"321e4567-e89b-12d3-a456-426614174000\", \"allow_quantity\": "
+                 "false, \"quantity\": 1,"
+                 " \"success_url\": \"https://example.com/success\", \"cancel_url\": "
+                 "\"https://example.com/cancel\","
+                 " \"allow_coupon_code\": true, \"require_billing_address\": true,"
+                 " \"metadata\": {\"order_id\": \"ORDER-12345\"}}");
     cr_assert_eq(r.status, 201, "%s", r.text);
     json_t *s = r.json;
-    static const char *const fields[] = {
-        "checkout_session_id", "organization_id", "amount", "currency_code", "status", "title",
-        "description", "customer_id", "customer_email", "customer_name", "customer_phone",
-        "product_id", "price_id", "subscription_id", "allow_quantity", "quantity", "success_url",
-        "cancel_url", "allow_coupon_code", "require_billing_address", "payment_link_id", "is_spi",
-        "is_pos", "expires_at", "metadata", "environment", "created_at", "created_by",
-        "updated_at", "url"};
+    static const char *const fields[] = {"checkout_session_id",
+                                         "organization_id",
+                                         "amount",
+                                         "currency_code",
+                                         "status",
+                                         "title",
+                                         "description",
+                                         "customer_id",
+                                         "customer_email",
+                                         "customer_name",
+                                         "customer_phone",
+                                         "product_id",
+                                         "price_id",
+                                         "subscription_id",
+                                         "allow_quantity",
+                                         "quantity",
+                                         "success_url",
+                                         "cancel_url",
+                                         "allow_coupon_code",
+                                         "require_billing_address",
+                                         "payment_link_id",
+                                         "is_spi",
+                                         "is_pos",
+                                         "expires_at",
+                                         "metadata",
+                                         "environment",
+                                         "created_at",
+                                         "created_by",
+                                         "updated_at",
+                                         "url"};
     cr_assert_eq(json_object_size(s), sizeof(fields) / sizeof(*fields), "%s", r.text);
     for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++)
         cr_assert(json_object_get(s, fields[i]) != NULL, "missing %s", fields[i]);
     cr_assert_eq(json_integer_value(json_object_get(s, "amount")), 10000);
     cr_assert_str_eq(json_string_value(json_object_get(s, "status")), "open");
     cr_assert_str_eq(json_string_value(json_object_get(s, "environment")), "test");
-    cr_assert_str_eq(json_string_value(json_object_get(s, "organization_id")), test_env("CAISSE_TEST_ORG_A"));
+    cr_assert_str_eq(json_string_value(json_object_get(s, "organization_id")),
+                     test_env("CAISSE_TEST_ORG_A"));
     cr_assert_str_eq(json_string_value(json_object_get(s, "customer_phone")), "+221771234567");
     cr_assert(json_is_null(json_object_get(s, "customer_id")));
     cr_assert(json_is_null(json_object_get(s, "payment_link_id")));
@@ -55,10 +84,12 @@ Test(create, returns_201_with_the_full_session_object)
     cr_assert(json_is_false(json_object_get(s, "is_spi")));
     cr_assert(json_is_false(json_object_get(s, "is_pos")));
     cr_assert(json_is_true(json_object_get(s, "allow_coupon_code")));
-    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(s, "metadata"), "order_id")), "ORDER-12345");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(s, "metadata"), "order_id")),
+                     "ORDER-12345");
     const char *id = json_string_value(json_object_get(s, "checkout_session_id"));
     char url[256], location[128];
-    snprintf(url, sizeof(url), "http://localhost:%s/checkout/%s", test_env("CAISSE_GATEWAY_PORT"), id);
+    snprintf(url, sizeof(url), "http://localhost:%s/checkout/%s", test_env("CAISSE_GATEWAY_PORT"),
+             id);
     cr_assert_str_eq(json_string_value(json_object_get(s, "url")), url);
     snprintf(location, sizeof(location), "/checkout-sessions/%s", id);
     cr_assert_str_eq(r.location, location);
@@ -87,7 +118,8 @@ Test(create, session_is_readable_as_soon_as_201_is_returned)
                  json_string_value(json_object_get(r.json, "checkout_session_id")));
         struct api_response g = test_api("GET", path, key_a(), NULL, NULL);
         cr_assert_eq(g.status, 200, "create answered 201 but GET says %ld: %s", g.status, g.text);
-        cr_assert(json_equal(g.json, r.json), "GET differs from the create answer:\n%s\n%s", g.text, r.text);
+        cr_assert(json_equal(g.json, r.json), "GET differs from the create answer:\n%s\n%s", g.text,
+                  r.text);
         test_api_free(&g);
         test_api_free(&r);
     }
@@ -95,9 +127,11 @@ Test(create, session_is_readable_as_soon_as_201_is_returned)
 
 Test(create, accepts_customer_id_without_email)
 {
-    struct api_response r = test_create(key_a(), "{\"amount\": 500, \"customer_id\": \"123e4567-e89b-12d3-a456-426614174000\"}");
+    struct api_response r = test_create(
+        key_a(), "{\"amount\": 500, \"customer_id\": \"123e4567-e89b-12d3-a456-426614174000\"}");
     cr_assert_eq(r.status, 201, "%s", r.text);
-    cr_assert_str_eq(json_string_value(json_object_get(r.json, "customer_id")), "123e4567-e89b-12d3-a456-426614174000");
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "customer_id")),
+                     "123e4567-e89b-12d3-a456-426614174000");
     cr_assert(json_is_null(json_object_get(r.json, "customer_email")));
     /* The organization's default currency. */
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "currency_code")), "XOF");
@@ -106,7 +140,9 @@ Test(create, accepts_customer_id_without_email)
 
 Test(create, defaults_currency_to_the_organizations)
 {
-    struct api_response r = test_create(test_env("CAISSE_TEST_KEY_USD"), "{\"amount\": 1000, \"customer_email\": \"a@example.com\"}");
+    struct api_response r =
+        test_create(test_env("CAISSE_TEST_KEY_USD"),
+                    "{\"amount\": 1000, \"customer_email\": \"a@example.com\"}");
     cr_assert_eq(r.status, 201, "%s", r.text);
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "currency_code")), "USD");
     test_api_free(&r);
@@ -141,7 +177,8 @@ Test(create, also_served_under_v1)
 Test(create, rejects_missing_customer)
 {
     struct api_response r = test_create(key_a(), "{\"amount\": 10000}");
-    test_assert_error(&r, 400, "validation_error", "customer_email", "Either customer_id or customer_email is required");
+    test_assert_error(&r, 400, "validation_error", "customer_email",
+                      "Either customer_id or customer_email is required");
     test_api_free(&r);
 }
 
@@ -154,7 +191,8 @@ Test(create, rejects_missing_amount)
 
 Test(create, rejects_fractional_xof_amount)
 {
-    expect_invalid("{\"amount\": 10000.5}", "amount", "amount must be a whole number of the currency's minor units");
+    expect_invalid("{\"amount\": 10000.5}", "amount",
+                   "amount must be a whole number of the currency's minor units");
 }
 
 Test(create, rejects_non_positive_amounts)
@@ -175,14 +213,18 @@ Test(create, rejects_amount_of_the_wrong_type)
 
 Test(create, rejects_unsupported_currency)
 {
-    expect_invalid("{\"currency_code\": \"ABC\"}", "currency_code", "Unsupported currency_code: ABC");
-    expect_invalid("{\"currency_code\": \"xof\"}", "currency_code", "Unsupported currency_code: xof");
+    expect_invalid("{\"currency_code\": \"ABC\"}", "currency_code",
+                   "Unsupported currency_code: ABC");
+    expect_invalid("{\"currency_code\": \"xof\"}", "currency_code",
+                   "Unsupported currency_code: xof");
 }
 
 Test(create, rejects_malformed_customer_fields)
 {
-    expect_invalid("{\"customer_id\": \"not-a-uuid\"}", "customer_id", "customer_id must be a UUID");
-    expect_invalid("{\"customer_email\": \"john@\"}", "customer_email", "customer_email must be a valid email address");
+    expect_invalid("{\"customer_id\": \"not-a-uuid\"}", "customer_id",
+                   "customer_id must be a UUID");
+    expect_invalid("{\"customer_email\": \"john@\"}", "customer_email",
+                   "customer_email must be a valid email address");
     expect_invalid("{\"customer_phone\": \"771234567\"}", "customer_phone",
                    "customer_phone must be in E.164 format (+ followed by 8 to 15 digits)");
 }
@@ -198,17 +240,21 @@ Test(create, rejects_overlong_texts)
 
 Test(create, rejects_malformed_catalog_ids)
 {
-    expect_invalid("{\"product_id\": \"premium-plan-id\"}", "product_id", "product_id must be a UUID");
+    expect_invalid("{\"product_id\": \"premium-plan-id\"}", "product_id",
+                   "product_id must be a UUID");
     expect_invalid("{\"price_id\": 5}", "price_id", "price_id must be a UUID");
-    expect_invalid("{\"subscription_id\": \"x\"}", "subscription_id", "subscription_id must be a UUID");
+    expect_invalid("{\"subscription_id\": \"x\"}", "subscription_id",
+                   "subscription_id must be a UUID");
 }
 
 Test(create, rejects_non_boolean_flags)
 {
-    expect_invalid("{\"allow_quantity\": \"yes\"}", "allow_quantity", "allow_quantity must be a boolean");
-    expect_invalid("{\"allow_coupon_code\": 1}", "allow_coupon_code", "allow_coupon_code must be a boolean");
-    expect_invalid("{\"require_billing_address\": null, \"allow_coupon_code\": []}", "allow_coupon_code",
+    expect_invalid("{\"allow_quantity\": \"yes\"}", "allow_quantity",
+                   "allow_quantity must be a boolean");
+    expect_invalid("{\"allow_coupon_code\": 1}", "allow_coupon_code",
                    "allow_coupon_code must be a boolean");
+    expect_invalid("{\"require_billing_address\": null, \"allow_coupon_code\": []}",
+                   "allow_coupon_code", "allow_coupon_code must be a boolean");
 }
 
 Test(create, rejects_quantity_out_of_range)
@@ -220,14 +266,17 @@ Test(create, rejects_quantity_out_of_range)
 
 Test(create, rejects_bad_urls)
 {
-    expect_invalid("{\"success_url\": \"example.com/success\"}", "success_url", "success_url must be an absolute http or https URL");
-    expect_invalid("{\"cancel_url\": \"ftp://example.com\"}", "cancel_url", "cancel_url must be an absolute http or https URL");
+    expect_invalid("{\"success_url\": \"example.com/success\"}", "success_url",
+                   "success_url must be an absolute http or https URL");
+    expect_invalid("{\"cancel_url\": \"ftp://example.com\"}", "cancel_url",
+                   "cancel_url must be an absolute http or https URL");
 }
 
 Test(create, rejects_bad_metadata)
 {
     expect_invalid("{\"metadata\": [1]}", "metadata", "metadata must be an object");
-    expect_invalid("{\"metadata\": {\"a\": {\"nested\": true}}}", "metadata", "metadata values must be strings, numbers or booleans");
+    expect_invalid("{\"metadata\": {\"a\": {\"nested\": true}}}", "metadata",
+                   "metadata values must be strings, numbers or booleans");
     char extra[4096];
     int n = snprintf(extra, sizeof(extra), "{\"metadata\": {");
     for (int i = 0; i < 51; i++)
@@ -238,18 +287,20 @@ Test(create, rejects_bad_metadata)
 
 Test(create, rejects_expires_at_out_of_bounds)
 {
-    expect_invalid("{\"expires_at\": \"tomorrow\"}", "expires_at", "expires_at must be an RFC 3339 date-time");
+    expect_invalid("{\"expires_at\": \"tomorrow\"}", "expires_at",
+                   "expires_at must be an RFC 3339 date-time");
     expect_invalid("{\"expires_at\": \"2020-01-01T00:00:00Z\"}", "expires_at",
                    "expires_at must be between 30 minutes and 24 hours from now");
 }
 
 Test(create, rejects_unknown_fields)
 {
-    expect_invalid("{\"amount_in_cents\": 5}", "amount_in_cents", "Unknown parameter: amount_in_cents");
+    expect_invalid("{\"amount_in_cents\": 5}", "amount_in_cents",
+                   "Unknown parameter: amount_in_cents");
     /* Response-only fields are not request parameters. */
     expect_invalid("{\"status\": \"complete\"}", "status", "Unknown parameter: status");
-    expect_invalid("{\"organization_id\": \"789e0123-e89b-12d3-a456-426614174000\"}", "organization_id",
-                   "Unknown parameter: organization_id");
+    expect_invalid("{\"organization_id\": \"789e0123-e89b-12d3-a456-426614174000\"}",
+                   "organization_id", "Unknown parameter: organization_id");
 }
 
 Test(create, rejects_malformed_json)
@@ -271,7 +322,8 @@ Test(create, rejects_non_json_content_type_with_415)
     char *body = test_body(NULL);
     struct api_response r = test_api("POST", "/checkout-sessions", key_a(), body, h);
     free(body);
-    test_assert_error(&r, 415, "unsupported_media_type", NULL, "Content-Type must be application/json");
+    test_assert_error(&r, 415, "unsupported_media_type", NULL,
+                      "Content-Type must be application/json");
     test_api_free(&r);
 }
 
@@ -284,7 +336,8 @@ Test(create, rejects_bodies_over_64_kib_with_413)
     snprintf(big + off + n, 64, "\"}");
     struct api_response r = test_create(key_a(), big);
     free(big);
-    test_assert_error(&r, 413, "payload_too_large", NULL, "Request body must not exceed 65536 bytes");
+    test_assert_error(&r, 413, "payload_too_large", NULL,
+                      "Request body must not exceed 65536 bytes");
     test_api_free(&r);
 }
 
@@ -292,7 +345,8 @@ Test(create, bad_input_creates_nothing)
 {
     /* Other tests create sessions concurrently, so the check is on this test's
      * own marker: neither a row nor a command may carry it. */
-    char *body = test_body("{\"amount\": 0, \"metadata\": {\"marker\": \"bad-input-creates-nothing\"}}");
+    char *body =
+        test_body("{\"amount\": 0, \"metadata\": {\"marker\": \"bad-input-creates-nothing\"}}");
     struct api_response r = test_create(key_a(), body);
     free(body);
     cr_assert_eq(r.status, 400);
@@ -301,13 +355,16 @@ Test(create, bad_input_creates_nothing)
     json_t *cmds = test_kafka_read_all("checkout.session.commands");
     size_t i;
     json_t *rec;
-    json_array_foreach(cmds, i, rec) {
+    json_array_foreach(cmds, i, rec)
+    {
         const char *payload = json_string_value(json_object_get(rec, "payload"));
         cr_assert(payload == NULL || strstr(payload, "bad-input-creates-nothing") == NULL,
                   "a rejected request reached Kafka");
     }
     json_decref(cmds);
-    char *rows = test_sql_value("SELECT count(*) FROM checkout_sessions WHERE metadata->>'marker' = $1", "bad-input-creates-nothing");
+    char *rows =
+        test_sql_value("SELECT count(*) FROM checkout_sessions WHERE metadata->>'marker' = $1",
+                       "bad-input-creates-nothing");
     cr_assert_str_eq(rows, "0");
     free(rows);
 }

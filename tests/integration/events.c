@@ -35,8 +35,10 @@ Test(events, created_event_is_a_cloudevent_with_the_session, .timeout = 60)
     cr_assert_str_eq(json_string_value(json_object_get(ev, "source")), "/caisse/checkout-sessions");
     cr_assert_str_eq(json_string_value(json_object_get(ev, "datacontenttype")), "application/json");
     cr_assert(uuid_is_valid(json_string_value(json_object_get(ev, "id"))));
-    cr_assert_str_eq(json_string_value(json_object_get(ev, "time")), json_string_value(json_object_get(r.json, "created_at")));
-    cr_assert_str_eq(json_string_value(json_object_get(ev, "organizationid")), test_env("CAISSE_TEST_ORG_A"));
+    cr_assert_str_eq(json_string_value(json_object_get(ev, "time")),
+                     json_string_value(json_object_get(r.json, "created_at")));
+    cr_assert_str_eq(json_string_value(json_object_get(ev, "organizationid")),
+                     test_env("CAISSE_TEST_ORG_A"));
     cr_assert_str_eq(json_string_value(json_object_get(ev, "environment")), "test");
     cr_assert(json_equal(json_object_get(ev, "data"), r.json), "data differs from the REST object");
     cr_assert_str_eq(json_string_value(json_object_get(ev, "_key")), id);
@@ -60,7 +62,8 @@ Test(events, replayed_commands_create_no_duplicate_row_or_event, .timeout = 120)
         struct api_response r = test_create(test_env("CAISSE_TEST_KEY_A"), body);
         free(body);
         cr_assert_eq(r.status, 201);
-        snprintf(ids[i], sizeof(ids[i]), "%s", json_string_value(json_object_get(r.json, "checkout_session_id")));
+        snprintf(ids[i], sizeof(ids[i]), "%s",
+                 json_string_value(json_object_get(r.json, "checkout_session_id")));
         test_api_free(&r);
     }
     for (int i = 0; i < N; i++) {
@@ -74,7 +77,8 @@ Test(events, replayed_commands_create_no_duplicate_row_or_event, .timeout = 120)
     FILE *f = fdopen(fd, "w");
     size_t i, replayed = 0;
     json_t *rec;
-    json_array_foreach(cmds, i, rec) {
+    json_array_foreach(cmds, i, rec)
+    {
         const char *payload = json_string_value(json_object_get(rec, "payload"));
         if (payload != NULL && strstr(payload, marker) != NULL) {
             /* Twice: a redelivered batch may contain the same command more than once. */
@@ -86,8 +90,10 @@ Test(events, replayed_commands_create_no_duplicate_row_or_event, .timeout = 120)
     fclose(f);
     json_decref(cmds);
     cr_assert_eq(replayed, N);
-    cr_assert_eq(test_shell("kcat -P -b %s -t checkout.session.commands -K '\\t' -H content-type=application/cloudevents+json -l %s",
-                            test_env("CAISSE_KAFKA_BROKERS"), replay), 0);
+    cr_assert_eq(test_shell("kcat -P -b %s -t checkout.session.commands -K '\\t' -H "
+                            "content-type=application/cloudevents+json -l %s",
+                            test_env("CAISSE_KAFKA_BROKERS"), replay),
+                 0);
     unlink(replay);
     /* A fresh create after the replay: once it is readable and its event is
      * out, the worker and relay have passed the replayed records on every
@@ -96,7 +102,8 @@ Test(events, replayed_commands_create_no_duplicate_row_or_event, .timeout = 120)
     struct api_response r = test_create(test_env("CAISSE_TEST_KEY_A"), body);
     free(body);
     cr_assert_eq(r.status, 201);
-    json_decref(test_kafka_events_for(json_string_value(json_object_get(r.json, "checkout_session_id")), 1, 20000));
+    json_decref(test_kafka_events_for(
+        json_string_value(json_object_get(r.json, "checkout_session_id")), 1, 20000));
     test_api_free(&r);
     test_sleep_ms(3000);
     for (int k = 0; k < N; k++) {
@@ -107,7 +114,8 @@ Test(events, replayed_commands_create_no_duplicate_row_or_event, .timeout = 120)
         cr_assert_str_eq(n, "1", "session %s has %s outbox rows", ids[k], n);
         free(n);
         json_t *ev = test_kafka_events_for(ids[k], 1, 1000);
-        cr_assert_eq(json_array_size(ev), 1, "session %s has %zu events", ids[k], json_array_size(ev));
+        cr_assert_eq(json_array_size(ev), 1, "session %s has %zu events", ids[k],
+                     json_array_size(ev));
         json_decref(ev);
     }
 }

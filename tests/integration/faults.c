@@ -27,7 +27,9 @@ static long wait_for_ready(int seconds)
 Test(faults, kafka_down_gives_503_and_creates_nothing, .timeout = 180)
 {
     cr_assert_eq(wait_for_ready(30), 200);
-    cr_assert_eq(test_shell("bash %s/deploy/kafka.sh stop >/dev/null 2>&1", test_env("CAISSE_TEST_REPO")), 0);
+    cr_assert_eq(
+        test_shell("bash %s/deploy/kafka.sh stop >/dev/null 2>&1", test_env("CAISSE_TEST_REPO")),
+        0);
     char marker[UUID_STR_LEN], extra[128];
     cr_assert_eq(uuid_v7_string(marker), 0);
     snprintf(extra, sizeof(extra), "{\"metadata\": {\"fault\": \"%s\"}}", marker);
@@ -46,14 +48,17 @@ Test(faults, kafka_down_gives_503_and_creates_nothing, .timeout = 180)
     cr_assert_eq(r.status, 200);
     test_api_free(&r);
 
-    cr_assert_eq(test_shell("bash %s/deploy/kafka.sh start >/dev/null 2>&1", test_env("CAISSE_TEST_REPO")), 0);
+    cr_assert_eq(
+        test_shell("bash %s/deploy/kafka.sh start >/dev/null 2>&1", test_env("CAISSE_TEST_REPO")),
+        0);
     cr_assert_eq(wait_for_ready(60), 200);
     r = test_create(test_env("CAISSE_TEST_KEY_A"), body);
     cr_assert(r.status == 201 || r.status == 202, "after Kafka is back: %ld %s", r.status, r.text);
     test_api_free(&r);
     free(body);
     test_sleep_ms(3000);
-    char *n = test_sql_value("SELECT count(*) FROM checkout_sessions WHERE metadata->>'fault' = $1", marker);
+    char *n = test_sql_value("SELECT count(*) FROM checkout_sessions WHERE metadata->>'fault' = $1",
+                             marker);
     cr_assert_str_eq(n, "1", "only the acknowledged create may exist, found %s", n);
     free(n);
 }
@@ -61,9 +66,11 @@ Test(faults, kafka_down_gives_503_and_creates_nothing, .timeout = 180)
 Test(faults, postgres_restart_gives_503_then_recovers, .timeout = 120)
 {
     cr_assert_eq(wait_for_ready(30), 200);
-    cr_assert_eq(test_shell("bash %s/deploy/pg.sh stop >/dev/null 2>&1", test_env("CAISSE_TEST_REPO")), 0);
-    struct api_response r = test_api("GET", "/checkout-sessions/987e6543-e89b-12d3-a456-426614174000",
-                                     test_env("CAISSE_TEST_KEY_B"), NULL, NULL);
+    cr_assert_eq(
+        test_shell("bash %s/deploy/pg.sh stop >/dev/null 2>&1", test_env("CAISSE_TEST_REPO")), 0);
+    struct api_response r =
+        test_api("GET", "/checkout-sessions/987e6543-e89b-12d3-a456-426614174000",
+                 test_env("CAISSE_TEST_KEY_B"), NULL, NULL);
     cr_assert(r.status == 503 || r.status == 404, "got %ld: %s", r.status, r.text);
     if (r.status == 503)
         test_assert_error(&r, 503, "service_unavailable", NULL, NULL);
@@ -73,14 +80,16 @@ Test(faults, postgres_restart_gives_503_then_recovers, .timeout = 120)
     r = test_api("GET", "/checkout-sessions?limit=1", test_env("CAISSE_TEST_KEY_B"), NULL, NULL);
     cr_assert_eq(r.status, 503, "%s", r.text);
     test_api_free(&r);
-    cr_assert_eq(test_shell("bash %s/deploy/pg.sh start >/dev/null 2>&1", test_env("CAISSE_TEST_REPO")), 0);
+    cr_assert_eq(
+        test_shell("bash %s/deploy/pg.sh start >/dev/null 2>&1", test_env("CAISSE_TEST_REPO")), 0);
     cr_assert_eq(wait_for_ready(60), 200);
     char *body = test_body(NULL);
     r = test_create(test_env("CAISSE_TEST_KEY_B"), body);
     free(body);
     cr_assert_eq(r.status, 201, "%s", r.text);
     char path[128];
-    snprintf(path, sizeof(path), "/checkout-sessions/%s", json_string_value(json_object_get(r.json, "checkout_session_id")));
+    snprintf(path, sizeof(path), "/checkout-sessions/%s",
+             json_string_value(json_object_get(r.json, "checkout_session_id")));
     struct api_response g = test_api("GET", path, test_env("CAISSE_TEST_KEY_B"), NULL, NULL);
     cr_assert_eq(g.status, 200);
     test_api_free(&g);

@@ -35,12 +35,15 @@ Test(idempotency, same_key_and_body_returns_the_same_session)
     cr_assert(b.idempotent_replayed);
     cr_assert(json_equal(a.json, b.json), "%s\n%s", a.text, b.text);
     /* Whitespace and key order do not make another request. */
-    struct api_response c = create_with_key(key, k,
-        "{ \"customer_email\": \"john@example.com\", \"title\": \"Premium Subscription\",  \"currency_code\": \"XOF\", \"amount\": 10000 }");
+    struct api_response c =
+        create_with_key(key, k,
+                        "{ \"customer_email\": \"john@example.com\", \"title\": \"Premium "
+                        "Subscription\",  \"currency_code\": \"XOF\", \"amount\": 10000 }");
     cr_assert_eq(c.status, 201, "%s", c.text);
     cr_assert_str_eq(json_string_value(json_object_get(c.json, "checkout_session_id")),
                      json_string_value(json_object_get(a.json, "checkout_session_id")));
-    char *n = test_sql_value("SELECT count(*) FROM checkout_sessions WHERE idempotency_key = $1", k);
+    char *n =
+        test_sql_value("SELECT count(*) FROM checkout_sessions WHERE idempotency_key = $1", k);
     cr_assert_str_eq(n, "1");
     free(n);
     test_api_free(&a);
@@ -102,10 +105,11 @@ Test(idempotency, concurrent_retries_create_one_session)
     close(fd);
     char outdir[] = "/tmp/caisse-idem-out-XXXXXX";
     cr_assert(mkdtemp(outdir) != NULL);
-    int rc = test_shell("for i in 1 2 3 4 5 6; do curl -s -o %s/$i -X POST %s/checkout-sessions"
-                        " -H 'x-api-key: %s' -H 'Content-Type: application/json' -H 'Idempotency-Key: %s'"
-                        " --data-binary @%s & done; wait",
-                        outdir, test_env("CAISSE_TEST_URL"), test_env("CAISSE_TEST_KEY_A"), k, bodyfile);
+    int rc = test_shell(
+        "for i in 1 2 3 4 5 6; do curl -s -o %s/$i -X POST %s/checkout-sessions"
+        " -H 'x-api-key: %s' -H 'Content-Type: application/json' -H 'Idempotency-Key: %s'"
+        " --data-binary @%s & done; wait",
+        outdir, test_env("CAISSE_TEST_URL"), test_env("CAISSE_TEST_KEY_A"), k, bodyfile);
     cr_assert_eq(rc, 0);
     char first[64] = "";
     for (int i = 1; i <= 6; i++) {
@@ -123,7 +127,8 @@ Test(idempotency, concurrent_retries_create_one_session)
     }
     rmdir(outdir);
     unlink(bodyfile);
-    char *n = test_sql_value("SELECT count(*) FROM checkout_sessions WHERE idempotency_key = $1", k);
+    char *n =
+        test_sql_value("SELECT count(*) FROM checkout_sessions WHERE idempotency_key = $1", k);
     cr_assert_str_eq(n, "1");
     free(n);
     free(body);
@@ -136,7 +141,8 @@ Test(idempotency, rejects_overlong_key)
     k[256] = '\0';
     char *body = test_body(NULL);
     struct api_response r = create_with_key(test_env("CAISSE_TEST_KEY_A"), k, body);
-    test_assert_error(&r, 400, "validation_error", "Idempotency-Key", "Idempotency-Key must be 1 to 255 characters");
+    test_assert_error(&r, 400, "validation_error", "Idempotency-Key",
+                      "Idempotency-Key must be 1 to 255 characters");
     test_api_free(&r);
     free(body);
 }

@@ -36,7 +36,8 @@ Test(list, pagination_and_filters)
         struct api_response r = test_create(key(), body);
         free(body);
         cr_assert_eq(r.status, 201, "%s", r.text);
-        snprintf(ids[i], sizeof(ids[i]), "%s", json_string_value(json_object_get(r.json, "checkout_session_id")));
+        snprintf(ids[i], sizeof(ids[i]), "%s",
+                 json_string_value(json_object_get(r.json, "checkout_session_id")));
         test_api_free(&r);
     }
     /* Default page: a bare array, newest first. */
@@ -77,7 +78,8 @@ Test(list, pagination_and_filters)
     cr_assert_geq(json_array_size(open.json), N);
     size_t i;
     json_t *s;
-    json_array_foreach(open.json, i, s) {
+    json_array_foreach(open.json, i, s)
+    {
         cr_assert_str_eq(json_string_value(json_object_get(s, "status")), "open");
     }
     test_api_free(&open);
@@ -99,7 +101,8 @@ Test(list, rejects_malformed_parameters)
         {"?limit=5.5", "limit", "limit must be an integer from 1 to 100"},
         {"?offset=-1", "offset", "offset must be a non-negative integer"},
         {"?offset=x", "offset", "offset must be a non-negative integer"},
-        {"?starting_after=42", "starting_after", "starting_after must be a checkout session id (UUID)"},
+        {"?starting_after=42", "starting_after",
+         "starting_after must be a checkout session id (UUID)"},
         {"?starting_after=987e6543-e89b-12d3-a456-426614174000", "starting_after",
          "starting_after must be the id of one of your checkout sessions"},
         {"?page=2", "page", "Unknown query parameter: page"},

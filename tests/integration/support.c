@@ -14,7 +14,8 @@
 const char *test_env(const char *name)
 {
     const char *v = getenv(name);
-    cr_assert(v != NULL && v[0] != '\0', "%s is not set: run the suite through tests/integration/run.sh", name);
+    cr_assert(v != NULL && v[0] != '\0',
+              "%s is not set: run the suite through tests/integration/run.sh", name);
     return v;
 }
 
@@ -145,7 +146,8 @@ void test_assert_error(const struct api_response *r, long status, const char *co
     cr_assert_eq(r->status, status, "expected %ld, got %ld: %s", status, r->status, r->text);
     cr_assert(json_is_object(r->json), "error body is not JSON: %s", r->text);
     cr_assert_eq(json_integer_value(json_object_get(r->json, "statusCode")), status);
-    cr_assert_str_eq(json_string_value(json_object_get(r->json, "code")), code, "body: %s", r->text);
+    cr_assert_str_eq(json_string_value(json_object_get(r->json, "code")), code, "body: %s",
+                     r->text);
     if (message != NULL)
         cr_assert_str_eq(json_string_value(json_object_get(r->json, "message")), message);
     json_t *p = json_object_get(r->json, "param");
@@ -179,7 +181,8 @@ json_t *test_kafka_read_all(const char *topic)
     char *out = test_run_capture(cmd);
     json_t *all = json_array();
     char *save = NULL;
-    for (char *line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = strtok_r(out, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
         json_t *rec = json_loads(line, 0, NULL);
         if (rec != NULL)
             json_array_append_new(all, rec);
@@ -195,7 +198,8 @@ json_t *test_kafka_events_for(const char *session_id, size_t min_count, int time
         json_t *mine = json_array();
         size_t i;
         json_t *rec;
-        json_array_foreach(all, i, rec) {
+        json_array_foreach(all, i, rec)
+        {
             json_t *ev = json_loads(json_string_value(json_object_get(rec, "payload")), 0, NULL);
             const char *subject = json_string_value(json_object_get(ev, "subject"));
             if (subject != NULL && strcmp(subject, session_id) == 0) {

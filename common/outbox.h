@@ -1,0 +1,47 @@
+/* The transactional outbox: every state change inserts its event here in the
+ * same transaction (session_store_insert_batch does it for creations), and one
+ * relay publishes the rows to Kafka in seq order and stamps published_at.
+ *
+ * Per-session order relies on writers inserting the outbox row after they
+ * insert or lock the session row: a second change of the same session then
+ * waits for the first to commit and gets a larger seq. */
+#ifndef CAISSE_OUTBOX_H
+#define CAISSE_OUTBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "uuid.h"
+
+/* NOTIFY channel that wakes the relay when new rows are committed. */
+#define OUTBOX_CHANNEL "caisse_outbox"
+/* Kafka content-type header of every event (CloudEvents structured mode). */
+#define OUTBOX_CONTENT_TYPE "application/cloudevents+json"
+
+struct outbox_row {
+    int64_t seq;
+    char id[UUID_STR_LEN]; /* event id */
+    char session_id[UUID_STR_LEN];
+    char *payload; /* owned: the CloudEvent JSON text */
+    size_t payload_len;
+};
+
+/* Asks the relay to look now; call it inside the transaction that inserted
+ * outbox rows, so it is delivered only if they commit. */
+int outbox_wake(struct db *db);
+
+/* Takes the relay leadership lock (a session-level advisory lock: it lasts as
+ * long as this connection). *acquired false: another connection holds it. */
+int outbox_try_lock_relay(struct db *db, bool *acquired);
+
+/* Up to limit unpublished rows, oldest seq first. *rows is a new array of
+ * *count rows (free with outbox_rows_free), NULL when count is 0. */
+int outbox_fetch_pending(struct db *db, long limit, struct outbox_row **rows, size_t *count);
+void outbox_rows_free(struct outbox_row *rows, size_t count);
+
+/* Stamps published_at on rows[0..count). */
+int outbox_mark_published(struct db *db, const struct outbox_row *rows, size_t count);
+
+#endif
