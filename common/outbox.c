@@ -100,3 +100,23 @@ int outbox_mark_published(struct db *db, const struct outbox_row *rows, size_t c
     free(list);
     return rc;
 }
+
+int outbox_insert(struct db *db, const json_t *events)
+{
+    /* One statement for the whole set; WITH ORDINALITY keeps the array order,
+     * so seq follows it. */
+    static const char sql[] =
+        "INSERT INTO outbox (id, session_id, organization_id, environment, type, payload)"
+        " SELECT (e->>'id')::uuid, (e->>'session_id')::uuid, (e->>'organization_id')::uuid,"
+        "        e->>'environment', e->>'type', e->>'payload'"
+        " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n";
+    if (json_array_size(events) == 0)
+        return C_OK;
+    char *text = json_dumps(events, JSON_COMPACT);
+    if (text == NULL)
+        return C_ERR;
+    const char *params[1] = {text};
+    int rc = db_exec_command(db, sql, 1, params);
+    free(text);
+    return rc;
+}

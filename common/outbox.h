@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "db.h"
 #include "uuid.h"
 
@@ -27,6 +29,11 @@ struct outbox_row {
     char *payload; /* owned: the CloudEvent JSON text */
     size_t payload_len;
 };
+
+/* Inserts events in the caller's transaction, in array order (that is their
+ * seq order). Each element: {"id", "session_id", "organization_id",
+ * "environment", "type", "payload"} where payload is the CloudEvent text. */
+int outbox_insert(struct db *db, const json_t *events);
 
 /* Asks the relay to look now; call it inside the transaction that inserted
  * outbox rows, so it is delivered only if they commit. */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "outbox.h"
 #include "rfc3339.h"
 #include "result.h"
 
@@ -27,6 +28,7 @@ void session_free(struct session *s)
     free(s->success_url);
     free(s->cancel_url);
     free(s->idempotency_key);
+    free(s->payment_reference);
     json_decref(s->metadata);
     memset(s, 0, sizeof(*s));
 }
@@ -333,6 +335,35 @@ json_t *session_event(const struct session *s, const char *public_base_url, cons
                      s->organization_id, "environment", s->environment, "data", data);
 }
 
+static json_t *session_command(const char *type, const char *subject, const char *command_id,
+                               json_t *data)
+{
+    char now[RFC3339_LEN];
+    rfc3339_format(rfc3339_now(), now);
+    return json_pack("{ss ss ss ss ss ss ss so}", "specversion", "1.0", "id", command_id, "source",
+                     "/caisse/gateway", "type", type, "subject", subject, "time", now,
+                     "datacontenttype", "application/json", "data", data);
+}
+
+json_t *session_command_complete(const char *session_id, const char *payment_reference,
+                                 const char *customer_id, const char *command_id)
+{
+    json_t *data = json_pack("{ss ss so}", "checkout_session_id", session_id, "payment_reference",
+                             payment_reference, "customer_id",
+                             customer_id != NULL ? json_string(customer_id) : json_null());
+    return data != NULL ? session_command(SESSION_COMMAND_COMPLETE, session_id, command_id, data)
+                        : NULL;
+}
+
+json_t *session_command_expire(const char *session_id, const char *organization_id,
+                               const char *environment, const char *command_id)
+{
+    json_t *data = json_pack("{ss ss ss}", "checkout_session_id", session_id, "organization_id",
+                             organization_id, "environment", environment);
+    return data != NULL ? session_command(SESSION_COMMAND_EXPIRE, session_id, command_id, data)
+                        : NULL;
+}
+
 /* ---- SQL -------------------------------------------------------------- */
 
 /* Reads never show "open" once expires_at has passed, even before the expiry
@@ -345,7 +376,7 @@ json_t *session_event(const struct session *s, const char *public_base_url, cons
     " allow_coupon_code, require_billing_address, payment_link_id, is_spi, is_pos,"                \
     " extract(epoch FROM expires_at)::bigint, metadata::text,"                                     \
     " extract(epoch FROM created_at)::bigint, created_by,"                                         \
-    " extract(epoch FROM updated_at)::bigint, idempotency_key, request_hash"
+    " extract(epoch FROM updated_at)::bigint, idempotency_key, request_hash, payment_reference"
 
 enum {
     COL_ID,
@@ -379,6 +410,7 @@ enum {
     COL_UPDATED_AT,
     COL_IDEMPOTENCY_KEY,
     COL_REQUEST_HASH,
+    COL_PAYMENT_REFERENCE,
     SESSION_COLUMN_COUNT
 };
 
@@ -448,6 +480,7 @@ static int session_from_row(const PGresult *r, int row, struct session *out)
     if (!PQgetisnull(r, row, COL_REQUEST_HASH))
         snprintf(s.request_hash, sizeof(s.request_hash), "%s",
                  PQgetvalue(r, row, COL_REQUEST_HASH));
+    s.payment_reference = session_row_string(r, row, COL_PAYMENT_REFERENCE);
     *out = s;
     return C_OK;
 fail:
@@ -634,5 +667,162 @@ int session_store_existing_ids(struct db *db, json_t *ids, json_t **existing)
         return C_ERR;
     }
     *existing = arr;
+    return C_OK;
+}
+
+int session_store_get_any(struct db *db, const char *id, struct session *out, bool *found)
+{
+    static const char sql[] = "SELECT " SESSION_SELECT_COLUMNS " FROM checkout_sessions"
+                              " WHERE id = $1";
+    const char *params[1] = {id};
+    PGresult *r = db_exec(db, sql, 1, params);
+    if (r == NULL)
+        return C_ERR;
+    int rc = C_OK;
+    *found = PQntuples(r) > 0;
+    if (*found)
+        rc = session_from_row(r, 0, out);
+    PQclear(r);
+    return rc;
+}
+
+/* Appends the event of a transition of s to events (see outbox_insert). */
+static int session_append_event(json_t *events, const struct session *s, const char *type,
+                                const char *event_id, const char *public_base_url)
+{
+    char generated[UUID_STR_LEN];
+    if (event_id == NULL) {
+        if (uuid_v7_string(generated) != C_OK)
+            return C_ERR;
+        event_id = generated;
+    }
+    json_t *ev = session_event(s, public_base_url, type, event_id, s->updated_at);
+    char *payload = ev != NULL ? json_dumps(ev, JSON_COMPACT) : NULL;
+    json_decref(ev);
+    if (payload == NULL)
+        return C_ERR;
+    json_t *row = json_pack("{ss ss ss ss ss ss}", "id", event_id, "session_id", s->id,
+                            "organization_id", s->organization_id, "environment", s->environment,
+                            "type", type, "payload", payload);
+    free(payload);
+    if (row == NULL || json_array_append_new(events, row) != 0)
+        return C_ERR;
+    return C_OK;
+}
+
+/* Runs a guarded single-row UPDATE ... RETURNING and, if it changed the row,
+ * writes the transition's event. */
+static int session_store_transition(struct db *db, const char *sql, int nparams,
+                                    const char *const *params, const char *type,
+                                    const char *event_id, const char *public_base_url,
+                                    struct session *out, bool *applied)
+{
+    PGresult *r = db_exec(db, sql, nparams, params);
+    if (r == NULL)
+        return C_ERR;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        *applied = false;
+        return C_OK;
+    }
+    struct session s;
+    int rc = session_from_row(r, 0, &s);
+    PQclear(r);
+    if (rc != C_OK)
+        return C_ERR;
+    json_t *events = json_array();
+    if (events == NULL ||
+        session_append_event(events, &s, type, event_id, public_base_url) != C_OK ||
+        outbox_insert(db, events) != C_OK) {
+        json_decref(events);
+        session_free(&s);
+        return C_ERR;
+    }
+    json_decref(events);
+    *out = s;
+    *applied = true;
+    return C_OK;
+}
+
+/* Transition times are whole seconds like every time of the model. */
+#define SESSION_NOW_SECONDS "date_trunc('second', now())"
+
+int session_store_complete(struct db *db, const char *id, const char *payment_reference,
+                           const char *customer_id, const char *event_id,
+                           const char *public_base_url, struct session *out, bool *applied)
+{
+    static const char sql[] =
+        "UPDATE checkout_sessions SET status = 'complete', payment_reference = $2,"
+        " customer_id = coalesce($3::uuid, customer_id), completed_at = now(),"
+        " updated_at = " SESSION_NOW_SECONDS
+        " WHERE id = $1 AND status = 'open' AND expires_at > now()"
+        " RETURNING " SESSION_SELECT_COLUMNS;
+    const char *params[3] = {id, payment_reference, customer_id};
+    return session_store_transition(db, sql, 3, params, SESSION_EVENT_COMPLETED, event_id,
+                                    public_base_url, out, applied);
+}
+
+int session_store_expire(struct db *db, const char *id, const char *organization_id,
+                         const char *environment, const char *event_id, const char *public_base_url,
+                         struct session *out, bool *applied)
+{
+    static const char sql[] =
+        "UPDATE checkout_sessions SET status = 'expired', updated_at = " SESSION_NOW_SECONDS
+        " WHERE id = $1 AND organization_id = $2 AND environment = $3 AND status = 'open'"
+        " RETURNING " SESSION_SELECT_COLUMNS;
+    const char *params[3] = {id, organization_id, environment};
+    return session_store_transition(db, sql, 3, params, SESSION_EVENT_EXPIRED, event_id,
+                                    public_base_url, out, applied);
+}
+
+int session_store_expire_due(struct db *db, long limit, const char *public_base_url, long *expired)
+{
+    /* MATERIALIZED keeps the claim (with its row locks) a separate step, so the
+     * planner cannot fold the LIMIT into the UPDATE; SKIP LOCKED lets replicas
+     * take disjoint batches; the status guard makes a repeat a no-op. */
+    static const char sql[] =
+        "WITH due AS MATERIALIZED ("
+        "  SELECT id AS due_id FROM checkout_sessions"
+        "  WHERE status = 'open' AND expires_at <= now()"
+        "  ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
+        " UPDATE checkout_sessions SET status = 'expired', updated_at = " SESSION_NOW_SECONDS
+        " FROM due WHERE id = due.due_id AND status = 'open'"
+        " RETURNING " SESSION_SELECT_COLUMNS;
+    char lim[24];
+    snprintf(lim, sizeof(lim), "%ld", limit);
+    const char *params[1] = {lim};
+    PGresult *r = db_exec(db, sql, 1, params);
+    if (r == NULL)
+        return C_ERR;
+    int n = PQntuples(r);
+    json_t *events = json_array();
+    int rc = events != NULL ? C_OK : C_ERR;
+    for (int i = 0; rc == C_OK && i < n; i++) {
+        struct session s;
+        rc = session_from_row(r, i, &s);
+        if (rc == C_OK) {
+            rc = session_append_event(events, &s, SESSION_EVENT_EXPIRED, NULL, public_base_url);
+            session_free(&s);
+        }
+    }
+    PQclear(r);
+    if (rc == C_OK)
+        rc = outbox_insert(db, events);
+    json_decref(events);
+    if (rc == C_OK)
+        *expired = n;
+    return rc;
+}
+
+int session_store_expiry_lag(struct db *db, double *seconds)
+{
+    static const char sql[] =
+        "SELECT coalesce(extract(epoch FROM now() - min(expires_at)), 0)::float8"
+        " FROM checkout_sessions WHERE status = 'open' AND expires_at <= now()";
+    PGresult *r = db_exec(db, sql, 0, NULL);
+    if (r == NULL)
+        return C_ERR;
+    *seconds = strtod(PQgetvalue(r, 0, 0), NULL);
+    PQclear(r);
     return C_OK;
 }

@@ -52,6 +52,8 @@ struct session {
      * hash of its canonical body, kept to answer retries. */
     char *idempotency_key;
     char request_hash[SESSION_REQUEST_HASH_LEN];
+    /* Not part of the REST object either: the payment that completed it. */
+    char *payment_reference;
 };
 
 /* init: all null/zero, metadata an empty object. free: owned members only. */
@@ -74,9 +76,23 @@ int session_from_json(const json_t *obj, struct session *out, char *err, size_t 
  * idempotency key and request hash ride as extension attributes. */
 #define SESSION_COMMAND_CREATE "checkout.session.create"
 #define SESSION_EVENT_CREATED "checkout.session.created"
+#define SESSION_COMMAND_COMPLETE "checkout.session.complete"
+#define SESSION_COMMAND_EXPIRE "checkout.session.expire"
+#define SESSION_EVENT_COMPLETED "checkout.session.completed"
+#define SESSION_EVENT_EXPIRED "checkout.session.expired"
+#define SESSION_PAYMENT_REFERENCE_MAX 255
 
 json_t *session_command_create(const struct session *s, const char *public_base_url,
                                const char *command_id);
+/* Command asking the session worker to complete an open session (payment
+ * done). data: {checkout_session_id, payment_reference, customer_id|null}.
+ * customer_id may be NULL. */
+json_t *session_command_complete(const char *session_id, const char *payment_reference,
+                                 const char *customer_id, const char *command_id);
+/* Command asking the session worker to expire an open session of a tenant
+ * now (merchant request). data: {checkout_session_id, organization_id, environment}. */
+json_t *session_command_expire(const char *session_id, const char *organization_id,
+                               const char *environment, const char *command_id);
 /* Builds the CloudEvent for a transition of s (data = REST object). */
 json_t *session_event(const struct session *s, const char *public_base_url, const char *type,
                       const char *event_id, int64_t time);
@@ -110,6 +126,32 @@ void session_array_free(struct session *arr, size_t count);
  * key for the tenant) are skipped together with their event. Must run inside
  * the caller's transaction. *inserted counts new rows. */
 int session_store_insert_batch(struct db *db, json_t *records, long *inserted);
+/* Any tenant's session, for internal callers (completion by payment providers). */
+int session_store_get_any(struct db *db, const char *id, struct session *out, bool *found);
+
+/* Guarded transitions. Each runs inside the caller's transaction, changes the
+ * row only if the guard holds, and then writes the transition's event (id
+ * event_id, data = the session after the change) to the outbox in the same
+ * transaction. *applied false: the guard did not hold (nothing written), and
+ * *out is untouched; true: *out is the session after the change.
+ *   complete: status open and now < expires_at; sets payment_reference, and
+ *             customer_id when given (NULL keeps the session's).
+ *   expire:   status open and the session belongs to the tenant (manual expiry;
+ *             also fine past expires_at, where it is what the expiry worker does). */
+int session_store_complete(struct db *db, const char *id, const char *payment_reference,
+                           const char *customer_id, const char *event_id,
+                           const char *public_base_url, struct session *out, bool *applied);
+int session_store_expire(struct db *db, const char *id, const char *organization_id,
+                         const char *environment, const char *event_id, const char *public_base_url,
+                         struct session *out, bool *applied);
+/* The expiry worker's batch, in the caller's transaction: claims up to limit
+ * due open sessions (FOR UPDATE SKIP LOCKED, so replicas never wait on or
+ * double-expire each other's rows), expires them with the status guard, and
+ * writes one checkout.session.expired event per row. *expired counts them. */
+int session_store_expire_due(struct db *db, long limit, const char *public_base_url, long *expired);
+/* Age in seconds of the oldest due open session (0 when none): expiry lag. */
+int session_store_expiry_lag(struct db *db, double *seconds);
+
 /* Of the given ids, which exist (in any tenant): for the gateway's read-your-
  * write check. ids: JSON array of strings. *existing: new JSON array. */
 int session_store_existing_ids(struct db *db, json_t *ids, json_t **existing);

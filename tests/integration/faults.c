@@ -71,14 +71,16 @@ Test(faults, kafka_down_gives_503_and_creates_nothing, .timeout = 180, .fini = r
     char *n = NULL;
     for (int i = 0; i < 120; i++) {
         free(n);
-        n = test_sql_value("SELECT count(*) FROM checkout_sessions WHERE metadata->>'fault' = $1", marker);
+        n = test_sql_value("SELECT count(*) FROM checkout_sessions WHERE metadata->>'fault' = $1",
+                           marker);
         if (strcmp(n, "0") != 0)
             break;
         test_sleep_ms(500);
     }
     test_sleep_ms(2000);
     free(n);
-    n = test_sql_value("SELECT count(*) FROM checkout_sessions WHERE metadata->>'fault' = $1", marker);
+    n = test_sql_value("SELECT count(*) FROM checkout_sessions WHERE metadata->>'fault' = $1",
+                       marker);
     cr_assert_str_eq(n, "1", "only the acknowledged create may exist, found %s", n);
     free(n);
 }
