@@ -16,11 +16,13 @@ set -euo pipefail
 
 : "${CAISSE_GATEWAY_PORT:=8080}"
 : "${CAISSE_PUBLIC_BASE_URL:=http://localhost:$CAISSE_GATEWAY_PORT}"
+# The internal API (completion by the payment side) listens next to the merchant API.
+: "${CAISSE_GATEWAY_INTERNAL_PORT:=$((CAISSE_GATEWAY_PORT + 1))}"
 : "${CAISSE_BIN_DIR:=$CAISSE_REPO/build/bin}"
 # Set to 0 to bring up only PostgreSQL, Kafka, topics and migrations (tests start services
 # themselves when they need to kill and restart them).
 : "${CAISSE_STACK_SERVICES:=1}"
-export CAISSE_GATEWAY_PORT CAISSE_PUBLIC_BASE_URL
+export CAISSE_GATEWAY_PORT CAISSE_PUBLIC_BASE_URL CAISSE_GATEWAY_INTERNAL_PORT
 
 SERVICES=(session-worker expiry-worker webhook-worker gateway)
 RUN="$CAISSE_STACK_DIR/run"
@@ -96,7 +98,19 @@ demo_key() {
   cat "$file"
 }
 
+# The service token of the internal API: made once per stack, kept in its directory.
+internal_token() {
+  local file="$CAISSE_STACK_DIR/internal-token"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$CAISSE_STACK_DIR"
+    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$file"
+  fi
+  cat "$file"
+}
+
 cmd_up() {
+  : "${CAISSE_INTERNAL_TOKEN:=$(internal_token)}"
+  export CAISSE_INTERNAL_TOKEN
   bash "$CAISSE_REPO/deploy/pg.sh" start
   bash "$CAISSE_REPO/deploy/kafka.sh" start
   [ -x "$ADMIN" ] || die "$ADMIN is missing: run make first"
@@ -146,7 +160,11 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   logs) tail -f "$LOGS/${2:-gateway}.log" ;;
-  start-service) start_service "${2:?service name}" ;;
+  start-service)
+    : "${CAISSE_INTERNAL_TOKEN:=$(internal_token)}"
+    export CAISSE_INTERNAL_TOKEN
+    start_service "${2:?service name}"
+    ;;
   stop-service) stop_service "${2:?service name}" ;;
   *) echo "usage: $0 up|down|status|logs [service]|start-service NAME|stop-service NAME" >&2; exit 2 ;;
 esac

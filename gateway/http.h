@@ -15,7 +15,7 @@
 #define HTTP_MAX_BODY (64 * 1024)
 #define HTTP_REQUEST_ID_MAX 128
 
-struct create_op;
+struct pipeline_op;
 
 struct http_request {
     struct MHD_Connection *conn;
@@ -29,7 +29,7 @@ struct http_request {
     unsigned status; /* once answered */
     bool answered;
     struct tenant_identity identity;
-    struct create_op *create; /* owned; set while a create is in flight */
+    struct pipeline_op *op; /* owned; set once a command was submitted */
 };
 
 /* Allocates the per-request state on the first callback. NULL: out of memory. */

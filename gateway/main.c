@@ -5,6 +5,8 @@
 #include "auth.h"
 #include "config.h"
 #include "create.h"
+#include "pipeline.h"
+#include "transition.h"
 #include "http.h"
 #include "log.h"
 #include "reads.h"
@@ -18,6 +20,9 @@ static struct {
     char *public_base_url;
     char *host;
     char *log_level;
+    char *internal_host;
+    char *internal_token;
+    long internal_port;
     long port;
     long threads;
     long create_wait_ms;
@@ -42,7 +47,8 @@ static const struct config_entry gateway_config[] = {
     {"CAISSE_GATEWAY_THREADS", CONFIG_INT, "4",
      "HTTP server threads (each holds one Postgres connection)", &cfg.threads, 1, 256},
     {"CAISSE_CREATE_WAIT_MS", CONFIG_INT, "2000",
-     "How long a create waits to be readable before answering 202", &cfg.create_wait_ms, 0, 60000},
+     "How long a write (create, expire, complete) waits for the worker before answering 202",
+     &cfg.create_wait_ms, 0, 60000},
     {"CAISSE_KAFKA_MESSAGE_TIMEOUT_MS", CONFIG_INT, "5000",
      "Kafka delivery timeout; past it a create answers 503", &cfg.kafka_timeout_ms, 1000, 300000},
     {"CAISSE_API_KEY_CACHE_TTL", CONFIG_INT, "30",
@@ -60,6 +66,14 @@ static const struct config_entry gateway_config[] = {
     {"CAISSE_SHUTDOWN_GRACE_MS", CONFIG_INT, "20000",
      "On SIGTERM, how long in-flight requests may take to finish", &cfg.shutdown_grace_ms, 0,
      600000},
+    {"CAISSE_GATEWAY_INTERNAL_HOST", CONFIG_STRING, "0.0.0.0",
+     "IPv4 address of the internal API (completion, health); keep it off the internet",
+     &cfg.internal_host, 0, 0},
+    {"CAISSE_GATEWAY_INTERNAL_PORT", CONFIG_INT, "8081", "Port of the internal API",
+     &cfg.internal_port, 1, 65535},
+    {"CAISSE_INTERNAL_TOKEN", CONFIG_STRING, "",
+     "Service token for the internal API (Authorization: Bearer); empty disables completion",
+     &cfg.internal_token, 0, 0},
     {"CAISSE_LOG_LEVEL", CONFIG_STRING, "info", "debug, info, warn or error", &cfg.log_level, 0, 0},
 };
 
@@ -77,17 +91,21 @@ int main(int argc, char **argv)
         return 1;
     auth_init(cfg.api_key_cache_ttl);
     reads_init(cfg.public_base_url);
-    struct create_config cc = {
+    struct pipeline_config pc = {
         .database_url = cfg.database_url,
         .kafka_brokers = cfg.kafka_brokers,
-        .public_base_url = cfg.public_base_url,
         .wait_ms = cfg.create_wait_ms,
         .kafka_timeout_ms = cfg.kafka_timeout_ms,
+    };
+    struct create_config cc = {
+        .public_base_url = cfg.public_base_url,
         .default_ttl_seconds = cfg.session_ttl,
         .min_ttl_seconds = cfg.session_min_ttl,
         .max_ttl_seconds = cfg.session_max_ttl,
     };
-    if (create_init(&cc) != C_OK)
+    create_init(&cc);
+    transition_init(cfg.public_base_url, cfg.internal_token);
+    if (pipeline_init(&pc) != C_OK)
         return 1;
     struct server_config sc = {
         .host = cfg.host,
@@ -95,9 +113,11 @@ int main(int argc, char **argv)
         .threads = cfg.threads,
         .database_url = cfg.database_url,
         .connection_timeout_s = cfg.connection_timeout,
+        .internal_host = cfg.internal_host,
+        .internal_port = cfg.internal_port,
     };
     if (server_start(&sc) != C_OK) {
-        create_shutdown(0);
+        pipeline_shutdown(0);
         return 1;
     }
     log_fields(LOG_INFO,
@@ -114,7 +134,7 @@ int main(int argc, char **argv)
     int64_t deadline = http_now_us() + cfg.shutdown_grace_ms * 1000;
     server_set_draining();
     server_quiesce();
-    create_shutdown(deadline);
+    pipeline_shutdown(deadline);
     server_stop();
     auth_shutdown();
     log_info("gateway stopped");

@@ -9,12 +9,15 @@
 
 #include "auth.h"
 #include "create.h"
+#include "pipeline.h"
+#include "transition.h"
 #include "http.h"
 #include "log.h"
 #include "reads.h"
 #include "result.h"
 
-static struct MHD_Daemon *server_daemon;
+static struct MHD_Daemon *server_daemon;          /* merchant API */
+static struct MHD_Daemon *server_internal_daemon; /* internal API */
 static const char *server_database_url;
 static atomic_bool server_draining;
 
@@ -36,8 +39,8 @@ static enum MHD_Result server_health(struct http_request *req, bool ready_check)
         return http_respond_json(req, 200, json_pack("{ss}", "status", "ok"), NULL);
     struct db *db = server_thread_db();
     bool pg = db != NULL && db_exec_command(db, "SELECT 1", 0, NULL) == C_OK;
-    bool kafka = create_kafka_ready();
-    bool listener = create_listener_ready();
+    bool kafka = pipeline_kafka_ready();
+    bool listener = pipeline_listener_ready();
     bool draining = atomic_load(&server_draining);
     bool ok = pg && kafka && listener && !draining;
     json_t *body =
@@ -46,48 +49,106 @@ static enum MHD_Result server_health(struct http_request *req, bool ready_check)
     return http_respond_json(req, ok ? 200 : 503, body, NULL);
 }
 
-static enum MHD_Result server_route(struct http_request *req)
+/* The path after prefix names one session: its id, and the rest ("" or "/expire"). */
+static bool server_session_path(const char *path, const char *prefix, char *id, size_t idlen,
+                                const char **rest)
 {
-    const char *m = req->method;
-    if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/readyz") == 0) {
-        if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)
-            return http_respond_error(req, 405, "method_not_allowed", NULL, "Method %s not allowed",
-                                      m);
-        return server_health(req, strcmp(req->path, "/readyz") == 0);
-    }
-    bool collection = strcmp(req->path, "/checkout-sessions") == 0;
-    bool item =
-        strncmp(req->path, "/checkout-sessions/", 19) == 0 && strchr(req->path + 19, '/') == NULL;
-    if (!collection && !item)
-        return http_respond_error(req, 404, "not_found", NULL, "Route %s %s not found", m,
-                                  req->path);
-    if ((collection && strcmp(m, "GET") != 0 && strcmp(m, "POST") != 0) ||
-        (item && strcmp(m, "GET") != 0))
-        return http_respond_error(req, 405, "method_not_allowed", NULL,
-                                  "Method %s not allowed on %s", m, req->path);
+    size_t n = strlen(prefix);
+    if (strncmp(path, prefix, n) != 0 || path[n] == '\0')
+        return false;
+    const char *start = path + n;
+    const char *slash = strchr(start, '/');
+    size_t len = slash != NULL ? (size_t)(slash - start) : strlen(start);
+    if (len == 0 || len >= idlen)
+        len = idlen - 1; /* too long to be an id: validation says so */
+    snprintf(id, idlen, "%.*s", (int)len, start);
+    *rest = slash != NULL ? slash : "";
+    return true;
+}
 
-    struct db *db = server_thread_db();
-    if (db == NULL)
-        return http_respond_unavailable(req);
+static enum MHD_Result server_method_not_allowed(struct http_request *req)
+{
+    return http_respond_error(req, 405, "method_not_allowed", NULL, "Method %s not allowed on %s",
+                              req->method, req->path);
+}
+
+static enum MHD_Result server_authenticate(struct http_request *req, struct db *db, bool *ok)
+{
+    *ok = false;
     const char *key = http_header(req, "x-api-key");
     const char *authz = http_header(req, "Authorization");
     if ((key == NULL || key[0] == '\0') && authz != NULL && strncasecmp(authz, "Bearer ", 7) == 0)
         key = authz + 7;
     switch (auth_authenticate(db, key, &req->identity)) {
     case AUTH_OK:
-        break;
+        *ok = true;
+        return MHD_YES;
     case AUTH_MISSING:
         return http_respond_error(req, 401, "authentication_error", NULL, "API key is missing");
     case AUTH_INVALID:
         return http_respond_error(req, 401, "authentication_error", NULL, "Invalid API key");
     case AUTH_UNAVAILABLE:
-        return http_respond_unavailable(req);
+        break;
     }
+    return http_respond_unavailable(req);
+}
+
+/* Merchant API: API key, tenant-scoped. */
+static enum MHD_Result server_route_public(struct http_request *req, struct db *db)
+{
+    const char *m = req->method;
+    char id[64];
+    const char *rest = "";
+    bool collection = strcmp(req->path, "/checkout-sessions") == 0;
+    bool session = server_session_path(req->path, "/checkout-sessions/", id, sizeof(id), &rest);
+    bool item = session && rest[0] == '\0';
+    bool expire = session && strcmp(rest, "/expire") == 0;
+    if (!collection && !item && !expire)
+        return http_respond_error(req, 404, "not_found", NULL, "Route %s %s not found", m,
+                                  req->path);
+    if ((collection && strcmp(m, "GET") != 0 && strcmp(m, "POST") != 0) ||
+        (item && strcmp(m, "GET") != 0) || (expire && strcmp(m, "POST") != 0))
+        return server_method_not_allowed(req);
+    bool ok;
+    enum MHD_Result rc = server_authenticate(req, db, &ok);
+    if (!ok)
+        return rc;
+    if (expire)
+        return transition_expire(req, db, id);
     if (item)
-        return reads_get(req, db, req->path + 19);
+        return reads_get(req, db, id);
     if (strcmp(m, "POST") == 0)
         return create_handle(req, db);
     return reads_list(req, db);
+}
+
+/* Internal API: for our own services (payment side), with a service token;
+ * never exposed to merchants. */
+static enum MHD_Result server_route_internal(struct http_request *req, struct db *db)
+{
+    char id[64];
+    const char *rest = "";
+    if (!server_session_path(req->path, "/internal/checkout-sessions/", id, sizeof(id), &rest) ||
+        strcmp(rest, "/complete") != 0)
+        return http_respond_error(req, 404, "not_found", NULL, "Route %s %s not found", req->method,
+                                  req->path);
+    if (strcmp(req->method, "POST") != 0)
+        return server_method_not_allowed(req);
+    return transition_complete(req, db, id);
+}
+
+static enum MHD_Result server_route(struct http_request *req, bool internal)
+{
+    const char *m = req->method;
+    if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/readyz") == 0) {
+        if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)
+            return server_method_not_allowed(req);
+        return server_health(req, strcmp(req->path, "/readyz") == 0);
+    }
+    struct db *db = server_thread_db();
+    if (db == NULL)
+        return http_respond_unavailable(req);
+    return internal ? server_route_internal(req, db) : server_route_public(req, db);
 }
 
 static enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -95,8 +156,8 @@ static enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, con
                                      const char *upload_data, size_t *upload_data_size,
                                      void **con_cls)
 {
-    (void)cls;
     (void)version;
+    bool internal = cls != NULL;
     struct http_request *req = *con_cls;
     if (req == NULL) {
         req = http_request_new(conn, method, url);
@@ -111,11 +172,11 @@ static enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, con
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (req->create != NULL)
-        return create_finish(req); /* resumed after suspension */
+    if (req->op != NULL)
+        return pipeline_answer(req); /* resumed after suspension */
     if (req->answered)
         return MHD_YES;
-    return server_route(req);
+    return server_route(req, internal);
 }
 
 static void server_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -129,7 +190,7 @@ static void server_completed(void *cls, struct MHD_Connection *conn, void **con_
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !req->answered)
         req->status = 499; /* client went away first */
     http_request_log(req);
-    create_op_free(req->create);
+    pipeline_op_free(req->op);
     http_request_free(req);
     *con_cls = NULL;
 }
@@ -145,24 +206,41 @@ static void server_mhd_log(void *cls, const char *fmt, va_list ap)
     log_warn("http server: %s", msg);
 }
 
-int server_start(const struct server_config *cfg)
+/* cls non-NULL marks the internal listener. */
+static struct MHD_Daemon *server_listen(const char *host, long port, long threads,
+                                        long connection_timeout_s, void *cls)
 {
-    server_database_url = cfg->database_url;
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
-    if (inet_pton(AF_INET, cfg->host, &addr.sin_addr) != 1) {
-        log_error("CAISSE_GATEWAY_HOST must be an IPv4 address, got %s", cfg->host);
-        return C_ERR;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
+        log_error("listen address must be an IPv4 address, got %s", host);
+        return NULL;
     }
-    server_daemon = MHD_start_daemon(
+    struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
             MHD_USE_ERROR_LOG,
-        (uint16_t)cfg->port, NULL, NULL, server_access, NULL, MHD_OPTION_SOCK_ADDR, &addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED,
-        server_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)cfg->connection_timeout_s, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
-    if (server_daemon == NULL) {
-        log_error("cannot listen on %s:%ld", cfg->host, cfg->port);
+        (uint16_t)port, NULL, NULL, server_access, cls, MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads, MHD_OPTION_NOTIFY_COMPLETED,
+        server_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)connection_timeout_s,
+        MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
+        MHD_OPTION_END);
+    if (d == NULL)
+        log_error("cannot listen on %s:%ld", host, port);
+    return d;
+}
+
+int server_start(const struct server_config *cfg)
+{
+    static int internal_marker;
+    server_database_url = cfg->database_url;
+    server_daemon =
+        server_listen(cfg->host, cfg->port, cfg->threads, cfg->connection_timeout_s, NULL);
+    if (server_daemon == NULL)
+        return C_ERR;
+    server_internal_daemon = server_listen(cfg->internal_host, cfg->internal_port, 2,
+                                           cfg->connection_timeout_s, &internal_marker);
+    if (server_internal_daemon == NULL) {
+        MHD_stop_daemon(server_daemon);
+        server_daemon = NULL;
         return C_ERR;
     }
     return C_OK;
@@ -177,11 +255,16 @@ void server_quiesce(void)
 {
     if (server_daemon != NULL)
         MHD_quiesce_daemon(server_daemon);
+    if (server_internal_daemon != NULL)
+        MHD_quiesce_daemon(server_internal_daemon);
 }
 
 void server_stop(void)
 {
     if (server_daemon != NULL)
         MHD_stop_daemon(server_daemon);
+    if (server_internal_daemon != NULL)
+        MHD_stop_daemon(server_internal_daemon);
     server_daemon = NULL;
+    server_internal_daemon = NULL;
 }

@@ -1,5 +1,5 @@
-/* The gateway's HTTP server: libmicrohttpd with its own epoll thread pool,
- * routing, authentication and health endpoints. */
+/* The gateway's HTTP servers (libmicrohttpd, epoll thread pools): the merchant
+ * API and, on its own port, the internal API; routing, authentication, health. */
 #ifndef GATEWAY_SERVER_H
 #define GATEWAY_SERVER_H
 
@@ -11,6 +11,8 @@ struct server_config {
     long threads;
     const char *database_url;
     long connection_timeout_s;
+    const char *internal_host; /* the internal API: completion, health */
+    long internal_port;
 };
 
 int server_start(const struct server_config *cfg);

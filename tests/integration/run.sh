@@ -5,11 +5,12 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
-export CAISSE_STACK_DIR="$REPO/build/test-stack"
+export CAISSE_STACK_DIR="${CAISSE_TEST_STACK_DIR:-$REPO/build/test-stack}"
 export CAISSE_PG_PORT="${CAISSE_TEST_PG_PORT:-57432}"
 export CAISSE_KAFKA_PORT="${CAISSE_TEST_KAFKA_PORT:-57092}"
 export CAISSE_KAFKA_CONTROLLER_PORT="${CAISSE_TEST_KAFKA_CONTROLLER_PORT:-57093}"
 export CAISSE_GATEWAY_PORT="${CAISSE_TEST_GATEWAY_PORT:-58080}"
+export CAISSE_GATEWAY_INTERNAL_PORT=$((CAISSE_GATEWAY_PORT + 1))
 export CAISSE_KAFKA_PARTITIONS=4
 # Short enough for the tests that revoke keys or stop Kafka, otherwise the defaults.
 export CAISSE_API_KEY_CACHE_TTL=1
@@ -38,7 +39,8 @@ trap teardown EXIT
 
 bash "$STACK" down >/dev/null 2>&1 || true
 rm -rf "$CAISSE_STACK_DIR"
-bash "$STACK" up >"$REPO/build/test-stack-up.log" 2>&1 || { cat "$REPO/build/test-stack-up.log" >&2; exit 1; }
+mkdir -p "$CAISSE_STACK_DIR"
+bash "$STACK" up >"$CAISSE_STACK_DIR.up.log" 2>&1 || { cat "$CAISSE_STACK_DIR.up.log" >&2; exit 1; }
 
 # Tenants: the tests own them, so each assertion about a listing sees only its own data.
 org() { "$ADMIN" create-org --name "$1" --currency "$2" 2>/dev/null; }
@@ -55,6 +57,8 @@ export CAISSE_TEST_KEY_LIST=$(key "$org_list" test)
 export CAISSE_TEST_KEY_LIST_LIVE=$(key "$org_list" live)
 export CAISSE_TEST_KEY_USD=$(key "$org_usd" test)
 export CAISSE_TEST_ORG_A="$org_a"
+export CAISSE_TEST_INTERNAL_URL="http://127.0.0.1:$CAISSE_GATEWAY_INTERNAL_PORT"
+export CAISSE_TEST_INTERNAL_TOKEN=$(cat "$CAISSE_STACK_DIR/internal-token")
 export CAISSE_TEST_ADMIN="$ADMIN"
 export CAISSE_TEST_STACK="$STACK"
 export CAISSE_TEST_REPO="$REPO"

@@ -1,0 +1,82 @@
+/* The gateway's half of every write: publish a command to Kafka and keep the
+ * HTTP connection suspended (no thread waits) until the session worker has
+ * applied it, then answer. Kafka's delivery report and the worker's commit
+ * notification (LISTEN caisse_session_applied) resume the connection; a wait
+ * that runs out is decided by one last look at PostgreSQL.
+ *
+ * An op is owned by its HTTP request (http_request.op). Lifecycle: the handler
+ * fills it and calls pipeline_submit; the pipeline decides its answer on one of
+ * its own threads, takes it out of its table and resumes the connection; the
+ * server thread then calls pipeline_answer and frees it with the request. */
+#ifndef GATEWAY_PIPELINE_H
+#define GATEWAY_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "db.h"
+#include "http.h"
+#include "uuid.h"
+
+struct pipeline_op;
+
+/* How an op learns its answer. Called on the listener thread, never with the
+ * pipeline's lock held, when the worker applied a command for the op's
+ * session (deadline false) or the wait ran out (deadline true). Returns the
+ * HTTP status to answer with, having set body or error via pipeline_op_set_*;
+ * 0 = not decided yet (only when deadline is false): keep waiting. */
+typedef unsigned (*pipeline_decide_fn)(struct pipeline_op *op, struct db *db, bool deadline);
+
+struct pipeline_op {
+    char session_id[UUID_STR_LEN];
+    pipeline_decide_fn decide;
+    void *ctx; /* the handler's, freed with ctx_free */
+    void (*ctx_free)(void *ctx);
+    json_t *body;        /* answer for 2xx; owned */
+    bool replayed;       /* Idempotent-Replayed: true */
+    char error_code[40]; /* answer for 4xx/5xx */
+    char error_param[40];
+    char error_message[300];
+    /* The pipeline's own state, under its lock. */
+    struct http_request *req;
+    bool delivered, deciding, delivery_failed, resolved;
+    unsigned decided_status; /* decided before the delivery report came */
+    unsigned status;
+    int64_t deadline_us;
+    struct pipeline_op *next;
+};
+
+struct pipeline_config {
+    const char *database_url;
+    const char *kafka_brokers;
+    long wait_ms;          /* applied within this, else the deadline decision */
+    long kafka_timeout_ms; /* delivery report deadline, then 503 */
+};
+
+int pipeline_init(const struct pipeline_config *cfg);
+/* Waits for in-flight ops (bounded by deadline_us, monotonic), then stops. */
+void pipeline_shutdown(int64_t deadline_us);
+
+/* New op for session_id with its decision function. NULL: out of memory. */
+struct pipeline_op *pipeline_op_new(const char *session_id, pipeline_decide_fn decide);
+void pipeline_op_free(struct pipeline_op *op);
+void pipeline_op_set_body(struct pipeline_op *op, json_t *body); /* steals body */
+void pipeline_op_set_error(struct pipeline_op *op, const char *code, const char *param,
+                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Suspends req's connection and publishes command (keyed by the op's session
+ * id). Always returns MHD_YES: failures resolve the op as 503. Takes op. */
+enum MHD_Result pipeline_submit(struct http_request *req, struct pipeline_op *op,
+                                const json_t *command);
+/* After the connection was resumed: answers with the op's outcome. */
+enum MHD_Result pipeline_answer(struct http_request *req);
+
+bool pipeline_kafka_ready(void);
+bool pipeline_listener_ready(void);
+size_t pipeline_in_flight(void);
+
+#endif

@@ -1,0 +1,344 @@
+#include "transition.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "log.h"
+#include "pipeline.h"
+#include "result.h"
+#include "session.h"
+
+static const char *transition_base_url;
+static const char *transition_token;
+
+void transition_init(const char *public_base_url, const char *service_token)
+{
+    transition_base_url = public_base_url;
+    transition_token = service_token;
+    if (service_token[0] == '\0')
+        log_warn("CAISSE_INTERNAL_TOKEN is not set: completion calls will be refused");
+}
+
+struct transition_ctx {
+    char organization_id[UUID_STR_LEN]; /* expire: the tenant; complete: "" */
+    char environment[SESSION_ENV_LEN];
+    char *payment_reference; /* complete only */
+};
+
+static void transition_ctx_free(void *p)
+{
+    struct transition_ctx *ctx = p;
+    if (ctx != NULL)
+        free(ctx->payment_reference);
+    free(ctx);
+}
+
+/* Body of a transition request: a JSON object (may be empty for expire). */
+static enum MHD_Result transition_parse_body(struct http_request *req, bool required, json_t **out)
+{
+    *out = NULL;
+    if (req->body_too_large)
+        return http_respond_error(req, 413, "payload_too_large", NULL,
+                                  "Request body must not exceed %d bytes", HTTP_MAX_BODY);
+    if (req->body_len == 0 && !required) {
+        *out = json_object();
+        return *out != NULL ? MHD_YES : http_respond_unavailable(req);
+    }
+    const char *ct = http_header(req, "Content-Type");
+    if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
+        (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' '))
+        return http_respond_error(req, 415, "unsupported_media_type", NULL,
+                                  "Content-Type must be application/json");
+    json_error_t jerr;
+    json_t *body = json_loadb(req->body != NULL ? req->body : "", req->body_len,
+                              JSON_REJECT_DUPLICATES, &jerr);
+    if (body == NULL)
+        return http_respond_error(req, 400, "validation_error", NULL,
+                                  "Request body must be valid JSON (line %d, column %d)", jerr.line,
+                                  jerr.column);
+    if (!json_is_object(body)) {
+        json_decref(body);
+        return http_respond_error(req, 400, "validation_error", NULL,
+                                  "Request body must be a JSON object");
+    }
+    *out = body;
+    return MHD_YES;
+}
+
+/* 400 for any field but the allowed ones; NULL-terminated list. */
+static const char *transition_unknown_field(const json_t *body, const char *const *allowed)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)body, key, value)
+    {
+        bool ok = false;
+        for (size_t i = 0; allowed[i] != NULL; i++)
+            ok = ok || strcmp(key, allowed[i]) == 0;
+        if (!ok)
+            return key;
+    }
+    return NULL;
+}
+
+static bool transition_parse_id(struct http_request *req, const char *id, char out[UUID_STR_LEN])
+{
+    struct uuid u;
+    if (uuid_parse(id, &u) != C_OK) {
+        http_respond_error(req, 400, "validation_error", "id",
+                           "Checkout session id must be a UUID");
+        return false;
+    }
+    uuid_format(&u, out);
+    return true;
+}
+
+/* ---- manual expiry ----------------------------------------------------------- */
+
+static unsigned transition_expire_outcome(struct pipeline_op *op, const struct session *s)
+{
+    switch (s->status) {
+    case SESSION_EXPIRED:
+        pipeline_op_set_body(op, session_to_json(s, transition_base_url));
+        return 200;
+    case SESSION_COMPLETE:
+        pipeline_op_set_error(op, "invalid_state", "id",
+                              "Checkout session %s is complete and cannot be expired", s->id);
+        return 409;
+    case SESSION_OPEN:
+        break;
+    }
+    return 0;
+}
+
+static unsigned transition_expire_decide(struct pipeline_op *op, struct db *db, bool deadline)
+{
+    struct transition_ctx *ctx = op->ctx;
+    struct session s;
+    bool found = false;
+    if (session_store_get(db, ctx->organization_id, ctx->environment, op->session_id, &s, &found) !=
+            C_OK ||
+        !found)
+        return 0;
+    unsigned status = transition_expire_outcome(op, &s);
+    if (status == 0 && deadline)
+        pipeline_op_set_body(op, session_to_json(&s, transition_base_url));
+    session_free(&s);
+    return status;
+}
+
+enum MHD_Result transition_expire(struct http_request *req, struct db *db, const char *raw_id)
+{
+    char id[UUID_STR_LEN];
+    if (!transition_parse_id(req, raw_id, id))
+        return MHD_YES;
+    json_t *body;
+    enum MHD_Result rc = transition_parse_body(req, false, &body);
+    if (body == NULL)
+        return rc;
+    static const char *const allowed[] = {NULL};
+    const char *unknown = transition_unknown_field(body, allowed);
+    if (unknown != NULL) {
+        rc = http_respond_error(req, 400, "validation_error", unknown, "Unknown parameter: %s",
+                                unknown);
+        json_decref(body);
+        return rc;
+    }
+    json_decref(body);
+
+    struct session s;
+    bool found = false;
+    if (session_store_get(db, req->identity.organization_id, req->identity.environment, id, &s,
+                          &found) != C_OK)
+        return http_respond_unavailable(req);
+    if (!found)
+        return http_respond_error(req, 404, "not_found", "id",
+                                  "Checkout session with ID %s not found or access denied", raw_id);
+    enum session_status status = s.status;
+    session_free(&s);
+    if (status != SESSION_OPEN)
+        return http_respond_error(req, 409, "invalid_state", "id",
+                                  "Checkout session %s is %s; only an open session can be expired",
+                                  id, session_status_name(status));
+
+    char command_id[UUID_STR_LEN];
+    struct transition_ctx *ctx = calloc(1, sizeof(*ctx));
+    struct pipeline_op *op = pipeline_op_new(id, transition_expire_decide);
+    json_t *command = NULL;
+    if (ctx != NULL && uuid_v7_string(command_id) == C_OK)
+        command = session_command_expire(id, req->identity.organization_id,
+                                         req->identity.environment, command_id);
+    if (ctx == NULL || op == NULL || command == NULL) {
+        free(ctx);
+        pipeline_op_free(op);
+        json_decref(command);
+        return http_respond_unavailable(req);
+    }
+    memcpy(ctx->organization_id, req->identity.organization_id, UUID_STR_LEN);
+    memcpy(ctx->environment, req->identity.environment, sizeof(ctx->environment));
+    op->ctx = ctx;
+    op->ctx_free = transition_ctx_free;
+    rc = pipeline_submit(req, op, command);
+    json_decref(command);
+    return rc;
+}
+
+/* ---- completion ---------------------------------------------------------------- */
+
+/* The answer for a session as it stands, seen by a completion with reference. */
+static unsigned transition_complete_outcome(struct pipeline_op *op, const struct session *s,
+                                            const char *reference)
+{
+    switch (s->status) {
+    case SESSION_COMPLETE:
+        if (s->payment_reference != NULL && strcmp(s->payment_reference, reference) == 0) {
+            pipeline_op_set_body(op, session_to_json(s, transition_base_url));
+            return 200;
+        }
+        pipeline_op_set_error(op, "invalid_state", "id",
+                              "Checkout session %s was already completed by another payment",
+                              s->id);
+        return 409;
+    case SESSION_EXPIRED:
+        pipeline_op_set_error(op, "invalid_state", "id",
+                              "Checkout session %s has expired and cannot be completed", s->id);
+        return 409;
+    case SESSION_OPEN:
+        break;
+    }
+    return 0;
+}
+
+static unsigned transition_complete_decide(struct pipeline_op *op, struct db *db, bool deadline)
+{
+    struct transition_ctx *ctx = op->ctx;
+    struct session s;
+    bool found = false;
+    if (session_store_get_any(db, op->session_id, &s, &found) != C_OK || !found)
+        return 0;
+    unsigned status = transition_complete_outcome(op, &s, ctx->payment_reference);
+    if (status == 0 && deadline)
+        pipeline_op_set_body(op, session_to_json(&s, transition_base_url));
+    session_free(&s);
+    return status;
+}
+
+static bool transition_token_valid(struct http_request *req)
+{
+    const char *authz = http_header(req, "Authorization");
+    size_t n = strlen(transition_token);
+    if (n == 0 || authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0)
+        return false;
+    const char *given = authz + 7;
+    /* Constant time, so the token cannot be guessed a byte at a time. */
+    return strlen(given) == n && CRYPTO_memcmp(given, transition_token, n) == 0;
+}
+
+/* The transition request's fields: reference (required) and customer id. */
+static enum MHD_Result transition_complete_fields(struct http_request *req, const json_t *body,
+                                                  const char **reference,
+                                                  char customer_id[UUID_STR_LEN], bool *ok)
+{
+    *ok = false;
+    static const char *const allowed[] = {"payment_reference", "customer_id", NULL};
+    const char *unknown = transition_unknown_field(body, allowed);
+    if (unknown != NULL)
+        return http_respond_error(req, 400, "validation_error", unknown, "Unknown parameter: %s",
+                                  unknown);
+    const json_t *ref = json_object_get(body, "payment_reference");
+    if (ref == NULL || json_is_null(ref))
+        return http_respond_error(req, 400, "validation_error", "payment_reference",
+                                  "payment_reference is required");
+    if (!json_is_string(ref) || json_string_length(ref) == 0 ||
+        json_string_length(ref) > SESSION_PAYMENT_REFERENCE_MAX ||
+        strlen(json_string_value(ref)) != json_string_length(ref))
+        return http_respond_error(req, 400, "validation_error", "payment_reference",
+                                  "payment_reference must be a string of 1 to %d characters",
+                                  SESSION_PAYMENT_REFERENCE_MAX);
+    customer_id[0] = '\0';
+    const json_t *cust = json_object_get(body, "customer_id");
+    if (cust != NULL && !json_is_null(cust)) {
+        struct uuid u;
+        if (!json_is_string(cust) || uuid_parse(json_string_value(cust), &u) != C_OK)
+            return http_respond_error(req, 400, "validation_error", "customer_id",
+                                      "customer_id must be a UUID");
+        uuid_format(&u, customer_id);
+    }
+    *reference = json_string_value(ref);
+    *ok = true;
+    return MHD_YES;
+}
+
+enum MHD_Result transition_complete(struct http_request *req, struct db *db, const char *raw_id)
+{
+    if (!transition_token_valid(req))
+        return http_respond_error(req, 401, "authentication_error", NULL, "Invalid service token");
+    char id[UUID_STR_LEN];
+    if (!transition_parse_id(req, raw_id, id))
+        return MHD_YES;
+    json_t *body;
+    enum MHD_Result rc = transition_parse_body(req, true, &body);
+    if (body == NULL)
+        return rc;
+    const char *reference = NULL;
+    char customer_id[UUID_STR_LEN];
+    bool ok;
+    rc = transition_complete_fields(req, body, &reference, customer_id, &ok);
+    if (!ok) {
+        json_decref(body);
+        return rc;
+    }
+    struct transition_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (ctx == NULL || (ctx->payment_reference = strdup(reference)) == NULL) {
+        transition_ctx_free(ctx);
+        json_decref(body);
+        return http_respond_unavailable(req);
+    }
+    json_decref(body);
+
+    struct session s;
+    bool found = false;
+    if (session_store_get_any(db, id, &s, &found) != C_OK) {
+        transition_ctx_free(ctx);
+        return http_respond_unavailable(req);
+    }
+    if (!found) {
+        transition_ctx_free(ctx);
+        return http_respond_error(req, 404, "not_found", "id",
+                                  "Checkout session with ID %s not found", raw_id);
+    }
+    struct pipeline_op *op = pipeline_op_new(id, transition_complete_decide);
+    if (op == NULL) {
+        session_free(&s);
+        transition_ctx_free(ctx);
+        return http_respond_unavailable(req);
+    }
+    op->ctx = ctx;
+    op->ctx_free = transition_ctx_free;
+    /* Already decided (a repeated completion, or too late): answer now,
+     * without a command, so a retry never produces a second event. */
+    unsigned status = transition_complete_outcome(op, &s, ctx->payment_reference);
+    session_free(&s);
+    if (status != 0) {
+        req->op = op;
+        op->req = req;
+        op->status = status;
+        return pipeline_answer(req);
+    }
+    char command_id[UUID_STR_LEN];
+    json_t *command = NULL;
+    if (uuid_v7_string(command_id) == C_OK)
+        command = session_command_complete(id, ctx->payment_reference,
+                                           customer_id[0] != '\0' ? customer_id : NULL, command_id);
+    if (command == NULL) {
+        pipeline_op_free(op);
+        return http_respond_unavailable(req);
+    }
+    rc = pipeline_submit(req, op, command);
+    json_decref(command);
+    return rc;
+}
