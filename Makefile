@@ -66,8 +66,12 @@ $(BUILD)/bin/caisse-admin: $(BUILD)/obj/common/admin/main.o $(BUILD)/lib/libcais
 # Unit tests mirror the source tree: tests/unit/common/validate.c tests common/validate.c.
 UNIT_SRC = $(sort $(wildcard tests/unit/*/*.c))
 UNIT_BIN = $(BUILD)/bin/unit-tests
+# A service with unit tests (tests/unit/<service>/) links its own objects into
+# the test binary too, all but main.o (the test binary has its own main).
+UNIT_SERVICES = $(filter $(SERVICES),$(notdir $(patsubst %/,%,$(sort $(dir $(UNIT_SRC))))))
+UNIT_SERVICE_OBJ = $(foreach s,$(UNIT_SERVICES),$(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(s)/main.c,$(wildcard $(s)/*.c))))
 
-$(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/lib/libcaisse.a
+$(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(UNIT_SERVICE_OBJ) $(BUILD)/lib/libcaisse.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion

@@ -3,11 +3,15 @@
  * can read what the transaction wrote: that is what the channels below are for.
  *
  * Channels:
- *   caisse_session_applied  the session worker committed a batch of create
+ *   caisse_session_applied  the session worker committed a batch of
  *       commands; payload = comma-separated session ids (no spaces, no trailing
- *       comma) of every create command in the batch, inserted or already
- *       present. One batch may send several notifications (see
- *       NOTIFY_PAYLOAD_MAX). The gateway waits on it to answer 201.
+ *       comma, each once, as the command's data.checkout_session_id spelled
+ *       it) of every create command in the batch, inserted or already present,
+ *       and of every complete/expire command, applied or not (a listener reads
+ *       the row to learn the outcome). Malformed commands, and creates that
+ *       PostgreSQL refused, are not named. One batch may send several
+ *       notifications (see NOTIFY_PAYLOAD_MAX). The gateway waits on it to
+ *       answer 201 (or to answer a completion or expiry).
  *   caisse_outbox (outbox.h)  new outbox rows; wakes the relay. */
 #ifndef CAISSE_NOTIFY_H
 #define CAISSE_NOTIFY_H

@@ -13,7 +13,7 @@
 #include "uuid.h"
 
 /* What decoding one message gave. */
-enum apply_decoded { APPLY_RECORD, APPLY_MALFORMED, APPLY_FAILED };
+enum apply_decoded { APPLY_RECORD, APPLY_TRANSITION, APPLY_MALFORMED, APPLY_FAILED };
 
 static void apply_log_malformed(const struct apply_origin *o, const char *reason)
 {
@@ -67,8 +67,53 @@ static json_t *apply_record(const struct session *s, const char *public_base_url
     return rec;
 }
 
+/* A create command: its session, into an insert record. */
+static enum apply_decoded apply_decode_create(const json_t *cmd, const struct apply_origin *o,
+                                              const char *public_base_url, json_t **out)
+{
+    const char *idempotency_key, *request_hash;
+    char err[256];
+    struct session s;
+    if (apply_optional_string(cmd, "idempotencykey", &idempotency_key) != C_OK ||
+        apply_optional_string(cmd, "requesthash", &request_hash) != C_OK) {
+        apply_log_malformed(o, "idempotencykey or requesthash is not a string");
+        return APPLY_MALFORMED;
+    }
+    if (session_from_json(json_object_get(cmd, "data"), &s, err, sizeof(err)) != C_OK) {
+        char reason[300];
+        snprintf(reason, sizeof(reason), "data is not a session: %s", err);
+        apply_log_malformed(o, reason);
+        return APPLY_MALFORMED;
+    }
+    *out = apply_record(&s, public_base_url, idempotency_key, request_hash);
+    session_free(&s);
+    return *out != NULL ? APPLY_RECORD : APPLY_FAILED;
+}
+
+/* A complete or expire command, with the event id its transition will write
+ * (made once here so that every retry of the batch writes the same one). */
+static enum apply_decoded apply_decode_transition(const json_t *cmd, enum transition_kind kind,
+                                                  const struct apply_origin *o,
+                                                  struct transition *out)
+{
+    char err[256];
+    if (transition_decode(kind, json_object_get(cmd, "data"), out, err, sizeof(err)) != C_OK) {
+        char reason[300];
+        snprintf(reason, sizeof(reason), "invalid %s command: %s",
+                 kind == TRANSITION_COMPLETE ? "complete" : "expire", err);
+        apply_log_malformed(o, reason);
+        return APPLY_MALFORMED;
+    }
+    if (uuid_v7_string(out->event_id) != C_OK) {
+        transition_free(out);
+        return APPLY_FAILED;
+    }
+    return APPLY_TRANSITION;
+}
+
 static enum apply_decoded apply_decode(const rd_kafka_message_t *m, const struct apply_origin *o,
-                                       const char *public_base_url, json_t **out)
+                                       const char *public_base_url, json_t **record,
+                                       struct transition *transition)
 {
     if (m->payload == NULL || m->len == 0) {
         apply_log_malformed(o, "empty message");
@@ -81,26 +126,18 @@ static enum apply_decoded apply_decode(const rd_kafka_message_t *m, const struct
         json_decref(cmd);
         return APPLY_MALFORMED;
     }
-    enum apply_decoded result = APPLY_MALFORMED;
+    enum apply_decoded result;
+    enum transition_kind kind;
     const char *type = json_string_value(json_object_get(cmd, "type"));
-    const char *idempotency_key, *request_hash;
-    char err[256];
-    struct session s;
-    if (type == NULL || strcmp(type, SESSION_COMMAND_CREATE) != 0) {
+    if (type != NULL && strcmp(type, SESSION_COMMAND_CREATE) == 0) {
+        result = apply_decode_create(cmd, o, public_base_url, record);
+    } else if (transition_kind_parse(type, &kind) == C_OK) {
+        result = apply_decode_transition(cmd, kind, o, transition);
+    } else {
         char reason[160];
         snprintf(reason, sizeof(reason), "unknown command type \"%.100s\"", type ? type : "(none)");
         apply_log_malformed(o, reason);
-    } else if (apply_optional_string(cmd, "idempotencykey", &idempotency_key) != C_OK ||
-               apply_optional_string(cmd, "requesthash", &request_hash) != C_OK) {
-        apply_log_malformed(o, "idempotencykey or requesthash is not a string");
-    } else if (session_from_json(json_object_get(cmd, "data"), &s, err, sizeof(err)) != C_OK) {
-        char reason[300];
-        snprintf(reason, sizeof(reason), "data is not a session: %s", err);
-        apply_log_malformed(o, reason);
-    } else {
-        *out = apply_record(&s, public_base_url, idempotency_key, request_hash);
-        result = *out != NULL ? APPLY_RECORD : APPLY_FAILED;
-        session_free(&s);
+        result = APPLY_MALFORMED;
     }
     json_decref(cmd);
     return result;
@@ -109,19 +146,27 @@ static enum apply_decoded apply_decode(const rd_kafka_message_t *m, const struct
 int apply_prepare(struct apply_batch *b, rd_kafka_message_t *const *msgs, size_t n,
                   const char *public_base_url)
 {
-    struct apply_batch nb = {json_array(), calloc(n > 0 ? n : 1, sizeof(struct apply_origin)), 0,
-                             0};
-    if (nb.records == NULL || nb.origins == NULL)
+    size_t slots = n > 0 ? n : 1;
+    struct apply_batch nb = {.records = json_array(),
+                             .origins = calloc(slots, sizeof(struct apply_origin)),
+                             .transitions = calloc(slots, sizeof(struct transition)),
+                             .transition_origins = calloc(slots, sizeof(struct apply_origin)),
+                             .public_base_url = public_base_url};
+    if (nb.records == NULL || nb.origins == NULL || nb.transitions == NULL ||
+        nb.transition_origins == NULL)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         const rd_kafka_message_t *m = msgs[i];
         struct apply_origin o = {rd_kafka_topic_name(m->rkt), m->partition, m->offset};
         json_t *rec = NULL;
-        switch (apply_decode(m, &o, public_base_url, &rec)) {
+        switch (apply_decode(m, &o, public_base_url, &rec, &nb.transitions[nb.transition_count])) {
         case APPLY_RECORD:
             if (json_array_append_new(nb.records, rec) != 0)
                 goto fail;
             nb.origins[nb.count++] = o;
+            break;
+        case APPLY_TRANSITION:
+            nb.transition_origins[nb.transition_count++] = o;
             break;
         case APPLY_MALFORMED:
             nb.malformed++;
@@ -133,8 +178,7 @@ int apply_prepare(struct apply_batch *b, rd_kafka_message_t *const *msgs, size_t
     *b = nb;
     return C_OK;
 fail:
-    json_decref(nb.records);
-    free(nb.origins);
+    apply_batch_free(&nb);
     return C_ERR;
 }
 
@@ -142,6 +186,10 @@ void apply_batch_free(struct apply_batch *b)
 {
     json_decref(b->records);
     free(b->origins);
+    for (size_t i = 0; i < b->transition_count; i++)
+        transition_free(&b->transitions[i]);
+    free(b->transitions);
+    free(b->transition_origins);
     memset(b, 0, sizeof(*b));
 }
 
@@ -155,73 +203,136 @@ static bool apply_is_data_error(const char *sqlstate)
            strncmp(sqlstate, "54", 2) == 0;
 }
 
-/* Why PostgreSQL refused one record. */
+/* Why PostgreSQL refused one command. */
 struct apply_refusal {
     bool skipped;
     char sqlstate[6];
     char message[256];
 };
 
-/* NOTIFY for the applied records (refused ones left out), and wake the relay
- * if events were written. */
-static int apply_notify(struct db *db, const struct apply_batch *b,
-                        const struct apply_refusal *refused, long inserted)
+/* What one attempt at the batch did. refused is NULL on the fast path, else
+ * it has a slot per command: the creates (b->count) then the transitions. */
+struct apply_run {
+    long inserted;
+    long completed;
+    long expired;
+    long ignored;
+    struct apply_refusal *refused;
+};
+
+static bool apply_is_refused(const struct apply_run *run, size_t slot)
+{
+    return run->refused != NULL && run->refused[slot].skipped;
+}
+
+/* Adds id to ids unless seen: a replayed command may be in the batch twice,
+ * and a create and its completion name the same session. */
+static int apply_add_id(json_t *ids, json_t *seen, json_t *id)
+{
+    const char *text = json_string_value(id);
+    if (text == NULL || json_object_get(seen, text) != NULL)
+        return C_OK;
+    if (json_object_set_new(seen, text, json_true()) != 0 || json_array_append(ids, id) != 0)
+        return C_ERR;
+    return C_OK;
+}
+
+/* NOTIFY for the applied creates (refused ones left out: there is no row to
+ * read) and for every transition, applied or not (the waiting gateway reads
+ * the row to learn the outcome); wake the relay if events were written. */
+static int apply_notify(struct db *db, const struct apply_batch *b, const struct apply_run *run)
 {
     json_t *ids = json_array();
-    json_t *seen = json_object(); /* a replayed command may be in the batch twice */
+    json_t *seen = json_object();
     int rc = ids != NULL && seen != NULL ? C_OK : C_ERR;
     for (size_t i = 0; rc == C_OK && i < b->count; i++) {
-        if (refused != NULL && refused[i].skipped)
-            continue;
-        json_t *id = json_object_get(json_array_get(b->records, i), "checkout_session_id");
-        const char *text = json_string_value(id);
-        if (text == NULL || json_object_get(seen, text) != NULL)
-            continue;
-        if (json_object_set_new(seen, text, json_true()) != 0 || json_array_append(ids, id) != 0)
-            rc = C_ERR;
+        if (!apply_is_refused(run, i))
+            rc = apply_add_id(
+                ids, seen, json_object_get(json_array_get(b->records, i), "checkout_session_id"));
+    }
+    for (size_t i = 0; rc == C_OK && i < b->transition_count; i++) {
+        json_t *id = json_string(b->transitions[i].session_id);
+        rc = id != NULL ? apply_add_id(ids, seen, id) : C_ERR;
+        json_decref(id);
     }
     if (rc == C_OK)
         rc = notify_send_list(db, NOTIFY_SESSION_APPLIED, ids);
     json_decref(seen);
     json_decref(ids);
-    /* Replays insert no events: nothing for the relay to do. */
-    if (rc == C_OK && inserted > 0)
+    /* Replays and transitions whose guard failed write no events: nothing for
+     * the relay to do. */
+    if (rc == C_OK && run->inserted + run->completed + run->expired > 0)
         rc = outbox_wake(db);
     return rc;
 }
 
-/* The common case: the whole batch in one statement. data_error (6 bytes)
- * gets the SQLSTATE of a refusal caused by some record, "" for a failure to
- * retry as is. */
-static int apply_commit_all(struct db *db, const struct apply_batch *b, long *inserted,
+/* Keeps why PostgreSQL refused the command in slot, if it is a data error.
+ * C_ERR: some other failure, for the whole batch to be retried. */
+static int apply_refuse(struct db *db, struct apply_run *run, size_t slot)
+{
+    if (!apply_is_data_error(db_last_sqlstate(db)))
+        return C_ERR;
+    struct apply_refusal *r = &run->refused[slot];
+    r->skipped = true;
+    snprintf(r->sqlstate, sizeof(r->sqlstate), "%s", db_last_sqlstate(db));
+    snprintf(r->message, sizeof(r->message), "%s", db->last_error);
+    return db_exec_command(db, "ROLLBACK TO SAVEPOINT apply_record", 0, NULL);
+}
+
+/* The transitions, one by one in batch order, after the creates so that a
+ * session created and completed in the same batch exists when its
+ * completion runs. With run->refused, each under its own savepoint. */
+static int apply_transitions(struct db *db, const struct apply_batch *b, struct apply_run *run)
+{
+    for (size_t i = 0; i < b->transition_count; i++) {
+        const struct transition *t = &b->transitions[i];
+        if (run->refused != NULL && db_exec_command(db, "SAVEPOINT apply_record", 0, NULL) != C_OK)
+            return C_ERR;
+        bool applied = false;
+        if (transition_apply(db, t, b->public_base_url, &applied) != C_OK) {
+            if (run->refused == NULL || apply_refuse(db, run, b->count + i) != C_OK)
+                return C_ERR;
+            continue;
+        }
+        if (!applied)
+            run->ignored++;
+        else if (t->kind == TRANSITION_COMPLETE)
+            run->completed++;
+        else
+            run->expired++;
+    }
+    return C_OK;
+}
+
+/* The common case: all creates in one statement, then the transitions.
+ * data_error (6 bytes) gets the SQLSTATE of a refusal caused by some
+ * command, "" for a failure to retry as is. */
+static int apply_commit_all(struct db *db, const struct apply_batch *b, struct apply_run *run,
                             char *data_error)
 {
     data_error[0] = '\0';
     if (db_begin(db) != C_OK)
         return C_ERR;
-    long n = 0;
-    if (session_store_insert_batch(db, b->records, &n) != C_OK) {
+    if ((b->count > 0 && session_store_insert_batch(db, b->records, &run->inserted) != C_OK) ||
+        apply_transitions(db, b, run) != C_OK) {
         if (apply_is_data_error(db_last_sqlstate(db)))
             snprintf(data_error, 6, "%s", db_last_sqlstate(db));
         db_rollback(db);
         return C_ERR;
     }
-    if (apply_notify(db, b, NULL, n) != C_OK || db_commit(db) != C_OK) {
+    if (apply_notify(db, b, run) != C_OK || db_commit(db) != C_OK) {
         db_rollback(db);
         return C_ERR;
     }
-    *inserted = n;
     return C_OK;
 }
 
-/* After a data error: each record under its own savepoint, still one
- * transaction, so the bad ones can be left out. refused has b->count slots. */
-static int apply_commit_each(struct db *db, const struct apply_batch *b,
-                             struct apply_refusal *refused, long *inserted)
+/* After a data error: each command under its own savepoint, still one
+ * transaction and the same order, so the bad ones can be left out. */
+static int apply_commit_each(struct db *db, const struct apply_batch *b, struct apply_run *run)
 {
     if (db_begin(db) != C_OK)
         return C_ERR;
-    long total = 0;
     for (size_t i = 0; i < b->count; i++) {
         json_t *one = json_array();
         if (one == NULL || json_array_append(one, json_array_get(b->records, i)) != 0 ||
@@ -232,67 +343,81 @@ static int apply_commit_each(struct db *db, const struct apply_batch *b,
         long n = 0;
         int rc = session_store_insert_batch(db, one, &n);
         json_decref(one);
-        if (rc == C_OK) {
-            total += n;
-            continue;
-        }
-        if (!apply_is_data_error(db_last_sqlstate(db)))
-            goto fail;
-        refused[i].skipped = true;
-        snprintf(refused[i].sqlstate, sizeof(refused[i].sqlstate), "%s", db_last_sqlstate(db));
-        snprintf(refused[i].message, sizeof(refused[i].message), "%s", db->last_error);
-        if (db_exec_command(db, "ROLLBACK TO SAVEPOINT apply_record", 0, NULL) != C_OK)
+        if (rc == C_OK)
+            run->inserted += n;
+        else if (apply_refuse(db, run, i) != C_OK)
             goto fail;
     }
-    if (apply_notify(db, b, refused, total) != C_OK || db_commit(db) != C_OK)
+    if (apply_transitions(db, b, run) != C_OK || apply_notify(db, b, run) != C_OK ||
+        db_commit(db) != C_OK)
         goto fail;
-    *inserted = total;
     return C_OK;
 fail:
     db_rollback(db);
     return C_ERR;
 }
 
-int apply_commit(struct db *db, const struct apply_batch *b, struct apply_stats *stats)
+/* Logged only once the skip is committed, so a retried batch logs it once. */
+static void apply_log_refusals(const struct apply_batch *b, const struct apply_run *run)
 {
-    if (b->count == 0) {
-        *stats = (struct apply_stats){0, 0, 0};
-        return C_OK;
-    }
-    long inserted = 0;
-    char data_error[6];
-    if (apply_commit_all(db, b, &inserted, data_error) == C_OK) {
-        *stats = (struct apply_stats){inserted, (long)b->count - inserted, 0};
-        return C_OK;
-    }
-    if (data_error[0] == '\0')
-        return C_ERR;
-    log_warn(
-        "a command in the batch was refused by postgres (sqlstate %s); applying record by record",
-        data_error);
-    struct apply_refusal *refused = calloc(b->count, sizeof(*refused));
-    if (refused == NULL)
-        return C_ERR;
-    if (apply_commit_each(db, b, refused, &inserted) != C_OK) {
-        free(refused);
-        return C_ERR;
-    }
-    long rejected = 0;
-    for (size_t i = 0; i < b->count; i++) {
-        if (!refused[i].skipped)
+    for (size_t slot = 0; slot < b->count + b->transition_count; slot++) {
+        if (!apply_is_refused(run, slot))
             continue;
-        rejected++;
-        const struct apply_origin *o = &b->origins[i];
-        const char *id = json_string_value(
-            json_object_get(json_array_get(b->records, i), "checkout_session_id"));
-        /* Logged only now that the skip is committed, so a retried batch logs it once. */
+        const struct apply_refusal *r = &run->refused[slot];
+        const struct apply_origin *o;
+        const char *id;
+        if (slot < b->count) {
+            o = &b->origins[slot];
+            id = json_string_value(
+                json_object_get(json_array_get(b->records, slot), "checkout_session_id"));
+        } else {
+            o = &b->transition_origins[slot - b->count];
+            id = b->transitions[slot - b->count].session_id;
+        }
         log_fields(LOG_ERROR,
                    json_pack("{ss si sI ss ss}", "topic", o->topic, "partition", (int)o->partition,
                              "offset", (json_int_t)o->offset, "session_id", id ? id : "",
-                             "sqlstate", refused[i].sqlstate),
-                   "skipping command refused by postgres as invalid data: %s", refused[i].message);
+                             "sqlstate", r->sqlstate),
+                   "skipping command refused by postgres as invalid data: %s", r->message);
     }
-    free(refused);
-    *stats = (struct apply_stats){inserted, (long)b->count - inserted - rejected, rejected};
+}
+
+int apply_commit(struct db *db, const struct apply_batch *b, struct apply_stats *stats)
+{
+    *stats = (struct apply_stats){0, 0, 0, 0, 0, 0};
+    if (b->count == 0 && b->transition_count == 0)
+        return C_OK;
+    struct apply_run run = {0, 0, 0, 0, NULL};
+    char data_error[6];
+    if (apply_commit_all(db, b, &run, data_error) != C_OK) {
+        if (data_error[0] == '\0')
+            return C_ERR;
+        log_warn("a command in the batch was refused by postgres (sqlstate %s); applying command "
+                 "by command",
+                 data_error);
+        run = (struct apply_run){0, 0, 0, 0, NULL};
+        run.refused = calloc(b->count + b->transition_count, sizeof(*run.refused));
+        if (run.refused == NULL)
+            return C_ERR;
+        if (apply_commit_each(db, b, &run) != C_OK) {
+            free(run.refused);
+            return C_ERR;
+        }
+        apply_log_refusals(b, &run);
+    }
+    long rejected_creates = 0, rejected = 0;
+    for (size_t slot = 0; slot < b->count + b->transition_count; slot++) {
+        if (apply_is_refused(&run, slot)) {
+            rejected++;
+            rejected_creates += slot < b->count;
+        }
+    }
+    free(run.refused);
+    *stats = (struct apply_stats){.inserted = run.inserted,
+                                  .existing = (long)b->count - run.inserted - rejected_creates,
+                                  .completed = run.completed,
+                                  .expired = run.expired,
+                                  .ignored = run.ignored,
+                                  .rejected = rejected};
     return C_OK;
 }

@@ -105,7 +105,8 @@ static void consumer_store_offsets(rd_kafka_t *rk, rd_kafka_message_t *const *ms
 
 /* Applies the batch, retrying the same messages until PostgreSQL takes them:
  * a batch is never skipped for a database error. C_ERR: stopped first, nothing
- * stored, Kafka redelivers the batch (inserts are idempotent). */
+ * stored, Kafka redelivers the batch (inserts and guarded transitions are
+ * idempotent). */
 static int consumer_apply(struct db *db, rd_kafka_t *rk, rd_kafka_message_t *const *msgs, size_t n,
                           const struct consumer_options *opt)
 {
@@ -137,9 +138,11 @@ static int consumer_apply(struct db *db, rd_kafka_t *rk, rd_kafka_message_t *con
         service_sleep_ms(delay);
     }
     log_fields(LOG_DEBUG,
-               json_pack("{si si si si si sI}", "messages", (int)n, "inserted", (int)stats.inserted,
-                         "existing", (int)stats.existing, "malformed", (int)batch.malformed,
-                         "rejected", (int)stats.rejected, "duration_ms",
+               json_pack("{si si si si si si si si sI}", "messages", (int)n, "inserted",
+                         (int)stats.inserted, "existing", (int)stats.existing, "completed",
+                         (int)stats.completed, "expired", (int)stats.expired, "ignored",
+                         (int)stats.ignored, "malformed", (int)batch.malformed, "rejected",
+                         (int)stats.rejected, "duration_ms",
                          (json_int_t)(consumer_now_ms() - started)),
                "batch applied");
     apply_batch_free(&batch);

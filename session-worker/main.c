@@ -60,23 +60,6 @@ static const struct config_entry config_table[] = {
      &cfg_shutdown_grace_ms, 1000, 600000},
 };
 
-/* The last resort of the shutdown deadline: every stage bounds its own wait,
- * but a hung PostgreSQL statement or broker could still hold the process past
- * the grace period, after which an orchestrator would SIGKILL it anyway. */
-static void *session_worker_watchdog(void *arg)
-{
-    (void)arg;
-    while (!service_stopping())
-        service_sleep_ms(100);
-    struct timespec ts = {cfg_shutdown_grace_ms / 1000, (cfg_shutdown_grace_ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-    log_error("shutdown did not finish within CAISSE_SHUTDOWN_GRACE_MS (%ld ms); exiting",
-              cfg_shutdown_grace_ms);
-    _exit(1);
-    return NULL;
-}
-
 static void session_worker_log_start(void)
 {
     char target[512];
@@ -94,25 +77,13 @@ static void session_worker_log_start(void)
 
 int main(int argc, char **argv)
 {
-    config_init_or_exit(argc, argv,
-                        "Applies checkout session commands from Kafka to PostgreSQL and publishes "
-                        "the outbox to checkout.session.events.",
-                        config_table, CONFIG_TABLE_SIZE(config_table));
-    if (log_init("session-worker", cfg_log_level) != C_OK) {
-        log_error("CAISSE_LOG_LEVEL must be debug, info, warn or error (got \"%s\")",
-                  cfg_log_level);
-        config_free(config_table, CONFIG_TABLE_SIZE(config_table));
-        return 2;
-    }
-    if (service_install_signal_handlers() != C_OK) {
-        log_error("cannot install signal handlers");
-        return 1;
-    }
+    service_init_or_exit(argc, argv, "session-worker",
+                         "Applies checkout session commands from Kafka to PostgreSQL and publishes "
+                         "the outbox to checkout.session.events.",
+                         config_table, CONFIG_TABLE_SIZE(config_table), &cfg_log_level);
     session_worker_log_start();
 
-    pthread_t watchdog;
-    if (pthread_create(&watchdog, NULL, session_worker_watchdog, NULL) != 0 ||
-        pthread_detach(watchdog) != 0) {
+    if (service_start_watchdog(cfg_shutdown_grace_ms) != C_OK) {
         log_error("cannot start the shutdown watchdog");
         return 1;
     }
