@@ -1,80 +1,99 @@
-/* caisse-expiry-worker. For now it only loads its configuration, waits until
- * PostgreSQL and Kafka answer, and idles until SIGTERM: its real work (to
- * claim due open sessions in batches (FOR UPDATE SKIP LOCKED), expire them with a guarded UPDATE
- * and write their outbox events, in one transaction) comes in a later issue. Starting it already
- * lets the deployment (compose, Kubernetes) and the shutdown path be exercised. */
-#include <stdlib.h>
+/* caisse-expiry-worker: expires open checkout sessions whose expires_at has
+ * passed, in batches (see expire.h), writing their checkout.session.expired
+ * events to the outbox in the same transactions. It needs no Kafka: the
+ * session worker's outbox relay publishes the events. Any number of replicas
+ * may run. */
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "db.h"
-#include "kafka.h"
+#include "expire.h"
 #include "log.h"
 #include "result.h"
 #include "service.h"
 #include "startup.h"
 
 static char *cfg_database_url;
-static char *cfg_brokers;
+static char *cfg_public_base_url;
 static char *cfg_log_level;
+static long cfg_interval_ms;
+static long cfg_batch;
+static long cfg_lag_log_ms;
+static long cfg_lag_warn_s;
+static long cfg_shutdown_grace_ms;
 
+/* CAISSE_EXPIRY_BATCH is capped because a batch's events travel to
+ * PostgreSQL as one jsonb parameter (outbox_insert), about 2 KB per session:
+ * 20000 keeps that near 40 MB, far below jsonb's 256 MB limit. */
 static const struct config_entry config_table[] = {
     {"CAISSE_DATABASE_URL", CONFIG_STRING, NULL, "PostgreSQL connection string (URI or key=value)",
      &cfg_database_url, 0, 0},
-    {"CAISSE_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:9092", "Kafka bootstrap servers",
-     &cfg_brokers, 0, 0},
+    {"CAISSE_PUBLIC_BASE_URL", CONFIG_STRING, "http://localhost:8080",
+     "Public base URL; the url field of event data is <base>/checkout/<id>", &cfg_public_base_url,
+     0, 0},
     {"CAISSE_LOG_LEVEL", CONFIG_STRING, "info", "debug, info, warn or error", &cfg_log_level, 0, 0},
+    {"CAISSE_EXPIRY_INTERVAL_MS", CONFIG_INT, "2000",
+     "Pause between sweeps when the last one did not fill a batch", &cfg_interval_ms, 10, 3600000},
+    {"CAISSE_EXPIRY_BATCH", CONFIG_INT, "1000",
+     "Most sessions expired per transaction; a full batch is followed at once by another",
+     &cfg_batch, 1, 20000},
+    {"CAISSE_EXPIRY_LAG_LOG_MS", CONFIG_INT, "30000",
+     "How often the expiry lag (age of the oldest due open session) is logged", &cfg_lag_log_ms,
+     1000, 86400000},
+    {"CAISSE_EXPIRY_LAG_WARN_S", CONFIG_INT, "60",
+     "Lag in seconds above which it is logged as a warning instead of info", &cfg_lag_warn_s, 1,
+     86400},
+    {"CAISSE_SHUTDOWN_GRACE_MS", CONFIG_INT, "20000",
+     "Longest orderly shutdown after SIGTERM before the process exits anyway",
+     &cfg_shutdown_grace_ms, 1000, 600000},
 };
 
-/* The probe client below sends no messages; any valid timeout will do. */
-#define EXPIRY_WORKER_KAFKA_TIMEOUT_MS 10000
+static void expiry_worker_log_start(void)
+{
+    char target[512];
+    db_describe_target(cfg_database_url, target, sizeof(target));
+    log_fields(LOG_INFO,
+               json_pack("{ss ss sI sI sI sI sI}", "database", target, "public_base_url",
+                         cfg_public_base_url, "interval_ms", (json_int_t)cfg_interval_ms, "batch",
+                         (json_int_t)cfg_batch, "lag_log_ms", (json_int_t)cfg_lag_log_ms,
+                         "lag_warn_s", (json_int_t)cfg_lag_warn_s, "shutdown_grace_ms",
+                         (json_int_t)cfg_shutdown_grace_ms),
+               "expiry worker starting");
+}
 
 int main(int argc, char **argv)
 {
-    config_init_or_exit(
-        argc, argv,
-        "Expires open checkout sessions whose expires_at has passed (not yet: idle placeholder).",
-        config_table, CONFIG_TABLE_SIZE(config_table));
-    if (log_init("expiry-worker", cfg_log_level) != C_OK) {
-        log_error("CAISSE_LOG_LEVEL must be debug, info, warn or error (got \"%s\")",
-                  cfg_log_level);
+    service_init_or_exit(argc, argv, "expiry-worker",
+                         "Expires open checkout sessions whose expires_at has passed, in batches, "
+                         "writing their checkout.session.expired events to the outbox.",
+                         config_table, CONFIG_TABLE_SIZE(config_table), &cfg_log_level);
+    expiry_worker_log_start();
+
+    if (service_start_watchdog(cfg_shutdown_grace_ms) != C_OK) {
+        log_error("cannot start the shutdown watchdog");
         config_free(config_table, CONFIG_TABLE_SIZE(config_table));
-        return 2;
-    }
-    if (service_install_signal_handlers() != C_OK) {
-        log_error("cannot install signal handlers");
         return 1;
     }
-    char target[512];
-    db_describe_target(cfg_database_url, target, sizeof(target));
-    log_fields(LOG_INFO, json_pack("{ss ss}", "database", target, "kafka_brokers", cfg_brokers),
-               "expiry worker starting");
 
-    int rc = 0;
     struct db db;
-    char err[512];
-    struct kafka_producer_options ko = {.brokers = cfg_brokers,
-                                        .message_timeout_ms = EXPIRY_WORKER_KAFKA_TIMEOUT_MS};
-    rd_kafka_t *rk;
     if (db_init(&db, cfg_database_url) != C_OK) {
         log_error("out of memory");
         config_free(config_table, CONFIG_TABLE_SIZE(config_table));
         return 1;
     }
-    /* A producer handle is the lightest Kafka client: it joins no group, so an
-     * idle worker holds no partitions. It only checks that the brokers answer. */
-    rk = kafka_producer_new(&ko, err, sizeof(err));
-    if (rk == NULL) {
-        log_error("cannot create the kafka client: %s", err);
-        rc = 1;
-    } else if (startup_wait_postgres(&db) == C_OK && startup_wait_kafka(rk) == C_OK) {
-        log_info("expiry worker idle: its work is not implemented yet; waiting for SIGTERM");
-        while (!service_stopping())
-            service_sleep_ms(1000);
+    /* A stop requested while waiting is an orderly shutdown like any other. */
+    if (startup_wait_postgres(&db) == C_OK) {
+        struct expire_options o = {.public_base_url = cfg_public_base_url,
+                                   .batch = cfg_batch,
+                                   .interval_ms = cfg_interval_ms,
+                                   .lag_log_ms = cfg_lag_log_ms,
+                                   .lag_warn_s = cfg_lag_warn_s};
+        expire_run(&db, &o);
     }
-    if (rk != NULL)
-        rd_kafka_destroy(rk);
     db_close(&db);
     log_info("expiry worker stopped");
     config_free(config_table, CONFIG_TABLE_SIZE(config_table));
-    return rc;
+    return 0;
 }

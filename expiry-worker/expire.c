@@ -1,0 +1,157 @@
+#include "expire.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "backoff.h"
+#include "log.h"
+#include "outbox.h"
+#include "result.h"
+#include "service.h"
+#include "session.h"
+
+/* A PostgreSQL blip is retried quickly; an outage is probed every few seconds
+ * so expiry resumes soon after the database is back. */
+#define EXPIRE_RETRY_MIN_MS 100
+#define EXPIRE_RETRY_MAX_MS 5000
+
+/* Consecutive sweeps that found a full batch, from the first full one to the
+ * first that was not: summarized in one line when it ends. */
+struct expire_burst {
+    bool active;
+    int64_t start_ms;
+    long sweeps;
+    long expired;
+    int64_t longest_tx_ms;
+};
+
+static int64_t expire_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int expire_sweep(struct db *db, long batch, const char *public_base_url, long *expired)
+{
+    long n = 0;
+    if (db_begin(db) != C_OK) {
+        db_rollback(db);
+        return C_ERR;
+    }
+    /* The wake is a NOTIFY in this transaction: the relay hears it only once
+     * the rows it announces are committed. A COMMIT that fails on a lost
+     * connection may still have committed; the retry then finds nothing due
+     * for those rows, since the status guard never expires a session twice. */
+    if (session_store_expire_due(db, batch, public_base_url, &n) != C_OK ||
+        (n > 0 && outbox_wake(db) != C_OK) || db_commit(db) != C_OK) {
+        db_rollback(db);
+        return C_ERR;
+    }
+    *expired = n;
+    return C_OK;
+}
+
+static void expire_log_lag(struct db *db, long lag_warn_s)
+{
+    double lag = 0;
+    /* While PostgreSQL is down the failing sweeps already say so; a failure
+     * here is logged by db_exec. */
+    if (!db_is_connected(db) || session_store_expiry_lag(db, &lag) != C_OK)
+        return;
+    bool late = lag > (double)lag_warn_s;
+    /* Whole seconds, the resolution of every time of the model (a float
+     * would print as 1.2e6 for a large backlog). */
+    log_fields(late ? LOG_WARN : LOG_INFO,
+               json_pack("{sI sI}", "lag_s", (json_int_t)lag, "lag_warn_s", (json_int_t)lag_warn_s),
+               late ? "expiry lag above CAISSE_EXPIRY_LAG_WARN_S" : "expiry lag");
+}
+
+static void expire_burst_add(struct expire_burst *b, long expired, int64_t start_ms,
+                             int64_t took_ms)
+{
+    if (!b->active) {
+        b->active = true;
+        b->start_ms = start_ms;
+        b->sweeps = 0;
+        b->expired = 0;
+        b->longest_tx_ms = 0;
+    }
+    b->sweeps++;
+    b->expired += expired;
+    if (took_ms > b->longest_tx_ms)
+        b->longest_tx_ms = took_ms;
+}
+
+static void expire_burst_end(struct expire_burst *b, bool drained)
+{
+    if (!b->active)
+        return;
+    int64_t duration_ms = expire_now_ms() - b->start_ms;
+    double rate = duration_ms > 0 ? (double)b->expired * 1000.0 / (double)duration_ms : 0.0;
+    log_fields(LOG_INFO,
+               json_pack("{sI sI sI sf sI sb}", "expired", (json_int_t)b->expired, "sweeps",
+                         (json_int_t)b->sweeps, "duration_ms", (json_int_t)duration_ms,
+                         "rate_per_s", rate, "longest_tx_ms", (json_int_t)b->longest_tx_ms,
+                         "drained", drained),
+               drained ? "expiry burst drained" : "expiry burst interrupted by shutdown");
+    b->active = false;
+}
+
+/* Sleeps until until_ms, logging the lag on its schedule meanwhile (so a long
+ * CAISSE_EXPIRY_INTERVAL_MS does not thin out the lag lines). */
+static void expire_wait(struct db *db, const struct expire_options *o, int64_t until_ms,
+                        int64_t *next_lag_ms)
+{
+    for (;;) {
+        int64_t now = expire_now_ms();
+        if (service_stopping() || now >= until_ms)
+            return;
+        if (now >= *next_lag_ms) {
+            expire_log_lag(db, o->lag_warn_s);
+            *next_lag_ms = now + o->lag_log_ms;
+            continue;
+        }
+        int64_t wake = until_ms < *next_lag_ms ? until_ms : *next_lag_ms;
+        service_sleep_ms((long)(wake - now));
+    }
+}
+
+void expire_run(struct db *db, const struct expire_options *o)
+{
+    struct backoff retry;
+    backoff_init(&retry, EXPIRE_RETRY_MIN_MS, EXPIRE_RETRY_MAX_MS);
+    struct expire_burst burst = {0};
+    int64_t next_lag_ms = expire_now_ms();
+    while (!service_stopping()) {
+        int64_t start = expire_now_ms();
+        /* Also between the sweeps of a burst: that is when the lag matters. */
+        if (start >= next_lag_ms) {
+            expire_log_lag(db, o->lag_warn_s);
+            next_lag_ms = expire_now_ms() + o->lag_log_ms;
+            start = expire_now_ms();
+        }
+        long expired = 0;
+        if (expire_sweep(db, o->batch, o->public_base_url, &expired) != C_OK) {
+            long delay = backoff_next(&retry);
+            log_fields(LOG_WARN, json_pack("{sI}", "retry_in_ms", (json_int_t)delay),
+                       "expiry sweep failed, retrying: %s", db->last_error);
+            expire_wait(db, o, expire_now_ms() + delay, &next_lag_ms);
+            continue;
+        }
+        backoff_reset(&retry);
+        int64_t took = expire_now_ms() - start;
+        log_fields(LOG_DEBUG,
+                   json_pack("{sI sI}", "expired", (json_int_t)expired, "ms", (json_int_t)took),
+                   "expiry sweep");
+        bool full = expired >= o->batch;
+        if (full || burst.active)
+            expire_burst_add(&burst, expired, start, took);
+        if (full)
+            continue;
+        expire_burst_end(&burst, true);
+        expire_wait(db, o, expire_now_ms() + o->interval_ms, &next_lag_ms);
+    }
+    expire_burst_end(&burst, false);
+}

@@ -1,0 +1,30 @@
+/* The expiry loop: sweeps that each claim a batch of due open sessions, expire
+ * them and write their checkout.session.expired outbox rows in one short
+ * transaction (session_store_expire_due). A full batch means more may be due,
+ * so the next sweep starts at once: a backlog drains as a run of short
+ * transactions instead of one long one. Replicas need no coordination: the
+ * claim skips rows another replica holds, and the status guard makes a repeat
+ * a no-op. */
+#ifndef CAISSE_EXPIRY_EXPIRE_H
+#define CAISSE_EXPIRY_EXPIRE_H
+
+#include "db.h"
+
+struct expire_options {
+    const char *public_base_url; /* for the url field of the event data */
+    long batch;                  /* most sessions per transaction */
+    long interval_ms;            /* pause after a sweep that was not full */
+    long lag_log_ms;             /* how often the lag is logged */
+    long lag_warn_s;             /* lag above which it is logged as a warning */
+};
+
+/* One sweep in its own transaction: BEGIN, expire up to batch due sessions
+ * with their events, wake the outbox relay if any, COMMIT. On C_ERR the
+ * transaction was rolled back (nothing expired); retrying is always safe. */
+int expire_sweep(struct db *db, long batch, const char *public_base_url, long *expired);
+
+/* Sweeps until a stop is requested, retrying PostgreSQL failures with
+ * backoff; returns only between transactions. */
+void expire_run(struct db *db, const struct expire_options *o);
+
+#endif
