@@ -1,9 +1,14 @@
 #include "service.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "result.h"
 
 static volatile sig_atomic_t service_stop_flag;
@@ -44,4 +49,46 @@ void service_sleep_ms(long ms)
         nanosleep(&ts, NULL);
         ms -= step;
     }
+}
+
+void service_init_or_exit(int argc, char **argv, const char *service, const char *summary,
+                          const struct config_entry *table, size_t n, char *const *log_level)
+{
+    config_init_or_exit(argc, argv, summary, table, n);
+    if (log_init(service, *log_level) != C_OK) {
+        fprintf(stderr, "%s: CAISSE_LOG_LEVEL must be debug, info, warn or error (got \"%s\")\n",
+                service, *log_level);
+        config_free(table, n);
+        exit(2);
+    }
+    if (service_install_signal_handlers() != C_OK) {
+        log_error("cannot install signal handlers");
+        config_free(table, n);
+        exit(1);
+    }
+}
+
+static long service_grace_ms;
+
+static void *service_watchdog_main(void *arg)
+{
+    (void)arg;
+    while (!service_stopping())
+        service_sleep_ms(100);
+    struct timespec ts = {service_grace_ms / 1000, (service_grace_ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    log_error("shutdown did not finish within CAISSE_SHUTDOWN_GRACE_MS (%ld ms); exiting",
+              service_grace_ms);
+    _exit(1);
+    return NULL;
+}
+
+int service_start_watchdog(long grace_ms)
+{
+    service_grace_ms = grace_ms;
+    pthread_t t;
+    if (pthread_create(&t, NULL, service_watchdog_main, NULL) != 0)
+        return C_ERR;
+    return pthread_detach(t) == 0 ? C_OK : C_ERR;
 }

@@ -374,9 +374,10 @@ json_t *session_command_expire(const char *session_id, const char *organization_
     " title, description, customer_id, customer_email, customer_name, customer_phone,"             \
     " product_id, price_id, subscription_id, allow_quantity, quantity, success_url, cancel_url,"   \
     " allow_coupon_code, require_billing_address, payment_link_id, is_spi, is_pos,"                \
-    " extract(epoch FROM expires_at)::bigint, metadata::text,"                                     \
-    " extract(epoch FROM created_at)::bigint, created_by,"                                         \
-    " extract(epoch FROM updated_at)::bigint, idempotency_key, request_hash, payment_reference"
+    " floor(extract(epoch FROM expires_at))::bigint, metadata::text,"                              \
+    " floor(extract(epoch FROM created_at))::bigint, created_by,"                                  \
+    " floor(extract(epoch FROM updated_at))::bigint, idempotency_key, request_hash, "              \
+    "payment_reference"
 
 enum {
     COL_ID,
@@ -488,10 +489,10 @@ fail:
     return C_ERR;
 }
 
-static int session_store_get_one(struct db *db, const char *sql, const char *const params[3],
-                                 struct session *out, bool *found)
+static int session_store_get_one(struct db *db, const char *sql, int nparams,
+                                 const char *const *params, struct session *out, bool *found)
 {
-    PGresult *r = db_exec(db, sql, 3, params);
+    PGresult *r = db_exec(db, sql, nparams, params);
     if (r == NULL)
         return C_ERR;
     int rc = C_OK;
@@ -508,7 +509,7 @@ int session_store_get(struct db *db, const char *organization_id, const char *en
     static const char sql[] = "SELECT " SESSION_SELECT_COLUMNS " FROM checkout_sessions"
                               " WHERE id = $3 AND organization_id = $1 AND environment = $2";
     const char *params[3] = {organization_id, environment, id};
-    return session_store_get_one(db, sql, params, out, found);
+    return session_store_get_one(db, sql, 3, params, out, found);
 }
 
 int session_store_find_by_idempotency_key(struct db *db, const char *organization_id,
@@ -519,7 +520,7 @@ int session_store_find_by_idempotency_key(struct db *db, const char *organizatio
                               " WHERE organization_id = $1 AND environment = $2"
                               " AND idempotency_key = $3";
     const char *params[3] = {organization_id, environment, key};
-    return session_store_get_one(db, sql, params, out, found);
+    return session_store_get_one(db, sql, 3, params, out, found);
 }
 
 void session_array_free(struct session *arr, size_t count)
@@ -675,15 +676,7 @@ int session_store_get_any(struct db *db, const char *id, struct session *out, bo
     static const char sql[] = "SELECT " SESSION_SELECT_COLUMNS " FROM checkout_sessions"
                               " WHERE id = $1";
     const char *params[1] = {id};
-    PGresult *r = db_exec(db, sql, 1, params);
-    if (r == NULL)
-        return C_ERR;
-    int rc = C_OK;
-    *found = PQntuples(r) > 0;
-    if (*found)
-        rc = session_from_row(r, 0, out);
-    PQclear(r);
-    return rc;
+    return session_store_get_one(db, sql, 1, params, out, found);
 }
 
 /* Appends the event of a transition of s to events (see outbox_insert). */

@@ -74,17 +74,6 @@ static unsigned create_decide(struct pipeline_op *op, struct db *db, bool deadli
     return status;
 }
 
-static bool create_is_json(const char *content_type)
-{
-    if (content_type == NULL)
-        return false;
-    size_t n = strlen("application/json");
-    if (strncasecmp(content_type, "application/json", n) != 0)
-        return false;
-    char next = content_type[n];
-    return next == '\0' || next == ';' || next == ' ';
-}
-
 static void create_request_hash(const json_t *body, char out[SESSION_REQUEST_HASH_LEN])
 {
     /* Canonical form: the same JSON with other spacing or key order is the
@@ -108,19 +97,10 @@ static enum MHD_Result create_answer_existing(struct http_request *req, struct s
 
 enum MHD_Result create_handle(struct http_request *req, struct db *db)
 {
-    if (req->body_too_large)
-        return http_respond_error(req, 413, "payload_too_large", NULL,
-                                  "Request body must not exceed %d bytes", HTTP_MAX_BODY);
-    if (!create_is_json(http_header(req, "Content-Type")))
-        return http_respond_error(req, 415, "unsupported_media_type", NULL,
-                                  "Content-Type must be application/json");
-    json_error_t jerr;
-    json_t *body = json_loadb(req->body != NULL ? req->body : "", req->body_len,
-                              JSON_REJECT_DUPLICATES, &jerr);
+    json_t *body;
+    enum MHD_Result rc = http_read_json_object(req, &body);
     if (body == NULL)
-        return http_respond_error(req, 400, "validation_error", NULL,
-                                  "Request body must be valid JSON (line %d, column %d)", jerr.line,
-                                  jerr.column);
+        return rc;
     const char *key = http_header(req, "Idempotency-Key");
     if (key != NULL && (key[0] == '\0' || strlen(key) > 255)) {
         json_decref(body);
@@ -160,7 +140,7 @@ enum MHD_Result create_handle(struct http_request *req, struct db *db)
             return http_respond_unavailable(req);
         }
         if (found) {
-            enum MHD_Result rc = create_answer_existing(req, &existing, s.request_hash);
+            rc = create_answer_existing(req, &existing, s.request_hash);
             session_free(&existing);
             session_free(&s);
             return rc;
@@ -201,7 +181,7 @@ enum MHD_Result create_handle(struct http_request *req, struct db *db)
     op->ctx = ctx;
     op->ctx_free = create_ctx_free;
     pipeline_op_set_body(op, answer);
-    enum MHD_Result rc = pipeline_submit(req, op, command);
+    rc = pipeline_submit(req, op, command);
     json_decref(command);
     return rc;
 }

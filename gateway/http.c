@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "log.h"
@@ -84,6 +85,42 @@ int http_request_append_body(struct http_request *req, const char *data, size_t 
 const char *http_header(struct http_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+static bool http_is_json(const char *content_type)
+{
+    if (content_type == NULL)
+        return false;
+    size_t n = strlen("application/json");
+    if (strncasecmp(content_type, "application/json", n) != 0)
+        return false;
+    char next = content_type[n];
+    return next == '\0' || next == ';' || next == ' ';
+}
+
+enum MHD_Result http_read_json_object(struct http_request *req, json_t **out)
+{
+    *out = NULL;
+    if (req->body_too_large)
+        return http_respond_error(req, 413, "payload_too_large", NULL,
+                                  "Request body must not exceed %d bytes", HTTP_MAX_BODY);
+    if (!http_is_json(http_header(req, "Content-Type")))
+        return http_respond_error(req, 415, "unsupported_media_type", NULL,
+                                  "Content-Type must be application/json");
+    json_error_t jerr;
+    json_t *body = json_loadb(req->body != NULL ? req->body : "", req->body_len,
+                              JSON_REJECT_DUPLICATES, &jerr);
+    if (body == NULL)
+        return http_respond_error(req, 400, "validation_error", NULL,
+                                  "Request body must be valid JSON (line %d, column %d)", jerr.line,
+                                  jerr.column);
+    if (!json_is_object(body)) {
+        json_decref(body);
+        return http_respond_error(req, 400, "validation_error", NULL,
+                                  "Request body must be a JSON object");
+    }
+    *out = body;
+    return MHD_YES;
 }
 
 const char *http_query(struct http_request *req, const char *name)

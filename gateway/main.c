@@ -54,7 +54,7 @@ static const struct config_entry gateway_config[] = {
     {"CAISSE_API_KEY_CACHE_TTL", CONFIG_INT, "30",
      "Seconds an API key lookup is cached (revocation delay)", &cfg.api_key_cache_ttl, 0, 3600},
     {"CAISSE_SESSION_TTL", CONFIG_INT, "3600", "Default session lifetime in seconds",
-     &cfg.session_ttl, 60, 86400},
+     &cfg.session_ttl, 1, 86400},
     {"CAISSE_SESSION_MIN_TTL", CONFIG_INT, "1800",
      "Earliest expires_at a merchant may ask for, in seconds from now", &cfg.session_min_ttl, 1,
      86400},
@@ -79,16 +79,10 @@ static const struct config_entry gateway_config[] = {
 
 int main(int argc, char **argv)
 {
-    config_init_or_exit(argc, argv,
-                        "caisse-gateway: the Checkout Sessions REST API (POST/GET "
-                        "/checkout-sessions, also under /v1).",
-                        gateway_config, CONFIG_TABLE_SIZE(gateway_config));
-    if (log_init("gateway", cfg.log_level) != C_OK) {
-        fprintf(stderr, "CAISSE_LOG_LEVEL must be debug, info, warn or error\n");
-        return 2;
-    }
-    if (service_install_signal_handlers() != C_OK)
-        return 1;
+    service_init_or_exit(argc, argv, "gateway",
+                         "caisse-gateway: the Checkout Sessions REST API (POST/GET "
+                         "/checkout-sessions, also under /v1).",
+                         gateway_config, CONFIG_TABLE_SIZE(gateway_config), &cfg.log_level);
     auth_init(cfg.api_key_cache_ttl);
     reads_init(cfg.public_base_url);
     struct pipeline_config pc = {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "create.h"
@@ -215,14 +216,14 @@ static struct MHD_Daemon *server_listen(const char *host, long port, long thread
         log_error("listen address must be an IPv4 address, got %s", host);
         return NULL;
     }
+    /* The logger comes first so even option errors reach our JSON log. */
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
             MHD_USE_ERROR_LOG,
-        (uint16_t)port, NULL, NULL, server_access, cls, MHD_OPTION_SOCK_ADDR, &addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads, MHD_OPTION_NOTIFY_COMPLETED,
-        server_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)connection_timeout_s,
-        MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
-        MHD_OPTION_END);
+        (uint16_t)port, NULL, NULL, server_access, cls, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log,
+        NULL, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
+        MHD_OPTION_NOTIFY_COMPLETED, server_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)connection_timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
     if (d == NULL)
         log_error("cannot listen on %s:%ld", host, port);
     return d;
@@ -251,12 +252,22 @@ void server_set_draining(void)
     atomic_store(&server_draining, true);
 }
 
+/* Quiescing hands the listening socket back to us; closing it makes new
+ * connections fail at once (a load balancer retries elsewhere) instead of
+ * waiting in the backlog until the process exits. */
+static void server_quiesce_daemon(struct MHD_Daemon *d)
+{
+    if (d == NULL)
+        return;
+    MHD_socket fd = MHD_quiesce_daemon(d);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
 void server_quiesce(void)
 {
-    if (server_daemon != NULL)
-        MHD_quiesce_daemon(server_daemon);
-    if (server_internal_daemon != NULL)
-        MHD_quiesce_daemon(server_internal_daemon);
+    server_quiesce_daemon(server_daemon);
+    server_quiesce_daemon(server_internal_daemon);
 }
 
 void server_stop(void)

@@ -37,36 +37,14 @@ static void transition_ctx_free(void *p)
     free(ctx);
 }
 
-/* Body of a transition request: a JSON object (may be empty for expire). */
+/* Body of a transition request: a JSON object; expire may also have none. */
 static enum MHD_Result transition_parse_body(struct http_request *req, bool required, json_t **out)
 {
-    *out = NULL;
-    if (req->body_too_large)
-        return http_respond_error(req, 413, "payload_too_large", NULL,
-                                  "Request body must not exceed %d bytes", HTTP_MAX_BODY);
-    if (req->body_len == 0 && !required) {
+    if (req->body_len == 0 && !req->body_too_large && !required) {
         *out = json_object();
         return *out != NULL ? MHD_YES : http_respond_unavailable(req);
     }
-    const char *ct = http_header(req, "Content-Type");
-    if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
-        (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' '))
-        return http_respond_error(req, 415, "unsupported_media_type", NULL,
-                                  "Content-Type must be application/json");
-    json_error_t jerr;
-    json_t *body = json_loadb(req->body != NULL ? req->body : "", req->body_len,
-                              JSON_REJECT_DUPLICATES, &jerr);
-    if (body == NULL)
-        return http_respond_error(req, 400, "validation_error", NULL,
-                                  "Request body must be valid JSON (line %d, column %d)", jerr.line,
-                                  jerr.column);
-    if (!json_is_object(body)) {
-        json_decref(body);
-        return http_respond_error(req, 400, "validation_error", NULL,
-                                  "Request body must be a JSON object");
-    }
-    *out = body;
-    return MHD_YES;
+    return http_read_json_object(req, out);
 }
 
 /* 400 for any field but the allowed ones; NULL-terminated list. */

@@ -30,20 +30,10 @@ static const struct config_entry config_table[] = {
 
 int main(int argc, char **argv)
 {
-    config_init_or_exit(argc, argv,
-                        "Delivers checkout session events to merchant webhook endpoints (not yet: "
-                        "idle placeholder).",
-                        config_table, CONFIG_TABLE_SIZE(config_table));
-    if (log_init("webhook-worker", cfg_log_level) != C_OK) {
-        log_error("CAISSE_LOG_LEVEL must be debug, info, warn or error (got \"%s\")",
-                  cfg_log_level);
-        config_free(config_table, CONFIG_TABLE_SIZE(config_table));
-        return 2;
-    }
-    if (service_install_signal_handlers() != C_OK) {
-        log_error("cannot install signal handlers");
-        return 1;
-    }
+    service_init_or_exit(argc, argv, "webhook-worker",
+                         "Delivers checkout session events to merchant webhook endpoints (not yet: "
+                         "idle placeholder).",
+                         config_table, CONFIG_TABLE_SIZE(config_table), &cfg_log_level);
     char target[512];
     db_describe_target(cfg_database_url, target, sizeof(target));
     log_fields(LOG_INFO, json_pack("{ss ss}", "database", target, "kafka_brokers", cfg_brokers),
