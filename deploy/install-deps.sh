@@ -41,9 +41,13 @@ if [ "$jv" -lt 17 ]; then
   packages+=(openjdk-17-jre-headless)
 fi
 
-# Node is only an independent HTTP client in tests; any installed node will do.
+# Node is only an independent client in tests (HTTP, and tests/contract/'s validator of the
+# Kafka records, whose npm packages tests/contract/run.sh installs); any installed node will
+# do. npm alone is missing only beside Debian's nodejs (other node builds bundle it).
 if ! command -v node >/dev/null 2>&1; then
   packages+=(nodejs npm)
+elif ! command -v npm >/dev/null 2>&1; then
+  packages+=(npm)
 fi
 
 missing=()
