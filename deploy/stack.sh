@@ -53,7 +53,11 @@ start_service() {
   [ -x "$bin" ] || die "$bin is missing: run make first"
   # setsid: the service outlives this script, and a Ctrl-C in the terminal that ran
   # 'make up' does not reach it.
-  setsid "$bin" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  # Static group membership (the pod name on Kubernetes): a restarted worker takes its
+  # partitions back at once instead of waiting out the dead member's session timeout.
+  local instance_id=""
+  [ "$name" = session-worker ] && instance_id="${CAISSE_INSTANCE_ID:-$name-1}"
+  CAISSE_INSTANCE_ID="$instance_id" setsid "$bin" >>"$LOGS/$name.log" 2>&1 </dev/null &
   echo $! >"$RUN/$name.pid"
 }
 

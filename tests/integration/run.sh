@@ -16,6 +16,8 @@ export CAISSE_KAFKA_PARTITIONS=4
 export CAISSE_API_KEY_CACHE_TTL=1
 export CAISSE_KAFKA_MESSAGE_TIMEOUT_MS=5000
 export CAISSE_LOG_LEVEL=info
+# The expiry worker sweeps often, so sessions past their deadline expire within a second.
+export CAISSE_EXPIRY_INTERVAL_MS=500
 # shellcheck source=../../deploy/env.sh
 . "$REPO/deploy/env.sh"
 
@@ -24,6 +26,11 @@ STACK="$REPO/deploy/stack.sh"
 
 teardown() {
   local rc=$?
+  local short_pid
+  short_pid=$(cat "$CAISSE_STACK_DIR/run/gateway-short-ttl.pid" 2>/dev/null || true)
+  if [ -n "$short_pid" ] && kill "$short_pid" 2>/dev/null; then
+    for _ in $(seq 1 100); do kill -0 "$short_pid" 2>/dev/null || break; sleep 0.1; done
+  fi
   if [ $rc -ne 0 ]; then
     echo "--- integration failed; last service log lines ---" >&2
     for f in "$CAISSE_STACK_DIR"/logs/*.log; do
@@ -63,6 +70,24 @@ export CAISSE_TEST_ADMIN="$ADMIN"
 export CAISSE_TEST_STACK="$STACK"
 export CAISSE_TEST_REPO="$REPO"
 
+# A second gateway whose sessions live 4 seconds, so lifecycle tests see real expiry and
+# deadline races without waiting an hour.
+short_port=$((CAISSE_GATEWAY_PORT + 10))
+CAISSE_GATEWAY_PORT=$short_port CAISSE_GATEWAY_INTERNAL_PORT=$((short_port + 1)) \
+  CAISSE_SESSION_TTL=4 CAISSE_SESSION_MIN_TTL=1 CAISSE_INTERNAL_TOKEN="$CAISSE_TEST_INTERNAL_TOKEN" \
+  setsid "$REPO/build/bin/caisse-gateway" >>"$CAISSE_STACK_DIR/logs/gateway-short-ttl.log" 2>&1 </dev/null &
+echo $! >"$CAISSE_STACK_DIR/run/gateway-short-ttl.pid"
+export CAISSE_TEST_SHORT_TTL_URL="http://127.0.0.1:$short_port"
+for _ in $(seq 1 100); do
+  curl -fsS -o /dev/null "$CAISSE_TEST_SHORT_TTL_URL/readyz" 2>/dev/null && break
+  sleep 0.2
+done
+
 # The fault suite stops Kafka under the other suites' feet, so it runs alone, last.
 "$REPO/build/bin/integration-tests" --jobs 2 --filter '!(faults)/*' "$@"
 "$REPO/build/bin/integration-tests" --jobs 1 --filter 'faults/*' "$@"
+
+# Last, while the stack is still up: every command and event the suites left on Kafka
+# must match the AsyncAPI contract (common/asyncapi.yaml), checked by an independent
+# validator (Node + ajv), so the documented contract cannot drift from the code.
+bash "$REPO/tests/contract/run.sh"

@@ -74,10 +74,16 @@ static size_t test_header_cb(char *line, size_t size, size_t nitems, void *userd
 struct api_response test_api(const char *method, const char *path, const char *api_key,
                              const char *body, const char *const *headers)
 {
+    return test_api_at(test_env("CAISSE_TEST_URL"), method, path, api_key, body, headers);
+}
+
+struct api_response test_api_at(const char *base_url, const char *method, const char *path,
+                                const char *api_key, const char *body, const char *const *headers)
+{
     struct api_response r;
     memset(&r, 0, sizeof(r));
     char url[2048];
-    snprintf(url, sizeof(url), "%s%s", test_env("CAISSE_TEST_URL"), path);
+    snprintf(url, sizeof(url), "%s%s", base_url, path);
     CURL *c = curl_easy_init();
     cr_assert(c != NULL);
     struct curl_slist *h = NULL;
@@ -233,11 +239,17 @@ char *test_sql_value(const char *sql, const char *param)
 
 int test_shell(const char *fmt, ...)
 {
-    char cmd[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    int len = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    cr_assert(len >= 0);
+    char *cmd = malloc((size_t)len + 1);
+    cr_assert(cmd != NULL);
+    va_start(ap, fmt);
+    vsnprintf(cmd, (size_t)len + 1, fmt, ap);
     va_end(ap);
     int rc = system(cmd);
+    free(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -24,6 +25,9 @@ const char *test_env(const char *name);
 /* headers: NULL-terminated "Name: value" strings, or NULL. body may be NULL. */
 struct api_response test_api(const char *method, const char *path, const char *api_key,
                              const char *body, const char *const *headers);
+/* The same against another listener (the internal API, the short-TTL gateway). */
+struct api_response test_api_at(const char *base_url, const char *method, const char *path,
+                                const char *api_key, const char *body, const char *const *headers);
 void test_api_free(struct api_response *r);
 
 /* POST /checkout-sessions with a JSON body and a JSON content type. */
@@ -50,5 +54,65 @@ char *test_sql_value(const char *sql, const char *param);
 int test_shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 void test_sleep_ms(long ms);
+
+/* ---- crash and restart tests (traffic.c) ------------------------------------------ */
+
+/* Background traffic: threads that create sessions on the merchant API, with
+ * metadata {"traffic": marker, "seq": n}, and complete every complete_every-th
+ * acknowledged one through the internal API (payment_reference "pay-<id>"),
+ * one round behind the creates. A completion answered 404 (the acknowledged
+ * create is not readable yet) is retried later, after the creates for up to
+ * completion_deadline_s. Stops after `creates` creates or test_traffic_stop.
+ * The threads record every answer and never assert. */
+struct test_traffic_options {
+    const char *api_key;
+    const char *marker;
+    int threads; /* 1..16 */
+    int creates; /* most creates in all */
+    int complete_every;
+    long pause_ms; /* per thread, between creates */
+    int completion_deadline_s;
+};
+
+struct test_traffic_op {
+    char id[64];           /* session id when the create was acknowledged (201/202) */
+    long create_status;    /* HTTP status, 0 for a transport error */
+    bool complete_wanted;  /* acknowledged and picked for completion */
+    int complete_attempts; /* 404s included */
+    long complete_status;  /* the last completion answer */
+};
+
+struct test_traffic;
+struct test_traffic *test_traffic_start(const struct test_traffic_options *o);
+/* Creates answered with status so far (0: transport errors; -1: all answers). */
+long test_traffic_count(struct test_traffic *t, long status);
+/* Every create has been answered (completions may still be running). */
+bool test_traffic_done(struct test_traffic *t);
+/* Asks the threads to finish early; test_traffic_join waits for them. */
+void test_traffic_stop(struct test_traffic *t);
+void test_traffic_join(struct test_traffic *t);
+/* After join: the creates in the order they were issued. */
+const struct test_traffic_op *test_traffic_ops(const struct test_traffic *t, size_t *n);
+/* "creates {201:120 202:30 503:2} completions {200:50 202:10}" */
+void test_traffic_summary(const struct test_traffic *t, char *out, size_t outlen);
+void test_traffic_free(struct test_traffic *t);
+
+/* Every event on checkout.session.events whose subject is a key of subjects
+ * (an object used as a set), as subject -> {type -> {event id -> deliveries}}. */
+json_t *test_kafka_tally(const json_t *subjects);
+
+/* Every row of a query (one optional text parameter) as an array of arrays of
+ * strings, JSON null for SQL NULL. */
+json_t *test_sql_rows(const char *sql, const char *param);
+
+/* Stack services (deploy/stack.sh, pid files in $CAISSE_STACK_DIR/run). The
+ * pid of a running service, 0 if it is not running. */
+pid_t test_service_pid(const char *name);
+/* kill -9, waits until the process is gone, removes its pid file. */
+void test_service_kill9(const char *name);
+/* stack.sh start-service, with env ("NAME=value ..." or NULL) before it. */
+void test_service_start(const char *name, const char *env);
+/* stack.sh stop-service (SIGTERM, graceful). */
+void test_service_stop(const char *name);
 
 #endif
