@@ -8,9 +8,9 @@
 #include <stdint.h>
 
 #define WEBHOOK_SECRET_PREFIX "whsec_"
-#define WEBHOOK_SECRET_BYTES 32   /* random bytes in a new secret (spec: 24 to 64) */
-#define WEBHOOK_SECRET_MAX 128    /* "whsec_" + base64 of up to 64 bytes + terminator */
-#define WEBHOOK_SIGNATURE_MAX 64  /* "v1," + base64 of 32 bytes + terminator */
+#define WEBHOOK_SECRET_BYTES 32  /* random bytes in a new secret (spec: 24 to 64) */
+#define WEBHOOK_SECRET_MAX 128   /* "whsec_" + base64 of up to 64 bytes + terminator */
+#define WEBHOOK_SIGNATURE_MAX 64 /* "v1," + base64 of 32 bytes + terminator */
 
 /* New secret: "whsec_" + base64 of WEBHOOK_SECRET_BYTES random bytes. */
 int webhook_secret_generate(char out[WEBHOOK_SECRET_MAX]);

@@ -68,7 +68,8 @@ static size_t distinct_events(json_t *events, const char *type)
     json_t *seen = json_object();
     size_t i;
     json_t *ev;
-    json_array_foreach(events, i, ev) {
+    json_array_foreach(events, i, ev)
+    {
         if (strcmp(json_string_value(json_object_get(ev, "type")), type) == 0)
             json_object_set_new(seen, json_string_value(json_object_get(ev, "id")), json_true());
     }
@@ -98,9 +99,12 @@ Test(lifecycle, completion_marks_the_session_complete_with_one_event, .timeout =
     cr_assert_eq(distinct_events(events, "checkout.session.completed"), 1);
     size_t i;
     json_t *ev;
-    json_array_foreach(events, i, ev) {
-        if (strcmp(json_string_value(json_object_get(ev, "type")), "checkout.session.completed") == 0)
-            cr_assert(json_equal(json_object_get(ev, "data"), r.json), "completed event data differs");
+    json_array_foreach(events, i, ev)
+    {
+        if (strcmp(json_string_value(json_object_get(ev, "type")), "checkout.session.completed") ==
+            0)
+            cr_assert(json_equal(json_object_get(ev, "data"), r.json),
+                      "completed event data differs");
     }
     json_decref(events);
     test_api_free(&g);
@@ -132,7 +136,8 @@ Test(lifecycle, completion_by_another_payment_is_409)
     cr_assert_eq(a.status, 200, "%s", a.text);
     struct api_response b = complete_with(id, "pay_second");
     char message[200];
-    snprintf(message, sizeof(message), "Checkout session %s was already completed by another payment", id);
+    snprintf(message, sizeof(message),
+             "Checkout session %s was already completed by another payment", id);
     test_assert_error(&b, 409, "invalid_state", "id", message);
     test_api_free(&a);
     test_api_free(&b);
@@ -148,7 +153,8 @@ Test(lifecycle, completion_needs_the_service_token_and_the_internal_listener)
     char path[128];
     snprintf(path, sizeof(path), "/internal/checkout-sessions/%s/complete", id);
     const char *h[] = {"Content-Type: application/json", NULL};
-    r = test_api_at(test_env("CAISSE_TEST_INTERNAL_URL"), "POST", path, NULL, "{\"payment_reference\": \"x\"}", h);
+    r = test_api_at(test_env("CAISSE_TEST_INTERNAL_URL"), "POST", path, NULL,
+                    "{\"payment_reference\": \"x\"}", h);
     test_assert_error(&r, 401, "authentication_error", NULL, "Invalid service token");
     test_api_free(&r);
     /* The merchant port does not serve the internal API at all. */
@@ -167,7 +173,8 @@ Test(lifecycle, completion_rejects_bad_input)
     char *id = create_session();
     const char *token = test_env("CAISSE_TEST_INTERNAL_TOKEN");
     struct api_response r = complete(id, "{}", token);
-    test_assert_error(&r, 400, "validation_error", "payment_reference", "payment_reference is required");
+    test_assert_error(&r, 400, "validation_error", "payment_reference",
+                      "payment_reference is required");
     test_api_free(&r);
     r = complete(id, "{\"payment_reference\": \"p\", \"amount\": 5}", token);
     test_assert_error(&r, 400, "validation_error", "amount", "Unknown parameter: amount");
@@ -192,11 +199,13 @@ Test(lifecycle, manual_expiry_expires_once_then_is_409, .timeout = 60)
     cr_assert_str_eq(status_of(&r), "expired");
     struct api_response again = expire(id, key_a());
     char message[200];
-    snprintf(message, sizeof(message), "Checkout session %s is expired; only an open session can be expired", id);
+    snprintf(message, sizeof(message),
+             "Checkout session %s is expired; only an open session can be expired", id);
     test_assert_error(&again, 409, "invalid_state", "id", message);
     test_api_free(&again);
     struct api_response c = complete_with(id, "pay_too_late");
-    snprintf(message, sizeof(message), "Checkout session %s has expired and cannot be completed", id);
+    snprintf(message, sizeof(message), "Checkout session %s has expired and cannot be completed",
+             id);
     test_assert_error(&c, 409, "invalid_state", "id", message);
     test_api_free(&c);
     json_t *events = test_kafka_events_for(id, 2, 20000);
@@ -222,7 +231,8 @@ Test(lifecycle, expiring_a_completed_session_is_409)
     cr_assert_eq(c.status, 200, "%s", c.text);
     struct api_response r = expire(id, key_a());
     char message[200];
-    snprintf(message, sizeof(message), "Checkout session %s is complete; only an open session can be expired", id);
+    snprintf(message, sizeof(message),
+             "Checkout session %s is complete; only an open session can be expired", id);
     test_assert_error(&r, 409, "invalid_state", "id", message);
     test_api_free(&r);
     test_api_free(&c);
@@ -266,9 +276,13 @@ Test(lifecycle, short_lived_sessions_are_expired_by_the_worker, .timeout = 90)
         cr_assert_eq(distinct_events(events, "checkout.session.expired"), 1);
         size_t j;
         json_t *ev;
-        json_array_foreach(events, j, ev) {
-            if (strcmp(json_string_value(json_object_get(ev, "type")), "checkout.session.expired") == 0)
-                cr_assert_str_eq(json_string_value(json_object_get(json_object_get(ev, "data"), "status")), "expired");
+        json_array_foreach(events, j, ev)
+        {
+            if (strcmp(json_string_value(json_object_get(ev, "type")),
+                       "checkout.session.expired") == 0)
+                cr_assert_str_eq(
+                    json_string_value(json_object_get(json_object_get(ev, "data"), "status")),
+                    "expired");
         }
         json_decref(events);
         struct api_response c = complete_with(ids[i], "pay_after_expiry");
@@ -299,10 +313,12 @@ Test(lifecycle, completion_racing_expiry_at_the_deadline_has_one_winner, .timeou
     int n = snprintf(cmd, sizeof(cmd), "cd %s || exit 1;", dir);
     for (int i = 0; i < N; i++)
         n += snprintf(cmd + n, sizeof(cmd) - (size_t)n,
-                      " (curl -s -o %d.body -w '%%{http_code}' -X POST %s/internal/checkout-sessions/%s/complete"
+                      " (curl -s -o %d.body -w '%%{http_code}' -X POST "
+                      "%s/internal/checkout-sessions/%s/complete"
                       " -H 'Authorization: Bearer %s' -H 'Content-Type: application/json'"
                       " -d '{\"payment_reference\": \"race_%d\"}' > %d.code; sleep 0.02) &",
-                      i, test_env("CAISSE_TEST_INTERNAL_URL"), ids[i], test_env("CAISSE_TEST_INTERNAL_TOKEN"), i, i);
+                      i, test_env("CAISSE_TEST_INTERNAL_URL"), ids[i],
+                      test_env("CAISSE_TEST_INTERNAL_TOKEN"), i, i);
     snprintf(cmd + n, sizeof(cmd) - (size_t)n, " wait");
     cr_assert_eq(test_shell("%s", cmd), 0);
     test_sleep_ms(3000); /* the worker expires what completion did not take */
@@ -325,7 +341,8 @@ Test(lifecycle, completion_racing_expiry_at_the_deadline_has_one_winner, .timeou
         json_t *events = test_kafka_events_for(ids[i], 2, 20000);
         size_t nc = distinct_events(events, "checkout.session.completed");
         size_t ne = distinct_events(events, "checkout.session.expired");
-        cr_assert_eq(nc + ne, 1, "session %s: %zu completed and %zu expired events", ids[i], nc, ne);
+        cr_assert_eq(nc + ne, 1, "session %s: %zu completed and %zu expired events", ids[i], nc,
+                     ne);
         if (strcmp(code, "200") == 0) {
             cr_assert_str_eq(status, "complete");
             cr_assert_eq(nc, 1);
