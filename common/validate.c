@@ -299,11 +299,10 @@ static int validate_quantity(const json_t *body, struct session *out, struct val
     return C_OK;
 }
 
-static int validate_metadata(const json_t *body, struct session *out, struct validate_error *err)
+/* The metadata rules of every object that carries metadata; v is the value
+ * given (not null). *out gets a copy. */
+static int validate_metadata_value(const json_t *v, json_t **out, struct validate_error *err)
 {
-    const json_t *v = json_object_get(body, "metadata");
-    if (v == NULL || json_is_null(v))
-        return C_OK;
     if (!json_is_object(v))
         return validate_fail(err, "metadata", "metadata must be an object");
     if (json_object_size(v) > VALIDATE_MAX_METADATA_KEYS)
@@ -333,9 +332,17 @@ static int validate_metadata(const json_t *body, struct session *out, struct val
     json_t *copy = json_deep_copy(v);
     if (copy == NULL)
         return validate_fail(err, "metadata", "out of memory");
-    json_decref(out->metadata);
-    out->metadata = copy;
+    json_decref(*out);
+    *out = copy;
     return C_OK;
+}
+
+static int validate_metadata(const json_t *body, struct session *out, struct validate_error *err)
+{
+    const json_t *v = json_object_get(body, "metadata");
+    if (v == NULL || json_is_null(v))
+        return C_OK;
+    return validate_metadata_value(v, &out->metadata, err);
 }
 
 static int validate_expires_at(const json_t *body, const struct validate_create_options *opt,
@@ -422,5 +429,193 @@ int validate_list_query(const char *status, const char *limit, const char *offse
         uuid_format(&u, q.starting_after);
     }
     *out = q;
+    return C_OK;
+}
+
+/* ---- webhooks --------------------------------------------------------------- */
+
+#define VALIDATE_MAX_ENDPOINT_DESCRIPTION 2000
+
+static const char *const validate_webhook_endpoint_fields[] = {
+    "url", "enabled_events", "description", "metadata", "disabled",
+};
+
+/* 400 for any field but the first n_allowed of the table. */
+static int validate_known_fields(const json_t *body, const char *const *fields, size_t n_allowed,
+                                 struct validate_error *err)
+{
+    if (!json_is_object(body))
+        return validate_fail(err, NULL, "Request body must be a JSON object");
+    const char *key;
+    const json_t *value;
+    json_object_foreach((json_t *)body, key, value)
+    {
+        bool known = false;
+        for (size_t i = 0; i < n_allowed; i++)
+            known = known || strcmp(key, fields[i]) == 0;
+        if (!known) {
+            char shown[64];
+            snprintf(shown, sizeof(shown), "%s", key);
+            return validate_fail(err, shown, "Unknown parameter: %s", shown);
+        }
+    }
+    return C_OK;
+}
+
+/* Only the shape: the address rules (scheme, https for live keys, where the
+ * host resolves) need the operator's allowlist and are netguard's, checked
+ * by the caller afterwards. */
+static int validate_endpoint_url(const json_t *v, struct webhook_endpoint_input *out,
+                                 struct validate_error *err)
+{
+    if (v == NULL || json_is_null(v))
+        return validate_fail(err, "url", "url is required");
+    if (!json_is_string(v))
+        return validate_fail(err, "url", "url must be a string");
+    if (strlen(json_string_value(v)) != json_string_length(v))
+        return validate_fail(err, "url", "url must not contain NUL characters");
+    if (json_string_length(v) > VALIDATE_MAX_URL)
+        return validate_fail(err, "url", "url must be at most %d characters", VALIDATE_MAX_URL);
+    char *copy = strdup(json_string_value(v));
+    if (copy == NULL)
+        return validate_fail(err, "url", "out of memory");
+    free(out->url);
+    out->url = copy;
+    out->has_url = true;
+    return C_OK;
+}
+
+static int validate_enabled_events(const json_t *v, struct webhook_endpoint_input *out,
+                                   struct validate_error *err)
+{
+    static const char expected[] = "checkout.session.created, checkout.session.completed,"
+                                   " checkout.session.expired or *";
+    if (v == NULL || json_is_null(v))
+        return validate_fail(err, "enabled_events", "enabled_events is required");
+    if (!json_is_array(v))
+        return validate_fail(err, "enabled_events", "enabled_events must be an array");
+    if (json_array_size(v) == 0)
+        return validate_fail(err, "enabled_events", "enabled_events must not be empty");
+    size_t i;
+    const json_t *item;
+    json_array_foreach(v, i, item)
+    {
+        if (!json_is_string(item))
+            return validate_fail(err, "enabled_events",
+                                 "enabled_events must contain only strings (%s)", expected);
+        const char *name = json_string_value(item);
+        if (strlen(name) != json_string_length(item) ||
+            !webhook_endpoint_event_type_is_valid(name)) {
+            char shown[64];
+            snprintf(shown, sizeof(shown), "%s", name); /* bound what we echo back */
+            return validate_fail(err, "enabled_events",
+                                 "Unsupported event type in enabled_events: %s (expected %s)",
+                                 shown, expected);
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(name, json_string_value(json_array_get(v, j))) == 0)
+                return validate_fail(err, "enabled_events",
+                                     "enabled_events must not contain duplicates: %s", name);
+        }
+    }
+    json_t *copy = json_deep_copy(v);
+    if (copy == NULL)
+        return validate_fail(err, "enabled_events", "out of memory");
+    json_decref(out->enabled_events);
+    out->enabled_events = copy;
+    out->has_enabled_events = true;
+    return C_OK;
+}
+
+/* The fields both create and update accept, when present; null description
+ * clears it, null metadata empties it. */
+static int validate_endpoint_optional(const json_t *body, struct webhook_endpoint_input *out,
+                                      struct validate_error *err)
+{
+    if (json_object_get(body, "description") != NULL) {
+        out->has_description = true;
+        if (validate_optional_string(body, "description", VALIDATE_MAX_ENDPOINT_DESCRIPTION,
+                                     &out->description, err) != C_OK)
+            return C_ERR;
+    }
+    const json_t *metadata = json_object_get(body, "metadata");
+    if (metadata != NULL) {
+        out->has_metadata = true;
+        if (json_is_null(metadata)) {
+            json_decref(out->metadata);
+            out->metadata = json_object();
+            if (out->metadata == NULL)
+                return validate_fail(err, "metadata", "out of memory");
+        } else if (validate_metadata_value(metadata, &out->metadata, err) != C_OK) {
+            return C_ERR;
+        }
+    }
+    return C_OK;
+}
+
+int validate_webhook_endpoint_create(const json_t *body, struct webhook_endpoint_input *out,
+                                     struct validate_error *err)
+{
+    /* disabled is for PATCH only: a new endpoint starts enabled. */
+    size_t n = sizeof(validate_webhook_endpoint_fields) / sizeof(*validate_webhook_endpoint_fields);
+    if (validate_known_fields(body, validate_webhook_endpoint_fields, n - 1, err) != C_OK ||
+        validate_endpoint_url(json_object_get(body, "url"), out, err) != C_OK ||
+        validate_enabled_events(json_object_get(body, "enabled_events"), out, err) != C_OK ||
+        validate_endpoint_optional(body, out, err) != C_OK)
+        return C_ERR;
+    return C_OK;
+}
+
+int validate_webhook_endpoint_update(const json_t *body, struct webhook_endpoint_input *out,
+                                     struct validate_error *err)
+{
+    size_t n = sizeof(validate_webhook_endpoint_fields) / sizeof(*validate_webhook_endpoint_fields);
+    if (validate_known_fields(body, validate_webhook_endpoint_fields, n, err) != C_OK)
+        return C_ERR;
+    /* A present field must be valid; url and enabled_events cannot be removed. */
+    if (json_object_get(body, "url") != NULL &&
+        validate_endpoint_url(json_object_get(body, "url"), out, err) != C_OK)
+        return C_ERR;
+    if (json_object_get(body, "enabled_events") != NULL &&
+        validate_enabled_events(json_object_get(body, "enabled_events"), out, err) != C_OK)
+        return C_ERR;
+    if (validate_endpoint_optional(body, out, err) != C_OK)
+        return C_ERR;
+    const json_t *disabled = json_object_get(body, "disabled");
+    if (disabled != NULL) {
+        if (!json_is_boolean(disabled))
+            return validate_fail(err, "disabled", "disabled must be a boolean");
+        out->has_disabled = true;
+        out->disabled = json_is_true(disabled);
+    }
+    return C_OK;
+}
+
+int validate_page_query(const char *limit, const char *starting_after, const char *noun,
+                        long *limit_out, char starting_after_out[UUID_STR_LEN],
+                        struct validate_error *err)
+{
+    *limit_out = 20;
+    starting_after_out[0] = '\0';
+    if (limit != NULL && config_parse_long(limit, 1, VALIDATE_MAX_LIST_LIMIT, limit_out) != C_OK)
+        return validate_fail(err, "limit", "limit must be an integer from 1 to %d",
+                             VALIDATE_MAX_LIST_LIMIT);
+    if (starting_after != NULL) {
+        struct uuid u;
+        if (uuid_parse(starting_after, &u) != C_OK)
+            return validate_fail(err, "starting_after", "starting_after must be %s id (UUID)",
+                                 noun);
+        uuid_format(&u, starting_after_out);
+    }
+    return C_OK;
+}
+
+int validate_event_type(const char *type, struct validate_error *err)
+{
+    if (type == NULL || strcmp(type, WEBHOOK_EVENT_ANY) == 0 ||
+        !webhook_endpoint_event_type_is_valid(type))
+        return validate_fail(err, "type",
+                             "type must be one of checkout.session.created,"
+                             " checkout.session.completed, checkout.session.expired");
     return C_OK;
 }

@@ -133,6 +133,12 @@ enum MHD_Result http_respond_json(struct http_request *req, unsigned status, jso
 {
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
+    return http_respond_json_text(req, status, text, extra_headers);
+}
+
+enum MHD_Result http_respond_json_text(struct http_request *req, unsigned status, char *text,
+                                       const char *const *extra_headers)
+{
     if (text == NULL) {
         /* Out of memory while answering: a bodiless 500 is all we can still do. */
         struct MHD_Response *bare =
@@ -207,9 +213,13 @@ enum MHD_Result http_respond_error(struct http_request *req, unsigned status, co
                              param != NULL && param[0] != '\0' ? json_string(param) : json_null(),
                              "request_id", req->request_id);
     const char *extra[5] = {NULL};
-    if (status == 405)
-        extra[0] = "Allow",
-        extra[1] = strncmp(req->path, "/checkout-sessions/", 19) == 0 ? "GET" : "GET, POST";
+    if (status == 405) {
+        extra[0] = "Allow";
+        if (req->allow != NULL)
+            extra[1] = req->allow;
+        else
+            extra[1] = strncmp(req->path, "/checkout-sessions/", 19) == 0 ? "GET" : "GET, POST";
+    }
     if (status == 503)
         extra[0] = "Retry-After", extra[1] = "1";
     return http_respond_json(req, status, body, extra);

@@ -29,6 +29,7 @@ struct http_request {
     unsigned status; /* once answered */
     bool answered;
     struct tenant_identity identity;
+    const char *allow;      /* the route's methods, for a 405's Allow; NULL: derived from path */
     struct pipeline_op *op; /* owned; set once a command was submitted */
 };
 
@@ -51,6 +52,10 @@ const char *http_query(struct http_request *req, const char *name);
  * name/value pairs or NULL. Returns MHD_YES/MHD_NO for the access handler. */
 enum MHD_Result http_respond_json(struct http_request *req, unsigned status, json_t *body,
                                   const char *const *extra_headers);
+/* Queue a body that is already JSON text (stored documents served as they
+ * are, e.g. an event exactly as published). text is stolen (malloc'ed). */
+enum MHD_Result http_respond_json_text(struct http_request *req, unsigned status, char *text,
+                                       const char *const *extra_headers);
 /* The error body of api.md; param NULL when the error names no parameter. */
 enum MHD_Result http_respond_error(struct http_request *req, unsigned status, const char *code,
                                    const char *param, const char *fmt, ...)

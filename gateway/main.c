@@ -13,6 +13,7 @@
 #include "result.h"
 #include "server.h"
 #include "service.h"
+#include "webhooks.h"
 
 static struct {
     char *database_url;
@@ -22,6 +23,8 @@ static struct {
     char *log_level;
     char *internal_host;
     char *internal_token;
+    char *webhook_allowlist;
+    long event_retention_days;
     long internal_port;
     long port;
     long threads;
@@ -74,6 +77,12 @@ static const struct config_entry gateway_config[] = {
     {"CAISSE_INTERNAL_TOKEN", CONFIG_STRING, "",
      "Service token for the internal API (Authorization: Bearer); empty disables completion",
      &cfg.internal_token, 0, 0},
+    {"CAISSE_WEBHOOK_ALLOWLIST", CONFIG_STRING, "",
+     "Comma-separated CIDRs a webhook endpoint URL may resolve to although private or loopback"
+     " (tests: 127.0.0.1/32); empty allows public addresses only",
+     &cfg.webhook_allowlist, 0, 0},
+    {"CAISSE_EVENT_RETENTION_DAYS", CONFIG_INT, "30",
+     "Days an event stays visible through GET /events", &cfg.event_retention_days, 1, 3650},
     {"CAISSE_LOG_LEVEL", CONFIG_STRING, "info", "debug, info, warn or error", &cfg.log_level, 0, 0},
 };
 
@@ -99,6 +108,12 @@ int main(int argc, char **argv)
     };
     create_init(&cc);
     transition_init(cfg.public_base_url, cfg.internal_token);
+    struct webhooks_config wc = {
+        .allowlist = cfg.webhook_allowlist,
+        .event_retention_days = cfg.event_retention_days,
+    };
+    if (webhooks_init(&wc) != C_OK)
+        return 1;
     if (pipeline_init(&pc) != C_OK)
         return 1;
     struct server_config sc = {

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "reads.h"
 #include "result.h"
+#include "webhooks.h"
 
 static struct MHD_Daemon *server_daemon;          /* merchant API */
 static struct MHD_Daemon *server_internal_daemon; /* internal API */
@@ -94,10 +95,28 @@ static enum MHD_Result server_authenticate(struct http_request *req, struct db *
     return http_respond_unavailable(req);
 }
 
+/* Webhook endpoints, deliveries and events: same order as below (route,
+ * method, key), then the webhooks module. */
+static enum MHD_Result server_route_webhooks(struct http_request *req, struct db *db,
+                                             const struct webhooks_route *route)
+{
+    req->allow = route->allow;
+    if (!webhooks_method_allowed(route, req->method))
+        return server_method_not_allowed(req);
+    bool ok;
+    enum MHD_Result rc = server_authenticate(req, db, &ok);
+    if (!ok)
+        return rc;
+    return webhooks_handle(req, db, route);
+}
+
 /* Merchant API: API key, tenant-scoped. */
 static enum MHD_Result server_route_public(struct http_request *req, struct db *db)
 {
     const char *m = req->method;
+    struct webhooks_route route;
+    if (webhooks_match(req->path, &route))
+        return server_route_webhooks(req, db, &route);
     char id[64];
     const char *rest = "";
     bool collection = strcmp(req->path, "/checkout-sessions") == 0;

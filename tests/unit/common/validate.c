@@ -1098,3 +1098,132 @@ Test(validate, http_url_helper_is_case_insensitive_on_the_scheme_only)
     cr_assert_eq(validate_http_url("https://example.com/\"x\""), C_ERR);
     cr_assert_eq(validate_http_url("https://example.com/a\\b"), C_ERR);
 }
+
+/* ---- webhook endpoints ------------------------------------------------------ */
+
+static int run_endpoint(const char *text, bool create, struct webhook_endpoint_input *in,
+                        struct validate_error *err)
+{
+    json_t *body = parse(text);
+    memset(in, 0, sizeof(*in));
+    memset(err, 0, sizeof(*err));
+    int rc = create ? validate_webhook_endpoint_create(body, in, err)
+                    : validate_webhook_endpoint_update(body, in, err);
+    json_decref(body);
+    return rc;
+}
+
+static void expect_endpoint_error(const char *text, bool create, const char *param,
+                                  const char *message)
+{
+    struct webhook_endpoint_input in;
+    struct validate_error err;
+    cr_assert_eq(run_endpoint(text, create, &in, &err), C_ERR, "accepted: %s", text);
+    cr_assert_str_eq(err.param, param, "for %s", text);
+    cr_assert_str_eq(err.message, message, "for %s", text);
+    webhook_endpoint_input_free(&in);
+}
+
+Test(validate, endpoint_create_takes_url_events_description_metadata)
+{
+    struct webhook_endpoint_input in;
+    struct validate_error err;
+    cr_assert_eq(run_endpoint("{\"url\": \"https://a.example/h\", \"enabled_events\":"
+                              " [\"checkout.session.completed\", \"*\"],"
+                              " \"description\": \"d\", \"metadata\": {\"k\": \"v\"}}",
+                              true, &in, &err),
+                 C_OK, "%s", err.message);
+    cr_assert(in.has_url && in.has_enabled_events && in.has_description && in.has_metadata);
+    cr_assert_str_eq(in.url, "https://a.example/h");
+    cr_assert_eq(json_array_size(in.enabled_events), 2);
+    cr_assert_str_eq(in.description, "d");
+    cr_assert_str_eq(json_string_value(json_object_get(in.metadata, "k")), "v");
+    cr_assert(!in.has_disabled);
+    webhook_endpoint_input_free(&in);
+}
+
+Test(validate, endpoint_create_messages)
+{
+    const char *unsupported = "Unsupported event type in enabled_events: %s (expected "
+                              "checkout.session.created, checkout.session.completed,"
+                              " checkout.session.expired or *)";
+    char msg[300];
+    expect_endpoint_error("{\"enabled_events\": [\"*\"]}", true, "url", "url is required");
+    expect_endpoint_error("{\"url\": null, \"enabled_events\": [\"*\"]}", true, "url",
+                          "url is required");
+    expect_endpoint_error("{\"url\": [], \"enabled_events\": [\"*\"]}", true, "url",
+                          "url must be a string");
+    expect_endpoint_error("{\"url\": \"http://a\\u0000b\", \"enabled_events\": [\"*\"]}", true,
+                          "url", "url must not contain NUL characters");
+    expect_endpoint_error("{\"url\": \"https://a.example\"}", true, "enabled_events",
+                          "enabled_events is required");
+    expect_endpoint_error("{\"url\": \"https://a.example\", \"enabled_events\": {}}", true,
+                          "enabled_events", "enabled_events must be an array");
+    expect_endpoint_error("{\"url\": \"https://a.example\", \"enabled_events\": []}", true,
+                          "enabled_events", "enabled_events must not be empty");
+    snprintf(msg, sizeof(msg), unsupported, "checkout.session.create");
+    expect_endpoint_error(
+        "{\"url\": \"https://a.example\", \"enabled_events\": [\"checkout.session.create\"]}", true,
+        "enabled_events", msg);
+    expect_endpoint_error("{\"url\": \"https://a.example\", \"enabled_events\": [1]}", true,
+                          "enabled_events",
+                          "enabled_events must contain only strings (checkout.session.created,"
+                          " checkout.session.completed, checkout.session.expired or *)");
+    expect_endpoint_error("{\"url\": \"https://a.example\", \"enabled_events\":"
+                          " [\"checkout.session.expired\", \"checkout.session.expired\"]}",
+                          true, "enabled_events",
+                          "enabled_events must not contain duplicates: checkout.session.expired");
+    expect_endpoint_error(
+        "{\"url\": \"https://a.example\", \"enabled_events\": [\"*\"], \"disabled\": false}", true,
+        "disabled", "Unknown parameter: disabled");
+    expect_endpoint_error(
+        "{\"url\": \"https://a.example\", \"enabled_events\": [\"*\"], \"metadata\": {\"k\": {}}}",
+        true, "metadata", "metadata values must be strings, numbers or booleans");
+}
+
+Test(validate, endpoint_update_takes_any_subset)
+{
+    struct webhook_endpoint_input in;
+    struct validate_error err;
+    cr_assert_eq(run_endpoint("{}", false, &in, &err), C_OK);
+    cr_assert(!in.has_url && !in.has_enabled_events && !in.has_description && !in.has_metadata &&
+              !in.has_disabled);
+    webhook_endpoint_input_free(&in);
+    cr_assert_eq(run_endpoint("{\"description\": null, \"metadata\": null, \"disabled\": true}",
+                              false, &in, &err),
+                 C_OK, "%s", err.message);
+    cr_assert(in.has_description && in.description == NULL);
+    cr_assert(in.has_metadata && json_object_size(in.metadata) == 0);
+    cr_assert(in.has_disabled && in.disabled);
+    webhook_endpoint_input_free(&in);
+    expect_endpoint_error("{\"url\": null}", false, "url", "url is required");
+    expect_endpoint_error("{\"enabled_events\": null}", false, "enabled_events",
+                          "enabled_events is required");
+    expect_endpoint_error("{\"disabled\": 0}", false, "disabled", "disabled must be a boolean");
+    expect_endpoint_error("{\"secret\": \"whsec_x\"}", false, "secret",
+                          "Unknown parameter: secret");
+}
+
+Test(validate, page_query_and_event_type)
+{
+    long limit;
+    char after[UUID_STR_LEN];
+    struct validate_error err;
+    cr_assert_eq(validate_page_query(NULL, NULL, "an event", &limit, after, &err), C_OK);
+    cr_assert_eq(limit, 20);
+    cr_assert_str_eq(after, "");
+    cr_assert_eq(validate_page_query("100", "123E4567-E89B-12D3-A456-426614174000", "an event",
+                                     &limit, after, &err),
+                 C_OK);
+    cr_assert_eq(limit, 100);
+    cr_assert_str_eq(after, VALID_UUID);
+    cr_assert_eq(validate_page_query("101", NULL, "an event", &limit, after, &err), C_ERR);
+    cr_assert_str_eq(err.message, "limit must be an integer from 1 to 100");
+    cr_assert_eq(validate_page_query(NULL, "x", "a webhook delivery", &limit, after, &err), C_ERR);
+    cr_assert_str_eq(err.param, "starting_after");
+    cr_assert_str_eq(err.message, "starting_after must be a webhook delivery id (UUID)");
+    cr_assert_eq(validate_event_type("checkout.session.expired", &err), C_OK);
+    cr_assert_eq(validate_event_type("*", &err), C_ERR);
+    cr_assert_str_eq(err.param, "type");
+    cr_assert_eq(validate_event_type("checkout.session.create", &err), C_ERR);
+}

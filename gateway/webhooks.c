@@ -1,0 +1,558 @@
+#include "webhooks.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "event.h"
+#include "log.h"
+#include "netguard.h"
+#include "result.h"
+#include "uuid.h"
+#include "validate.h"
+#include "webhook_delivery.h"
+#include "webhook_endpoint.h"
+#include "webhook_signature.h"
+
+static struct netguard_allowlist webhooks_allowlist;
+static long webhooks_retention_days = 30;
+
+int webhooks_init(const struct webhooks_config *cfg)
+{
+    if (netguard_allowlist_parse(cfg->allowlist, &webhooks_allowlist) != C_OK) {
+        log_error("CAISSE_WEBHOOK_ALLOWLIST is not a list of CIDRs: %s", cfg->allowlist);
+        return C_ERR;
+    }
+    webhooks_retention_days = cfg->event_retention_days;
+    return C_OK;
+}
+
+/* ---- routing ---------------------------------------------------------------- */
+
+struct webhooks_pattern {
+    const char *prefix; /* the collection, or the item prefix ending in '/' */
+    const char *suffix; /* after the id: "" for the item itself */
+    enum webhooks_kind kind;
+    const char *allow;
+};
+
+static const struct webhooks_pattern webhooks_patterns[] = {
+    {"/webhook-endpoints/", "/rotate-secret", WEBHOOKS_ENDPOINT_ROTATE, "POST"},
+    {"/webhook-endpoints/", "/deliveries", WEBHOOKS_ENDPOINT_DELIVERIES, "GET"},
+    {"/webhook-endpoints/", "", WEBHOOKS_ENDPOINT, "GET, PATCH, DELETE"},
+    {"/events/", "", WEBHOOKS_EVENT, "GET"},
+    {"/webhook-deliveries/", "/retry", WEBHOOKS_DELIVERY_RETRY, "POST"},
+    {"/webhook-deliveries/", "", WEBHOOKS_DELIVERY, "GET"},
+};
+
+bool webhooks_match(const char *path, struct webhooks_route *r)
+{
+    memset(r, 0, sizeof(*r));
+    if (strcmp(path, "/webhook-endpoints") == 0) {
+        r->kind = WEBHOOKS_ENDPOINTS;
+        r->allow = "GET, POST";
+        return true;
+    }
+    if (strcmp(path, "/events") == 0) {
+        r->kind = WEBHOOKS_EVENTS;
+        r->allow = "GET";
+        return true;
+    }
+    for (size_t i = 0; i < sizeof(webhooks_patterns) / sizeof(*webhooks_patterns); i++) {
+        const struct webhooks_pattern *p = &webhooks_patterns[i];
+        size_t n = strlen(p->prefix);
+        if (strncmp(path, p->prefix, n) != 0)
+            continue;
+        const char *start = path + n;
+        const char *slash = strchr(start, '/');
+        size_t len = slash != NULL ? (size_t)(slash - start) : strlen(start);
+        const char *rest = slash != NULL ? slash : "";
+        if (len == 0 || strcmp(rest, p->suffix) != 0)
+            continue;
+        if (len >= sizeof(r->id))
+            len = sizeof(r->id) - 1; /* too long to be an id: validation says so */
+        snprintf(r->id, sizeof(r->id), "%.*s", (int)len, start);
+        r->kind = p->kind;
+        r->allow = p->allow;
+        return true;
+    }
+    return false;
+}
+
+bool webhooks_method_allowed(const struct webhooks_route *r, const char *method)
+{
+    /* allow is a ", "-separated list of whole method names. */
+    size_t n = strlen(method);
+    for (const char *p = r->allow; (p = strstr(p, method)) != NULL; p += n) {
+        bool starts = p == r->allow || p[-1] == ' ';
+        bool ends = p[n] == '\0' || p[n] == ',';
+        if (starts && ends)
+            return true;
+    }
+    return false;
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+struct webhooks_unknown {
+    const char *const *allowed; /* NULL-terminated */
+    char name[64];
+    bool found;
+};
+
+static enum MHD_Result webhooks_find_unknown(void *cls, enum MHD_ValueKind kind, const char *key,
+                                             const char *value)
+{
+    (void)kind;
+    (void)value;
+    struct webhooks_unknown *u = cls;
+    for (size_t i = 0; u->allowed[i] != NULL; i++) {
+        if (strcmp(key, u->allowed[i]) == 0)
+            return MHD_YES;
+    }
+    snprintf(u->name, sizeof(u->name), "%s", key);
+    u->found = true;
+    return MHD_NO;
+}
+
+/* false: a query parameter outside allowed was given, and answered with 400. */
+static bool webhooks_query_ok(struct http_request *req, const char *const *allowed)
+{
+    struct webhooks_unknown u = {.allowed = allowed, .found = false};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, webhooks_find_unknown, &u);
+    if (!u.found)
+        return true;
+    http_respond_error(req, 400, "validation_error", u.name, "Unknown query parameter: %s", u.name);
+    return false;
+}
+
+/* false: id is no UUID (answered with 400 "<what> id must be a UUID"). */
+static bool webhooks_parse_id(struct http_request *req, const char *id, const char *what,
+                              char out[UUID_STR_LEN])
+{
+    struct uuid u;
+    if (uuid_parse(id, &u) != C_OK) {
+        http_respond_error(req, 400, "validation_error", "id", "%s id must be a UUID", what);
+        return false;
+    }
+    uuid_format(&u, out);
+    return true;
+}
+
+/* The body of an action (rotate-secret, retry): none, or an object without
+ * fields. false: answered (413, 415, 400). */
+static bool webhooks_empty_body(struct http_request *req, enum MHD_Result *rc)
+{
+    if (req->body_len == 0 && !req->body_too_large)
+        return true;
+    json_t *body;
+    *rc = http_read_json_object(req, &body);
+    if (body == NULL)
+        return false;
+    const char *key;
+    json_t *value;
+    json_object_foreach(body, key, value)
+    {
+        char shown[64];
+        snprintf(shown, sizeof(shown), "%s", key);
+        json_decref(body);
+        *rc =
+            http_respond_error(req, 400, "validation_error", shown, "Unknown parameter: %s", shown);
+        return false;
+    }
+    json_decref(body);
+    return true;
+}
+
+static enum MHD_Result webhooks_endpoint_not_found(struct http_request *req, const char *id)
+{
+    return http_respond_error(req, 404, "not_found", "id",
+                              "Webhook endpoint with ID %s not found or access denied", id);
+}
+
+/* Where an endpoint may send: netguard's rules, https only for live keys. */
+static bool webhooks_url_ok(struct http_request *req, const char *url)
+{
+    char why[256];
+    bool live = strcmp(req->identity.environment, "live") == 0;
+    if (netguard_check_url(url, live, &webhooks_allowlist, why, sizeof(why)) == C_OK)
+        return true;
+    http_respond_error(req, 400, "validation_error", "url", "%s", why);
+    return false;
+}
+
+/* The endpoint object, plus the secret when it is being shown (create and
+ * rotate: the only two moments a merchant sees it). */
+static enum MHD_Result webhooks_respond_endpoint(struct http_request *req, unsigned status,
+                                                 struct webhook_endpoint *e, const char *secret)
+{
+    json_t *o = webhook_endpoint_to_json(e);
+    webhook_endpoint_free(e);
+    if (o != NULL && secret != NULL && json_object_set_new(o, "secret", json_string(secret)) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    if (o == NULL)
+        return http_respond_unavailable(req);
+    return http_respond_json(req, status, o, NULL);
+}
+
+static bool webhooks_new_secret(char secret[WEBHOOK_SECRET_MAX])
+{
+    if (webhook_secret_generate(secret) == C_OK)
+        return true;
+    log_error("cannot generate a webhook secret (random source)");
+    return false;
+}
+
+/* ---- endpoints -------------------------------------------------------------- */
+
+static enum MHD_Result webhooks_endpoint_create(struct http_request *req, struct db *db)
+{
+    json_t *body;
+    enum MHD_Result rc = http_read_json_object(req, &body);
+    if (body == NULL)
+        return rc;
+    struct webhook_endpoint_input in;
+    memset(&in, 0, sizeof(in));
+    struct validate_error verr;
+    int valid = validate_webhook_endpoint_create(body, &in, &verr);
+    json_decref(body);
+    if (valid != C_OK) {
+        webhook_endpoint_input_free(&in);
+        return http_respond_error(req, 400, "validation_error", verr.param, "%s", verr.message);
+    }
+    if (!webhooks_url_ok(req, in.url)) {
+        webhook_endpoint_input_free(&in);
+        return MHD_YES;
+    }
+    char secret[WEBHOOK_SECRET_MAX];
+    struct webhook_endpoint e;
+    if (!webhooks_new_secret(secret) ||
+        webhook_endpoint_store_create(db, req->identity.organization_id, req->identity.environment,
+                                      &in, secret, &e) != C_OK) {
+        OPENSSL_cleanse(secret, sizeof(secret));
+        webhook_endpoint_input_free(&in);
+        return http_respond_unavailable(req);
+    }
+    webhook_endpoint_input_free(&in);
+    rc = webhooks_respond_endpoint(req, 201, &e, secret);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    return rc;
+}
+
+static enum MHD_Result webhooks_endpoint_list(struct http_request *req, struct db *db)
+{
+    static const char *const allowed[] = {"limit", "starting_after", NULL};
+    if (!webhooks_query_ok(req, allowed))
+        return MHD_YES;
+    long limit;
+    char after[UUID_STR_LEN];
+    struct validate_error verr;
+    if (validate_page_query(http_query(req, "limit"), http_query(req, "starting_after"),
+                            "a webhook endpoint", &limit, after, &verr) != C_OK)
+        return http_respond_error(req, 400, "validation_error", verr.param, "%s", verr.message);
+    struct webhook_endpoint *rows = NULL;
+    size_t count = 0;
+    bool cursor_found = true;
+    if (webhook_endpoint_store_list(db, req->identity.organization_id, req->identity.environment,
+                                    limit, after[0] != '\0' ? after : NULL, &rows, &count,
+                                    &cursor_found) != C_OK)
+        return http_respond_unavailable(req);
+    if (!cursor_found)
+        return http_respond_error(req, 400, "validation_error", "starting_after",
+                                  "starting_after must be the id of one of your webhook endpoints");
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < count; i++) {
+        json_t *o = webhook_endpoint_to_json(&rows[i]);
+        if (o == NULL || json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    webhook_endpoint_array_free(rows, count);
+    if (arr == NULL)
+        return http_respond_unavailable(req);
+    return http_respond_json(req, 200, arr, NULL);
+}
+
+static enum MHD_Result webhooks_endpoint_get(struct http_request *req, struct db *db,
+                                             const char *id)
+{
+    static const char *const allowed[] = {NULL};
+    if (!webhooks_query_ok(req, allowed))
+        return MHD_YES;
+    struct webhook_endpoint e;
+    bool found = false;
+    if (webhook_endpoint_store_get(db, req->identity.organization_id, req->identity.environment, id,
+                                   &e, &found) != C_OK)
+        return http_respond_unavailable(req);
+    if (!found)
+        return webhooks_endpoint_not_found(req, id);
+    return webhooks_respond_endpoint(req, 200, &e, NULL);
+}
+
+static enum MHD_Result webhooks_endpoint_update(struct http_request *req, struct db *db,
+                                                const char *id)
+{
+    json_t *body;
+    enum MHD_Result rc = http_read_json_object(req, &body);
+    if (body == NULL)
+        return rc;
+    struct webhook_endpoint_input in;
+    memset(&in, 0, sizeof(in));
+    struct validate_error verr;
+    int valid = validate_webhook_endpoint_update(body, &in, &verr);
+    json_decref(body);
+    if (valid != C_OK) {
+        webhook_endpoint_input_free(&in);
+        return http_respond_error(req, 400, "validation_error", verr.param, "%s", verr.message);
+    }
+    if (in.has_url && !webhooks_url_ok(req, in.url)) {
+        webhook_endpoint_input_free(&in);
+        return MHD_YES;
+    }
+    struct webhook_endpoint e;
+    bool found = false;
+    int stored = webhook_endpoint_store_update(db, req->identity.organization_id,
+                                               req->identity.environment, id, &in, &e, &found);
+    webhook_endpoint_input_free(&in);
+    if (stored != C_OK)
+        return http_respond_unavailable(req);
+    if (!found)
+        return webhooks_endpoint_not_found(req, id);
+    return webhooks_respond_endpoint(req, 200, &e, NULL);
+}
+
+static enum MHD_Result webhooks_endpoint_delete(struct http_request *req, struct db *db,
+                                                const char *id)
+{
+    bool found = false;
+    if (webhook_endpoint_store_delete(db, req->identity.organization_id, req->identity.environment,
+                                      id, &found) != C_OK)
+        return http_respond_unavailable(req);
+    if (!found)
+        return webhooks_endpoint_not_found(req, id);
+    return http_respond_json(req, 200, json_pack("{ss sb}", "id", id, "deleted", 1), NULL);
+}
+
+static enum MHD_Result webhooks_endpoint_rotate(struct http_request *req, struct db *db,
+                                                const char *id)
+{
+    enum MHD_Result rc = MHD_YES;
+    if (!webhooks_empty_body(req, &rc))
+        return rc;
+    char secret[WEBHOOK_SECRET_MAX];
+    struct webhook_endpoint e;
+    bool found = false;
+    if (!webhooks_new_secret(secret) ||
+        webhook_endpoint_store_rotate_secret(db, req->identity.organization_id,
+                                             req->identity.environment, id, secret, &e,
+                                             &found) != C_OK) {
+        OPENSSL_cleanse(secret, sizeof(secret));
+        return http_respond_unavailable(req);
+    }
+    if (!found) {
+        OPENSSL_cleanse(secret, sizeof(secret));
+        return webhooks_endpoint_not_found(req, id);
+    }
+    rc = webhooks_respond_endpoint(req, 200, &e, secret);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    return rc;
+}
+
+/* ---- deliveries ------------------------------------------------------------- */
+
+static enum MHD_Result webhooks_delivery_not_found(struct http_request *req, const char *id)
+{
+    return http_respond_error(req, 404, "not_found", "id",
+                              "Webhook delivery with ID %s not found or access denied", id);
+}
+
+static json_t *webhooks_delivery_array(struct webhook_delivery *rows, size_t count)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < count; i++) {
+        json_t *o = webhook_delivery_to_json(&rows[i]);
+        if (o == NULL || json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    return arr;
+}
+
+static enum MHD_Result webhooks_endpoint_deliveries(struct http_request *req, struct db *db,
+                                                    const char *endpoint_id)
+{
+    static const char *const allowed[] = {"limit", "starting_after", NULL};
+    if (!webhooks_query_ok(req, allowed))
+        return MHD_YES;
+    long limit;
+    char after[UUID_STR_LEN];
+    struct validate_error verr;
+    if (validate_page_query(http_query(req, "limit"), http_query(req, "starting_after"),
+                            "a webhook delivery", &limit, after, &verr) != C_OK)
+        return http_respond_error(req, 400, "validation_error", verr.param, "%s", verr.message);
+    const char *org = req->identity.organization_id;
+    const char *env = req->identity.environment;
+    struct webhook_endpoint e;
+    bool found = false;
+    if (webhook_endpoint_store_get(db, org, env, endpoint_id, &e, &found) != C_OK)
+        return http_respond_unavailable(req);
+    if (!found)
+        return webhooks_endpoint_not_found(req, endpoint_id);
+    webhook_endpoint_free(&e);
+    struct webhook_delivery *rows = NULL;
+    size_t count = 0;
+    bool cursor_found = true;
+    if (webhook_delivery_store_list(db, org, env, endpoint_id, limit,
+                                    after[0] != '\0' ? after : NULL, &rows, &count,
+                                    &cursor_found) != C_OK)
+        return http_respond_unavailable(req);
+    if (!cursor_found)
+        return http_respond_error(req, 400, "validation_error", "starting_after",
+                                  "starting_after must be the id of one of this endpoint's "
+                                  "deliveries");
+    json_t *arr = webhooks_delivery_array(rows, count);
+    webhook_delivery_array_free(rows, count);
+    if (arr == NULL)
+        return http_respond_unavailable(req);
+    return http_respond_json(req, 200, arr, NULL);
+}
+
+static enum MHD_Result webhooks_delivery_get(struct http_request *req, struct db *db,
+                                             const char *id)
+{
+    static const char *const allowed[] = {NULL};
+    if (!webhooks_query_ok(req, allowed))
+        return MHD_YES;
+    struct webhook_delivery d;
+    bool found = false;
+    if (webhook_delivery_store_get(db, req->identity.organization_id, req->identity.environment, id,
+                                   &d, &found) != C_OK)
+        return http_respond_unavailable(req);
+    if (!found)
+        return webhooks_delivery_not_found(req, id);
+    json_t *o = webhook_delivery_to_json(&d);
+    webhook_delivery_free(&d);
+    json_t *attempts = NULL;
+    if (o == NULL || webhook_delivery_store_attempts(db, id, &attempts) != C_OK ||
+        json_object_set_new(o, "attempts", attempts) != 0) {
+        json_decref(o);
+        return http_respond_unavailable(req);
+    }
+    return http_respond_json(req, 200, o, NULL);
+}
+
+static enum MHD_Result webhooks_delivery_retry(struct http_request *req, struct db *db,
+                                               const char *id)
+{
+    enum MHD_Result rc = MHD_YES;
+    if (!webhooks_empty_body(req, &rc))
+        return rc;
+    struct webhook_delivery d;
+    bool found = false, disabled = false;
+    if (webhook_delivery_store_retry(db, req->identity.organization_id, req->identity.environment,
+                                     id, &d, &found, &disabled) != C_OK)
+        return http_respond_unavailable(req);
+    if (!found)
+        return webhooks_delivery_not_found(req, id);
+    if (disabled)
+        return http_respond_error(req, 409, "invalid_state", "id",
+                                  "The endpoint of webhook delivery %s is disabled; enable it "
+                                  "before retrying",
+                                  id);
+    json_t *o = webhook_delivery_to_json(&d);
+    webhook_delivery_free(&d);
+    if (o == NULL)
+        return http_respond_unavailable(req);
+    return http_respond_json(req, 200, o, NULL);
+}
+
+/* ---- events ----------------------------------------------------------------- */
+
+static enum MHD_Result webhooks_event_list(struct http_request *req, struct db *db)
+{
+    static const char *const allowed[] = {"type", "limit", "starting_after", NULL};
+    if (!webhooks_query_ok(req, allowed))
+        return MHD_YES;
+    const char *type = http_query(req, "type");
+    struct validate_error verr;
+    struct event_list_query q = {.type = type, .retention_days = webhooks_retention_days};
+    char after[UUID_STR_LEN];
+    if ((type != NULL && validate_event_type(type, &verr) != C_OK) ||
+        validate_page_query(http_query(req, "limit"), http_query(req, "starting_after"), "an event",
+                            &q.limit, after, &verr) != C_OK)
+        return http_respond_error(req, 400, "validation_error", verr.param, "%s", verr.message);
+    q.starting_after = after[0] != '\0' ? after : NULL;
+    json_t *arr = NULL;
+    bool cursor_found = true;
+    if (event_store_list(db, req->identity.organization_id, req->identity.environment, &q, &arr,
+                         &cursor_found) != C_OK)
+        return http_respond_unavailable(req);
+    if (!cursor_found)
+        return http_respond_error(req, 400, "validation_error", "starting_after",
+                                  "starting_after must be the id of one of your events");
+    return http_respond_json(req, 200, arr, NULL);
+}
+
+static enum MHD_Result webhooks_event_get(struct http_request *req, struct db *db, const char *id)
+{
+    static const char *const allowed[] = {NULL};
+    if (!webhooks_query_ok(req, allowed))
+        return MHD_YES;
+    char *payload = NULL;
+    bool found = false;
+    if (event_store_get(db, req->identity.organization_id, req->identity.environment, id,
+                        webhooks_retention_days, &payload, &found) != C_OK)
+        return http_respond_unavailable(req);
+    if (!found)
+        return http_respond_error(req, 404, "not_found", "id",
+                                  "Event with ID %s not found or access denied", id);
+    /* Byte for byte what was published on Kafka and is signed in webhooks. */
+    return http_respond_json_text(req, 200, payload, NULL);
+}
+
+/* ---- dispatch --------------------------------------------------------------- */
+
+enum MHD_Result webhooks_handle(struct http_request *req, struct db *db,
+                                const struct webhooks_route *r)
+{
+    const char *m = req->method;
+    char id[UUID_STR_LEN];
+    switch (r->kind) {
+    case WEBHOOKS_ENDPOINTS:
+        return strcmp(m, "POST") == 0 ? webhooks_endpoint_create(req, db)
+                                      : webhooks_endpoint_list(req, db);
+    case WEBHOOKS_EVENTS:
+        return webhooks_event_list(req, db);
+    case WEBHOOKS_EVENT:
+        if (!webhooks_parse_id(req, r->id, "Event", id))
+            return MHD_YES;
+        return webhooks_event_get(req, db, id);
+    case WEBHOOKS_DELIVERY:
+    case WEBHOOKS_DELIVERY_RETRY:
+        if (!webhooks_parse_id(req, r->id, "Webhook delivery", id))
+            return MHD_YES;
+        return r->kind == WEBHOOKS_DELIVERY ? webhooks_delivery_get(req, db, id)
+                                            : webhooks_delivery_retry(req, db, id);
+    case WEBHOOKS_ENDPOINT:
+    case WEBHOOKS_ENDPOINT_ROTATE:
+    case WEBHOOKS_ENDPOINT_DELIVERIES:
+        break;
+    }
+    if (!webhooks_parse_id(req, r->id, "Webhook endpoint", id))
+        return MHD_YES;
+    if (r->kind == WEBHOOKS_ENDPOINT_ROTATE)
+        return webhooks_endpoint_rotate(req, db, id);
+    if (r->kind == WEBHOOKS_ENDPOINT_DELIVERIES)
+        return webhooks_endpoint_deliveries(req, db, id);
+    if (strcmp(m, "PATCH") == 0)
+        return webhooks_endpoint_update(req, db, id);
+    if (strcmp(m, "DELETE") == 0)
+        return webhooks_endpoint_delete(req, db, id);
+    return webhooks_endpoint_get(req, db, id);
+}
