@@ -56,7 +56,7 @@ start_service() {
   # Static group membership (the pod name on Kubernetes): a restarted worker takes its
   # partitions back at once instead of waiting out the dead member's session timeout.
   local instance_id=""
-  [ "$name" = session-worker ] && instance_id="${CAISSE_INSTANCE_ID:-$name-1}"
+  case $name in session-worker | webhook-worker) instance_id="${CAISSE_INSTANCE_ID:-$name-1}" ;; esac
   CAISSE_INSTANCE_ID="$instance_id" setsid "$bin" >>"$LOGS/$name.log" 2>&1 </dev/null &
   echo $! >"$RUN/$name.pid"
 }

@@ -1,21 +1,50 @@
-/* caisse-webhook-worker. For now it only loads its configuration, waits until
- * PostgreSQL and Kafka answer, and idles until SIGTERM: its real work (to
- * consume checkout.session.events, fan them out into the deliveries table and deliver signed
- * webhooks with retries) comes in a later issue. Starting it already lets the deployment (compose,
- * Kubernetes) and the shutdown path be exercised. */
+/* caisse-webhook-worker: fans checkout.session.events out into durable
+ * webhook_deliveries rows (one per event and subscribed endpoint, offsets
+ * stored after commit) and delivers them as signed HTTP POSTs with retries,
+ * leases and per-endpoint concurrency caps. The fan-out consumer runs in the
+ * main thread, the delivery loop in its own (see fanout.h, deliver.h). */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "db.h"
-#include "kafka.h"
+#include "deliver.h"
+#include "fanout.h"
 #include "log.h"
+#include "netguard.h"
 #include "result.h"
 #include "service.h"
 #include "startup.h"
+#include "webhook_schedule.h"
+
+/* The jitter of the retry schedule: the Standard Webhooks +/-20 %. */
+#define WEBHOOK_WORKER_JITTER 0.2
+/* What the drain leaves of the shutdown grace for closing the consumer and
+ * recording the last outcomes before the watchdog would exit 1. */
+#define WEBHOOK_WORKER_GRACE_MARGIN_MS 3000
+/* A lease must outlast a request by this much, for the outcome to be recorded
+ * before another worker may take the delivery over. */
+#define WEBHOOK_WORKER_LEASE_MARGIN_MS 5000
 
 static char *cfg_database_url;
 static char *cfg_brokers;
 static char *cfg_log_level;
+static char *cfg_group;
+static char *cfg_instance_id;
+static long cfg_batch_max;
+static long cfg_batch_wait_ms;
+static long cfg_timeout_ms;
+static long cfg_connect_timeout_ms;
+static long cfg_lease_ms;
+static char *cfg_schedule;
+static char *cfg_allowlist;
+static long cfg_endpoint_concurrency;
+static long cfg_max_in_flight;
+static long cfg_poll_ms;
+static long cfg_disable_after_s;
+static long cfg_shutdown_grace_ms;
 
 static const struct config_entry config_table[] = {
     {"CAISSE_DATABASE_URL", CONFIG_STRING, NULL, "PostgreSQL connection string (URI or key=value)",
@@ -23,48 +52,149 @@ static const struct config_entry config_table[] = {
     {"CAISSE_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:9092", "Kafka bootstrap servers",
      &cfg_brokers, 0, 0},
     {"CAISSE_LOG_LEVEL", CONFIG_STRING, "info", "debug, info, warn or error", &cfg_log_level, 0, 0},
+    {"CAISSE_WEBHOOK_WORKER_GROUP", CONFIG_STRING, "caisse-webhook-worker",
+     "Kafka consumer group of the event fan-out", &cfg_group, 0, 0},
+    {"CAISSE_INSTANCE_ID", CONFIG_STRING, "",
+     "Static group membership id (group.instance.id), unique per replica, e.g. the pod name; "
+     "empty for dynamic membership. Also names this worker's leases",
+     &cfg_instance_id, 0, 0},
+    {"CAISSE_BATCH_MAX", CONFIG_INT, "500", "Most events fanned out in one transaction",
+     &cfg_batch_max, 1, 100000},
+    {"CAISSE_BATCH_WAIT_MS", CONFIG_INT, "10",
+     "How long a batch keeps filling after its first event", &cfg_batch_wait_ms, 0, 60000},
+    {"CAISSE_WEBHOOK_TIMEOUT_MS", CONFIG_INT, "15000",
+     "Whole-request timeout of a webhook POST; longer is a failed attempt", &cfg_timeout_ms, 100,
+     600000},
+    {"CAISSE_WEBHOOK_CONNECT_TIMEOUT_MS", CONFIG_INT, "5000", "Connect timeout of a webhook POST",
+     &cfg_connect_timeout_ms, 100, 600000},
+    {"CAISSE_WEBHOOK_LEASE_MS", CONFIG_INT, "60000",
+     "How long a claimed delivery belongs to this worker; a crashed worker's deliveries are "
+     "retaken after it. Must exceed CAISSE_WEBHOOK_TIMEOUT_MS by 5 s",
+     &cfg_lease_ms, 1000, 86400000},
+    {"CAISSE_WEBHOOK_SCHEDULE", CONFIG_STRING, WEBHOOK_SCHEDULE_DEFAULT,
+     "Retry schedule: delay in seconds before each attempt (+/-20 % jitter); after the last, the "
+     "delivery has failed",
+     &cfg_schedule, 0, 0},
+    {"CAISSE_WEBHOOK_ALLOWLIST", CONFIG_STRING, "",
+     "Comma-separated CIDRs webhooks may reach although private/loopback/link-local "
+     "(e.g. 127.0.0.1/32 in tests); empty: public addresses only",
+     &cfg_allowlist, 0, 0},
+    {"CAISSE_WEBHOOK_ENDPOINT_CONCURRENCY", CONFIG_INT, "4",
+     "Most requests in flight to one endpoint from this worker", &cfg_endpoint_concurrency, 1,
+     1000},
+    {"CAISSE_WEBHOOK_MAX_IN_FLIGHT", CONFIG_INT, "256", "Most requests in flight in all",
+     &cfg_max_in_flight, 1, 100000},
+    {"CAISSE_WEBHOOK_POLL_MS", CONFIG_INT, "1000",
+     "How often due deliveries (retries, other replicas' fan-out) are looked for", &cfg_poll_ms, 10,
+     600000},
+    {"CAISSE_WEBHOOK_DISABLE_AFTER_S", CONFIG_INT, "432000",
+     "An endpoint failing continuously for longer than this is disabled (default 5 days)",
+     &cfg_disable_after_s, 1, 315360000},
+    {"CAISSE_SHUTDOWN_GRACE_MS", CONFIG_INT, "20000",
+     "Longest orderly shutdown after SIGTERM before the process exits anyway; in-flight "
+     "requests get this minus 3 s to finish",
+     &cfg_shutdown_grace_ms, 4000, 600000},
 };
 
-/* The probe client below sends no messages; any valid timeout will do. */
-#define WEBHOOK_WORKER_KAFKA_TIMEOUT_MS 10000
+static void webhook_worker_log_start(const char *worker_id)
+{
+    char target[512];
+    db_describe_target(cfg_database_url, target, sizeof(target));
+    /* The allowlist is operator configuration, not a secret. */
+    log_fields(LOG_INFO,
+               json_pack("{ss ss ss ss ss si si si ss ss si si si si}", "database", target,
+                         "kafka_brokers", cfg_brokers, "group", cfg_group, "instance_id",
+                         cfg_instance_id, "worker_id", worker_id, "timeout_ms", (int)cfg_timeout_ms,
+                         "connect_timeout_ms", (int)cfg_connect_timeout_ms, "lease_ms",
+                         (int)cfg_lease_ms, "schedule", cfg_schedule, "allowlist", cfg_allowlist,
+                         "endpoint_concurrency", (int)cfg_endpoint_concurrency, "max_in_flight",
+                         (int)cfg_max_in_flight, "poll_ms", (int)cfg_poll_ms, "disable_after_s",
+                         (int)cfg_disable_after_s),
+               "webhook worker starting");
+}
+
+/* Cross-field checks the config table cannot express. Exit 2 like any other
+ * configuration error. */
+static void webhook_worker_check_config(struct deliver_options *o)
+{
+    const char *bad = NULL;
+    if (webhook_schedule_parse(cfg_schedule, WEBHOOK_WORKER_JITTER, &o->schedule) != C_OK)
+        bad = "CAISSE_WEBHOOK_SCHEDULE must be comma-separated delays in seconds";
+    else if (netguard_allowlist_parse(cfg_allowlist, &o->allowlist) != C_OK)
+        bad = "CAISSE_WEBHOOK_ALLOWLIST must be comma-separated addresses or CIDRs";
+    else if (cfg_lease_ms < cfg_timeout_ms + WEBHOOK_WORKER_LEASE_MARGIN_MS)
+        bad = "CAISSE_WEBHOOK_LEASE_MS must exceed CAISSE_WEBHOOK_TIMEOUT_MS by at least 5000";
+    if (bad != NULL) {
+        log_error("%s", bad);
+        config_free(config_table, CONFIG_TABLE_SIZE(config_table));
+        exit(2);
+    }
+}
 
 int main(int argc, char **argv)
 {
     service_init_or_exit(argc, argv, "webhook-worker",
-                         "Delivers checkout session events to merchant webhook endpoints (not yet: "
-                         "idle placeholder).",
+                         "Fans checkout session events out to subscribed webhook endpoints and "
+                         "delivers them as signed HTTP POSTs with retries.",
                          config_table, CONFIG_TABLE_SIZE(config_table), &cfg_log_level);
-    char target[512];
-    db_describe_target(cfg_database_url, target, sizeof(target));
-    log_fields(LOG_INFO, json_pack("{ss ss}", "database", target, "kafka_brokers", cfg_brokers),
-               "webhook worker starting");
+    struct deliver_options o = {.database_url = cfg_database_url,
+                                .timeout_ms = cfg_timeout_ms,
+                                .connect_timeout_ms = cfg_connect_timeout_ms,
+                                .lease_ms = cfg_lease_ms,
+                                .endpoint_concurrency = cfg_endpoint_concurrency,
+                                .max_in_flight = cfg_max_in_flight,
+                                .poll_ms = cfg_poll_ms,
+                                .disable_after_s = cfg_disable_after_s,
+                                .drain_ms = cfg_shutdown_grace_ms - WEBHOOK_WORKER_GRACE_MARGIN_MS};
+    webhook_worker_check_config(&o);
+    /* leased_by names this process: the instance id (pod name) or host name,
+     * and the pid, so two processes never mistake each other's leases. */
+    char host[256] = "";
+    if (cfg_instance_id[0] == '\0' && gethostname(host, sizeof(host) - 1) != 0)
+        snprintf(host, sizeof(host), "unknown");
+    char worker_id[320];
+    snprintf(worker_id, sizeof(worker_id), "%s:%ld",
+             cfg_instance_id[0] != '\0' ? cfg_instance_id : host, (long)getpid());
+    o.worker_id = worker_id;
+    webhook_worker_log_start(worker_id);
 
-    int rc = 0;
-    struct db db;
-    char err[512];
-    struct kafka_producer_options ko = {.brokers = cfg_brokers,
-                                        .message_timeout_ms = WEBHOOK_WORKER_KAFKA_TIMEOUT_MS};
-    rd_kafka_t *rk;
-    if (db_init(&db, cfg_database_url) != C_OK) {
-        log_error("out of memory");
+    if (service_start_watchdog(cfg_shutdown_grace_ms) != C_OK) {
+        log_error("cannot start the shutdown watchdog");
         config_free(config_table, CONFIG_TABLE_SIZE(config_table));
         return 1;
     }
-    /* A producer handle is the lightest Kafka client: it joins no group, so an
-     * idle worker holds no partitions. It only checks that the brokers answer. */
-    rk = kafka_producer_new(&ko, err, sizeof(err));
-    if (rk == NULL) {
-        log_error("cannot create the kafka client: %s", err);
-        rc = 1;
-    } else if (startup_wait_postgres(&db) == C_OK && startup_wait_kafka(rk) == C_OK) {
-        log_info("webhook worker idle: its work is not implemented yet; waiting for SIGTERM");
-        while (!service_stopping())
-            service_sleep_ms(1000);
+    char err[512];
+    struct deliver *d = deliver_start(&o, err, sizeof(err));
+    if (d == NULL) {
+        log_error("cannot start the delivery loop: %s", err);
+        config_free(config_table, CONFIG_TABLE_SIZE(config_table));
+        return 1;
     }
-    if (rk != NULL)
-        rd_kafka_destroy(rk);
-    db_close(&db);
+    int rc = C_OK;
+    struct db db;
+    if (db_init(&db, cfg_database_url) != C_OK) {
+        log_error("out of memory");
+        rc = C_ERR;
+    } else {
+        /* Joining the group before PostgreSQL answers would only hold
+         * partitions this replica cannot fan out. */
+        if (startup_wait_postgres(&db) == C_OK) {
+            struct fanout_options fo = {.brokers = cfg_brokers,
+                                        .group_id = cfg_group,
+                                        .instance_id = cfg_instance_id,
+                                        .batch_max = cfg_batch_max,
+                                        .batch_wait_ms = cfg_batch_wait_ms,
+                                        .on_new_deliveries = deliver_wake,
+                                        .arg = d};
+            rc = fanout_run(&db, &fo);
+        }
+        db_close(&db);
+    }
+    /* The fan-out only returns once a stop was requested (or on a fatal
+     * error): the delivery loop drains its in-flight requests and follows. */
+    service_request_stop();
+    deliver_join(d);
     log_info("webhook worker stopped");
     config_free(config_table, CONFIG_TABLE_SIZE(config_table));
-    return rc;
+    return rc == C_OK ? 0 : 1;
 }

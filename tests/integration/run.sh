@@ -18,6 +18,15 @@ export CAISSE_KAFKA_MESSAGE_TIMEOUT_MS=5000
 export CAISSE_LOG_LEVEL=info
 # The expiry worker sweeps often, so sessions past their deadline expire within a second.
 export CAISSE_EXPIRY_INTERVAL_MS=500
+# Webhooks (tests/integration/webhooks*.c): a compressed retry schedule (5 attempts, 1 s
+# apart), a 2 s request timeout so the receiver's "timeout" behaviour is quick to see, and
+# 7 s leases (the worker wants the timeout + 5 s at least) so a killed worker's in-flight
+# deliveries are taken over soon. The receiver
+# listens on 127.0.0.1, which only this operator allowlist lets the stack reach.
+export CAISSE_WEBHOOK_SCHEDULE=0,1,1,1,1
+export CAISSE_WEBHOOK_TIMEOUT_MS=2000
+export CAISSE_WEBHOOK_LEASE_MS=7000
+export CAISSE_WEBHOOK_ALLOWLIST=127.0.0.1/32
 # shellcheck source=../../deploy/env.sh
 . "$REPO/deploy/env.sh"
 
@@ -26,6 +35,9 @@ STACK="$REPO/deploy/stack.sh"
 
 teardown() {
   local rc=$?
+  local receiver_pid
+  receiver_pid=$(cat "$CAISSE_STACK_DIR/run/webhook-receiver.pid" 2>/dev/null || true)
+  if [ -n "$receiver_pid" ]; then kill "$receiver_pid" 2>/dev/null || true; fi
   local short_pid
   short_pid=$(cat "$CAISSE_STACK_DIR/run/gateway-short-ttl.pid" 2>/dev/null || true)
   if [ -n "$short_pid" ] && kill "$short_pid" 2>/dev/null; then
@@ -82,6 +94,30 @@ for _ in $(seq 1 100); do
   curl -fsS -o /dev/null "$CAISSE_TEST_SHORT_TTL_URL/readyz" 2>/dev/null && break
   sleep 0.2
 done
+
+# The webhook receiver (tests/webhooks/receiver.mjs, Node): records every delivery and
+# verifies its signature with the npm standardwebhooks library, independent of our code.
+# Dependencies exactly as locked, installed as tests/contract/run.sh does.
+WEBHOOKS_DIR="$REPO/tests/webhooks"
+(
+  flock 9
+  if [ ! -d "$WEBHOOKS_DIR/node_modules" ] ||
+    [ "$WEBHOOKS_DIR/package-lock.json" -nt "$WEBHOOKS_DIR/node_modules/.package-lock.json" ]; then
+    (cd "$WEBHOOKS_DIR" && npm ci --silent --no-audit --no-fund)
+  fi
+) 9>"$REPO/build/webhooks-npm.lock"
+receiver_port="${CAISSE_TEST_WEBHOOK_RECEIVER_PORT:-$((CAISSE_GATEWAY_PORT + 20))}"
+setsid node "$WEBHOOKS_DIR/receiver.mjs" "$receiver_port" \
+  >>"$CAISSE_STACK_DIR/logs/webhook-receiver.log" 2>&1 </dev/null &
+echo $! >"$CAISSE_STACK_DIR/run/webhook-receiver.pid"
+export CAISSE_TEST_WEBHOOK_RECEIVER_PORT="$receiver_port"
+export CAISSE_TEST_WEBHOOK_RECEIVER_URL="http://127.0.0.1:$receiver_port"
+for _ in $(seq 1 100); do
+  curl -fsS -o /dev/null "$CAISSE_TEST_WEBHOOK_RECEIVER_URL/_control/health" 2>/dev/null && break
+  sleep 0.1
+done
+curl -fsS -o /dev/null "$CAISSE_TEST_WEBHOOK_RECEIVER_URL/_control/health" ||
+  { echo "the webhook receiver did not start" >&2; exit 1; }
 
 # The fault suite stops Kafka under the other suites' feet, so it runs alone, last.
 "$REPO/build/bin/integration-tests" --jobs 2 --filter '!(faults)/*' "$@"

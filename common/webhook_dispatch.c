@@ -1,0 +1,320 @@
+#include "webhook_dispatch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "result.h"
+
+/* A UUIDv7 made in SQL (PostgreSQL 15 has no uuidv7()): a random v4 with its
+ * first 48 bits replaced by the Unix time in ms and the version nibble set to
+ * 7 (bits 52 and 53 turn 0100 into 0111), so delivery ids sort by creation
+ * like every other id of the project. */
+#define WEBHOOK_DISPATCH_UUIDV7_SQL                                                                \
+    "encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing"                          \
+    " substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)"          \
+    " FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid"
+
+static char *webhook_dispatch_dump(const json_t *j)
+{
+    return json_dumps(j, JSON_COMPACT);
+}
+
+int webhook_dispatch_fanout(struct db *db, const json_t *event_ids, long *inserted, long *unknown)
+{
+    /* The organization, environment and type come from the event's outbox row
+     * (written by our own transaction), not from the Kafka record. Endpoints
+     * created after the event do not receive it, as with Stripe, so a replay
+     * of old records does not flood a new endpoint. DISTINCT: a batch may hold
+     * the same event twice (a re-published outbox row). */
+    static const char sql[] =
+        "WITH ids AS (SELECT DISTINCT value::uuid AS id FROM jsonb_array_elements_text($1::jsonb)),"
+        " ev AS (SELECT o.* FROM ids JOIN outbox o ON o.id = ids.id),"
+        " ins AS (INSERT INTO webhook_deliveries (id, event_id, endpoint_id, organization_id,"
+        "                                        environment, event_type, status, next_attempt_at)"
+        "   SELECT " WEBHOOK_DISPATCH_UUIDV7_SQL ", ev.id, e.id, ev.organization_id,"
+        "          ev.environment, ev.type, 'pending', now()"
+        "   FROM ev JOIN webhook_endpoints e"
+        "     ON e.organization_id = ev.organization_id AND e.environment = ev.environment"
+        "   WHERE NOT e.disabled AND e.deleted_at IS NULL AND e.created_at <= ev.created_at"
+        "     AND (ev.type = ANY (e.enabled_events) OR '*' = ANY (e.enabled_events))"
+        "   ORDER BY ev.seq, e.id"
+        "   ON CONFLICT (event_id, endpoint_id) DO NOTHING RETURNING 1)"
+        " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM ids) - (SELECT count(*) FROM "
+        "ev)";
+    *inserted = 0;
+    *unknown = 0;
+    if (json_array_size(event_ids) == 0)
+        return C_OK;
+    char *text = webhook_dispatch_dump(event_ids);
+    if (text == NULL)
+        return C_ERR;
+    const char *params[1] = {text};
+    PGresult *r = db_exec(db, sql, 1, params);
+    free(text);
+    if (r == NULL)
+        return C_ERR;
+    *inserted = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    *unknown = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+    PQclear(r);
+    return C_OK;
+}
+
+void webhook_dispatch_job_clear(struct webhook_dispatch_job *job)
+{
+    free(job->url);
+    free(job->secret);
+    free(job->previous_secret);
+    free(job->payload);
+    memset(job, 0, sizeof(*job));
+}
+
+void webhook_dispatch_jobs_free(struct webhook_dispatch_job *jobs, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        webhook_dispatch_job_clear(&jobs[i]);
+    free(jobs);
+}
+
+static char *webhook_dispatch_copy(const PGresult *r, int row, int col, size_t *len)
+{
+    if (PQgetisnull(r, row, col))
+        return NULL;
+    size_t n = (size_t)PQgetlength(r, row, col);
+    char *s = malloc(n + 1);
+    if (s == NULL)
+        return NULL;
+    memcpy(s, PQgetvalue(r, row, col), n + 1);
+    if (len != NULL)
+        *len = n;
+    return s;
+}
+
+static int webhook_dispatch_fill_job(const PGresult *r, int row, struct webhook_dispatch_job *j)
+{
+    snprintf(j->delivery_id, sizeof(j->delivery_id), "%s", PQgetvalue(r, row, 0));
+    snprintf(j->event_id, sizeof(j->event_id), "%s", PQgetvalue(r, row, 1));
+    snprintf(j->endpoint_id, sizeof(j->endpoint_id), "%s", PQgetvalue(r, row, 2));
+    j->attempt_count = (int)strtol(PQgetvalue(r, row, 3), NULL, 10);
+    j->url = webhook_dispatch_copy(r, row, 4, NULL);
+    j->secret = webhook_dispatch_copy(r, row, 5, NULL);
+    j->previous_secret = webhook_dispatch_copy(r, row, 6, NULL);
+    j->endpoint_disabled = PQgetvalue(r, row, 7)[0] == 't';
+    j->endpoint_deleted = PQgetvalue(r, row, 8)[0] == 't';
+    j->payload = webhook_dispatch_copy(r, row, 9, &j->payload_len);
+    if (j->url == NULL || j->secret == NULL ||
+        (j->previous_secret == NULL && !PQgetisnull(r, row, 6)) ||
+        (j->payload == NULL && !PQgetisnull(r, row, 9)))
+        return C_ERR;
+    return C_OK;
+}
+
+int webhook_dispatch_claim(struct db *db, const struct webhook_dispatch_claim *c,
+                           struct webhook_dispatch_job **jobs, size_t *count)
+{
+    /* cand: the oldest due deliveries nobody holds, skipping endpoints whose
+     * slots this worker already fills (their backlog must not use up the
+     * LIMIT and starve the others) and rows another worker is claiming right
+     * now. ranked: at most the endpoint's free slots of each endpoint; the
+     * rest stay locked only until this statement ends, unleased. The
+     * webhook_deliveries_due partial index serves cand. */
+    static const char sql[] =
+        "WITH cand AS MATERIALIZED ("
+        "   SELECT id, endpoint_id, event_id, next_attempt_at FROM webhook_deliveries"
+        "   WHERE status = 'pending' AND next_attempt_at <= now()"
+        "     AND (lease_until IS NULL OR lease_until < now())"
+        "     AND coalesce(($5::jsonb ->> endpoint_id::text)::int, 0) < $4::int"
+        "   ORDER BY next_attempt_at LIMIT $1::int FOR UPDATE SKIP LOCKED),"
+        " ranked AS (SELECT id, endpoint_id, event_id, row_number() OVER ("
+        "   PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS rn FROM cand)"
+        " UPDATE webhook_deliveries d"
+        " SET lease_until = now() + $2::bigint * interval '1 millisecond', leased_by = $3,"
+        "     updated_at = now()"
+        " FROM ranked r JOIN webhook_endpoints e ON e.id = r.endpoint_id"
+        "      LEFT JOIN outbox o ON o.id = r.event_id"
+        " WHERE d.id = r.id"
+        "   AND r.rn <= $4::int - coalesce(($5::jsonb ->> r.endpoint_id::text)::int, 0)"
+        " RETURNING d.id, d.event_id, d.endpoint_id, d.attempt_count, e.url, e.secret,"
+        "   CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END,"
+        "   e.disabled, e.deleted_at IS NOT NULL, o.payload";
+    char limit[24], lease[24], cap[24];
+    snprintf(limit, sizeof(limit), "%ld", c->limit);
+    snprintf(lease, sizeof(lease), "%ld", c->lease_ms);
+    snprintf(cap, sizeof(cap), "%ld", c->endpoint_cap);
+    char *in_flight = webhook_dispatch_dump(c->in_flight);
+    if (in_flight == NULL)
+        return C_ERR;
+    const char *params[5] = {limit, lease, c->worker, cap, in_flight};
+    PGresult *r = db_exec(db, sql, 5, params);
+    free(in_flight);
+    if (r == NULL)
+        return C_ERR;
+    size_t n = (size_t)PQntuples(r);
+    struct webhook_dispatch_job *arr = NULL;
+    if (n > 0) {
+        arr = calloc(n, sizeof(*arr));
+        if (arr == NULL) {
+            PQclear(r);
+            return C_ERR;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (webhook_dispatch_fill_job(r, (int)i, &arr[i]) != C_OK) {
+            /* The leases taken stay until they end; the rows are retaken then. */
+            webhook_dispatch_jobs_free(arr, n);
+            PQclear(r);
+            return C_ERR;
+        }
+    }
+    PQclear(r);
+    *jobs = arr;
+    *count = n;
+    return C_OK;
+}
+
+static const char *webhook_dispatch_status_name(enum webhook_dispatch_verdict v)
+{
+    switch (v) {
+    case WEBHOOK_DISPATCH_SUCCEEDED:
+        return "succeeded";
+    case WEBHOOK_DISPATCH_RETRY:
+        return "pending";
+    case WEBHOOK_DISPATCH_FAILED:
+    case WEBHOOK_DISPATCH_GONE:
+        return "failed";
+    }
+    return "failed";
+}
+
+/* Statements of webhook_dispatch_record, inside its transaction. */
+static int webhook_dispatch_record_tx(struct db *db, const struct webhook_dispatch_outcome *o,
+                                      bool *lease_lost, char **disabled_reason)
+{
+    char duration[24], code[24], retry[24], disable_after[24];
+    snprintf(duration, sizeof(duration), "%ld", o->duration_ms);
+    snprintf(code, sizeof(code), "%ld", o->status_code);
+    snprintf(retry, sizeof(retry), "%ld", o->retry_in_ms);
+    snprintf(disable_after, sizeof(disable_after), "%ld", o->disable_after_s);
+    const char *status_code = o->status_code > 0 ? code : NULL;
+
+    /* attempted_at is when the request started. */
+    const char *attempt[5] = {o->delivery_id, duration, status_code, o->body, o->error};
+    if (db_exec_command(db,
+                        "INSERT INTO webhook_attempts (delivery_id, attempted_at, duration_ms,"
+                        " status_code, response_body, error)"
+                        " VALUES ($1, now() - $2::bigint * interval '1 millisecond', $2::int,"
+                        " $3::int, $4, $5)",
+                        5, attempt) != C_OK)
+        return C_ERR;
+
+    const char *delivery[6] = {
+        o->delivery_id, o->worker,   webhook_dispatch_status_name(o->verdict),
+        retry,          status_code, o->error};
+    PGresult *r = db_exec(
+        db,
+        "UPDATE webhook_deliveries SET status = $3, attempt_count = attempt_count + 1,"
+        " next_attempt_at = CASE WHEN $3 = 'pending'"
+        "   THEN now() + $4::bigint * interval '1 millisecond' END,"
+        " last_status_code = $5::int, last_error = $6, lease_until = NULL, leased_by = NULL,"
+        " updated_at = now()"
+        " WHERE id = $1 AND leased_by = $2 AND status = 'pending'",
+        6, delivery);
+    if (r == NULL)
+        return C_ERR;
+    *lease_lost = strcmp(PQcmdTuples(r), "1") != 0;
+    PQclear(r);
+
+    /* The endpoint's health is what this attempt observed, lease or not. */
+    const char *ep[2] = {o->endpoint_id, disable_after};
+    if (o->verdict == WEBHOOK_DISPATCH_SUCCEEDED) {
+        /* Guarded, so the usual success writes nothing to a busy endpoint row. */
+        return db_exec_command(db,
+                               "UPDATE webhook_endpoints SET failing_since = NULL,"
+                               " updated_at = now() WHERE id = $1 AND failing_since IS NOT NULL",
+                               1, ep);
+    }
+    if (db_exec_command(db,
+                        "UPDATE webhook_endpoints SET failing_since = now(), updated_at = now()"
+                        " WHERE id = $1 AND failing_since IS NULL",
+                        1, ep) != C_OK)
+        return C_ERR;
+    if (o->verdict == WEBHOOK_DISPATCH_GONE) {
+        r = db_exec(db,
+                    "UPDATE webhook_endpoints SET disabled = true,"
+                    " disabled_reason = 'endpoint answered 410 Gone', updated_at = now()"
+                    " WHERE id = $1 AND NOT disabled RETURNING disabled_reason",
+                    1, ep);
+    } else {
+        r = db_exec(db,
+                    "UPDATE webhook_endpoints SET disabled = true, updated_at = now(),"
+                    " disabled_reason = 'failing for ' || CASE"
+                    "   WHEN now() - failing_since >= interval '1 day'"
+                    "   THEN extract(day FROM now() - failing_since)::int || ' days'"
+                    "   ELSE floor(extract(epoch FROM now() - failing_since))::bigint"
+                    "        || ' seconds' END"
+                    " WHERE id = $1 AND NOT disabled"
+                    "   AND failing_since < now() - $2::bigint * interval '1 second'"
+                    " RETURNING disabled_reason",
+                    2, ep);
+    }
+    if (r == NULL)
+        return C_ERR;
+    if (PQntuples(r) == 1) {
+        *disabled_reason = strdup(PQgetvalue(r, 0, 0));
+        if (*disabled_reason == NULL) {
+            PQclear(r);
+            return C_ERR;
+        }
+    }
+    PQclear(r);
+    return C_OK;
+}
+
+int webhook_dispatch_record(struct db *db, const struct webhook_dispatch_outcome *o,
+                            bool *lease_lost, char **disabled_reason)
+{
+    *lease_lost = false;
+    *disabled_reason = NULL;
+    if (db_begin(db) != C_OK) {
+        db_rollback(db);
+        return C_ERR;
+    }
+    if (webhook_dispatch_record_tx(db, o, lease_lost, disabled_reason) != C_OK ||
+        db_commit(db) != C_OK) {
+        db_rollback(db);
+        free(*disabled_reason);
+        *disabled_reason = NULL;
+        return C_ERR;
+    }
+    return C_OK;
+}
+
+int webhook_dispatch_abandon(struct db *db, const char *delivery_id, const char *worker,
+                             const char *reason)
+{
+    const char *params[3] = {delivery_id, worker, reason};
+    return db_exec_command(db,
+                           "UPDATE webhook_deliveries SET status = 'failed', last_error = $3,"
+                           " next_attempt_at = NULL, lease_until = NULL, leased_by = NULL,"
+                           " updated_at = now()"
+                           " WHERE id = $1 AND leased_by = $2 AND status = 'pending'",
+                           3, params);
+}
+
+int webhook_dispatch_release(struct db *db, const json_t *delivery_ids, const char *worker)
+{
+    if (json_array_size(delivery_ids) == 0)
+        return C_OK;
+    char *text = webhook_dispatch_dump(delivery_ids);
+    if (text == NULL)
+        return C_ERR;
+    const char *params[2] = {text, worker};
+    int rc = db_exec_command(
+        db,
+        "UPDATE webhook_deliveries SET lease_until = NULL, leased_by = NULL, updated_at = now()"
+        " WHERE id IN (SELECT value::uuid FROM jsonb_array_elements_text($1::jsonb))"
+        "   AND leased_by = $2 AND status = 'pending'",
+        2, params);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,614 @@
+#include "deliver.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "backoff.h"
+#include "db.h"
+#include "log.h"
+#include "outcome.h"
+#include "result.h"
+#include "service.h"
+#include "startup.h"
+#include "webhook_dispatch.h"
+#include "webhook_signature.h"
+
+/* Response bodies are kept for the attempt log up to this many bytes. */
+#define DELIVER_BODY_MAX 20000
+/* Most deliveries claimed by one statement. */
+#define DELIVER_CLAIM_BATCH 100
+#define DELIVER_DB_RETRY_MIN_MS 200
+#define DELIVER_DB_RETRY_MAX_MS 5000
+/* Loop tick while draining: in-flight transfers are driven by curl_multi_poll
+ * anyway, this only bounds how late the drain deadline is noticed. */
+#define DELIVER_DRAIN_TICK_MS 50
+#define DELIVER_USER_AGENT "caisse-webhooks/1.0"
+
+struct deliver_transfer {
+    struct deliver_transfer *next;
+    struct deliver *d;
+    struct webhook_dispatch_job job;
+    CURL *easy; /* NULL once finished (or never started) */
+    struct curl_slist *headers;
+    char *body; /* response, DELIVER_BODY_MAX + 1 bytes, allocated on first data */
+    size_t body_len;
+    bool forbidden;
+    char forbidden_desc[128];
+    char errbuf[CURL_ERROR_SIZE];
+    int64_t started_ms;
+    /* The result, once finished. */
+    long duration_ms;
+    long status_code;  /* as answered, even when the transfer failed afterwards */
+    long verdict_code; /* status_code if the exchange completed, else 0 */
+    long retry_after_s;
+    char error[CURL_ERROR_SIZE + 64];
+    bool has_error;
+};
+
+struct deliver {
+    struct deliver_options opt;
+    pthread_t thread;
+    CURLM *multi;
+    atomic_bool wake;
+    struct db db;
+    struct deliver_transfer *active;     /* sending */
+    struct deliver_transfer *unrecorded; /* finished, outcome not yet in PostgreSQL */
+    long active_count;
+    int64_t db_retry_at;
+    struct backoff db_backoff;
+};
+
+static int64_t deliver_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Jitter only needs to spread retries, but getrandom costs nothing and needs
+ * no seeding or locking. */
+static double deliver_random01(void)
+{
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        r = (uint64_t)deliver_now_ms() * 2654435761u;
+    return (double)(r >> 11) / (double)(UINT64_C(1) << 53);
+}
+
+static void deliver_transfer_free(struct deliver_transfer *t)
+{
+    if (t->easy != NULL) {
+        curl_multi_remove_handle(t->d->multi, t->easy);
+        curl_easy_cleanup(t->easy);
+    }
+    curl_slist_free_all(t->headers);
+    free(t->body);
+    webhook_dispatch_job_clear(&t->job);
+    free(t);
+}
+
+/* The SSRF guard: curl asks us for every socket it connects with, after DNS,
+ * so the address checked is the one used (a name re-resolving to a private
+ * address between registration and delivery is caught here). A refused
+ * address makes no connection at all. */
+static curl_socket_t deliver_open_socket(void *clientp, curlsocktype purpose,
+                                         struct curl_sockaddr *address)
+{
+    struct deliver_transfer *t = clientp;
+    if (purpose != CURLSOCKTYPE_IPCXN)
+        return CURL_SOCKET_BAD;
+    const struct sockaddr *sa = &address->addr;
+    if (!netguard_address_allowed(&t->d->opt.allowlist, sa)) {
+        char ip[INET6_ADDRSTRLEN] = "?";
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip,
+                      sizeof(ip));
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip,
+                      sizeof(ip));
+        t->forbidden = true;
+        snprintf(t->forbidden_desc, sizeof(t->forbidden_desc), "forbidden address: %s %s",
+                 netguard_class_name(netguard_classify(sa)), ip);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
+static size_t deliver_on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    struct deliver_transfer *t = userdata;
+    size_t n = size * nmemb;
+    if (t->body == NULL) {
+        t->body = malloc(DELIVER_BODY_MAX + 1);
+        if (t->body == NULL)
+            return n; /* the body is only for the log: losing it is no failure */
+    }
+    size_t room = DELIVER_BODY_MAX - t->body_len;
+    size_t take = n < room ? n : room;
+    memcpy(t->body + t->body_len, data, take);
+    t->body_len += take;
+    /* The rest is read and dropped: stopping the transfer would turn a 2xx
+     * with a large body into a failure. */
+    return n;
+}
+
+static void deliver_set_error(struct deliver_transfer *t, const char *msg)
+{
+    snprintf(t->error, sizeof(t->error), "%s", msg);
+    t->has_error = true;
+}
+
+static int deliver_build_headers(struct deliver_transfer *t)
+{
+    int64_t ts = (int64_t)time(NULL);
+    char sig[WEBHOOK_SIGNATURE_MAX], prev[WEBHOOK_SIGNATURE_MAX];
+    const struct webhook_dispatch_job *j = &t->job;
+    if (webhook_sign(j->secret, j->event_id, ts, j->payload, j->payload_len, sig) != C_OK)
+        return C_ERR;
+    /* During a rotation both secrets sign, so a receiver still holding either
+     * one verifies the request (Standard Webhooks: space-separated list). */
+    bool two = j->previous_secret != NULL && webhook_sign(j->previous_secret, j->event_id, ts,
+                                                          j->payload, j->payload_len, prev) == C_OK;
+    char h_id[64], h_ts[64], h_sig[2 * WEBHOOK_SIGNATURE_MAX + 32];
+    snprintf(h_id, sizeof(h_id), "webhook-id: %s", j->event_id);
+    snprintf(h_ts, sizeof(h_ts), "webhook-timestamp: %lld", (long long)ts);
+    snprintf(h_sig, sizeof(h_sig), "webhook-signature: %s%s%s", sig, two ? " " : "",
+             two ? prev : "");
+    /* "Expect:" turns off 100-continue, which would hold bodies over 1 KB for
+     * up to a second waiting for a reply most receivers never send. */
+    const char *lines[] = {
+        h_id,     h_ts, h_sig, "content-type: application/json", "user-agent: " DELIVER_USER_AGENT,
+        "Expect:"};
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        struct curl_slist *l = curl_slist_append(t->headers, lines[i]);
+        if (l == NULL)
+            return C_ERR;
+        t->headers = l;
+    }
+    return C_OK;
+}
+
+static int deliver_setup_easy(struct deliver_transfer *t)
+{
+    const struct deliver_options *o = &t->d->opt;
+    CURL *e = curl_easy_init();
+    if (e == NULL)
+        return C_ERR;
+    t->easy = e;
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(e, CURLOPT_URL, t->job.url);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->job.payload);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->job.payload_len);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    /* A redirect is a failure: following it would send the signed event to a
+     * target nobody registered. */
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    /* No proxy from the environment: the SSRF check must see the merchant's
+     * address, not a proxy's. */
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, deliver_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, deliver_on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    if (curl_multi_add_handle(t->d->multi, e) != CURLM_OK)
+        return C_ERR;
+    return C_OK;
+}
+
+/* Starts the claimed job (taking ownership of it). A job that cannot even be
+ * sent (malformed secret, out of memory) finishes at once as a failed
+ * attempt, so the schedule still applies. */
+static void deliver_start_job(struct deliver *d, struct webhook_dispatch_job *job)
+{
+    struct deliver_transfer *t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        /* The lease ends and the delivery is retaken; nothing else to do. */
+        log_error("out of memory starting delivery %s", job->delivery_id);
+        webhook_dispatch_job_clear(job);
+        return;
+    }
+    t->d = d;
+    t->job = *job;
+    memset(job, 0, sizeof(*job));
+    t->started_ms = deliver_now_ms();
+    const char *fail = NULL;
+    if (deliver_build_headers(t) != C_OK)
+        fail = "cannot sign: the endpoint secret is malformed";
+    else if (deliver_setup_easy(t) != C_OK)
+        fail = "cannot start the request (out of memory)";
+    if (fail != NULL) {
+        if (t->easy != NULL) {
+            curl_multi_remove_handle(d->multi, t->easy);
+            curl_easy_cleanup(t->easy);
+            t->easy = NULL;
+        }
+        deliver_set_error(t, fail);
+        t->next = d->unrecorded;
+        d->unrecorded = t;
+        return;
+    }
+    t->next = d->active;
+    d->active = t;
+    d->active_count++;
+}
+
+/* {"<endpoint id>": transfers} over sending and not yet recorded transfers:
+ * both hold a slot of their endpoint. */
+static json_t *deliver_in_flight_map(const struct deliver *d)
+{
+    json_t *m = json_object();
+    if (m == NULL)
+        return NULL;
+    const struct deliver_transfer *lists[2] = {d->active, d->unrecorded};
+    for (int l = 0; l < 2; l++) {
+        for (const struct deliver_transfer *t = lists[l]; t != NULL; t = t->next) {
+            json_int_t n = json_integer_value(json_object_get(m, t->job.endpoint_id));
+            if (json_object_set_new(m, t->job.endpoint_id, json_integer(n + 1)) != 0) {
+                json_decref(m);
+                return NULL;
+            }
+        }
+    }
+    return m;
+}
+
+static void deliver_abandon(struct deliver *d, const struct webhook_dispatch_job *j,
+                            const char *reason)
+{
+    /* A failure here leaves the lease to end; the next claim decides again. */
+    if (webhook_dispatch_abandon(&d->db, j->delivery_id, d->opt.worker_id, reason) != C_OK)
+        return;
+    log_fields(LOG_INFO,
+               json_pack("{ss ss ss ss}", "delivery_id", j->delivery_id, "endpoint_id",
+                         j->endpoint_id, "event_id", j->event_id, "reason", reason),
+               "webhook delivery failed without an attempt");
+}
+
+/* Claims what is due and starts it. *more: the claim was full, more may be due. */
+static int deliver_claim(struct deliver *d, bool *more)
+{
+    *more = false;
+    long room = d->opt.max_in_flight - d->active_count;
+    if (room <= 0)
+        return C_OK;
+    long limit = room < DELIVER_CLAIM_BATCH ? room : DELIVER_CLAIM_BATCH;
+    json_t *in_flight = deliver_in_flight_map(d);
+    if (in_flight == NULL)
+        return C_ERR;
+    struct webhook_dispatch_claim c = {.limit = limit,
+                                       .lease_ms = d->opt.lease_ms,
+                                       .worker = d->opt.worker_id,
+                                       .endpoint_cap = d->opt.endpoint_concurrency,
+                                       .in_flight = in_flight};
+    struct webhook_dispatch_job *jobs = NULL;
+    size_t n = 0;
+    int rc = webhook_dispatch_claim(&d->db, &c, &jobs, &n);
+    json_decref(in_flight);
+    if (rc != C_OK)
+        return C_ERR;
+    for (size_t i = 0; i < n; i++) {
+        struct webhook_dispatch_job *j = &jobs[i];
+        if (j->endpoint_deleted)
+            deliver_abandon(d, j, "endpoint deleted");
+        else if (j->endpoint_disabled)
+            deliver_abandon(d, j, "endpoint disabled");
+        else if (j->payload == NULL)
+            deliver_abandon(d, j, "event no longer stored");
+        else
+            deliver_start_job(d, j);
+    }
+    webhook_dispatch_jobs_free(jobs, n);
+    *more = (long)n >= limit;
+    return C_OK;
+}
+
+static void deliver_finish(struct deliver *d, struct deliver_transfer *t, CURLcode result)
+{
+    t->duration_ms = (long)(deliver_now_ms() - t->started_ms);
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status_code);
+    curl_off_t retry_after = 0;
+    if (curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+        retry_after > 0)
+        t->retry_after_s =
+            retry_after > (curl_off_t)LONG_MAX / 1000 ? LONG_MAX / 1000 : (long)retry_after;
+    if (result == CURLE_OK) {
+        t->verdict_code = t->status_code;
+        if (t->status_code >= 300 && t->status_code <= 399)
+            deliver_set_error(t, "redirect not followed: only 2xx is success");
+    } else if (t->forbidden) {
+        deliver_set_error(t, t->forbidden_desc);
+    } else {
+        char msg[sizeof(t->error)];
+        snprintf(msg, sizeof(msg), "%s",
+                 t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(result));
+        deliver_set_error(t, msg);
+    }
+    curl_multi_remove_handle(d->multi, t->easy);
+    curl_easy_cleanup(t->easy);
+    t->easy = NULL;
+    curl_slist_free_all(t->headers);
+    t->headers = NULL;
+    if (t->body != NULL)
+        t->body_len = outcome_sanitize_utf8(t->body, t->body_len);
+}
+
+/* Moves finished transfers from active to unrecorded. *finished: how many. */
+static void deliver_collect(struct deliver *d, long *finished)
+{
+    *finished = 0;
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(d->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct deliver_transfer *t = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        CURLcode result = msg->data.result; /* msg is invalid after remove_handle */
+        deliver_finish(d, t, result);
+        for (struct deliver_transfer **p = &d->active; *p != NULL; p = &(*p)->next) {
+            if (*p == t) {
+                *p = t->next;
+                break;
+            }
+        }
+        d->active_count--;
+        t->next = d->unrecorded;
+        d->unrecorded = t;
+        (*finished)++;
+    }
+}
+
+static const char *deliver_verdict_name(enum webhook_dispatch_verdict v)
+{
+    switch (v) {
+    case WEBHOOK_DISPATCH_SUCCEEDED:
+        return "succeeded";
+    case WEBHOOK_DISPATCH_RETRY:
+        return "retry";
+    case WEBHOOK_DISPATCH_FAILED:
+        return "failed";
+    case WEBHOOK_DISPATCH_GONE:
+        return "gone";
+    }
+    return "failed";
+}
+
+/* Records one finished transfer. C_ERR: PostgreSQL did not take it (kept). */
+static int deliver_record(struct deliver *d, struct deliver_transfer *t)
+{
+    struct outcome_input in = {.status_code = t->verdict_code,
+                               .retry_after_s = t->retry_after_s,
+                               .attempts_done = t->job.attempt_count + 1,
+                               .random01 = deliver_random01()};
+    struct outcome out;
+    outcome_decide(&d->opt.schedule, &in, &out);
+    struct webhook_dispatch_outcome o = {.delivery_id = t->job.delivery_id,
+                                         .endpoint_id = t->job.endpoint_id,
+                                         .worker = d->opt.worker_id,
+                                         .duration_ms = t->duration_ms,
+                                         .status_code = t->status_code,
+                                         .body = t->body_len > 0 ? t->body : NULL,
+                                         .error = t->has_error ? t->error : NULL,
+                                         .verdict = out.verdict,
+                                         .retry_in_ms = out.retry_in_ms,
+                                         .disable_after_s = d->opt.disable_after_s};
+    bool lease_lost = false;
+    char *disabled = NULL;
+    if (webhook_dispatch_record(&d->db, &o, &lease_lost, &disabled) != C_OK)
+        return C_ERR;
+    json_t *f = json_pack("{ss ss ss si sI ss}", "delivery_id", t->job.delivery_id, "endpoint_id",
+                          t->job.endpoint_id, "event_id", t->job.event_id, "attempt",
+                          in.attempts_done, "duration_ms", (json_int_t)t->duration_ms, "outcome",
+                          deliver_verdict_name(out.verdict));
+    if (f != NULL) {
+        json_object_set_new(f, "status_code",
+                            t->status_code > 0 ? json_integer(t->status_code) : json_null());
+        if (t->has_error)
+            json_object_set_new(f, "error", json_string(t->error));
+        if (out.verdict == WEBHOOK_DISPATCH_RETRY)
+            json_object_set_new(f, "retry_in_ms", json_integer(out.retry_in_ms));
+        if (lease_lost)
+            json_object_set_new(f, "lease_lost", json_true());
+    }
+    log_fields(lease_lost ? LOG_WARN : LOG_INFO, f, "webhook attempt");
+    if (disabled != NULL) {
+        log_fields(LOG_WARN,
+                   json_pack("{ss ss}", "endpoint_id", t->job.endpoint_id, "reason", disabled),
+                   "webhook endpoint disabled");
+        free(disabled);
+    }
+    return C_OK;
+}
+
+/* Records what finished, oldest problems first; stops at the first database
+ * error and retries later (the deliveries keep their endpoint slots meanwhile,
+ * and their leases end on their own if this takes too long). */
+static void deliver_record_pending(struct deliver *d)
+{
+    if (d->unrecorded == NULL || deliver_now_ms() < d->db_retry_at)
+        return;
+    while (d->unrecorded != NULL) {
+        struct deliver_transfer *t = d->unrecorded;
+        if (deliver_record(d, t) != C_OK) {
+            long delay = backoff_next(&d->db_backoff);
+            d->db_retry_at = deliver_now_ms() + delay;
+            log_fields(LOG_WARN,
+                       json_pack("{ss sI}", "delivery_id", t->job.delivery_id, "retry_in_ms",
+                                 (json_int_t)delay),
+                       "could not record a webhook attempt, retrying: %s", d->db.last_error);
+            return;
+        }
+        backoff_reset(&d->db_backoff);
+        d->unrecorded = t->next;
+        deliver_transfer_free(t);
+    }
+}
+
+/* The drain deadline passed: aborts what is still sending and gives its
+ * leases back so another worker sends it now rather than after the lease. */
+static void deliver_abort_all(struct deliver *d)
+{
+    json_t *ids = json_array();
+    long n = 0;
+    while (d->active != NULL) {
+        struct deliver_transfer *t = d->active;
+        d->active = t->next;
+        if (ids != NULL)
+            json_array_append_new(ids, json_string(t->job.delivery_id));
+        deliver_transfer_free(t);
+        n++;
+    }
+    d->active_count = 0;
+    if (ids != NULL && n > 0 && webhook_dispatch_release(&d->db, ids, d->opt.worker_id) != C_OK)
+        log_warn("could not release leases; they end on their own: %s", d->db.last_error);
+    json_decref(ids);
+    long dropped = 0;
+    while (d->unrecorded != NULL) {
+        struct deliver_transfer *t = d->unrecorded;
+        d->unrecorded = t->next;
+        deliver_transfer_free(t);
+        dropped++;
+    }
+    if (n > 0 || dropped > 0)
+        log_fields(
+            LOG_WARN,
+            json_pack("{sI sI}", "aborted", (json_int_t)n, "unrecorded", (json_int_t)dropped),
+            "drain deadline passed: aborted requests are sent again after their lease");
+}
+
+static void *deliver_main(void *arg)
+{
+    struct deliver *d = arg;
+    if (startup_wait_postgres(&d->db) != C_OK)
+        return NULL;
+    log_info("delivery loop started");
+    int64_t next_claim = 0;
+    int64_t drain_deadline = -1;
+    for (;;) {
+        int64_t now = deliver_now_ms();
+        bool stopping = service_stopping();
+        if (stopping && drain_deadline < 0) {
+            drain_deadline = now + d->opt.drain_ms;
+            log_fields(LOG_INFO, json_pack("{sI}", "in_flight", (json_int_t)d->active_count),
+                       "delivery loop draining: no new claims");
+        }
+        bool woken = atomic_exchange(&d->wake, false);
+        if (!stopping && (woken || now >= next_claim) && now >= d->db_retry_at) {
+            bool more = false;
+            if (deliver_claim(d, &more) != C_OK) {
+                long delay = backoff_next(&d->db_backoff);
+                d->db_retry_at = now + delay;
+                log_fields(LOG_WARN, json_pack("{sI}", "retry_in_ms", (json_int_t)delay),
+                           "could not claim webhook deliveries, retrying: %s", d->db.last_error);
+            } else {
+                backoff_reset(&d->db_backoff);
+                next_claim =
+                    more && d->active_count < d->opt.max_in_flight ? now : now + d->opt.poll_ms;
+            }
+        }
+        int running = 0;
+        curl_multi_perform(d->multi, &running);
+        long finished = 0;
+        deliver_collect(d, &finished);
+        /* A freed slot may unblock an endpoint's backlog: look again now. */
+        if (finished > 0)
+            next_claim = now;
+        deliver_record_pending(d);
+        if (stopping) {
+            if (d->active == NULL && d->unrecorded == NULL)
+                break;
+            if (deliver_now_ms() >= drain_deadline) {
+                deliver_abort_all(d);
+                break;
+            }
+        }
+        long timeout = stopping ? DELIVER_DRAIN_TICK_MS : (long)(next_claim - deliver_now_ms());
+        if (timeout < 0)
+            timeout = 0;
+        if (timeout > d->opt.poll_ms)
+            timeout = d->opt.poll_ms;
+        if (d->unrecorded != NULL && timeout > DELIVER_DRAIN_TICK_MS)
+            timeout = DELIVER_DRAIN_TICK_MS;
+        curl_multi_poll(d->multi, NULL, 0, (int)timeout, NULL);
+    }
+    log_info("delivery loop stopped");
+    return NULL;
+}
+
+struct deliver *deliver_start(const struct deliver_options *opt, char *err, size_t errlen)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errlen, "curl_global_init failed");
+        return NULL;
+    }
+    struct deliver *d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    d->opt = *opt;
+    atomic_init(&d->wake, false);
+    backoff_init(&d->db_backoff, DELIVER_DB_RETRY_MIN_MS, DELIVER_DB_RETRY_MAX_MS);
+    d->multi = curl_multi_init();
+    if (d->multi == NULL || db_init(&d->db, opt->database_url) != C_OK) {
+        snprintf(err, errlen, "out of memory");
+        if (d->multi != NULL)
+            curl_multi_cleanup(d->multi);
+        free(d);
+        return NULL;
+    }
+    if (pthread_create(&d->thread, NULL, deliver_main, d) != 0) {
+        snprintf(err, errlen, "cannot start the delivery thread");
+        db_close(&d->db);
+        curl_multi_cleanup(d->multi);
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void deliver_wake(void *arg)
+{
+    struct deliver *d = arg;
+    atomic_store(&d->wake, true);
+    curl_multi_wakeup(d->multi);
+}
+
+void deliver_join(struct deliver *d)
+{
+    if (d == NULL)
+        return;
+    /* The loop also ends on its own once service_stopping() and drained. */
+    curl_multi_wakeup(d->multi);
+    pthread_join(d->thread, NULL);
+    while (d->active != NULL) {
+        struct deliver_transfer *t = d->active;
+        d->active = t->next;
+        deliver_transfer_free(t);
+    }
+    curl_multi_cleanup(d->multi);
+    db_close(&d->db);
+    free(d);
+    curl_global_cleanup();
+}

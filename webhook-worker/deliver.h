@@ -1,0 +1,36 @@
+/* The delivery loop: claims due deliveries under a lease, sends them with
+ * libcurl multi (many in flight, a cap per endpoint), and records each
+ * attempt's outcome. Runs in its own thread with its own connection. */
+#ifndef WEBHOOK_WORKER_DELIVER_H
+#define WEBHOOK_WORKER_DELIVER_H
+
+#include "netguard.h"
+#include "webhook_schedule.h"
+
+struct deliver_options {
+    const char *database_url;
+    const char *worker_id; /* leased_by: unique per process */
+    struct webhook_schedule schedule;
+    struct netguard_allowlist allowlist;
+    long timeout_ms;
+    long connect_timeout_ms;
+    long lease_ms;
+    long endpoint_concurrency;
+    long max_in_flight;
+    long poll_ms;
+    long disable_after_s;
+    /* After a stop request, in-flight requests get this long to finish; the
+     * rest are aborted and their leases given back. */
+    long drain_ms;
+};
+
+struct deliver;
+
+/* Starts the thread. NULL with err filled on failure. */
+struct deliver *deliver_start(const struct deliver_options *opt, char *err, size_t errlen);
+/* Wakes the loop to claim now (new deliveries were committed). Any thread. */
+void deliver_wake(void *d);
+/* Waits for the thread to end (it ends once service_stopping() and drained). */
+void deliver_join(struct deliver *d);
+
+#endif
