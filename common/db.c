@@ -183,3 +183,25 @@ const char *db_last_sqlstate(const struct db *db)
 {
     return db->sqlstate;
 }
+
+int db_rows_to_array(const PGresult *r, size_t elem_size,
+                     int (*from_row)(const PGresult *r, int row, void *out),
+                     void (*free_elem)(void *elem), void **out, size_t *count)
+{
+    size_t n = (size_t)PQntuples(r);
+    /* One element even for no rows: callers free what they get. */
+    unsigned char *arr = calloc(n > 0 ? n : 1, elem_size);
+    if (arr == NULL)
+        return C_ERR;
+    for (size_t i = 0; i < n; i++) {
+        if (from_row(r, (int)i, arr + i * elem_size) != C_OK) {
+            for (size_t j = 0; j < i; j++)
+                free_elem(arr + j * elem_size);
+            free(arr);
+            return C_ERR;
+        }
+    }
+    *out = arr;
+    *count = n;
+    return C_OK;
+}

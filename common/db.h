@@ -51,4 +51,12 @@ void db_rollback(struct db *db);
 /* SQLSTATE of the last failed db_exec, or "" (e.g. "23505" unique violation). */
 const char *db_last_sqlstate(const struct db *db);
 
+/* Reads every row of r into a new array (*out, *count elements of elem_size,
+ * zeroed first) with from_row. If a row cannot be read, the rows already read
+ * are released with free_elem, the array is freed and C_ERR returned. r
+ * itself stays the caller's. */
+int db_rows_to_array(const PGresult *r, size_t elem_size,
+                     int (*from_row)(const PGresult *r, int row, void *out),
+                     void (*free_elem)(void *elem), void **out, size_t *count);
+
 #endif

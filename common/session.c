@@ -530,6 +530,17 @@ void session_array_free(struct session *arr, size_t count)
     free(arr);
 }
 
+/* Adapters for db_rows_to_array. */
+static int session_row_cb(const PGresult *r, int row, void *out)
+{
+    return session_from_row(r, row, out);
+}
+
+static void session_free_cb(void *elem)
+{
+    session_free(elem);
+}
+
 int session_store_list(struct db *db, const char *organization_id, const char *environment,
                        const struct session_list_query *q, struct session **out, size_t *count,
                        bool *cursor_found)
@@ -577,23 +588,13 @@ int session_store_list(struct db *db, const char *organization_id, const char *e
     PGresult *r = db_exec(db, sql, 6, params);
     if (r == NULL)
         return C_ERR;
-    size_t n = (size_t)PQntuples(r);
-    struct session *arr = calloc(n > 0 ? n : 1, sizeof(*arr));
-    if (arr == NULL) {
-        PQclear(r);
-        return C_ERR;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (session_from_row(r, (int)i, &arr[i]) != C_OK) {
-            session_array_free(arr, i);
-            PQclear(r);
-            return C_ERR;
-        }
-    }
+    void *arr = NULL;
+    int rc =
+        db_rows_to_array(r, sizeof(struct session), session_row_cb, session_free_cb, &arr, count);
     PQclear(r);
-    *out = arr;
-    *count = n;
-    return C_OK;
+    if (rc == C_OK)
+        *out = arr;
+    return rc;
 }
 
 int session_store_insert_batch(struct db *db, json_t *records, long *inserted)

@@ -115,6 +115,17 @@ static int webhook_delivery_from_row(const PGresult *r, int row, struct webhook_
     return C_OK;
 }
 
+/* Adapters for db_rows_to_array. */
+static int webhook_delivery_row_cb(const PGresult *r, int row, void *out)
+{
+    return webhook_delivery_from_row(r, row, out);
+}
+
+static void webhook_delivery_free_cb(void *elem)
+{
+    webhook_delivery_free(elem);
+}
+
 int webhook_delivery_store_list(struct db *db, const char *organization_id, const char *environment,
                                 const char *endpoint_id, long limit, const char *starting_after,
                                 struct webhook_delivery **out, size_t *count, bool *cursor_found)
@@ -151,23 +162,13 @@ int webhook_delivery_store_list(struct db *db, const char *organization_id, cons
     PGresult *r = db_exec(db, sql, 5, params);
     if (r == NULL)
         return C_ERR;
-    size_t n = (size_t)PQntuples(r);
-    struct webhook_delivery *arr = calloc(n > 0 ? n : 1, sizeof(*arr));
-    if (arr == NULL) {
-        PQclear(r);
-        return C_ERR;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (webhook_delivery_from_row(r, (int)i, &arr[i]) != C_OK) {
-            webhook_delivery_array_free(arr, i);
-            PQclear(r);
-            return C_ERR;
-        }
-    }
+    void *arr = NULL;
+    int rc = db_rows_to_array(r, sizeof(struct webhook_delivery), webhook_delivery_row_cb,
+                              webhook_delivery_free_cb, &arr, count);
     PQclear(r);
-    *out = arr;
-    *count = n;
-    return C_OK;
+    if (rc == C_OK)
+        *out = arr;
+    return rc;
 }
 
 int webhook_delivery_store_get(struct db *db, const char *organization_id, const char *environment,

@@ -194,6 +194,17 @@ int webhook_endpoint_store_get(struct db *db, const char *organization_id, const
     return webhook_endpoint_store_one(db, sql, 3, params, out, found);
 }
 
+/* Adapters for db_rows_to_array. */
+static int webhook_endpoint_row_cb(const PGresult *r, int row, void *out)
+{
+    return webhook_endpoint_from_row(r, row, out);
+}
+
+static void webhook_endpoint_free_cb(void *elem)
+{
+    webhook_endpoint_free(elem);
+}
+
 int webhook_endpoint_store_list(struct db *db, const char *organization_id, const char *environment,
                                 long limit, const char *starting_after,
                                 struct webhook_endpoint **out, size_t *count, bool *cursor_found)
@@ -224,23 +235,13 @@ int webhook_endpoint_store_list(struct db *db, const char *organization_id, cons
     PGresult *r = db_exec(db, sql, 4, params);
     if (r == NULL)
         return C_ERR;
-    size_t n = (size_t)PQntuples(r);
-    struct webhook_endpoint *arr = calloc(n > 0 ? n : 1, sizeof(*arr));
-    if (arr == NULL) {
-        PQclear(r);
-        return C_ERR;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (webhook_endpoint_from_row(r, (int)i, &arr[i]) != C_OK) {
-            webhook_endpoint_array_free(arr, i);
-            PQclear(r);
-            return C_ERR;
-        }
-    }
+    void *arr = NULL;
+    int rc = db_rows_to_array(r, sizeof(struct webhook_endpoint), webhook_endpoint_row_cb,
+                              webhook_endpoint_free_cb, &arr, count);
     PQclear(r);
-    *out = arr;
-    *count = n;
-    return C_OK;
+    if (rc == C_OK)
+        *out = arr;
+    return rc;
 }
 
 int webhook_endpoint_store_update(struct db *db, const char *organization_id,
