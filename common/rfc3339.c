@@ -17,6 +17,13 @@ void rfc3339_format(int64_t epoch_seconds, char out[RFC3339_LEN])
         snprintf(out, RFC3339_LEN, "9999-12-31T23:59:59Z");
 }
 
+json_t *rfc3339_to_json(int64_t epoch_seconds)
+{
+    char buf[RFC3339_LEN];
+    rfc3339_format(epoch_seconds, buf);
+    return json_string(buf);
+}
+
 int64_t rfc3339_now(void)
 {
     struct timespec ts;

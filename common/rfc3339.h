@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #define RFC3339_LEN 21 /* "YYYY-MM-DDTHH:MM:SSZ" and the terminator */
 
 void rfc3339_format(int64_t epoch_seconds, char out[RFC3339_LEN]);
@@ -13,5 +15,7 @@ void rfc3339_format(int64_t epoch_seconds, char out[RFC3339_LEN]);
  * offset; rejects anything else, including impossible dates. */
 int rfc3339_parse(const char *text, int64_t *epoch_seconds);
 int64_t rfc3339_now(void);
+/* The API's JSON form of a time: a string in the format above. New reference. */
+json_t *rfc3339_to_json(int64_t epoch_seconds);
 
 #endif

@@ -61,13 +61,6 @@ static json_t *session_json_uuid_or_null(const char *s)
     return s[0] != '\0' ? json_string(s) : json_null();
 }
 
-static json_t *session_json_time(int64_t t)
-{
-    char buf[RFC3339_LEN];
-    rfc3339_format(t, buf);
-    return json_string(buf);
-}
-
 json_t *session_to_json(const struct session *s, const char *public_base_url)
 {
     char url[2600];
@@ -100,12 +93,12 @@ json_t *session_to_json(const struct session *s, const char *public_base_url)
     rc |= json_object_set_new(o, "payment_link_id", session_json_uuid_or_null(s->payment_link_id));
     rc |= json_object_set_new(o, "is_spi", json_boolean(s->is_spi));
     rc |= json_object_set_new(o, "is_pos", json_boolean(s->is_pos));
-    rc |= json_object_set_new(o, "expires_at", session_json_time(s->expires_at));
+    rc |= json_object_set_new(o, "expires_at", rfc3339_to_json(s->expires_at));
     rc |= json_object_set(o, "metadata", s->metadata);
     rc |= json_object_set_new(o, "environment", json_string(s->environment));
-    rc |= json_object_set_new(o, "created_at", session_json_time(s->created_at));
+    rc |= json_object_set_new(o, "created_at", rfc3339_to_json(s->created_at));
     rc |= json_object_set_new(o, "created_by", json_string(s->created_by));
-    rc |= json_object_set_new(o, "updated_at", session_json_time(s->updated_at));
+    rc |= json_object_set_new(o, "updated_at", rfc3339_to_json(s->updated_at));
     rc |= json_object_set_new(o, "url", json_string(url));
     if (rc != 0) {
         json_decref(o);

@@ -21,13 +21,6 @@ void webhook_delivery_array_free(struct webhook_delivery *arr, size_t count)
     free(arr);
 }
 
-static json_t *webhook_delivery_json_time(int64_t t)
-{
-    char buf[RFC3339_LEN];
-    rfc3339_format(t, buf);
-    return json_string(buf);
-}
-
 json_t *webhook_delivery_to_json(const struct webhook_delivery *d)
 {
     json_t *o = json_object();
@@ -45,11 +38,11 @@ json_t *webhook_delivery_to_json(const struct webhook_delivery *d)
                                                       : json_null());
     rc |= json_object_set_new(o, "last_error",
                               d->last_error != NULL ? json_string(d->last_error) : json_null());
-    rc |= json_object_set_new(
-        o, "next_attempt_at",
-        d->has_next_attempt_at ? webhook_delivery_json_time(d->next_attempt_at) : json_null());
-    rc |= json_object_set_new(o, "created_at", webhook_delivery_json_time(d->created_at));
-    rc |= json_object_set_new(o, "updated_at", webhook_delivery_json_time(d->updated_at));
+    rc |= json_object_set_new(o, "next_attempt_at",
+                              d->has_next_attempt_at ? rfc3339_to_json(d->next_attempt_at)
+                                                     : json_null());
+    rc |= json_object_set_new(o, "created_at", rfc3339_to_json(d->created_at));
+    rc |= json_object_set_new(o, "updated_at", rfc3339_to_json(d->updated_at));
     if (rc != 0) {
         json_decref(o);
         return NULL;

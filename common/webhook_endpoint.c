@@ -53,13 +53,6 @@ void webhook_endpoint_input_free(struct webhook_endpoint_input *in)
 
 /* ---- JSON ------------------------------------------------------------- */
 
-static json_t *webhook_endpoint_json_time(int64_t t)
-{
-    char buf[RFC3339_LEN];
-    rfc3339_format(t, buf);
-    return json_string(buf);
-}
-
 static json_t *webhook_endpoint_json_string_or_null(const char *s)
 {
     return s != NULL ? json_string(s) : json_null();
@@ -84,8 +77,8 @@ json_t *webhook_endpoint_to_json(const struct webhook_endpoint *e)
     rc |= json_object_set_new(o, "disabled_reason",
                               webhook_endpoint_json_string_or_null(e->disabled_reason));
     rc |= json_object_set_new(o, "environment", json_string(e->environment));
-    rc |= json_object_set_new(o, "created_at", webhook_endpoint_json_time(e->created_at));
-    rc |= json_object_set_new(o, "updated_at", webhook_endpoint_json_time(e->updated_at));
+    rc |= json_object_set_new(o, "created_at", rfc3339_to_json(e->created_at));
+    rc |= json_object_set_new(o, "updated_at", rfc3339_to_json(e->updated_at));
     if (rc != 0) {
         json_decref(o);
         return NULL;

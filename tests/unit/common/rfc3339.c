@@ -198,3 +198,11 @@ Test(rfc3339, now_is_the_wall_clock_in_seconds)
     cr_assert(now >= before.tv_sec && now <= after.tv_sec, "%lld not in [%lld, %lld]",
               (long long)now, (long long)before.tv_sec, (long long)after.tv_sec);
 }
+
+Test(rfc3339, to_json_is_the_api_string)
+{
+    json_t *j = rfc3339_to_json(1705314600);
+    cr_assert(json_is_string(j));
+    cr_assert_str_eq(json_string_value(j), "2024-01-15T10:30:00Z");
+    json_decref(j);
+}
