@@ -159,6 +159,92 @@ int db_exec_command(struct db *db, const char *sql, int nparams, const char *con
     return C_OK;
 }
 
+int db_copy_in(struct db *db, const char *copy_sql, const char *data, size_t len)
+{
+    db->sqlstate[0] = '\0';
+    /* Never retried here: COPY only runs inside a transaction, which the
+     * caller redoes as a whole after a failure. */
+    if (db_ensure(db) != C_OK) {
+        log_warn("postgres unreachable: %s", db->last_error);
+        return C_ERR;
+    }
+    PGresult *r = PQexec(db->conn, copy_sql);
+    bool started = r != NULL && PQresultStatus(r) == PGRES_COPY_IN;
+    if (!started) {
+        const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state ? state : "");
+        db_set_error(db, r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+        PQclear(r);
+        if (PQstatus(db->conn) != CONNECTION_OK)
+            db_drop(db);
+        log_fields(LOG_ERROR, json_pack("{ss}", "sqlstate", db->sqlstate),
+                   "postgres COPY failed to start: %s", db->last_error);
+        return C_ERR;
+    }
+    PQclear(r);
+    /* PQputCopyData takes an int length: hand over the data in slices. */
+    const size_t slice = 1u << 20;
+    int ok = 1;
+    for (size_t off = 0; ok == 1 && off < len; off += slice) {
+        size_t n = len - off < slice ? len - off : slice;
+        ok = PQputCopyData(db->conn, data + off, (int)n);
+    }
+    if (ok == 1)
+        ok = PQputCopyEnd(db->conn, NULL);
+    int rc = ok == 1 ? C_OK : C_ERR;
+    if (rc != C_OK)
+        db_set_error(db, PQerrorMessage(db->conn));
+    /* Read every result so the connection is ready for the next statement. */
+    while ((r = PQgetResult(db->conn)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == C_OK) {
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state ? state : "");
+            db_set_error(db, PQresultErrorMessage(r));
+            rc = C_ERR;
+        }
+        PQclear(r);
+    }
+    if (rc != C_OK) {
+        if (PQstatus(db->conn) != CONNECTION_OK)
+            db_drop(db);
+        log_fields(LOG_ERROR, json_pack("{ss}", "sqlstate", db->sqlstate),
+                   "postgres COPY failed: %s", db->last_error);
+    }
+    return rc;
+}
+
+int db_copy_append_text(char **buf, size_t *len, size_t *cap, const char *text, char sep)
+{
+    /* Worst case every byte doubles, plus the separator and a NUL. */
+    size_t tlen = strlen(text);
+    size_t need = *len + 2 * tlen + 2;
+    if (need > *cap) {
+        size_t ncap = *cap > 0 ? *cap : 4096;
+        while (ncap < need)
+            ncap *= 2;
+        char *nbuf = realloc(*buf, ncap);
+        if (nbuf == NULL)
+            return C_ERR;
+        *buf = nbuf;
+        *cap = ncap;
+    }
+    char *out = *buf + *len;
+    for (size_t i = 0; i < tlen; i++) {
+        char c = text[i];
+        char esc = c == '\\' ? '\\' : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : 0;
+        if (esc != 0) {
+            *out++ = '\\';
+            *out++ = esc;
+        } else {
+            *out++ = c;
+        }
+    }
+    *out++ = sep;
+    *out = '\0';
+    *len = (size_t)(out - *buf);
+    return C_OK;
+}
+
 int db_begin(struct db *db)
 {
     return db_exec_command(db, "BEGIN", 0, NULL);

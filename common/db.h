@@ -43,6 +43,17 @@ PGresult *db_exec(struct db *db, const char *sql, int nparams, const char *const
 /* db_exec for statements whose result is not needed. */
 int db_exec_command(struct db *db, const char *sql, int nparams, const char *const *params);
 
+/* Streams rows into a table with "COPY ... FROM STDIN" (copy_sql) inside the
+ * caller's transaction: data is len bytes of COPY text format, each row one
+ * line, fields escaped with db_copy_append_text. Bulk writes go this way
+ * because it skips the parse of one big parameter on both sides. */
+int db_copy_in(struct db *db, const char *copy_sql, const char *data, size_t len);
+/* Appends text to the COPY row being built in *buf (of *len bytes, *cap
+ * allocated; the buffer is the caller's, grown with realloc), escaped for the
+ * COPY text format, then sep ('\t' between fields, '\n' after the last).
+ * On C_ERR (out of memory) *buf, *len and *cap are unchanged. */
+int db_copy_append_text(char **buf, size_t *len, size_t *cap, const char *text, char sep);
+
 int db_begin(struct db *db);
 int db_commit(struct db *db);
 /* Best effort; a failed rollback drops the connection. */

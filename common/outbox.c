@@ -35,9 +35,12 @@ void outbox_rows_free(struct outbox_row *rows, size_t count)
 
 int outbox_fetch_pending(struct db *db, long limit, struct outbox_row **rows, size_t *count)
 {
-    /* Served by the partial index outbox_unpublished. */
-    static const char sql[] = "SELECT seq, id, session_id, payload FROM outbox"
-                              " WHERE published_at IS NULL ORDER BY seq LIMIT $1";
+    /* The LIMIT inside: the queue drives the join. With it outside, the
+     * planner may walk the whole outbox (every event ever published) in seq
+     * order looking for the few queued ones. */
+    static const char sql[] = "SELECT o.seq, o.id, o.session_id, o.payload"
+                              " FROM (SELECT seq FROM outbox_pending ORDER BY seq LIMIT $1) p"
+                              " JOIN outbox o ON o.seq = p.seq ORDER BY p.seq";
     char limit_text[24];
     snprintf(limit_text, sizeof(limit_text), "%ld", limit);
     const char *params[1] = {limit_text};
@@ -95,28 +98,42 @@ int outbox_mark_published(struct db *db, const struct outbox_row *rows, size_t c
     list[len++] = '}';
     list[len] = '\0';
     const char *params[1] = {list};
-    int rc = db_exec_command(
-        db, "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])", 1, params);
+    int rc =
+        db_exec_command(db, "DELETE FROM outbox_pending WHERE seq = ANY($1::bigint[])", 1, params);
     free(list);
     return rc;
 }
 
 int outbox_insert(struct db *db, const json_t *events)
 {
-    /* One statement for the whole set; WITH ORDINALITY keeps the array order,
-     * so seq follows it. */
+    /* COPY rather than one jsonb parameter: the payloads (JSON text) are not
+     * escaped into a second JSON document and parsed back by the server, which
+     * was most of the cost of an expiry burst. Rows are inserted in the order
+     * they are sent, so seq follows the array order. */
     static const char sql[] =
-        "INSERT INTO outbox (id, session_id, organization_id, environment, type, payload)"
-        " SELECT (e->>'id')::uuid, (e->>'session_id')::uuid, (e->>'organization_id')::uuid,"
-        "        e->>'environment', e->>'type', e->>'payload'"
-        " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n";
+        "COPY outbox (id, session_id, organization_id, environment, type, payload) FROM STDIN";
+    static const char *const fields[] = {"id",          "session_id", "organization_id",
+                                         "environment", "type",       "payload"};
+    const size_t nfields = sizeof(fields) / sizeof(fields[0]);
     if (json_array_size(events) == 0)
         return C_OK;
-    char *text = json_dumps(events, JSON_COMPACT);
-    if (text == NULL)
-        return C_ERR;
-    const char *params[1] = {text};
-    int rc = db_exec_command(db, sql, 1, params);
-    free(text);
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc = C_OK;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev)
+    {
+        for (size_t f = 0; rc == C_OK && f < nfields; f++) {
+            const char *text = json_string_value(json_object_get(ev, fields[f]));
+            char sep = f + 1 < nfields ? '\t' : '\n';
+            rc = text != NULL ? db_copy_append_text(&buf, &len, &cap, text, sep) : C_ERR;
+        }
+        if (rc != C_OK)
+            break;
+    }
+    if (rc == C_OK)
+        rc = db_copy_in(db, sql, buf, len);
+    free(buf);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* The transactional outbox: every state change inserts its event here in the
- * same transaction (session_store_insert_batch does it for creations), and one
- * relay publishes the rows to Kafka in seq order and stamps published_at.
+ * same transaction (session_store_insert_batch does it for creations); a
+ * trigger queues each new row in outbox_pending, and one relay publishes the
+ * queued rows to Kafka in seq order and takes them off the queue.
  *
  * Per-session order relies on writers inserting the outbox row after they
  * insert or lock the session row: a second change of the same session then
@@ -48,7 +49,7 @@ int outbox_try_lock_relay(struct db *db, bool *acquired);
 int outbox_fetch_pending(struct db *db, long limit, struct outbox_row **rows, size_t *count);
 void outbox_rows_free(struct outbox_row *rows, size_t count);
 
-/* Stamps published_at on rows[0..count). */
+/* Takes rows[0..count) off the queue: they are published. */
 int outbox_mark_published(struct db *db, const struct outbox_row *rows, size_t count);
 
 #endif

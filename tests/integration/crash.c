@@ -97,7 +97,7 @@ static void exec_ok(PGconn *c, const char *sql)
 }
 
 /* SHARE on the outbox: every writer of it (the session worker's apply, the
- * expiry worker's sweep, the relay marking what it published) then waits
+ * expiry worker's sweep) then waits
  * inside its transaction, where a kill -9 is sure to land mid-transaction.
  * Readers (the relay's fetch, the gateway) are not blocked. */
 static PGconn *lock_outbox(void)
@@ -115,17 +115,15 @@ static void unlock_outbox(PGconn *c)
     PQfinish(c);
 }
 
-/* Until another backend waits for the outbox lock to write new events (not
- * the relay marking rows published: that statement is on its own, it would
- * commit whenever it runs). watch is not the locking connection: a
- * transaction sees a frozen pg_stat_activity. */
+/* Until another backend waits for the outbox lock to write new events (the
+ * relay only reads the outbox; it takes rows off outbox_pending). watch is
+ * not the locking connection: a transaction sees a frozen pg_stat_activity. */
 static bool wait_blocked_on_outbox(PGconn *watch, long timeout_ms)
 {
     for (long deadline = now_ms() + timeout_ms; now_ms() < deadline; test_sleep_ms(20)) {
         PGresult *r =
             PQexec(watch, "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-                          " WHERE NOT l.granted AND l.relation = 'outbox'::regclass"
-                          " AND a.query !~* '^\\s*UPDATE\\s+outbox\\s+SET\\s+published_at'");
+                          " WHERE NOT l.granted AND l.relation = 'outbox'::regclass");
         cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQerrorMessage(watch));
         bool blocked = strcmp(PQgetvalue(r, 0, 0), "0") != 0;
         PQclear(r);
@@ -144,7 +142,7 @@ static json_t *load_sessions(const char *marker, long *unpublished)
 {
     json_t *rows =
         test_sql_rows("SELECT s.id::text, s.status, s.payment_reference, o.type, o.id::text,"
-                      " (o.seq IS NOT NULL AND o.published_at IS NULL)::text"
+                      " EXISTS (SELECT 1 FROM outbox_pending p WHERE p.seq = o.seq)::text"
                       " FROM checkout_sessions s LEFT JOIN outbox o ON o.session_id = s.id"
                       " WHERE s.metadata->>'traffic' = $1 ORDER BY s.id, o.seq",
                       marker);
