@@ -1,7 +1,9 @@
 #include "expire.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "backoff.h"
@@ -10,6 +12,7 @@
 #include "result.h"
 #include "service.h"
 #include "session.h"
+#include "startup.h"
 
 /* A PostgreSQL blip is retried quickly; an outage is probed every few seconds
  * so expiry resumes soon after the database is back. */
@@ -100,7 +103,8 @@ static void expire_burst_end(struct expire_burst *b, bool drained)
 }
 
 /* Sleeps until until_ms, logging the lag on its schedule meanwhile (so a long
- * CAISSE_EXPIRY_INTERVAL_MS does not thin out the lag lines). */
+ * CAISSE_EXPIRY_INTERVAL_MS does not thin out the lag lines); next_lag_ms
+ * NULL: this loop does not log the lag. */
 static void expire_wait(struct db *db, const struct expire_options *o, int64_t until_ms,
                         int64_t *next_lag_ms)
 {
@@ -108,17 +112,17 @@ static void expire_wait(struct db *db, const struct expire_options *o, int64_t u
         int64_t now = expire_now_ms();
         if (service_stopping() || now >= until_ms)
             return;
-        if (now >= *next_lag_ms) {
+        if (next_lag_ms != NULL && now >= *next_lag_ms) {
             expire_log_lag(db, o->lag_warn_s);
             *next_lag_ms = now + o->lag_log_ms;
             continue;
         }
-        int64_t wake = until_ms < *next_lag_ms ? until_ms : *next_lag_ms;
+        int64_t wake = next_lag_ms == NULL || until_ms < *next_lag_ms ? until_ms : *next_lag_ms;
         service_sleep_ms((long)(wake - now));
     }
 }
 
-void expire_run(struct db *db, const struct expire_options *o)
+void expire_run(struct db *db, const struct expire_options *o, bool reports_lag)
 {
     struct backoff retry;
     backoff_init(&retry, EXPIRE_RETRY_MIN_MS, EXPIRE_RETRY_MAX_MS);
@@ -127,7 +131,7 @@ void expire_run(struct db *db, const struct expire_options *o)
     while (!service_stopping()) {
         int64_t start = expire_now_ms();
         /* Also between the sweeps of a burst: that is when the lag matters. */
-        if (start >= next_lag_ms) {
+        if (reports_lag && start >= next_lag_ms) {
             expire_log_lag(db, o->lag_warn_s);
             next_lag_ms = expire_now_ms() + o->lag_log_ms;
             start = expire_now_ms();
@@ -137,7 +141,7 @@ void expire_run(struct db *db, const struct expire_options *o)
             long delay = backoff_next(&retry);
             log_fields(LOG_WARN, json_pack("{sI}", "retry_in_ms", (json_int_t)delay),
                        "expiry sweep failed, retrying: %s", db->last_error);
-            expire_wait(db, o, expire_now_ms() + delay, &next_lag_ms);
+            expire_wait(db, o, expire_now_ms() + delay, reports_lag ? &next_lag_ms : NULL);
             continue;
         }
         backoff_reset(&retry);
@@ -151,7 +155,57 @@ void expire_run(struct db *db, const struct expire_options *o)
         if (full)
             continue;
         expire_burst_end(&burst, true);
-        expire_wait(db, o, expire_now_ms() + o->interval_ms, &next_lag_ms);
+        expire_wait(db, o, expire_now_ms() + o->interval_ms, reports_lag ? &next_lag_ms : NULL);
     }
     expire_burst_end(&burst, false);
+}
+
+struct expire_sweeper {
+    struct db db;
+    const struct expire_options *o;
+    bool reports_lag;
+    pthread_t thread;
+};
+
+static void *expire_sweeper_main(void *arg)
+{
+    struct expire_sweeper *sw = arg;
+    /* A stop requested while waiting is an orderly shutdown like any other. */
+    if (startup_wait_postgres(&sw->db) == C_OK)
+        expire_run(&sw->db, sw->o, sw->reports_lag);
+    db_close(&sw->db);
+    return NULL;
+}
+
+int expire_run_sweepers(const struct expire_options *o)
+{
+    size_t n = (size_t)o->concurrency;
+    struct expire_sweeper *sw = calloc(n, sizeof(*sw));
+    if (sw == NULL) {
+        log_error("out of memory");
+        return C_ERR;
+    }
+    size_t started = 0;
+    int rc = C_OK;
+    for (; started < n; started++) {
+        sw[started].o = o;
+        sw[started].reports_lag = started == 0;
+        if (db_init(&sw[started].db, o->database_url) != C_OK) {
+            log_error("out of memory");
+            rc = C_ERR;
+            break;
+        }
+        if (pthread_create(&sw[started].thread, NULL, expire_sweeper_main, &sw[started]) != 0) {
+            log_error("cannot start an expiry sweeper thread");
+            db_close(&sw[started].db);
+            rc = C_ERR;
+            break;
+        }
+    }
+    if (rc != C_OK)
+        service_request_stop();
+    for (size_t i = 0; i < started; i++)
+        pthread_join(sw[i].thread, NULL);
+    free(sw);
+    return rc;
 }

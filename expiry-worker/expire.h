@@ -8,11 +8,15 @@
 #ifndef CAISSE_EXPIRY_EXPIRE_H
 #define CAISSE_EXPIRY_EXPIRE_H
 
+#include <stdbool.h>
+
 #include "db.h"
 
 struct expire_options {
+    const char *database_url;    /* each sweeper connects on its own */
     const char *public_base_url; /* for the url field of the event data */
     long batch;                  /* most sessions per transaction */
+    long concurrency;            /* sweepers, each with its own connection */
     long interval_ms;            /* pause after a sweep that was not full */
     long lag_log_ms;             /* how often the lag is logged */
     long lag_warn_s;             /* lag above which it is logged as a warning */
@@ -24,7 +28,14 @@ struct expire_options {
 int expire_sweep(struct db *db, long batch, const char *public_base_url, long *expired);
 
 /* Sweeps until a stop is requested, retrying PostgreSQL failures with
- * backoff; returns only between transactions. */
-void expire_run(struct db *db, const struct expire_options *o);
+ * backoff; returns only between transactions. reports_lag: this loop also
+ * logs the expiry lag (one loop per process does). */
+void expire_run(struct db *db, const struct expire_options *o, bool reports_lag);
+
+/* Runs o->concurrency sweep loops, each on its own connection and thread
+ * (they claim disjoint batches like replicas do), until a stop is requested
+ * and every loop has finished its transaction. C_ERR: a sweeper could not be
+ * started (out of memory, no thread); the ones started were stopped. */
+int expire_run_sweepers(const struct expire_options *o);
 
 #endif

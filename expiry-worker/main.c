@@ -20,13 +20,14 @@ static char *cfg_public_base_url;
 static char *cfg_log_level;
 static long cfg_interval_ms;
 static long cfg_batch;
+static long cfg_concurrency;
 static long cfg_lag_log_ms;
 static long cfg_lag_warn_s;
 static long cfg_shutdown_grace_ms;
 
-/* CAISSE_EXPIRY_BATCH is capped because a batch's events travel to
- * PostgreSQL as one jsonb parameter (outbox_insert), about 2 KB per session:
- * 20000 keeps that near 40 MB, far below jsonb's 256 MB limit. */
+/* CAISSE_EXPIRY_BATCH is capped because a batch is one transaction and its
+ * events are held in memory until they are copied to the outbox, about 2 KB
+ * per session: 20000 keeps that near 40 MB. */
 static const struct config_entry config_table[] = {
     {"CAISSE_DATABASE_URL", CONFIG_STRING, NULL, "PostgreSQL connection string (URI or key=value)",
      &cfg_database_url, 0, 0},
@@ -39,6 +40,10 @@ static const struct config_entry config_table[] = {
     {"CAISSE_EXPIRY_BATCH", CONFIG_INT, "1000",
      "Most sessions expired per transaction; a full batch is followed at once by another",
      &cfg_batch, 1, 20000},
+    {"CAISSE_EXPIRY_CONCURRENCY", CONFIG_INT, "2",
+     "Sweeps in flight at once, each on its own PostgreSQL connection: while one builds its"
+     " events another runs in the database, which drains a backlog faster",
+     &cfg_concurrency, 1, 16},
     {"CAISSE_EXPIRY_LAG_LOG_MS", CONFIG_INT, "30000",
      "How often the expiry lag (age of the oldest due open session) is logged", &cfg_lag_log_ms,
      1000, 86400000},
@@ -55,10 +60,11 @@ static void expiry_worker_log_start(void)
     char target[512];
     db_describe_target(cfg_database_url, target, sizeof(target));
     log_fields(LOG_INFO,
-               json_pack("{ss ss sI sI sI sI sI}", "database", target, "public_base_url",
+               json_pack("{ss ss sI sI sI sI sI sI}", "database", target, "public_base_url",
                          cfg_public_base_url, "interval_ms", (json_int_t)cfg_interval_ms, "batch",
-                         (json_int_t)cfg_batch, "lag_log_ms", (json_int_t)cfg_lag_log_ms,
-                         "lag_warn_s", (json_int_t)cfg_lag_warn_s, "shutdown_grace_ms",
+                         (json_int_t)cfg_batch, "concurrency", (json_int_t)cfg_concurrency,
+                         "lag_log_ms", (json_int_t)cfg_lag_log_ms, "lag_warn_s",
+                         (json_int_t)cfg_lag_warn_s, "shutdown_grace_ms",
                          (json_int_t)cfg_shutdown_grace_ms),
                "expiry worker starting");
 }
@@ -77,22 +83,17 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    struct db db;
-    if (db_init(&db, cfg_database_url) != C_OK) {
-        log_error("out of memory");
+    struct expire_options o = {.database_url = cfg_database_url,
+                               .public_base_url = cfg_public_base_url,
+                               .batch = cfg_batch,
+                               .concurrency = cfg_concurrency,
+                               .interval_ms = cfg_interval_ms,
+                               .lag_log_ms = cfg_lag_log_ms,
+                               .lag_warn_s = cfg_lag_warn_s};
+    if (expire_run_sweepers(&o) != C_OK) {
         config_free(config_table, CONFIG_TABLE_SIZE(config_table));
         return 1;
     }
-    /* A stop requested while waiting is an orderly shutdown like any other. */
-    if (startup_wait_postgres(&db) == C_OK) {
-        struct expire_options o = {.public_base_url = cfg_public_base_url,
-                                   .batch = cfg_batch,
-                                   .interval_ms = cfg_interval_ms,
-                                   .lag_log_ms = cfg_lag_log_ms,
-                                   .lag_warn_s = cfg_lag_warn_s};
-        expire_run(&db, &o);
-    }
-    db_close(&db);
     log_info("expiry worker stopped");
     config_free(config_table, CONFIG_TABLE_SIZE(config_table));
     return 0;
