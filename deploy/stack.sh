@@ -57,8 +57,17 @@ start_service() {
   # partitions back at once instead of waiting out the dead member's session timeout.
   local instance_id=""
   case $name in session-worker | webhook-worker) instance_id="${CAISSE_INSTANCE_ID:-$name-1}" ;; esac
-  CAISSE_INSTANCE_ID="$instance_id" setsid "$bin" >>"$LOGS/$name.log" 2>&1 </dev/null &
-  echo $! >"$RUN/$name.pid"
+  # A small supervisor shell waits for the service and keeps its exit status in
+  # run/<name>.exit, so an orderly stop can be told from a crash or the watchdog.
+  rm -f "$RUN/$name.pid" "$RUN/$name.exit"
+  CAISSE_INSTANCE_ID="$instance_id" setsid bash -c \
+    '"$1" & pid=$!; echo "$pid" >"$2.tmp"; mv "$2.tmp" "$2"; wait "$pid"; echo $? >"$3"' \
+    caisse-supervisor "$bin" "$RUN/$name.pid" "$RUN/$name.exit" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  for _ in $(seq 1 100); do
+    [ -f "$RUN/$name.pid" ] && return 0
+    sleep 0.05
+  done
+  die "$name did not start"
 }
 
 stop_service() {
@@ -74,6 +83,15 @@ stop_service() {
     kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$RUN/$name.pid"
+  local status=""
+  for _ in $(seq 1 20); do
+    status=$(cat "$RUN/$name.exit" 2>/dev/null || true)
+    [ -n "$status" ] && break
+    sleep 0.05
+  done
+  if [ -n "$status" ] && [ "$status" != 0 ]; then
+    echo "stack.sh: $name exited with status $status (see $LOGS/$name.log)" >&2
+  fi
 }
 
 wait_ready() {

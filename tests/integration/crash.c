@@ -405,8 +405,9 @@ static void settle(struct test_traffic *t, const char *all_status, const char *m
 }
 
 /* The final judgement of a traffic test: PostgreSQL against what the clients
- * were told, the outbox against the state machine, Kafka against the outbox. */
-static void verify(const char *test, struct test_traffic *t, const char *marker)
+ * were told, the outbox against the state machine, Kafka against the outbox.
+ * Returns the duplicate deliveries on Kafka (allowed after a crash). */
+static long verify(const char *test, struct test_traffic *t, const char *marker)
 {
     struct acked a = check_answers(t);
     long unpublished = 0;
@@ -467,6 +468,7 @@ static void verify(const char *test, struct test_traffic *t, const char *marker)
     json_decref(subjects);
     json_decref(sessions);
     json_decref(a.ids);
+    return v.duplicates;
 }
 
 /* ---- the tests -------------------------------------------------------------------------- */
@@ -565,6 +567,41 @@ static long expired_count(PGconn *c, const char *org)
     return n;
 }
 
+/* After a drain of count due sessions: every one expired exactly once, its
+ * event published, and on Kafka. Returns the duplicate deliveries. */
+static long verify_all_expired(const char *test, const char *marker, int count)
+{
+    settle(NULL, "expired", marker, false, 120);
+    long unpublished = 0;
+    json_t *sessions = load_sessions(marker, &unpublished);
+    cr_assert_eq(json_object_size(sessions), (size_t)count);
+    const char *id;
+    json_t *s;
+    long not_expired = 0;
+    json_object_foreach(sessions, id, s)
+    {
+        if (strcmp(json_string_value(json_object_get(s, "status")), "expired") != 0 &&
+            not_expired++ == 0)
+            fprintf(stderr, "%s: session %s is %s\n", test, id,
+                    json_string_value(json_object_get(s, "status")));
+    }
+    cr_assert_eq(not_expired, 0, "%ld of %d due sessions were not expired", not_expired, count);
+    cr_assert_eq(unpublished, 0, "%ld outbox rows were never published", unpublished);
+    struct verdict v = {0};
+    check_outbox(sessions, false, &v);
+    cr_assert_eq(v.problems, 0, "outbox: %ld problems: %s", v.problems, v.first);
+    json_t *subjects = subjects_of(sessions);
+    json_t *tally = test_kafka_tally(subjects);
+    check_kafka(sessions, tally, &v);
+    report_duplicates(test, &v);
+    cr_assert_eq(v.problems, 0, "Kafka: %ld problems: %s", v.problems, v.first);
+    cr_assert_eq(v.missing, 0, "%ld expired events never reached Kafka", v.missing);
+    json_decref(tally);
+    json_decref(subjects);
+    json_decref(sessions);
+    return v.duplicates;
+}
+
 Test(faults, expiry_worker_kill_9_mid_batch_loses_and_duplicates_nothing, .timeout = 300,
      .fini = restore_stack_and_expiry_worker)
 {
@@ -616,34 +653,7 @@ Test(faults, expiry_worker_kill_9_mid_batch_loses_and_duplicates_nothing, .timeo
     }
     PQfinish(c);
 
-    settle(NULL, "expired", marker, false, 120);
-    long unpublished = 0;
-    json_t *sessions = load_sessions(marker, &unpublished);
-    cr_assert_eq(json_object_size(sessions), N);
-    const char *id;
-    json_t *s;
-    long not_expired = 0;
-    json_object_foreach(sessions, id, s)
-    {
-        if (strcmp(json_string_value(json_object_get(s, "status")), "expired") != 0 &&
-            not_expired++ == 0)
-            fprintf(stderr, "%s: session %s is %s\n", test, id,
-                    json_string_value(json_object_get(s, "status")));
-    }
-    cr_assert_eq(not_expired, 0, "%ld of %d due sessions were not expired", not_expired, N);
-    cr_assert_eq(unpublished, 0, "%ld outbox rows were never published", unpublished);
-    struct verdict v = {0};
-    check_outbox(sessions, false, &v);
-    cr_assert_eq(v.problems, 0, "outbox: %ld problems: %s", v.problems, v.first);
-    json_t *subjects = subjects_of(sessions);
-    json_t *tally = test_kafka_tally(subjects);
-    check_kafka(sessions, tally, &v);
-    report_duplicates(test, &v);
-    cr_assert_eq(v.problems, 0, "Kafka: %ld problems: %s", v.problems, v.first);
-    cr_assert_eq(v.missing, 0, "%ld expired events never reached Kafka", v.missing);
-    json_decref(tally);
-    json_decref(subjects);
-    json_decref(sessions);
+    verify_all_expired(test, marker, N);
 }
 
 Test(faults, postgres_and_kafka_restart_under_traffic_lose_nothing, .timeout = 420,
@@ -724,4 +734,153 @@ Test(faults, postgres_and_kafka_restart_under_traffic_lose_nothing, .timeout = 4
     for (size_t i = 0; i < 3; i++)
         cr_assert_eq(test_service_pid(services[i]), before[i], "%s was restarted or died",
                      services[i]);
+}
+
+/* ---- orderly stops (SIGTERM) under load ----------------------------------------------- */
+
+/* The stack's CAISSE_SHUTDOWN_GRACE_MS (the default): an orderly stop must end
+ * within it, or the watchdog would have ended it with status 1. */
+#define GRACE_MS 20000L
+
+static void expect_orderly_stop(const char *test, const char *service)
+{
+    long took = 0;
+    int status = test_service_sigterm(service, GRACE_MS + 10000, &took);
+    cr_assert_eq(status, 0, "%s: %s exited with %d after SIGTERM (-1: still running after %ld ms)",
+                 test, service, status, GRACE_MS + 10000);
+    cr_assert_leq(took, GRACE_MS, "%s: %s took %ld ms to stop, beyond the grace period", test,
+                  service, took);
+    fprintf(stderr, "%s: %s stopped in %ld ms with status 0\n", test, service, took);
+}
+
+/* The gateway as the stack runs it, and the workers, whatever the test did. */
+static void restore_stack_and_gateway(void)
+{
+    restore_stack();
+    const char *repo = test_env("CAISSE_TEST_REPO");
+    test_shell("bash %s/deploy/stack.sh stop-service gateway >/dev/null 2>&1", repo);
+    ensure_service("gateway", repo);
+    wait_for_ready(60);
+}
+
+Test(faults, session_worker_sigterm_under_load_exits_0_and_duplicates_nothing, .timeout = 480,
+     .fini = restore_stack)
+{
+    static const char test[] = "session worker SIGTERM";
+    cr_assert_eq(wait_for_ready(60), 200);
+    char marker[UUID_STR_LEN];
+    cr_assert_eq(uuid_v7_string(marker), 0);
+    struct test_traffic_options o = {.api_key = test_env("CAISSE_TEST_KEY_A"),
+                                     .marker = marker,
+                                     .threads = 4,
+                                     .creates = 300,
+                                     .complete_every = 2,
+                                     .pause_ms = 50,
+                                     .completion_deadline_s = 120};
+    struct test_traffic *t = test_traffic_start(&o);
+    int stops = 0;
+    for (int round = 0; round < 2; round++) {
+        long base = test_traffic_count(t, 201);
+        if (!wait_traffic(t, 201, base + (round == 0 ? 40 : 15), 150000))
+            break;
+        long answered = test_traffic_count(t, -1);
+        expect_orderly_stop(test, "session-worker");
+        stops++;
+        fprintf(stderr, "%s: stopped after %ld of %d creates were answered\n", test, answered,
+                o.creates);
+        test_sleep_ms(1000);
+        test_service_start("session-worker", NULL);
+    }
+    cr_assert_geq(stops, 1, "the traffic ended before the session worker could be stopped");
+    test_traffic_join(t);
+    char summary[1024];
+    test_traffic_summary(t, summary, sizeof(summary));
+    fprintf(stderr, "%s: %d stops; %s\n", test, stops, summary);
+    settle(t, NULL, marker, true, 150);
+    long duplicates = verify(test, t, marker);
+    cr_assert_eq(duplicates, 0, "an orderly stop published %ld events twice", duplicates);
+    test_traffic_free(t);
+}
+
+Test(faults, gateway_sigterm_answers_creates_in_flight_and_loses_nothing, .timeout = 240,
+     .fini = restore_stack_and_gateway)
+{
+    static const char test[] = "gateway SIGTERM";
+    enum { CREATES = 8 };
+    cr_assert_eq(wait_for_ready(60), 200);
+    /* With the session worker stopped, every create stays in flight: the
+     * gateway waits for the worker up to CAISSE_CREATE_WAIT_MS (10 s here). */
+    expect_orderly_stop(test, "session-worker");
+    expect_orderly_stop(test, "gateway");
+    test_service_start("gateway", "CAISSE_CREATE_WAIT_MS=10000");
+    cr_assert_eq(wait_for_ready(60), 200);
+    char marker[UUID_STR_LEN];
+    cr_assert_eq(uuid_v7_string(marker), 0);
+    struct test_traffic_options o = {.api_key = test_env("CAISSE_TEST_KEY_A"),
+                                     .marker = marker,
+                                     .threads = CREATES,
+                                     .creates = CREATES,
+                                     .complete_every = 0,
+                                     .pause_ms = 0,
+                                     .completion_deadline_s = 0};
+    struct test_traffic *t = test_traffic_start(&o);
+    test_sleep_ms(2500);
+    cr_assert_eq(test_traffic_count(t, -1), 0,
+                 "creates were answered with the worker stopped: none was in flight");
+    long took = 0;
+    int status = test_service_sigterm("gateway", GRACE_MS + 10000, &took);
+    cr_assert_eq(status, 0, "the gateway exited with %d after SIGTERM", status);
+    cr_assert_leq(took, GRACE_MS, "the gateway took %ld ms to stop", took);
+    test_traffic_join(t);
+    cr_assert_eq(test_traffic_count(t, 202), CREATES,
+                 "of %d creates in flight at SIGTERM, only %ld were answered 202 (accepted)",
+                 CREATES, test_traffic_count(t, 202));
+    fprintf(stderr, "%s: %d creates in flight answered 202; stopped in %ld ms\n", test, CREATES,
+            took);
+    /* Once stopped it takes nothing: a new connection is refused (curl: 7). */
+    int rc = test_shell("curl -s -o /dev/null --max-time 5 -X POST %s/checkout-sessions",
+                        test_env("CAISSE_TEST_URL"));
+    cr_assert_eq(rc, 7, "a request after the stop did not find the listener closed (curl %d)", rc);
+
+    test_service_start("gateway", NULL);
+    test_service_start("session-worker", NULL);
+    cr_assert_eq(wait_for_ready(60), 200);
+    settle(t, NULL, marker, true, 120);
+    long duplicates = verify(test, t, marker);
+    cr_assert_eq(duplicates, 0, "%ld events were published twice", duplicates);
+    test_traffic_free(t);
+}
+
+Test(faults, expiry_worker_sigterm_mid_burst_exits_0_and_duplicates_nothing, .timeout = 300,
+     .fini = restore_stack_and_expiry_worker)
+{
+    static const char test[] = "expiry worker SIGTERM";
+    enum { N = 4000 };
+    static const char expiry_env[] = "CAISSE_EXPIRY_BATCH=50";
+    char marker[UUID_STR_LEN];
+    cr_assert_eq(uuid_v7_string(marker), 0);
+    expect_orderly_stop(test, "expiry-worker");
+    insert_due(marker, N);
+    test_service_start("expiry-worker", expiry_env);
+    PGconn *c = connect_db();
+    static const long stop_at[] = {N / 5, N * 3 / 5};
+    for (size_t k = 0; k < sizeof(stop_at) / sizeof(stop_at[0]); k++) {
+        long expired = 0;
+        for (long deadline = now_ms() + 60000; now_ms() < deadline; test_sleep_ms(5)) {
+            expired = expired_count(c, marker);
+            if (expired >= stop_at[k])
+                break;
+        }
+        cr_assert_geq(expired, stop_at[k], "the expiry worker expired only %ld of %d in 60 s",
+                      expired, N);
+        expect_orderly_stop(test, "expiry-worker");
+        long at_stop = expired_count(c, marker);
+        fprintf(stderr, "%s: stopped with %ld of %d expired\n", test, at_stop, N);
+        cr_assert_lt(at_stop, N, "the drain was over before the stop: nothing was tested");
+        test_sleep_ms(500);
+        test_service_start("expiry-worker", expiry_env);
+    }
+    PQfinish(c);
+    long duplicates = verify_all_expired(test, marker, N);
+    cr_assert_eq(duplicates, 0, "an orderly stop published %ld events twice", duplicates);
 }

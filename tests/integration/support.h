@@ -110,6 +110,10 @@ json_t *test_sql_rows(const char *sql, const char *param);
 pid_t test_service_pid(const char *name);
 /* kill -9, waits until the process is gone, removes its pid file. */
 void test_service_kill9(const char *name);
+/* SIGTERM, then waits up to timeout_ms for the process to exit: its exit
+ * status (stack.sh's supervisor records it), or -1 if it had not exited by
+ * then. *took_ms (may be NULL): from the signal to the exit being seen. */
+int test_service_sigterm(const char *name, long timeout_ms, long *took_ms);
 /* stack.sh start-service, with env ("NAME=value ..." or NULL) before it. */
 void test_service_start(const char *name, const char *env);
 /* stack.sh stop-service (SIGTERM, graceful). */

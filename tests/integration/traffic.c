@@ -435,6 +435,46 @@ void test_service_kill9(const char *name)
     unlink(path);
 }
 
+int test_service_sigterm(const char *name, long timeout_ms, long *took_ms)
+{
+    pid_t pid = test_service_pid(name);
+    cr_assert(pid > 0, "%s is not running", name);
+    char exit_path[1024];
+    service_pidfile(name, exit_path, sizeof(exit_path));
+    size_t len = strlen(exit_path);
+    cr_assert(len > 4 && strcmp(exit_path + len - 4, ".pid") == 0);
+    snprintf(exit_path + len - 4, sizeof(exit_path) - (len - 4), ".exit");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_assert_eq(kill(pid, SIGTERM), 0, "kill -TERM %ld: %s", (long)pid, strerror(errno));
+    int status = -1;
+    for (long waited = 0; waited <= timeout_ms; waited += 50) {
+        /* Written by stack.sh's supervisor once the process has exited. */
+        FILE *f = fopen(exit_path, "r");
+        if (f != NULL) {
+            char line[16] = "";
+            char *ok = fgets(line, sizeof(line), f);
+            fclose(f);
+            char *end = NULL;
+            long v = ok != NULL ? strtol(line, &end, 10) : -1;
+            if (end != NULL && end != line) {
+                status = (int)v;
+                break;
+            }
+        }
+        test_sleep_ms(50);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (took_ms != NULL)
+        *took_ms = (t1.tv_sec - t0.tv_sec) * 1000L + (t1.tv_nsec - t0.tv_nsec) / 1000000L;
+    if (status >= 0) {
+        char path[1024];
+        service_pidfile(name, path, sizeof(path));
+        unlink(path);
+    }
+    return status;
+}
+
 void test_service_start(const char *name, const char *env)
 {
     if (test_service_pid(name) == 0) {

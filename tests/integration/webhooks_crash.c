@@ -2,9 +2,12 @@
  * every test putting the stack back in its .fini):
  *  - kill -9 with deliveries in flight, restart: every delivery completes and
  *    each (event, endpoint) pair has exactly one delivery row;
+ *  - SIGTERM with deliveries in flight: the same, and the requests in flight
+ *    are finished, so nothing is sent twice;
  *  - the worker without the test allowlist: names and forms that resolve to
  *    loopback are refused without a connection. */
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,8 +79,11 @@ static bool request_in_flight(const struct wh_endpoint *eps, size_t n)
 #define CRASH_SESSIONS_BEFORE 8
 #define CRASH_SESSIONS_DURING 4
 
-Test(faults, webhook_worker_kill_9_with_deliveries_in_flight_loses_and_duplicates_nothing,
-     .timeout = 240, .fini = restore_webhook_worker)
+/* Stops the worker (kill -9, or SIGTERM: graceful) while deliveries are in
+ * flight, creates more events while it is down, restarts it, and checks that
+ * every delivery completes once per (event, endpoint). An orderly stop must
+ * also finish its in-flight requests: no request cut, nothing sent twice. */
+static void deliveries_survive_a_stop(bool graceful)
 {
     cr_assert(test_service_pid(WORKER) > 0, "the webhook worker is not running");
     struct wh_tenant t;
@@ -104,7 +110,17 @@ Test(faults, webhook_worker_kill_9_with_deliveries_in_flight_loses_and_duplicate
          test_sleep_ms(20))
         in_flight = request_in_flight(eps, CRASH_ENDPOINTS);
     cr_assert(in_flight, "no delivery was ever in flight");
-    test_service_kill9(WORKER);
+    if (graceful) {
+        long took = 0;
+        int status = test_service_sigterm(WORKER, 30000, &took);
+        cr_assert_eq(status, 0,
+                     "the webhook worker exited with %d after SIGTERM (-1: still running"
+                     " after 30 s)",
+                     status);
+        cr_log_info("the webhook worker stopped in %ld ms", took);
+    } else {
+        test_service_kill9(WORKER);
+    }
     long pending_at_kill = sql_count("SELECT count(*) FROM webhook_deliveries"
                                      " WHERE organization_id = $1 AND status = 'pending'",
                                      t.org);
@@ -165,7 +181,7 @@ Test(faults, webhook_worker_kill_9_with_deliveries_in_flight_loses_and_duplicate
      * signature verified. A request cut by the kill is sent again (same
      * webhook-id): allowed, counted. */
     json_t *event_ids = test_sql_rows("SELECT id FROM outbox WHERE organization_id = $1", t.org);
-    long repeats = 0;
+    long repeats = 0, cut = 0;
     for (size_t i = 0; i < CRASH_ENDPOINTS; i++) {
         json_t *records = wh_receiver_requests(eps[i].path);
         json_t *ok = json_object();
@@ -175,6 +191,7 @@ Test(faults, webhook_worker_kill_9_with_deliveries_in_flight_loses_and_duplicate
         {
             cr_assert(json_is_true(json_object_get(rec, "verified")),
                       "a delivery to %s failed standardwebhooks verification", eps[i].path);
+            cut += json_is_true(json_object_get(rec, "client_gone"));
             const char *wid = wh_record_header(rec, "webhook-id");
             cr_assert(wid != NULL);
             if (json_integer_value(json_object_get(rec, "response_status")) == 200) {
@@ -193,9 +210,26 @@ Test(faults, webhook_worker_kill_9_with_deliveries_in_flight_loses_and_duplicate
         json_decref(ok);
         json_decref(records);
     }
-    cr_log_info("%ld deliveries to %d endpoints; %ld answered 200 more than once", expected,
-                CRASH_ENDPOINTS, repeats);
+    cr_log_info("%ld deliveries to %d endpoints; %ld answered 200 more than once, %ld requests"
+                " cut",
+                expected, CRASH_ENDPOINTS, repeats, cut);
     json_decref(event_ids);
+    if (graceful) {
+        cr_assert_eq(cut, 0, "the orderly stop cut %ld requests in flight", cut);
+        cr_assert_eq(repeats, 0, "after an orderly stop %ld events were delivered twice", repeats);
+    }
+}
+
+Test(faults, webhook_worker_kill_9_with_deliveries_in_flight_loses_and_duplicates_nothing,
+     .timeout = 240, .fini = restore_webhook_worker)
+{
+    deliveries_survive_a_stop(false);
+}
+
+Test(faults, webhook_worker_sigterm_finishes_deliveries_in_flight_and_sends_nothing_twice,
+     .timeout = 240, .fini = restore_webhook_worker)
+{
+    deliveries_survive_a_stop(true);
 }
 
 Test(faults, webhook_worker_without_the_allowlist_refuses_loopback_names_and_forms, .timeout = 120,
