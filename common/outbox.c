@@ -137,3 +137,27 @@ int outbox_insert(struct db *db, const json_t *events)
     free(buf);
     return rc;
 }
+
+int outbox_purge_older_than(struct db *db, long days, long limit, long *deleted)
+{
+    /* seq grows with created_at, so the old rows are the first ones of the
+     * primary key: the window of the limit lowest seqs is all that is read,
+     * instead of a scan of the whole outbox for a few matches. A row still
+     * queued is never deleted (Kafka was down for the whole retention). */
+    static const char sql[] =
+        "DELETE FROM outbox WHERE seq IN ("
+        "  SELECT o.seq FROM outbox o"
+        "  WHERE o.seq < (SELECT min(seq) FROM outbox) + $2::bigint"
+        "    AND o.created_at < now() - make_interval(days => $1::int)"
+        "    AND NOT EXISTS (SELECT 1 FROM outbox_pending p WHERE p.seq = o.seq))";
+    char days_text[24], limit_text[24];
+    snprintf(days_text, sizeof(days_text), "%ld", days);
+    snprintf(limit_text, sizeof(limit_text), "%ld", limit);
+    const char *params[2] = {days_text, limit_text};
+    PGresult *r = db_exec(db, sql, 2, params);
+    if (r == NULL)
+        return C_ERR;
+    *deleted = strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return C_OK;
+}

@@ -52,4 +52,9 @@ void outbox_rows_free(struct outbox_row *rows, size_t count);
 /* Takes rows[0..count) off the queue: they are published. */
 int outbox_mark_published(struct db *db, const struct outbox_row *rows, size_t count);
 
+/* Deletes up to limit published events created more than days ago, oldest
+ * first (events older than the retention are no longer served by the events
+ * API). *deleted < limit: nothing older is left to delete for now. */
+int outbox_purge_older_than(struct db *db, long days, long limit, long *deleted);
+
 #endif

@@ -248,3 +248,26 @@ int webhook_delivery_store_retry(struct db *db, const char *organization_id,
     PQclear(r);
     return rc;
 }
+
+int webhook_delivery_purge_older_than(struct db *db, long days, long limit, long *deleted)
+{
+    /* One statement: the attempts' foreign key is checked at its end, when
+     * both deletes are done. SKIP LOCKED leaves a row a worker holds. */
+    static const char sql[] =
+        "WITH old AS ("
+        "  SELECT id FROM webhook_deliveries"
+        "  WHERE created_at < now() - make_interval(days => $1::int) AND status <> 'pending'"
+        "  ORDER BY created_at LIMIT $2::bigint FOR UPDATE SKIP LOCKED),"
+        " attempts AS (DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM old))"
+        " DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM old)";
+    char days_text[24], limit_text[24];
+    snprintf(days_text, sizeof(days_text), "%ld", days);
+    snprintf(limit_text, sizeof(limit_text), "%ld", limit);
+    const char *params[2] = {days_text, limit_text};
+    PGresult *r = db_exec(db, sql, 2, params);
+    if (r == NULL)
+        return C_ERR;
+    *deleted = strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return C_OK;
+}

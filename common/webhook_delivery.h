@@ -62,4 +62,9 @@ int webhook_delivery_store_retry(struct db *db, const char *organization_id,
                                  struct webhook_delivery *out, bool *found,
                                  bool *endpoint_disabled);
 
+/* Deletes up to limit finished deliveries (succeeded or failed) created more
+ * than days ago, with their attempt logs. *deleted < limit: nothing older is
+ * left to delete for now. */
+int webhook_delivery_purge_older_than(struct db *db, long days, long limit, long *deleted);
+
 #endif

@@ -12,12 +12,56 @@
 #include "result.h"
 #include "service.h"
 #include "session.h"
+#include "retention.h"
 #include "startup.h"
 
 /* A PostgreSQL blip is retried quickly; an outage is probed every few seconds
  * so expiry resumes soon after the database is back. */
 #define EXPIRE_RETRY_MIN_MS 100
 #define EXPIRE_RETRY_MAX_MS 5000
+
+static int64_t expire_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Rows per retention statement, and the longest a purge may hold the
+ * housekeeping loop before it goes back to expiring (it resumes at once). */
+#define EXPIRE_RETENTION_BATCH 1000
+#define EXPIRE_RETENTION_BUDGET_MS 1000
+
+struct expire_retention {
+    int64_t next_ms;
+    struct retention_totals totals; /* of the purge under way */
+};
+
+/* Runs the purge when it is due; a purge cut by its time budget stays due,
+ * and its totals are logged once when it completes. */
+static void expire_retention_step(struct db *db, const struct expire_options *o,
+                                  struct expire_retention *ret)
+{
+    if (expire_now_ms() < ret->next_ms)
+        return;
+    bool finished = false;
+    if (retention_purge(db, o->retention_days, EXPIRE_RETENTION_BATCH, EXPIRE_RETENTION_BUDGET_MS,
+                        &ret->totals, &finished) != C_OK) {
+        log_warn("retention purge failed, retrying later: %s", db->last_error);
+        ret->next_ms = expire_now_ms() + o->retention_interval_ms;
+        return;
+    }
+    if (!finished)
+        return;
+    if (ret->totals.events > 0 || ret->totals.deliveries > 0)
+        log_fields(LOG_INFO,
+                   json_pack("{sI sI sI}", "events", (json_int_t)ret->totals.events, "deliveries",
+                             (json_int_t)ret->totals.deliveries, "retention_days",
+                             (json_int_t)o->retention_days),
+                   "retention: deleted events and webhook deliveries past the retention period");
+    ret->totals = (struct retention_totals){0};
+    ret->next_ms = expire_now_ms() + o->retention_interval_ms;
+}
 
 /* Consecutive sweeps that found a full batch, from the first full one to the
  * first that was not: summarized in one line when it ends. */
@@ -28,13 +72,6 @@ struct expire_burst {
     long expired;
     int64_t longest_tx_ms;
 };
-
-static int64_t expire_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int expire_sweep(struct db *db, long batch, const char *public_base_url, long *expired)
 {
@@ -122,16 +159,17 @@ static void expire_wait(struct db *db, const struct expire_options *o, int64_t u
     }
 }
 
-void expire_run(struct db *db, const struct expire_options *o, bool reports_lag)
+void expire_run(struct db *db, const struct expire_options *o, bool housekeeping)
 {
     struct backoff retry;
     backoff_init(&retry, EXPIRE_RETRY_MIN_MS, EXPIRE_RETRY_MAX_MS);
     struct expire_burst burst = {0};
+    struct expire_retention retention = {0};
     int64_t next_lag_ms = expire_now_ms();
     while (!service_stopping()) {
         int64_t start = expire_now_ms();
         /* Also between the sweeps of a burst: that is when the lag matters. */
-        if (reports_lag && start >= next_lag_ms) {
+        if (housekeeping && start >= next_lag_ms) {
             expire_log_lag(db, o->lag_warn_s);
             next_lag_ms = expire_now_ms() + o->lag_log_ms;
             start = expire_now_ms();
@@ -141,7 +179,7 @@ void expire_run(struct db *db, const struct expire_options *o, bool reports_lag)
             long delay = backoff_next(&retry);
             log_fields(LOG_WARN, json_pack("{sI}", "retry_in_ms", (json_int_t)delay),
                        "expiry sweep failed, retrying: %s", db->last_error);
-            expire_wait(db, o, expire_now_ms() + delay, reports_lag ? &next_lag_ms : NULL);
+            expire_wait(db, o, expire_now_ms() + delay, housekeeping ? &next_lag_ms : NULL);
             continue;
         }
         backoff_reset(&retry);
@@ -155,7 +193,10 @@ void expire_run(struct db *db, const struct expire_options *o, bool reports_lag)
         if (full)
             continue;
         expire_burst_end(&burst, true);
-        expire_wait(db, o, expire_now_ms() + o->interval_ms, reports_lag ? &next_lag_ms : NULL);
+        /* Between bursts only: expiring what is due comes first. */
+        if (housekeeping)
+            expire_retention_step(db, o, &retention);
+        expire_wait(db, o, expire_now_ms() + o->interval_ms, housekeeping ? &next_lag_ms : NULL);
     }
     expire_burst_end(&burst, false);
 }
@@ -163,7 +204,7 @@ void expire_run(struct db *db, const struct expire_options *o, bool reports_lag)
 struct expire_sweeper {
     struct db db;
     const struct expire_options *o;
-    bool reports_lag;
+    bool housekeeping;
     pthread_t thread;
 };
 
@@ -172,7 +213,7 @@ static void *expire_sweeper_main(void *arg)
     struct expire_sweeper *sw = arg;
     /* A stop requested while waiting is an orderly shutdown like any other. */
     if (startup_wait_postgres(&sw->db) == C_OK)
-        expire_run(&sw->db, sw->o, sw->reports_lag);
+        expire_run(&sw->db, sw->o, sw->housekeeping);
     db_close(&sw->db);
     return NULL;
 }
@@ -189,7 +230,7 @@ int expire_run_sweepers(const struct expire_options *o)
     int rc = C_OK;
     for (; started < n; started++) {
         sw[started].o = o;
-        sw[started].reports_lag = started == 0;
+        sw[started].housekeeping = started == 0;
         if (db_init(&sw[started].db, o->database_url) != C_OK) {
             log_error("out of memory");
             rc = C_ERR;

@@ -20,6 +20,8 @@ struct expire_options {
     long interval_ms;            /* pause after a sweep that was not full */
     long lag_log_ms;             /* how often the lag is logged */
     long lag_warn_s;             /* lag above which it is logged as a warning */
+    long retention_days;         /* events and deliveries older are deleted */
+    long retention_interval_ms;  /* how often the retention purge runs */
 };
 
 /* One sweep in its own transaction: BEGIN, expire up to batch due sessions
@@ -28,9 +30,10 @@ struct expire_options {
 int expire_sweep(struct db *db, long batch, const char *public_base_url, long *expired);
 
 /* Sweeps until a stop is requested, retrying PostgreSQL failures with
- * backoff; returns only between transactions. reports_lag: this loop also
- * logs the expiry lag (one loop per process does). */
-void expire_run(struct db *db, const struct expire_options *o, bool reports_lag);
+ * backoff; returns only between transactions. housekeeping: this loop also
+ * logs the expiry lag and runs the retention purge (one loop per process
+ * does). */
+void expire_run(struct db *db, const struct expire_options *o, bool housekeeping);
 
 /* Runs o->concurrency sweep loops, each on its own connection and thread
  * (they claim disjoint batches like replicas do), until a stop is requested

@@ -21,6 +21,8 @@ static char *cfg_log_level;
 static long cfg_interval_ms;
 static long cfg_batch;
 static long cfg_concurrency;
+static long cfg_retention_days;
+static long cfg_retention_interval_ms;
 static long cfg_lag_log_ms;
 static long cfg_lag_warn_s;
 static long cfg_shutdown_grace_ms;
@@ -50,6 +52,13 @@ static const struct config_entry config_table[] = {
     {"CAISSE_EXPIRY_LAG_WARN_S", CONFIG_INT, "60",
      "Lag in seconds above which it is logged as a warning instead of info", &cfg_lag_warn_s, 1,
      86400},
+    {"CAISSE_EVENT_RETENTION_DAYS", CONFIG_INT, "30",
+     "Events and finished webhook deliveries older than this many days are deleted (the gateway"
+     " stops showing them at the same age)",
+     &cfg_retention_days, 1, 3650},
+    {"CAISSE_RETENTION_INTERVAL_MS", CONFIG_INT, "3600000",
+     "How often the retention purge looks for rows past the retention period",
+     &cfg_retention_interval_ms, 1000, 86400000},
     {"CAISSE_SHUTDOWN_GRACE_MS", CONFIG_INT, "20000",
      "Longest orderly shutdown after SIGTERM before the process exits anyway",
      &cfg_shutdown_grace_ms, 1000, 600000},
@@ -89,7 +98,9 @@ int main(int argc, char **argv)
                                .concurrency = cfg_concurrency,
                                .interval_ms = cfg_interval_ms,
                                .lag_log_ms = cfg_lag_log_ms,
-                               .lag_warn_s = cfg_lag_warn_s};
+                               .lag_warn_s = cfg_lag_warn_s,
+                               .retention_days = cfg_retention_days,
+                               .retention_interval_ms = cfg_retention_interval_ms};
     if (expire_run_sweepers(&o) != C_OK) {
         config_free(config_table, CONFIG_TABLE_SIZE(config_table));
         return 1;

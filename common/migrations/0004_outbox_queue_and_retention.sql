@@ -24,3 +24,6 @@ INSERT INTO outbox_pending (seq) SELECT seq FROM outbox WHERE published_at IS NU
 -- missing column instead of publishing every event again.
 DROP INDEX outbox_unpublished;
 ALTER TABLE outbox DROP COLUMN published_at;
+
+-- Retention: finished deliveries are purged oldest first.
+CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at);

@@ -1,0 +1,112 @@
+/* Retention (the expiry worker's housekeeping; run.sh makes it look every
+ * second): events and finished webhook deliveries past
+ * CAISSE_EVENT_RETENTION_DAYS are deleted with their attempts; younger rows,
+ * and deliveries still pending, stay. */
+#include <criterion/criterion.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support.h"
+#include "uuid.h"
+
+static long count_of(const char *sql, const char *param)
+{
+    char *v = test_sql_value(sql, param);
+    cr_assert(v != NULL, "%s: no row", sql);
+    long n = strtol(v, NULL, 10);
+    free(v);
+    return n;
+}
+
+/* Old rows in a tenant of their own (org): 3 events of 40 days ago with the
+ * lowest seqs, as the first events of a database would have, one event of
+ * today; for an endpoint, a succeeded and a failed delivery of 40 days ago
+ * with an attempt each, a pending one of 40 days ago, and a succeeded one of
+ * today. The queue rows the trigger adds are removed in the same
+ * transaction: these events are not to be published. */
+static void insert_history(const char *org)
+{
+    PGconn *c = PQconnectdb(test_env("CAISSE_DATABASE_URL"));
+    cr_assert(PQstatus(c) == CONNECTION_OK, "cannot connect: %s", PQerrorMessage(c));
+    static const char *const steps[] = {
+        "BEGIN",
+        "INSERT INTO outbox (seq, id, session_id, organization_id, environment, type, payload,"
+        " created_at)"
+        " SELECT coalesce((SELECT min(seq) FROM outbox), 1) - g, gen_random_uuid(), gen_random_uuid(), $1,"
+        " 'test', 'checkout.session.created', '{}', now() - interval '40 days'"
+        " FROM generate_series(1, 3) g",
+        "INSERT INTO outbox (id, session_id, organization_id, environment, type, payload)"
+        " VALUES (gen_random_uuid(), gen_random_uuid(), $1, 'test', 'checkout.session.created',"
+        " '{}')",
+        "DELETE FROM outbox_pending p USING outbox o WHERE o.seq = p.seq"
+        " AND o.organization_id = $1",
+        "INSERT INTO webhook_endpoints (id, organization_id, environment, url, enabled_events,"
+        " secret, disabled) VALUES ($1, $1, 'test', 'https://example.com/hook', '{*}',"
+        " 'whsec_AAAA', true)",
+        "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, organization_id, environment,"
+        " event_type, status, created_at)"
+        " SELECT gen_random_uuid(), gen_random_uuid(), $1, $1, 'test',"
+        " 'checkout.session.created', st, at"
+        " FROM (VALUES ('succeeded', now() - interval '40 days'),"
+        "              ('failed', now() - interval '40 days'),"
+        "              ('pending', now() - interval '40 days'),"
+        "              ('succeeded', now())) AS v(st, at)",
+        "INSERT INTO webhook_attempts (delivery_id, duration_ms, status_code)"
+        " SELECT id, 10, 200 FROM webhook_deliveries WHERE organization_id = $1",
+        "COMMIT",
+    };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        int n = strchr(steps[i], '$') != NULL ? 1 : 0;
+        const char *params[1] = {org};
+        PGresult *r = PQexecParams(c, steps[i], n, NULL, params, NULL, NULL, 0);
+        cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", steps[i],
+                  PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    PQfinish(c);
+}
+
+TestSuite(retention);
+
+Test(retention, events_and_finished_deliveries_past_the_retention_are_deleted, .timeout = 120)
+{
+    char org[UUID_STR_LEN];
+    cr_assert_eq(uuid_v7_string(org), 0);
+    insert_history(org);
+    static const char old_events[] =
+        "SELECT count(*) FROM outbox WHERE organization_id = $1"
+        " AND created_at < now() - interval '30 days'";
+    static const char old_finished[] = "SELECT count(*) FROM webhook_deliveries"
+                                       " WHERE organization_id = $1 AND status <> 'pending'"
+                                       " AND created_at < now() - interval '30 days'";
+    cr_assert_eq(count_of(old_events, org), 3);
+    long events = 3, finished = 2;
+    for (int i = 0; i < 60 && (events > 0 || finished > 0); i++) {
+        test_sleep_ms(1000);
+        events = count_of(old_events, org);
+        finished = count_of(old_finished, org);
+    }
+    cr_assert_eq(events, 0, "%ld events past the retention are still there", events);
+    cr_assert_eq(finished, 0, "%ld finished deliveries past the retention are still there",
+                 finished);
+    cr_assert_eq(count_of("SELECT count(*) FROM outbox WHERE organization_id = $1", org), 1,
+                 "the event of today was deleted");
+    cr_assert_eq(count_of("SELECT count(*) FROM webhook_deliveries WHERE organization_id = $1"
+                          " AND status = 'pending'",
+                          org),
+                 1, "a pending delivery was deleted: it may still be sent");
+    cr_assert_eq(count_of("SELECT count(*) FROM webhook_deliveries WHERE organization_id = $1"
+                          " AND created_at > now() - interval '1 day'",
+                          org),
+                 1, "the delivery of today was deleted");
+    cr_assert_eq(count_of("SELECT count(*) FROM webhook_attempts a JOIN webhook_deliveries d"
+                          " ON d.id = a.delivery_id WHERE d.organization_id = $1",
+                          org),
+                 2, "the attempts of the kept deliveries must stay");
+    cr_assert_eq(count_of("SELECT count(*) FROM webhook_attempts a WHERE NOT EXISTS"
+                          " (SELECT 1 FROM webhook_deliveries d WHERE d.id = a.delivery_id)",
+                          NULL),
+                 0);
+}
