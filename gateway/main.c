@@ -1,6 +1,8 @@
 /* caisse-gateway: the merchant-facing REST API. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "auth.h"
 #include "config.h"
@@ -36,6 +38,7 @@ static struct {
     long session_max_ttl;
     long connection_timeout;
     long shutdown_grace_ms;
+    long shutdown_delay_ms;
 } cfg;
 
 static const struct config_entry gateway_config[] = {
@@ -69,6 +72,11 @@ static const struct config_entry gateway_config[] = {
     {"CAISSE_SHUTDOWN_GRACE_MS", CONFIG_INT, "20000",
      "On SIGTERM, how long in-flight requests may take to finish", &cfg.shutdown_grace_ms, 0,
      600000},
+    {"CAISSE_SHUTDOWN_DELAY_MS", CONFIG_INT, "0",
+     "On SIGTERM, how long /readyz answers 503 while requests are still served, before the"
+     " listeners close: the time a load balancer (a Kubernetes Service) needs to stop routing"
+     " here; part of the grace period",
+     &cfg.shutdown_delay_ms, 0, 600000},
     {"CAISSE_GATEWAY_INTERNAL_HOST", CONFIG_STRING, "0.0.0.0",
      "IPv4 address of the internal API (completion, health); keep it off the internet",
      &cfg.internal_host, 0, 0},
@@ -92,6 +100,13 @@ int main(int argc, char **argv)
                          "caisse-gateway: the Checkout Sessions REST API (POST/GET "
                          "/checkout-sessions, also under /v1).",
                          gateway_config, CONFIG_TABLE_SIZE(gateway_config), &cfg.log_level);
+    if (cfg.shutdown_delay_ms >= cfg.shutdown_grace_ms && cfg.shutdown_delay_ms > 0) {
+        log_error("CAISSE_SHUTDOWN_DELAY_MS (%ld) must be shorter than CAISSE_SHUTDOWN_GRACE_MS "
+                  "(%ld): in-flight requests need time after it",
+                  cfg.shutdown_delay_ms, cfg.shutdown_grace_ms);
+        config_free(gateway_config, CONFIG_TABLE_SIZE(gateway_config));
+        return 2;
+    }
     auth_init(cfg.api_key_cache_ttl);
     reads_init(cfg.public_base_url);
     struct pipeline_config pc = {
@@ -139,9 +154,19 @@ int main(int argc, char **argv)
 
     /* Orderly stop: unready first so load balancers move away, then no new
      * connections, then let in-flight creates resolve, then close. */
-    log_info("shutting down: draining in-flight requests");
     int64_t deadline = http_now_us() + cfg.shutdown_grace_ms * 1000;
     server_set_draining();
+    if (cfg.shutdown_delay_ms > 0) {
+        /* Endpoints are removed from a Service only after the readiness probe
+         * fails; until then new requests keep arriving and must be served. */
+        log_fields(LOG_INFO, json_pack("{sI}", "delay_ms", (json_int_t)cfg.shutdown_delay_ms),
+                   "shutting down: unready, still serving until load balancers move away");
+        struct timespec ts = {.tv_sec = cfg.shutdown_delay_ms / 1000,
+                              .tv_nsec = (cfg.shutdown_delay_ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
+    log_info("shutting down: draining in-flight requests");
     server_quiesce();
     pipeline_shutdown(deadline);
     server_stop();

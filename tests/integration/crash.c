@@ -7,6 +7,7 @@
  * stack back in its .fini. */
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -802,8 +803,22 @@ Test(faults, session_worker_sigterm_under_load_exits_0_and_duplicates_nothing, .
     test_traffic_free(t);
 }
 
-Test(faults, gateway_sigterm_answers_creates_in_flight_and_loses_nothing, .timeout = 240,
-     .fini = restore_stack_and_gateway)
+struct sigterm_call {
+    const char *service;
+    long timeout_ms;
+    long *took_ms;
+    int *status;
+};
+
+static void *sigterm_thread(void *arg)
+{
+    struct sigterm_call *c = arg;
+    *c->status = test_service_sigterm(c->service, c->timeout_ms, c->took_ms);
+    return NULL;
+}
+
+Test(faults, gateway_sigterm_turns_unready_then_answers_creates_in_flight_and_loses_nothing,
+     .timeout = 240, .fini = restore_stack_and_gateway)
 {
     static const char test[] = "gateway SIGTERM";
     enum { CREATES = 8 };
@@ -812,7 +827,7 @@ Test(faults, gateway_sigterm_answers_creates_in_flight_and_loses_nothing, .timeo
      * gateway waits for the worker up to CAISSE_CREATE_WAIT_MS (10 s here). */
     expect_orderly_stop(test, "session-worker");
     expect_orderly_stop(test, "gateway");
-    test_service_start("gateway", "CAISSE_CREATE_WAIT_MS=10000");
+    test_service_start("gateway", "CAISSE_CREATE_WAIT_MS=10000 CAISSE_SHUTDOWN_DELAY_MS=3000");
     cr_assert_eq(wait_for_ready(60), 200);
     char marker[UUID_STR_LEN];
     cr_assert_eq(uuid_v7_string(marker), 0);
@@ -827,8 +842,29 @@ Test(faults, gateway_sigterm_answers_creates_in_flight_and_loses_nothing, .timeo
     test_sleep_ms(2500);
     cr_assert_eq(test_traffic_count(t, -1), 0,
                  "creates were answered with the worker stopped: none was in flight");
+    /* SIGTERM from a thread of ours, so the shutdown delay can be watched:
+     * unready at once, still alive and still serving until it ends. */
+    cr_assert(test_service_pid("gateway") > 0);
     long took = 0;
-    int status = test_service_sigterm("gateway", GRACE_MS + 10000, &took);
+    int status = -1;
+    pthread_t stopper;
+    struct sigterm_call call = {"gateway", GRACE_MS + 10000, &took, &status};
+    cr_assert_eq(pthread_create(&stopper, NULL, sigterm_thread, &call), 0);
+    test_sleep_ms(1000);
+    struct api_response ready =
+        test_api_at(test_env("CAISSE_TEST_INTERNAL_URL"), "GET", "/readyz", NULL, NULL, NULL);
+    struct api_response alive =
+        test_api_at(test_env("CAISSE_TEST_INTERNAL_URL"), "GET", "/healthz", NULL, NULL, NULL);
+    struct api_response get =
+        test_api("GET", "/checkout-sessions?limit=1", test_env("CAISSE_TEST_KEY_A"), NULL, NULL);
+    cr_assert_eq(ready.status, 503, "/readyz answered %ld during the shutdown delay", ready.status);
+    cr_assert_eq(alive.status, 200, "/healthz answered %ld during the shutdown delay",
+                 alive.status);
+    cr_assert_eq(get.status, 200, "a read answered %ld during the shutdown delay", get.status);
+    test_api_free(&ready);
+    test_api_free(&alive);
+    test_api_free(&get);
+    pthread_join(stopper, NULL);
     cr_assert_eq(status, 0, "the gateway exited with %d after SIGTERM", status);
     cr_assert_leq(took, GRACE_MS, "the gateway took %ld ms to stop", took);
     test_traffic_join(t);
