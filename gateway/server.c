@@ -226,9 +226,9 @@ static void server_mhd_log(void *cls, const char *fmt, va_list ap)
     log_warn("http server: %s", msg);
 }
 
-/* cls non-NULL marks the internal listener. */
-static struct MHD_Daemon *server_listen(const char *host, long port, long threads,
-                                        long connection_timeout_s, void *cls)
+struct MHD_Daemon *server_mhd_start(const char *host, long port, long threads,
+                                    long connection_timeout_s, MHD_AccessHandlerCallback access,
+                                    void *cls, MHD_RequestCompletedCallback completed)
 {
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
@@ -239,13 +239,21 @@ static struct MHD_Daemon *server_listen(const char *host, long port, long thread
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
             MHD_USE_ERROR_LOG,
-        (uint16_t)port, NULL, NULL, server_access, cls, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log,
-        NULL, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
-        MHD_OPTION_NOTIFY_COMPLETED, server_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+        (uint16_t)port, NULL, NULL, access, cls, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)connection_timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
     if (d == NULL)
         log_error("cannot listen on %s:%ld", host, port);
     return d;
+}
+
+/* cls non-NULL marks the internal listener. */
+static struct MHD_Daemon *server_listen(const char *host, long port, long threads,
+                                        long connection_timeout_s, void *cls)
+{
+    return server_mhd_start(host, port, threads, connection_timeout_s, server_access, cls,
+                            server_completed);
 }
 
 int server_start(const struct server_config *cfg)

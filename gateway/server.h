@@ -5,6 +5,8 @@
 
 #include <stdbool.h>
 
+#include <microhttpd.h>
+
 struct server_config {
     const char *host;
     long port;
@@ -16,6 +18,13 @@ struct server_config {
 };
 
 int server_start(const struct server_config *cfg);
+/* Starts a libmicrohttpd daemon in the gateway's configuration (flags, epoll
+ * thread pool, options) with the given handlers: both gateway listeners use it,
+ * and so does bench/http_ceiling.c, so the benchmark's ceiling is measured on
+ * exactly this configuration. NULL (logged) if it cannot listen. */
+struct MHD_Daemon *server_mhd_start(const char *host, long port, long threads,
+                                    long connection_timeout_s, MHD_AccessHandlerCallback access,
+                                    void *cls, MHD_RequestCompletedCallback completed);
 /* Stops accepting new connections; in-flight requests go on. */
 void server_quiesce(void);
 /* readyz answers 503 from now on (called first on SIGTERM). */
