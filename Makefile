@@ -2,6 +2,7 @@
 #   make            build every binary into build/bin
 #   make test       the whole test suite (what CI runs)
 #   make up / down  the local stack (PostgreSQL, Kafka, the four services)
+#   make bench      the benchmarks (bench/run.sh): table in README.md, bench/results/
 #   make format     clang-format the C sources
 
 CC      ?= cc
@@ -21,7 +22,7 @@ COMMON_SRC = $(wildcard common/*.c)
 MIGRATIONS = $(sort $(wildcard common/migrations/*.sql))
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 
-.PHONY: all clean test unit unit-asan integration quickstart clang-check compose-check format up down deps bench
+.PHONY: all clean test unit unit-asan integration quickstart clang-check compose-check format up down deps bench bench-tools
 all: $(BINARIES)
 
 $(BUILD)/gen/migrations.c: common/migrations/embed.sh $(MIGRATIONS)
@@ -83,6 +84,43 @@ $(INTEGRATION_BIN): $(INTEGRATION_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/lib/libcais
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
+# ---- benchmarks ----------------------------------------------------------------
+# The benchmark's own programs (bench/): the HTTP ceiling links the gateway's
+# objects (not its main) to start libmicrohttpd through the gateway's own
+# server_mhd_start; the load client, the webhook sink and the Kafka lag probe
+# stand alone.
+BENCH_TOOLS = $(addprefix $(BUILD)/bin/bench-,http-ceiling loadgen webhook-sink kafka-lag)
+GATEWAY_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out gateway/main.c,$(wildcard gateway/*.c)))
+
+$(BUILD)/obj/bench/http_ceiling.o: ALL_CFLAGS += -Igateway
+
+$(BUILD)/bin/bench-http-ceiling: $(BUILD)/obj/bench/http_ceiling.o $(GATEWAY_OBJ) $(BUILD)/lib/libcaisse.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/bench-loadgen: $(BUILD)/obj/bench/loadgen.o
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/bench-webhook-sink: $(BUILD)/obj/bench/webhook_sink.o
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/bench-kafka-lag: $(BUILD)/obj/bench/kafka_lag.o
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-tools: $(BENCH_TOOLS)
+
+# Optimized binaries in build/bench, a stack of its own, every benchmark, the
+# table in README.md and bench/results/latest.json (see README, Benchmarks).
+bench:
+	bash bench/run.sh
+
 deps:
 	@bash deploy/install-deps.sh
 
@@ -98,7 +136,7 @@ unit-asan:
 
 # Everything must also build clean under clang.
 clang-check:
-	$(MAKE) --no-print-directory BUILD=build/clang CC=clang all build/clang/bin/unit-tests build/clang/bin/integration-tests
+	$(MAKE) --no-print-directory BUILD=build/clang CC=clang all bench-tools build/clang/bin/unit-tests build/clang/bin/integration-tests
 
 integration: all $(INTEGRATION_BIN)
 	bash tests/integration/run.sh
