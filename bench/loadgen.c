@@ -40,6 +40,7 @@
 #define LG_MAX_CONNS 4096
 #define LG_REQ_MAX 4096
 #define LG_ID_LEN 37
+#define LG_RETRY_NS 1000000 /* raw mode: pause before GETting a session again after a 404 */
 
 enum lg_mode { LG_POST, LG_GET, LG_RAW };
 
@@ -67,6 +68,7 @@ struct lg_conn {
     int64_t due_ns;
     int phase; /* 0: first request (POST or GET), 1: raw mode's GETs */
     int gets;
+    int64_t retry_at_ns; /* raw mode: the next GET after a 404, 0 if none */
     char id[LG_ID_LEN];
     /* what is left to send */
     char out[LG_REQ_MAX];
@@ -485,6 +487,7 @@ static void lg_start_job(long job, int64_t due_ns, int64_t now)
     c->due_ns = due_ns;
     c->phase = 0;
     c->gets = 0;
+    c->retry_at_ns = 0;
     c->id[0] = '\0';
     lg_inflight++;
     int64_t delay = now - due_ns;
@@ -546,10 +549,11 @@ static void lg_on_response(struct lg_conn *c, int index, int status, const char 
             return;
         }
         if (status == 404) {
+            /* Not readable yet (a 202): ask again in a moment, not in a tight loop. */
             c->gets++;
             lg_get_attempts++;
             lg_not_found++;
-            lg_send(c, index);
+            c->retry_at_ns = now + LG_RETRY_NS;
             return;
         }
         if (status == 200)
@@ -748,19 +752,34 @@ int main(int argc, char **argv)
             lg_start_job(started, due_ns, now);
             started++;
         }
+        /* raw mode: GETs due again after a 404 */
+        int64_t next_retry = 0;
+        for (int i = 0; i < lg_opt.connections; i++) {
+            struct lg_conn *c = &lg_conns[i];
+            if (c->retry_at_ns == 0)
+                continue;
+            if (c->retry_at_ns <= now) {
+                c->retry_at_ns = 0;
+                lg_send(c, i);
+            } else if (next_retry == 0 || c->retry_at_ns < next_retry) {
+                next_retry = c->retry_at_ns;
+            }
+        }
         if (started >= total && lg_inflight == 0)
             break;
         if (now > give_up)
             break;
         /* Sleep until the next job is due (if a connection is free for it),
-         * or until an answer arrives. */
+         * a retry is due, or an answer arrives. */
         int64_t wait_ns = 50000000;
         if (started < total && lg_idle_n > 0) {
             int64_t next = t0 + (int64_t)(interval_ns * (double)started);
             wait_ns = next - now;
-            if (wait_ns < 0)
-                wait_ns = 0;
         }
+        if (next_retry != 0 && next_retry - now < wait_ns)
+            wait_ns = next_retry - now;
+        if (wait_ns < 0)
+            wait_ns = 0;
         struct timespec ts = {.tv_sec = wait_ns / 1000000000, .tv_nsec = wait_ns % 1000000000};
         int n = epoll_pwait2(lg_epoll, events, 256, &ts, NULL);
         if (n < 0 && errno != EINTR) {
