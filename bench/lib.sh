@@ -25,6 +25,7 @@ bench_default BENCH_PGBENCH_S 5 2             # seconds of each pgbench run (BEN
 bench_default BENCH_PGBENCH_BATCH 500 500     # rows per INSERT (the session worker's CAISSE_BATCH_MAX)
 bench_default BENCH_PGBENCH_CLIENTS "$(nproc)" "$(nproc)"
 bench_default BENCH_EXPIRY_N 1000000 20000    # due sessions of the expiry burst
+bench_default BENCH_EXPIRY_RUNS 1 1           # expiry bursts (1,000,000 rows: one fits the budget)
 bench_default BENCH_WEBHOOK_EVENTS 5000 500   # events per webhook round (BENCH_RUNS rounds)
 bench_default BENCH_WEBHOOK_ENDPOINTS 4 2     # endpoints subscribed to them (deliveries = product)
 bench_default BENCH_SOAK_S 600 30             # the soak's duration

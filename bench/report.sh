@@ -77,7 +77,12 @@ def slope: if length < 2 then null else
 | ($raw | lg_bench) as $rw
 | ($windows | map(.rate) | median) as $pipe_rate
 | ($pgbench | map(.rows_per_s) | median) as $pg_rate
-| ($expiry[0] // null) as $ex
+| (if ($expiry | length) == 0 then null else {runs: $expiry, sessions: $expiry[0].sessions,
+      update_s: ($expiry | map(.update_s) | median), worker_s: ($expiry | map(.worker_s) | median),
+      expired_s: ($expiry | map(.expired_s) | median), insert_s: ($expiry | map(.insert_s) | median),
+      all_expired_and_published: ($expiry | all(.events == .sessions and .published == .sessions
+        and .sessions_expired == .sessions))}
+    | . + {ratio: ratio(.worker_s; .update_s)} end) as $ex
 | ($webhooks | map(.deliveries_per_s) | median) as $wh_rate
 | ($webhooks | all(.unique == .expected and .duplicates == 0 and .bad_signatures == 0 and .unknown_endpoint == 0)) as $wh_exact
 | ([$mem[], $soak_mem[]] | group_by(.service) | map({key: .[0].service, value: {
@@ -123,8 +128,10 @@ def slope: if length < 2 then null else
       ratio: ratio($pipe_rate; $pg_rate),
       target: {text: ">= 50 % of the insert ceiling",
         met: (ratio($pipe_rate; $pg_rate) | if . == null then null else . >= 0.5 end)}},
-    expiry_burst: ($ex + {target: {text: "<= 3x the single UPDATE",
-      met: (if $ex == null or $ex.ratio == null then null else $ex.ratio <= 3 end)}}),
+    expiry_burst: ($ex + {limit: "one UPDATE of the same rows (rolled back)",
+      target: {text: "<= 3x the single UPDATE, every session expired and its event published",
+      met: (if $ex == null or $ex.ratio == null then null
+            else ($ex.ratio <= 3 and $ex.all_expired_and_published) end)}}),
     webhooks: {runs: $webhooks, database: ($webhooks_db[0] // null),
       median: {deliveries_per_s: $wh_rate}, all_delivered_once_signed: $wh_exact,
       target: {text: ">= 5,000 deliveries/s, each (event, endpoint) once",
