@@ -29,7 +29,8 @@ git_json=$(jq -n --arg c "$(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo un
   '{commit: $c, dirty: ($d != "")}')
 # Every BENCH_* setting of the run (never the API key), and CAISSE_* the caller overrode.
 config=$(env | grep -E '^(BENCH_|CAISSE_)' | grep -v -E '^(BENCH_API_KEY|BENCH_IDS_FILE|CAISSE_INTERNAL_TOKEN)=' |
-  jq -R 'capture("^(?<k>[^=]+)=(?<v>.*)$")' | jq -s 'map({(.k): .v}) | add')
+  jq -R 'capture("^(?<k>[^=]+)=(?<v>.*)$")' |
+  jq -S -s --arg repo "$REPO/" 'map({(.k): (.v | if startswith($repo) then .[($repo | length):] else . end)}) | add')
 anomalies=$(jq -R . "$RES/anomalies.txt" 2>/dev/null | jq -s . || echo '[]')
 
 jq -n \
