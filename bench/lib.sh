@@ -26,6 +26,7 @@ bench_default BENCH_PGBENCH_BATCH 500 500     # rows per INSERT (the session wor
 bench_default BENCH_PGBENCH_CLIENTS "$(nproc)" "$(nproc)"
 bench_default BENCH_EXPIRY_N 1000000 20000    # due sessions of the expiry burst
 bench_default BENCH_EXPIRY_RUNS 1 1           # expiry bursts (1,000,000 rows: one fits the budget)
+bench_default BENCH_EXPIRY_POLL_S 0.25 0.25   # how often the burst's end is looked for
 bench_default BENCH_WEBHOOK_EVENTS 5000 500   # events per webhook round (BENCH_RUNS rounds)
 bench_default BENCH_WEBHOOK_ENDPOINTS 4 2     # endpoints subscribed to them (deliveries = product)
 bench_default BENCH_SOAK_S 600 30             # the soak's duration
@@ -166,8 +167,8 @@ gateway_threads() { # the thread count the running gateway logged at start
   grep '"gateway listening"' "$CAISSE_STACK_DIR/logs/gateway.log" | tail -n 1 | jq -r .threads
 }
 
-# Outbox rows not yet published by the relay (partial index: cheap when small).
-outbox_pending() { pq -c "SELECT count(*) FROM outbox WHERE published_at IS NULL"; }
+# Events not yet published by the relay (its queue, outbox_pending: small).
+outbox_pending() { pq -c "SELECT count(*) FROM outbox_pending"; }
 
 # How far the webhook worker is behind on the events topic (the Kafka probe reads the
 # group's committed offsets; the worker commits them a few seconds after storing them).
