@@ -475,11 +475,25 @@ stage_soak() {
   wait "$get_pid" || die "the soak's read load failed: $(cat "$RES/raw/soak-get.err")"
   check_statuses "soak creates" 201 <"$RES/raw/soak-post.json"
   check_statuses "soak GETs" 200 <"$RES/raw/soak-get.json"
-  sleep "$BENCH_SOAK_TTL_S"
-  settle webhooks
+  # Every soak session is created, then expired: two events, each to every endpoint.
+  local created expected unique deadline
+  created=$(jq -r '(.status["201"] // 0) + (.status["202"] // 0)' "$RES/raw/soak-post.json")
+  expected=$((created * 2 * BENCH_WEBHOOK_ENDPOINTS))
+  deadline=$(($(date +%s) + BENCH_SOAK_TTL_S + BENCH_SETTLE_S))
+  while :; do
+    unique=$(curl -fsS "$SINK_URL/_stats" | jq -r .unique)
+    [ "$unique" -ge "$expected" ] && break
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      warn "soak: $unique of $expected webhook deliveries arrived"
+      echo "soak: $unique of $expected webhook deliveries arrived" >>"$RES/anomalies.txt"
+      break
+    fi
+    sleep 1
+  done
   record soak "$(jq -nc --slurpfile p "$RES/raw/soak-post.json" --slurpfile g "$RES/raw/soak-get.json" \
     --argjson sink "$(curl -fsS "$SINK_URL/_stats")" --argjson cr "$create_rate" --argjson gr "$get_rate" \
-    '{create_rate: $cr, get_rate: $gr, creates: $p[0], gets: $g[0], webhooks: $sink}')"
+    --argjson x "$expected" \
+    '{create_rate: $cr, get_rate: $gr, creates: $p[0], gets: $g[0], webhooks: ($sink + {expected: $x})}')"
 }
 
 # ---- memory: the sampler's and the soak's samples, per service ------------------------------------
