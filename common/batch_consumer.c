@@ -47,15 +47,18 @@ static size_t batch_consumer_fill(rd_kafka_t *rk, rd_kafka_message_t **msgs,
     while (n < (size_t)opt->batch_max && !*fatal) {
         int timeout = BATCH_CONSUMER_FIRST_POLL_MS;
         if (n > 0) {
-            int64_t left = deadline - batch_consumer_now_ms();
             /* A stop request ends the filling, not the batch in hand. */
-            if (left <= 0 || service_stopping())
+            if (service_stopping())
                 break;
-            timeout = (int)left;
+            /* Past the wait, still take what is already fetched: records that
+             * arrived while the last batch was being applied join this one
+             * (group commit), without waiting for more. */
+            int64_t left = deadline - batch_consumer_now_ms();
+            timeout = left > 0 ? (int)left : 0;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, timeout);
         if (m == NULL) {
-            if (n == 0)
+            if (n == 0 || timeout == 0)
                 break;
             continue;
         }

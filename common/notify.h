@@ -8,10 +8,11 @@
  *       comma, each once, as the command's data.checkout_session_id spelled
  *       it) of every create command in the batch, inserted or already present,
  *       and of every complete/expire command, applied or not (a listener reads
- *       the row to learn the outcome). Malformed commands, and creates that
- *       PostgreSQL refused, are not named. One batch may send several
- *       notifications (see NOTIFY_PAYLOAD_MAX). The gateway waits on it to
- *       answer 201 (or to answer a completion or expiry).
+ *       the row to learn the outcome). The id of a create whose row this batch
+ *       inserted is prefixed with NOTIFY_INSERTED_MARK: that session is the
+ *       one its Idempotency-Key names, and nothing needs to be read. Malformed commands, and
+ * creates that PostgreSQL refused, are not named. One batch may send several notifications (see
+ * NOTIFY_PAYLOAD_MAX). The gateway waits on it to answer 201 (or to answer a completion or expiry).
  *   caisse_outbox (outbox.h)  new outbox rows; wakes the relay. */
 #ifndef CAISSE_NOTIFY_H
 #define CAISSE_NOTIFY_H
@@ -21,6 +22,7 @@
 #include "db.h"
 
 #define NOTIFY_SESSION_APPLIED "caisse_session_applied"
+#define NOTIFY_INSERTED_MARK '+'
 /* PostgreSQL rejects payloads of 8000 bytes or more; stay well below. */
 #define NOTIFY_PAYLOAD_MAX 7000
 

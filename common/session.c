@@ -590,7 +590,7 @@ int session_store_list(struct db *db, const char *organization_id, const char *e
     return rc;
 }
 
-int session_store_insert_batch(struct db *db, json_t *records, long *inserted)
+int session_store_insert_batch(struct db *db, json_t *records, long *inserted, json_t *inserted_ids)
 {
     /* The whole batch is one statement: the records travel as one JSON
      * parameter. DISTINCT ON drops a command replayed inside the same batch, and
@@ -629,7 +629,8 @@ int session_store_insert_batch(struct db *db, json_t *records, long *inserted)
         "    'checkout.session.created', i.event FROM input i JOIN ins ON ins.id = "
         "i.checkout_session_id"
         "  RETURNING 1)"
-        " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM ev)";
+        " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM ev),"
+        "  (SELECT coalesce(string_agg(id::text, ','), '') FROM ins)";
     char *text = json_dumps(records, JSON_COMPACT);
     if (text == NULL)
         return C_ERR;
@@ -638,9 +639,23 @@ int session_store_insert_batch(struct db *db, json_t *records, long *inserted)
     free(text);
     if (r == NULL)
         return C_ERR;
-    *inserted = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    /* Into a copy first: on failure the caller's set stays as it was. */
+    json_t *ids = json_object();
+    char *list = strdup(PQgetvalue(r, 0, 2));
+    long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
-    return C_OK;
+    int rc = ids != NULL && list != NULL ? C_OK : C_ERR;
+    char *save = NULL;
+    for (char *id = rc == C_OK ? strtok_r(list, ",", &save) : NULL; id != NULL && rc == C_OK;
+         id = strtok_r(NULL, ",", &save))
+        rc = json_object_set_new(ids, id, json_true()) == 0 ? C_OK : C_ERR;
+    free(list);
+    if (rc == C_OK && json_object_update(inserted_ids, ids) != 0)
+        rc = C_ERR;
+    json_decref(ids);
+    if (rc == C_OK)
+        *inserted = n;
+    return rc;
 }
 
 int session_store_existing_ids(struct db *db, json_t *ids, json_t **existing)

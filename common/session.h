@@ -124,8 +124,10 @@ void session_array_free(struct session *arr, size_t count);
  * object plus "idempotency_key", "request_hash", "event_id" and "event" (the
  * CloudEvent text). Sessions already present (same id, or same idempotency
  * key for the tenant) are skipped together with their event. Must run inside
- * the caller's transaction. *inserted counts new rows. */
-int session_store_insert_batch(struct db *db, json_t *records, long *inserted);
+ * the caller's transaction. *inserted counts new rows, whose ids are added to
+ * the set inserted_ids (an object: id -> true). */
+int session_store_insert_batch(struct db *db, json_t *records, long *inserted,
+                               json_t *inserted_ids);
 /* Any tenant's session, for internal callers (completion by payment providers). */
 int session_store_get_any(struct db *db, const char *id, struct session *out, bool *found);
 

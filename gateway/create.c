@@ -40,12 +40,17 @@ static void create_ctx_free(void *p)
 /* The worker applied a command for this session id. Without an
  * Idempotency-Key that is our own session: readable, 201. With one, the worker
  * may have kept another request's session for the key (a concurrent retry):
- * answer with it, or 409 if the bodies differ. */
-static unsigned create_decide(struct pipeline_op *op, struct db *db, bool deadline)
+ * answer with it, or 409 if the bodies differ. When the worker says it
+ * inserted our row, the key is ours: no need to read (the common case, and
+ * one query fewer per create on the listener thread). */
+static unsigned create_decide(struct pipeline_op *op, struct db *db, enum pipeline_reason why)
 {
     struct create_ctx *ctx = op->ctx;
     struct session s;
     bool found = false;
+    bool deadline = why == PIPELINE_DEADLINE;
+    if (why == PIPELINE_INSERTED)
+        return 201;
     if (ctx->idempotency_key == NULL) {
         if (!deadline)
             return 201;

@@ -168,9 +168,10 @@ static void *pipeline_poll_main(void *arg)
 
 /* Runs op's decide function outside the lock. The op cannot be freed
  * meanwhile: only this thread resolves an op marked deciding. */
-static void pipeline_decide(struct db *db, struct pipeline_op *op, bool deadline)
+static void pipeline_decide(struct db *db, struct pipeline_op *op, enum pipeline_reason why)
 {
-    unsigned status = op->decide(op, db, deadline);
+    bool deadline = why == PIPELINE_DEADLINE;
+    unsigned status = op->decide(op, db, why);
     if (deadline && status == 0)
         status = 202;
     bool resume = false;
@@ -224,10 +225,15 @@ static void pipeline_on_notify(struct db *db, const char *payload)
         return;
     char *save = NULL;
     for (char *id = strtok_r(copy, ",", &save); id != NULL; id = strtok_r(NULL, ",", &save)) {
+        enum pipeline_reason why = PIPELINE_APPLIED;
+        if (id[0] == NOTIFY_INSERTED_MARK) {
+            why = PIPELINE_INSERTED;
+            id++;
+        }
         struct pipeline_op *ops[64];
         size_t n = pipeline_claim(id, false, 0, ops, 64);
         for (size_t i = 0; i < n; i++)
-            pipeline_decide(db, ops[i], false);
+            pipeline_decide(db, ops[i], why);
     }
     free(copy);
 }
@@ -239,7 +245,7 @@ static void pipeline_expire_waits(struct db *db)
     struct pipeline_op *ops[256];
     size_t n = pipeline_claim(NULL, true, http_now_us(), ops, 256);
     for (size_t i = 0; i < n; i++)
-        pipeline_decide(db, ops[i], true);
+        pipeline_decide(db, ops[i], PIPELINE_DEADLINE);
 }
 
 /* Two connections: one only LISTENs, so a query that reconnects (db_exec

@@ -24,12 +24,19 @@
 
 struct pipeline_op;
 
+/* Why an op is asked to decide. */
+enum pipeline_reason {
+    PIPELINE_APPLIED,  /* the worker applied a command naming the op's session */
+    PIPELINE_INSERTED, /* ...and its batch inserted that session's row */
+    PIPELINE_DEADLINE, /* the wait ran out */
+};
+
 /* How an op learns its answer. Called on the listener thread, never with the
- * pipeline's lock held, when the worker applied a command for the op's
- * session (deadline false) or the wait ran out (deadline true). Returns the
- * HTTP status to answer with, having set body or error via pipeline_op_set_*;
- * 0 = not decided yet (only when deadline is false): keep waiting. */
-typedef unsigned (*pipeline_decide_fn)(struct pipeline_op *op, struct db *db, bool deadline);
+ * pipeline's lock held. Returns the HTTP status to answer with, having set
+ * body or error via pipeline_op_set_*; 0 = not decided yet (never for
+ * PIPELINE_DEADLINE): keep waiting. */
+typedef unsigned (*pipeline_decide_fn)(struct pipeline_op *op, struct db *db,
+                                       enum pipeline_reason why);
 
 struct pipeline_op {
     char session_id[UUID_STR_LEN];

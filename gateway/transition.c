@@ -93,8 +93,10 @@ static unsigned transition_expire_outcome(struct pipeline_op *op, const struct s
     return 0;
 }
 
-static unsigned transition_expire_decide(struct pipeline_op *op, struct db *db, bool deadline)
+static unsigned transition_expire_decide(struct pipeline_op *op, struct db *db,
+                                         enum pipeline_reason why)
 {
+    bool deadline = why == PIPELINE_DEADLINE;
     struct transition_ctx *ctx = op->ctx;
     struct session s;
     bool found = false;
@@ -191,8 +193,10 @@ static unsigned transition_complete_outcome(struct pipeline_op *op, const struct
     return 0;
 }
 
-static unsigned transition_complete_decide(struct pipeline_op *op, struct db *db, bool deadline)
+static unsigned transition_complete_decide(struct pipeline_op *op, struct db *db,
+                                           enum pipeline_reason why)
 {
+    bool deadline = why == PIPELINE_DEADLINE;
     struct transition_ctx *ctx = op->ctx;
     struct session s;
     bool found = false;

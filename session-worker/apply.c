@@ -213,6 +213,7 @@ struct apply_refusal {
 /* What one attempt at the batch did. refused is NULL on the fast path, else
  * it has a slot per command: the creates (b->count) then the transitions. */
 struct apply_run {
+    json_t *inserted_ids; /* set of the created sessions' ids */
     long inserted;
     long completed;
     long expired;
@@ -246,9 +247,20 @@ static int apply_notify(struct db *db, const struct apply_batch *b, const struct
     json_t *seen = json_object();
     int rc = ids != NULL && seen != NULL ? C_OK : C_ERR;
     for (size_t i = 0; rc == C_OK && i < b->count; i++) {
-        if (!apply_is_refused(run, i))
-            rc = apply_add_id(
-                ids, seen, json_object_get(json_array_get(b->records, i), "checkout_session_id"));
+        if (apply_is_refused(run, i))
+            continue;
+        json_t *id = json_object_get(json_array_get(b->records, i), "checkout_session_id");
+        const char *text = json_string_value(id);
+        if (text != NULL && json_object_get(run->inserted_ids, text) != NULL) {
+            /* The gateway then answers 201 without reading the row back. */
+            char marked[UUID_STR_LEN + 1];
+            snprintf(marked, sizeof(marked), "%c%s", NOTIFY_INSERTED_MARK, text);
+            json_t *m = json_string(marked);
+            rc = m != NULL ? apply_add_id(ids, seen, m) : C_ERR;
+            json_decref(m);
+        } else {
+            rc = apply_add_id(ids, seen, id);
+        }
     }
     for (size_t i = 0; rc == C_OK && i < b->transition_count; i++) {
         json_t *id = json_string(b->transitions[i].session_id);
@@ -313,7 +325,8 @@ static int apply_commit_all(struct db *db, const struct apply_batch *b, struct a
     data_error[0] = '\0';
     if (db_begin(db) != C_OK)
         return C_ERR;
-    if ((b->count > 0 && session_store_insert_batch(db, b->records, &run->inserted) != C_OK) ||
+    if ((b->count > 0 &&
+         session_store_insert_batch(db, b->records, &run->inserted, run->inserted_ids) != C_OK) ||
         apply_transitions(db, b, run) != C_OK) {
         if (apply_is_data_error(db_last_sqlstate(db)))
             snprintf(data_error, 6, "%s", db_last_sqlstate(db));
@@ -341,7 +354,7 @@ static int apply_commit_each(struct db *db, const struct apply_batch *b, struct 
             goto fail;
         }
         long n = 0;
-        int rc = session_store_insert_batch(db, one, &n);
+        int rc = session_store_insert_batch(db, one, &n, run->inserted_ids);
         json_decref(one);
         if (rc == C_OK)
             run->inserted += n;
@@ -387,24 +400,28 @@ int apply_commit(struct db *db, const struct apply_batch *b, struct apply_stats 
     *stats = (struct apply_stats){0, 0, 0, 0, 0, 0};
     if (b->count == 0 && b->transition_count == 0)
         return C_OK;
-    struct apply_run run = {0, 0, 0, 0, NULL};
+    struct apply_run run = {json_object(), 0, 0, 0, 0, NULL};
+    if (run.inserted_ids == NULL)
+        return C_ERR;
     char data_error[6];
     if (apply_commit_all(db, b, &run, data_error) != C_OK) {
+        json_decref(run.inserted_ids);
         if (data_error[0] == '\0')
             return C_ERR;
         log_warn("a command in the batch was refused by postgres (sqlstate %s); applying command "
                  "by command",
                  data_error);
-        run = (struct apply_run){0, 0, 0, 0, NULL};
+        run = (struct apply_run){json_object(), 0, 0, 0, 0, NULL};
         run.refused = calloc(b->count + b->transition_count, sizeof(*run.refused));
-        if (run.refused == NULL)
-            return C_ERR;
-        if (apply_commit_each(db, b, &run) != C_OK) {
+        if (run.inserted_ids == NULL || run.refused == NULL ||
+            apply_commit_each(db, b, &run) != C_OK) {
+            json_decref(run.inserted_ids);
             free(run.refused);
             return C_ERR;
         }
         apply_log_refusals(b, &run);
     }
+    json_decref(run.inserted_ids);
     long rejected_creates = 0, rejected = 0;
     for (size_t slot = 0; slot < b->count + b->transition_count; slot++) {
         if (apply_is_refused(&run, slot)) {

@@ -45,8 +45,10 @@ static const struct config_entry config_table[] = {
      &cfg_instance_id, 0, 0},
     {"CAISSE_BATCH_MAX", CONFIG_INT, "500", "Most commands applied in one transaction",
      &cfg_batch_max, 1, 100000},
-    {"CAISSE_BATCH_WAIT_MS", CONFIG_INT, "10",
-     "How long a batch keeps filling after its first message", &cfg_batch_wait_ms, 0, 60000},
+    {"CAISSE_BATCH_WAIT_MS", CONFIG_INT, "0",
+     "How long a batch keeps filling after its first message; 0: it takes only what is already"
+     " fetched (records that came while the last batch was applied), adding no latency",
+     &cfg_batch_wait_ms, 0, 60000},
     {"CAISSE_OUTBOX_BATCH", CONFIG_INT, "500", "Most outbox rows the relay publishes per round",
      &cfg_outbox_batch, 1, 100000},
     {"CAISSE_OUTBOX_POLL_MS", CONFIG_INT, "1000",
