@@ -186,58 +186,112 @@ static const char *webhook_dispatch_status_name(enum webhook_dispatch_verdict v)
     return "failed";
 }
 
-/* Statements of webhook_dispatch_record, inside its transaction. */
-static int webhook_dispatch_record_tx(struct db *db, const struct webhook_dispatch_outcome *o,
-                                      bool *lease_lost, char **disabled_reason)
+/* The attempt rows and the deliveries' new states of the whole set, in one
+ * statement; the deliveries whose lease was lost are those not updated. */
+static int webhook_dispatch_record_deliveries(struct db *db,
+                                              const struct webhook_dispatch_outcome *o, size_t n,
+                                              bool *lease_lost)
 {
-    char duration[24], code[24], retry[24], disable_after[24];
-    snprintf(duration, sizeof(duration), "%ld", o->duration_ms);
-    snprintf(code, sizeof(code), "%ld", o->status_code);
-    snprintf(retry, sizeof(retry), "%ld", o->retry_in_ms);
-    snprintf(disable_after, sizeof(disable_after), "%ld", o->disable_after_s);
-    const char *status_code = o->status_code > 0 ? code : NULL;
-
-    /* attempted_at is when the request started. */
-    const char *attempt[5] = {o->delivery_id, duration, status_code, o->body, o->error};
-    if (db_exec_command(db,
-                        "INSERT INTO webhook_attempts (delivery_id, attempted_at, duration_ms,"
-                        " status_code, response_body, error)"
-                        " VALUES ($1, now() - $2::bigint * interval '1 millisecond', $2::int,"
-                        " $3::int, $4, $5)",
-                        5, attempt) != C_OK)
+    static const char sql[] =
+        "WITH o AS ("
+        "  SELECT * FROM json_to_recordset($1::json) AS x(delivery_id uuid, duration_ms int,"
+        "    status_code int, body text, error text, status text, retry_ms bigint)),"
+        " att AS ("
+        "  INSERT INTO webhook_attempts (delivery_id, attempted_at, duration_ms, status_code,"
+        "    response_body, error)"
+        "  SELECT delivery_id, now() - duration_ms * interval '1 millisecond', duration_ms,"
+        "    status_code, body, error FROM o),"
+        " upd AS ("
+        "  UPDATE webhook_deliveries d SET status = o.status, attempt_count = d.attempt_count + 1,"
+        "    next_attempt_at = CASE WHEN o.status = 'pending'"
+        "      THEN now() + o.retry_ms * interval '1 millisecond' END,"
+        "    last_status_code = o.status_code, last_error = o.error, lease_until = NULL,"
+        "    leased_by = NULL, updated_at = now()"
+        "  FROM o WHERE d.id = o.delivery_id AND d.leased_by = $2 AND d.status = 'pending'"
+        "  RETURNING d.id)"
+        " SELECT id::text FROM upd";
+    json_t *rows = json_array();
+    int rc = rows != NULL ? C_OK : C_ERR;
+    for (size_t i = 0; rc == C_OK && i < n; i++) {
+        json_t *row =
+            json_pack("{ss si ss sI}", "delivery_id", o[i].delivery_id, "duration_ms",
+                      (int)o[i].duration_ms, "status", webhook_dispatch_status_name(o[i].verdict),
+                      "retry_ms", (json_int_t)o[i].retry_in_ms);
+        if (row != NULL) {
+            json_object_set_new(row, "status_code",
+                                o[i].status_code > 0 ? json_integer(o[i].status_code)
+                                                     : json_null());
+            json_object_set_new(row, "body",
+                                o[i].body != NULL ? json_string(o[i].body) : json_null());
+            json_object_set_new(row, "error",
+                                o[i].error != NULL ? json_string(o[i].error) : json_null());
+        }
+        rc = row != NULL && json_array_append_new(rows, row) == 0 ? C_OK : C_ERR;
+    }
+    char *text = rc == C_OK ? json_dumps(rows, JSON_COMPACT) : NULL;
+    json_decref(rows);
+    if (text == NULL)
         return C_ERR;
-
-    const char *delivery[6] = {
-        o->delivery_id, o->worker,   webhook_dispatch_status_name(o->verdict),
-        retry,          status_code, o->error};
-    PGresult *r = db_exec(
-        db,
-        "UPDATE webhook_deliveries SET status = $3, attempt_count = attempt_count + 1,"
-        " next_attempt_at = CASE WHEN $3 = 'pending'"
-        "   THEN now() + $4::bigint * interval '1 millisecond' END,"
-        " last_status_code = $5::int, last_error = $6, lease_until = NULL, leased_by = NULL,"
-        " updated_at = now()"
-        " WHERE id = $1 AND leased_by = $2 AND status = 'pending'",
-        6, delivery);
+    const char *params[2] = {text, o[0].worker};
+    PGresult *r = db_exec(db, sql, 2, params);
+    free(text);
     if (r == NULL)
         return C_ERR;
-    *lease_lost = strcmp(PQcmdTuples(r), "1") != 0;
-    PQclear(r);
-
-    /* The endpoint's health is what this attempt observed, lease or not. */
-    const char *ep[2] = {o->endpoint_id, disable_after};
-    if (o->verdict == WEBHOOK_DISPATCH_SUCCEEDED) {
-        /* Guarded, so the usual success writes nothing to a busy endpoint row. */
-        return db_exec_command(db,
-                               "UPDATE webhook_endpoints SET failing_since = NULL,"
-                               " updated_at = now() WHERE id = $1 AND failing_since IS NOT NULL",
-                               1, ep);
+    for (size_t i = 0; i < n; i++) {
+        lease_lost[i] = true;
+        for (int k = 0; k < PQntuples(r); k++) {
+            if (strcmp(PQgetvalue(r, k, 0), o[i].delivery_id) == 0) {
+                lease_lost[i] = false;
+                break;
+            }
+        }
     }
+    PQclear(r);
+    return C_OK;
+}
+
+/* The health of the endpoints that answered 2xx: one guarded statement, so
+ * the usual success writes nothing to a busy endpoint row. */
+static int webhook_dispatch_record_healthy(struct db *db, const struct webhook_dispatch_outcome *o,
+                                           size_t n)
+{
+    json_t *ids = json_array();
+    int rc = ids != NULL ? C_OK : C_ERR;
+    for (size_t i = 0; rc == C_OK && i < n; i++) {
+        if (o[i].verdict == WEBHOOK_DISPATCH_SUCCEEDED)
+            rc = json_array_append_new(ids, json_string(o[i].endpoint_id)) == 0 ? C_OK : C_ERR;
+    }
+    if (rc != C_OK || json_array_size(ids) == 0) {
+        json_decref(ids);
+        return rc;
+    }
+    char *text = json_dumps(ids, JSON_COMPACT);
+    json_decref(ids);
+    if (text == NULL)
+        return C_ERR;
+    const char *params[1] = {text};
+    rc = db_exec_command(db,
+                         "UPDATE webhook_endpoints SET failing_since = NULL, updated_at = now()"
+                         " WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)"
+                         " AND failing_since IS NOT NULL",
+                         1, params);
+    free(text);
+    return rc;
+}
+
+/* The health of the endpoint of a failed attempt (rare: one at a time). */
+static int webhook_dispatch_record_failing(struct db *db, const struct webhook_dispatch_outcome *o,
+                                           char **disabled_reason)
+{
+    char disable_after[24];
+    snprintf(disable_after, sizeof(disable_after), "%ld", o->disable_after_s);
+    const char *ep[2] = {o->endpoint_id, disable_after};
     if (db_exec_command(db,
                         "UPDATE webhook_endpoints SET failing_since = now(), updated_at = now()"
                         " WHERE id = $1 AND failing_since IS NULL",
                         1, ep) != C_OK)
         return C_ERR;
+    PGresult *r;
     if (o->verdict == WEBHOOK_DISPATCH_GONE) {
         r = db_exec(db,
                     "UPDATE webhook_endpoints SET disabled = true,"
@@ -270,23 +324,35 @@ static int webhook_dispatch_record_tx(struct db *db, const struct webhook_dispat
     return C_OK;
 }
 
-int webhook_dispatch_record(struct db *db, const struct webhook_dispatch_outcome *o,
+int webhook_dispatch_record(struct db *db, const struct webhook_dispatch_outcome *o, size_t n,
                             bool *lease_lost, char **disabled_reason)
 {
-    *lease_lost = false;
-    *disabled_reason = NULL;
-    if (db_begin(db) != C_OK) {
-        db_rollback(db);
-        return C_ERR;
+    for (size_t i = 0; i < n; i++) {
+        lease_lost[i] = false;
+        disabled_reason[i] = NULL;
     }
-    if (webhook_dispatch_record_tx(db, o, lease_lost, disabled_reason) != C_OK ||
-        db_commit(db) != C_OK) {
-        db_rollback(db);
-        free(*disabled_reason);
-        *disabled_reason = NULL;
-        return C_ERR;
+    if (n == 0)
+        return C_OK;
+    int rc = db_begin(db);
+    if (rc == C_OK)
+        rc = webhook_dispatch_record_deliveries(db, o, n, lease_lost);
+    if (rc == C_OK)
+        rc = webhook_dispatch_record_healthy(db, o, n);
+    /* The endpoint's health is what the attempt observed, lease or not. */
+    for (size_t i = 0; rc == C_OK && i < n; i++) {
+        if (o[i].verdict != WEBHOOK_DISPATCH_SUCCEEDED)
+            rc = webhook_dispatch_record_failing(db, &o[i], &disabled_reason[i]);
     }
-    return C_OK;
+    if (rc == C_OK)
+        rc = db_commit(db);
+    if (rc != C_OK) {
+        db_rollback(db);
+        for (size_t i = 0; i < n; i++) {
+            free(disabled_reason[i]);
+            disabled_reason[i] = NULL;
+        }
+    }
+    return rc;
 }
 
 int webhook_dispatch_abandon(struct db *db, const char *delivery_id, const char *worker,

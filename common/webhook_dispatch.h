@@ -73,12 +73,15 @@ struct webhook_dispatch_outcome {
     long disable_after_s; /* an endpoint failing longer than this is disabled */
 };
 
-/* In one transaction: the attempt row, the delivery's new state (unless the
- * lease was lost: *lease_lost, the attempt is still logged), and the
- * endpoint's health (failing_since; disabled on 410 or after failing too
- * long). *disabled_reason: a new string when this attempt disabled the
- * endpoint (caller frees), else NULL. */
-int webhook_dispatch_record(struct db *db, const struct webhook_dispatch_outcome *o,
+/* Records the attempts o[0..n) in one transaction: their attempt rows, their
+ * deliveries' new states (unless the lease was lost: lease_lost[i], the
+ * attempt is still logged), and their endpoints' health (failing_since;
+ * disabled on 410 or after failing too long). disabled_reason[i]: a new
+ * string when that attempt disabled its endpoint (caller frees), else NULL.
+ * One transaction and a few statements for the whole set, whatever n: a busy
+ * worker records what finished since its last pass at once. On C_ERR nothing
+ * was recorded and every disabled_reason[i] is NULL. */
+int webhook_dispatch_record(struct db *db, const struct webhook_dispatch_outcome *o, size_t n,
                             bool *lease_lost, char **disabled_reason);
 
 /* Fails a claimed delivery without sending it (endpoint disabled or deleted,

@@ -394,75 +394,91 @@ static const char *deliver_verdict_name(enum webhook_dispatch_verdict v)
     return "failed";
 }
 
-/* Records one finished transfer. C_ERR: PostgreSQL did not take it (kept). */
-static int deliver_record(struct deliver *d, struct deliver_transfer *t)
+/* Logs what recording transfer t with outcome out did. */
+static void deliver_log_attempt(const struct deliver_transfer *t, const struct outcome *out,
+                                long attempt, bool lease_lost, const char *disabled)
 {
-    struct outcome_input in = {.status_code = t->verdict_code,
-                               .retry_after_s = t->retry_after_s,
-                               .attempts_done = t->job.attempt_count + 1,
-                               .random01 = deliver_random01()};
-    struct outcome out;
-    outcome_decide(&d->opt.schedule, &in, &out);
-    struct webhook_dispatch_outcome o = {.delivery_id = t->job.delivery_id,
-                                         .endpoint_id = t->job.endpoint_id,
-                                         .worker = d->opt.worker_id,
-                                         .duration_ms = t->duration_ms,
-                                         .status_code = t->status_code,
-                                         .body = t->body_len > 0 ? t->body : NULL,
-                                         .error = t->has_error ? t->error : NULL,
-                                         .verdict = out.verdict,
-                                         .retry_in_ms = out.retry_in_ms,
-                                         .disable_after_s = d->opt.disable_after_s};
-    bool lease_lost = false;
-    char *disabled = NULL;
-    if (webhook_dispatch_record(&d->db, &o, &lease_lost, &disabled) != C_OK)
-        return C_ERR;
     json_t *f = json_pack("{ss ss ss si sI ss}", "delivery_id", t->job.delivery_id, "endpoint_id",
-                          t->job.endpoint_id, "event_id", t->job.event_id, "attempt",
-                          in.attempts_done, "duration_ms", (json_int_t)t->duration_ms, "outcome",
-                          deliver_verdict_name(out.verdict));
+                          t->job.endpoint_id, "event_id", t->job.event_id, "attempt", (int)attempt,
+                          "duration_ms", (json_int_t)t->duration_ms, "outcome",
+                          deliver_verdict_name(out->verdict));
     if (f != NULL) {
         json_object_set_new(f, "status_code",
                             t->status_code > 0 ? json_integer(t->status_code) : json_null());
         if (t->has_error)
             json_object_set_new(f, "error", json_string(t->error));
-        if (out.verdict == WEBHOOK_DISPATCH_RETRY)
-            json_object_set_new(f, "retry_in_ms", json_integer(out.retry_in_ms));
+        if (out->verdict == WEBHOOK_DISPATCH_RETRY)
+            json_object_set_new(f, "retry_in_ms", json_integer(out->retry_in_ms));
         if (lease_lost)
             json_object_set_new(f, "lease_lost", json_true());
     }
     log_fields(lease_lost ? LOG_WARN : LOG_INFO, f, "webhook attempt");
-    if (disabled != NULL) {
+    if (disabled != NULL)
         log_fields(LOG_WARN,
                    json_pack("{ss ss}", "endpoint_id", t->job.endpoint_id, "reason", disabled),
                    "webhook endpoint disabled");
-        free(disabled);
-    }
-    return C_OK;
 }
 
-/* Records what finished, oldest problems first; stops at the first database
- * error and retries later (the deliveries keep their endpoint slots meanwhile,
- * and their leases end on their own if this takes too long). */
+/* Records every finished transfer in one transaction (group commit: under
+ * load, what finished since the last pass goes in together). On a database
+ * error they stay unrecorded and are retried later (the deliveries keep
+ * their endpoint slots meanwhile, and their leases end on their own if this
+ * takes too long). */
 static void deliver_record_pending(struct deliver *d)
 {
     if (d->unrecorded == NULL || deliver_now_ms() < d->db_retry_at)
         return;
-    while (d->unrecorded != NULL) {
-        struct deliver_transfer *t = d->unrecorded;
-        if (deliver_record(d, t) != C_OK) {
-            long delay = backoff_next(&d->db_backoff);
-            d->db_retry_at = deliver_now_ms() + delay;
-            log_fields(LOG_WARN,
-                       json_pack("{ss sI}", "delivery_id", t->job.delivery_id, "retry_in_ms",
-                                 (json_int_t)delay),
-                       "could not record a webhook attempt, retrying: %s", d->db.last_error);
-            return;
-        }
-        backoff_reset(&d->db_backoff);
-        d->unrecorded = t->next;
-        deliver_transfer_free(t);
+    size_t n = 0;
+    for (struct deliver_transfer *t = d->unrecorded; t != NULL; t = t->next)
+        n++;
+    struct webhook_dispatch_outcome *o = calloc(n, sizeof(*o));
+    struct outcome *out = calloc(n, sizeof(*out));
+    bool *lease_lost = calloc(n, sizeof(*lease_lost));
+    char **disabled = calloc(n, sizeof(*disabled));
+    int rc = o != NULL && out != NULL && lease_lost != NULL && disabled != NULL ? C_OK : C_ERR;
+    size_t i = 0;
+    for (struct deliver_transfer *t = d->unrecorded; rc == C_OK && t != NULL; t = t->next, i++) {
+        struct outcome_input in = {.status_code = t->verdict_code,
+                                   .retry_after_s = t->retry_after_s,
+                                   .attempts_done = t->job.attempt_count + 1,
+                                   .random01 = deliver_random01()};
+        outcome_decide(&d->opt.schedule, &in, &out[i]);
+        o[i] = (struct webhook_dispatch_outcome){.delivery_id = t->job.delivery_id,
+                                                 .endpoint_id = t->job.endpoint_id,
+                                                 .worker = d->opt.worker_id,
+                                                 .duration_ms = t->duration_ms,
+                                                 .status_code = t->status_code,
+                                                 .body = t->body_len > 0 ? t->body : NULL,
+                                                 .error = t->has_error ? t->error : NULL,
+                                                 .verdict = out[i].verdict,
+                                                 .retry_in_ms = out[i].retry_in_ms,
+                                                 .disable_after_s = d->opt.disable_after_s};
     }
+    if (rc == C_OK)
+        rc = webhook_dispatch_record(&d->db, o, n, lease_lost, disabled);
+    if (rc != C_OK) {
+        long delay = backoff_next(&d->db_backoff);
+        d->db_retry_at = deliver_now_ms() + delay;
+        log_fields(
+            LOG_WARN,
+            json_pack("{sI sI}", "attempts", (json_int_t)n, "retry_in_ms", (json_int_t)delay),
+            "could not record webhook attempts, retrying: %s", d->db.last_error);
+    } else {
+        backoff_reset(&d->db_backoff);
+        i = 0;
+        while (d->unrecorded != NULL) {
+            struct deliver_transfer *t = d->unrecorded;
+            deliver_log_attempt(t, &out[i], t->job.attempt_count + 1, lease_lost[i], disabled[i]);
+            free(disabled[i]);
+            d->unrecorded = t->next;
+            deliver_transfer_free(t);
+            i++;
+        }
+    }
+    free(o);
+    free(out);
+    free(lease_lost);
+    free(disabled);
 }
 
 /* The drain deadline passed: aborts what is still sending and gives its
