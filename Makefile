@@ -22,7 +22,7 @@ COMMON_SRC = $(wildcard common/*.c)
 MIGRATIONS = $(sort $(wildcard common/migrations/*.sql))
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 
-.PHONY: all clean test unit unit-asan integration quickstart clang-check compose-check format up down deps bench bench-tools
+.PHONY: all clean test unit unit-asan integration quickstart clang-check compose-check k8s-check format up down deps bench bench-tools
 all: $(BINARIES)
 
 $(BUILD)/gen/migrations.c: common/migrations/embed.sh $(MIGRATIONS)
@@ -144,10 +144,16 @@ integration: all $(INTEGRATION_BIN)
 quickstart: all
 	bash tests/quickstart/run.sh
 
-# No container engine runs here: the compose file is validated, not started.
-compose-check:
-	docker-compose -f docker-compose.yml config -q
-	@echo "compose-check: 1 passed, 0 failed"
+# No container engine runs here: the compose file and the Dockerfile are validated, not run
+# (deploy/OPERATIONS.md, "What the checks assert").
+compose-check: all
+	bash deploy/check-compose.sh
+	bash deploy/docker/check-image.sh
+
+# Renders and validates every Kubernetes overlay (pinned tools in .cache/deploy-tools/), and
+# checks deploy/OPERATIONS.md's configuration reference against the binaries' --help.
+k8s-check: all
+	bash deploy/k8s/check.sh
 
 # The README's test command: installs what is missing, then runs every suite.
 test:
@@ -157,6 +163,7 @@ test:
 	$(MAKE) --no-print-directory unit-asan
 	$(MAKE) --no-print-directory clang-check
 	$(MAKE) --no-print-directory compose-check
+	$(MAKE) --no-print-directory k8s-check
 	$(MAKE) --no-print-directory integration
 	$(MAKE) --no-print-directory quickstart
 

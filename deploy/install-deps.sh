@@ -24,6 +24,10 @@ packages=(
   # tools used by scripts and tests (ps for process checks, wrk for load tests, jq in the
   # README's quick start, docker-compose to validate docker-compose.yml offline)
   curl ca-certificates procps wrk jq docker-compose
+  # make compose-check / k8s-check: their checks are Python scripts run by Debian's python3
+  # with PyYAML (deploy/checks/); the Kubernetes tools themselves come from the Go module
+  # proxy and PyPI through deploy/k8s/tools.sh (Go >= 1.24 must be on the machine)
+  python3 python3-yaml
 )
 
 # The broker needs Java 17+. Keep any suitable JVM already on the machine.
@@ -48,6 +52,11 @@ if ! command -v node >/dev/null 2>&1; then
   packages+=(nodejs npm)
 elif ! command -v npm >/dev/null 2>&1; then
   packages+=(npm)
+fi
+
+# deploy/k8s/tools.sh downloads one wheel with pip (any python3's pip; Debian's otherwise).
+if ! python3 -m pip --version >/dev/null 2>&1 && ! /usr/bin/python3 -m pip --version >/dev/null 2>&1; then
+  packages+=(python3-pip)
 fi
 
 missing=()
