@@ -1,6 +1,6 @@
 """Keeps the configuration reference of deploy/OPERATIONS.md true to the binaries.
 
-usage: config_docs.py GUIDE --help-dir DIR [--set-by FILE]...
+usage: config_docs.py GUIDE --help-dir DIR [--set-by FILE]... [--rules RENDERED_YAML]...
 
 DIR holds one file per binary, named after it (caisse-gateway, ...), with its --help output.
 Each --set-by FILE lists CAISSE_* names that a manifest or the compose file sets, one a line
@@ -10,12 +10,16 @@ Checks, for every variable a binary's --help prints: the guide's reference table
 for it, that row's "read by" names the binary, and its default cell shows the default the
 binary prints (`value`, *(empty)* or *(required)*). Conversely every binary a row names must
 print that variable, except the names in PENDING. Every name in a --set-by file must be in
-the guide's reference or scripts table. Prints one line per problem; exit 1 if any.
+the guide's reference or scripts table. Every PrometheusRule in a --rules file uses only
+metrics of the guide's metrics table, and its alerts are exactly those of the guide's alerts
+table. Prints one line per problem; exit 1 if any.
 """
 import argparse
 import os
 import re
 import sys
+
+import yaml
 
 HELP_LINE = re.compile(r'^  (CAISSE_[A-Z0-9_]+)\s+\S+(?: \S+)?, (?:default "(.*)"|required)$')
 # Documented ahead of the binaries: the workers' ops listener lands with the metrics work.
@@ -46,6 +50,7 @@ def main():
     ap.add_argument("guide")
     ap.add_argument("--help-dir", required=True)
     ap.add_argument("--set-by", action="append", default=[])
+    ap.add_argument("--rules", action="append", default=[])
     args = ap.parse_args()
     with open(args.guide) as f:
         text = f.read()
@@ -104,6 +109,32 @@ def main():
                 parts = line.split()
                 if len(parts) >= 2 and parts[1] not in reference and parts[1] not in scripts:
                     problems.append(f"{parts[1]} is set by {parts[0]} but not documented in the guide")
+
+    # The metrics and alerts of the PrometheusRule are the guide's.
+    metrics, alerts = set(), set()
+    for header, cells in tables(text, "Metrics and alerts"):
+        if header[0] == "metric":
+            metrics.update(re.findall(r"`(caisse_[a-z0-9_]+)", cells[0]))
+        elif header[0] == "alert":
+            alerts.update(re.findall(r"`(Caisse[A-Za-z0-9]+)`", cells[0]))
+    if args.rules and not (metrics and alerts):
+        problems.append("no metric and alert tables under '## Metrics and alerts'")
+    for path in args.rules:
+        with open(path) as f:
+            rules = [r for d in yaml.safe_load_all(f) if d and d["kind"] == "PrometheusRule"
+                     for g in d["spec"]["groups"] for r in g["rules"]]
+        if not rules:
+            continue
+        named = {r.get("alert") for r in rules}
+        for a in sorted(named - alerts):
+            problems.append(f"alert {a} of {path} is not in the guide's alerts table")
+        for a in sorted(alerts - named):
+            problems.append(f"alert {a} of the guide is not in the PrometheusRule of {path}")
+        for r in rules:
+            for m in re.findall(r"\b(caisse_[a-z0-9_]+)", str(r.get("expr"))):
+                base = re.sub(r"_(bucket|sum|count)$", "", m)
+                if m not in metrics and base not in metrics:
+                    problems.append(f"alert {r.get('alert')} uses {m}, which the guide's metrics table does not list")
 
     for p in problems:
         print(f"{args.guide}: {p}")

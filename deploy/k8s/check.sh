@@ -19,6 +19,7 @@ TOOLS=$(bash deploy/k8s/tools.sh)
 KUSTOMIZE=$(ls "$TOOLS"/kustomize-*/kustomize)
 KUBECONFORM=$(ls "$TOOLS"/kubeconform-*/kubeconform)
 SCHEMAS=$(ls -d "$TOOLS"/schemas-*)
+PROMQL_CHECK=$(ls "$TOOLS"/promql-check-*/promql-check)
 tmp=$(mktemp -d -t caisse-k8s-check.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 passed=0 failed=0
@@ -114,10 +115,30 @@ for s in yaml.safe_load(open(sys.argv[1]))["services"].values():
         if n.startswith("CAISSE_"):
             print("docker-compose.yml", n)
 PYEOF
-if "$PY" deploy/checks/config_docs.py deploy/OPERATIONS.md --help-dir "$tmp/help" --set-by "$tmp/set-by"; then
-  ok "deploy/OPERATIONS.md documents the $(ls "$tmp/help" | wc -l) binaries' variables and the $(awk '{print $2}' "$tmp/set-by" | sort -u | wc -l) the deployments set"
+rules_args=()
+for name in "${overlays[@]}"; do rules_args+=(--rules "$tmp/$name.yaml"); done
+if "$PY" deploy/checks/config_docs.py deploy/OPERATIONS.md --help-dir "$tmp/help" --set-by "$tmp/set-by" "${rules_args[@]}"; then
+  ok "deploy/OPERATIONS.md documents the $(ls "$tmp/help" | wc -l) binaries' variables, the $(awk '{print $2}' "$tmp/set-by" | sort -u | wc -l) the deployments set, and the alerts' metrics"
 else
-  fail "deploy/OPERATIONS.md configuration reference"
+  fail "deploy/OPERATIONS.md configuration reference or metrics"
+fi
+
+# ---- the alert rules are valid PromQL (Prometheus's own parser) -------------------
+rule_exprs() { # rendered files -> JSON [{name, expr}] of every PrometheusRule alert
+  "$PY" -c '
+import json, sys, yaml
+out = [{"name": r["alert"], "expr": str(r["expr"])} for p in sys.argv[1:] for d in yaml.safe_load_all(open(p))
+       if d and d["kind"] == "PrometheusRule" for g in d["spec"]["groups"] for r in g["rules"]]
+print(json.dumps(out))' "$@"
+}
+rule_exprs "$tmp"/*.yaml >"$tmp/rules.json"
+n_rules=$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$tmp/rules.json")
+if [ "$n_rules" -eq 0 ]; then
+  fail "no PrometheusRule alerts in any overlay"
+elif "$PROMQL_CHECK" <"$tmp/rules.json"; then
+  ok "the $n_rules alert expressions of the PrometheusRule parse as PromQL vectors"
+else
+  fail "PrometheusRule expressions"
 fi
 
 # ---- negative tests: each check rejects what it must ------------------------------
@@ -178,6 +199,28 @@ if "$PY" deploy/checks/config_docs.py deploy/OPERATIONS.md --help-dir "$tmp/help
   fail "the documentation check accepted a misspelt variable in a manifest"
 else
   ok "documentation check rejects a misspelt variable in a manifest: $(grep -m1 BATCHES "$tmp/out" | sed 's/^[^:]*: //')"
+fi
+
+# The PromQL check: an unclosed parenthesis, and a scalar where an alert needs a vector.
+echo '[{"name": "Broken", "expr": "sum(rate(caisse_db_errors_total[5m]) > 0.1"}]' >"$tmp/broken.json"
+if "$PROMQL_CHECK" <"$tmp/broken.json" >"$tmp/out" 2>&1; then
+  fail "the PromQL check accepted an unclosed parenthesis"
+else
+  ok "PromQL check rejects an unclosed parenthesis: $(head -n 1 "$tmp/out")"
+fi
+echo '[{"name": "Scalar", "expr": "scalar(sum(caisse_outbox_backlog))"}]' >"$tmp/broken.json"
+if "$PROMQL_CHECK" <"$tmp/broken.json" >"$tmp/out" 2>&1; then
+  fail "the PromQL check accepted a scalar alert"
+else
+  ok "PromQL check rejects a scalar alert: $(head -n 1 "$tmp/out")"
+fi
+# The guide check: an alert on a metric the guide does not list.
+"$PY" deploy/checks/mutate.py "$tmp/production.yaml" "$tmp/broken.yaml" \
+  "obj('PrometheusRule')['spec']['groups'][0]['rules'][0]['expr'] = 'caisse_http_requests_totl > 1'"
+if "$PY" deploy/checks/config_docs.py deploy/OPERATIONS.md --help-dir "$tmp/help" --rules "$tmp/broken.yaml" >"$tmp/out" 2>&1; then
+  fail "the documentation check accepted an alert on an undocumented metric"
+else
+  ok "documentation check rejects an alert on an undocumented metric: $(grep -m1 totl "$tmp/out" | sed 's/^[^:]*: //')"
 fi
 
 echo "k8s-check: $passed passed, $failed failed"

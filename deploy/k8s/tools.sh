@@ -4,6 +4,7 @@
 #   kubeconform  validates the objects against schemas (Go module proxy)
 #   schemas      Kubernetes' strict JSON schemas, from the kubernetes-validate wheel (PyPI),
 #                checked against its pinned sha256 and laid out for kubeconform
+#   promql-check deploy/checks/promql: Prometheus's PromQL parser (pinned in its go.mod/go.sum)
 # Idempotent: a second run checks three paths and exits. Prints the tools' folder on stdout.
 # Needs Go >= 1.24 (the pinned tools' go.mod), python3 and pip; install-deps.sh brings the rest.
 set -euo pipefail
@@ -37,6 +38,16 @@ go_install() { # module@version, target binary
 }
 
 [ -x "$kustomize" ] || go_install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" "$kustomize"
+# Rebuilt when its source or pins change.
+promql_id=$(cat deploy/checks/promql/main.go deploy/checks/promql/go.mod deploy/checks/promql/go.sum | sha256sum | cut -c1-12)
+promql_check="$TOOLS/promql-check-$promql_id/promql-check"
+if [ ! -x "$promql_check" ]; then
+  command -v go >/dev/null 2>&1 || { log "Go >= 1.24 is needed to build deploy/checks/promql"; exit 1; }
+  log "building deploy/checks/promql"
+  rm -rf "$TOOLS"/promql-check-*
+  mkdir -p "$(dirname "$promql_check")"
+  (cd deploy/checks/promql && GOFLAGS=-modcacherw go build -o "$promql_check" .) >&2
+fi
 [ -x "$kubeconform" ] || go_install "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" "$kubeconform"
 
 if [ ! -f "$schemas/v$CAISSE_K8S_VERSION-standalone-strict/deployment-apps-v1.json" ]; then
