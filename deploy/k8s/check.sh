@@ -16,10 +16,10 @@ export CAISSE_K8S_VERSION
 PY=/usr/bin/python3
 BIN=${CAISSE_BIN_DIR:-build/bin}
 TOOLS=$(bash deploy/k8s/tools.sh)
-KUSTOMIZE=$(ls "$TOOLS"/kustomize-*/kustomize)
-KUBECONFORM=$(ls "$TOOLS"/kubeconform-*/kubeconform)
-SCHEMAS=$(ls -d "$TOOLS"/schemas-*)
-PROMQL_CHECK=$(ls "$TOOLS"/promql-check-*/promql-check)
+KUSTOMIZE=$TOOLS/bin/kustomize
+KUBECONFORM=$TOOLS/bin/kubeconform
+PROMQL_CHECK=$TOOLS/bin/promql-check
+SCHEMAS=$TOOLS/schemas
 tmp=$(mktemp -d -t caisse-k8s-check.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 passed=0 failed=0

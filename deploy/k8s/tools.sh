@@ -5,7 +5,9 @@
 #   schemas      Kubernetes' strict JSON schemas, from the kubernetes-validate wheel (PyPI),
 #                checked against its pinned sha256 and laid out for kubeconform
 #   promql-check deploy/checks/promql: Prometheus's PromQL parser (pinned in its go.mod/go.sum)
-# Idempotent: a second run checks three paths and exits. Prints the tools' folder on stdout.
+# Idempotent: a second run checks a few paths and exits. Prints the tools' folder on stdout;
+# in it, bin/kustomize, bin/kubeconform, bin/promql-check and schemas/ point to the pinned
+# versions (what the guide's commands and make k8s-check use).
 # Needs Go >= 1.24 (the pinned tools' go.mod), python3 and pip; install-deps.sh brings the rest.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -66,4 +68,9 @@ if [ ! -f "$schemas/v$CAISSE_K8S_VERSION-standalone-strict/deployment-apps-v1.js
   mkdir -p "$schemas"
   /usr/bin/python3 deploy/checks/k8s_schemas.py "$wheel" "$CAISSE_K8S_VERSION" "$schemas"
 fi
+mkdir -p "$TOOLS/bin"
+ln -sfn "$kustomize" "$TOOLS/bin/kustomize"
+ln -sfn "$kubeconform" "$TOOLS/bin/kubeconform"
+ln -sfn "$promql_check" "$TOOLS/bin/promql-check"
+ln -sfn "$schemas" "$TOOLS/schemas"
 echo "$TOOLS"
