@@ -57,15 +57,15 @@ expect_rejected() {
   fi
 }
 S='docs[0]["services"]'
-expect_rejected "the default 10 s stop grace" "del $S['gateway']['stop_grace_period']"
-expect_rejected "a grace longer than the stop grace" "$S['expiry-worker']['environment']['CAISSE_SHUTDOWN_GRACE_MS'] = '40000'"
-expect_rejected "the internal port published" "$S['gateway']['ports'].append({'target': 8081, 'published': 8081, 'protocol': 'tcp', 'mode': 'ingress'})"
-expect_rejected "a health check on the wrong port" "$S['webhook-worker']['healthcheck']['test'][2] = '8091'"
-expect_rejected "a consumer without CAISSE_INSTANCE_ID" "del $S['session-worker']['environment']['CAISSE_INSTANCE_ID']"
-expect_rejected "a service started before setup completed" "$S['gateway']['depends_on']['setup']['condition'] = 'service_started'"
-expect_rejected "Kafka data outside the volume" "del $S['kafka']['environment']['KAFKA_LOG_DIRS']"
-expect_rejected "another Kafka version than the stack's" "$S['kafka']['image'] = 'apache/kafka:3.7.0'"
-expect_rejected "a writable root filesystem" "$S['webhook-worker']['read_only'] = False"
+expect_rejected "the default 10 s stop grace" "del ${S}['gateway']['stop_grace_period']"
+expect_rejected "a grace longer than the stop grace" "${S}['expiry-worker']['environment']['CAISSE_SHUTDOWN_GRACE_MS'] = '40000'"
+expect_rejected "the internal port published" "${S}['gateway']['ports'].append({'target': 8081, 'published': 8081, 'protocol': 'tcp', 'mode': 'ingress'})"
+expect_rejected "a health check on the wrong port" "${S}['webhook-worker']['healthcheck']['test'][2] = '8091'"
+expect_rejected "a consumer without CAISSE_INSTANCE_ID" "del ${S}['session-worker']['environment']['CAISSE_INSTANCE_ID']"
+expect_rejected "a service started before setup completed" "${S}['gateway']['depends_on']['setup']['condition'] = 'service_started'"
+expect_rejected "Kafka data outside the volume" "del ${S}['kafka']['environment']['KAFKA_LOG_DIRS']"
+expect_rejected "another Kafka version than the stack's" "${S}['kafka']['image'] = 'apache/kafka:3.7.0'"
+expect_rejected "a writable root filesystem" "${S}['webhook-worker']['read_only'] = False"
 
 echo "compose-check: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -9,6 +9,7 @@ port=${1:?usage: caisse-http-probe PORT [PATH] [TIMEOUT_S]}
 path=${2:-/readyz}
 limit=${3:-3}
 case $port in '' | *[!0-9]*) echo "caisse-http-probe: bad port '$port'" >&2; exit 2 ;; esac
+# shellcheck disable=SC2016 # the inner script expands its own arguments
 exec timeout "$limit" bash -c '
   exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
   printf "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" "$2" >&3

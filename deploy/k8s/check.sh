@@ -9,7 +9,7 @@
 # "k8s-check: N passed, M failed".
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-# shellcheck source=../env.sh
+# shellcheck source=../env.sh source-path=SCRIPTDIR
 . deploy/env.sh
 : "${CAISSE_K8S_VERSION:=1.33.0}"
 export CAISSE_K8S_VERSION
@@ -118,7 +118,7 @@ PYEOF
 rules_args=()
 for name in "${overlays[@]}"; do rules_args+=(--rules "$tmp/$name.yaml"); done
 if "$PY" deploy/checks/config_docs.py deploy/OPERATIONS.md --help-dir "$tmp/help" --set-by "$tmp/set-by" "${rules_args[@]}"; then
-  ok "deploy/OPERATIONS.md documents the $(ls "$tmp/help" | wc -l) binaries' variables, the $(awk '{print $2}' "$tmp/set-by" | sort -u | wc -l) the deployments set, and the alerts' metrics"
+  ok "deploy/OPERATIONS.md documents the $(find "$tmp/help" -type f | wc -l) binaries' variables, the $(awk '{print $2}' "$tmp/set-by" | sort -u | wc -l) the deployments set, and the alerts' metrics"
 else
   fail "deploy/OPERATIONS.md configuration reference or metrics"
 fi
@@ -162,21 +162,21 @@ expect_policy_rejects() { # what, mutation
   fi
 }
 C="['spec']['template']['spec']['containers'][0]"
-expect_invalid "an unknown field" "obj('Deployment','caisse-gateway')$C['livenessProbe']['httpGet']['pth'] = '/healthz'"
+expect_invalid "an unknown field" "obj('Deployment','caisse-gateway')${C}['livenessProbe']['httpGet']['pth'] = '/healthz'"
 expect_invalid "a wrong type" "obj('StatefulSet','caisse-session-worker')['spec']['replicas'] = 'two'"
 expect_invalid "an unknown kind" "obj('PodDisruptionBudget','caisse-gateway')['kind'] = 'PodDisruptionBudge'"
 expect_policy_rejects "a grace period shorter than the services'" "obj('Deployment','caisse-gateway')['spec']['template']['spec']['terminationGracePeriodSeconds'] = 25"
 expect_policy_rejects "CAISSE_SHUTDOWN_GRACE_MS raised alone" "next(d for d in docs if d['kind'] == 'ConfigMap')['data']['CAISSE_SHUTDOWN_GRACE_MS'] = '40000'"
-expect_policy_rejects "a missing secret key" "obj('Deployment','caisse-gateway')$C['env'][3]['valueFrom']['secretKeyRef']['key'] = 'CAISSE_INTERNAL_TOKN'"
+expect_policy_rejects "a missing secret key" "obj('Deployment','caisse-gateway')${C}['env'][3]['valueFrom']['secretKeyRef']['key'] = 'CAISSE_INTERNAL_TOKN'"
 expect_policy_rejects "the internal port on the public Service" "obj('Service','caisse-gateway')['spec']['ports'].append({'name': 'internal', 'port': 8081, 'targetPort': 'internal'})"
 expect_policy_rejects "a consumer without static membership" "c = obj('StatefulSet','caisse-webhook-worker')$C; c['env'] = [e for e in c['env'] if e['name'] != 'CAISSE_INSTANCE_ID']"
 expect_policy_rejects "a consumer as a Deployment" "obj('StatefulSet','caisse-session-worker')['kind'] = 'Deployment'"
-expect_policy_rejects "a writable root filesystem" "obj('Deployment','caisse-expiry-worker')$C['securityContext']['readOnlyRootFilesystem'] = False"
-expect_policy_rejects "a missing memory limit" "del obj('Job','caisse-migrate')$C['resources']['limits']['memory']"
-expect_policy_rejects "a probe on the wrong port" "obj('StatefulSet','caisse-session-worker')$C['readinessProbe']['httpGet']['port'] = 8093"
+expect_policy_rejects "a writable root filesystem" "obj('Deployment','caisse-expiry-worker')${C}['securityContext']['readOnlyRootFilesystem'] = False"
+expect_policy_rejects "a missing memory limit" "del obj('Job','caisse-migrate')${C}['resources']['limits']['memory']"
+expect_policy_rejects "a probe on the wrong port" "obj('StatefulSet','caisse-session-worker')${C}['readinessProbe']['httpGet']['port'] = 8093"
 expect_policy_rejects "the migration Job outside its apply phase" "del obj('Job','caisse-migrate')['metadata']['labels']['caisse.io/apply-phase']"
 expect_policy_rejects "an internal port open to all" "obj('NetworkPolicy','caisse-gateway')['spec']['ingress'][1].pop('from')"
-expect_policy_rejects "another Kafka version than the stack's" "obj('StatefulSet','kafka')$C['image'] = 'apache/kafka:3.9.0'"
+expect_policy_rejects "another Kafka version than the stack's" "obj('StatefulSet','kafka')${C}['image'] = 'apache/kafka:3.9.0'"
 
 # The documentation check: an undocumented variable, a wrong default, an undocumented setting.
 cp -r "$tmp/help" "$tmp/help-broken"
@@ -186,6 +186,7 @@ if "$PY" deploy/checks/config_docs.py deploy/OPERATIONS.md --help-dir "$tmp/help
 else
   ok "documentation check rejects an undocumented variable: $(grep -m1 NOT_DOCUMENTED "$tmp/out" | sed 's/^[^:]*: //')"
 fi
+# shellcheck disable=SC2016 # backticks are Markdown here
 sed 's/| `CAISSE_EXPIRY_BATCH` | expiry-worker | `1000` |/| `CAISSE_EXPIRY_BATCH` | expiry-worker | `100` |/' deploy/OPERATIONS.md >"$tmp/guide.md"
 if cmp -s deploy/OPERATIONS.md "$tmp/guide.md"; then
   fail "negative test 'wrong default': the edit changed nothing"
