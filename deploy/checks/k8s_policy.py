@@ -167,6 +167,14 @@ def main():
             sleep_action = (((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep") or {}).get("seconds")
             if sleep_action:
                 pre = int(sleep_action) * 1000
+            if command == "caisse-gateway":
+                # Kubernetes removes a terminating pod from the Service while it still runs:
+                # the gateway must go on serving (unready) meanwhile, by its own delay or a pause.
+                delay = int(env.get("CAISSE_SHUTDOWN_DELAY_MS") or 0)
+                need(delay > 0 or pre > 0, f"{cn}: set CAISSE_SHUTDOWN_DELAY_MS (or a preStop pause) so "
+                                           "the Service stops routing before the listeners close")
+                need(delay < grace, f"{cn}: CAISSE_SHUTDOWN_DELAY_MS {delay} must be shorter than "
+                                    f"CAISSE_SHUTDOWN_GRACE_MS {grace} (the gateway refuses to start)")
             tgps = pod.get("terminationGracePeriodSeconds", 30)
             need(tgps * 1000 >= pre + grace + MARGIN_MS,
                  f"{cn}: terminationGracePeriodSeconds {tgps} s must be at least preStop {pre} ms + "
