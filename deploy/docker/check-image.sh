@@ -66,6 +66,26 @@ else
   fail "Dockerfile"
 fi
 
+# ---- the build stage's sources suffice ---------------------------------------------
+# What the build stage COPYs, alone in an empty folder, must build every binary (at -O0:
+# completeness is the question here, not the code the image gets).
+mkdir -p "$tmp/context"
+sources=$("$PY" -c '
+import sys
+sys.path.insert(0, "deploy/checks")
+import image
+build = image.stages(image.logical_lines(open("Dockerfile").read()))[0]
+print(" ".join(p for w, rest in build["instructions"] if w == "COPY" for p in rest.split()[:-1]))')
+for src in $sources; do cp -r "$src" "$tmp/context/"; done
+if make -C "$tmp/context" -j2 OPT=-O0 all >"$tmp/build.log" 2>&1 &&
+  missing=$(for b in "${binaries[@]}"; do [ -x "$tmp/context/build/bin/$b" ] || echo "$b"; done) &&
+  [ -z "$missing" ]; then
+  ok "the build stage's sources ($sources) alone build every binary"
+else
+  tail -n 20 "$tmp/build.log"
+  fail "the build stage's sources do not build every binary ${missing:-}"
+fi
+
 # ---- the check rejects broken Dockerfiles -----------------------------------------
 expect_rejected() {
   local what=$1 sed_expr=$2 broken=$tmp/Dockerfile
@@ -83,6 +103,7 @@ expect_rejected "a -dev package in the final stage" 's/ libpq5 / libpq5 libpq-de
 expect_rejected "USER root" 's/^USER 10001:10001/USER root/'
 expect_rejected "caisse-admin not copied" 's#/src/build/bin/caisse-admin ##'
 expect_rejected "a non-slim final base" 's/^FROM debian:bookworm-slim/FROM debian:bookworm/'
+expect_rejected "a service folder not copied" '/^COPY webhook-worker /d'
 
 # ---- the health probe -------------------------------------------------------------
 probe=deploy/docker/http-probe.sh
