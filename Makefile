@@ -29,6 +29,11 @@ $(BUILD)/gen/migrations.c: common/migrations/embed.sh $(MIGRATIONS)
 	@mkdir -p $(dir $@)
 	$(Q)sh common/migrations/embed.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
+# The gateway serves its OpenAPI document (GET /openapi.json) from its own binary.
+$(BUILD)/gen/openapi_document.c: gateway/openapi_embed.sh gateway/openapi.json
+	@mkdir -p $(dir $@)
+	$(Q)sh gateway/openapi_embed.sh gateway/openapi.json > $@.tmp && mv $@.tmp $@
+
 # V=1 shows the full compiler command lines.
 ifeq ($(V),1)
 Q =
@@ -45,6 +50,10 @@ $(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+$(BUILD)/obj/gen/openapi_document.o: $(BUILD)/gen/openapi_document.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Igateway -c $< -o $@
+
 $(BUILD)/lib/libcaisse.a: $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)$(AR) rcs $@ $^
@@ -57,6 +66,7 @@ $(BUILD)/bin/caisse-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) 
 	$$(Q)$$(CC) $$(ALL_CFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rule,$(s))))
+$(BUILD)/bin/caisse-gateway: $(BUILD)/obj/gen/openapi_document.o
 
 $(BUILD)/bin/caisse-admin: $(BUILD)/obj/common/admin/main.o $(BUILD)/lib/libcaisse.a
 	@mkdir -p $(dir $@)
@@ -71,6 +81,7 @@ UNIT_BIN = $(BUILD)/bin/unit-tests
 # the test binary too, all but main.o (the test binary has its own main).
 UNIT_SERVICES = $(filter $(SERVICES),$(notdir $(patsubst %/,%,$(sort $(dir $(UNIT_SRC))))))
 UNIT_SERVICE_OBJ = $(foreach s,$(UNIT_SERVICES),$(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(s)/main.c,$(wildcard $(s)/*.c))))
+UNIT_SERVICE_OBJ += $(if $(filter gateway,$(UNIT_SERVICES)),$(BUILD)/obj/gen/openapi_document.o)
 
 $(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(UNIT_SERVICE_OBJ) $(BUILD)/lib/libcaisse.a
 	@mkdir -p $(dir $@)

@@ -213,13 +213,8 @@ enum MHD_Result http_respond_error(struct http_request *req, unsigned status, co
                              param != NULL && param[0] != '\0' ? json_string(param) : json_null(),
                              "request_id", req->request_id);
     const char *extra[5] = {NULL};
-    if (status == 405) {
-        extra[0] = "Allow";
-        if (req->allow != NULL)
-            extra[1] = req->allow;
-        else
-            extra[1] = strncmp(req->path, "/checkout-sessions/", 19) == 0 ? "GET" : "GET, POST";
-    }
+    if (status == 405 && req->allow != NULL)
+        extra[0] = "Allow", extra[1] = req->allow;
     if (status == 503)
         extra[0] = "Retry-After", extra[1] = "1";
     return http_respond_json(req, status, body, extra);

@@ -29,7 +29,7 @@ struct http_request {
     unsigned status; /* once answered */
     bool answered;
     struct tenant_identity identity;
-    const char *allow;      /* the route's methods, for a 405's Allow; NULL: derived from path */
+    const char *allow;      /* the route's methods, for a 405's Allow; set by the router */
     struct pipeline_op *op; /* owned; set once a command was submitted */
 };
 

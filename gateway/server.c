@@ -14,6 +14,7 @@
 #include "transition.h"
 #include "http.h"
 #include "log.h"
+#include "openapi.h"
 #include "reads.h"
 #include "result.h"
 #include "webhooks.h"
@@ -126,6 +127,7 @@ static enum MHD_Result server_route_public(struct http_request *req, struct db *
     if (!collection && !item && !expire)
         return http_respond_error(req, 404, "not_found", NULL, "Route %s %s not found", m,
                                   req->path);
+    req->allow = expire ? "POST" : item ? "GET" : "GET, POST";
     if ((collection && strcmp(m, "GET") != 0 && strcmp(m, "POST") != 0) ||
         (item && strcmp(m, "GET") != 0) || (expire && strcmp(m, "POST") != 0))
         return server_method_not_allowed(req);
@@ -152,6 +154,7 @@ static enum MHD_Result server_route_internal(struct http_request *req, struct db
         strcmp(rest, "/complete") != 0)
         return http_respond_error(req, 404, "not_found", NULL, "Route %s %s not found", req->method,
                                   req->path);
+    req->allow = "POST";
     if (strcmp(req->method, "POST") != 0)
         return server_method_not_allowed(req);
     return transition_complete(req, db, id);
@@ -161,9 +164,17 @@ static enum MHD_Result server_route(struct http_request *req, bool internal)
 {
     const char *m = req->method;
     if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/readyz") == 0) {
+        req->allow = "GET, HEAD";
         if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)
             return server_method_not_allowed(req);
         return server_health(req, strcmp(req->path, "/readyz") == 0);
+    }
+    /* The API's description is public, and needs no database. */
+    if (!internal && strcmp(req->path, "/openapi.json") == 0) {
+        req->allow = "GET";
+        if (strcmp(m, "GET") != 0)
+            return server_method_not_allowed(req);
+        return openapi_respond(req);
     }
     struct db *db = server_thread_db();
     if (db == NULL)
