@@ -106,15 +106,19 @@ Test(idempotency, concurrent_retries_create_one_session)
     char outdir[] = "/tmp/caisse-idem-out-XXXXXX";
     cr_assert(mkdtemp(outdir) != NULL);
     int rc = test_shell(
-        "for i in 1 2 3 4 5 6; do curl -s -o %s/$i -X POST %s/checkout-sessions"
+        "for i in 1 2 3 4 5 6; do curl -s -o %s/$i -D %s/$i.h -X POST %s/checkout-sessions"
         " -H 'x-api-key: %s' -H 'Content-Type: application/json' -H 'Idempotency-Key: %s'"
         " --data-binary @%s & done; wait",
-        outdir, test_env("CAISSE_TEST_URL"), test_env("CAISSE_TEST_KEY_A"), k, bodyfile);
+        outdir, outdir, test_env("CAISSE_TEST_URL"), test_env("CAISSE_TEST_KEY_A"), k, bodyfile);
     cr_assert_eq(rc, 0);
     char first[64] = "";
     for (int i = 1; i <= 6; i++) {
-        char path[128];
+        char path[128], headers[160];
         snprintf(path, sizeof(path), "%s/%d", outdir, i);
+        snprintf(headers, sizeof(headers), "%s.h", path);
+        test_capture_curl_files(test_env("CAISSE_TEST_URL"), "POST", "/checkout-sessions", headers,
+                                path);
+        unlink(headers);
         json_t *o = json_load_file(path, 0, NULL);
         cr_assert(o != NULL, "answer %d is not JSON", i);
         const char *id = json_string_value(json_object_get(o, "checkout_session_id"));

@@ -313,11 +313,11 @@ Test(lifecycle, completion_racing_expiry_at_the_deadline_has_one_winner, .timeou
     int n = snprintf(cmd, sizeof(cmd), "cd %s || exit 1;", dir);
     for (int i = 0; i < N; i++)
         n += snprintf(cmd + n, sizeof(cmd) - (size_t)n,
-                      " (curl -s -o %d.body -w '%%{http_code}' -X POST "
+                      " (curl -s -o %d.body -D %d.headers -w '%%{http_code}' -X POST "
                       "%s/internal/checkout-sessions/%s/complete"
                       " -H 'Authorization: Bearer %s' -H 'Content-Type: application/json'"
                       " -d '{\"payment_reference\": \"race_%d\"}' > %d.code; sleep 0.02) &",
-                      i, test_env("CAISSE_TEST_INTERNAL_URL"), ids[i],
+                      i, i, test_env("CAISSE_TEST_INTERNAL_URL"), ids[i],
                       test_env("CAISSE_TEST_INTERNAL_TOKEN"), i, i);
     snprintf(cmd + n, sizeof(cmd) - (size_t)n, " wait");
     cr_assert_eq(test_shell("%s", cmd), 0);
@@ -355,10 +355,17 @@ Test(lifecycle, completion_racing_expiry_at_the_deadline_has_one_winner, .timeou
         }
         json_decref(events);
         free(status);
-        free(ids[i]);
         unlink(path);
+        char headers[256], complete_path[160];
         snprintf(path, sizeof(path), "%s/%d.body", dir, i);
+        snprintf(headers, sizeof(headers), "%s/%d.headers", dir, i);
+        snprintf(complete_path, sizeof(complete_path), "/internal/checkout-sessions/%s/complete",
+                 ids[i]);
+        test_capture_curl_files(test_env("CAISSE_TEST_INTERNAL_URL"), "POST", complete_path,
+                                headers, path);
+        unlink(headers);
         unlink(path);
+        free(ids[i]);
     }
     rmdir(dir);
     cr_log_info("deadline race: %d completed, %d expired", completed, expired);

@@ -1,13 +1,17 @@
 #include "support.h"
 
 #include <criterion/criterion.h>
+#include <ctype.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,10 +61,139 @@ static void test_copy_header(const char *line, size_t n, const char *name, char 
     snprintf(out, outlen, "%.*s", (int)vl, v);
 }
 
+size_t test_capture_header_cb(char *line, size_t size, size_t nitems, void *headers)
+{
+    json_t *all = headers;
+    size_t n = size * nitems;
+    if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        json_object_clear(all); /* a new response starts (after a 100 Continue, say) */
+        return n;
+    }
+    const char *colon = memchr(line, ':', n);
+    if (colon == NULL || colon == line)
+        return n; /* the blank line that ends the headers */
+    char name[128];
+    size_t nl =
+        (size_t)(colon - line) < sizeof(name) - 1 ? (size_t)(colon - line) : sizeof(name) - 1;
+    for (size_t i = 0; i < nl; i++)
+        name[i] = (char)tolower((unsigned char)line[i]);
+    name[nl] = '\0';
+    const char *v = colon + 1;
+    const char *end = line + n;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    json_t *value = json_stringn(v, (size_t)(end - v));
+    if (value == NULL)
+        return n; /* not UTF-8: no header of ours, nothing to check */
+    const char *earlier = json_string_value(json_object_get(all, name));
+    if (earlier != NULL) {
+        /* A repeated header is one list (RFC 9110, 5.3). */
+        char *joined = NULL;
+        if (asprintf(&joined, "%s, %s", earlier, json_string_value(value)) >= 0) {
+            json_decref(value);
+            value = json_string(joined);
+            free(joined);
+        }
+    }
+    json_object_set_new(all, name, value);
+    return n;
+}
+
+/* Which listener of the stack base_url is, NULL for anything else. */
+static const char *test_capture_listener(const char *base_url)
+{
+    static const char *const merchant[] = {"CAISSE_TEST_URL", "CAISSE_TEST_SHORT_TTL_URL"};
+    for (size_t i = 0; i < sizeof(merchant) / sizeof(*merchant); i++) {
+        const char *url = getenv(merchant[i]);
+        if (url != NULL && strcmp(url, base_url) == 0)
+            return "merchant";
+    }
+    const char *internal = getenv("CAISSE_TEST_INTERNAL_URL");
+    if (internal != NULL && strcmp(internal, base_url) == 0)
+        return "internal";
+    return NULL;
+}
+
+int test_capture_response(const char *base_url, const char *method, const char *path, long status,
+                          const json_t *headers, const char *body, size_t body_len)
+{
+    const char *file = getenv("CAISSE_TEST_HTTP_CAPTURE");
+    const char *listener = test_capture_listener(base_url);
+    if (file == NULL || file[0] == '\0' || listener == NULL)
+        return 0;
+    json_t *rec = json_pack("{ss ss ss sI sO}", "listener", listener, "method", method, "path",
+                            path, "status", (json_int_t)status, "headers", headers);
+    json_t *text = json_stringn(body != NULL ? body : "", body != NULL ? body_len : 0);
+    /* Not UTF-8 cannot be JSON text: the checker fails it as such. */
+    if (rec != NULL)
+        json_object_set_new(rec, "body", text != NULL ? text : json_null());
+    else
+        json_decref(text);
+    char *line = rec != NULL ? json_dumps(rec, JSON_COMPACT) : NULL;
+    json_decref(rec);
+    int rc = -1;
+    int fd = line != NULL ? open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644) : -1;
+    /* Several test processes and threads append at once: one locked write per line. */
+    if (fd >= 0 && flock(fd, LOCK_EX) == 0) {
+        size_t len = strlen(line);
+        line[len] = '\n'; /* replaces the terminator; len + 1 bytes are written */
+        size_t done = 0;
+        while (done < len + 1) {
+            ssize_t w = write(fd, line + done, len + 1 - done);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            done += (size_t)w;
+        }
+        rc = done == len + 1 ? 0 : -1;
+    }
+    if (fd >= 0)
+        close(fd);
+    free(line);
+    if (rc != 0)
+        fprintf(stderr, "could not record %s %s in %s\n", method, path, file);
+    return rc;
+}
+
+void test_capture_curl_files(const char *base_url, const char *method, const char *path,
+                             const char *header_file, const char *body_file)
+{
+    FILE *h = fopen(header_file, "r");
+    cr_assert(h != NULL, "curl wrote no headers to %s", header_file);
+    json_t *headers = json_object();
+    long status = 0;
+    char line[8192];
+    while (fgets(line, sizeof(line), h) != NULL) {
+        if (strncmp(line, "HTTP/", 5) == 0) {
+            const char *sp = strchr(line, ' ');
+            cr_assert(sp != NULL, "status line %s", line);
+            status = strtol(sp + 1, NULL, 10);
+        }
+        test_capture_header_cb(line, 1, strlen(line), headers);
+    }
+    fclose(h);
+    FILE *b = fopen(body_file, "rb");
+    cr_assert(b != NULL, "curl wrote no body to %s", body_file);
+    struct test_buffer buf = {NULL, 0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), b)) > 0)
+        test_write_cb(chunk, 1, n, &buf);
+    fclose(b);
+    cr_assert_eq(test_capture_response(base_url, method, path, status, headers, buf.data, buf.len),
+                 0);
+    free(buf.data);
+    json_decref(headers);
+}
+
 static size_t test_header_cb(char *line, size_t size, size_t nitems, void *userdata)
 {
     struct api_response *r = userdata;
     size_t n = size * nitems;
+    test_capture_header_cb(line, size, nitems, r->headers);
     char replayed[16] = "";
     test_copy_header(line, n, "X-Request-Id", r->request_id, sizeof(r->request_id));
     test_copy_header(line, n, "Location", r->location, sizeof(r->location));
@@ -82,6 +215,8 @@ struct api_response test_api_at(const char *base_url, const char *method, const 
 {
     struct api_response r;
     memset(&r, 0, sizeof(r));
+    r.headers = json_object();
+    cr_assert(r.headers != NULL);
     char url[2048];
     snprintf(url, sizeof(url), "%s%s", base_url, path);
     CURL *c = curl_easy_init();
@@ -104,6 +239,8 @@ struct api_response test_api_at(const char *base_url, const char *method, const 
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, test_header_cb);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L); /* else curl waits for the body HEAD has not */
     if (body != NULL) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -113,6 +250,8 @@ struct api_response test_api_at(const char *base_url, const char *method, const 
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
+    cr_assert_eq(
+        test_capture_response(base_url, method, path, r.status, r.headers, buf.data, buf.len), 0);
     r.text = buf.data != NULL ? buf.data : strdup("");
     r.json = json_loads(r.text, 0, NULL);
     return r;
@@ -122,6 +261,7 @@ void test_api_free(struct api_response *r)
 {
     free(r->text);
     json_decref(r->json);
+    json_decref(r->headers);
     memset(r, 0, sizeof(*r));
 }
 

@@ -17,12 +17,14 @@ struct api_response {
     char location[256];
     char content_type[128];
     bool idempotent_replayed;
+    json_t *headers; /* every response header, lower-case name -> value */
 };
 
 /* Environment variable of the runner (tests/integration/run.sh); aborts if unset. */
 const char *test_env(const char *name);
 
-/* headers: NULL-terminated "Name: value" strings, or NULL. body may be NULL. */
+/* headers: NULL-terminated "Name: value" strings, or NULL. body may be NULL.
+ * HEAD asks for the headers only. */
 struct api_response test_api(const char *method, const char *path, const char *api_key,
                              const char *body, const char *const *headers);
 /* The same against another listener (the internal API, the short-TTL gateway). */
@@ -34,6 +36,27 @@ void test_api_free(struct api_response *r);
 struct api_response test_create(const char *api_key, const char *body);
 /* A minimal valid body; extra (a JSON object text, may be NULL) is merged in. */
 char *test_body(const char *extra);
+
+/* ---- responses for the OpenAPI check (tests/openapi) ------------------------------ */
+
+/* With CAISSE_TEST_HTTP_CAPTURE naming a file (run.sh sets it), every response a
+ * gateway listener gives the tests is appended to it as one JSON line: listener
+ * ("merchant" or "internal"), method, path as requested (query included), status,
+ * headers (lower-case names), body (text). tests/openapi validates each against
+ * gateway/openapi.json. Other servers (the webhook receiver) are not recorded.
+ * test_api and test_api_at record by themselves; code with its own HTTP client
+ * records through the functions below. */
+
+/* A libcurl CURLOPT_HEADERFUNCTION gathering the headers into userdata, a json_t
+ * object (emptied at each status line, so only the final response's remain). */
+size_t test_capture_header_cb(char *line, size_t size, size_t nitems, void *headers);
+/* Records one response of base_url's listener. Never asserts (the traffic threads
+ * use it): -1 and a line on stderr if the file cannot be written, else 0. */
+int test_capture_response(const char *base_url, const char *method, const char *path, long status,
+                          const json_t *headers, const char *body, size_t body_len);
+/* Records a response curl(1) saved with -D header_file -o body_file. */
+void test_capture_curl_files(const char *base_url, const char *method, const char *path,
+                             const char *header_file, const char *body_file);
 
 /* Asserts the error body of api.md: statusCode, message, error, code, param, request_id. */
 void test_assert_error(const struct api_response *r, long status, const char *code,
