@@ -84,6 +84,10 @@ export CAISSE_TEST_INTERNAL_TOKEN=$(cat "$CAISSE_STACK_DIR/internal-token")
 export CAISSE_TEST_ADMIN="$ADMIN"
 export CAISSE_TEST_STACK="$STACK"
 export CAISSE_TEST_REPO="$REPO"
+# Every response the suites receive from the gateway, one JSON line each, for the OpenAPI
+# check at the end (tests/openapi). Kept in build/ so a failure can be looked into later.
+export CAISSE_TEST_HTTP_CAPTURE="$REPO/build/openapi-responses.jsonl"
+: >"$CAISSE_TEST_HTTP_CAPTURE"
 
 # A second gateway whose sessions live 4 seconds, so lifecycle tests see real expiry and
 # deadline races without waiting an hour.
@@ -137,3 +141,7 @@ fi
 # must match the AsyncAPI contract (common/asyncapi.yaml), checked by an independent
 # validator (Node + ajv), so the documented contract cannot drift from the code.
 bash "$REPO/tests/contract/run.sh"
+
+# And every HTTP response they received must match the OpenAPI document the gateway
+# serves (gateway/openapi.json), checked by an independent validator (Node + ajv).
+bash "$REPO/tests/openapi/run.sh" "$CAISSE_TEST_HTTP_CAPTURE"
