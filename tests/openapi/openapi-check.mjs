@@ -341,11 +341,18 @@ export async function checkDocument(doc) {
     return problems;
   }
   for (const ptr of schemaPointers(doc)) {
+    let validate;
     try {
-      checker.validatorAt(ptr);
+      validate = checker.validatorAt(ptr);
     } catch (e) {
       problems.push(`schema at ${decodeURIComponent(ptr)}: ${e.message}`);
+      continue;
     }
+    // An example that its own schema refuses would teach clients the wrong thing.
+    const examples = walkPointer(doc, ptr)?.examples;
+    (Array.isArray(examples) ? examples : []).forEach((example, i) => {
+      if (!validate(example)) problems.push(`example ${i} of ${decodeURIComponent(ptr)}: ${describeAjvErrors(validate.errors)}`);
+    });
   }
   // 3. What the response check relies on: each server names its listener, every
   //    operation has an id, and the unrouted answers are documented.

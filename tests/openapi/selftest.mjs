@@ -39,6 +39,7 @@ const brokenDocuments = [
   ["a reference to nothing", (d) => (d.paths["/events"].get.responses["200"].content["application/json"].schema = { $ref: "#/components/schemas/Nothing" }), "Nothing"],
   ["a schema with a misspelt type", (d) => (d.components.schemas.Health.properties.status = { type: "strin" }), "schema at #/components/schemas/Health"],
   ["a schema with an unknown keyword", (d) => (d.components.schemas.Uuid.patern = "^x$"), 'unknown keyword: "patern"'],
+  ["an example its schema refuses", (d) => (d.components.schemas.Error.examples = [{ statusCode: 400 }]), "example 0 of #/components/schemas/Error"],
   ["a server without listener", (d) => delete d.servers[0]["x-caisse-listener"], "has no x-caisse-listener"],
   ["no documented 405", (d) => delete d["x-caisse-unrouted"].responses["405"], "has no 405"],
 ];
