@@ -101,7 +101,8 @@ $(INTEGRATION_BIN): $(INTEGRATION_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/lib/libcais
 # server_mhd_start; the load client, the webhook sink and the Kafka lag probe
 # stand alone.
 BENCH_TOOLS = $(addprefix $(BUILD)/bin/bench-,http-ceiling loadgen webhook-sink kafka-lag)
-GATEWAY_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out gateway/main.c,$(wildcard gateway/*.c)))
+GATEWAY_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out gateway/main.c,$(wildcard gateway/*.c))) \
+              $(BUILD)/obj/gen/openapi_document.o
 
 $(BUILD)/obj/bench/http_ceiling.o: ALL_CFLAGS += -Igateway
 
