@@ -57,6 +57,21 @@ static int validate_fail(struct validate_error *err, const char *param, const ch
     return C_ERR;
 }
 
+void validate_shown_name(const char *name, char *out, size_t outlen)
+{
+    if (outlen == 0)
+        return;
+    size_t len = strlen(name);
+    if (len >= outlen) {
+        len = outlen - 1;
+        /* Back off over continuation bytes to the start of the cut sequence. */
+        while (len > 0 && ((unsigned char)name[len] & 0xC0) == 0x80)
+            len--;
+    }
+    memcpy(out, name, len);
+    out[len] = '\0';
+}
+
 size_t validate_utf8_length(const char *s)
 {
     size_t n = 0;
@@ -242,7 +257,7 @@ static int validate_currency(const json_t *body, const char *default_currency, s
     }
     if (currency_find(code) == NULL) {
         char shown[16];
-        snprintf(shown, sizeof(shown), "%s", code); /* bound what we echo back */
+        validate_shown_name(code, shown, sizeof(shown)); /* bound what we echo back */
         return validate_fail(err, "currency_code", "Unsupported currency_code: %s", shown);
     }
     snprintf(out->currency_code, sizeof(out->currency_code), "%s", code);
@@ -379,7 +394,7 @@ int validate_create_request(const json_t *body, const struct validate_create_opt
             known = known || strcmp(key, validate_create_fields[i]) == 0;
         if (!known) {
             char shown[64];
-            snprintf(shown, sizeof(shown), "%s", key);
+            validate_shown_name(key, shown, sizeof(shown));
             return validate_fail(err, shown, "Unknown parameter: %s", shown);
         }
     }
@@ -455,7 +470,7 @@ static int validate_known_fields(const json_t *body, const char *const *fields, 
             known = known || strcmp(key, fields[i]) == 0;
         if (!known) {
             char shown[64];
-            snprintf(shown, sizeof(shown), "%s", key);
+            validate_shown_name(key, shown, sizeof(shown));
             return validate_fail(err, shown, "Unknown parameter: %s", shown);
         }
     }
@@ -507,7 +522,7 @@ static int validate_enabled_events(const json_t *v, struct webhook_endpoint_inpu
         if (strlen(name) != json_string_length(item) ||
             !webhook_endpoint_event_type_is_valid(name)) {
             char shown[64];
-            snprintf(shown, sizeof(shown), "%s", name); /* bound what we echo back */
+            validate_shown_name(name, shown, sizeof(shown)); /* bound what we echo back */
             return validate_fail(err, "enabled_events",
                                  "Unsupported event type in enabled_events: %s (expected %s)",
                                  shown, expected);

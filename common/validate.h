@@ -59,5 +59,9 @@ int validate_e164(const char *s);
 int validate_http_url(const char *s);
 /* Number of Unicode code points in valid UTF-8. */
 size_t validate_utf8_length(const char *s);
+/* A request's field name as error messages show it: at most outlen - 1 bytes,
+ * cut before a UTF-8 sequence rather than inside one (jansson refuses to
+ * build an error body holding half a character). */
+void validate_shown_name(const char *name, char *out, size_t outlen);
 
 #endif

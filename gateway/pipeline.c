@@ -406,6 +406,12 @@ enum MHD_Result pipeline_answer(struct http_request *req)
         return http_respond_error(req, op->status, op->error_code,
                                   op->error_param[0] != '\0' ? op->error_param : NULL, "%s",
                                   op->error_message);
+    /* Accepted, but the wait ran out and PostgreSQL could not be read to
+     * show the session: no 2xx without its body. The command is applied in
+     * time; a retry (idempotent) learns the outcome. */
+    if (op->body == NULL)
+        return http_respond_error(req, 503, "service_unavailable", NULL,
+                                  "Service temporarily unavailable, please retry");
     const char *id = json_string_value(json_object_get(op->body, "checkout_session_id"));
     char location[96];
     snprintf(location, sizeof(location), "/checkout-sessions/%s", id != NULL ? id : op->session_id);

@@ -11,6 +11,7 @@
 #include "pipeline.h"
 #include "result.h"
 #include "session.h"
+#include "validate.h"
 
 static const char *transition_base_url;
 static const char *transition_token;
@@ -123,8 +124,10 @@ enum MHD_Result transition_expire(struct http_request *req, struct db *db, const
     static const char *const allowed[] = {NULL};
     const char *unknown = transition_unknown_field(body, allowed);
     if (unknown != NULL) {
-        rc = http_respond_error(req, 400, "validation_error", unknown, "Unknown parameter: %s",
-                                unknown);
+        char shown[64];
+        validate_shown_name(unknown, shown, sizeof(shown));
+        rc =
+            http_respond_error(req, 400, "validation_error", shown, "Unknown parameter: %s", shown);
         json_decref(body);
         return rc;
     }
@@ -228,9 +231,12 @@ static enum MHD_Result transition_complete_fields(struct http_request *req, cons
     *ok = false;
     static const char *const allowed[] = {"payment_reference", "customer_id", NULL};
     const char *unknown = transition_unknown_field(body, allowed);
-    if (unknown != NULL)
-        return http_respond_error(req, 400, "validation_error", unknown, "Unknown parameter: %s",
-                                  unknown);
+    if (unknown != NULL) {
+        char shown[64];
+        validate_shown_name(unknown, shown, sizeof(shown));
+        return http_respond_error(req, 400, "validation_error", shown, "Unknown parameter: %s",
+                                  shown);
+    }
     const json_t *ref = json_object_get(body, "payment_reference");
     if (ref == NULL || json_is_null(ref))
         return http_respond_error(req, 400, "validation_error", "payment_reference",

@@ -156,7 +156,7 @@ static bool webhooks_empty_body(struct http_request *req, enum MHD_Result *rc)
     json_object_foreach(body, key, value)
     {
         char shown[64];
-        snprintf(shown, sizeof(shown), "%s", key);
+        validate_shown_name(key, shown, sizeof(shown));
         json_decref(body);
         *rc =
             http_respond_error(req, 400, "validation_error", shown, "Unknown parameter: %s", shown);

@@ -1227,3 +1227,36 @@ Test(validate, page_query_and_event_type)
     cr_assert_str_eq(err.param, "type");
     cr_assert_eq(validate_event_type("checkout.session.create", &err), C_ERR);
 }
+
+Test(validate, shown_name_never_cuts_a_utf8_character_in_half)
+{
+    char out[8];
+    /* "abcde" then é (2 bytes) then ü: a 7-byte cut would end inside ü. */
+    validate_shown_name("abcde\xc3\xa9\xc3\xbc", out, sizeof(out));
+    cr_assert_str_eq(out, "abcde\xc3\xa9");
+    /* A cut inside a 4-byte sequence backs off to its first byte. */
+    validate_shown_name("abcde\xf0\x9f\x92\xb3", out, sizeof(out));
+    cr_assert_str_eq(out, "abcde");
+    validate_shown_name("short", out, sizeof(out));
+    cr_assert_str_eq(out, "short");
+}
+
+Test(validate, create_rejects_a_long_non_ascii_unknown_field_with_a_utf8_message)
+{
+    /* 62 ASCII bytes then "é": a 64-byte cut would keep half of it. */
+    char name[128];
+    memset(name, 'x', 62);
+    memcpy(name + 62, "\xc3\xa9\xc3\xa9", 5);
+    json_t *body = json_pack("{si ss ss s{}}", "amount", 1000, "currency_code", "XOF",
+                             "customer_email", "a@b.co", name);
+    struct session s;
+    struct validate_error err;
+    cr_assert_eq(validate_create_request(body, &options, &s, &err), C_ERR);
+    json_t *msg = json_string(err.message);
+    cr_assert_not_null(msg, "the message is not valid UTF-8: %s", err.message);
+    json_t *param = json_string(err.param);
+    cr_assert_not_null(param, "the param is not valid UTF-8");
+    json_decref(msg);
+    json_decref(param);
+    json_decref(body);
+}
