@@ -56,7 +56,7 @@ static size_t batch_consumer_fill(rd_kafka_t *rk, rd_kafka_message_t **msgs,
             int64_t left = deadline - batch_consumer_now_ms();
             timeout = left > 0 ? (int)left : 0;
         }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, timeout);
+        rd_kafka_message_t *m = kafka_consume(rk, timeout);
         if (m == NULL) {
             if (n == 0 || timeout == 0)
                 break;

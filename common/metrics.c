@@ -159,9 +159,8 @@ static bool metrics_same_shape(const struct metrics_family *f, enum metrics_type
     return true;
 }
 
-static bool metrics_valid_shape(enum metrics_type type, const char *name,
-                                const char *const *labels, size_t nlabels, const double *bounds,
-                                size_t nbounds)
+static bool metrics_valid_shape(enum metrics_type type, const char *name, const char *const *labels,
+                                size_t nlabels, const double *bounds, size_t nbounds)
 {
     if (!metrics_valid_name(name, true) || nlabels > METRICS_MAX_LABELS)
         return false;
@@ -373,7 +372,8 @@ static double metrics_double(uint64_t bits)
 static void metrics_add_double(_Atomic uint64_t *cell, double delta)
 {
     uint64_t old = atomic_load_explicit(cell, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(cell, &old, metrics_bits(metrics_double(old) + delta),
+    while (!atomic_compare_exchange_weak_explicit(cell, &old,
+                                                  metrics_bits(metrics_double(old) + delta),
                                                   memory_order_relaxed, memory_order_relaxed))
         ;
 }
@@ -640,10 +640,9 @@ void metrics_register_process(const char *service)
 {
     struct metrics_registry *r = metrics_default();
     static const char *const build_labels[] = {"service", "version", NULL};
-    struct metrics_family *build =
-        metrics_gauge(r, "caisse_build_info",
-                      "Always 1; the labels say which service and which build this is",
-                      build_labels);
+    struct metrics_family *build = metrics_gauge(
+        r, "caisse_build_info", "Always 1; the labels say which service and which build this is",
+        build_labels);
     const char *values[] = {service, metrics_build_version};
     metrics_gauge_set(metrics_series(build, values), 1);
     struct timespec now;
@@ -651,6 +650,5 @@ void metrics_register_process(const char *service)
     struct metrics_family *start =
         metrics_gauge(r, "process_start_time_seconds",
                       "When the process started, in seconds since the Unix epoch", NULL);
-    metrics_gauge_set(metrics_series(start, NULL),
-                      (double)now.tv_sec + (double)now.tv_nsec / 1e9);
+    metrics_gauge_set(metrics_series(start, NULL), (double)now.tv_sec + (double)now.tv_nsec / 1e9);
 }

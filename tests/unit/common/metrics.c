@@ -106,8 +106,8 @@ Test(metrics, label_values_escape_backslash_quote_and_newline)
 {
     struct metrics_registry *r = metrics_registry_new();
     static const char *const labels[] = {"v", NULL};
-    struct metrics_family *c = metrics_counter(r, "c_total", "Help with \\ and\nnewline \"kept\"",
-                                               labels);
+    struct metrics_family *c =
+        metrics_counter(r, "c_total", "Help with \\ and\nnewline \"kept\"", labels);
     metrics_counter_add(metrics_series(c, (const char *[]){"a\\b\"c\nd"}), 1);
     assert_renders(r, "# HELP c_total Help with \\\\ and\\nnewline \"kept\"\n"
                       "# TYPE c_total counter\n"
@@ -120,8 +120,7 @@ Test(metrics, histogram_buckets_are_cumulative_and_bounds_inclusive)
     struct metrics_registry *r = metrics_registry_new();
     static const char *const labels[] = {"route", NULL};
     static const double bounds[] = {0.005, 0.1, 1};
-    struct metrics_family *h =
-        metrics_histogram(r, "req_seconds", "Latency", labels, bounds, 3);
+    struct metrics_family *h = metrics_histogram(r, "req_seconds", "Latency", labels, bounds, 3);
     cr_assert_not_null(h);
     struct metrics_series *s = metrics_series(h, (const char *[]){"/x"});
     metrics_histogram_observe(s, 0.005); /* exactly on a bound: that bucket */
@@ -383,8 +382,8 @@ Test(metrics, process_metrics_name_the_service_and_build)
     metrics_register_process("unit");
     char *text = render(metrics_default());
     char expected[256];
-    snprintf(expected, sizeof(expected),
-             "caisse_build_info{service=\"unit\",version=\"%s\"} 1\n", metrics_build_version);
+    snprintf(expected, sizeof(expected), "caisse_build_info{service=\"unit\",version=\"%s\"} 1\n",
+             metrics_build_version);
     cr_assert_not_null(strstr(text, expected), "%s", text);
     cr_assert_not_null(strstr(text, "# TYPE process_start_time_seconds gauge\n"));
     double started = strtod(strstr(text, "\nprocess_start_time_seconds ") + 28, NULL);
