@@ -226,7 +226,7 @@ Test(expiry, replicas_expire_each_session_exactly_once, .timeout = 240, .fini = 
         replica_file(i, "rc", rc, sizeof(rc));
         cr_assert_eq(test_shell("( CAISSE_DATABASE_URL='%s' CAISSE_PUBLIC_BASE_URL='%s'"
                                 " CAISSE_LOG_LEVEL=debug CAISSE_EXPIRY_BATCH=%d"
-                                " CAISSE_EXPIRY_INTERVAL_MS=100"
+                                " CAISSE_EXPIRY_INTERVAL_MS=100 CAISSE_OPS_PORT=0"
                                 " %s/build/bin/caisse-expiry-worker 2>%s </dev/null &"
                                 " echo $! >%s; wait $!; echo $? >%s ) >/dev/null 2>&1 &",
                                 test_env("CAISSE_DATABASE_URL"), base_url, 50 + 25 * i,
