@@ -49,11 +49,14 @@ teardown() {
   local receiver_pid
   receiver_pid=$(cat "$CAISSE_STACK_DIR/run/webhook-receiver.pid" 2>/dev/null || true)
   if [ -n "$receiver_pid" ]; then kill "$receiver_pid" 2>/dev/null || true; fi
-  local short_pid
-  short_pid=$(cat "$CAISSE_STACK_DIR/run/gateway-short-ttl.pid" 2>/dev/null || true)
-  if [ -n "$short_pid" ] && kill "$short_pid" 2>/dev/null; then
-    for _ in $(seq 1 100); do kill -0 "$short_pid" 2>/dev/null || break; sleep 0.1; done
-  fi
+  local extra extra_pid
+  # The extra gateways: the short-TTL one, and the metrics suite's own if a crash left it.
+  for extra in gateway-short-ttl gateway-metrics; do
+    extra_pid=$(cat "$CAISSE_STACK_DIR/run/$extra.pid" 2>/dev/null || true)
+    if [ -n "$extra_pid" ] && kill "$extra_pid" 2>/dev/null; then
+      for _ in $(seq 1 100); do kill -0 "$extra_pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+  done
   if [ $rc -ne 0 ]; then
     echo "--- integration failed; last service log lines ---" >&2
     for f in "$CAISSE_STACK_DIR"/logs/*.log; do
