@@ -167,7 +167,6 @@ int main(int argc, char **argv)
                                           .public_base_url = cfg_public_base_url,
                                           .batch_max = cfg_batch_max,
                                           .batch_wait_ms = cfg_batch_wait_ms};
-            ops_http_set_accepting(true);
             rc = consumer_run(&db, &co);
             ops_http_set_accepting(false);
         }

@@ -236,7 +236,6 @@ int main(int argc, char **argv)
                                         .batch_wait_ms = cfg_batch_wait_ms,
                                         .on_new_deliveries = deliver_wake,
                                         .arg = d};
-            ops_http_set_accepting(true);
             rc = fanout_run(&db, &fo);
             ops_http_set_accepting(false);
         }
