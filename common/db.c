@@ -215,15 +215,30 @@ int db_exec_command_as(struct db *db, const char *statement, const char *sql, in
     return C_OK;
 }
 
-int db_copy_in(struct db *db, const char *copy_sql, const char *data, size_t len)
+static int db_copy_in_now(struct db *db, const char *copy_sql, const char *data, size_t len);
+
+int db_copy_in_as(struct db *db, const char *statement, const char *copy_sql, const char *data,
+                  size_t len)
 {
     db->sqlstate[0] = '\0';
     /* Never retried here: COPY only runs inside a transaction, which the
      * caller redoes as a whole after a failure. */
     if (db_ensure(db) != C_OK) {
         log_warn("postgres unreachable: %s", db->last_error);
+        db_count_error(statement);
         return C_ERR;
     }
+    double started_at = db_now_seconds();
+    int rc = db_copy_in_now(db, copy_sql, data, len);
+    db_observe(statement, started_at);
+    if (rc != C_OK)
+        db_count_error(statement);
+    return rc;
+}
+
+/* The COPY itself, on a connection that is up. */
+static int db_copy_in_now(struct db *db, const char *copy_sql, const char *data, size_t len)
+{
     PGresult *r = PQexec(db->conn, copy_sql);
     bool started = r != NULL && PQresultStatus(r) == PGRES_COPY_IN;
     if (!started) {

@@ -58,7 +58,10 @@ int db_exec_command_as(struct db *db, const char *statement, const char *sql, in
  * caller's transaction: data is len bytes of COPY text format, each row one
  * line, fields escaped with db_copy_append_text. Bulk writes go this way
  * because it skips the parse of one big parameter on both sides. */
-int db_copy_in(struct db *db, const char *copy_sql, const char *data, size_t len);
+int db_copy_in_as(struct db *db, const char *statement, const char *copy_sql, const char *data,
+                  size_t len);
+/* Measured like db_exec, under the calling function's name. */
+#define db_copy_in(db, copy_sql, data, len) db_copy_in_as((db), __func__, (copy_sql), (data), (len))
 /* Appends text to the COPY row being built in *buf (of *len bytes, *cap
  * allocated; the buffer is the caller's, grown with realloc), escaped for the
  * COPY text format, then sep ('\t' between fields, '\n' after the last).
