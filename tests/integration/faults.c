@@ -246,6 +246,8 @@ Test(faults, kafka_down_fills_the_outbox_backlog_until_the_relay_drains_it, .tim
                  failed_before;
     cr_assert_geq(failed, 1.0, "no failed delivery of an event counted while Kafka was down");
 
+    double consumed_before = ops_metric("CAISSE_TEST_WEBHOOK_WORKER_OPS_URL",
+                                        "caisse_kafka_messages_consumed_total", events);
     cr_assert_eq(
         test_shell("bash %s/deploy/kafka.sh start >/dev/null 2>&1", test_env("CAISSE_TEST_REPO")),
         0);
@@ -260,5 +262,15 @@ Test(faults, kafka_down_fills_the_outbox_backlog_until_the_relay_drains_it, .tim
     unpublished = test_sql_value("SELECT count(*) FROM outbox_pending", NULL);
     cr_assert_str_eq(unpublished, "0");
     free(unpublished);
+    /* The published events reach the webhook worker's consumer: its group
+     * session is alive again, so the next test's outage starts afresh (two
+     * outages back to back beyond the 45 s session timeout would get the
+     * static member fenced, which stops the worker). */
+    double consumed = 0;
+    for (time_t end = time(NULL) + 90; time(NULL) < end && consumed < 1; test_sleep_ms(500))
+        consumed = ops_metric("CAISSE_TEST_WEBHOOK_WORKER_OPS_URL",
+                              "caisse_kafka_messages_consumed_total", events) -
+                   consumed_before;
+    cr_assert_geq(consumed, 1.0, "the webhook worker consumed nothing after Kafka came back");
     assert_all_ready(90);
 }
