@@ -133,6 +133,19 @@ static const struct ops_target ops_targets[] = {
 };
 #define OPS_TARGETS (sizeof(ops_targets) / sizeof(ops_targets[0]))
 
+/* restore_stack, and any service a failure here stopped is started again
+ * (stack.sh start-service does nothing for a running one), so one test's
+ * failure does not become the next ones'. */
+static void restore_stack_and_services(void)
+{
+    restore_stack();
+    static const char *const names[] = {"session-worker", "expiry-worker", "webhook-worker",
+                                        "gateway"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        test_shell("bash %s/deploy/stack.sh start-service %s >/dev/null 2>&1",
+                   test_env("CAISSE_TEST_REPO"), names[i]);
+}
+
 /* Polls base/readyz until it answers want; returns the last answer (status
  * and, in *reason, the body's reason when there is one). */
 static long wait_readyz(const char *base, long want, int seconds, char *reason, size_t reasonlen)
@@ -158,7 +171,7 @@ static void assert_all_ready(int seconds)
 }
 
 Test(faults, postgres_down_makes_every_service_unready_until_it_is_back, .timeout = 240,
-     .fini = restore_stack)
+     .fini = restore_stack_and_services)
 {
     assert_all_ready(60);
     cr_assert_eq(
@@ -191,7 +204,7 @@ static double ops_metric(const char *env, const char *name, const char *const *l
  * Kafka) still expires sessions, their events pile up in the outbox, and the
  * session worker's gauges say so until Kafka is back and the relay drains. */
 Test(faults, kafka_down_fills_the_outbox_backlog_until_the_relay_drains_it, .timeout = 300,
-     .fini = restore_stack)
+     .fini = restore_stack_and_services)
 {
     assert_all_ready(60);
     const char *const events[] = {"topic", "checkout.session.events", NULL};
