@@ -133,9 +133,10 @@ static const struct ops_target ops_targets[] = {
 };
 #define OPS_TARGETS (sizeof(ops_targets) / sizeof(ops_targets[0]))
 
-/* restore_stack, and any service a failure here stopped is started again
- * (stack.sh start-service does nothing for a running one), so one test's
- * failure does not become the next ones'. */
+/* restore_stack, and any stopped service started again (stack.sh
+ * start-service does nothing for a running one): these tests need all four,
+ * and a worker whose static group membership was fenced after an earlier
+ * test's long Kafka outage has exited (a fatal consumer error stops it). */
 static void restore_stack_and_services(void)
 {
     restore_stack();
@@ -171,7 +172,7 @@ static void assert_all_ready(int seconds)
 }
 
 Test(faults, postgres_down_makes_every_service_unready_until_it_is_back, .timeout = 240,
-     .fini = restore_stack_and_services)
+     .init = restore_stack_and_services, .fini = restore_stack_and_services)
 {
     assert_all_ready(60);
     cr_assert_eq(
@@ -204,7 +205,7 @@ static double ops_metric(const char *env, const char *name, const char *const *l
  * Kafka) still expires sessions, their events pile up in the outbox, and the
  * session worker's gauges say so until Kafka is back and the relay drains. */
 Test(faults, kafka_down_fills_the_outbox_backlog_until_the_relay_drains_it, .timeout = 300,
-     .fini = restore_stack_and_services)
+     .init = restore_stack_and_services, .fini = restore_stack_and_services)
 {
     assert_all_ready(60);
     const char *const events[] = {"topic", "checkout.session.events", NULL};
