@@ -275,10 +275,12 @@ static json_t *deliver_in_flight_map(const struct deliver *d)
     return m;
 }
 
-/* Counts an attempt (or a delivery given up without one) once recorded. */
+/* Counts an attempt (or a delivery given up without one) once recorded. A
+ * success is "success" in the metric, the value the deployed alerts
+ * (deploy/OPERATIONS.md) were written against; the log says "succeeded". */
 static void deliver_count(struct deliver *d, const char *outcome)
 {
-    const char *values[] = {outcome};
+    const char *values[] = {strcmp(outcome, "succeeded") == 0 ? "success" : outcome};
     metrics_counter_add(metrics_series(d->outcomes, values), 1);
 }
 
@@ -598,13 +600,13 @@ struct deliver *deliver_start(const struct deliver_options *opt, char *err, size
     static const char *const labels[] = {"outcome", NULL};
     d->outcomes = metrics_counter(
         metrics_default(), "caisse_webhook_deliveries_total",
-        "Webhook attempts recorded, by what they meant for their delivery: succeeded, retry "
+        "Webhook attempts recorded, by what they meant for their delivery: success, retry "
         "(failed, tried again later), failed (no attempt left), gone (410: endpoint disabled); "
         "abandoned: a delivery failed without an attempt (endpoint disabled or deleted, event "
         "purged)",
         labels);
     /* Every outcome shows from the start, so a rate over them never lacks a series. */
-    static const char *const outcomes[] = {"succeeded", "retry", "failed", "gone", "abandoned"};
+    static const char *const outcomes[] = {"success", "retry", "failed", "gone", "abandoned"};
     for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
         metrics_series(d->outcomes, (const char *[]){outcomes[i]});
     atomic_init(&d->wake, false);

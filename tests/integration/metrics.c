@@ -520,13 +520,13 @@ Test(metrics, webhook_outcomes_and_gauges_follow_deliveries, .timeout = 180,
     for (long deadline = now_ms() + 20000;; test_sleep_ms(250)) {
         prom_free(after);
         after = prom_scrape(worker);
-        if ((outcome(after, "succeeded") - outcome(before, "succeeded") >= 1 &&
+        if ((outcome(after, "success") - outcome(before, "success") >= 1 &&
              outcome(after, "retry") - outcome(before, "retry") >= 2 &&
              outcome(after, "gone") - outcome(before, "gone") >= 1) ||
             now_ms() > deadline)
             break;
     }
-    cr_assert_geq(outcome(after, "succeeded") - outcome(before, "succeeded"), 1.0);
+    cr_assert_geq(outcome(after, "success") - outcome(before, "success"), 1.0);
     cr_assert_geq(outcome(after, "retry") - outcome(before, "retry"), 2.0);
     cr_assert_geq(outcome(after, "gone") - outcome(before, "gone"), 1.0);
     prom_free(before);
