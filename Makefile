@@ -20,9 +20,11 @@ SERVICES  = gateway session-worker expiry-worker webhook-worker
 BINARIES  = $(addprefix $(BUILD)/bin/caisse-,$(SERVICES) admin)
 COMMON_SRC = $(wildcard common/*.c)
 MIGRATIONS = $(sort $(wildcard common/migrations/*.sql))
-COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
+COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o $(BUILD)/obj/gen/version.o
+# The version /metrics reports (caisse_build_info): git describe at build time.
+CAISSE_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: all clean test unit unit-asan integration quickstart clang-check compose-check k8s-check format up down deps bench bench-tools
+.PHONY: FORCE all clean test unit unit-asan integration quickstart clang-check compose-check k8s-check format up down deps bench bench-tools
 all: $(BINARIES)
 
 $(BUILD)/gen/migrations.c: common/migrations/embed.sh $(MIGRATIONS)
@@ -46,7 +48,14 @@ $(BUILD)/obj/%.o: %.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
+# Rewritten only when the version changed, so an unchanged build relinks nothing.
+$(BUILD)/gen/version.c: FORCE
+	@mkdir -p $(dir $@)
+	$(Q)printf '#include "metrics.h"\nconst char metrics_build_version[] = "%s";\n' \
+	    '$(CAISSE_VERSION)' >$@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 

@@ -8,6 +8,7 @@
 #include "backoff.h"
 #include "kafka.h"
 #include "log.h"
+#include "ops_http.h"
 #include "result.h"
 #include "service.h"
 
@@ -56,7 +57,7 @@ static size_t batch_consumer_fill(rd_kafka_t *rk, rd_kafka_message_t **msgs,
             int64_t left = deadline - batch_consumer_now_ms();
             timeout = left > 0 ? (int)left : 0;
         }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, timeout);
+        rd_kafka_message_t *m = kafka_consume(rk, timeout);
         if (m == NULL) {
             if (n == 0 || timeout == 0)
                 break;
@@ -104,6 +105,15 @@ static void batch_consumer_store_offsets(rd_kafka_t *rk, rd_kafka_message_t *con
     rd_kafka_topic_partition_list_destroy(list);
 }
 
+/* A worker takes work once its consumer is in the group: before that, what
+ * is produced waits for it (the readiness probe says so). */
+static void batch_consumer_on_assigned(int partitions)
+{
+    log_fields(LOG_INFO, json_pack("{si}", "partitions", partitions),
+               "kafka consumer joined its group");
+    ops_http_set_accepting(true);
+}
+
 int batch_consumer_run(const struct batch_consumer_options *opt, batch_consumer_apply_fn apply,
                        void *ctx)
 {
@@ -111,7 +121,8 @@ int batch_consumer_run(const struct batch_consumer_options *opt, batch_consumer_
     struct kafka_consumer_options ko = {.brokers = opt->brokers,
                                         .group_id = opt->group_id,
                                         .instance_id = opt->instance_id,
-                                        .session_timeout_ms = BATCH_CONSUMER_SESSION_TIMEOUT_MS};
+                                        .session_timeout_ms = BATCH_CONSUMER_SESSION_TIMEOUT_MS,
+                                        .on_assigned = batch_consumer_on_assigned};
     rd_kafka_t *rk = kafka_consumer_new(&ko, opt->topic, err, sizeof(err));
     if (rk == NULL) {
         log_error("cannot create the kafka consumer: %s", err);

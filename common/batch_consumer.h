@@ -25,8 +25,9 @@ struct batch_consumer_options {
 typedef int (*batch_consumer_apply_fn)(void *ctx, rd_kafka_message_t *const *msgs, size_t n);
 
 /* Runs until a stop is requested or the consumer fails fatally (C_ERR, and a
- * stop is requested for the whole service). Closes the consumer, which
- * commits the stored offsets. */
+ * stop is requested for the whole service). Marks the worker as taking work
+ * (ops_http_set_accepting) once the group assigned it its partitions. Closes
+ * the consumer, which commits the stored offsets. */
 int batch_consumer_run(const struct batch_consumer_options *opt, batch_consumer_apply_fn apply,
                        void *ctx);
 

@@ -1,11 +1,60 @@
 #include "db.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "result.h"
+
+/* ---- statement metrics ------------------------------------------------------ */
+
+static struct metrics_family *db_duration_family, *db_errors_family;
+static pthread_once_t db_metrics_once = PTHREAD_ONCE_INIT;
+
+static void db_metrics_init(void)
+{
+    static const char *const labels[] = {"statement", NULL};
+    /* From half a millisecond (a primary-key read) to 10 s (a statement
+     * waiting on a lock or a frozen server). */
+    static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                    0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+    struct metrics_registry *r = metrics_default();
+    db_duration_family = metrics_histogram(
+        r, "caisse_db_statement_duration_seconds",
+        "PostgreSQL statement round trips by statement (the function that runs it)", labels, bounds,
+        sizeof(bounds) / sizeof(bounds[0]));
+    db_errors_family = metrics_counter(
+        r, "caisse_db_errors_total",
+        "PostgreSQL statements that failed (error or server unreachable), by statement", labels);
+}
+
+static double db_now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void db_observe(const char *statement, double started)
+{
+    pthread_once(&db_metrics_once, db_metrics_init);
+    const char *values[] = {statement};
+    metrics_histogram_observe(metrics_series(db_duration_family, values),
+                              db_now_seconds() - started);
+}
+
+static void db_count_error(const char *statement)
+{
+    pthread_once(&db_metrics_once, db_metrics_init);
+    const char *values[] = {statement};
+    metrics_counter_add(metrics_series(db_errors_family, values), 1);
+}
+
+/* ---- connections ------------------------------------------------------------- */
 
 int db_init(struct db *db, const char *conninfo)
 {
@@ -117,7 +166,8 @@ int db_ensure(struct db *db)
     return C_OK;
 }
 
-PGresult *db_exec(struct db *db, const char *sql, int nparams, const char *const *params)
+PGresult *db_exec_as(struct db *db, const char *statement, const char *sql, int nparams,
+                     const char *const *params)
 {
     db->sqlstate[0] = '\0';
     /* Outside a transaction, a statement that meets a connection the server
@@ -126,10 +176,13 @@ PGresult *db_exec(struct db *db, const char *sql, int nparams, const char *const
     for (int attempt = 0;; attempt++) {
         if (db_ensure(db) != C_OK) {
             log_warn("postgres unreachable: %s", db->last_error);
+            db_count_error(statement);
             return NULL;
         }
         bool idle = PQtransactionStatus(db->conn) == PQTRANS_IDLE;
+        double started = db_now_seconds();
         PGresult *r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        db_observe(statement, started);
         ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
             return r;
@@ -144,30 +197,48 @@ PGresult *db_exec(struct db *db, const char *sql, int nparams, const char *const
             log_warn("postgres connection was lost, reconnecting: %s", db->last_error);
             continue;
         }
-        log_fields(LOG_ERROR, json_pack("{ss}", "sqlstate", db->sqlstate),
+        log_fields(LOG_ERROR,
+                   json_pack("{ss ss}", "sqlstate", db->sqlstate, "statement", statement),
                    "postgres statement failed: %s", db->last_error);
+        db_count_error(statement);
         return NULL;
     }
 }
 
-int db_exec_command(struct db *db, const char *sql, int nparams, const char *const *params)
+int db_exec_command_as(struct db *db, const char *statement, const char *sql, int nparams,
+                       const char *const *params)
 {
-    PGresult *r = db_exec(db, sql, nparams, params);
+    PGresult *r = db_exec_as(db, statement, sql, nparams, params);
     if (r == NULL)
         return C_ERR;
     PQclear(r);
     return C_OK;
 }
 
-int db_copy_in(struct db *db, const char *copy_sql, const char *data, size_t len)
+static int db_copy_in_now(struct db *db, const char *copy_sql, const char *data, size_t len);
+
+int db_copy_in_as(struct db *db, const char *statement, const char *copy_sql, const char *data,
+                  size_t len)
 {
     db->sqlstate[0] = '\0';
     /* Never retried here: COPY only runs inside a transaction, which the
      * caller redoes as a whole after a failure. */
     if (db_ensure(db) != C_OK) {
         log_warn("postgres unreachable: %s", db->last_error);
+        db_count_error(statement);
         return C_ERR;
     }
+    double started_at = db_now_seconds();
+    int rc = db_copy_in_now(db, copy_sql, data, len);
+    db_observe(statement, started_at);
+    if (rc != C_OK)
+        db_count_error(statement);
+    return rc;
+}
+
+/* The COPY itself, on a connection that is up. */
+static int db_copy_in_now(struct db *db, const char *copy_sql, const char *data, size_t len)
+{
     PGresult *r = PQexec(db->conn, copy_sql);
     bool started = r != NULL && PQresultStatus(r) == PGRES_COPY_IN;
     if (!started) {
@@ -247,21 +318,25 @@ int db_copy_append_text(char **buf, size_t *len, size_t *cap, const char *text, 
 
 int db_begin(struct db *db)
 {
-    return db_exec_command(db, "BEGIN", 0, NULL);
+    return db_exec_command_as(db, "begin", "BEGIN", 0, NULL);
 }
 
 int db_commit(struct db *db)
 {
-    return db_exec_command(db, "COMMIT", 0, NULL);
+    return db_exec_command_as(db, "commit", "COMMIT", 0, NULL);
 }
 
 void db_rollback(struct db *db)
 {
     if (db->conn == NULL)
         return;
+    double started = db_now_seconds();
     PGresult *r = PQexec(db->conn, "ROLLBACK");
-    if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
+    db_observe("rollback", started);
+    if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        db_count_error("rollback");
         db_drop(db);
+    }
     PQclear(r);
 }
 

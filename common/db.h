@@ -38,16 +38,30 @@ void db_describe_target(const char *conninfo, char *out, size_t outlen);
 /* Runs one parameterized statement (text parameters; NULL = SQL NULL).
  * Returns the result when it is COMMAND_OK or TUPLES_OK (caller PQclear()s it),
  * else NULL with the error logged and kept in db->last_error; a broken
- * connection is dropped so the next call reconnects. */
-PGresult *db_exec(struct db *db, const char *sql, int nparams, const char *const *params);
-/* db_exec for statements whose result is not needed. */
-int db_exec_command(struct db *db, const char *sql, int nparams, const char *const *params);
+ * connection is dropped so the next call reconnects.
+ *
+ * Every statement is measured under the name statement (/metrics:
+ * caisse_db_statement_duration_seconds and caisse_db_errors_total, label
+ * statement). db_exec names it after the calling function, which the
+ * project's naming makes unique and stable (session_store_get, outbox_insert)
+ * and whose number is bounded, unlike the SQL text. */
+PGresult *db_exec_as(struct db *db, const char *statement, const char *sql, int nparams,
+                     const char *const *params);
+/* db_exec_as for statements whose result is not needed. */
+int db_exec_command_as(struct db *db, const char *statement, const char *sql, int nparams,
+                       const char *const *params);
+#define db_exec(db, sql, nparams, params) db_exec_as((db), __func__, (sql), (nparams), (params))
+#define db_exec_command(db, sql, nparams, params)                                                  \
+    db_exec_command_as((db), __func__, (sql), (nparams), (params))
 
 /* Streams rows into a table with "COPY ... FROM STDIN" (copy_sql) inside the
  * caller's transaction: data is len bytes of COPY text format, each row one
  * line, fields escaped with db_copy_append_text. Bulk writes go this way
  * because it skips the parse of one big parameter on both sides. */
-int db_copy_in(struct db *db, const char *copy_sql, const char *data, size_t len);
+int db_copy_in_as(struct db *db, const char *statement, const char *copy_sql, const char *data,
+                  size_t len);
+/* Measured like db_exec, under the calling function's name. */
+#define db_copy_in(db, copy_sql, data, len) db_copy_in_as((db), __func__, (copy_sql), (data), (len))
 /* Appends text to the COPY row being built in *buf (of *len bytes, *cap
  * allocated; the buffer is the caller's, grown with realloc), escaped for the
  * COPY text format, then sep ('\t' between fields, '\n' after the last).

@@ -8,6 +8,8 @@
 
 #define KAFKA_TOPIC_COMMANDS "checkout.session.commands"
 #define KAFKA_TOPIC_EVENTS "checkout.session.events"
+/* How often a consumer's statistics refresh its lag gauges. */
+#define KAFKA_STATS_INTERVAL_MS 5000
 
 struct kafka_producer_options {
     const char *brokers;
@@ -15,24 +17,46 @@ struct kafka_producer_options {
     long linger_ms;
     /* Called from rd_kafka_poll() for each message; may be NULL. */
     void (*on_delivery)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
-    void *opaque; /* rd_kafka_opaque() */
+    void *opaque; /* on_delivery's last argument */
 };
 
-/* NULL with err filled on failure. */
+/* NULL with err filled on failure. Every delivery report is counted in
+ * /metrics (caisse_kafka_messages_delivered_total, _failed_total) before
+ * on_delivery sees it. Destroy with kafka_producer_destroy. */
 rd_kafka_t *kafka_producer_new(const struct kafka_producer_options *opt, char *err, size_t errlen);
+/* rd_kafka_destroy, and the producer's own state; NULL is fine. */
+void kafka_producer_destroy(rd_kafka_t *rk);
 
 struct kafka_consumer_options {
     const char *brokers;
     const char *group_id;
     const char *instance_id; /* static membership; "" or NULL for dynamic */
     long session_timeout_ms;
+    /* Called (from kafka_consume) each time the group gives this consumer its
+     * partitions, an empty set included: it has joined and takes work. May be
+     * NULL. */
+    void (*on_assigned)(int partitions);
 };
 
-/* Subscribed to topic, auto commit of *stored* offsets only. */
+/* Subscribed to topic, auto commit of *stored* offsets only; opt must
+ * outlive the consumer (its rebalance callback reads it). Its statistics
+ * (every KAFKA_STATS_INTERVAL_MS, served by kafka_consume) set the gauge
+ * caisse_kafka_consumer_lag{topic,partition} of the partitions it holds. */
 rd_kafka_t *kafka_consumer_new(const struct kafka_consumer_options *opt, const char *topic,
                                char *err, size_t errlen);
 
-/* Produces value with key and the content-type header. The message is copied. */
+/* rd_kafka_consumer_poll that counts the records it returns
+ * (caisse_kafka_messages_consumed_total). Same ownership: the caller
+ * destroys the message. */
+rd_kafka_message_t *kafka_consume(rd_kafka_t *consumer, int timeout_ms);
+
+/* A plain client that produces nothing, for kafka_is_reachable probes.
+ * NULL with err filled on failure; rd_kafka_destroy it. */
+rd_kafka_t *kafka_probe_new(const char *brokers, char *err, size_t errlen);
+
+/* Produces value with key and the content-type header. The message is copied.
+ * Counted in caisse_kafka_messages_produced_total, and in _failed_total when
+ * the producer refuses it at once. */
 rd_kafka_resp_err_t kafka_produce(rd_kafka_t *rk, const char *topic, const char *key,
                                   const char *value, size_t len, const char *content_type,
                                   void *msg_opaque);

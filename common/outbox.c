@@ -104,6 +104,21 @@ int outbox_mark_published(struct db *db, const struct outbox_row *rows, size_t c
     return rc;
 }
 
+int outbox_measure_backlog(struct db *db, long long *rows, double *oldest_age_s)
+{
+    static const char sql[] =
+        "SELECT count(*), coalesce(extract(epoch FROM now() - (SELECT o.created_at FROM outbox o"
+        "   WHERE o.seq = (SELECT min(seq) FROM outbox_pending))), 0)::float8"
+        " FROM outbox_pending";
+    PGresult *r = db_exec(db, sql, 0, NULL);
+    if (r == NULL)
+        return C_ERR;
+    *rows = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    *oldest_age_s = strtod(PQgetvalue(r, 0, 1), NULL);
+    PQclear(r);
+    return C_OK;
+}
+
 int outbox_insert(struct db *db, const json_t *events)
 {
     /* COPY rather than one jsonb parameter: the payloads (JSON text) are not

@@ -57,4 +57,9 @@ int outbox_mark_published(struct db *db, const struct outbox_row *rows, size_t c
  * API). *deleted < limit: nothing older is left to delete for now. */
 int outbox_purge_older_than(struct db *db, long days, long limit, long *deleted);
 
+/* The events queued for the relay and the age in seconds of the oldest
+ * (lowest seq; 0 when none), for its gauges: the queue is one narrow row per
+ * unpublished event, so the cost follows the backlog, not the outbox. */
+int outbox_measure_backlog(struct db *db, long long *rows, double *oldest_age_s);
+
 #endif

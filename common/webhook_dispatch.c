@@ -384,3 +384,16 @@ int webhook_dispatch_release(struct db *db, const json_t *delivery_ids, const ch
     free(text);
     return rc;
 }
+
+int webhook_dispatch_retry_queue_depth(struct db *db, long long *depth)
+{
+    PGresult *r = db_exec(db,
+                          "SELECT count(*) FROM webhook_deliveries"
+                          " WHERE status = 'pending' AND attempt_count > 0",
+                          0, NULL);
+    if (r == NULL)
+        return C_ERR;
+    *depth = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return C_OK;
+}

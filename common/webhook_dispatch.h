@@ -93,4 +93,9 @@ int webhook_dispatch_abandon(struct db *db, const char *delivery_id, const char 
  * take the deliveries now rather than when the lease ends. */
 int webhook_dispatch_release(struct db *db, const json_t *delivery_ids, const char *worker);
 
+/* Deliveries waiting for a retry (pending after at least one failed
+ * attempt), for the worker's gauge; served by the partial index of pending
+ * deliveries. */
+int webhook_dispatch_retry_queue_depth(struct db *db, long long *depth);
+
 #endif

@@ -318,3 +318,15 @@ int webhook_endpoint_store_rotate_secret(struct db *db, const char *organization
     const char *params[4] = {organization_id, environment, id, new_secret};
     return webhook_endpoint_store_one(db, sql, 4, params, out, found);
 }
+
+int webhook_endpoint_count_disabled(struct db *db, long long *count)
+{
+    PGresult *r =
+        db_exec(db, "SELECT count(*) FROM webhook_endpoints WHERE disabled AND deleted_at IS NULL",
+                0, NULL);
+    if (r == NULL)
+        return C_ERR;
+    *count = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return C_OK;
+}

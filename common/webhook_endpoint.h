@@ -97,4 +97,9 @@ int webhook_endpoint_store_rotate_secret(struct db *db, const char *organization
                                          const char *new_secret, struct webhook_endpoint *out,
                                          bool *found);
 
+/* Endpoints disabled (by their merchant, a 410 or failing too long) and not
+ * deleted, across tenants, for the webhook worker's gauge. Endpoints are few
+ * per merchant, so a scan of the table is cheap at a gauge's pace. */
+int webhook_endpoint_count_disabled(struct db *db, long long *count);
+
 #endif

@@ -2,7 +2,7 @@
 # The whole caisse stack on this machine: deploy/stack.sh up|down|status|logs [service]
 #
 #   up      PostgreSQL + Kafka (KRaft) + topics + migrations + the four services, then a
-#           demo organization and test API key, and a curl that works
+#           demo organization and test API key, a curl that works, and the ops URLs
 #   down    stops the services (SIGTERM, graceful), Kafka and PostgreSQL; data is kept
 #   status  what is running
 #   logs    tail a service's JSON log (gateway, session-worker, expiry-worker, webhook-worker)
@@ -19,10 +19,16 @@ set -euo pipefail
 # The internal API (completion by the payment side) listens next to the merchant API.
 : "${CAISSE_GATEWAY_INTERNAL_PORT:=$((CAISSE_GATEWAY_PORT + 1))}"
 : "${CAISSE_BIN_DIR:=$CAISSE_REPO/build/bin}"
+# Each worker's ops listener (GET /healthz, /readyz, /metrics); the gateway serves the same
+# routes on its internal port.
+: "${CAISSE_SESSION_WORKER_OPS_PORT:=8091}"
+: "${CAISSE_EXPIRY_WORKER_OPS_PORT:=8092}"
+: "${CAISSE_WEBHOOK_WORKER_OPS_PORT:=8093}"
 # Set to 0 to bring up only PostgreSQL, Kafka, topics and migrations (tests start services
 # themselves when they need to kill and restart them).
 : "${CAISSE_STACK_SERVICES:=1}"
-export CAISSE_GATEWAY_PORT CAISSE_PUBLIC_BASE_URL CAISSE_GATEWAY_INTERNAL_PORT
+export CAISSE_GATEWAY_PORT CAISSE_PUBLIC_BASE_URL CAISSE_GATEWAY_INTERNAL_PORT \
+  CAISSE_SESSION_WORKER_OPS_PORT CAISSE_EXPIRY_WORKER_OPS_PORT CAISSE_WEBHOOK_WORKER_OPS_PORT
 
 SERVICES=(session-worker expiry-worker webhook-worker gateway)
 RUN="$CAISSE_STACK_DIR/run"
@@ -32,6 +38,16 @@ ADMIN="$CAISSE_BIN_DIR/caisse-admin"
 die() {
   echo "stack.sh: $*" >&2
   exit 1
+}
+
+# The port of a service's health and metrics routes.
+ops_port() {
+  case $1 in
+    session-worker) echo "$CAISSE_SESSION_WORKER_OPS_PORT" ;;
+    expiry-worker) echo "$CAISSE_EXPIRY_WORKER_OPS_PORT" ;;
+    webhook-worker) echo "$CAISSE_WEBHOOK_WORKER_OPS_PORT" ;;
+    gateway) echo "$CAISSE_GATEWAY_INTERNAL_PORT" ;;
+  esac
 }
 
 service_pid() {
@@ -60,7 +76,7 @@ start_service() {
   # A small supervisor shell waits for the service and keeps its exit status in
   # run/<name>.exit, so an orderly stop can be told from a crash or the watchdog.
   rm -f "$RUN/$name.pid" "$RUN/$name.exit"
-  CAISSE_INSTANCE_ID="$instance_id" setsid bash -c \
+  CAISSE_INSTANCE_ID="$instance_id" CAISSE_OPS_PORT="$(ops_port "$name")" setsid bash -c \
     '"$1" & pid=$!; echo "$pid" >"$2.tmp"; mv "$2.tmp" "$2"; wait "$pid"; echo $? >"$3"' \
     caisse-supervisor "$bin" "$RUN/$name.pid" "$RUN/$name.exit" >>"$LOGS/$name.log" 2>&1 </dev/null &
   for _ in $(seq 1 100); do
@@ -94,17 +110,22 @@ stop_service() {
   fi
 }
 
+# Waits for a service's /readyz (the gateway's on its merchant port, a worker's on its ops port).
 wait_ready() {
-  local url="http://127.0.0.1:$CAISSE_GATEWAY_PORT/readyz"
+  local name=$1 port
+  port=$(ops_port "$name")
+  [ "$name" = gateway ] && port=$CAISSE_GATEWAY_PORT
+  [ "$port" != 0 ] || return 0
+  local url="http://127.0.0.1:$port/readyz"
   for _ in $(seq 1 150); do
     if curl -fsS -o /dev/null "$url" 2>/dev/null; then
       return 0
     fi
-    service_pid gateway >/dev/null || { tail -n 20 "$LOGS/gateway.log" >&2; die "the gateway exited"; }
+    service_pid "$name" >/dev/null || { tail -n 20 "$LOGS/$name.log" >&2; die "the $name exited"; }
     sleep 0.2
   done
-  tail -n 20 "$LOGS/gateway.log" >&2
-  die "the gateway did not become ready within 30 s ($url)"
+  tail -n 20 "$LOGS/$name.log" >&2
+  die "the $name did not become ready within 30 s ($url)"
 }
 
 # The demo tenant is created once per stack and its key kept in the (gitignored, local)
@@ -142,7 +163,9 @@ cmd_up() {
   for s in "${SERVICES[@]}"; do
     start_service "$s"
   done
-  wait_ready
+  for s in "${SERVICES[@]}"; do
+    wait_ready "$s"
+  done
   local key
   key=$(demo_key)
   cat <<EOT
@@ -156,6 +179,12 @@ Create a checkout session:
   curl -s -X POST http://127.0.0.1:$CAISSE_GATEWAY_PORT/checkout-sessions \\
     -H "x-api-key: $key" -H "Content-Type: application/json" \\
     -d '{"amount": 10000, "currency_code": "XOF", "title": "Premium Plan", "customer_email": "customer@example.com"}'
+
+Health and Prometheus metrics (GET /healthz, /readyz, /metrics):
+  gateway         http://127.0.0.1:$CAISSE_GATEWAY_INTERNAL_PORT/metrics  (the internal port)
+  session-worker  http://127.0.0.1:$CAISSE_SESSION_WORKER_OPS_PORT/metrics
+  expiry-worker   http://127.0.0.1:$CAISSE_EXPIRY_WORKER_OPS_PORT/metrics
+  webhook-worker  http://127.0.0.1:$CAISSE_WEBHOOK_WORKER_OPS_PORT/metrics
 
 EOT
 }

@@ -8,6 +8,7 @@
 
 #include "backoff.h"
 #include "log.h"
+#include "ops_http.h"
 #include "outbox.h"
 #include "result.h"
 #include "service.h"
@@ -212,8 +213,10 @@ static void *expire_sweeper_main(void *arg)
 {
     struct expire_sweeper *sw = arg;
     /* A stop requested while waiting is an orderly shutdown like any other. */
-    if (startup_wait_postgres(&sw->db) == C_OK)
+    if (startup_wait_postgres(&sw->db) == C_OK) {
+        ops_http_set_accepting(true);
         expire_run(&sw->db, sw->o, sw->housekeeping);
+    }
     db_close(&sw->db);
     return NULL;
 }

@@ -11,8 +11,11 @@
 #include "db.h"
 #include "expire.h"
 #include "log.h"
+#include "metrics.h"
+#include "ops_http.h"
 #include "result.h"
 #include "service.h"
+#include "session.h"
 #include "startup.h"
 
 static char *cfg_database_url;
@@ -26,6 +29,9 @@ static long cfg_retention_interval_ms;
 static long cfg_lag_log_ms;
 static long cfg_lag_warn_s;
 static long cfg_shutdown_grace_ms;
+static char *cfg_ops_host;
+static long cfg_ops_port;
+static long cfg_metrics_refresh_ms;
 
 /* CAISSE_EXPIRY_BATCH is capped because a batch is one transaction and its
  * events are held in memory until they are copied to the outbox, about 2 KB
@@ -62,6 +68,14 @@ static const struct config_entry config_table[] = {
     {"CAISSE_SHUTDOWN_GRACE_MS", CONFIG_INT, "20000",
      "Longest orderly shutdown after SIGTERM before the process exits anyway",
      &cfg_shutdown_grace_ms, 1000, 600000},
+    {"CAISSE_OPS_HOST", CONFIG_STRING, "0.0.0.0",
+     "IPv4 address of the ops listener (GET /healthz, /readyz, /metrics)", &cfg_ops_host, 0, 0},
+    {"CAISSE_OPS_PORT", CONFIG_INT, "8092",
+     "Port of the ops listener (GET /healthz, /readyz, /metrics); 0 disables it", &cfg_ops_port, 0,
+     65535},
+    {"CAISSE_METRICS_REFRESH_MS", CONFIG_INT, "5000",
+     "How often the gauges read from PostgreSQL (expiry lag) are refreshed",
+     &cfg_metrics_refresh_ms, 100, 3600000},
 };
 
 static void expiry_worker_log_start(void)
@@ -78,6 +92,21 @@ static void expiry_worker_log_start(void)
                "expiry worker starting");
 }
 
+/* On the ops listener's probe thread, every CAISSE_METRICS_REFRESH_MS. */
+static void expiry_worker_refresh_gauges(struct db *db)
+{
+    double lag = 0;
+    if (session_store_expiry_lag(db, &lag) != C_OK)
+        return;
+    metrics_gauge_set(
+        metrics_series(metrics_gauge(metrics_default(), "caisse_expiry_lag_seconds",
+                                     "How long the oldest open session past its expires_at has "
+                                     "been due, 0 when none is",
+                                     NULL),
+                       NULL),
+        lag);
+}
+
 int main(int argc, char **argv)
 {
     service_init_or_exit(argc, argv, "expiry-worker",
@@ -92,6 +121,17 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    struct ops_http_options oo = {.service = "expiry-worker",
+                                  .host = cfg_ops_host,
+                                  .port = cfg_ops_port,
+                                  .database_url = cfg_database_url,
+                                  .kafka_brokers = NULL,
+                                  .refresh_ms = cfg_metrics_refresh_ms,
+                                  .refresh = expiry_worker_refresh_gauges};
+    if (ops_http_start(&oo) != C_OK) {
+        config_free(config_table, CONFIG_TABLE_SIZE(config_table));
+        return 1;
+    }
     struct expire_options o = {.database_url = cfg_database_url,
                                .public_base_url = cfg_public_base_url,
                                .batch = cfg_batch,
@@ -101,7 +141,10 @@ int main(int argc, char **argv)
                                .lag_warn_s = cfg_lag_warn_s,
                                .retention_days = cfg_retention_days,
                                .retention_interval_ms = cfg_retention_interval_ms};
-    if (expire_run_sweepers(&o) != C_OK) {
+    int rc = expire_run_sweepers(&o);
+    ops_http_set_accepting(false);
+    ops_http_stop();
+    if (rc != C_OK) {
         config_free(config_table, CONFIG_TABLE_SIZE(config_table));
         return 1;
     }

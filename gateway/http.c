@@ -8,8 +8,11 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "result.h"
 #include "uuid.h"
+
+#include <pthread.h>
 
 int64_t http_now_us(void)
 {
@@ -170,6 +173,24 @@ enum MHD_Result http_respond_json_text(struct http_request *req, unsigned status
     return rc;
 }
 
+enum MHD_Result http_respond_text(struct http_request *req, unsigned status,
+                                  const char *content_type, char *text, size_t len)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    enum MHD_Result rc = MHD_queue_response(req->conn, status, resp);
+    MHD_destroy_response(resp);
+    req->status = status;
+    req->answered = true;
+    return rc;
+}
+
 static const char *http_reason(unsigned status)
 {
     switch (status) {
@@ -239,4 +260,49 @@ void http_request_log(struct http_request *req)
         json_object_set_new(f, "environment", json_string(req->identity.environment));
     }
     log_fields(level, f, "http request");
+}
+
+static struct metrics_family *http_requests_family, *http_duration_family;
+static pthread_once_t http_metrics_once = PTHREAD_ONCE_INIT;
+
+static void http_metrics_init(void)
+{
+    static const char *const counted[] = {"route", "method", "status", NULL};
+    static const char *const timed[] = {"route", "method", NULL};
+    /* Prometheus's default buckets: reads take milliseconds, a create waits
+     * up to CAISSE_CREATE_WAIT_MS (2 s) before its 202. */
+    static const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    struct metrics_registry *r = metrics_default();
+    http_requests_family =
+        metrics_counter(r, "caisse_http_requests_total",
+                        "HTTP requests answered, by route template, method and status", counted);
+    http_duration_family = metrics_histogram(
+        r, "caisse_http_request_duration_seconds",
+        "From the request's arrival to its response sent, by route template and method", timed,
+        bounds, sizeof(bounds) / sizeof(bounds[0]));
+}
+
+/* Any other token a client sends as a method is one label value, so a
+ * scanner cannot make series at will. */
+static const char *http_method_label(const char *method)
+{
+    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcmp(method, known[i]) == 0)
+            return known[i];
+    }
+    return "other";
+}
+
+void http_request_observe(struct http_request *req, const char *route)
+{
+    pthread_once(&http_metrics_once, http_metrics_init);
+    char status[16];
+    snprintf(status, sizeof(status), "%u", req->status);
+    const char *method = http_method_label(req->method);
+    const char *counted[] = {route, method, status};
+    metrics_counter_add(metrics_series(http_requests_family, counted), 1);
+    const char *timed[] = {route, method};
+    metrics_histogram_observe(metrics_series(http_duration_family, timed),
+                              (double)(http_now_us() - req->started_us) / 1e6);
 }

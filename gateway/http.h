@@ -56,6 +56,10 @@ enum MHD_Result http_respond_json(struct http_request *req, unsigned status, jso
  * are, e.g. an event exactly as published). text is stolen (malloc'ed). */
 enum MHD_Result http_respond_json_text(struct http_request *req, unsigned status, char *text,
                                        const char *const *extra_headers);
+/* Queue a body that is not JSON (the metrics' text): text is stolen
+ * (malloc'ed), len bytes of content_type. */
+enum MHD_Result http_respond_text(struct http_request *req, unsigned status,
+                                  const char *content_type, char *text, size_t len);
 /* The error body of api.md; param NULL when the error names no parameter. */
 enum MHD_Result http_respond_error(struct http_request *req, unsigned status, const char *code,
                                    const char *param, const char *fmt, ...)
@@ -65,6 +69,11 @@ enum MHD_Result http_respond_unavailable(struct http_request *req);
 
 /* Writes the access log line. Called once the response is complete. */
 void http_request_log(struct http_request *req);
+/* Counts the finished request in /metrics (caisse_http_requests_total and
+ * caisse_http_request_duration_seconds) under route, its route template
+ * ("/v1/checkout-sessions/{id}"; "other" for an unknown path), never the raw
+ * path, so the number of series stays bounded. */
+void http_request_observe(struct http_request *req, const char *route);
 
 int64_t http_now_us(void);
 

@@ -11,6 +11,7 @@
 #include "transition.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "reads.h"
 #include "result.h"
 #include "server.h"
@@ -78,7 +79,7 @@ static const struct config_entry gateway_config[] = {
      " here; part of the grace period",
      &cfg.shutdown_delay_ms, 0, 600000},
     {"CAISSE_GATEWAY_INTERNAL_HOST", CONFIG_STRING, "0.0.0.0",
-     "IPv4 address of the internal API (completion, health); keep it off the internet",
+     "IPv4 address of the internal API (completion, health, metrics); keep it off the internet",
      &cfg.internal_host, 0, 0},
     {"CAISSE_GATEWAY_INTERNAL_PORT", CONFIG_INT, "8081", "Port of the internal API",
      &cfg.internal_port, 1, 65535},
@@ -107,6 +108,7 @@ int main(int argc, char **argv)
         config_free(gateway_config, CONFIG_TABLE_SIZE(gateway_config));
         return 2;
     }
+    metrics_register_process("gateway");
     auth_init(cfg.api_key_cache_ttl);
     reads_init(cfg.public_base_url);
     struct pipeline_config pc = {

@@ -322,13 +322,13 @@ int pipeline_init(const struct pipeline_config *cfg)
     }
     atomic_store(&pipeline_stop, false);
     if (pthread_create(&pipeline_poll_thread, NULL, pipeline_poll_main, NULL) != 0) {
-        rd_kafka_destroy(pipeline_producer);
+        kafka_producer_destroy(pipeline_producer);
         return C_ERR;
     }
     if (pthread_create(&pipeline_listen_thread, NULL, pipeline_listen_main, NULL) != 0) {
         atomic_store(&pipeline_stop, true);
         pthread_join(pipeline_poll_thread, NULL);
-        rd_kafka_destroy(pipeline_producer);
+        kafka_producer_destroy(pipeline_producer);
         return C_ERR;
     }
     return C_OK;
@@ -346,7 +346,7 @@ void pipeline_shutdown(int64_t deadline_us)
     pthread_join(pipeline_listen_thread, NULL);
     pthread_join(pipeline_poll_thread, NULL);
     rd_kafka_flush(pipeline_producer, 5000);
-    rd_kafka_destroy(pipeline_producer);
+    kafka_producer_destroy(pipeline_producer);
 }
 
 bool pipeline_kafka_ready(void)

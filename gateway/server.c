@@ -14,9 +14,11 @@
 #include "transition.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "openapi.h"
 #include "reads.h"
 #include "result.h"
+#include "service.h"
 #include "webhooks.h"
 
 static struct MHD_Daemon *server_daemon;          /* merchant API */
@@ -44,12 +46,28 @@ static enum MHD_Result server_health(struct http_request *req, bool ready_check)
     bool pg = db != NULL && db_exec_command(db, "SELECT 1", 0, NULL) == C_OK;
     bool kafka = pipeline_kafka_ready();
     bool listener = pipeline_listener_ready();
-    bool draining = atomic_load(&server_draining);
-    bool ok = pg && kafka && listener && !draining;
+    /* Unready from the signal on, before the main loop even notices it. */
+    bool draining = atomic_load(&server_draining) || service_stopping();
+    const char *reason = draining    ? "shutting down"
+                         : !pg       ? "postgres unreachable"
+                         : !kafka    ? "kafka unreachable"
+                         : !listener ? "not listening for commit notifications"
+                                     : NULL;
     json_t *body =
-        json_pack("{ss s{sbsbsbsb}}", "status", ok ? "ready" : "unavailable", "checks", "postgres",
-                  pg, "kafka", kafka, "notifications", listener, "draining", draining);
-    return http_respond_json(req, ok ? 200 : 503, body, NULL);
+        json_pack("{ss s{sbsbsbsb}}", "status", reason == NULL ? "ready" : "unavailable", "checks",
+                  "postgres", pg, "kafka", kafka, "notifications", listener, "draining", draining);
+    if (body != NULL && reason != NULL)
+        json_object_set_new(body, "reason", json_string(reason));
+    return http_respond_json(req, reason == NULL ? 200 : 503, body, NULL);
+}
+
+static enum MHD_Result server_metrics(struct http_request *req)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (metrics_render(metrics_default(), &text, &len) != C_OK)
+        return http_respond_json_text(req, 500, NULL, NULL);
+    return http_respond_text(req, 200, METRICS_CONTENT_TYPE, text, len);
 }
 
 /* The path after prefix names one session: its id, and the rest ("" or "/expire"). */
@@ -67,6 +85,38 @@ static bool server_session_path(const char *path, const char *prefix, char *id, 
     snprintf(id, idlen, "%.*s", (int)len, start);
     *rest = slash != NULL ? slash : "";
     return true;
+}
+
+/* The route template of a request, the label of its metrics (the raw path
+ * would make a series per session id). Keep it in step with the routing. */
+static const char *server_route_label(const char *path, bool internal)
+{
+    if (strcmp(path, "/healthz") == 0)
+        return "/healthz";
+    if (strcmp(path, "/readyz") == 0)
+        return "/readyz";
+    char id[64];
+    const char *rest = "";
+    if (internal) {
+        if (strcmp(path, "/metrics") == 0)
+            return "/metrics";
+        if (server_session_path(path, "/internal/checkout-sessions/", id, sizeof(id), &rest) &&
+            strcmp(rest, "/complete") == 0)
+            return "/internal/checkout-sessions/{id}/complete";
+        return "other";
+    }
+    struct webhooks_route route;
+    if (webhooks_match(path, &route))
+        return route.route;
+    if (strcmp(path, "/checkout-sessions") == 0)
+        return "/v1/checkout-sessions";
+    if (server_session_path(path, "/checkout-sessions/", id, sizeof(id), &rest)) {
+        if (rest[0] == '\0')
+            return "/v1/checkout-sessions/{id}";
+        if (strcmp(rest, "/expire") == 0)
+            return "/v1/checkout-sessions/{id}/expire";
+    }
+    return "other";
 }
 
 static enum MHD_Result server_method_not_allowed(struct http_request *req)
@@ -176,6 +226,12 @@ static enum MHD_Result server_route(struct http_request *req, bool internal)
             return server_method_not_allowed(req);
         return openapi_respond(req);
     }
+    if (internal && strcmp(req->path, "/metrics") == 0) {
+        req->allow = "GET, HEAD";
+        if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)
+            return server_method_not_allowed(req);
+        return server_metrics(req);
+    }
     struct db *db = server_thread_db();
     if (db == NULL)
         return http_respond_unavailable(req);
@@ -210,10 +266,10 @@ static enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, con
     return server_route(req, internal);
 }
 
+/* cls non-NULL marks the internal listener, as for server_access. */
 static void server_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                              enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
     (void)conn;
     struct http_request *req = *con_cls;
     if (req == NULL)
@@ -221,6 +277,7 @@ static void server_completed(void *cls, struct MHD_Connection *conn, void **con_
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !req->answered)
         req->status = 499; /* client went away first */
     http_request_log(req);
+    http_request_observe(req, server_route_label(req->path, cls != NULL));
     pipeline_op_free(req->op);
     http_request_free(req);
     *con_cls = NULL;
@@ -252,7 +309,7 @@ struct MHD_Daemon *server_mhd_start(const char *host, long port, long threads,
             MHD_USE_ERROR_LOG,
         (uint16_t)port, NULL, NULL, access, cls, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, cls, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)connection_timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
     if (d == NULL)
         log_error("cannot listen on %s:%ld", host, port);

@@ -21,7 +21,8 @@ int server_start(const struct server_config *cfg);
 /* Starts a libmicrohttpd daemon in the gateway's configuration (flags, epoll
  * thread pool, options) with the given handlers: both gateway listeners use it,
  * and so does bench/http_ceiling.c, so the benchmark's ceiling is measured on
- * exactly this configuration. NULL (logged) if it cannot listen. */
+ * exactly this configuration. cls reaches both handlers. NULL (logged) if it
+ * cannot listen. */
 struct MHD_Daemon *server_mhd_start(const char *host, long port, long threads,
                                     long connection_timeout_s, MHD_AccessHandlerCallback access,
                                     void *cls, MHD_RequestCompletedCallback completed);

@@ -36,15 +36,20 @@ struct webhooks_pattern {
     const char *suffix; /* after the id: "" for the item itself */
     enum webhooks_kind kind;
     const char *allow;
+    const char *route;
 };
 
 static const struct webhooks_pattern webhooks_patterns[] = {
-    {"/webhook-endpoints/", "/rotate-secret", WEBHOOKS_ENDPOINT_ROTATE, "POST"},
-    {"/webhook-endpoints/", "/deliveries", WEBHOOKS_ENDPOINT_DELIVERIES, "GET"},
-    {"/webhook-endpoints/", "", WEBHOOKS_ENDPOINT, "GET, PATCH, DELETE"},
-    {"/events/", "", WEBHOOKS_EVENT, "GET"},
-    {"/webhook-deliveries/", "/retry", WEBHOOKS_DELIVERY_RETRY, "POST"},
-    {"/webhook-deliveries/", "", WEBHOOKS_DELIVERY, "GET"},
+    {"/webhook-endpoints/", "/rotate-secret", WEBHOOKS_ENDPOINT_ROTATE, "POST",
+     "/v1/webhook-endpoints/{id}/rotate-secret"},
+    {"/webhook-endpoints/", "/deliveries", WEBHOOKS_ENDPOINT_DELIVERIES, "GET",
+     "/v1/webhook-endpoints/{id}/deliveries"},
+    {"/webhook-endpoints/", "", WEBHOOKS_ENDPOINT, "GET, PATCH, DELETE",
+     "/v1/webhook-endpoints/{id}"},
+    {"/events/", "", WEBHOOKS_EVENT, "GET", "/v1/events/{id}"},
+    {"/webhook-deliveries/", "/retry", WEBHOOKS_DELIVERY_RETRY, "POST",
+     "/v1/webhook-deliveries/{id}/retry"},
+    {"/webhook-deliveries/", "", WEBHOOKS_DELIVERY, "GET", "/v1/webhook-deliveries/{id}"},
 };
 
 bool webhooks_match(const char *path, struct webhooks_route *r)
@@ -53,11 +58,13 @@ bool webhooks_match(const char *path, struct webhooks_route *r)
     if (strcmp(path, "/webhook-endpoints") == 0) {
         r->kind = WEBHOOKS_ENDPOINTS;
         r->allow = "GET, POST";
+        r->route = "/v1/webhook-endpoints";
         return true;
     }
     if (strcmp(path, "/events") == 0) {
         r->kind = WEBHOOKS_EVENTS;
         r->allow = "GET";
+        r->route = "/v1/events";
         return true;
     }
     for (size_t i = 0; i < sizeof(webhooks_patterns) / sizeof(*webhooks_patterns); i++) {
@@ -76,6 +83,7 @@ bool webhooks_match(const char *path, struct webhooks_route *r)
         snprintf(r->id, sizeof(r->id), "%.*s", (int)len, start);
         r->kind = p->kind;
         r->allow = p->allow;
+        r->route = p->route;
         return true;
     }
     return false;

@@ -36,6 +36,7 @@ struct webhooks_route {
     enum webhooks_kind kind;
     char id[64];       /* as given (validated by the handler) */
     const char *allow; /* methods the route serves, as for an Allow header */
+    const char *route; /* its template, e.g. "/v1/events/{id}" (the HTTP metrics' label) */
 };
 
 /* Whether path (without /v1) is one of these routes; fills r. */

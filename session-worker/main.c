@@ -10,6 +10,9 @@
 #include "consumer.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
+#include "ops_http.h"
+#include "outbox.h"
 #include "relay.h"
 #include "result.h"
 #include "service.h"
@@ -27,6 +30,9 @@ static long cfg_outbox_batch;
 static long cfg_outbox_poll_ms;
 static long cfg_message_timeout_ms;
 static long cfg_shutdown_grace_ms;
+static char *cfg_ops_host;
+static long cfg_ops_port;
+static long cfg_metrics_refresh_ms;
 
 static const struct config_entry config_table[] = {
     {"CAISSE_DATABASE_URL", CONFIG_STRING, NULL, "PostgreSQL connection string (URI or key=value)",
@@ -60,6 +66,14 @@ static const struct config_entry config_table[] = {
     {"CAISSE_SHUTDOWN_GRACE_MS", CONFIG_INT, "20000",
      "Longest orderly shutdown after SIGTERM before the process exits anyway",
      &cfg_shutdown_grace_ms, 1000, 600000},
+    {"CAISSE_OPS_HOST", CONFIG_STRING, "0.0.0.0",
+     "IPv4 address of the ops listener (GET /healthz, /readyz, /metrics)", &cfg_ops_host, 0, 0},
+    {"CAISSE_OPS_PORT", CONFIG_INT, "8091",
+     "Port of the ops listener (GET /healthz, /readyz, /metrics); 0 disables it", &cfg_ops_port, 0,
+     65535},
+    {"CAISSE_METRICS_REFRESH_MS", CONFIG_INT, "5000",
+     "How often the gauges read from PostgreSQL (outbox backlog and age) are refreshed",
+     &cfg_metrics_refresh_ms, 100, 3600000},
 };
 
 static void session_worker_log_start(void)
@@ -77,6 +91,27 @@ static void session_worker_log_start(void)
                "session worker starting");
 }
 
+/* On the ops listener's probe thread, every CAISSE_METRICS_REFRESH_MS. */
+static void session_worker_refresh_gauges(struct db *db)
+{
+    long long rows = 0;
+    double oldest_age_s = 0;
+    if (outbox_measure_backlog(db, &rows, &oldest_age_s) != C_OK)
+        return;
+    struct metrics_registry *r = metrics_default();
+    metrics_gauge_set(
+        metrics_series(metrics_gauge(r, "caisse_outbox_backlog",
+                                     "Outbox rows (events) not yet published to Kafka", NULL),
+                       NULL),
+        (double)rows);
+    metrics_gauge_set(metrics_series(metrics_gauge(r, "caisse_outbox_oldest_age_seconds",
+                                                   "Age of the oldest unpublished outbox row, 0 "
+                                                   "when every event is published",
+                                                   NULL),
+                                     NULL),
+                      oldest_age_s);
+}
+
 int main(int argc, char **argv)
 {
     service_init_or_exit(argc, argv, "session-worker",
@@ -87,6 +122,17 @@ int main(int argc, char **argv)
 
     if (service_start_watchdog(cfg_shutdown_grace_ms) != C_OK) {
         log_error("cannot start the shutdown watchdog");
+        return 1;
+    }
+    struct ops_http_options oo = {.service = "session-worker",
+                                  .host = cfg_ops_host,
+                                  .port = cfg_ops_port,
+                                  .database_url = cfg_database_url,
+                                  .kafka_brokers = cfg_brokers,
+                                  .refresh_ms = cfg_metrics_refresh_ms,
+                                  .refresh = session_worker_refresh_gauges};
+    if (ops_http_start(&oo) != C_OK) {
+        config_free(config_table, CONFIG_TABLE_SIZE(config_table));
         return 1;
     }
 
@@ -100,6 +146,8 @@ int main(int argc, char **argv)
     struct relay *relay = relay_start(&ro, err, sizeof(err));
     if (relay == NULL) {
         log_error("cannot start the outbox relay: %s", err);
+        ops_http_stop();
+        config_free(config_table, CONFIG_TABLE_SIZE(config_table));
         return 1;
     }
 
@@ -120,6 +168,7 @@ int main(int argc, char **argv)
                                           .batch_max = cfg_batch_max,
                                           .batch_wait_ms = cfg_batch_wait_ms};
             rc = consumer_run(&db, &co);
+            ops_http_set_accepting(false);
         }
         db_close(&db);
     }
@@ -127,6 +176,7 @@ int main(int argc, char **argv)
      * error, which requests one): the relay follows. */
     service_request_stop();
     relay_join(relay);
+    ops_http_stop();
     log_info("session worker stopped");
     config_free(config_table, CONFIG_TABLE_SIZE(config_table));
     return rc == C_OK ? 0 : 1;

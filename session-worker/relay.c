@@ -171,7 +171,7 @@ static void relay_check_producer(struct relay *r)
         return;
     }
     log_error("outbox relay: producer failed (%s); replaced it", reason);
-    rd_kafka_destroy(r->producer);
+    kafka_producer_destroy(r->producer);
     r->producer = fresh;
 }
 
@@ -330,7 +330,7 @@ struct relay *relay_start(const struct relay_options *opt, char *err, size_t err
     int e = pthread_create(&r->thread, NULL, relay_main, r);
     if (e != 0) {
         snprintf(err, errlen, "cannot start the relay thread (error %d)", e);
-        rd_kafka_destroy(r->producer);
+        kafka_producer_destroy(r->producer);
         db_close(&r->db);
         free(r);
         return NULL;
@@ -341,7 +341,7 @@ struct relay *relay_start(const struct relay_options *opt, char *err, size_t err
 void relay_join(struct relay *r)
 {
     pthread_join(r->thread, NULL);
-    rd_kafka_destroy(r->producer);
+    kafka_producer_destroy(r->producer);
     db_close(&r->db);
     free(r);
 }

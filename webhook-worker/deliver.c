@@ -20,6 +20,7 @@
 #include "backoff.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "outcome.h"
 #include "result.h"
 #include "service.h"
@@ -70,6 +71,7 @@ struct deliver {
     long active_count;
     int64_t db_retry_at;
     struct backoff db_backoff;
+    struct metrics_family *outcomes; /* caisse_webhook_deliveries_total */
 };
 
 static int64_t deliver_now_ms(void)
@@ -273,12 +275,22 @@ static json_t *deliver_in_flight_map(const struct deliver *d)
     return m;
 }
 
+/* Counts an attempt (or a delivery given up without one) once recorded. A
+ * success is "success" in the metric, the value the deployed alerts
+ * (deploy/OPERATIONS.md) were written against; the log says "succeeded". */
+static void deliver_count(struct deliver *d, const char *outcome)
+{
+    const char *values[] = {strcmp(outcome, "succeeded") == 0 ? "success" : outcome};
+    metrics_counter_add(metrics_series(d->outcomes, values), 1);
+}
+
 static void deliver_abandon(struct deliver *d, const struct webhook_dispatch_job *j,
                             const char *reason)
 {
     /* A failure here leaves the lease to end; the next claim decides again. */
     if (webhook_dispatch_abandon(&d->db, j->delivery_id, d->opt.worker_id, reason) != C_OK)
         return;
+    deliver_count(d, "abandoned");
     log_fields(LOG_INFO,
                json_pack("{ss ss ss ss}", "delivery_id", j->delivery_id, "endpoint_id",
                          j->endpoint_id, "event_id", j->event_id, "reason", reason),
@@ -469,6 +481,7 @@ static void deliver_record_pending(struct deliver *d)
         while (d->unrecorded != NULL) {
             struct deliver_transfer *t = d->unrecorded;
             deliver_log_attempt(t, &out[i], t->job.attempt_count + 1, lease_lost[i], disabled[i]);
+            deliver_count(d, deliver_verdict_name(out[i].verdict));
             free(disabled[i]);
             d->unrecorded = t->next;
             deliver_transfer_free(t);
@@ -584,6 +597,18 @@ struct deliver *deliver_start(const struct deliver_options *opt, char *err, size
         return NULL;
     }
     d->opt = *opt;
+    static const char *const labels[] = {"outcome", NULL};
+    d->outcomes = metrics_counter(
+        metrics_default(), "caisse_webhook_deliveries_total",
+        "Webhook attempts recorded, by what they meant for their delivery: success, retry "
+        "(failed, tried again later), failed (no attempt left), gone (410: endpoint disabled); "
+        "abandoned: a delivery failed without an attempt (endpoint disabled or deleted, event "
+        "purged)",
+        labels);
+    /* Every outcome shows from the start, so a rate over them never lacks a series. */
+    static const char *const outcomes[] = {"success", "retry", "failed", "gone", "abandoned"};
+    for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++)
+        metrics_series(d->outcomes, (const char *[]){outcomes[i]});
     atomic_init(&d->wake, false);
     backoff_init(&d->db_backoff, DELIVER_DB_RETRY_MIN_MS, DELIVER_DB_RETRY_MAX_MS);
     d->multi = curl_multi_init();

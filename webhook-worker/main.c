@@ -13,10 +13,14 @@
 #include "deliver.h"
 #include "fanout.h"
 #include "log.h"
+#include "metrics.h"
+#include "ops_http.h"
 #include "netguard.h"
 #include "result.h"
 #include "service.h"
 #include "startup.h"
+#include "webhook_dispatch.h"
+#include "webhook_endpoint.h"
 #include "webhook_schedule.h"
 
 /* The jitter of the retry schedule: the Standard Webhooks +/-20 %. */
@@ -45,6 +49,9 @@ static long cfg_max_in_flight;
 static long cfg_poll_ms;
 static long cfg_disable_after_s;
 static long cfg_shutdown_grace_ms;
+static char *cfg_ops_host;
+static long cfg_ops_port;
+static long cfg_metrics_refresh_ms;
 
 static const struct config_entry config_table[] = {
     {"CAISSE_DATABASE_URL", CONFIG_STRING, NULL, "PostgreSQL connection string (URI or key=value)",
@@ -94,6 +101,15 @@ static const struct config_entry config_table[] = {
      "Longest orderly shutdown after SIGTERM before the process exits anyway; in-flight "
      "requests get this minus 3 s to finish",
      &cfg_shutdown_grace_ms, 4000, 600000},
+    {"CAISSE_OPS_HOST", CONFIG_STRING, "0.0.0.0",
+     "IPv4 address of the ops listener (GET /healthz, /readyz, /metrics)", &cfg_ops_host, 0, 0},
+    {"CAISSE_OPS_PORT", CONFIG_INT, "8093",
+     "Port of the ops listener (GET /healthz, /readyz, /metrics); 0 disables it", &cfg_ops_port, 0,
+     65535},
+    {"CAISSE_METRICS_REFRESH_MS", CONFIG_INT, "5000",
+     "How often the gauges read from PostgreSQL (retry queue depth, disabled endpoints) are "
+     "refreshed",
+     &cfg_metrics_refresh_ms, 100, 3600000},
 };
 
 static void webhook_worker_log_start(const char *worker_id)
@@ -131,6 +147,28 @@ static void webhook_worker_check_config(struct deliver_options *o)
     }
 }
 
+/* On the ops listener's probe thread, every CAISSE_METRICS_REFRESH_MS. */
+static void webhook_worker_refresh_gauges(struct db *db)
+{
+    struct metrics_registry *r = metrics_default();
+    long long n = 0;
+    if (webhook_dispatch_retry_queue_depth(db, &n) == C_OK)
+        metrics_gauge_set(
+            metrics_series(metrics_gauge(r, "caisse_webhook_retry_queue_depth",
+                                         "Webhook deliveries waiting for a retry (pending after "
+                                         "a failed attempt)",
+                                         NULL),
+                           NULL),
+            (double)n);
+    if (webhook_endpoint_count_disabled(db, &n) == C_OK)
+        metrics_gauge_set(
+            metrics_series(metrics_gauge(r, "caisse_webhook_disabled_endpoints",
+                                         "Webhook endpoints disabled and not deleted, all tenants",
+                                         NULL),
+                           NULL),
+            (double)n);
+}
+
 int main(int argc, char **argv)
 {
     service_init_or_exit(argc, argv, "webhook-worker",
@@ -163,10 +201,22 @@ int main(int argc, char **argv)
         config_free(config_table, CONFIG_TABLE_SIZE(config_table));
         return 1;
     }
+    struct ops_http_options oo = {.service = "webhook-worker",
+                                  .host = cfg_ops_host,
+                                  .port = cfg_ops_port,
+                                  .database_url = cfg_database_url,
+                                  .kafka_brokers = cfg_brokers,
+                                  .refresh_ms = cfg_metrics_refresh_ms,
+                                  .refresh = webhook_worker_refresh_gauges};
+    if (ops_http_start(&oo) != C_OK) {
+        config_free(config_table, CONFIG_TABLE_SIZE(config_table));
+        return 1;
+    }
     char err[512];
     struct deliver *d = deliver_start(&o, err, sizeof(err));
     if (d == NULL) {
         log_error("cannot start the delivery loop: %s", err);
+        ops_http_stop();
         config_free(config_table, CONFIG_TABLE_SIZE(config_table));
         return 1;
     }
@@ -187,6 +237,7 @@ int main(int argc, char **argv)
                                         .on_new_deliveries = deliver_wake,
                                         .arg = d};
             rc = fanout_run(&db, &fo);
+            ops_http_set_accepting(false);
         }
         db_close(&db);
     }
@@ -194,6 +245,7 @@ int main(int argc, char **argv)
      * error): the delivery loop drains its in-flight requests and follows. */
     service_request_stop();
     deliver_join(d);
+    ops_http_stop();
     log_info("webhook worker stopped");
     config_free(config_table, CONFIG_TABLE_SIZE(config_table));
     return rc == C_OK ? 0 : 1;

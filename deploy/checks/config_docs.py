@@ -22,9 +22,9 @@ import sys
 import yaml
 
 HELP_LINE = re.compile(r'^  (CAISSE_[A-Z0-9_]+)\s+\S+(?: \S+)?, (?:default "(.*)"|required)$')
-# Documented ahead of the binaries: the workers' ops listener lands with the metrics work.
-# Remove a name from here once every binary its row names prints it.
-PENDING = {"CAISSE_OPS_HOST", "CAISSE_OPS_PORT"}
+# Names documented ahead of the binaries that read them. Remove a name from here once
+# every binary its row names prints it.
+PENDING = set()
 
 
 def tables(text, section):

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics_support.h"
 #include "support.h"
 #include "uuid.h"
 
@@ -116,4 +117,174 @@ Test(faults, postgres_restart_gives_503_then_recovers, .timeout = 120, .fini = r
     cr_assert_eq(g.status, 200);
     test_api_free(&g);
     test_api_free(&r);
+}
+
+/* ---- readiness and metrics of every service ------------------------------------------ */
+
+struct ops_target {
+    const char *service;
+    const char *env; /* base URL of its /readyz and /metrics */
+};
+static const struct ops_target ops_targets[] = {
+    {"gateway", "CAISSE_TEST_INTERNAL_URL"},
+    {"session-worker", "CAISSE_TEST_SESSION_WORKER_OPS_URL"},
+    {"expiry-worker", "CAISSE_TEST_EXPIRY_WORKER_OPS_URL"},
+    {"webhook-worker", "CAISSE_TEST_WEBHOOK_WORKER_OPS_URL"},
+};
+#define OPS_TARGETS (sizeof(ops_targets) / sizeof(ops_targets[0]))
+
+/* restore_stack, and any stopped service started again (stack.sh
+ * start-service does nothing for a running one): these tests need all four,
+ * and a worker whose static group membership was fenced after an earlier
+ * test's long Kafka outage has exited (a fatal consumer error stops it). */
+static void restore_stack_and_services(void)
+{
+    restore_stack();
+    static const char *const names[] = {"session-worker", "expiry-worker", "webhook-worker",
+                                        "gateway"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        test_shell("bash %s/deploy/stack.sh start-service %s >/dev/null 2>&1",
+                   test_env("CAISSE_TEST_REPO"), names[i]);
+}
+
+/* Polls base/readyz until it answers want; returns the last answer (status
+ * and, in *reason, the body's reason when there is one). */
+static long wait_readyz(const char *base, long want, int seconds, char *reason, size_t reasonlen)
+{
+    long status = 0;
+    for (time_t end = time(NULL) + seconds;; test_sleep_ms(250)) {
+        struct api_response r = test_api_at(base, "GET", "/readyz", NULL, NULL, NULL);
+        status = r.status;
+        const char *why = json_string_value(json_object_get(r.json, "reason"));
+        if (reason != NULL)
+            snprintf(reason, reasonlen, "%s", why != NULL ? why : "");
+        test_api_free(&r);
+        if (status == want || time(NULL) >= end)
+            return status;
+    }
+}
+
+static void assert_all_ready(int seconds)
+{
+    for (size_t i = 0; i < OPS_TARGETS; i++)
+        cr_assert_eq(wait_readyz(test_env(ops_targets[i].env), 200, seconds, NULL, 0), 200,
+                     "%s is not ready", ops_targets[i].service);
+}
+
+Test(faults, postgres_down_makes_every_service_unready_until_it_is_back, .timeout = 240,
+     .init = restore_stack_and_services, .fini = restore_stack_and_services)
+{
+    assert_all_ready(60);
+    cr_assert_eq(
+        test_shell("bash %s/deploy/pg.sh stop >/dev/null 2>&1", test_env("CAISSE_TEST_REPO")), 0);
+    for (size_t i = 0; i < OPS_TARGETS; i++) {
+        char reason[128] = "";
+        long status = wait_readyz(test_env(ops_targets[i].env), 503, 30, reason, sizeof(reason));
+        cr_assert_eq(status, 503, "%s stayed ready without PostgreSQL", ops_targets[i].service);
+        cr_assert_str_eq(reason, "postgres unreachable", "%s", ops_targets[i].service);
+        /* Liveness does not depend on PostgreSQL: nothing to restart for. */
+        struct api_response h =
+            test_api_at(test_env(ops_targets[i].env), "GET", "/healthz", NULL, NULL, NULL);
+        cr_assert_eq(h.status, 200, "%s /healthz", ops_targets[i].service);
+        test_api_free(&h);
+    }
+    cr_assert_eq(
+        test_shell("bash %s/deploy/pg.sh start >/dev/null 2>&1", test_env("CAISSE_TEST_REPO")), 0);
+    assert_all_ready(90);
+}
+
+static double ops_metric(const char *env, const char *name, const char *const *labels)
+{
+    struct prom_scrape *s = prom_scrape(test_env(env));
+    double v = prom_value(s, name, labels);
+    prom_free(s);
+    return v;
+}
+
+/* Without Kafka the relay cannot publish: the expiry worker (which needs no
+ * Kafka) still expires sessions, their events pile up in the outbox, and the
+ * session worker's gauges say so until Kafka is back and the relay drains. */
+Test(faults, kafka_down_fills_the_outbox_backlog_until_the_relay_drains_it, .timeout = 300,
+     .init = restore_stack_and_services, .fini = restore_stack_and_services)
+{
+    assert_all_ready(60);
+    const char *const events[] = {"topic", "checkout.session.events", NULL};
+    double failed_before = ops_metric("CAISSE_TEST_SESSION_WORKER_OPS_URL",
+                                      "caisse_kafka_messages_failed_total", events);
+    cr_assert_eq(
+        test_shell("bash %s/deploy/kafka.sh stop >/dev/null 2>&1", test_env("CAISSE_TEST_REPO")),
+        0);
+    char reason[128];
+    cr_assert_eq(wait_readyz(test_env("CAISSE_TEST_SESSION_WORKER_OPS_URL"), 503, 30, reason,
+                             sizeof(reason)),
+                 503);
+    cr_assert_str_eq(reason, "kafka unreachable");
+    cr_assert_eq(wait_readyz(test_env("CAISSE_TEST_WEBHOOK_WORKER_OPS_URL"), 503, 30, reason,
+                             sizeof(reason)),
+                 503);
+    cr_assert_str_eq(reason, "kafka unreachable");
+    cr_assert_eq(wait_readyz(test_env("CAISSE_TEST_EXPIRY_WORKER_OPS_URL"), 200, 5, NULL, 0), 200,
+                 "the expiry worker does not use Kafka");
+
+    /* A session already due, straight into the table (its own tenant). */
+    char org[UUID_STR_LEN];
+    cr_assert_eq(uuid_v7_string(org), 0);
+    free(test_sql_value(
+        "INSERT INTO checkout_sessions (id, organization_id, environment, amount,"
+        " currency_code, status, title, customer_email, quantity, expires_at, metadata,"
+        " created_at, created_by, updated_at)"
+        " VALUES (gen_random_uuid(), $1::uuid, 'test', 1000, 'XOF', 'open', 'Outbox backlog',"
+        " 'backlog@example.com', 1, date_trunc('second', now()) - interval '1 second', '{}',"
+        " date_trunc('second', now()) - interval '1 hour', $1::uuid,"
+        " date_trunc('second', now()) - interval '1 hour') RETURNING id",
+        org));
+    double backlog = 0, age = 0;
+    for (time_t end = time(NULL) + 60; time(NULL) < end && !(backlog >= 1 && age >= 2);
+         test_sleep_ms(250)) {
+        backlog = ops_metric("CAISSE_TEST_SESSION_WORKER_OPS_URL", "caisse_outbox_backlog", NULL);
+        age = ops_metric("CAISSE_TEST_SESSION_WORKER_OPS_URL", "caisse_outbox_oldest_age_seconds",
+                         NULL);
+    }
+    cr_assert_geq(backlog, 1.0, "caisse_outbox_backlog is %f with Kafka down", backlog);
+    cr_assert_geq(age, 2.0, "caisse_outbox_oldest_age_seconds is %f", age);
+    char *unpublished = test_sql_value("SELECT count(*) FROM outbox o JOIN outbox_pending p"
+                                       " ON p.seq = o.seq WHERE o.organization_id = $1::uuid",
+                                       org);
+    cr_assert_str_eq(unpublished, "1");
+    free(unpublished);
+    /* The relay tried: each try fails after CAISSE_KAFKA_MESSAGE_TIMEOUT_MS (5 s). */
+    double failed = 0;
+    for (time_t end = time(NULL) + 60; time(NULL) < end && failed < 1; test_sleep_ms(500))
+        failed = ops_metric("CAISSE_TEST_SESSION_WORKER_OPS_URL",
+                            "caisse_kafka_messages_failed_total", events) -
+                 failed_before;
+    cr_assert_geq(failed, 1.0, "no failed delivery of an event counted while Kafka was down");
+
+    double consumed_before = ops_metric("CAISSE_TEST_WEBHOOK_WORKER_OPS_URL",
+                                        "caisse_kafka_messages_consumed_total", events);
+    cr_assert_eq(
+        test_shell("bash %s/deploy/kafka.sh start >/dev/null 2>&1", test_env("CAISSE_TEST_REPO")),
+        0);
+    for (time_t end = time(NULL) + 120; time(NULL) < end && (backlog > 0 || age > 0);
+         test_sleep_ms(500)) {
+        backlog = ops_metric("CAISSE_TEST_SESSION_WORKER_OPS_URL", "caisse_outbox_backlog", NULL);
+        age = ops_metric("CAISSE_TEST_SESSION_WORKER_OPS_URL", "caisse_outbox_oldest_age_seconds",
+                         NULL);
+    }
+    cr_assert_eq(backlog, 0.0, "the backlog did not drain: %f", backlog);
+    cr_assert_eq(age, 0.0);
+    unpublished = test_sql_value("SELECT count(*) FROM outbox_pending", NULL);
+    cr_assert_str_eq(unpublished, "0");
+    free(unpublished);
+    /* The published events reach the webhook worker's consumer: its group
+     * session is alive again, so the next test's outage starts afresh (two
+     * outages back to back beyond the 45 s session timeout would get the
+     * static member fenced, which stops the worker). */
+    double consumed = 0;
+    for (time_t end = time(NULL) + 90; time(NULL) < end && consumed < 1; test_sleep_ms(500))
+        consumed = ops_metric("CAISSE_TEST_WEBHOOK_WORKER_OPS_URL",
+                              "caisse_kafka_messages_consumed_total", events) -
+                   consumed_before;
+    cr_assert_geq(consumed, 1.0, "the webhook worker consumed nothing after Kafka came back");
+    assert_all_ready(90);
 }

@@ -34,7 +34,8 @@ static void insert_history(const char *org)
         "BEGIN",
         "INSERT INTO outbox (seq, id, session_id, organization_id, environment, type, payload,"
         " created_at)"
-        " SELECT coalesce((SELECT min(seq) FROM outbox), 1) - g, gen_random_uuid(), gen_random_uuid(), $1,"
+        " SELECT coalesce((SELECT min(seq) FROM outbox), 1) - g, gen_random_uuid(), "
+        "gen_random_uuid(), $1,"
         " 'test', 'checkout.session.created', '{}', now() - interval '40 days'"
         " FROM generate_series(1, 3) g",
         "INSERT INTO outbox (id, session_id, organization_id, environment, type, payload)"
@@ -75,9 +76,8 @@ Test(retention, events_and_finished_deliveries_past_the_retention_are_deleted, .
     char org[UUID_STR_LEN];
     cr_assert_eq(uuid_v7_string(org), 0);
     insert_history(org);
-    static const char old_events[] =
-        "SELECT count(*) FROM outbox WHERE organization_id = $1"
-        " AND created_at < now() - interval '30 days'";
+    static const char old_events[] = "SELECT count(*) FROM outbox WHERE organization_id = $1"
+                                     " AND created_at < now() - interval '30 days'";
     static const char old_finished[] = "SELECT count(*) FROM webhook_deliveries"
                                        " WHERE organization_id = $1 AND status <> 'pending'"
                                        " AND created_at < now() - interval '30 days'";

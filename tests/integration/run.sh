@@ -11,6 +11,14 @@ export CAISSE_KAFKA_PORT="${CAISSE_TEST_KAFKA_PORT:-57092}"
 export CAISSE_KAFKA_CONTROLLER_PORT="${CAISSE_TEST_KAFKA_CONTROLLER_PORT:-57093}"
 export CAISSE_GATEWAY_PORT="${CAISSE_TEST_GATEWAY_PORT:-58080}"
 export CAISSE_GATEWAY_INTERNAL_PORT=$((CAISSE_GATEWAY_PORT + 1))
+# The workers' ops listeners (healthz, readyz, metrics), derived from the gateway's port like
+# everything else, so parallel stacks never collide. +10 and +20 are the short-TTL gateway
+# and the webhook receiver; tests/integration/metrics.c starts a gateway of its own at +34.
+export CAISSE_SESSION_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 30))
+export CAISSE_EXPIRY_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 31))
+export CAISSE_WEBHOOK_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 32))
+# Gauges read from PostgreSQL refresh twice a second, so the metrics tests wait little.
+export CAISSE_METRICS_REFRESH_MS=500
 export CAISSE_KAFKA_PARTITIONS=4
 # Short enough for the tests that revoke keys or stop Kafka, otherwise the defaults.
 export CAISSE_API_KEY_CACHE_TTL=1
@@ -41,11 +49,14 @@ teardown() {
   local receiver_pid
   receiver_pid=$(cat "$CAISSE_STACK_DIR/run/webhook-receiver.pid" 2>/dev/null || true)
   if [ -n "$receiver_pid" ]; then kill "$receiver_pid" 2>/dev/null || true; fi
-  local short_pid
-  short_pid=$(cat "$CAISSE_STACK_DIR/run/gateway-short-ttl.pid" 2>/dev/null || true)
-  if [ -n "$short_pid" ] && kill "$short_pid" 2>/dev/null; then
-    for _ in $(seq 1 100); do kill -0 "$short_pid" 2>/dev/null || break; sleep 0.1; done
-  fi
+  local extra extra_pid
+  # The extra gateways: the short-TTL one, and the metrics suite's own if a crash left it.
+  for extra in gateway-short-ttl gateway-metrics; do
+    extra_pid=$(cat "$CAISSE_STACK_DIR/run/$extra.pid" 2>/dev/null || true)
+    if [ -n "$extra_pid" ] && kill "$extra_pid" 2>/dev/null; then
+      for _ in $(seq 1 100); do kill -0 "$extra_pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+  done
   if [ $rc -ne 0 ]; then
     echo "--- integration failed; last service log lines ---" >&2
     for f in "$CAISSE_STACK_DIR"/logs/*.log; do
@@ -82,6 +93,9 @@ export CAISSE_TEST_ORG_A="$org_a"
 export CAISSE_TEST_INTERNAL_URL="http://127.0.0.1:$CAISSE_GATEWAY_INTERNAL_PORT"
 export CAISSE_TEST_INTERNAL_TOKEN=$(cat "$CAISSE_STACK_DIR/internal-token")
 export CAISSE_TEST_ADMIN="$ADMIN"
+export CAISSE_TEST_SESSION_WORKER_OPS_URL="http://127.0.0.1:$CAISSE_SESSION_WORKER_OPS_PORT"
+export CAISSE_TEST_EXPIRY_WORKER_OPS_URL="http://127.0.0.1:$CAISSE_EXPIRY_WORKER_OPS_PORT"
+export CAISSE_TEST_WEBHOOK_WORKER_OPS_URL="http://127.0.0.1:$CAISSE_WEBHOOK_WORKER_OPS_PORT"
 export CAISSE_TEST_STACK="$STACK"
 export CAISSE_TEST_REPO="$REPO"
 # Every response the suites receive from the gateway, one JSON line each, for the OpenAPI
