@@ -1,9 +1,11 @@
 #include "db.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "log.h"
@@ -64,9 +66,22 @@ int db_init(struct db *db, const char *conninfo)
     db->conn = NULL;
     db->conninfo = copy;
     db->connects = 0;
+    db->prepared = NULL;
+    db->nprepared = 0;
+    db->prepared_for = 0;
     db->last_error[0] = '\0';
     db->sqlstate[0] = '\0';
     return C_OK;
+}
+
+/* Forgets the statements prepared on a connection that is gone. */
+static void db_prepared_clear(struct db *db)
+{
+    for (size_t i = 0; i < db->nprepared; i++)
+        free(db->prepared[i]);
+    free(db->prepared);
+    db->prepared = NULL;
+    db->nprepared = 0;
 }
 
 void db_close(struct db *db)
@@ -74,6 +89,7 @@ void db_close(struct db *db)
     if (db->conn != NULL)
         PQfinish(db->conn);
     db->conn = NULL;
+    db_prepared_clear(db);
     free(db->conninfo);
     db->conninfo = NULL;
 }
@@ -166,6 +182,73 @@ int db_ensure(struct db *db)
     return C_OK;
 }
 
+/* A statement outside the cache and the metrics (DEALLOCATE). */
+static int db_exec_plain(struct db *db, const char *sql)
+{
+    PGresult *r = PQexec(db->conn, sql);
+    int rc = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK ? C_OK : C_ERR;
+    PQclear(r);
+    return rc;
+}
+
+/* Beyond this many distinct texts on one connection, statements run
+ * unprepared: the project's SQL is a bounded set of constants, so reaching it
+ * would mean text built at run time, not worth a server-side plan each. */
+#define DB_PREPARED_MAX 256
+
+static bool db_is_data_statement(const char *sql)
+{
+    while (*sql == ' ' || *sql == '\n' || *sql == '\t' || *sql == '(')
+        sql++;
+    static const char *const verbs[] = {"SELECT", "WITH", "INSERT", "UPDATE", "DELETE"};
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+        size_t n = strlen(verbs[i]);
+        if (strncasecmp(sql, verbs[i], n) == 0 && !isalnum((unsigned char)sql[n]))
+            return true;
+    }
+    return false;
+}
+
+/* Runs sql prepared on the current connection, preparing it the first time;
+ * unprepared if it is not a data statement or the cache is full. When the
+ * PREPARE fails, its result is returned (the statement's own error). */
+static PGresult *db_exec_prepared(struct db *db, const char *sql, int nparams,
+                                  const char *const *params)
+{
+    if (db->prepared_for != db->connects) {
+        db_prepared_clear(db);
+        db->prepared_for = db->connects;
+    }
+    if (!db_is_data_statement(sql))
+        return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    char name[32];
+    for (size_t i = 0; i < db->nprepared; i++) {
+        if (strcmp(db->prepared[i], sql) == 0) {
+            snprintf(name, sizeof(name), "caisse_%zu", i);
+            return PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+        }
+    }
+    if (db->nprepared >= DB_PREPARED_MAX)
+        return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    char *copy = strdup(sql);
+    char **grown =
+        copy != NULL ? realloc(db->prepared, (db->nprepared + 1) * sizeof(*grown)) : NULL;
+    if (grown == NULL) {
+        free(copy);
+        return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    }
+    db->prepared = grown;
+    snprintf(name, sizeof(name), "caisse_%zu", db->nprepared);
+    PGresult *p = PQprepare(db->conn, name, sql, nparams, NULL);
+    if (p == NULL || PQresultStatus(p) != PGRES_COMMAND_OK) {
+        free(copy);
+        return p;
+    }
+    PQclear(p);
+    db->prepared[db->nprepared++] = copy;
+    return PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+}
+
 PGresult *db_exec_as(struct db *db, const char *statement, const char *sql, int nparams,
                      const char *const *params)
 {
@@ -181,7 +264,7 @@ PGresult *db_exec_as(struct db *db, const char *statement, const char *sql, int 
         }
         bool idle = PQtransactionStatus(db->conn) == PQTRANS_IDLE;
         double started = db_now_seconds();
-        PGresult *r = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        PGresult *r = db_exec_prepared(db, sql, nparams, params);
         db_observe(statement, started);
         ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
@@ -196,6 +279,16 @@ PGresult *db_exec_as(struct db *db, const char *statement, const char *sql, int 
         if (broken && idle && attempt == 0) {
             log_warn("postgres connection was lost, reconnecting: %s", db->last_error);
             continue;
+        }
+        /* A prepared statement the server no longer has (a pooler reset the
+         * session) or whose plan a migration changed: prepare anew, once. */
+        if (!broken && idle && attempt == 0 &&
+            (strcmp(db->sqlstate, "26000") == 0 || strcmp(db->sqlstate, "0A000") == 0)) {
+            db_prepared_clear(db);
+            if (db_exec_plain(db, "DEALLOCATE ALL") == C_OK) {
+                log_warn("prepared statements were reset: %s", db->last_error);
+                continue;
+            }
         }
         log_fields(LOG_ERROR,
                    json_pack("{ss ss}", "sqlstate", db->sqlstate, "statement", statement),

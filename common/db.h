@@ -19,6 +19,11 @@ struct db {
      * holder of such state notes this after setting it up and compares it
      * after each call to know whether the session is still the same. */
     unsigned long connects;
+    /* Statements prepared on the current connection (see db_exec_as): owned
+     * copies of their SQL text; valid while connects == prepared_for. */
+    char **prepared;
+    size_t nprepared;
+    unsigned long prepared_for;
 };
 
 /* Copies conninfo; connects lazily on first use, so a service can start before
@@ -39,6 +44,11 @@ void db_describe_target(const char *conninfo, char *out, size_t outlen);
  * Returns the result when it is COMMAND_OK or TUPLES_OK (caller PQclear()s it),
  * else NULL with the error logged and kept in db->last_error; a broken
  * connection is dropped so the next call reconnects.
+ *
+ * Data statements (SELECT, WITH, INSERT, UPDATE, DELETE) are prepared once per
+ * connection, keyed by their text, and executed by name afterwards: the
+ * server parses and plans them once instead of on every call. Behind
+ * PgBouncer in transaction mode this needs max_prepared_statements (1.21+).
  *
  * Every statement is measured under the name statement (/metrics:
  * caisse_db_statement_duration_seconds and caisse_db_errors_total, label
