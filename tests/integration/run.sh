@@ -6,10 +6,12 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 export CAISSE_STACK_DIR="${CAISSE_TEST_STACK_DIR:-$REPO/build/test-stack}"
-export CAISSE_PG_PORT="${CAISSE_TEST_PG_PORT:-57432}"
-export CAISSE_KAFKA_PORT="${CAISSE_TEST_KAFKA_PORT:-57092}"
-export CAISSE_KAFKA_CONTROLLER_PORT="${CAISSE_TEST_KAFKA_CONTROLLER_PORT:-57093}"
-export CAISSE_GATEWAY_PORT="${CAISSE_TEST_GATEWAY_PORT:-58080}"
+# Below Linux's ephemeral range (32768-60999): a test that binds a port mid-run (a gateway of
+# its own) must not find it taken by one of the suite's thousands of client connections.
+export CAISSE_PG_PORT="${CAISSE_TEST_PG_PORT:-27432}"
+export CAISSE_KAFKA_PORT="${CAISSE_TEST_KAFKA_PORT:-27092}"
+export CAISSE_KAFKA_CONTROLLER_PORT="${CAISSE_TEST_KAFKA_CONTROLLER_PORT:-27093}"
+export CAISSE_GATEWAY_PORT="${CAISSE_TEST_GATEWAY_PORT:-28080}"
 export CAISSE_GATEWAY_INTERNAL_PORT=$((CAISSE_GATEWAY_PORT + 1))
 # The workers' ops listeners (healthz, readyz, metrics), derived from the gateway's port like
 # everything else, so parallel stacks never collide. +10 and +20 are the short-TTL gateway
