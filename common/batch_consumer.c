@@ -105,13 +105,20 @@ static void batch_consumer_store_offsets(rd_kafka_t *rk, rd_kafka_message_t *con
     rd_kafka_topic_partition_list_destroy(list);
 }
 
-/* A worker takes work once its consumer is in the group: before that, what
- * is produced waits for it (the readiness probe says so). */
-static void batch_consumer_on_assigned(int partitions)
+/* A worker takes work once its consumer is in the group (the coordinator
+ * gave it a member id): before that, what is produced waits for it, and the
+ * readiness probe says so. Asked after each poll until it has joined. */
+static bool batch_consumer_joined(rd_kafka_t *rk)
 {
-    log_fields(LOG_INFO, json_pack("{si}", "partitions", partitions),
-               "kafka consumer joined its group");
-    ops_http_set_accepting(true);
+    char *member = rd_kafka_memberid(rk);
+    bool joined = member != NULL && member[0] != '\0';
+    if (member != NULL)
+        rd_kafka_mem_free(rk, member);
+    if (joined) {
+        log_info("kafka consumer joined its group");
+        ops_http_set_accepting(true);
+    }
+    return joined;
 }
 
 int batch_consumer_run(const struct batch_consumer_options *opt, batch_consumer_apply_fn apply,
@@ -121,8 +128,7 @@ int batch_consumer_run(const struct batch_consumer_options *opt, batch_consumer_
     struct kafka_consumer_options ko = {.brokers = opt->brokers,
                                         .group_id = opt->group_id,
                                         .instance_id = opt->instance_id,
-                                        .session_timeout_ms = BATCH_CONSUMER_SESSION_TIMEOUT_MS,
-                                        .on_assigned = batch_consumer_on_assigned};
+                                        .session_timeout_ms = BATCH_CONSUMER_SESSION_TIMEOUT_MS};
     rd_kafka_t *rk = kafka_consumer_new(&ko, opt->topic, err, sizeof(err));
     if (rk == NULL) {
         log_error("cannot create the kafka consumer: %s", err);
@@ -134,9 +140,11 @@ int batch_consumer_run(const struct batch_consumer_options *opt, batch_consumer_
         rd_kafka_destroy(rk);
         return C_ERR;
     }
-    bool fatal = false;
+    bool fatal = false, joined = false;
     while (!service_stopping() && !fatal) {
         size_t n = batch_consumer_fill(rk, msgs, opt, &fatal);
+        if (!joined)
+            joined = batch_consumer_joined(rk);
         if (n > 0) {
             if (apply(ctx, msgs, n) == C_OK) {
                 batch_consumer_store_offsets(rk, msgs, n);

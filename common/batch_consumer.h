@@ -26,7 +26,7 @@ typedef int (*batch_consumer_apply_fn)(void *ctx, rd_kafka_message_t *const *msg
 
 /* Runs until a stop is requested or the consumer fails fatally (C_ERR, and a
  * stop is requested for the whole service). Marks the worker as taking work
- * (ops_http_set_accepting) once the group assigned it its partitions. Closes
+ * (ops_http_set_accepting) once its consumer has joined the group. Closes
  * the consumer, which commits the stored offsets. */
 int batch_consumer_run(const struct batch_consumer_options *opt, batch_consumer_apply_fn apply,
                        void *ctx);

@@ -79,25 +79,6 @@ static int kafka_on_stats(rd_kafka_t *rk, char *json, size_t json_len, void *opa
     return 0; /* librdkafka frees json */
 }
 
-/* The eager (roundrobin) protocol: take what is assigned, drop all on a
- * revocation; the default handling does the same but tells nobody. */
-static void kafka_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                               rd_kafka_topic_partition_list_t *partitions, void *opaque)
-{
-    const struct kafka_consumer_options *opt = opaque;
-    if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        rd_kafka_assign(rk, NULL);
-        return;
-    }
-    rd_kafka_resp_err_t e = rd_kafka_assign(rk, partitions);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        log_error("kafka: cannot take the assigned partitions: %s", rd_kafka_err2str(e));
-        return;
-    }
-    if (opt->on_assigned != NULL)
-        opt->on_assigned(partitions->cnt);
-}
-
 /* What a producer needs besides librdkafka's handle: the caller's delivery
  * callback, called after the report was counted. */
 struct kafka_producer_hooks {
@@ -249,8 +230,6 @@ rd_kafka_t *kafka_consumer_new(const struct kafka_consumer_options *opt, const c
         return NULL;
     }
     rd_kafka_conf_set_stats_cb(conf, kafka_on_stats);
-    rd_kafka_conf_set_rebalance_cb(conf, kafka_on_rebalance);
-    rd_kafka_conf_set_opaque(conf, (void *)opt);
     if (opt->instance_id != NULL && opt->instance_id[0] != '\0' &&
         kafka_set(conf, "group.instance.id", opt->instance_id, err, errlen) != C_OK) {
         rd_kafka_conf_destroy(conf);

@@ -32,14 +32,9 @@ struct kafka_consumer_options {
     const char *group_id;
     const char *instance_id; /* static membership; "" or NULL for dynamic */
     long session_timeout_ms;
-    /* Called (from kafka_consume) each time the group gives this consumer its
-     * partitions, an empty set included: it has joined and takes work. May be
-     * NULL. */
-    void (*on_assigned)(int partitions);
 };
 
-/* Subscribed to topic, auto commit of *stored* offsets only; opt must
- * outlive the consumer (its rebalance callback reads it). Its statistics
+/* Subscribed to topic, auto commit of *stored* offsets only. Its statistics
  * (every KAFKA_STATS_INTERVAL_MS, served by kafka_consume) set the gauge
  * caisse_kafka_consumer_lag{topic,partition} of the partitions it holds. */
 rd_kafka_t *kafka_consumer_new(const struct kafka_consumer_options *opt, const char *topic,
