@@ -209,7 +209,7 @@ INSERT INTO checkout_sessions (id, organization_id, environment, amount, currenc
 SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing
          substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
          FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid,
-       :'org', 'test', 100 + (g * 7919) % 1000000, 'XOF', 'open',
+       :'org', 'test', 100 + (g::bigint * 7919) % 1000000, 'XOF', 'open',
        'Bench order ' || g, 'buyer' || (g % 100000) || '@example.com', 1,
        'https://shop.example/success',
        t.due, jsonb_build_object('order_id', 'due-' || g), t.due - interval '1 hour', :'by',
