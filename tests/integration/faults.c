@@ -286,5 +286,15 @@ Test(faults, kafka_down_fills_the_outbox_backlog_until_the_relay_drains_it, .tim
                               "caisse_kafka_messages_consumed_total", events) -
                    consumed_before;
     cr_assert_geq(consumed, 1.0, "the webhook worker consumed nothing after Kafka came back");
+    /* And a create is applied: the session worker's consumer is back in its group too. */
     assert_all_ready(90);
+    char *body = test_body(NULL);
+    long status = 0;
+    for (time_t end = time(NULL) + 90; time(NULL) < end && status != 201; test_sleep_ms(500)) {
+        struct api_response r = test_create(test_env("CAISSE_TEST_KEY_A"), body);
+        status = r.status;
+        test_api_free(&r);
+    }
+    free(body);
+    cr_assert_eq(status, 201, "no create was applied after Kafka came back");
 }
