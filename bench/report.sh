@@ -10,8 +10,10 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RES=${1:?raw results directory}
 OUT=${2:?results file}
 
-slurp() { # a .jsonl of RES as a JSON array ([] if absent)
-  if [ -s "$RES/$1.jsonl" ]; then jq -cs . "$RES/$1.jsonl"; else echo '[]'; fi
+# A .jsonl of RES for jq's --slurpfile (an array of its lines; [] if absent). Files, not
+# arguments: the memory samples of a full run are far beyond the kernel's argument limit.
+slurp() {
+  if [ -s "$RES/$1.jsonl" ]; then echo "$RES/$1.jsonl"; else echo /dev/null; fi
 }
 
 machine=$(jq -n \
@@ -40,14 +42,14 @@ jq -n \
   --argjson machine "$machine" --argjson git "$git_json" --argjson config "$config" \
   --argjson anomalies "$anomalies" \
   --argjson gateway_threads "${GATEWAY_THREADS:-null}" \
-  --argjson ceiling "$(slurp http_ceiling)" --argjson get "$(slurp get)" --argjson post "$(slurp post)" \
-  --argjson post_half "$(slurp post_half)" --argjson raw "$(slurp read_after_write)" \
-  --argjson windows "$(slurp pipeline_windows)" --argjson pipeline "$(slurp pipeline)" \
-  --argjson pgbench "$(slurp pgbench)" --argjson webhooks "$(slurp webhooks)" \
-  --argjson webhooks_db "$(slurp webhooks_db)" --argjson expiry "$(slurp expiry)" \
-  --argjson soak "$(slurp soak)" --argjson soak_settle "$(slurp soak_settle)" \
-  --argjson stages "$(slurp stages)" \
-  --argjson mem "$(slurp mem)" --argjson soak_mem "$(slurp soak-mem)" \
+  --slurpfile ceiling "$(slurp http_ceiling)" --slurpfile get "$(slurp get)" --slurpfile post "$(slurp post)" \
+  --slurpfile post_half "$(slurp post_half)" --slurpfile raw "$(slurp read_after_write)" \
+  --slurpfile windows "$(slurp pipeline_windows)" --slurpfile pipeline "$(slurp pipeline)" \
+  --slurpfile pgbench "$(slurp pgbench)" --slurpfile webhooks "$(slurp webhooks)" \
+  --slurpfile webhooks_db "$(slurp webhooks_db)" --slurpfile expiry "$(slurp expiry)" \
+  --slurpfile soak "$(slurp soak)" --slurpfile soak_settle "$(slurp soak_settle)" \
+  --slurpfile stages "$(slurp stages)" \
+  --slurpfile mem "$(slurp mem)" --slurpfile soak_mem "$(slurp soak-mem)" \
   --argjson warmup "${BENCH_SOAK_WARMUP_S:-60}" --argjson tol_pct "${BENCH_SOAK_TOLERANCE_PCT:-10}" \
   --argjson tol_mb "${BENCH_SOAK_TOLERANCE_MB:-2}" \
   '
