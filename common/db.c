@@ -298,6 +298,17 @@ PGresult *db_exec_as(struct db *db, const char *statement, const char *sql, int 
     }
 }
 
+int db_exec_affected_as(struct db *db, const char *statement, const char *sql, int nparams,
+                        const char *const *params, long *affected)
+{
+    PGresult *r = db_exec_as(db, statement, sql, nparams, params);
+    if (r == NULL)
+        return C_ERR;
+    *affected = strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return C_OK;
+}
+
 int db_exec_command_as(struct db *db, const char *statement, const char *sql, int nparams,
                        const char *const *params)
 {

@@ -61,6 +61,12 @@ PGresult *db_exec_as(struct db *db, const char *statement, const char *sql, int 
 int db_exec_command_as(struct db *db, const char *statement, const char *sql, int nparams,
                        const char *const *params);
 #define db_exec(db, sql, nparams, params) db_exec_as((db), __func__, (sql), (nparams), (params))
+/* db_exec_as for a write whose result is the number of rows it touched
+ * (*affected, e.g. a DELETE of one batch of old rows). */
+int db_exec_affected_as(struct db *db, const char *statement, const char *sql, int nparams,
+                        const char *const *params, long *affected);
+#define db_exec_affected(db, sql, nparams, params, affected)                                       \
+    db_exec_affected_as((db), __func__, (sql), (nparams), (params), (affected))
 #define db_exec_command(db, sql, nparams, params)                                                  \
     db_exec_command_as((db), __func__, (sql), (nparams), (params))
 

@@ -169,10 +169,5 @@ int outbox_purge_older_than(struct db *db, long days, long limit, long *deleted)
     snprintf(days_text, sizeof(days_text), "%ld", days);
     snprintf(limit_text, sizeof(limit_text), "%ld", limit);
     const char *params[2] = {days_text, limit_text};
-    PGresult *r = db_exec(db, sql, 2, params);
-    if (r == NULL)
-        return C_ERR;
-    *deleted = strtol(PQcmdTuples(r), NULL, 10);
-    PQclear(r);
-    return C_OK;
+    return db_exec_affected(db, sql, 2, params, deleted);
 }

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -474,10 +475,16 @@ static long verify(const char *test, struct test_traffic *t, const char *marker)
 
 /* ---- the tests -------------------------------------------------------------------------- */
 
-Test(faults, session_worker_kill_9_mid_stream_loses_and_duplicates_nothing, .timeout = 480,
-     .fini = restore_stack)
+static void expect_orderly_stop(const char *test, const char *service);
+
+/* Stops the session worker twice while traffic flows, restarts it each time,
+ * and checks everything the clients were told. kill -9: after 40 sessions
+ * were readable in time (201), wherever it is; then, once the restarted
+ * worker is back at work, inside a batch's transaction for sure (held at the
+ * outbox). graceful: SIGTERM at the same points (exit 0 within the grace).
+ * Returns the duplicate deliveries on Kafka. */
+static long session_worker_stops_under_load(const char *test, bool graceful)
 {
-    static const char test[] = "session worker kill -9";
     cr_assert_eq(wait_for_ready(60), 200);
     char marker[UUID_STR_LEN];
     cr_assert_eq(uuid_v7_string(marker), 0);
@@ -489,25 +496,25 @@ Test(faults, session_worker_kill_9_mid_stream_loses_and_duplicates_nothing, .tim
                                      .pause_ms = 50,
                                      .completion_deadline_s = 120};
     struct test_traffic *t = test_traffic_start(&o);
-    /* Kill it while it applies: after 40 sessions were readable in time
-     * (201), wherever it is; then, once the restarted worker is back at work,
-     * inside a batch's transaction for sure (held at the outbox). */
-    int kills = 0;
+    int stops = 0;
     PGconn *watch = connect_db();
     for (int round = 0; round < 2; round++) {
         long base = test_traffic_count(t, 201);
         if (!wait_traffic(t, 201, base + (round == 0 ? 40 : 15), 150000))
             break;
         PGconn *lock = NULL;
-        if (round == 1) {
+        if (round == 1 && !graceful) {
             lock = lock_outbox();
             cr_assert(wait_blocked_on_outbox(watch, 20000),
                       "the session worker never reached the outbox with a batch");
         }
         long answered = test_traffic_count(t, -1);
-        test_service_kill9("session-worker");
-        kills++;
-        fprintf(stderr, "%s: killed %s after %ld of %d creates were answered\n", test,
+        if (graceful)
+            expect_orderly_stop(test, "session-worker");
+        else
+            test_service_kill9("session-worker");
+        stops++;
+        fprintf(stderr, "%s: stopped %s after %ld of %d creates were answered\n", test,
                 lock != NULL ? "inside a batch's transaction" : "mid-stream", answered, o.creates);
         if (lock != NULL)
             unlock_outbox(lock);
@@ -515,14 +522,21 @@ Test(faults, session_worker_kill_9_mid_stream_loses_and_duplicates_nothing, .tim
         test_service_start("session-worker", NULL);
     }
     PQfinish(watch);
-    cr_assert_geq(kills, 1, "the traffic ended before the session worker could be killed");
+    cr_assert_geq(stops, 1, "the traffic ended before the session worker could be stopped");
     test_traffic_join(t);
     char summary[1024];
     test_traffic_summary(t, summary, sizeof(summary));
-    fprintf(stderr, "%s: %d kills; %s\n", test, kills, summary);
+    fprintf(stderr, "%s: %d stops; %s\n", test, stops, summary);
     settle(t, NULL, marker, true, 150);
-    verify(test, t, marker);
+    long duplicates = verify(test, t, marker);
     test_traffic_free(t);
+    return duplicates;
+}
+
+Test(faults, session_worker_kill_9_mid_stream_loses_and_duplicates_nothing, .timeout = 480,
+     .fini = restore_stack)
+{
+    session_worker_stops_under_load("session worker kill -9", false);
 }
 
 /* Inserts count open sessions, due for an hour or more, in a tenant of their
@@ -566,6 +580,19 @@ static long expired_count(PGconn *c, const char *org)
     long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     return n;
+}
+
+/* Until at least at_least of the count due sessions of marker are expired. */
+static void wait_expired(PGconn *c, const char *marker, long at_least, int count)
+{
+    long expired = 0;
+    for (long deadline = now_ms() + 60000; now_ms() < deadline; test_sleep_ms(5)) {
+        expired = expired_count(c, marker);
+        if (expired >= at_least)
+            break;
+    }
+    cr_assert_geq(expired, at_least, "the expiry worker expired only %ld of %d in 60 s", expired,
+                  count);
 }
 
 /* After a drain of count due sessions: every one expired exactly once, its
@@ -621,14 +648,7 @@ Test(faults, expiry_worker_kill_9_mid_batch_loses_and_duplicates_nothing, .timeo
      * sure inside a sweep, its batch updated but held at the outbox. */
     static const long kill_at[] = {N / 5, N * 3 / 5};
     for (size_t k = 0; k < sizeof(kill_at) / sizeof(kill_at[0]); k++) {
-        long expired = 0;
-        for (long deadline = now_ms() + 60000; now_ms() < deadline; test_sleep_ms(5)) {
-            expired = expired_count(c, marker);
-            if (expired >= kill_at[k])
-                break;
-        }
-        cr_assert_geq(expired, kill_at[k], "the expiry worker expired only %ld of %d in 60 s",
-                      expired, N);
+        wait_expired(c, marker, kill_at[k], N);
         PGconn *lock = NULL;
         if (k == 1) {
             lock = lock_outbox();
@@ -767,40 +787,8 @@ static void restore_stack_and_gateway(void)
 Test(faults, session_worker_sigterm_under_load_exits_0_and_duplicates_nothing, .timeout = 480,
      .fini = restore_stack)
 {
-    static const char test[] = "session worker SIGTERM";
-    cr_assert_eq(wait_for_ready(60), 200);
-    char marker[UUID_STR_LEN];
-    cr_assert_eq(uuid_v7_string(marker), 0);
-    struct test_traffic_options o = {.api_key = test_env("CAISSE_TEST_KEY_A"),
-                                     .marker = marker,
-                                     .threads = 4,
-                                     .creates = 300,
-                                     .complete_every = 2,
-                                     .pause_ms = 50,
-                                     .completion_deadline_s = 120};
-    struct test_traffic *t = test_traffic_start(&o);
-    int stops = 0;
-    for (int round = 0; round < 2; round++) {
-        long base = test_traffic_count(t, 201);
-        if (!wait_traffic(t, 201, base + (round == 0 ? 40 : 15), 150000))
-            break;
-        long answered = test_traffic_count(t, -1);
-        expect_orderly_stop(test, "session-worker");
-        stops++;
-        fprintf(stderr, "%s: stopped after %ld of %d creates were answered\n", test, answered,
-                o.creates);
-        test_sleep_ms(1000);
-        test_service_start("session-worker", NULL);
-    }
-    cr_assert_geq(stops, 1, "the traffic ended before the session worker could be stopped");
-    test_traffic_join(t);
-    char summary[1024];
-    test_traffic_summary(t, summary, sizeof(summary));
-    fprintf(stderr, "%s: %d stops; %s\n", test, stops, summary);
-    settle(t, NULL, marker, true, 150);
-    long duplicates = verify(test, t, marker);
+    long duplicates = session_worker_stops_under_load("session worker SIGTERM", true);
     cr_assert_eq(duplicates, 0, "an orderly stop published %ld events twice", duplicates);
-    test_traffic_free(t);
 }
 
 struct sigterm_call {
@@ -901,14 +889,7 @@ Test(faults, expiry_worker_sigterm_mid_burst_exits_0_and_duplicates_nothing, .ti
     PGconn *c = connect_db();
     static const long stop_at[] = {N / 5, N * 3 / 5};
     for (size_t k = 0; k < sizeof(stop_at) / sizeof(stop_at[0]); k++) {
-        long expired = 0;
-        for (long deadline = now_ms() + 60000; now_ms() < deadline; test_sleep_ms(5)) {
-            expired = expired_count(c, marker);
-            if (expired >= stop_at[k])
-                break;
-        }
-        cr_assert_geq(expired, stop_at[k], "the expiry worker expired only %ld of %d in 60 s",
-                      expired, N);
+        wait_expired(c, marker, stop_at[k], N);
         expect_orderly_stop(test, "expiry-worker");
         long at_stop = expired_count(c, marker);
         fprintf(stderr, "%s: stopped with %ld of %d expired\n", test, at_stop, N);
