@@ -298,6 +298,25 @@ static void report_duplicates(const char *test, const struct verdict *v)
     cr_log_info("%s: duplicate deliveries: %ld", test, v->duplicates);
 }
 
+/* The outbox of these sessions against the state machine, Kafka against the
+ * outbox: every event once with its outbox id, none missing. Returns the
+ * duplicate deliveries (allowed after a crash). */
+static long verify_outbox_and_kafka(const char *test, json_t *sessions, bool created_expected)
+{
+    struct verdict v = {0};
+    check_outbox(sessions, created_expected, &v);
+    cr_assert_eq(v.problems, 0, "outbox: %ld problems: %s", v.problems, v.first);
+    json_t *subjects = subjects_of(sessions);
+    json_t *tally = test_kafka_tally(subjects);
+    check_kafka(sessions, tally, &v);
+    report_duplicates(test, &v);
+    cr_assert_eq(v.problems, 0, "Kafka: %ld problems: %s", v.problems, v.first);
+    cr_assert_eq(v.missing, 0, "%ld outbox events never reached Kafka", v.missing);
+    json_decref(tally);
+    json_decref(subjects);
+    return v.duplicates;
+}
+
 /* ---- what the clients saw --------------------------------------------------------------- */
 
 struct acked {
@@ -455,22 +474,12 @@ static long verify(const char *test, struct test_traffic *t, const char *marker)
                   extra, json_object_size(a.ids));
     cr_assert_eq(unpublished, 0, "%ld outbox rows were never published", unpublished);
 
-    struct verdict v = {0};
-    check_outbox(sessions, true, &v);
-    cr_assert_eq(v.problems, 0, "outbox: %ld problems: %s", v.problems, v.first);
-    json_t *subjects = subjects_of(sessions);
-    json_t *tally = test_kafka_tally(subjects);
-    check_kafka(sessions, tally, &v);
-    report_duplicates(test, &v);
-    cr_assert_eq(v.problems, 0, "Kafka: %ld problems: %s", v.problems, v.first);
-    cr_assert_eq(v.missing, 0, "%ld outbox events never reached Kafka", v.missing);
+    long duplicates = verify_outbox_and_kafka(test, sessions, true);
     fprintf(stderr, "%s: %zu sessions (%zu acknowledged, %ld answered 503), %ld completed\n", test,
             json_object_size(sessions), json_object_size(a.ids), a.unacknowledged, a.completions);
-    json_decref(tally);
-    json_decref(subjects);
     json_decref(sessions);
     json_decref(a.ids);
-    return v.duplicates;
+    return duplicates;
 }
 
 /* ---- the tests -------------------------------------------------------------------------- */
@@ -615,19 +624,9 @@ static long verify_all_expired(const char *test, const char *marker, int count)
     }
     cr_assert_eq(not_expired, 0, "%ld of %d due sessions were not expired", not_expired, count);
     cr_assert_eq(unpublished, 0, "%ld outbox rows were never published", unpublished);
-    struct verdict v = {0};
-    check_outbox(sessions, false, &v);
-    cr_assert_eq(v.problems, 0, "outbox: %ld problems: %s", v.problems, v.first);
-    json_t *subjects = subjects_of(sessions);
-    json_t *tally = test_kafka_tally(subjects);
-    check_kafka(sessions, tally, &v);
-    report_duplicates(test, &v);
-    cr_assert_eq(v.problems, 0, "Kafka: %ld problems: %s", v.problems, v.first);
-    cr_assert_eq(v.missing, 0, "%ld expired events never reached Kafka", v.missing);
-    json_decref(tally);
-    json_decref(subjects);
+    long duplicates = verify_outbox_and_kafka(test, sessions, false);
     json_decref(sessions);
-    return v.duplicates;
+    return duplicates;
 }
 
 Test(faults, expiry_worker_kill_9_mid_batch_loses_and_duplicates_nothing, .timeout = 300,
