@@ -32,6 +32,18 @@
 #define DELIVER_BODY_MAX 20000
 /* Most deliveries claimed by one statement. */
 #define DELIVER_CLAIM_BATCH 100
+/* Deliveries of one endpoint held at once (sending plus claimed ahead), as a
+ * multiple of its concurrency cap: claiming ahead lets a freed slot start the
+ * next request without a round trip to PostgreSQL, so one claim serves many
+ * requests instead of one. */
+#define DELIVER_PREFETCH_FACTOR 8
+/* Most deliveries claimed ahead in all, as a multiple of max_in_flight. */
+#define DELIVER_QUEUE_FACTOR 2
+/* A claimed-ahead delivery starts only if its lease still covers a whole
+ * request plus this; otherwise it is given back rather than risk being sent
+ * by two workers. */
+#define DELIVER_START_MARGIN_MS 2000
+#define DELIVER_ENDPOINT_BUCKETS 256
 #define DELIVER_DB_RETRY_MIN_MS 200
 #define DELIVER_DB_RETRY_MAX_MS 5000
 /* Loop tick while draining: in-flight transfers are driven by curl_multi_poll
@@ -42,8 +54,10 @@
 struct deliver_transfer {
     struct deliver_transfer *next;
     struct deliver *d;
+    struct deliver_endpoint *ep; /* while claimed ahead or sending */
     struct webhook_dispatch_job job;
-    CURL *easy; /* NULL once finished (or never started) */
+    int64_t claimed_ms; /* before the claim's statement: its lease runs from no earlier */
+    CURL *easy;         /* NULL once finished (or never started) */
     struct curl_slist *headers;
     char *body; /* response, DELIVER_BODY_MAX + 1 bytes, allocated on first data */
     size_t body_len;
@@ -60,6 +74,19 @@ struct deliver_transfer {
     bool has_error;
 };
 
+/* What this worker holds of one endpoint: requests sending, and deliveries
+ * claimed ahead (leased, not started) in claim order. */
+struct deliver_endpoint {
+    struct deliver_endpoint *next; /* hash chain */
+    char id[UUID_STR_LEN];
+    long sending;
+    long queued;
+    struct deliver_transfer *queue, *queue_tail;
+    /* The last claim filled this endpoint's allowance: more may be due, so
+     * claim again once half of it is sent. */
+    bool backlog;
+};
+
 struct deliver {
     struct deliver_options opt;
     pthread_t thread;
@@ -69,6 +96,8 @@ struct deliver {
     struct deliver_transfer *active;     /* sending */
     struct deliver_transfer *unrecorded; /* finished, outcome not yet in PostgreSQL */
     long active_count;
+    struct deliver_endpoint *endpoints[DELIVER_ENDPOINT_BUCKETS];
+    long queued_count; /* claimed ahead, over all endpoints */
     int64_t db_retry_at;
     struct backoff db_backoff;
     struct metrics_family *outcomes; /* caisse_webhook_deliveries_total */
@@ -218,21 +247,80 @@ static int deliver_setup_easy(struct deliver_transfer *t)
     return C_OK;
 }
 
-/* Starts the claimed job (taking ownership of it). A job that cannot even be
- * sent (malformed secret, out of memory) finishes at once as a failed
- * attempt, so the schedule still applies. */
-static void deliver_start_job(struct deliver *d, struct webhook_dispatch_job *job)
+static size_t deliver_endpoint_bucket(const char *id)
+{
+    /* FNV-1a over the id's text. */
+    uint32_t h = 2166136261u;
+    for (const char *p = id; *p != '\0'; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return h % DELIVER_ENDPOINT_BUCKETS;
+}
+
+/* The endpoint's entry, created empty if missing (NULL: out of memory). */
+static struct deliver_endpoint *deliver_endpoint_get(struct deliver *d, const char *id)
+{
+    struct deliver_endpoint **head = &d->endpoints[deliver_endpoint_bucket(id)];
+    for (struct deliver_endpoint *e = *head; e != NULL; e = e->next) {
+        if (strcmp(e->id, id) == 0)
+            return e;
+    }
+    struct deliver_endpoint *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return NULL;
+    snprintf(e->id, sizeof(e->id), "%s", id);
+    e->next = *head;
+    *head = e;
+    return e;
+}
+
+/* Frees the entry once this worker holds nothing of its endpoint. */
+static void deliver_endpoint_forget_if_idle(struct deliver *d, struct deliver_endpoint *e)
+{
+    if (e->sending > 0 || e->queued > 0)
+        return;
+    for (struct deliver_endpoint **p = &d->endpoints[deliver_endpoint_bucket(e->id)]; *p != NULL;
+         p = &(*p)->next) {
+        if (*p == e) {
+            *p = e->next;
+            free(e);
+            return;
+        }
+    }
+}
+
+/* Holds the claimed job (taking ownership of it) until a slot of its
+ * endpoint is free. */
+static void deliver_queue_job(struct deliver *d, struct webhook_dispatch_job *job,
+                              int64_t claimed_ms)
 {
     struct deliver_transfer *t = calloc(1, sizeof(*t));
-    if (t == NULL) {
+    struct deliver_endpoint *e = t != NULL ? deliver_endpoint_get(d, job->endpoint_id) : NULL;
+    if (e == NULL) {
         /* The lease ends and the delivery is retaken; nothing else to do. */
-        log_error("out of memory starting delivery %s", job->delivery_id);
+        log_error("out of memory holding delivery %s", job->delivery_id);
+        free(t);
         webhook_dispatch_job_clear(job);
         return;
     }
     t->d = d;
+    t->ep = e;
     t->job = *job;
     memset(job, 0, sizeof(*job));
+    t->claimed_ms = claimed_ms;
+    if (e->queue_tail != NULL)
+        e->queue_tail->next = t;
+    else
+        e->queue = t;
+    e->queue_tail = t;
+    e->queued++;
+    d->queued_count++;
+}
+
+/* Sends a held job now. A job that cannot even be sent (malformed secret, out
+ * of memory) finishes at once as a failed attempt, so the schedule still
+ * applies. */
+static void deliver_send(struct deliver *d, struct deliver_transfer *t)
+{
     t->started_ms = deliver_now_ms();
     const char *fail = NULL;
     if (deliver_build_headers(t) != C_OK)
@@ -246,27 +334,116 @@ static void deliver_start_job(struct deliver *d, struct webhook_dispatch_job *jo
             t->easy = NULL;
         }
         deliver_set_error(t, fail);
+        t->ep = NULL;
         t->next = d->unrecorded;
         d->unrecorded = t;
         return;
     }
+    t->ep->sending++;
     t->next = d->active;
     d->active = t;
     d->active_count++;
 }
 
-/* {"<endpoint id>": transfers} over sending and not yet recorded transfers:
- * both hold a slot of their endpoint. */
-static json_t *deliver_in_flight_map(const struct deliver *d)
+/* Takes the first held job of endpoint e off its queue. */
+static struct deliver_transfer *deliver_endpoint_pop(struct deliver *d, struct deliver_endpoint *e)
+{
+    struct deliver_transfer *t = e->queue;
+    e->queue = t->next;
+    if (e->queue == NULL)
+        e->queue_tail = NULL;
+    t->next = NULL;
+    e->queued--;
+    d->queued_count--;
+    return t;
+}
+
+/* Gives the leases of the listed held deliveries back (freeing them), so
+ * that any worker may send them now rather than after their lease. */
+static void deliver_release_held(struct deliver *d, struct deliver_transfer *list, const char *why)
+{
+    json_t *ids = json_array();
+    long n = 0;
+    while (list != NULL) {
+        struct deliver_transfer *t = list;
+        list = t->next;
+        if (ids != NULL)
+            json_array_append_new(ids, json_string(t->job.delivery_id));
+        deliver_transfer_free(t);
+        n++;
+    }
+    if (n > 0 && (ids == NULL || webhook_dispatch_release(&d->db, ids, d->opt.worker_id) != C_OK))
+        log_warn("could not give back %ld held deliveries (%s); their leases end on their own: %s",
+                 n, why, d->db.last_error);
+    json_decref(ids);
+}
+
+/* Starts held jobs wherever their endpoint has a free slot. *refill: an
+ * endpoint with more due is running low, claim again now. */
+static void deliver_start_held(struct deliver *d, bool *refill)
+{
+    long prefetch = d->opt.endpoint_concurrency * DELIVER_PREFETCH_FACTOR;
+    struct deliver_transfer *stale = NULL;
+    for (size_t b = 0; b < DELIVER_ENDPOINT_BUCKETS; b++) {
+        struct deliver_endpoint *e = d->endpoints[b];
+        while (e != NULL) {
+            struct deliver_endpoint *next = e->next;
+            while (e->queue != NULL && e->sending < d->opt.endpoint_concurrency &&
+                   d->active_count < d->opt.max_in_flight) {
+                struct deliver_transfer *t = deliver_endpoint_pop(d, e);
+                if (deliver_now_ms() + d->opt.timeout_ms + DELIVER_START_MARGIN_MS >
+                    t->claimed_ms + d->opt.lease_ms) {
+                    t->ep = NULL;
+                    t->next = stale;
+                    stale = t;
+                    continue;
+                }
+                deliver_send(d, t);
+            }
+            if (e->backlog && e->queued * 2 <= prefetch) {
+                e->backlog = false;
+                *refill = true;
+            }
+            deliver_endpoint_forget_if_idle(d, e);
+            e = next;
+        }
+    }
+    if (stale != NULL) {
+        *refill = true;
+        deliver_release_held(d, stale, "held past their lease");
+    }
+}
+
+/* Gives back every held job (stopping: only what is sending finishes). */
+static void deliver_release_all_held(struct deliver *d)
+{
+    struct deliver_transfer *all = NULL;
+    for (size_t b = 0; b < DELIVER_ENDPOINT_BUCKETS; b++) {
+        struct deliver_endpoint *e = d->endpoints[b];
+        while (e != NULL) {
+            struct deliver_endpoint *next = e->next;
+            while (e->queue != NULL) {
+                struct deliver_transfer *t = deliver_endpoint_pop(d, e);
+                t->ep = NULL;
+                t->next = all;
+                all = t;
+            }
+            deliver_endpoint_forget_if_idle(d, e);
+            e = next;
+        }
+    }
+    deliver_release_held(d, all, "stopping");
+}
+
+/* {"<endpoint id>": deliveries held} over sending and claimed-ahead ones. */
+static json_t *deliver_held_map(const struct deliver *d)
 {
     json_t *m = json_object();
     if (m == NULL)
         return NULL;
-    const struct deliver_transfer *lists[2] = {d->active, d->unrecorded};
-    for (int l = 0; l < 2; l++) {
-        for (const struct deliver_transfer *t = lists[l]; t != NULL; t = t->next) {
-            json_int_t n = json_integer_value(json_object_get(m, t->job.endpoint_id));
-            if (json_object_set_new(m, t->job.endpoint_id, json_integer(n + 1)) != 0) {
+    for (size_t b = 0; b < DELIVER_ENDPOINT_BUCKETS; b++) {
+        for (const struct deliver_endpoint *e = d->endpoints[b]; e != NULL; e = e->next) {
+            if (json_object_set_new(m, e->id, json_integer(e->sending + e->queued)) != 0) {
                 json_decref(m);
                 return NULL;
             }
@@ -297,26 +474,29 @@ static void deliver_abandon(struct deliver *d, const struct webhook_dispatch_job
                "webhook delivery failed without an attempt");
 }
 
-/* Claims what is due and starts it. *more: the claim was full, more may be due. */
+/* Claims what is due, up to each endpoint's allowance of held deliveries,
+ * and holds it. *more: the claim was full, more may be due. */
 static int deliver_claim(struct deliver *d, bool *more)
 {
     *more = false;
-    long room = d->opt.max_in_flight - d->active_count;
+    long room = d->opt.max_in_flight * DELIVER_QUEUE_FACTOR - d->queued_count;
     if (room <= 0)
         return C_OK;
     long limit = room < DELIVER_CLAIM_BATCH ? room : DELIVER_CLAIM_BATCH;
-    json_t *in_flight = deliver_in_flight_map(d);
-    if (in_flight == NULL)
+    long prefetch = d->opt.endpoint_concurrency * DELIVER_PREFETCH_FACTOR;
+    json_t *held = deliver_held_map(d);
+    if (held == NULL)
         return C_ERR;
     struct webhook_dispatch_claim c = {.limit = limit,
                                        .lease_ms = d->opt.lease_ms,
                                        .worker = d->opt.worker_id,
-                                       .endpoint_cap = d->opt.endpoint_concurrency,
-                                       .in_flight = in_flight};
+                                       .endpoint_cap = prefetch,
+                                       .in_flight = held};
     struct webhook_dispatch_job *jobs = NULL;
     size_t n = 0;
+    int64_t claimed_ms = deliver_now_ms();
     int rc = webhook_dispatch_claim(&d->db, &c, &jobs, &n);
-    json_decref(in_flight);
+    json_decref(held);
     if (rc != C_OK)
         return C_ERR;
     for (size_t i = 0; i < n; i++) {
@@ -328,9 +508,14 @@ static int deliver_claim(struct deliver *d, bool *more)
         else if (j->payload == NULL)
             deliver_abandon(d, j, "event no longer stored");
         else
-            deliver_start_job(d, j);
+            deliver_queue_job(d, j, claimed_ms);
     }
     webhook_dispatch_jobs_free(jobs, n);
+    /* An endpoint given its whole allowance may have more due. */
+    for (size_t b = 0; b < DELIVER_ENDPOINT_BUCKETS; b++) {
+        for (struct deliver_endpoint *e = d->endpoints[b]; e != NULL; e = e->next)
+            e->backlog = e->sending + e->queued >= prefetch;
+    }
     *more = (long)n >= limit;
     return C_OK;
 }
@@ -385,6 +570,11 @@ static void deliver_collect(struct deliver *d, long *finished)
             }
         }
         d->active_count--;
+        /* The slot is free once the request is over; recording needs none. */
+        struct deliver_endpoint *e = t->ep;
+        t->ep = NULL;
+        e->sending--;
+        deliver_endpoint_forget_if_idle(d, e);
         t->next = d->unrecorded;
         d->unrecorded = t;
         (*finished)++;
@@ -505,6 +695,8 @@ static void deliver_abort_all(struct deliver *d)
         d->active = t->next;
         if (ids != NULL)
             json_array_append_new(ids, json_string(t->job.delivery_id));
+        t->ep->sending--;
+        deliver_endpoint_forget_if_idle(d, t->ep);
         deliver_transfer_free(t);
         n++;
     }
@@ -539,8 +731,11 @@ static void *deliver_main(void *arg)
         bool stopping = service_stopping();
         if (stopping && drain_deadline < 0) {
             drain_deadline = now + d->opt.drain_ms;
-            log_fields(LOG_INFO, json_pack("{sI}", "in_flight", (json_int_t)d->active_count),
-                       "delivery loop draining: no new claims");
+            log_fields(LOG_INFO,
+                       json_pack("{sI sI}", "in_flight", (json_int_t)d->active_count, "held",
+                                 (json_int_t)d->queued_count),
+                       "delivery loop draining: no new claims, held deliveries given back");
+            deliver_release_all_held(d);
         }
         bool woken = atomic_exchange(&d->wake, false);
         if (!stopping && (woken || now >= next_claim) && now >= d->db_retry_at) {
@@ -552,16 +747,26 @@ static void *deliver_main(void *arg)
                            "could not claim webhook deliveries, retrying: %s", d->db.last_error);
             } else {
                 backoff_reset(&d->db_backoff);
-                next_claim =
-                    more && d->active_count < d->opt.max_in_flight ? now : now + d->opt.poll_ms;
+                next_claim = more ? now : now + d->opt.poll_ms;
             }
         }
-        int running = 0;
-        curl_multi_perform(d->multi, &running);
-        long finished = 0;
-        deliver_collect(d, &finished);
-        /* A freed slot may unblock an endpoint's backlog: look again now. */
-        if (finished > 0)
+        bool refill = false;
+        /* Freed slots take their endpoint's next held job at once, before the
+         * outcomes are recorded, so recording never holds a slot. A fast
+         * receiver's answer can arrive within one perform: collect again
+         * until nothing finishes, or the poll below would sleep on requests
+         * that are already over. */
+        for (;;) {
+            if (!stopping)
+                deliver_start_held(d, &refill);
+            int running = 0;
+            curl_multi_perform(d->multi, &running);
+            long finished = 0;
+            deliver_collect(d, &finished);
+            if (finished == 0)
+                break;
+        }
+        if (refill)
             next_claim = now;
         deliver_record_pending(d);
         if (stopping) {
@@ -647,6 +852,18 @@ void deliver_join(struct deliver *d)
         struct deliver_transfer *t = d->active;
         d->active = t->next;
         deliver_transfer_free(t);
+    }
+    for (size_t b = 0; b < DELIVER_ENDPOINT_BUCKETS; b++) {
+        while (d->endpoints[b] != NULL) {
+            struct deliver_endpoint *e = d->endpoints[b];
+            d->endpoints[b] = e->next;
+            while (e->queue != NULL) {
+                struct deliver_transfer *t = e->queue;
+                e->queue = t->next;
+                deliver_transfer_free(t);
+            }
+            free(e);
+        }
     }
     curl_multi_cleanup(d->multi);
     db_close(&d->db);

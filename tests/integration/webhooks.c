@@ -496,3 +496,50 @@ Test(webhooks, rotation_signs_with_both_secrets, .timeout = 90)
     free(before);
     free(after);
 }
+
+/* Most requests of one endpoint overlapping in time, each taking delay_ms at
+ * the receiver from its arrival (a request on a freed slot arrives only after
+ * the answer that freed it). */
+static size_t max_overlap(const json_t *records, long delay_ms)
+{
+    size_t best = 0, i, k;
+    const json_t *a, *b;
+    json_array_foreach(records, i, a)
+    {
+        long t = wh_int(a, "received_at_ms");
+        size_t n = 0;
+        json_array_foreach(records, k, b)
+        {
+            long s = wh_int(b, "received_at_ms");
+            if (s <= t && t < s + delay_ms)
+                n++;
+        }
+        if (n > best)
+            best = n;
+    }
+    return best;
+}
+
+Test(webhooks, a_backlog_to_a_slow_endpoint_fills_its_concurrency_cap_and_never_exceeds_it,
+     .timeout = 120)
+{
+    /* The worker claims ahead of free slots (deploy/OPERATIONS.md): the held
+     * deliveries must still go out at most CAISSE_WEBHOOK_ENDPOINT_CONCURRENCY
+     * (4, the default the test stack keeps) at a time. */
+    enum { SESSIONS = 24, DELAY_MS = 400, CAP = 4 };
+    struct wh_tenant t;
+    wh_tenant_new(&t, "Webhooks capped");
+    struct wh_endpoint e;
+    wh_endpoint_create(&e, t.key_test, "capped", "[\"checkout.session.created\"]");
+    wh_receiver_behavior(e.path, "slow", DELAY_MS);
+    for (int i = 0; i < SESSIONS; i++)
+        free(wh_session_create(t.key_test));
+    json_t *records = wh_receiver_wait(e.path, SESSIONS, 60000);
+    cr_assert_eq(json_array_size(records), SESSIONS, "deliveries to %s: %zu", e.path,
+                 json_array_size(records));
+    size_t overlap = max_overlap(records, DELAY_MS);
+    cr_assert_leq(overlap, CAP, "%zu requests in flight to one endpoint at once", overlap);
+    /* 24 due deliveries of 400 ms each: the cap is used, not one at a time. */
+    cr_assert_geq(overlap, 2, "at most %zu request in flight: the cap is never filled", overlap);
+    json_decref(records);
+}
