@@ -94,13 +94,24 @@ struct deliver {
     atomic_bool wake;
     struct db db;
     struct deliver_transfer *active;     /* sending */
-    struct deliver_transfer *unrecorded; /* finished, outcome not yet in PostgreSQL */
+    struct deliver_transfer *unrecorded; /* finished, not yet handed to the recorder */
     long active_count;
     struct deliver_endpoint *endpoints[DELIVER_ENDPOINT_BUCKETS];
     long queued_count; /* claimed ahead, over all endpoints */
     int64_t db_retry_at;
     struct backoff db_backoff;
     struct metrics_family *outcomes; /* caisse_webhook_deliveries_total */
+    /* The recorder: a thread with its own connection that writes the
+     * outcomes, so a transaction in progress never stops requests from
+     * being sent. Its fields below are guarded by rec_lock. */
+    pthread_t recorder;
+    pthread_mutex_t rec_lock;
+    pthread_cond_t rec_cond;
+    struct deliver_transfer *rec_queue; /* handed over, not yet recorded */
+    long rec_count;                     /* rec_queue plus the batch being recorded */
+    bool rec_stop;                      /* stop once everything is recorded */
+    bool rec_abort;                     /* stop now, dropping what is queued */
+    struct db rec_db;                   /* recorder thread only */
 };
 
 static int64_t deliver_now_ms(void)
@@ -621,25 +632,19 @@ static void deliver_log_attempt(const struct deliver_transfer *t, const struct o
                    "webhook endpoint disabled");
 }
 
-/* Records every finished transfer in one transaction (group commit: under
- * load, what finished since the last pass goes in together). On a database
- * error they stay unrecorded and are retried later (the deliveries keep
- * their endpoint slots meanwhile, and their leases end on their own if this
- * takes too long). */
-static void deliver_record_pending(struct deliver *d)
+/* Records the finished transfers of list in one transaction (group commit:
+ * under load, what finished meanwhile goes in together), then logs, counts
+ * and frees them. On a database error the list is left as it was, for a
+ * retry. Recorder thread only. */
+static int deliver_record(struct deliver *d, struct deliver_transfer *list, size_t n)
 {
-    if (d->unrecorded == NULL || deliver_now_ms() < d->db_retry_at)
-        return;
-    size_t n = 0;
-    for (struct deliver_transfer *t = d->unrecorded; t != NULL; t = t->next)
-        n++;
     struct webhook_dispatch_outcome *o = calloc(n, sizeof(*o));
     struct outcome *out = calloc(n, sizeof(*out));
     bool *lease_lost = calloc(n, sizeof(*lease_lost));
     char **disabled = calloc(n, sizeof(*disabled));
     int rc = o != NULL && out != NULL && lease_lost != NULL && disabled != NULL ? C_OK : C_ERR;
     size_t i = 0;
-    for (struct deliver_transfer *t = d->unrecorded; rc == C_OK && t != NULL; t = t->next, i++) {
+    for (struct deliver_transfer *t = list; rc == C_OK && t != NULL; t = t->next, i++) {
         struct outcome_input in = {.status_code = t->verdict_code,
                                    .retry_after_s = t->retry_after_s,
                                    .attempts_done = t->job.attempt_count + 1,
@@ -657,23 +662,15 @@ static void deliver_record_pending(struct deliver *d)
                                                  .disable_after_s = d->opt.disable_after_s};
     }
     if (rc == C_OK)
-        rc = webhook_dispatch_record(&d->db, o, n, lease_lost, disabled);
-    if (rc != C_OK) {
-        long delay = backoff_next(&d->db_backoff);
-        d->db_retry_at = deliver_now_ms() + delay;
-        log_fields(
-            LOG_WARN,
-            json_pack("{sI sI}", "attempts", (json_int_t)n, "retry_in_ms", (json_int_t)delay),
-            "could not record webhook attempts, retrying: %s", d->db.last_error);
-    } else {
-        backoff_reset(&d->db_backoff);
+        rc = webhook_dispatch_record(&d->rec_db, o, n, lease_lost, disabled);
+    if (rc == C_OK) {
         i = 0;
-        while (d->unrecorded != NULL) {
-            struct deliver_transfer *t = d->unrecorded;
+        while (list != NULL) {
+            struct deliver_transfer *t = list;
             deliver_log_attempt(t, &out[i], t->job.attempt_count + 1, lease_lost[i], disabled[i]);
             deliver_count(d, deliver_verdict_name(out[i].verdict));
             free(disabled[i]);
-            d->unrecorded = t->next;
+            list = t->next;
             deliver_transfer_free(t);
             i++;
         }
@@ -682,6 +679,124 @@ static void deliver_record_pending(struct deliver *d)
     free(out);
     free(lease_lost);
     free(disabled);
+    return rc;
+}
+
+static void deliver_free_list(struct deliver_transfer *list)
+{
+    while (list != NULL) {
+        struct deliver_transfer *t = list;
+        list = t->next;
+        deliver_transfer_free(t);
+    }
+}
+
+/* The recorder thread: records what the loop hands over, batch by batch; on
+ * a database error it retries the batch (with what came meanwhile) after a
+ * backoff. The deliveries stay leased meanwhile; if this takes longer than
+ * their lease, the record finds the lease lost and says so. */
+static void *deliver_recorder_main(void *arg)
+{
+    struct deliver *d = arg;
+    struct backoff retry;
+    backoff_init(&retry, DELIVER_DB_RETRY_MIN_MS, DELIVER_DB_RETRY_MAX_MS);
+    pthread_mutex_lock(&d->rec_lock);
+    for (;;) {
+        while (d->rec_queue == NULL && !d->rec_stop && !d->rec_abort)
+            pthread_cond_wait(&d->rec_cond, &d->rec_lock);
+        if (d->rec_abort || d->rec_queue == NULL)
+            break;
+        struct deliver_transfer *batch = d->rec_queue;
+        d->rec_queue = NULL;
+        pthread_mutex_unlock(&d->rec_lock);
+        size_t n = 0;
+        struct deliver_transfer *tail = NULL;
+        for (struct deliver_transfer *t = batch; t != NULL; t = t->next) {
+            tail = t;
+            n++;
+        }
+        int rc = deliver_record(d, batch, n);
+        long delay = 0;
+        if (rc == C_OK) {
+            backoff_reset(&retry);
+        } else {
+            delay = backoff_next(&retry);
+            log_fields(
+                LOG_WARN,
+                json_pack("{sI sI}", "attempts", (json_int_t)n, "retry_in_ms", (json_int_t)delay),
+                "could not record webhook attempts, retrying: %s", d->rec_db.last_error);
+        }
+        pthread_mutex_lock(&d->rec_lock);
+        if (rc == C_OK) {
+            d->rec_count -= (long)n;
+        } else {
+            tail->next = d->rec_queue;
+            d->rec_queue = batch;
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += delay / 1000;
+            until.tv_nsec += (delay % 1000) * 1000000;
+            if (until.tv_nsec >= 1000000000) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000;
+            }
+            while (!d->rec_abort && pthread_cond_timedwait(&d->rec_cond, &d->rec_lock, &until) == 0)
+                ;
+        }
+        pthread_cond_broadcast(&d->rec_cond);
+    }
+    long dropped = d->rec_count;
+    struct deliver_transfer *left = d->rec_queue;
+    d->rec_queue = NULL;
+    d->rec_count = 0;
+    pthread_cond_broadcast(&d->rec_cond);
+    pthread_mutex_unlock(&d->rec_lock);
+    deliver_free_list(left);
+    if (dropped > 0)
+        log_fields(LOG_WARN, json_pack("{sI}", "unrecorded", (json_int_t)dropped),
+                   "stopped with attempts unrecorded: those deliveries are sent again after "
+                   "their lease");
+    return NULL;
+}
+
+/* Hands the finished transfers to the recorder. */
+static void deliver_hand_over(struct deliver *d)
+{
+    if (d->unrecorded == NULL)
+        return;
+    long n = 0;
+    struct deliver_transfer *tail = NULL;
+    for (struct deliver_transfer *t = d->unrecorded; t != NULL; t = t->next) {
+        tail = t;
+        n++;
+    }
+    pthread_mutex_lock(&d->rec_lock);
+    tail->next = d->rec_queue;
+    d->rec_queue = d->unrecorded;
+    d->rec_count += n;
+    pthread_cond_signal(&d->rec_cond);
+    pthread_mutex_unlock(&d->rec_lock);
+    d->unrecorded = NULL;
+}
+
+static bool deliver_all_recorded(struct deliver *d)
+{
+    pthread_mutex_lock(&d->rec_lock);
+    bool done = d->rec_count == 0;
+    pthread_mutex_unlock(&d->rec_lock);
+    return done;
+}
+
+/* Ends the recorder: once everything handed over is recorded, or at once
+ * (dropping the rest) if abort. */
+static void deliver_recorder_stop(struct deliver *d, bool abort)
+{
+    pthread_mutex_lock(&d->rec_lock);
+    d->rec_stop = true;
+    d->rec_abort = d->rec_abort || abort;
+    pthread_cond_broadcast(&d->rec_cond);
+    pthread_mutex_unlock(&d->rec_lock);
+    pthread_join(d->recorder, NULL);
 }
 
 /* The drain deadline passed: aborts what is still sending and gives its
@@ -704,25 +819,20 @@ static void deliver_abort_all(struct deliver *d)
     if (ids != NULL && n > 0 && webhook_dispatch_release(&d->db, ids, d->opt.worker_id) != C_OK)
         log_warn("could not release leases; they end on their own: %s", d->db.last_error);
     json_decref(ids);
-    long dropped = 0;
-    while (d->unrecorded != NULL) {
-        struct deliver_transfer *t = d->unrecorded;
-        d->unrecorded = t->next;
-        deliver_transfer_free(t);
-        dropped++;
-    }
-    if (n > 0 || dropped > 0)
-        log_fields(
-            LOG_WARN,
-            json_pack("{sI sI}", "aborted", (json_int_t)n, "unrecorded", (json_int_t)dropped),
-            "drain deadline passed: aborted requests are sent again after their lease");
+    if (n > 0)
+        log_fields(LOG_WARN, json_pack("{sI}", "aborted", (json_int_t)n),
+                   "drain deadline passed: aborted requests are sent again after their lease");
+    deliver_free_list(d->unrecorded);
+    d->unrecorded = NULL;
 }
 
 static void *deliver_main(void *arg)
 {
     struct deliver *d = arg;
-    if (startup_wait_postgres(&d->db) != C_OK)
+    if (startup_wait_postgres(&d->db) != C_OK) {
+        deliver_recorder_stop(d, true);
         return NULL;
+    }
     log_info("delivery loop started");
     int64_t next_claim = 0;
     int64_t drain_deadline = -1;
@@ -768,13 +878,15 @@ static void *deliver_main(void *arg)
         }
         if (refill)
             next_claim = now;
-        deliver_record_pending(d);
+        deliver_hand_over(d);
         if (stopping) {
-            if (d->active == NULL && d->unrecorded == NULL)
+            if (d->active == NULL && deliver_all_recorded(d))
                 break;
             if (deliver_now_ms() >= drain_deadline) {
                 deliver_abort_all(d);
-                break;
+                deliver_recorder_stop(d, true);
+                log_info("delivery loop stopped");
+                return NULL;
             }
         }
         long timeout = stopping ? DELIVER_DRAIN_TICK_MS : (long)(next_claim - deliver_now_ms());
@@ -782,10 +894,9 @@ static void *deliver_main(void *arg)
             timeout = 0;
         if (timeout > d->opt.poll_ms)
             timeout = d->opt.poll_ms;
-        if (d->unrecorded != NULL && timeout > DELIVER_DRAIN_TICK_MS)
-            timeout = DELIVER_DRAIN_TICK_MS;
         curl_multi_poll(d->multi, NULL, 0, (int)timeout, NULL);
     }
+    deliver_recorder_stop(d, false);
     log_info("delivery loop stopped");
     return NULL;
 }
@@ -824,14 +935,33 @@ struct deliver *deliver_start(const struct deliver_options *opt, char *err, size
         free(d);
         return NULL;
     }
-    if (pthread_create(&d->thread, NULL, deliver_main, d) != 0) {
-        snprintf(err, errlen, "cannot start the delivery thread");
+    if (db_init(&d->rec_db, opt->database_url) != C_OK) {
+        snprintf(err, errlen, "out of memory");
         db_close(&d->db);
         curl_multi_cleanup(d->multi);
         free(d);
         return NULL;
     }
+    pthread_mutex_init(&d->rec_lock, NULL);
+    pthread_cond_init(&d->rec_cond, NULL);
+    if (pthread_create(&d->recorder, NULL, deliver_recorder_main, d) != 0) {
+        snprintf(err, errlen, "cannot start the recorder thread");
+        goto fail;
+    }
+    if (pthread_create(&d->thread, NULL, deliver_main, d) != 0) {
+        snprintf(err, errlen, "cannot start the delivery thread");
+        deliver_recorder_stop(d, true);
+        goto fail;
+    }
     return d;
+fail:
+    pthread_cond_destroy(&d->rec_cond);
+    pthread_mutex_destroy(&d->rec_lock);
+    db_close(&d->rec_db);
+    db_close(&d->db);
+    curl_multi_cleanup(d->multi);
+    free(d);
+    return NULL;
 }
 
 void deliver_wake(void *arg)
@@ -866,6 +996,9 @@ void deliver_join(struct deliver *d)
         }
     }
     curl_multi_cleanup(d->multi);
+    pthread_cond_destroy(&d->rec_cond);
+    pthread_mutex_destroy(&d->rec_lock);
+    db_close(&d->rec_db);
     db_close(&d->db);
     free(d);
     curl_global_cleanup();
