@@ -577,8 +577,11 @@ soak_finish() {
   wait "$SOAK_SAMPLER_PID" || true
   wait "$SOAK_POST_PID" || die "the soak's create load failed: $(cat "$RES/raw/soak-post.err")"
   wait "$SOAK_GET_PID" || die "the soak's read load failed: $(cat "$RES/raw/soak-get.err")"
+  # The load's own end: its clients' elapsed time from their start (they are waited for only
+  # now, after the stages that ran alongside, which may have outlasted them).
   local load_end
-  load_end=$(date +%s)
+  load_end=$(jq -s --argjson t0 "$SOAK_T0" 'map(.elapsed_s) | max | $t0 + ceil' \
+    "$RES/raw/soak-post.json" "$RES/raw/soak-get.json")
   check_statuses "soak creates" 201 <"$RES/raw/soak-post.json"
   check_statuses "soak GETs" 200 <"$RES/raw/soak-get.json"
   # Every soak session is created, then expired: two events, each to every soak endpoint.
