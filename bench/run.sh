@@ -116,7 +116,57 @@ stage_pool() {
   settle webhooks
 }
 
-# ---- HTTP ceiling, GET, POST: interleaved rounds, so drift on a shared box hits all three ----
+# ---- the GET's second limit: its row fetch alone, in pgbench -----------------------------------
+# The gateway's read of one session (common/session.c, session_store_get: by id, organization
+# and environment, a prepared statement) with the gateway's thread count as clients, over the
+# GET pool's ids: pool.txt numbered densely in a small table, one drawn per transaction. It
+# runs in the HTTP rounds right after the GET: measured a minute later on a shared box, the
+# row fetch alone came out below the GET that does it and more.
+row_fetch_prepare() {
+  pq <<'SQL'
+DROP SCHEMA IF EXISTS bench CASCADE;
+CREATE SCHEMA bench;
+CREATE TABLE bench.get_pool (n int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id uuid NOT NULL);
+SQL
+  pq -c "\copy bench.get_pool (id) FROM '$RES/pool.txt'"
+  pq -c "ANALYZE bench.get_pool"
+  local n found
+  n=$(wc -l <"$RES/pool.txt")
+  # Every draw 1..n finds its id, and the statement finds exactly one session for each.
+  found=$(pqv "SELECT count(*) FROM generate_series(1, :n) AS k
+    WHERE (SELECT count(*) FROM checkout_sessions WHERE id = (SELECT id FROM bench.get_pool WHERE n = k)
+           AND organization_id = :'org' AND environment = 'test') = 1" -v n="$n" -v org="$ORG")
+  if [ "$found" != "$n" ]; then
+    warn "the row fetch finds one session for $found of the $n ids of the GET pool"
+    echo "pgbench row fetch: one session for $found of $n pool ids" >>"$RES/anomalies.txt"
+  fi
+  {
+    echo "\set n random(1, $n)"
+    echo "SELECT * FROM checkout_sessions WHERE id = (SELECT id FROM bench.get_pool WHERE n = :n) AND organization_id = '$ORG' AND environment = 'test';"
+  } >"$RES/pgbench-get.sql"
+  ROW_FETCH_POOL=$n
+}
+
+row_fetch_run() { # RUN
+  local r=$1 threads out tps failed
+  threads=$((GATEWAY_THREADS < $(nproc) ? GATEWAY_THREADS : $(nproc)))
+  out="$RES/raw/pgbench-get-$r.txt"
+  pgbench -n -M prepared -c "$GATEWAY_THREADS" -j "$threads" -T "$BENCH_PGBENCH_S" \
+    -f "$RES/pgbench-get.sql" "$CAISSE_DATABASE_URL" >"$out" 2>&1 || { cat "$out" >&2; die "pgbench (row fetch) failed"; }
+  tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | tail -n 1)
+  [ -n "$tps" ] || { cat "$out" >&2; die "no tps in pgbench's output (row fetch)"; }
+  failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out" | tail -n 1)
+  if [ -n "$failed" ] && [ "$failed" != 0 ]; then
+    warn "pgbench row fetch run $r: $failed failed transactions"
+    echo "pgbench row fetch run $r: $failed failed transactions" >>"$RES/anomalies.txt"
+  fi
+  record pgbench_get "$(jq -nc --argjson tps "$tps" --argjson c "$GATEWAY_THREADS" --argjson j "$threads" \
+    --argjson s "$BENCH_PGBENCH_S" --argjson n "$ROW_FETCH_POOL" --argjson f "${failed:-null}" \
+    '{fetches_per_s: $tps, clients: $c, threads: $j, seconds: $s, pool: $n, failed: $f}')"
+}
+
+# ---- HTTP ceiling, GET (and its row fetch alone), POST: interleaved rounds, so drift on a
+# shared box hits all of them ---------------------------------------------------------------------
 start_ceiling() {
   # The gateway's configuration: same variables, and the thread count the gateway logged.
   CAISSE_GATEWAY_PORT=$BENCH_CEILING_PORT CAISSE_GATEWAY_THREADS=$GATEWAY_THREADS \
@@ -132,6 +182,7 @@ start_ceiling() {
 
 stage_http() {
   start_ceiling
+  row_fetch_prepare
   local r j
   for r in $(seq 1 "$BENCH_RUNS"); do
     phase http-ceiling
@@ -142,6 +193,8 @@ stage_http() {
     j=$(wrk_run "get-$r" "$GATEWAY_URL" get.lua "$BENCH_HTTP_S")
     check_statuses "GET run $r" 200 <<<"$j"
     record get "$j"
+    phase get-row-fetch
+    row_fetch_run "$r"
     phase post
     j=$(wrk_run "post-$r" "$GATEWAY_URL" post.lua "$BENCH_HTTP_S")
     check_statuses "POST run $r" 201 <<<"$j"
@@ -293,50 +346,7 @@ SQL
   local same
   same=$(pqv "SELECT count(*) FROM (SELECT payload FROM bench.outbox LIMIT 1) b, outbox o WHERE o.id = :'ev' AND b.payload = o.payload" -v ev="$template_event")
   [ "$same" = 1 ] || warn "pgbench's rows differ from the worker's (payload mismatch)"
-  pgbench_row_fetch
   pq -c "DROP SCHEMA bench CASCADE" >/dev/null
-}
-
-# ---- the GET's second limit: its row fetch alone, in pgbench -----------------------------------
-# The gateway's read of one session (common/session.c, session_store_get: by id, organization
-# and environment, a prepared statement) with the gateway's thread count as clients, over the
-# GET pool's ids: pool.txt numbered densely in a small table, one drawn per transaction.
-pgbench_row_fetch() {
-  phase pgbench-get
-  pq -c "CREATE TABLE bench.get_pool (n int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id uuid NOT NULL)"
-  pq -c "\copy bench.get_pool (id) FROM '$RES/pool.txt'"
-  pq -c "ANALYZE bench.get_pool"
-  local n found
-  n=$(wc -l <"$RES/pool.txt")
-  # Every draw 1..n finds its id, and the statement finds exactly one session for each.
-  found=$(pqv "SELECT count(*) FROM generate_series(1, :n) AS k
-    WHERE (SELECT count(*) FROM checkout_sessions WHERE id = (SELECT id FROM bench.get_pool WHERE n = k)
-           AND organization_id = :'org' AND environment = 'test') = 1" -v n="$n" -v org="$ORG")
-  if [ "$found" != "$n" ]; then
-    warn "the row fetch finds one session for $found of the $n ids of the GET pool"
-    echo "pgbench row fetch: one session for $found of $n pool ids" >>"$RES/anomalies.txt"
-  fi
-  local script="$RES/pgbench-get.sql" threads r out tps failed
-  {
-    echo "\set n random(1, $n)"
-    echo "SELECT * FROM checkout_sessions WHERE id = (SELECT id FROM bench.get_pool WHERE n = :n) AND organization_id = '$ORG' AND environment = 'test';"
-  } >"$script"
-  threads=$((GATEWAY_THREADS < $(nproc) ? GATEWAY_THREADS : $(nproc)))
-  for r in $(seq 1 "$BENCH_RUNS"); do
-    out="$RES/raw/pgbench-get-$r.txt"
-    pgbench -n -M prepared -c "$GATEWAY_THREADS" -j "$threads" -T "$BENCH_PGBENCH_S" \
-      -f "$script" "$CAISSE_DATABASE_URL" >"$out" 2>&1 || { cat "$out" >&2; die "pgbench (row fetch) failed"; }
-    tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | tail -n 1)
-    [ -n "$tps" ] || { cat "$out" >&2; die "no tps in pgbench's output (row fetch)"; }
-    failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out" | tail -n 1)
-    if [ -n "$failed" ] && [ "$failed" != 0 ]; then
-      warn "pgbench row fetch run $r: $failed failed transactions"
-      echo "pgbench row fetch run $r: $failed failed transactions" >>"$RES/anomalies.txt"
-    fi
-    record pgbench_get "$(jq -nc --argjson tps "$tps" --argjson c "$GATEWAY_THREADS" --argjson j "$threads" \
-      --argjson s "$BENCH_PGBENCH_S" --argjson n "$n" --argjson f "${failed:-null}" \
-      '{fetches_per_s: $tps, clients: $c, threads: $j, seconds: $s, pool: $n, failed: $f}')"
-  done
 }
 
 # ---- webhooks: a backlog of N events x E endpoints delivered to the local sink ---------------
