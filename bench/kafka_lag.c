@@ -2,13 +2,16 @@
  *
  *   bench-kafka-lag BROKERS GROUP TOPIC
  *
- * Prints {"lag": N, "partitions": P, "committed": C, "end": E}: the sum over
- * the topic's partitions of the high watermark minus the group's committed
- * offset (the low watermark where the group has none). It only reads offsets:
- * it never joins the group nor commits. make bench uses it to start a
- * measurement only once a worker has caught up with earlier benchmarks. */
+ * Prints {"lag": N, "partitions": P, "committed": C, "end": E, "offsets": [[c, e], ...]}:
+ * the sum over the topic's partitions of the high watermark minus the group's
+ * committed offset (the low watermark where the group has none), and each
+ * partition's pair, in partition order. It only reads offsets: it never joins
+ * the group nor commits. make bench uses it to start a measurement only once a
+ * worker has consumed everything produced before (the pairs tell that apart
+ * from what a steady load keeps producing meanwhile). */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <librdkafka/rdkafka.h>
@@ -52,6 +55,14 @@ static int lag_measure(rd_kafka_t *rk, const char *topic)
         rd_kafka_topic_partition_list_destroy(parts);
         return C_ERR;
     }
+    /* Each partition's (committed, end), printed once all are known (+1: never a
+     * zero-size request, whose NULL would read as a failure). */
+    int64_t *pairs = calloc((size_t)parts->cnt * 2 + 1, sizeof(*pairs));
+    if (pairs == NULL) {
+        fprintf(stderr, "bench-kafka-lag: out of memory\n");
+        rd_kafka_topic_partition_list_destroy(parts);
+        return C_ERR;
+    }
     int64_t lag = 0, committed_sum = 0, end_sum = 0;
     int rc = C_OK;
     for (int i = 0; i < parts->cnt && rc == C_OK; i++) {
@@ -67,12 +78,19 @@ static int lag_measure(rd_kafka_t *rk, const char *topic)
         committed_sum += c;
         end_sum += hi;
         lag += hi > c ? hi - c : 0;
+        pairs[2 * i] = c;
+        pairs[2 * i + 1] = hi;
     }
-    rd_kafka_topic_partition_list_destroy(parts);
-    if (rc == C_OK)
+    if (rc == C_OK) {
         printf("{\"lag\":%" PRId64 ",\"partitions\":%d,\"committed\":%" PRId64 ",\"end\":%" PRId64
-               "}\n",
+               ",\"offsets\":[",
                lag, n, committed_sum, end_sum);
+        for (int i = 0; i < parts->cnt; i++)
+            printf("%s[%" PRId64 ",%" PRId64 "]", i > 0 ? "," : "", pairs[2 * i], pairs[2 * i + 1]);
+        printf("]}\n");
+    }
+    free(pairs);
+    rd_kafka_topic_partition_list_destroy(parts);
     return rc;
 }
 

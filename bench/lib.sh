@@ -3,7 +3,7 @@
 # medians, the memory sampler. Everything is configured from the environment.
 
 # ---- configuration ---------------------------------------------------------------------
-# BENCH_QUICK=1 makes a smoke run (about two minutes): every size below gets a small
+# BENCH_QUICK=1 makes a smoke run (about three minutes): every size below gets a small
 # default, and any variable given explicitly still wins.
 : "${BENCH_QUICK:=0}"
 bench_default() { # NAME FULL QUICK: sets NAME unless already set
@@ -23,13 +23,16 @@ bench_default BENCH_PIPELINE_S 60 10          # sustained creates at the max rat
 bench_default BENCH_PIPELINE_WINDOW_S 10 2    # the pipeline figure is the median window
 bench_default BENCH_PGBENCH_S 5 2             # seconds of each pgbench run (BENCH_RUNS runs)
 bench_default BENCH_PGBENCH_BATCH 500 500     # rows per INSERT (the session worker's CAISSE_BATCH_MAX)
-bench_default BENCH_PGBENCH_CLIENTS "$(nproc)" "$(nproc)"
+bench_default BENCH_PGBENCH_CLIENTS "$(nproc)" "$(nproc)" # of the inserts (the row fetch: the gateway's threads)
 bench_default BENCH_EXPIRY_N 1000000 20000    # due sessions of the expiry burst
 bench_default BENCH_EXPIRY_RUNS 1 1           # expiry bursts (1,000,000 rows: one fits the budget)
 bench_default BENCH_EXPIRY_POLL_S 0.25 0.25   # how often the burst's end is looked for
+bench_default BENCH_EXPIRY_TIMEOUT_S 1800 1800 # the burst fails if not done by then
 bench_default BENCH_WEBHOOK_EVENTS 5000 500   # events per webhook round (BENCH_RUNS rounds)
 bench_default BENCH_WEBHOOK_ENDPOINTS 4 2     # endpoints subscribed to them (deliveries = product)
-bench_default BENCH_SOAK_S 600 30             # the soak's duration
+# The soak's steady load starts after the quiet benchmarks (pgbench) and the webhooks and
+# expiry stages run alongside it; it must outlast them (their time is reported).
+bench_default BENCH_SOAK_S 600 60             # the soak's duration
 bench_default BENCH_SOAK_SAMPLE_S 10 5        # RSS sampling period of the soak
 bench_default BENCH_SOAK_WARMUP_S 60 10       # growth is measured from the first sample after this
 bench_default BENCH_SOAK_TOLERANCE_PCT 10 10  # "no growth": end RSS <= warm RSS * (1 + this %) ...
@@ -37,6 +40,7 @@ bench_default BENCH_SOAK_TOLERANCE_MB 2 2     # ... or + this many MB, whichever
 bench_default BENCH_SOAK_CREATE_PCT 10 10     # soak creates/s, % of the measured max create rate
 bench_default BENCH_SOAK_GET_PCT 5 5          # soak GETs/s, % of the measured max GET rate
 bench_default BENCH_SOAK_TTL_S 5 5            # soak sessions expire this soon (expiry worker, webhooks)
+bench_default BENCH_SOAK_ENDPOINTS "$BENCH_WEBHOOK_ENDPOINTS" "$BENCH_WEBHOOK_ENDPOINTS" # the soak's own endpoints
 bench_default BENCH_SETTLE_S 60 30            # max wait for the workers to catch up between stages
 bench_default BENCH_MEM_SAMPLE_S 1 1          # RSS sampling period during the benchmarks
 bench_default BENCH_IDEMPOTENCY 1 1           # creates carry an Idempotency-Key (0: none)
@@ -46,6 +50,7 @@ bench_default BENCH_UPDATE_README 1 0
 bench_default BENCH_BUILD build/bench build/bench
 bench_default BENCH_CFLAGS "-O2 -g -DNDEBUG" "-O2 -g -DNDEBUG"
 bench_default BENCH_STACK_DIR "$REPO/build/bench-stack" "$REPO/build/bench-stack"
+bench_default BENCH_KEEP_STACK 0 0            # 1: the bench stack keeps running afterwards
 
 # Ports and directory of the bench stack: apart from 'make up' and the test suite.
 bench_default BENCH_PG_PORT 64432 64432
@@ -54,6 +59,12 @@ bench_default BENCH_KAFKA_CONTROLLER_PORT 64093 64093
 bench_default BENCH_GATEWAY_PORT 64180 64180 # +1: the internal API
 bench_default BENCH_CEILING_PORT 64182 64182
 bench_default BENCH_SINK_PORT 64183 64183
+bench_default BENCH_SOAK_SINK_PORT 64184 64184 # the soak's own webhook sink
+# The workers' ops listeners (GET /healthz, /readyz, /metrics): the gateway's port + 11, 12,
+# 13 unless CAISSE_*_OPS_PORT is given (stack.sh's defaults are 'make up's 8091-8093).
+export CAISSE_SESSION_WORKER_OPS_PORT="${CAISSE_SESSION_WORKER_OPS_PORT:-$((BENCH_GATEWAY_PORT + 11))}"
+export CAISSE_EXPIRY_WORKER_OPS_PORT="${CAISSE_EXPIRY_WORKER_OPS_PORT:-$((BENCH_GATEWAY_PORT + 12))}"
+export CAISSE_WEBHOOK_WORKER_OPS_PORT="${CAISSE_WEBHOOK_WORKER_OPS_PORT:-$((BENCH_GATEWAY_PORT + 13))}"
 
 export CAISSE_STACK_DIR="$BENCH_STACK_DIR"
 export CAISSE_PG_PORT="$BENCH_PG_PORT"
@@ -82,6 +93,8 @@ GATEWAY_URL="http://127.0.0.1:$BENCH_GATEWAY_PORT"
 CEILING_URL="http://127.0.0.1:$BENCH_CEILING_PORT"
 # shellcheck disable=SC2034 # used by run.sh
 SINK_URL="http://127.0.0.1:$BENCH_SINK_PORT"
+# shellcheck disable=SC2034 # used by run.sh
+SOAK_SINK_URL="http://127.0.0.1:$BENCH_SOAK_SINK_PORT"
 
 # ---- small helpers ------------------------------------------------------------------------
 log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -111,9 +124,12 @@ record() { # STAGE JSON
   printf '%s\n' "$2" >>"$RES/$1.jsonl"
 }
 
-phase() { # names the stage the memory sampler attributes its samples to
-  printf '%s\n' "$1" >"$RES/phase"
-  log "== $1"
+# Names the stage the memory sampler attributes its samples to; while the soak's load runs
+# in the background, PHASE_SUFFIX (+soak) says so in the name.
+PHASE_SUFFIX=""
+phase() {
+  printf '%s%s\n' "$1" "$PHASE_SUFFIX" >"$RES/phase"
+  log "== $1$PHASE_SUFFIX"
 }
 
 # ---- background processes started by this script -------------------------------------------
@@ -134,8 +150,9 @@ bg_stop() { # PID: TERM (and its direct children: a subshell's wrk), then wait u
 SERVICES=(gateway session-worker expiry-worker webhook-worker)
 service_pid() {
   local f="$CAISSE_STACK_DIR/run/$1.pid" pid
-  [ -f "$f" ] || return 1
-  pid=$(cat "$f")
+  # The samplers run while stages stop and start services: the file may go at any time.
+  pid=$(cat "$f" 2>/dev/null) || return 1
+  [ -n "$pid" ] || return 1
   kill -0 "$pid" 2>/dev/null || return 1
   echo "$pid"
 }
@@ -167,26 +184,43 @@ gateway_threads() { # the thread count the running gateway logged at start
   grep '"gateway listening"' "$CAISSE_STACK_DIR/logs/gateway.log" | tail -n 1 | jq -r .threads
 }
 
-# Events not yet published by the relay (its queue, outbox_pending: small).
-outbox_pending() { pq -c "SELECT count(*) FROM outbox_pending"; }
-
-# How far the webhook worker is behind on the events topic (the Kafka probe reads the
-# group's committed offsets; the worker commits them a few seconds after storing them).
-webhook_lag() {
-  "$BIN/bench-kafka-lag" "$CAISSE_KAFKA_BROKERS" "${CAISSE_WEBHOOK_WORKER_GROUP:-caisse-webhook-worker}" \
-    checkout.session.events 2>/dev/null | jq -r .lag
+# Whether an event of ORG still waits for the relay (its queue, outbox_pending, is small and
+# read row by row, so the soak's events in it cost nothing): 1 or 0.
+org_events_pending() { # ORG
+  pqv "SELECT count(*) FROM (SELECT 1 FROM outbox_pending p
+         WHERE (SELECT o.organization_id FROM outbox o WHERE o.seq = p.seq) = :'org' LIMIT 1) x" -v org="$1"
 }
 
-# Waits (at most BENCH_SETTLE_S) until the relay published everything and, with "webhooks",
-# the webhook worker consumed it: the next measurement then starts on a quiet pipeline.
+# The webhook worker's committed offset and the end offset of each partition of the events
+# topic (the Kafka probe's JSON; the worker commits a few seconds after storing).
+webhook_offsets() {
+  "$BIN/bench-kafka-lag" "$CAISSE_KAFKA_BROKERS" "${CAISSE_WEBHOOK_WORKER_GROUP:-caisse-webhook-worker}" \
+    checkout.session.events 2>/dev/null
+}
+
+# Waits (at most BENCH_SETTLE_S) until every event written before the call is published by
+# the relay and, with "webhooks", consumed by the webhook worker (its committed offsets reach
+# each partition's end offset of the moment the relay was done). On a quiet box that is "all
+# caught up"; with the soak's steady load in the background, what it keeps writing meanwhile
+# is not waited for. The next measurement then starts without an earlier stage's backlog.
 settle() { # [webhooks]
-  local deadline=$(($(date +%s) + BENCH_SETTLE_S)) pending lag=0
+  local deadline=$(($(date +%s) + BENCH_SETTLE_S)) max_seq pending=unknown ends="" offsets behind=0
+  max_seq=$(pq -c "SELECT coalesce(max(seq), 0) FROM outbox")
   while :; do
-    pending=$(outbox_pending)
-    if [ "${1:-}" = webhooks ]; then lag=$(webhook_lag || echo 1); fi
-    [ "$pending" = 0 ] && [ "$lag" = 0 ] && return 0
+    if [ "$pending" != 0 ]; then
+      pending=$(pqv "SELECT count(*) FROM outbox_pending WHERE seq <= :'s'" -v s="$max_seq")
+    fi
+    if [ "$pending" = 0 ] && [ "${1:-}" = webhooks ]; then
+      behind=unknown
+      if offsets=$(webhook_offsets) && [ -n "$offsets" ]; then
+        [ -n "$ends" ] || ends=$(jq -c '[.offsets[][1]]' <<<"$offsets")
+        behind=$(jq --argjson e "$ends" '[.offsets as $o | range(0; $e | length)
+          | [$e[.] - $o[.][0], 0] | max] | add // 0' <<<"$offsets")
+      fi
+    fi
+    [ "$pending" = 0 ] && [ "$behind" = 0 ] && return 0
     if [ "$(date +%s)" -ge "$deadline" ]; then
-      warn "workers still busy after ${BENCH_SETTLE_S}s (outbox pending $pending, webhook lag $lag); going on"
+      warn "workers still busy after ${BENCH_SETTLE_S}s (outbox pending $pending, webhook worker behind by $behind); going on"
       return 0
     fi
     sleep 1
@@ -218,6 +252,32 @@ FROM generate_series(1, :n) AS g,
      LATERAL (SELECT date_trunc('second', now()) - interval '1 minute'
                      - ((:n - g) / 1000) * interval '1 second' AS due) AS t;
 SQL
+}
+
+# A bench-webhook-sink on PORT for the endpoints of SECRETS_FILE ("<path> whsec_..." lines),
+# logging to LOG; waits until it answers. Sets SINK_STARTED_PID (tracked for the cleanup).
+start_sink() { # PORT SECRETS_FILE LOG
+  setsid "$BIN/bench-webhook-sink" --port "$1" --threads 2 --secrets "$2" >>"$3" 2>&1 </dev/null &
+  SINK_STARTED_PID=$!
+  bg_track "$SINK_STARTED_PID"
+  for _ in $(seq 1 50); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$1/_stats" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  die "the webhook sink on port $1 did not start"
+}
+
+# Registers N endpoints of the API key KEY (all events) at BASE_URL/<prefix><k>, appending
+# their "<path> <secret>" lines to SECRETS_FILE for the sink.
+register_endpoints() { # KEY BASE_URL PREFIX N SECRETS_FILE
+  local key=$1 base=$2 prefix=$3 n=$4 file=$5 k resp
+  for k in $(seq 1 "$n"); do
+    resp=$(curl -fsS -X POST "$GATEWAY_URL/webhook-endpoints" -H "x-api-key: $key" \
+      -H "Content-Type: application/json" \
+      -d "{\"url\": \"$base/$prefix$k\", \"enabled_events\": [\"*\"], \"description\": \"make bench sink $prefix$k\"}") ||
+      die "cannot register webhook endpoint $prefix$k"
+    printf '/%s%s %s\n' "$prefix" "$k" "$(jq -r .secret <<<"$resp")" >>"$file"
+  done
 }
 
 # ---- load tools -------------------------------------------------------------------------------

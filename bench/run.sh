@@ -5,8 +5,13 @@
 # ports 64xxx: apart from 'make up' and the tests), runs every benchmark, prints the table,
 # writes bench/results/latest.json and the table into README.md (between the bench markers).
 # Sizes and durations come from BENCH_* variables (bench/lib.sh lists them with their
-# defaults; BENCH_QUICK=1 is a two-minute smoke run). Every figure and every limit it is
+# defaults; BENCH_QUICK=1 is a three-minute smoke run). Every figure and every limit it is
 # compared with is measured here, in this run; nothing is hard-coded.
+#
+# Order: the latency and ratio benchmarks (HTTP, half rate, read-after-write, pipeline,
+# pgbench) run first on a quiet box; then the soak's steady load starts in the background,
+# the webhooks and expiry stages run alongside it (the report says so), and the soak is
+# checked once its time is up.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
@@ -28,19 +33,24 @@ cleanup() {
       tail -n 10 "$f" >&2
     done
   fi
-  if [ "${BENCH_KEEP_STACK:-0}" != 1 ]; then stack down >/dev/null 2>&1; fi
+  if [ "$BENCH_KEEP_STACK" != 1 ]; then stack down >/dev/null 2>&1; fi
   exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-stage_timer() { # NAME: records how long the previous stage took
+# Records how long the previous stage took (start_s and end_s: seconds since the start of
+# the run) and starts the next one; ALONGSIDE names what runs in the background meanwhile.
+stage_timer() { # NAME [ALONGSIDE]
   local t
   t=$(date +%s)
   if [ -n "${STAGE_NAME:-}" ]; then
-    record stages "$(jq -nc --arg s "$STAGE_NAME" --argjson d $((t - STAGE_T0)) '{stage: $s, seconds: $d}')"
+    record stages "$(jq -nc --arg s "$STAGE_NAME" --argjson t0 $((STAGE_T0 - RUN_STARTED)) \
+      --argjson t1 $((t - RUN_STARTED)) --arg a "$STAGE_ALONGSIDE" \
+      '{stage: $s, seconds: ($t1 - $t0), start_s: $t0, end_s: $t1} + (if $a == "" then {} else {alongside: $a} end)')"
   fi
   STAGE_NAME=$1
+  STAGE_ALONGSIDE=${2:-}
   STAGE_T0=$t
 }
 
@@ -71,7 +81,11 @@ tenants() {
   EORG=$(new_org "Bench expiry")
   new_key "$EORG" >/dev/null
   EKEY_ID=$(key_id_of_org "$EORG")
-  if [ -z "$KEY" ] || [ -z "$WKEY" ] || [ -z "$EKEY_ID" ]; then die "cannot create the bench tenants"; fi
+  # The soak's creates, expiries and webhooks are its own: the webhooks benchmark's exact
+  # counts and the expiry burst's organization never see them.
+  SORG=$(new_org "Bench soak")
+  SKEY=$(new_key "$SORG")
+  if [ -z "$KEY" ] || [ -z "$WKEY" ] || [ -z "$EKEY_ID" ] || [ -z "$SKEY" ]; then die "cannot create the bench tenants"; fi
   export BENCH_API_KEY="$KEY" BENCH_IDS_FILE="$RES/pool.txt"
 }
 
@@ -102,7 +116,57 @@ stage_pool() {
   settle webhooks
 }
 
-# ---- HTTP ceiling, GET, POST: interleaved rounds, so drift on a shared box hits all three ----
+# ---- the GET's second limit: its row fetch alone, in pgbench -----------------------------------
+# The gateway's read of one session (common/session.c, session_store_get: by id, organization
+# and environment, a prepared statement) with the gateway's thread count as clients, over the
+# GET pool's ids: pool.txt numbered densely in a small table, one drawn per transaction. It
+# runs in the HTTP rounds right after the GET: measured a minute later on a shared box, the
+# row fetch alone came out below the GET that does it and more.
+row_fetch_prepare() {
+  pq <<'SQL'
+DROP SCHEMA IF EXISTS bench CASCADE;
+CREATE SCHEMA bench;
+CREATE TABLE bench.get_pool (n int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id uuid NOT NULL);
+SQL
+  pq -c "\copy bench.get_pool (id) FROM '$RES/pool.txt'"
+  pq -c "ANALYZE bench.get_pool"
+  local n found
+  n=$(wc -l <"$RES/pool.txt")
+  # Every draw 1..n finds its id, and the statement finds exactly one session for each.
+  found=$(pqv "SELECT count(*) FROM generate_series(1, :n) AS k
+    WHERE (SELECT count(*) FROM checkout_sessions WHERE id = (SELECT id FROM bench.get_pool WHERE n = k)
+           AND organization_id = :'org' AND environment = 'test') = 1" -v n="$n" -v org="$ORG")
+  if [ "$found" != "$n" ]; then
+    warn "the row fetch finds one session for $found of the $n ids of the GET pool"
+    echo "pgbench row fetch: one session for $found of $n pool ids" >>"$RES/anomalies.txt"
+  fi
+  {
+    echo "\set n random(1, $n)"
+    echo "SELECT * FROM checkout_sessions WHERE id = (SELECT id FROM bench.get_pool WHERE n = :n) AND organization_id = '$ORG' AND environment = 'test';"
+  } >"$RES/pgbench-get.sql"
+  ROW_FETCH_POOL=$n
+}
+
+row_fetch_run() { # RUN
+  local r=$1 threads out tps failed
+  threads=$((GATEWAY_THREADS < $(nproc) ? GATEWAY_THREADS : $(nproc)))
+  out="$RES/raw/pgbench-get-$r.txt"
+  pgbench -n -M prepared -c "$GATEWAY_THREADS" -j "$threads" -T "$BENCH_PGBENCH_S" \
+    -f "$RES/pgbench-get.sql" "$CAISSE_DATABASE_URL" >"$out" 2>&1 || { cat "$out" >&2; die "pgbench (row fetch) failed"; }
+  tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | tail -n 1)
+  [ -n "$tps" ] || { cat "$out" >&2; die "no tps in pgbench's output (row fetch)"; }
+  failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out" | tail -n 1)
+  if [ -n "$failed" ] && [ "$failed" != 0 ]; then
+    warn "pgbench row fetch run $r: $failed failed transactions"
+    echo "pgbench row fetch run $r: $failed failed transactions" >>"$RES/anomalies.txt"
+  fi
+  record pgbench_get "$(jq -nc --argjson tps "$tps" --argjson c "$GATEWAY_THREADS" --argjson j "$threads" \
+    --argjson s "$BENCH_PGBENCH_S" --argjson n "$ROW_FETCH_POOL" --argjson f "${failed:-null}" \
+    '{fetches_per_s: $tps, clients: $c, threads: $j, seconds: $s, pool: $n, failed: $f}')"
+}
+
+# ---- HTTP ceiling, GET (and its row fetch alone), POST: interleaved rounds, so drift on a
+# shared box hits all of them ---------------------------------------------------------------------
 start_ceiling() {
   # The gateway's configuration: same variables, and the thread count the gateway logged.
   CAISSE_GATEWAY_PORT=$BENCH_CEILING_PORT CAISSE_GATEWAY_THREADS=$GATEWAY_THREADS \
@@ -118,6 +182,7 @@ start_ceiling() {
 
 stage_http() {
   start_ceiling
+  row_fetch_prepare
   local r j
   for r in $(seq 1 "$BENCH_RUNS"); do
     phase http-ceiling
@@ -128,6 +193,8 @@ stage_http() {
     j=$(wrk_run "get-$r" "$GATEWAY_URL" get.lua "$BENCH_HTTP_S")
     check_statuses "GET run $r" 200 <<<"$j"
     record get "$j"
+    phase get-row-fetch
+    row_fetch_run "$r"
     phase post
     j=$(wrk_run "post-$r" "$GATEWAY_URL" post.lua "$BENCH_HTTP_S")
     check_statuses "POST run $r" 201 <<<"$j"
@@ -283,31 +350,20 @@ SQL
 }
 
 # ---- webhooks: a backlog of N events x E endpoints delivered to the local sink ---------------
+# Runs alongside the soak's load, whose events go to its own endpoints on its own sink: this
+# sink counts the benchmark's deliveries only.
 stage_webhooks() {
   phase webhooks
-  local k resp secret
   : >"$RES/webhook-secrets.txt"
-  for k in $(seq 1 "$BENCH_WEBHOOK_ENDPOINTS"); do
-    resp=$(curl -fsS -X POST "$GATEWAY_URL/webhook-endpoints" -H "x-api-key: $WKEY" \
-      -H "Content-Type: application/json" \
-      -d "{\"url\": \"$SINK_URL/e/$k\", \"enabled_events\": [\"*\"], \"description\": \"make bench sink $k\"}") ||
-      die "cannot register webhook endpoint $k"
-    secret=$(jq -r .secret <<<"$resp")
-    printf '/e/%s %s\n' "$k" "$secret" >>"$RES/webhook-secrets.txt"
-  done
-  setsid "$BIN/bench-webhook-sink" --port "$BENCH_SINK_PORT" --threads 2 --secrets "$RES/webhook-secrets.txt" \
-    >>"$CAISSE_STACK_DIR/logs/webhook-sink.log" 2>&1 </dev/null &
-  SINK_PID=$!
-  bg_track $SINK_PID
-  for _ in $(seq 1 50); do
-    curl -fsS -o /dev/null "$SINK_URL/_stats" 2>/dev/null && break
-    sleep 0.1
-  done
+  register_endpoints "$WKEY" "$SINK_URL" e/ "$BENCH_WEBHOOK_ENDPOINTS" "$RES/webhook-secrets.txt"
+  start_sink "$BENCH_SINK_PORT" "$RES/webhook-secrets.txt" "$CAISSE_STACK_DIR/logs/webhook-sink.log"
   local n=$BENCH_WEBHOOK_EVENTS e=$BENCH_WEBHOOK_ENDPOINTS r expected stats unique last_unique stall t_start
+  local soak_before soak_after round_started
   expected=$((n * e))
   for r in $(seq 1 "$BENCH_RUNS"); do
-    # The worker restarts on a backlog of exactly this round's events: it must have
-    # consumed every earlier one before it stops.
+    round_started=$(date +%s)
+    # The worker restarts on a backlog of this round's events (and what the soak wrote
+    # meanwhile): it must have consumed every earlier one before it stops.
     settle webhooks
     stack stop-service webhook-worker
     insert_due_sessions "$WORG" "$WKEY_ID" "$n"
@@ -315,11 +371,12 @@ stage_webhooks() {
     local deadline=$(($(date +%s) + 300))
     while :; do
       [ "$(pqv "SELECT count(*) FROM checkout_sessions WHERE organization_id = :'org' AND status = 'open' AND expires_at <= now()" -v org="$WORG")" = 0 ] &&
-        [ "$(outbox_pending)" = 0 ] && break
+        [ "$(org_events_pending "$WORG")" = 0 ] && break
       [ "$(date +%s)" -lt "$deadline" ] || die "the webhook round's events were not published within 300 s"
       sleep 0.5
     done
     curl -fsS -X POST -o /dev/null "$SINK_URL/_reset"
+    soak_before=$(soak_sink_unique)
     t_start=$(now_ms)
     stack start-service webhook-worker
     last_unique=-1
@@ -338,8 +395,13 @@ stage_webhooks() {
     done
     sleep 1 # a duplicate arriving late still counts
     stats=$(curl -fsS "$SINK_URL/_stats")
-    record webhooks "$(jq -c --argjson n "$n" --argjson e "$e" --argjson t0 "$t_start" '. + {
-        events: $n, endpoints: $e, expected: ($n * $e),
+    soak_after=$(soak_sink_unique)
+    # The soak's deliveries the worker made meanwhile (its backlog of the stop, and its
+    # steady flow), from the start to the end of the round: they share the worker with it.
+    record webhooks "$(jq -c --argjson n "$n" --argjson e "$e" --argjson t0 "$t_start" \
+      --argjson soak "$(soak_overlap "$round_started")" --argjson sb "$soak_before" --argjson sa "$soak_after" '. + {
+        events: $n, endpoints: $e, expected: ($n * $e), alongside_soak: $soak,
+        soak_deliveries_meanwhile: (if $sb == null or $sa == null then null else $sa - $sb end),
         seconds: ((.last_ms - .first_ms) / 1000),
         start_to_first_s: ((.first_ms - $t0) / 1000),
         deliveries_per_s: (if .last_ms > .first_ms then .unique / ((.last_ms - .first_ms) / 1000) else null end)}' <<<"$stats")"
@@ -354,13 +416,16 @@ stage_webhooks() {
 }
 
 # ---- expiry burst: N due sessions, one UPDATE vs the expiry worker (+ relay) -------------------
+# Runs alongside the soak's load, the single UPDATE as much as the worker: both also meet the
+# soak's sessions that fall due meanwhile (the worker's predicate takes them with the burst).
 stage_expiry() {
   local r
   for r in $(seq 1 "$BENCH_EXPIRY_RUNS"); do expiry_run "$r"; done
 }
 
 expiry_run() { # RUN
-  local n=$BENCH_EXPIRY_N t0 t1
+  local n=$BENCH_EXPIRY_N t0 t1 run_started
+  run_started=$(date +%s)
   phase expiry-insert
   stack stop-service expiry-worker
   t0=$(now_ms)
@@ -370,7 +435,8 @@ expiry_run() { # RUN
   pq -c "VACUUM ANALYZE checkout_sessions"
   phase expiry-update
   # The limit: the worker's own predicate and SET in one statement, timed by the server's
-  # session (\timing), in a transaction rolled back so the worker finds the same rows.
+  # session (\timing), in a transaction rolled back so the worker finds the same rows (with
+  # the soak's sessions due by then: the worker has those to expire too).
   local out update_ms updated
   out=$(psql -X -v ON_ERROR_STOP=1 "$CAISSE_DATABASE_URL" 2>&1 <<'SQL'
 BEGIN;
@@ -384,32 +450,38 @@ SQL
   update_ms=$(sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' <<<"$out" | head -n 1)
   updated=$(sed -n 's/^UPDATE \([0-9]*\)$/\1/p' <<<"$out" | head -n 1)
   [ -n "$update_ms" ] || { echo "$out" >&2; die "no timing for the single UPDATE"; }
-  [ "$updated" = "$n" ] || warn "the single UPDATE changed $updated rows, not $n"
+  if [ -z "$updated" ] || [ "$updated" -lt "$n" ]; then
+    warn "the single UPDATE changed ${updated:-no} rows, not $n"
+    echo "expiry burst: the single UPDATE changed ${updated:-no} rows, fewer than the $n due" >>"$RES/anomalies.txt"
+  fi
   # The rolled-back versions out of the way, so the worker starts on the same table.
   pq -c "VACUUM checkout_sessions"
   phase expiry-worker
   local start done_json
   start=$(pq -c "SELECT extract(epoch FROM clock_timestamp())")
   stack start-service expiry-worker
-  local deadline=$(($(date +%s) + ${BENCH_EXPIRY_TIMEOUT_S:-1800})) poll done_at=""
-  # Done when the relay's queue (outbox_pending) is empty and no session of the burst is
-  # still due, as seen by the database's clock; polled every BENCH_EXPIRY_POLL_S (the
-  # figure's resolution). The due-sessions check walks an index the worker is emptying,
-  # so it only runs once the queue is empty.
+  local deadline=$(($(date +%s) + BENCH_EXPIRY_TIMEOUT_S)) poll done_at=""
+  # Done when no event of the burst's organization waits in the relay's queue
+  # (outbox_pending; the soak's keep coming and do not count) and no session of the burst
+  # is still due, as seen by the database's clock; polled every BENCH_EXPIRY_POLL_S (the
+  # figure's resolution). The queue is read row by row (the organization of each event
+  # looked up by its seq), so the poll stops at the burst's first event; the due-sessions
+  # check walks an index the worker is emptying, so it only runs once none is queued.
   while :; do
     sleep "$BENCH_EXPIRY_POLL_S"
     poll=$(pq -v org="$EORG" <<'SQL'
 SELECT CASE WHEN p THEN 'busy' WHEN EXISTS (SELECT 1 FROM checkout_sessions WHERE status = 'open'
          AND expires_at <= now() AND organization_id = :'org') THEN 'busy'
        ELSE extract(epoch FROM clock_timestamp())::text END
-FROM (SELECT EXISTS (SELECT 1 FROM outbox_pending) AS p) q
+FROM (SELECT EXISTS (SELECT 1 FROM outbox_pending e
+        WHERE (SELECT o.organization_id FROM outbox o WHERE o.seq = e.seq) = :'org') AS p) q
 SQL
 )
     if [ "$poll" != busy ]; then
       done_at=$poll
       break
     fi
-    [ "$(date +%s)" -lt "$deadline" ] || die "the expiry burst did not finish within ${BENCH_EXPIRY_TIMEOUT_S:-1800} s"
+    [ "$(date +%s)" -lt "$deadline" ] || die "the expiry burst did not finish within $BENCH_EXPIRY_TIMEOUT_S s"
   done
   # Every event of the burst: written (outbox), and published (off the relay's queue).
   done_json=$(pq -v org="$EORG" -v start="$start" -v done_at="$done_at" <<'SQL'
@@ -426,8 +498,10 @@ SQL
   local expired
   expired=$(pqv "SELECT count(*) FROM checkout_sessions WHERE organization_id = :'org' AND status = 'expired'" -v org="$EORG")
   expired=$((expired - n * ($1 - 1)))
-  record expiry "$(jq -c --argjson run "$1" --argjson n "$n" --argjson ins $((t1 - t0)) --argjson u "$update_ms" --argjson x "$expired" '. + {
-      run: $run, sessions: $n, insert_s: ($ins / 1000), update_s: ($u / 1000), sessions_expired: $x,
+  record expiry "$(jq -c --argjson run "$1" --argjson n "$n" --argjson ins $((t1 - t0)) --argjson u "$update_ms" --argjson x "$expired" \
+    --argjson rows "${updated:-null}" --argjson soak "$(soak_overlap "$run_started")" '. + {
+      run: $run, sessions: $n, insert_s: ($ins / 1000), update_s: ($u / 1000), update_rows: $rows,
+      other_due_rows: (if $rows == null then null else $rows - $n end), alongside_soak: $soak, sessions_expired: $x,
       poll_s: '"$BENCH_EXPIRY_POLL_S"', worker_s: .published_s, ratio: (.published_s / ($u / 1000))}' <<<"$done_json")"
   if ! jq -e --argjson n "$n" '.events == $n and .published == $n' <<<"$done_json" >/dev/null ||
     [ "$expired" != "$n" ]; then
@@ -436,31 +510,58 @@ SQL
   fi
 }
 
-# ---- soak: steady mixed load, RSS every BENCH_SOAK_SAMPLE_S ------------------------------------
-stage_soak() {
+# ---- soak: steady mixed load for BENCH_SOAK_S, RSS every BENCH_SOAK_SAMPLE_S -----------------
+# Started right after the quiet benchmarks; the webhooks and expiry stages run while it
+# does, then soak_finish waits for the rest of its time and checks it. Its creates are the
+# "Bench soak" organization's, with endpoints of their own on a sink of their own.
+SOAK_T0=""
+# How much of a measurement from START (epoch seconds) to now ran alongside the soak's
+# load, as a JSON string: "whole", "partly" (the load ended meanwhile) or "none".
+soak_overlap() { # START
+  local now
+  now=$(date +%s)
+  if [ -z "$SOAK_T0" ] || [ "$1" -ge $((SOAK_T0 + BENCH_SOAK_S)) ]; then echo '"none"'
+  elif [ "$1" -ge "$SOAK_T0" ] && [ "$now" -lt $((SOAK_T0 + BENCH_SOAK_S)) ]; then echo '"whole"'
+  else echo '"partly"'; fi
+}
+
+soak_sink_unique() { # the soak sink's unique deliveries so far; null without the soak
+  if [ -n "$SOAK_T0" ]; then curl -fsS "$SOAK_SINK_URL/_stats" | jq -r .unique; else echo null; fi
+}
+
+soak_start() {
   phase soak-settle
-  local t0 settle_started
+  local settle_started
   settle_started=$(date +%s)
   settle webhooks
   record soak_settle "$(jq -nc --argjson s $(($(date +%s) - settle_started)) '{seconds: $s}')"
-  phase soak
-  local create_rate get_rate post_pid get_pid
-  create_rate=$(jq -rn --argjson m "$MAX_CREATES" --argjson p "$BENCH_SOAK_CREATE_PCT" '[($m * $p / 100), 1] | max')
-  get_rate=$(jq -rn --argjson m "$MAX_GETS" --argjson p "$BENCH_SOAK_GET_PCT" '[($m * $p / 100), 1] | max')
-  log "soak: ${BENCH_SOAK_S}s of $create_rate creates/s (expiring after ${BENCH_SOAK_TTL_S}s, with webhooks) and $get_rate GETs/s"
-  curl -fsS -X POST -o /dev/null "$SINK_URL/_reset"
-  BENCH_API_KEY=$WKEY "$BIN/bench-loadgen" --url "$GATEWAY_URL" --mode post --rate "$create_rate" \
+  : >"$RES/soak-secrets.txt"
+  register_endpoints "$SKEY" "$SOAK_SINK_URL" s/ "$BENCH_SOAK_ENDPOINTS" "$RES/soak-secrets.txt"
+  start_sink "$BENCH_SOAK_SINK_PORT" "$RES/soak-secrets.txt" "$CAISSE_STACK_DIR/logs/soak-sink.log"
+  SOAK_CREATE_RATE=$(jq -rn --argjson m "$MAX_CREATES" --argjson p "$BENCH_SOAK_CREATE_PCT" '[($m * $p / 100), 1] | max')
+  SOAK_GET_RATE=$(jq -rn --argjson m "$MAX_GETS" --argjson p "$BENCH_SOAK_GET_PCT" '[($m * $p / 100), 1] | max')
+  log "soak: ${BENCH_SOAK_S}s of $SOAK_CREATE_RATE creates/s (expiring after ${BENCH_SOAK_TTL_S}s, with webhooks to $BENCH_SOAK_ENDPOINTS endpoints) and $SOAK_GET_RATE GETs/s, in the background of the webhooks and expiry stages"
+  BENCH_API_KEY=$SKEY "$BIN/bench-loadgen" --url "$GATEWAY_URL" --mode post --rate "$SOAK_CREATE_RATE" \
     --duration "$BENCH_SOAK_S" --expires-in "$BENCH_SOAK_TTL_S" --connections 16 \
     >"$RES/raw/soak-post.json" 2>"$RES/raw/soak-post.err" &
-  post_pid=$!
-  bg_track $post_pid
-  "$BIN/bench-loadgen" --url "$GATEWAY_URL" --mode get --ids "$RES/pool.txt" --rate "$get_rate" \
+  SOAK_POST_PID=$!
+  bg_track $SOAK_POST_PID
+  "$BIN/bench-loadgen" --url "$GATEWAY_URL" --mode get --ids "$RES/pool.txt" --rate "$SOAK_GET_RATE" \
     --duration "$BENCH_SOAK_S" --connections 16 >"$RES/raw/soak-get.json" 2>"$RES/raw/soak-get.err" &
-  get_pid=$!
-  bg_track $get_pid
-  t0=$(date +%s)
-  local k=0 s pid m
+  SOAK_GET_PID=$!
+  bg_track $SOAK_GET_PID
+  SOAK_T0=$(date +%s)
   : >"$RES/soak.tsv"
+  soak_sampler "$SOAK_T0" &
+  SOAK_SAMPLER_PID=$!
+  bg_track $SOAK_SAMPLER_PID
+  PHASE_SUFFIX=+soak
+}
+
+# RSS of every service at soak time 0, S, 2S... up to BENCH_SOAK_S into soak.tsv:
+#   soak_s  service  pid  rss_kb  hwm_kb
+soak_sampler() { # T0 (epoch seconds)
+  local t0=$1 k=0 s pid m
   while :; do
     for s in "${SERVICES[@]}"; do
       pid=$(service_pid "$s") || continue
@@ -471,17 +572,35 @@ stage_soak() {
     k=$((k + 1))
     while [ "$(date +%s)" -lt $((t0 + k * BENCH_SOAK_SAMPLE_S)) ]; do sleep 0.2; done
   done
-  wait "$post_pid" || die "the soak's create load failed: $(cat "$RES/raw/soak-post.err")"
-  wait "$get_pid" || die "the soak's read load failed: $(cat "$RES/raw/soak-get.err")"
+}
+
+soak_finish() {
+  # The stages run alongside end here: the growth check starts after them (report.sh), as
+  # a burst's working set is no leak. Rounded up: a sample at this soak time follows them.
+  local overlap_end=$((($(now_ms) - SOAK_T0 * 1000 + 999) / 1000))
+  PHASE_SUFFIX=""
+  if [ "$overlap_end" -ge "$BENCH_SOAK_S" ]; then
+    warn "the webhooks and expiry stages took ${overlap_end}s, longer than the ${BENCH_SOAK_S}s soak: part of them ran without its load, and no soak sample follows them"
+    echo "soak: the webhooks and expiry stages took ${overlap_end} s of a ${BENCH_SOAK_S} s soak (raise BENCH_SOAK_S)" >>"$RES/anomalies.txt"
+  fi
+  phase soak
+  wait "$SOAK_SAMPLER_PID" || true
+  wait "$SOAK_POST_PID" || die "the soak's create load failed: $(cat "$RES/raw/soak-post.err")"
+  wait "$SOAK_GET_PID" || die "the soak's read load failed: $(cat "$RES/raw/soak-get.err")"
+  # The load's own end: its clients' elapsed time from their start (they are waited for only
+  # now, after the stages that ran alongside, which may have outlasted them).
+  local load_end
+  load_end=$(jq -s --argjson t0 "$SOAK_T0" 'map(.elapsed_s) | max | $t0 + ceil' \
+    "$RES/raw/soak-post.json" "$RES/raw/soak-get.json")
   check_statuses "soak creates" 201 <"$RES/raw/soak-post.json"
   check_statuses "soak GETs" 200 <"$RES/raw/soak-get.json"
-  # Every soak session is created, then expired: two events, each to every endpoint.
+  # Every soak session is created, then expired: two events, each to every soak endpoint.
   local created expected unique deadline
   created=$(jq -r '(.status["201"] // 0) + (.status["202"] // 0)' "$RES/raw/soak-post.json")
-  expected=$((created * 2 * BENCH_WEBHOOK_ENDPOINTS))
+  expected=$((created * 2 * BENCH_SOAK_ENDPOINTS))
   deadline=$(($(date +%s) + BENCH_SOAK_TTL_S + BENCH_SETTLE_S))
   while :; do
-    unique=$(curl -fsS "$SINK_URL/_stats" | jq -r .unique)
+    unique=$(curl -fsS "$SOAK_SINK_URL/_stats" | jq -r .unique)
     [ "$unique" -ge "$expected" ] && break
     if [ "$(date +%s)" -ge "$deadline" ]; then
       warn "soak: $unique of $expected webhook deliveries arrived"
@@ -491,9 +610,16 @@ stage_soak() {
     sleep 1
   done
   record soak "$(jq -nc --slurpfile p "$RES/raw/soak-post.json" --slurpfile g "$RES/raw/soak-get.json" \
-    --argjson sink "$(curl -fsS "$SINK_URL/_stats")" --argjson cr "$create_rate" --argjson gr "$get_rate" \
-    --argjson x "$expected" \
-    '{create_rate: $cr, get_rate: $gr, creates: $p[0], gets: $g[0], webhooks: ($sink + {expected: $x})}')"
+    --argjson sink "$(curl -fsS "$SOAK_SINK_URL/_stats")" --argjson cr "$SOAK_CREATE_RATE" --argjson gr "$SOAK_GET_RATE" \
+    --argjson x "$expected" --argjson e "$BENCH_SOAK_ENDPOINTS" --argjson o "$overlap_end" \
+    '{create_rate: $cr, get_rate: $gr, endpoints: $e, creates: $p[0], gets: $g[0],
+      webhooks: ($sink + {expected: $x}),
+      overlapped: {stages: ["webhooks", "expiry"], from_s: 0, until_s: $o}}')"
+  # The soak in the stage timeline: from its load's start to its end, in the background of
+  # the stages named.
+  record stages "$(jq -nc --argjson t0 $((SOAK_T0 - RUN_STARTED)) --argjson t1 $((load_end - RUN_STARTED)) \
+    '{stage: "soak", seconds: ($t1 - $t0), start_s: $t0, end_s: $t1, background: true,
+      overlapped: ["webhooks", "expiry"]}')"
 }
 
 # ---- memory: the sampler's and the soak's samples, per service ------------------------------------
@@ -522,12 +648,14 @@ stage_timer pipeline
 stage_pipeline
 stage_timer pgbench
 stage_pgbench
-stage_timer webhooks
+stage_timer soak-start
+soak_start
+stage_timer webhooks soak
 stage_webhooks
-stage_timer expiry
+stage_timer expiry soak
 stage_expiry
-stage_timer soak
-stage_soak
+stage_timer soak-rest
+soak_finish
 stage_timer "done"
 rm -f "$RES/sampling"
 sleep "$BENCH_MEM_SAMPLE_S"
