@@ -261,7 +261,11 @@ start_sink() { # PORT SECRETS_FILE LOG
   SINK_STARTED_PID=$!
   bg_track "$SINK_STARTED_PID"
   for _ in $(seq 1 50); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$1/_stats" 2>/dev/null && return 0
+    # Answering is not enough: a sink left over on the port would answer for this one.
+    if curl -fsS -o /dev/null "http://127.0.0.1:$1/_stats" 2>/dev/null; then
+      kill -0 "$SINK_STARTED_PID" 2>/dev/null || die "port $1 is taken by another process (see $3)"
+      return 0
+    fi
     sleep 0.1
   done
   die "the webhook sink on port $1 did not start"
