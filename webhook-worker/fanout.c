@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "batch_consumer.h"
+#include "event_id.h"
 #include "kafka.h"
 #include "log.h"
 #include "result.h"
@@ -36,10 +37,16 @@ static json_t *fanout_event_ids(rd_kafka_message_t *const *msgs, size_t n, size_
         return NULL;
     *malformed = 0;
     for (size_t i = 0; i < n; i++) {
-        json_error_t jerr;
-        json_t *ev =
-            msgs[i]->payload != NULL ? json_loadb(msgs[i]->payload, msgs[i]->len, 0, &jerr) : NULL;
-        const char *id = json_string_value(json_object_get(ev, "id"));
+        char scanned[UUID_STR_LEN];
+        json_t *ev = NULL;
+        const char *id = NULL;
+        if (event_id_scan(msgs[i]->payload, msgs[i]->len, scanned) == C_OK) {
+            id = scanned;
+        } else if (msgs[i]->payload != NULL) {
+            json_error_t jerr;
+            ev = json_loadb(msgs[i]->payload, msgs[i]->len, 0, &jerr);
+            id = json_string_value(json_object_get(ev, "id"));
+        }
         if (id == NULL || !uuid_is_valid(id)) {
             (*malformed)++;
             log_fields(LOG_WARN,
