@@ -39,7 +39,8 @@ Test(event_id, finds_the_id_of_a_cloudevent_as_the_relay_publishes_it)
     assert_finds("{\"specversion\":\"1.0\",\"id\":\"" ID "\",\"source\":\"/caisse\","
                  "\"type\":\"checkout.session.expired\",\"subject\":\"" OTHER "\","
                  "\"time\":\"2026-11-25T03:40:38.239Z\",\"datacontenttype\":\"application/json\","
-                 "\"data\":{\"id\":\"" OTHER "\",\"amount\":1000,\"metadata\":{\"a\":[1,2,{\"b\":null}]},"
+                 "\"data\":{\"id\":\"" OTHER
+                 "\",\"amount\":1000,\"metadata\":{\"a\":[1,2,{\"b\":null}]},"
                  "\"paid\":false,\"x\":-1.5e3}}");
 }
 
