@@ -44,6 +44,12 @@
  * by two workers. */
 #define DELIVER_START_MARGIN_MS 2000
 #define DELIVER_ENDPOINT_BUCKETS 256
+/* Most outcomes recorded in one transaction. */
+#define DELIVER_RECORD_MAX 1000
+/* Outcomes waiting for the recorder past which no more is claimed (what is
+ * held is still sent): sending must not outrun recording without bound. */
+#define DELIVER_RECORD_BACKLOG_MAX (2 * DELIVER_RECORD_MAX)
+#define DELIVER_BACKLOG_TICK_MS 5
 #define DELIVER_DB_RETRY_MIN_MS 200
 #define DELIVER_DB_RETRY_MAX_MS 5000
 /* Loop tick while draining: in-flight transfers are driven by curl_multi_poll
@@ -706,15 +712,17 @@ static void *deliver_recorder_main(void *arg)
             pthread_cond_wait(&d->rec_cond, &d->rec_lock);
         if (d->rec_abort || d->rec_queue == NULL)
             break;
-        struct deliver_transfer *batch = d->rec_queue;
-        d->rec_queue = NULL;
-        pthread_mutex_unlock(&d->rec_lock);
-        size_t n = 0;
-        struct deliver_transfer *tail = NULL;
-        for (struct deliver_transfer *t = batch; t != NULL; t = t->next) {
-            tail = t;
+        /* At most DELIVER_RECORD_MAX per transaction: a backlog recorded in
+         * one statement would hold its locks and its memory for long. */
+        struct deliver_transfer *batch = d->rec_queue, *tail = batch;
+        size_t n = 1;
+        while (tail->next != NULL && n < DELIVER_RECORD_MAX) {
+            tail = tail->next;
             n++;
         }
+        d->rec_queue = tail->next;
+        tail->next = NULL;
+        pthread_mutex_unlock(&d->rec_lock);
         int rc = deliver_record(d, batch, n);
         long delay = 0;
         if (rc == C_OK) {
@@ -779,12 +787,13 @@ static void deliver_hand_over(struct deliver *d)
     d->unrecorded = NULL;
 }
 
-static bool deliver_all_recorded(struct deliver *d)
+/* Outcomes handed to the recorder and not yet recorded. */
+static long deliver_unrecorded(struct deliver *d)
 {
     pthread_mutex_lock(&d->rec_lock);
-    bool done = d->rec_count == 0;
+    long n = d->rec_count;
     pthread_mutex_unlock(&d->rec_lock);
-    return done;
+    return n;
 }
 
 /* Ends the recorder: once everything handed over is recorded, or at once
@@ -848,7 +857,10 @@ static void *deliver_main(void *arg)
             deliver_release_all_held(d);
         }
         bool woken = atomic_exchange(&d->wake, false);
-        if (!stopping && (woken || now >= next_claim) && now >= d->db_retry_at) {
+        if (!stopping && deliver_unrecorded(d) >= DELIVER_RECORD_BACKLOG_MAX) {
+            /* Look again shortly, once the recorder has caught up. */
+            next_claim = now + DELIVER_BACKLOG_TICK_MS;
+        } else if (!stopping && (woken || now >= next_claim) && now >= d->db_retry_at) {
             bool more = false;
             if (deliver_claim(d, &more) != C_OK) {
                 long delay = backoff_next(&d->db_backoff);
@@ -880,7 +892,7 @@ static void *deliver_main(void *arg)
             next_claim = now;
         deliver_hand_over(d);
         if (stopping) {
-            if (d->active == NULL && deliver_all_recorded(d))
+            if (d->active == NULL && deliver_unrecorded(d) == 0)
                 break;
             if (deliver_now_ms() >= drain_deadline) {
                 deliver_abort_all(d);
