@@ -35,12 +35,16 @@ void outbox_rows_free(struct outbox_row *rows, size_t count)
 
 int outbox_fetch_pending(struct db *db, long limit, struct outbox_row **rows, size_t *count)
 {
-    /* The LIMIT inside: the queue drives the join. With it outside, the
-     * planner may walk the whole outbox (every event ever published) in seq
-     * order looking for the few queued ones. */
-    static const char sql[] = "SELECT o.seq, o.id, o.session_id, o.payload"
-                              " FROM (SELECT seq FROM outbox_pending ORDER BY seq LIMIT $1) p"
-                              " JOIN outbox o ON o.seq = p.seq ORDER BY p.seq";
+    /* The queued seqs first, as one array, then each row by its primary key:
+     * no join for the planner to choose. As a join, it chose a merge join
+     * whenever the statistics suggested it (a new database, a queue just
+     * grown), and that walks the whole outbox (every event ever published, a
+     * heap fetch each) in seq order up to the first queued one, every round:
+     * make bench saw 5 ms a round at 100 000 events, growing with them. */
+    static const char sql[] =
+        "SELECT o.seq, o.id, o.session_id, o.payload FROM outbox o"
+        " WHERE o.seq = ANY (ARRAY(SELECT seq FROM outbox_pending ORDER BY seq LIMIT $1))"
+        " ORDER BY o.seq";
     char limit_text[24];
     snprintf(limit_text, sizeof(limit_text), "%ld", limit);
     const char *params[1] = {limit_text};
