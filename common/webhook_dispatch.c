@@ -28,10 +28,12 @@ int webhook_dispatch_fanout(struct db *db, const json_t *event_ids, long *insert
      * (written by our own transaction), not from the Kafka record. Endpoints
      * created after the event do not receive it, as with Stripe, so a replay
      * of old records does not flood a new endpoint. DISTINCT: a batch may hold
-     * the same event twice (a re-published outbox row). */
+     * the same event twice (a re-published outbox row). The events are read
+     * by their unique id from an array, never through a join the planner
+     * could turn into a scan of the whole outbox (see outbox_fetch_pending). */
     static const char sql[] =
         "WITH ids AS (SELECT DISTINCT value::uuid AS id FROM jsonb_array_elements_text($1::jsonb)),"
-        " ev AS (SELECT o.* FROM ids JOIN outbox o ON o.id = ids.id),"
+        " ev AS (SELECT o.* FROM outbox o WHERE o.id = ANY (ARRAY(SELECT id FROM ids))),"
         " ins AS (INSERT INTO webhook_deliveries (id, event_id, endpoint_id, organization_id,"
         "                                        environment, event_type, status, next_attempt_at)"
         "   SELECT " WEBHOOK_DISPATCH_UUIDV7_SQL ", ev.id, e.id, ev.organization_id,"
@@ -133,7 +135,7 @@ int webhook_dispatch_claim(struct db *db, const struct webhook_dispatch_claim *c
         " SET lease_until = now() + $2::bigint * interval '1 millisecond', leased_by = $3,"
         "     updated_at = now()"
         " FROM ranked r JOIN webhook_endpoints e ON e.id = r.endpoint_id"
-        "      LEFT JOIN outbox o ON o.id = r.event_id"
+        "      LEFT JOIN LATERAL (SELECT payload FROM outbox WHERE id = r.event_id) o ON true"
         " WHERE d.id = r.id"
         "   AND r.rn <= $4::int - coalesce(($5::jsonb ->> r.endpoint_id::text)::int, 0)"
         " RETURNING d.id, d.event_id, d.endpoint_id, d.attempt_count, e.url, e.secret,"
