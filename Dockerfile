@@ -26,6 +26,7 @@ COPY gateway ./gateway
 COPY session-worker ./session-worker
 COPY expiry-worker ./expiry-worker
 COPY webhook-worker ./webhook-worker
+COPY admin ./admin
 RUN make -j"$(nproc)" all \
     && strip --strip-unneeded build/bin/caisse-*
 

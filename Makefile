@@ -18,13 +18,14 @@ LDLIBS   = $(PKG_LIBS) -lpthread -lm
 
 SERVICES  = gateway session-worker expiry-worker webhook-worker
 BINARIES  = $(addprefix $(BUILD)/bin/caisse-,$(SERVICES) admin)
-COMMON_SRC = $(wildcard common/*.c)
+# common/ is layered (ARCHITECTURE.md): core <- infra <- model, one library.
+COMMON_SRC = $(wildcard common/core/*.c common/infra/*.c common/model/*.c)
 MIGRATIONS = $(sort $(wildcard common/migrations/*.sql))
-COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o $(BUILD)/obj/gen/version.o
+COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/version.o
 # The version /metrics reports (caisse_build_info): git describe at build time.
 CAISSE_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: FORCE all clean test unit unit-asan integration quickstart clang-check compose-check k8s-check format up down deps bench bench-tools
+.PHONY: FORCE all clean test unit unit-asan integration quickstart clang-check compose-check k8s-check structure-check format up down deps bench bench-tools
 all: $(BINARIES)
 
 $(BUILD)/gen/migrations.c: common/migrations/embed.sh $(MIGRATIONS)
@@ -32,9 +33,9 @@ $(BUILD)/gen/migrations.c: common/migrations/embed.sh $(MIGRATIONS)
 	$(Q)sh common/migrations/embed.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
 # The gateway serves its OpenAPI document (GET /openapi.json) from its own binary.
-$(BUILD)/gen/openapi_document.c: gateway/openapi_embed.sh gateway/openapi.json
+$(BUILD)/gen/openapi_document.c: gateway/openapi_embed.sh common/contracts/openapi.json
 	@mkdir -p $(dir $@)
-	$(Q)sh gateway/openapi_embed.sh gateway/openapi.json > $@.tmp && mv $@.tmp $@
+	$(Q)sh gateway/openapi_embed.sh common/contracts/openapi.json > $@.tmp && mv $@.tmp $@
 
 # V=1 shows the full compiler command lines.
 ifeq ($(V),1)
@@ -51,7 +52,7 @@ $(BUILD)/obj/%.o: %.c
 # Rewritten only when the version changed, so an unchanged build relinks nothing.
 $(BUILD)/gen/version.c: FORCE
 	@mkdir -p $(dir $@)
-	$(Q)printf '#include "metrics.h"\nconst char metrics_build_version[] = "%s";\n' \
+	$(Q)printf '#include "core/metrics.h"\nconst char metrics_build_version[] = "%s";\n' \
 	    '$(CAISSE_VERSION)' >$@.tmp
 	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
@@ -77,14 +78,15 @@ endef
 $(foreach s,$(SERVICES),$(eval $(call service_rule,$(s))))
 $(BUILD)/bin/caisse-gateway: $(BUILD)/obj/gen/openapi_document.o
 
-$(BUILD)/bin/caisse-admin: $(BUILD)/obj/common/admin/main.o $(BUILD)/lib/libcaisse.a
+$(BUILD)/bin/caisse-admin: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard admin/*.c)) $(BUILD)/obj/gen/migrations.o $(BUILD)/lib/libcaisse.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- tests -------------------------------------------------------------------
-# Unit tests mirror the source tree: tests/unit/common/validate.c tests common/validate.c.
-UNIT_SRC = $(sort $(wildcard tests/unit/*/*.c))
+# Unit tests mirror the source tree: tests/unit/common/core/uuid.c tests common/core/uuid.c,
+# tests/unit/gateway/validate.c tests gateway/validate.c.
+UNIT_SRC = $(sort $(wildcard tests/unit/*/*.c tests/unit/common/*/*.c))
 UNIT_BIN = $(BUILD)/bin/unit-tests
 # A service with unit tests (tests/unit/<service>/) links its own objects into
 # the test binary too, all but main.o (the test binary has its own main).
@@ -155,6 +157,10 @@ unit-asan:
 	    build/asan/bin/unit-tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/bin/unit-tests --jobs 2
 
+# The dependency rule between common/'s layers and the programs (ARCHITECTURE.md).
+structure-check:
+	bash tests/structure/layers.sh
+
 # Everything must also build clean under clang.
 clang-check:
 	$(MAKE) --no-print-directory BUILD=build/clang CC=clang all bench-tools build/clang/bin/unit-tests build/clang/bin/integration-tests
@@ -180,6 +186,7 @@ k8s-check: all
 test:
 	@bash deploy/install-deps.sh
 	$(MAKE) --no-print-directory all $(UNIT_BIN) $(INTEGRATION_BIN)
+	$(MAKE) --no-print-directory structure-check
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory unit-asan
 	$(MAKE) --no-print-directory clang-check

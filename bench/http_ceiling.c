@@ -9,11 +9,11 @@
 
 #include <microhttpd.h>
 
-#include "config.h"
-#include "log.h"
-#include "result.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/result.h"
 #include "server.h"
-#include "service.h"
+#include "infra/service.h"
 
 static struct {
     char *host;

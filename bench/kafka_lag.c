@@ -16,7 +16,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "result.h"
+#include "core/result.h"
 
 #define LAG_TIMEOUT_MS 10000
 

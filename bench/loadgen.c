@@ -35,7 +35,7 @@
 
 #include <jansson.h>
 
-#include "result.h"
+#include "core/result.h"
 
 #define LG_MAX_CONNS 4096
 #define LG_REQ_MAX 4096

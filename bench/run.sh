@@ -122,7 +122,7 @@ stage_pool() {
 }
 
 # ---- the GET's second limit: its row fetch alone, in pgbench -----------------------------------
-# The gateway's read of one session (common/session.c, session_store_get: by id, organization
+# The gateway's read of one session (common/model/session.c, session_store_get: by id, organization
 # and environment, a prepared statement) with the gateway's thread count as clients, over the
 # GET pool's ids: pool.txt numbered densely in a small table, one drawn per transaction. It
 # runs in the HTTP rounds right after the GET: measured a minute later on a shared box, the

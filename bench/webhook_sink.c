@@ -5,7 +5,7 @@
  * Answers every POST with 204 at once, after checking its Standard Webhooks
  * signature (HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>" with the
  * endpoint's secret, computed here with OpenSSL, independently of
- * common/webhook_signature.c). Endpoints are paths: the secrets FILE has one
+ * common/model/webhook_signature.c). Endpoints are paths: the secrets FILE has one
  * "<path> whsec_..." line per endpoint registered with the URL
  * http://127.0.0.1:P<path>. A delivery is counted once per (path, webhook-id),
  * i.e. per (endpoint, event); a second arrival is a duplicate.
@@ -30,7 +30,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "result.h"
+#include "core/result.h"
 
 #define SINK_MAX_ENDPOINTS 256
 #define SINK_BODY_MAX (1024 * 1024)

@@ -6,15 +6,15 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "backoff.h"
-#include "log.h"
-#include "ops_http.h"
-#include "outbox.h"
-#include "result.h"
-#include "service.h"
-#include "session.h"
+#include "core/backoff.h"
+#include "core/log.h"
+#include "infra/ops_http.h"
+#include "model/outbox.h"
+#include "core/result.h"
+#include "infra/service.h"
+#include "model/session.h"
 #include "retention.h"
-#include "startup.h"
+#include "infra/startup.h"
 
 /* A PostgreSQL blip is retried quickly; an outage is probed every few seconds
  * so expiry resumes soon after the database is back. */

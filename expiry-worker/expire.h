@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 
-#include "db.h"
+#include "infra/db.h"
 
 struct expire_options {
     const char *database_url;    /* each sweeper connects on its own */

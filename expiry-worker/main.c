@@ -7,16 +7,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "db.h"
+#include "core/config.h"
+#include "infra/db.h"
 #include "expire.h"
-#include "log.h"
-#include "metrics.h"
-#include "ops_http.h"
-#include "result.h"
-#include "service.h"
-#include "session.h"
-#include "startup.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "infra/ops_http.h"
+#include "core/result.h"
+#include "infra/service.h"
+#include "model/session.h"
+#include "infra/startup.h"
 
 static char *cfg_database_url;
 static char *cfg_public_base_url;

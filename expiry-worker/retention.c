@@ -3,10 +3,10 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "outbox.h"
-#include "result.h"
-#include "service.h"
-#include "webhook_delivery.h"
+#include "model/outbox.h"
+#include "core/result.h"
+#include "infra/service.h"
+#include "model/webhook_delivery.h"
 
 static int64_t retention_now_ms(void)
 {

@@ -7,7 +7,7 @@
 
 #include <stdbool.h>
 
-#include "db.h"
+#include "infra/db.h"
 
 struct retention_totals {
     long events;

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "result.h"
+#include "core/result.h"
 
 #define AUTH_CACHE_MAX 10000
 #define AUTH_NEGATIVE_TTL 5 /* seconds: bounds Postgres load from bad keys */

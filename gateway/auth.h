@@ -5,8 +5,8 @@
 
 #include <stdbool.h>
 
-#include "db.h"
-#include "tenant.h"
+#include "infra/db.h"
+#include "model/tenant.h"
 
 enum auth_result { AUTH_OK, AUTH_MISSING, AUTH_INVALID, AUTH_UNAVAILABLE };
 

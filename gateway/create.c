@@ -5,11 +5,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "log.h"
+#include "core/log.h"
 #include "pipeline.h"
-#include "result.h"
-#include "rfc3339.h"
-#include "session.h"
+#include "core/result.h"
+#include "core/rfc3339.h"
+#include "model/session.h"
 #include "validate.h"
 
 static struct create_config create_cfg;

@@ -6,7 +6,7 @@
 
 #include <microhttpd.h>
 
-#include "db.h"
+#include "infra/db.h"
 #include "http.h"
 
 struct create_config {

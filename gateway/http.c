@@ -7,10 +7,10 @@
 #include <strings.h>
 #include <time.h>
 
-#include "log.h"
-#include "metrics.h"
-#include "result.h"
-#include "uuid.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/result.h"
+#include "core/uuid.h"
 
 #include <pthread.h>
 

@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#include "tenant.h"
+#include "model/tenant.h"
 
 #define HTTP_MAX_BODY (64 * 1024)
 #define HTTP_REQUEST_ID_MAX 128

@@ -5,17 +5,17 @@
 #include <time.h>
 
 #include "auth.h"
-#include "config.h"
+#include "core/config.h"
 #include "create.h"
 #include "pipeline.h"
 #include "transition.h"
 #include "http.h"
-#include "log.h"
-#include "metrics.h"
+#include "core/log.h"
+#include "core/metrics.h"
 #include "reads.h"
-#include "result.h"
+#include "core/result.h"
 #include "server.h"
-#include "service.h"
+#include "infra/service.h"
 #include "webhooks.h"
 
 static struct {

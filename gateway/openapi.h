@@ -1,5 +1,5 @@
 /* GET /openapi.json: the OpenAPI 3.1 document of the whole REST API
- * (gateway/openapi.json), compiled into the binary by gateway/openapi_embed.sh. */
+ * (common/contracts/openapi.json), compiled into the binary by gateway/openapi_embed.sh. */
 #ifndef GATEWAY_OPENAPI_H
 #define GATEWAY_OPENAPI_H
 

@@ -3,7 +3,7 @@
 # byte, so GET /openapi.json needs no file at run time (containers, other hosts) and
 # always serves the document the binary was built with. od is POSIX, no xxd needed.
 set -eu
-[ $# -eq 1 ] || { echo "usage: openapi_embed.sh gateway/openapi.json" >&2; exit 2; }
+[ $# -eq 1 ] || { echo "usage: openapi_embed.sh common/contracts/openapi.json" >&2; exit 2; }
 if od -An -c "$1" | grep -q '\\0'; then
     echo "openapi_embed.sh: $1 contains a NUL byte" >&2
     exit 1

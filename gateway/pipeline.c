@@ -9,11 +9,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "kafka.h"
-#include "log.h"
-#include "notify.h"
-#include "result.h"
-#include "service.h"
+#include "infra/kafka.h"
+#include "core/log.h"
+#include "infra/notify.h"
+#include "core/result.h"
+#include "infra/service.h"
 
 #define PIPELINE_BUCKETS 4096
 

@@ -18,9 +18,9 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#include "db.h"
+#include "infra/db.h"
 #include "http.h"
-#include "uuid.h"
+#include "core/uuid.h"
 
 struct pipeline_op;
 

@@ -2,8 +2,8 @@
 
 #include <string.h>
 
-#include "result.h"
-#include "session.h"
+#include "core/result.h"
+#include "model/session.h"
 #include "validate.h"
 
 static const char *reads_base_url;

@@ -5,7 +5,7 @@
 
 #include <microhttpd.h>
 
-#include "db.h"
+#include "infra/db.h"
 #include "http.h"
 
 void reads_init(const char *public_base_url);

@@ -13,12 +13,12 @@
 #include "pipeline.h"
 #include "transition.h"
 #include "http.h"
-#include "log.h"
-#include "metrics.h"
+#include "core/log.h"
+#include "core/metrics.h"
 #include "openapi.h"
 #include "reads.h"
-#include "result.h"
-#include "service.h"
+#include "core/result.h"
+#include "infra/service.h"
 #include "webhooks.h"
 
 static struct MHD_Daemon *server_daemon;          /* merchant API */

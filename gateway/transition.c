@@ -7,10 +7,11 @@
 
 #include <openssl/crypto.h>
 
-#include "log.h"
+#include "core/log.h"
 #include "pipeline.h"
-#include "result.h"
-#include "session.h"
+#include "core/result.h"
+#include "core/utf8.h"
+#include "model/session.h"
 #include "validate.h"
 
 static const char *transition_base_url;
@@ -125,7 +126,7 @@ enum MHD_Result transition_expire(struct http_request *req, struct db *db, const
     const char *unknown = transition_unknown_field(body, allowed);
     if (unknown != NULL) {
         char shown[64];
-        validate_shown_name(unknown, shown, sizeof(shown));
+        utf8_truncate(unknown, shown, sizeof(shown));
         rc =
             http_respond_error(req, 400, "validation_error", shown, "Unknown parameter: %s", shown);
         json_decref(body);
@@ -233,7 +234,7 @@ static enum MHD_Result transition_complete_fields(struct http_request *req, cons
     const char *unknown = transition_unknown_field(body, allowed);
     if (unknown != NULL) {
         char shown[64];
-        validate_shown_name(unknown, shown, sizeof(shown));
+        utf8_truncate(unknown, shown, sizeof(shown));
         return http_respond_error(req, 400, "validation_error", shown, "Unknown parameter: %s",
                                   shown);
     }

@@ -8,7 +8,7 @@
 
 #include <microhttpd.h>
 
-#include "db.h"
+#include "infra/db.h"
 #include "http.h"
 
 /* service_token "" disables completion (every call is 401). */

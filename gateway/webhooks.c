@@ -7,14 +7,15 @@
 #include <openssl/crypto.h>
 
 #include "event.h"
-#include "log.h"
-#include "netguard.h"
-#include "result.h"
-#include "uuid.h"
+#include "core/log.h"
+#include "infra/netguard.h"
+#include "core/result.h"
+#include "core/utf8.h"
+#include "core/uuid.h"
 #include "validate.h"
-#include "webhook_delivery.h"
-#include "webhook_endpoint.h"
-#include "webhook_signature.h"
+#include "model/webhook_delivery.h"
+#include "model/webhook_endpoint.h"
+#include "model/webhook_signature.h"
 
 static struct netguard_allowlist webhooks_allowlist;
 static long webhooks_retention_days = 30;
@@ -164,7 +165,7 @@ static bool webhooks_empty_body(struct http_request *req, enum MHD_Result *rc)
     json_object_foreach(body, key, value)
     {
         char shown[64];
-        validate_shown_name(key, shown, sizeof(shown));
+        utf8_truncate(key, shown, sizeof(shown));
         json_decref(body);
         *rc =
             http_respond_error(req, 400, "validation_error", shown, "Unknown parameter: %s", shown);

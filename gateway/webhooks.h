@@ -10,7 +10,7 @@
 
 #include <microhttpd.h>
 
-#include "db.h"
+#include "infra/db.h"
 #include "http.h"
 
 struct webhooks_config {

@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "notify.h"
-#include "outbox.h"
-#include "result.h"
-#include "session.h"
-#include "uuid.h"
+#include "core/log.h"
+#include "infra/notify.h"
+#include "model/outbox.h"
+#include "core/result.h"
+#include "model/session.h"
+#include "core/uuid.h"
 
 /* What decoding one message gave. */
 enum apply_decoded { APPLY_RECORD, APPLY_TRANSITION, APPLY_MALFORMED, APPLY_FAILED };

@@ -12,7 +12,7 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
-#include "db.h"
+#include "infra/db.h"
 #include "transition.h"
 
 /* Where a record came from, for error logs. topic points into the message. */

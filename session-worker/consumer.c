@@ -4,10 +4,10 @@
 #include <time.h>
 
 #include "apply.h"
-#include "batch_consumer.h"
-#include "kafka.h"
-#include "log.h"
-#include "result.h"
+#include "infra/batch_consumer.h"
+#include "infra/kafka.h"
+#include "core/log.h"
+#include "core/result.h"
 
 struct consumer_ctx {
     struct db *db;

@@ -4,7 +4,7 @@
 #ifndef SESSION_WORKER_CONSUMER_H
 #define SESSION_WORKER_CONSUMER_H
 
-#include "db.h"
+#include "infra/db.h"
 
 struct consumer_options {
     const char *brokers;

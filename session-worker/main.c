@@ -6,17 +6,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "core/config.h"
 #include "consumer.h"
-#include "db.h"
-#include "log.h"
-#include "metrics.h"
-#include "ops_http.h"
-#include "outbox.h"
+#include "infra/db.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "infra/ops_http.h"
+#include "model/outbox.h"
 #include "relay.h"
-#include "result.h"
-#include "service.h"
-#include "startup.h"
+#include "core/result.h"
+#include "infra/service.h"
+#include "infra/startup.h"
 
 static char *cfg_database_url;
 static char *cfg_brokers;

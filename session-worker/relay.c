@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "backoff.h"
-#include "db.h"
-#include "kafka.h"
-#include "log.h"
-#include "notify.h"
-#include "outbox.h"
-#include "result.h"
-#include "service.h"
+#include "core/backoff.h"
+#include "infra/db.h"
+#include "infra/kafka.h"
+#include "core/log.h"
+#include "infra/notify.h"
+#include "model/outbox.h"
+#include "core/result.h"
+#include "infra/service.h"
 
 #define RELAY_RETRY_MIN_MS 100
 #define RELAY_RETRY_MAX_MS 5000

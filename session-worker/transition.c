@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "result.h"
+#include "core/result.h"
+#include "core/utf8.h"
 
 int transition_kind_parse(const char *type, enum transition_kind *out)
 {

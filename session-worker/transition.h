@@ -9,9 +9,9 @@
 
 #include <jansson.h>
 
-#include "db.h"
-#include "session.h"
-#include "uuid.h"
+#include "infra/db.h"
+#include "model/session.h"
+#include "core/uuid.h"
 
 enum transition_kind { TRANSITION_COMPLETE, TRANSITION_EXPIRE };
 

@@ -17,16 +17,16 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "backoff.h"
-#include "db.h"
-#include "log.h"
-#include "metrics.h"
+#include "core/backoff.h"
+#include "infra/db.h"
+#include "core/log.h"
+#include "core/metrics.h"
 #include "outcome.h"
-#include "result.h"
-#include "service.h"
-#include "startup.h"
+#include "core/result.h"
+#include "infra/service.h"
+#include "infra/startup.h"
 #include "webhook_dispatch.h"
-#include "webhook_signature.h"
+#include "model/webhook_signature.h"
 
 /* Response bodies are kept for the attempt log up to this many bytes. */
 #define DELIVER_BODY_MAX 20000

@@ -4,7 +4,7 @@
 #ifndef WEBHOOK_WORKER_DELIVER_H
 #define WEBHOOK_WORKER_DELIVER_H
 
-#include "netguard.h"
+#include "infra/netguard.h"
 #include "webhook_schedule.h"
 
 struct deliver_options {

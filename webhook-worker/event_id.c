@@ -3,7 +3,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "result.h"
+#include "core/result.h"
 
 /* Nesting deeper than this is left to the full decoder. */
 #define EVENT_ID_MAX_DEPTH 64

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "uuid.h"
+#include "core/uuid.h"
 
 /* Finds the top-level "id" member of the JSON object in json[0..len) and
  * copies its string value into out. C_OK only when the text is one

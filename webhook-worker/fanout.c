@@ -5,12 +5,12 @@
 
 #include <jansson.h>
 
-#include "batch_consumer.h"
+#include "infra/batch_consumer.h"
 #include "event_id.h"
-#include "kafka.h"
-#include "log.h"
-#include "result.h"
-#include "uuid.h"
+#include "infra/kafka.h"
+#include "core/log.h"
+#include "core/result.h"
+#include "core/uuid.h"
 #include "webhook_dispatch.h"
 
 struct fanout_ctx {

@@ -5,7 +5,7 @@
 #ifndef WEBHOOK_WORKER_FANOUT_H
 #define WEBHOOK_WORKER_FANOUT_H
 
-#include "db.h"
+#include "infra/db.h"
 
 struct fanout_options {
     const char *brokers;

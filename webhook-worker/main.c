@@ -8,19 +8,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "db.h"
+#include "core/config.h"
+#include "infra/db.h"
 #include "deliver.h"
 #include "fanout.h"
-#include "log.h"
-#include "metrics.h"
-#include "ops_http.h"
-#include "netguard.h"
-#include "result.h"
-#include "service.h"
-#include "startup.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "infra/ops_http.h"
+#include "infra/netguard.h"
+#include "core/result.h"
+#include "infra/service.h"
+#include "infra/startup.h"
 #include "webhook_dispatch.h"
-#include "webhook_endpoint.h"
+#include "model/webhook_endpoint.h"
 #include "webhook_schedule.h"
 
 /* The jitter of the retry schedule: the Standard Webhooks +/-20 %. */

@@ -25,7 +25,7 @@ fail() { failed=$((failed + 1)); echo "FAIL $*"; }
 services=$(sed -n 's/^SERVICES *= *//p' Makefile)
 [ -n "$services" ] || { echo "check-image: no SERVICES line in the Makefile" >&2; exit 1; }
 pkgs=$(sed -n 's/^PKGS *= *//p' Makefile)
-binaries=() source_dirs=(common)
+binaries=() source_dirs=(common admin)
 for s in $services; do binaries+=("caisse-$s"); source_dirs+=("$s"); done
 binaries+=(caisse-admin)
 for b in "${binaries[@]}"; do

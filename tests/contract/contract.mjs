@@ -1,4 +1,4 @@
-// The contract checker: loads common/asyncapi.yaml, checks the document itself, and
+// The contract checker: loads common/contracts/asyncapi.yaml, checks the document itself, and
 // validates Kafka records (kcat -J envelopes) against it. Written in Node with ajv on
 // purpose: an implementation independent of the C code (jansson, session.c) that
 // produces the records, so a bug shared by producer and reader cannot hide.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Validates every record on both Kafka topics of a running stack against the AsyncAPI
-# contract (common/asyncapi.yaml), with an independent Node validator (ajv). The
+# contract (common/contracts/asyncapi.yaml), with an independent Node validator (ajv). The
 # integration suite calls it last, while its stack is still up, so every command and
 # event the tests produced is checked; it also works against `make up`'s stack:
 #

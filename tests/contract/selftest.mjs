@@ -12,7 +12,7 @@ import { dirname, resolve } from 'node:path';
 import { createChecker, loadContract, TEST_MALFORMED_HEADER, TEST_MALFORMED_VALUE } from './contract.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const path = process.argv[2] ?? resolve(repo, 'common/asyncapi.yaml');
+const path = process.argv[2] ?? resolve(repo, 'common/contracts/asyncapi.yaml');
 const contract = loadContract(path);
 if (contract.problems.length > 0) {
   for (const p of contract.problems) process.stderr.write(`contract-selftest: ${p}\n`);

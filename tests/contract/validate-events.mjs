@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Validates Kafka records against the AsyncAPI contract (common/asyncapi.yaml).
+// Validates Kafka records against the AsyncAPI contract (common/contracts/asyncapi.yaml).
 //
 //   kcat -C -b BROKERS -t checkout.session.events -o beginning -e -J -q \
 //     | node tests/contract/validate-events.mjs
@@ -19,7 +19,7 @@
 // summary "contract: N passed, M failed" on stdout. Exit 0 when every record passed,
 // 1 when one failed or none was read (unless --allow-empty), 2 when the document is bad.
 //
-// Options: --asyncapi PATH (default common/asyncapi.yaml of this checkout),
+// Options: --asyncapi PATH (default common/contracts/asyncapi.yaml of this checkout),
 // --document-only (check the document, read nothing), --allow-empty, --partial-history
 // (topics whose oldest records are gone: a session may start with a later event),
 // --max-report N (failures listed, default 20).
@@ -35,7 +35,7 @@ function usage(message) {
 }
 
 const options = {
-  asyncapi: resolve(dirname(fileURLToPath(import.meta.url)), '../../common/asyncapi.yaml'),
+  asyncapi: resolve(dirname(fileURLToPath(import.meta.url)), '../../common/contracts/asyncapi.yaml'),
   documentOnly: false,
   allowEmpty: false,
   partialHistory: false,

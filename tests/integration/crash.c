@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "support.h"
-#include "uuid.h"
+#include "core/uuid.h"
 
 static long now_ms(void)
 {

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "support.h"
-#include "uuid.h"
+#include "core/uuid.h"
 
 static const char *header(json_t *ev, const char *name)
 {

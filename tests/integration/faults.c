@@ -9,7 +9,7 @@
 
 #include "metrics_support.h"
 #include "support.h"
-#include "uuid.h"
+#include "core/uuid.h"
 
 static long wait_for_ready(int seconds)
 {

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "support.h"
-#include "uuid.h"
+#include "core/uuid.h"
 
 static struct api_response create_with_key(const char *api_key, const char *idem, const char *body)
 {

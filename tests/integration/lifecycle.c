@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "support.h"
-#include "uuid.h"
+#include "core/uuid.h"
 
 static const char *key_a(void)
 {

@@ -15,7 +15,7 @@
 
 #include "metrics_support.h"
 #include "support.h"
-#include "uuid.h"
+#include "core/uuid.h"
 #include "webhook_support.h"
 
 static long now_ms(void)

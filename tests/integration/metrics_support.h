@@ -1,6 +1,6 @@
 /* Reading the services' /metrics in tests: a strict parser of the Prometheus
  * text exposition format 0.0.4, written from the format's description and
- * independent of common/metrics.c, and lookups of samples by name and labels. */
+ * independent of common/core/metrics.c, and lookups of samples by name and labels. */
 #ifndef TESTS_INTEGRATION_METRICS_SUPPORT_H
 #define TESTS_INTEGRATION_METRICS_SUPPORT_H
 

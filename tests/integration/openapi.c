@@ -30,14 +30,15 @@ static char *read_whole_file(const char *path)
 Test(openapi, gateway_serves_the_repository_document_without_authentication)
 {
     char path[1024];
-    snprintf(path, sizeof(path), "%s/gateway/openapi.json", test_env("CAISSE_TEST_REPO"));
+    snprintf(path, sizeof(path), "%s/common/contracts/openapi.json", test_env("CAISSE_TEST_REPO"));
     char *authored = read_whole_file(path);
     const char *const routes[] = {"/openapi.json", "/v1/openapi.json"};
     for (size_t i = 0; i < sizeof(routes) / sizeof(*routes); i++) {
         struct api_response r = test_api("GET", routes[i], NULL, NULL, NULL);
         cr_assert_eq(r.status, 200, "%s: %ld %s", routes[i], r.status, r.text);
         cr_assert_str_eq(r.content_type, "application/json");
-        cr_assert_str_eq(r.text, authored, "%s is not gateway/openapi.json as built", routes[i]);
+        cr_assert_str_eq(r.text, authored, "%s is not common/contracts/openapi.json as built",
+                         routes[i]);
         cr_assert_str_eq(json_string_value(json_object_get(r.json, "openapi")), "3.1.0");
         test_api_free(&r);
     }

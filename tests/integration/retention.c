@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "support.h"
-#include "uuid.h"
+#include "core/uuid.h"
 
 static long count_of(const char *sql, const char *param)
 {

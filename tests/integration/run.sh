@@ -154,10 +154,10 @@ fi
 "$REPO/build/bin/integration-tests" --jobs 1 --filter 'faults/*' "$@"
 
 # Last, while the stack is still up: every command and event the suites left on Kafka
-# must match the AsyncAPI contract (common/asyncapi.yaml), checked by an independent
+# must match the AsyncAPI contract (common/contracts/asyncapi.yaml), checked by an independent
 # validator (Node + ajv), so the documented contract cannot drift from the code.
 bash "$REPO/tests/contract/run.sh"
 
 # And every HTTP response they received must match the OpenAPI document the gateway
-# serves (gateway/openapi.json), checked by an independent validator (Node + ajv).
+# serves (common/contracts/openapi.json), checked by an independent validator (Node + ajv).
 bash "$REPO/tests/openapi/run.sh" "$CAISSE_TEST_HTTP_CAPTURE"

@@ -43,7 +43,7 @@ char *test_body(const char *extra);
  * gateway listener gives the tests is appended to it as one JSON line: listener
  * ("merchant" or "internal"), method, path as requested (query included), status,
  * headers (lower-case names), body (text). tests/openapi validates each against
- * gateway/openapi.json. Other servers (the webhook receiver) are not recorded.
+ * common/contracts/openapi.json. Other servers (the webhook receiver) are not recorded.
  * test_api and test_api_at record by themselves; code with its own HTTP client
  * records through the functions below. */
 

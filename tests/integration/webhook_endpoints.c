@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
-#include "netguard.h"
-#include "result.h"
+#include "infra/db.h"
+#include "infra/netguard.h"
+#include "core/result.h"
 #include "support.h"
-#include "uuid.h"
-#include "webhook_endpoint.h"
+#include "core/uuid.h"
+#include "model/webhook_endpoint.h"
 
 /* An address no one listens on: the gateway never connects at registration,
  * and a worker delivering to it only records failures. 127.0.0.1 is reachable

@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "support.h"
-#include "uuid.h"
+#include "core/uuid.h"
 
 long wh_now_ms(void)
 {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Validates gateway/openapi.json against the official OAS 3.1 schema, then every HTTP
+# Validates common/contracts/openapi.json against the official OAS 3.1 schema, then every HTTP
 # response the integration tests received (captured one JSON line each by
 # tests/integration/support.c into $CAISSE_TEST_HTTP_CAPTURE) against the document, with
 # an independent Node validator (ajv). tests/integration/run.sh calls it after the suites;
@@ -32,7 +32,7 @@ mkdir -p "$REPO/build"
 # The checker must reject what it should before its verdict on real responses means anything.
 node "$HERE/selftest.mjs"
 
-node "$HERE/validate-responses.mjs" --document "$REPO/gateway/openapi.json" "$records" || {
+node "$HERE/validate-responses.mjs" --document "$REPO/common/contracts/openapi.json" "$records" || {
   rc=$?
   echo "openapi: the responses checked are in $records" >&2
   exit $rc

@@ -8,7 +8,7 @@ import path from "node:path";
 import { checkDocument, loadDocument, ResponseChecker } from "./openapi-check.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const doc = loadDocument(path.join(here, "../../gateway/openapi.json"));
+const doc = loadDocument(path.join(here, "../../common/contracts/openapi.json"));
 let passed = 0;
 const failed = [];
 

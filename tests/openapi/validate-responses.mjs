@@ -2,7 +2,7 @@
 // or in the file given) against it; prints the responses checked per operation and every
 // failure. Exit 0 only if the document is sound and every response conforms.
 //
-//   node tests/openapi/validate-responses.mjs [--document gateway/openapi.json] [records.jsonl]
+//   node tests/openapi/validate-responses.mjs [--document common/contracts/openapi.json] [records.jsonl]
 //
 // A record: {"listener": "merchant"|"internal", "method", "path" (as requested, with its
 // query), "status", "headers" (lower-case names), "body" (text, null if not UTF-8)}.
@@ -13,7 +13,7 @@ import { checkDocument, loadDocument, ResponseChecker } from "./openapi-check.mj
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
-let documentPath = path.join(here, "../../gateway/openapi.json");
+let documentPath = path.join(here, "../../common/contracts/openapi.json");
 const di = args.indexOf("--document");
 if (di >= 0) {
   documentPath = args[di + 1];

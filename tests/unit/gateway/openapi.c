@@ -1,4 +1,4 @@
-/* The OpenAPI document compiled into the gateway (gateway/openapi.json through
+/* The OpenAPI document compiled into the gateway (common/contracts/openapi.json through
  * gateway/openapi_embed.sh): what GET /openapi.json serves. The Node checker
  * (tests/openapi) validates its content; this is what JSON.parse cannot see. */
 #include <criterion/criterion.h>
@@ -26,8 +26,8 @@ Test(openapi, embedded_document_has_no_duplicate_keys)
     json_error_t err;
     json_t *doc = json_loadb((const char *)openapi_document, openapi_document_len,
                              JSON_REJECT_DUPLICATES, &err);
-    cr_assert_not_null(doc, "gateway/openapi.json line %d column %d: %s", err.line, err.column,
-                       err.text);
+    cr_assert_not_null(doc, "common/contracts/openapi.json line %d column %d: %s", err.line,
+                       err.column, err.text);
     json_decref(doc);
 }
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "result.h"
-#include "session.h"
+#include "core/result.h"
+#include "model/session.h"
 #include "../../../session-worker/transition.h"
 #include "../leak_check.h"
 

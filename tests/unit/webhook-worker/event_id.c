@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "result.h"
+#include "core/result.h"
 #include "../../../webhook-worker/event_id.h"
 #include "../leak_check.h"
 

@@ -5,8 +5,8 @@
 
 #include <string.h>
 
-#include "result.h"
-#include "webhook_schedule.h"
+#include "core/result.h"
+#include "../../../webhook-worker/webhook_schedule.h"
 #include "../../../webhook-worker/outcome.h"
 #include "../leak_check.h"
 

@@ -1,0 +1,103 @@
+#include "rfc3339.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/result.h"
+
+void rfc3339_format(int64_t epoch_seconds, char out[RFC3339_LEN])
+{
+    time_t t = (time_t)epoch_seconds;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    /* Years past 9999 do not fit the format; they never occur in a valid session. */
+    if (strftime(out, RFC3339_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, RFC3339_LEN, "9999-12-31T23:59:59Z");
+}
+
+json_t *rfc3339_to_json(int64_t epoch_seconds)
+{
+    char buf[RFC3339_LEN];
+    rfc3339_format(epoch_seconds, buf);
+    return json_string(buf);
+}
+
+int64_t rfc3339_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+static int rfc3339_digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return C_ERR;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return C_OK;
+}
+
+/* Days from 1970-01-01 to the given civil date (proleptic Gregorian). */
+static int64_t rfc3339_days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const int64_t yoe = y - era * 400;
+    const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int rfc3339_days_in_month(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+        return 29;
+    return days[m - 1];
+}
+
+int rfc3339_parse(const char *s, int64_t *epoch_seconds)
+{
+    int y, mo, d, h, mi, sec;
+    if (s == NULL || strlen(s) < 20)
+        return C_ERR;
+    if (rfc3339_digits(s, 4, &y) || s[4] != '-' || rfc3339_digits(s + 5, 2, &mo) || s[7] != '-' ||
+        rfc3339_digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
+        rfc3339_digits(s + 11, 2, &h) || s[13] != ':' || rfc3339_digits(s + 14, 2, &mi) ||
+        s[16] != ':' || rfc3339_digits(s + 17, 2, &sec))
+        return C_ERR;
+    if (mo < 1 || mo > 12 || d < 1 || d > rfc3339_days_in_month(y, mo) || h > 23 || mi > 59 ||
+        sec > 59)
+        return C_ERR;
+    const char *p = s + 19;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return C_ERR;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    int offset = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om;
+        if (rfc3339_digits(p + 1, 2, &oh) || p[3] != ':' || rfc3339_digits(p + 4, 2, &om) ||
+            oh > 23 || om > 59)
+            return C_ERR;
+        offset = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
+        p += 6;
+    } else {
+        return C_ERR;
+    }
+    if (*p != '\0')
+        return C_ERR;
+    *epoch_seconds = rfc3339_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+    return C_OK;
+}

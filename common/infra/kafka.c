@@ -1,0 +1,343 @@
+#include "kafka.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/result.h"
+
+/* ---- metrics -------------------------------------------------------------- */
+
+static struct metrics_family *kafka_produced, *kafka_delivered, *kafka_failed, *kafka_consumed,
+    *kafka_lag;
+static pthread_once_t kafka_metrics_once = PTHREAD_ONCE_INIT;
+
+static void kafka_metrics_init(void)
+{
+    static const char *const topic[] = {"topic", NULL};
+    static const char *const partition[] = {"topic", "partition", NULL};
+    struct metrics_registry *r = metrics_default();
+    kafka_produced = metrics_counter(r, "caisse_kafka_messages_produced_total",
+                                     "Messages handed to the Kafka producer", topic);
+    kafka_delivered =
+        metrics_counter(r, "caisse_kafka_messages_delivered_total",
+                        "Messages the broker acknowledged (delivery report without error)", topic);
+    kafka_failed = metrics_counter(
+        r, "caisse_kafka_messages_failed_total",
+        "Messages not delivered: refused by the producer or reported failed", topic);
+    kafka_consumed = metrics_counter(r, "caisse_kafka_messages_consumed_total",
+                                     "Records consumed (handed to the application)", topic);
+    kafka_lag = metrics_gauge(r, "caisse_kafka_consumer_lag",
+                              "Records of an assigned partition past this consumer's stored "
+                              "offset (librdkafka statistics)",
+                              partition);
+}
+
+static void kafka_count(struct metrics_family **family, const char *topic)
+{
+    pthread_once(&kafka_metrics_once, kafka_metrics_init);
+    const char *values[] = {topic != NULL ? topic : ""};
+    metrics_counter_add(metrics_series(*family, values), 1);
+}
+
+/* The lag of every partition the consumer fetches from; the stored offset
+ * is our progress (stored after the PostgreSQL commit), the committed one
+ * trails it by up to auto.commit.interval.ms. Partitions no longer held drop
+ * out of the gauge. */
+static int kafka_on_stats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    pthread_once(&kafka_metrics_once, kafka_metrics_init);
+    json_t *stats = json_loadb(json, json_len, 0, NULL);
+    const char *topic_name;
+    json_t *topic;
+    json_object_foreach(json_object_get(stats, "topics"), topic_name, topic)
+    {
+        const char *key;
+        json_t *p;
+        json_object_foreach(json_object_get(topic, "partitions"), key, p)
+        {
+            const char *state = json_string_value(json_object_get(p, "fetch_state"));
+            json_t *lag = json_object_get(p, "consumer_lag_stored");
+            if (!json_is_integer(lag) || json_integer_value(lag) < 0)
+                lag = json_object_get(p, "consumer_lag");
+            /* Partition -1 is librdkafka's internal unassigned queue. */
+            if (strcmp(key, "-1") == 0 || state == NULL || strcmp(state, "none") == 0 ||
+                strcmp(state, "stopping") == 0 || strcmp(state, "stopped") == 0 ||
+                !json_is_integer(lag) || json_integer_value(lag) < 0)
+                continue;
+            const char *values[] = {topic_name, key};
+            metrics_gauge_set(metrics_series(kafka_lag, values), (double)json_integer_value(lag));
+        }
+    }
+    metrics_gauge_sweep(kafka_lag);
+    json_decref(stats);
+    return 0; /* librdkafka frees json */
+}
+
+/* What a producer needs besides librdkafka's handle: the caller's delivery
+ * callback, called after the report was counted. */
+struct kafka_producer_hooks {
+    void (*on_delivery)(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+    void *opaque;
+};
+
+static void kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    struct kafka_producer_hooks *hooks = opaque;
+    const char *topic = msg->rkt != NULL ? rd_kafka_topic_name(msg->rkt) : NULL;
+    kafka_count(msg->err == RD_KAFKA_RESP_ERR_NO_ERROR ? &kafka_delivered : &kafka_failed, topic);
+    if (hooks->on_delivery != NULL)
+        hooks->on_delivery(rk, msg, hooks->opaque);
+}
+
+static int kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
+                     size_t errlen)
+{
+    if (rd_kafka_conf_set(conf, name, value, err, errlen) != RD_KAFKA_CONF_OK)
+        return C_ERR;
+    return C_OK;
+}
+
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    enum log_level l = level <= 3   ? LOG_ERROR
+                       : level <= 4 ? LOG_WARN
+                       : level <= 6 ? LOG_INFO
+                                    : LOG_DEBUG;
+    log_fields(l, json_pack("{ss}", "facility", fac), "kafka: %s", buf);
+}
+
+static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char fatal[512];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+        log_error("kafka fatal error %s: %s", rd_kafka_err2name(orig), fatal);
+        return;
+    }
+    /* Transport errors are retried by librdkafka; they are worth a warning. */
+    log_warn("kafka error %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static rd_kafka_conf_t *kafka_base_conf(const char *brokers, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (kafka_set(conf, "bootstrap.servers", brokers, err, errlen) != C_OK ||
+        kafka_set(conf, "client.id", "caisse", err, errlen) != C_OK ||
+        kafka_set(conf, "log.connection.close", "false", err, errlen) != C_OK) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+    rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+    return conf;
+}
+
+rd_kafka_t *kafka_producer_new(const struct kafka_producer_options *opt, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = kafka_base_conf(opt->brokers, err, errlen);
+    if (conf == NULL)
+        return NULL;
+    char timeout[32], linger[32];
+    snprintf(timeout, sizeof(timeout), "%ld", opt->message_timeout_ms);
+    snprintf(linger, sizeof(linger), "%ld", opt->linger_ms);
+    /* Idempotence implies acks=all and bounded in-flight requests, which keeps
+     * per-partition (so per-session) order across retries. */
+    if (kafka_set(conf, "enable.idempotence", "true", err, errlen) != C_OK ||
+        kafka_set(conf, "acks", "all", err, errlen) != C_OK ||
+        kafka_set(conf, "message.timeout.ms", timeout, err, errlen) != C_OK ||
+        kafka_set(conf, "linger.ms", linger, err, errlen) != C_OK ||
+        kafka_set(conf, "compression.type", "lz4", err, errlen) != C_OK) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    struct kafka_producer_hooks *hooks = malloc(sizeof(*hooks));
+    if (hooks == NULL) {
+        snprintf(err, errlen, "out of memory");
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    hooks->on_delivery = opt->on_delivery;
+    hooks->opaque = opt->opaque;
+    rd_kafka_conf_set_dr_msg_cb(conf, kafka_on_delivery);
+    rd_kafka_conf_set_opaque(conf, hooks);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        free(hooks);
+    }
+    return rk;
+}
+
+void kafka_producer_destroy(rd_kafka_t *rk)
+{
+    if (rk == NULL)
+        return;
+    /* Reports are only served by rd_kafka_poll/flush, never after destroy. */
+    struct kafka_producer_hooks *hooks = rd_kafka_opaque(rk);
+    rd_kafka_destroy(rk);
+    free(hooks);
+}
+
+rd_kafka_t *kafka_probe_new(const char *brokers, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = kafka_base_conf(brokers, err, errlen);
+    if (conf == NULL)
+        return NULL;
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
+    if (rk == NULL)
+        rd_kafka_conf_destroy(conf);
+    return rk;
+}
+
+rd_kafka_message_t *kafka_consume(rd_kafka_t *consumer, int timeout_ms)
+{
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, timeout_ms);
+    if (m != NULL && m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        kafka_count(&kafka_consumed, m->rkt != NULL ? rd_kafka_topic_name(m->rkt) : NULL);
+    return m;
+}
+
+rd_kafka_t *kafka_consumer_new(const struct kafka_consumer_options *opt, const char *topic,
+                               char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = kafka_base_conf(opt->brokers, err, errlen);
+    if (conf == NULL)
+        return NULL;
+    char session_timeout[32], stats_interval[32];
+    snprintf(session_timeout, sizeof(session_timeout), "%ld", opt->session_timeout_ms);
+    snprintf(stats_interval, sizeof(stats_interval), "%d", KAFKA_STATS_INTERVAL_MS);
+    /* Offsets are stored by us after the Postgres commit; librdkafka then
+     * commits stored offsets in the background. roundrobin, not
+     * cooperative-sticky, which has known bugs in librdkafka 2.0.2. */
+    if (kafka_set(conf, "group.id", opt->group_id, err, errlen) != C_OK ||
+        kafka_set(conf, "enable.auto.offset.store", "false", err, errlen) != C_OK ||
+        kafka_set(conf, "enable.auto.commit", "true", err, errlen) != C_OK ||
+        kafka_set(conf, "auto.commit.interval.ms", "1000", err, errlen) != C_OK ||
+        kafka_set(conf, "auto.offset.reset", "earliest", err, errlen) != C_OK ||
+        kafka_set(conf, "partition.assignment.strategy", "roundrobin", err, errlen) != C_OK ||
+        kafka_set(conf, "session.timeout.ms", session_timeout, err, errlen) != C_OK ||
+        kafka_set(conf, "enable.partition.eof", "false", err, errlen) != C_OK ||
+        kafka_set(conf, "statistics.interval.ms", stats_interval, err, errlen) != C_OK) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_stats_cb(conf, kafka_on_stats);
+    if (opt->instance_id != NULL && opt->instance_id[0] != '\0' &&
+        kafka_set(conf, "group.instance.id", opt->instance_id, err, errlen) != C_OK) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "subscribe to %s: %s", topic, rd_kafka_err2str(e));
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    return rk;
+}
+
+rd_kafka_resp_err_t kafka_produce(rd_kafka_t *rk, const char *topic, const char *key,
+                                  const char *value, size_t len, const char *content_type,
+                                  void *msg_opaque)
+{
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+        RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADER("content-type", content_type, -1), RD_KAFKA_V_OPAQUE(msg_opaque),
+        RD_KAFKA_V_END);
+    kafka_count(&kafka_produced, topic);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        kafka_count(&kafka_failed, topic);
+    return e;
+}
+
+int kafka_is_reachable(rd_kafka_t *rk, int timeout_ms)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 0;
+    int ok = md->broker_cnt > 0;
+    rd_kafka_metadata_destroy(md);
+    return ok;
+}
+
+int kafka_create_topics(const char *brokers, const char *const *topics, int count, int partitions,
+                        int replication, char *err, size_t errlen)
+{
+    /* Silently creating only the first 8 would report success for the rest. */
+    if (count < 1 || count > 8) {
+        snprintf(err, errlen, "between 1 and 8 topics at a time (got %d)", count);
+        return C_ERR;
+    }
+    rd_kafka_conf_t *conf = kafka_base_conf(brokers, err, errlen);
+    if (conf == NULL)
+        return C_ERR;
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        return C_ERR;
+    }
+    int rc = C_ERR;
+    rd_kafka_NewTopic_t *nt[8];
+    int n = 0;
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    for (; n < count && n < 8; n++) {
+        nt[n] = rd_kafka_NewTopic_new(topics[n], partitions, replication, err, errlen);
+        if (nt[n] == NULL)
+            goto out;
+    }
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, NULL, 0);
+    rd_kafka_AdminOptions_set_request_timeout(opts, 30000, NULL, 0);
+    rd_kafka_CreateTopics(rk, nt, (size_t)n, opts, q);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
+    if (ev == NULL) {
+        snprintf(err, errlen, "timed out creating topics");
+        goto out;
+    }
+    if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "%s", rd_kafka_event_error_string(ev));
+        rd_kafka_event_destroy(ev);
+        goto out;
+    }
+    const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+    size_t rn;
+    const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &rn);
+    rc = C_OK;
+    for (size_t i = 0; i < rn; i++) {
+        rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+            continue;
+        snprintf(err, errlen, "%s: %s", rd_kafka_topic_result_name(tr[i]),
+                 rd_kafka_topic_result_error_string(tr[i]));
+        rc = C_ERR;
+    }
+    rd_kafka_event_destroy(ev);
+out:
+    for (int i = 0; i < n; i++) {
+        if (nt[i] != NULL)
+            rd_kafka_NewTopic_destroy(nt[i]);
+    }
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    return rc;
+}

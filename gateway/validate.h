@@ -1,0 +1,61 @@
+/* Request validation for the REST API: complete, so that a command that reaches
+ * the session worker is always well formed. Messages are the API's contract. */
+#ifndef CAISSE_VALIDATE_H
+#define CAISSE_VALIDATE_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "model/session.h"
+#include "core/uuid.h"
+#include "model/webhook_endpoint.h"
+
+struct validate_error {
+    char message[300];
+    char param[64]; /* "" when the error concerns no single parameter */
+};
+
+struct validate_create_options {
+    const char *default_currency; /* the organization's */
+    int64_t now;                  /* epoch seconds */
+    long default_ttl_seconds;
+    long min_ttl_seconds;
+    long max_ttl_seconds;
+};
+
+/* Checks a parsed POST /checkout-sessions body and fills the request fields of
+ * out (which must be session_init()ed). Tenancy, ids and times other than
+ * expires_at are the caller's. On C_ERR err says why; out may hold partial
+ * values and is still freed by session_free. */
+int validate_create_request(const json_t *body, const struct validate_create_options *opt,
+                            struct session *out, struct validate_error *err);
+
+/* Query parameters of GET /checkout-sessions; NULL = absent. */
+int validate_list_query(const char *status, const char *limit, const char *offset,
+                        const char *starting_after, struct session_list_query *out,
+                        struct validate_error *err);
+
+/* POST /webhook-endpoints: url and enabled_events required, description and
+ * metadata optional. PATCH /webhook-endpoints/:id: any of those and disabled.
+ * out must be zeroed; on C_ERR it may hold partial values and is still freed
+ * by webhook_endpoint_input_free. The url's address rules are netguard's. */
+int validate_webhook_endpoint_create(const json_t *body, struct webhook_endpoint_input *out,
+                                     struct validate_error *err);
+int validate_webhook_endpoint_update(const json_t *body, struct webhook_endpoint_input *out,
+                                     struct validate_error *err);
+/* limit (1..100, default 20) and starting_after of the webhook and event
+ * lists; NULL = absent. noun names the cursor's object in the message
+ * ("a webhook endpoint"); starting_after_out is "" when absent. */
+int validate_page_query(const char *limit, const char *starting_after, const char *noun,
+                        long *limit_out, char starting_after_out[UUID_STR_LEN],
+                        struct validate_error *err);
+/* The type filter of GET /events: one of the three event types. */
+int validate_event_type(const char *type, struct validate_error *err);
+
+/* Helpers shared with the tests. */
+int validate_email(const char *s);
+int validate_e164(const char *s);
+int validate_http_url(const char *s);
+
+#endif

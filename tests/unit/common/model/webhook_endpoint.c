@@ -1,0 +1,48 @@
+/* The webhook endpoint's REST object and the event types it may subscribe to. */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/webhook_endpoint.h"
+#include "../../leak_check.h"
+
+TestSuite(webhook_endpoint, .fini = unit_leak_check);
+
+Test(webhook_endpoint, event_types)
+{
+    cr_assert(webhook_endpoint_event_type_is_valid("checkout.session.created"));
+    cr_assert(webhook_endpoint_event_type_is_valid("checkout.session.completed"));
+    cr_assert(webhook_endpoint_event_type_is_valid("checkout.session.expired"));
+    cr_assert(webhook_endpoint_event_type_is_valid("*"));
+    cr_assert(!webhook_endpoint_event_type_is_valid("checkout.session.create"));
+    cr_assert(!webhook_endpoint_event_type_is_valid(""));
+}
+
+Test(webhook_endpoint, rest_object_has_the_fields_and_never_a_secret)
+{
+    struct webhook_endpoint e;
+    memset(&e, 0, sizeof(e));
+    snprintf(e.id, sizeof(e.id), "%s", "123e4567-e89b-12d3-a456-426614174000");
+    memcpy(e.environment, "live", 5);
+    e.url = strdup("https://a.example/h");
+    e.enabled_events = json_pack("[s]", "*");
+    e.metadata = json_object();
+    e.disabled = true;
+    e.disabled_reason = strdup("manual");
+    e.created_at = 1705314600;
+    e.updated_at = 1705314601;
+    json_t *o = webhook_endpoint_to_json(&e);
+    cr_assert_not_null(o);
+    cr_assert_eq(json_object_size(o), 10);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "status")), "disabled");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "disabled_reason")), "manual");
+    cr_assert(json_is_null(json_object_get(o, "description")));
+    cr_assert_str_eq(json_string_value(json_object_get(o, "environment")), "live");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "created_at")), "2024-01-15T10:30:00Z");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "updated_at")), "2024-01-15T10:30:01Z");
+    cr_assert_null(json_object_get(o, "secret"));
+    json_decref(o);
+    webhook_endpoint_free(&e);
+}
