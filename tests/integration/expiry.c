@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "support.h"
-#include "uuid.h"
+#include "core/uuid.h"
 
 static long now_ms(void)
 {
@@ -171,11 +171,12 @@ static void replica_file(int i, const char *what, char *out, size_t outlen)
 /* Whatever the test asserted, no replica outlives it. */
 static void stop_replicas(void)
 {
-    if (replica_dir[0] == '\0')
-        return;
-    test_shell("for f in %s/replica*.pid; do [ -f \"$f\" ] && kill -TERM \"$(cat \"$f\")\" "
-               "2>/dev/null; done; true",
-               replica_dir);
+    if (replica_dir[0] != '\0')
+        test_shell("for f in %s/replica*.pid; do [ -f \"$f\" ] && kill -TERM \"$(cat \"$f\")\" "
+                   "2>/dev/null; done; true",
+                   replica_dir);
+    if (test_service_pid("expiry-worker") == 0)
+        test_service_start("expiry-worker", NULL);
 }
 
 /* The sum of "expired" over a replica's debug "expiry sweep" lines. */
@@ -207,8 +208,11 @@ Test(expiry, replicas_expire_each_session_exactly_once, .timeout = 240, .fini = 
     enum { N = 2000 };
     snprintf(replica_dir, sizeof(replica_dir), "/tmp/caisse-expiry-XXXXXX");
     cr_assert(mkdtemp(replica_dir) != NULL);
-    /* Two more replicas next to the stack's own worker, with small batches and
-     * short pauses, so the three claim from the same due rows at once. Each
+    /* The stack's own worker stops for the test: with its larger batch it took
+     * every due row before the replicas woke up when the box was busy, and the
+     * test proved nothing about concurrent sweepers (it failed instead). Two
+     * replicas with small batches and short pauses claim from the same due rows
+     * at once. Each
      * runs in a subshell that records its exit status after SIGTERM. They
      * expire every due session, other tests' too, so they get the stack's
      * public base URL (deploy/stack.sh's default), which event data embeds. */
@@ -219,6 +223,7 @@ Test(expiry, replicas_expire_each_session_exactly_once, .timeout = 240, .fini = 
     else
         snprintf(base_url, sizeof(base_url), "http://localhost:%s",
                  test_env("CAISSE_GATEWAY_PORT"));
+    test_service_stop("expiry-worker");
     for (int i = 0; i < REPLICAS; i++) {
         char log[128], pid[128], rc[128];
         replica_file(i, "log", log, sizeof(log));
@@ -309,10 +314,9 @@ Test(expiry, replicas_expire_each_session_exactly_once, .timeout = 240, .fini = 
         cr_log_info("replica %d expired %ld of %d", i, n, N);
         by_replicas += n;
     }
-    /* The stack's worker took the rest. That the replicas took part at all is
-     * what makes this a concurrency test. */
-    cr_assert_gt(by_replicas, 0, "the extra replicas expired nothing");
-    cr_assert_leq(by_replicas, N, "the replicas report %ld expiries of %d sessions", by_replicas,
+    /* The replicas alone ran: they expired every session of the test (and
+     * any other test's session that fell due meanwhile). */
+    cr_assert_geq(by_replicas, N, "the replicas report %ld expiries of %d sessions", by_replicas,
                   N);
 
     /* Still running after the drain, and SIGTERM is an orderly exit 0. */
