@@ -60,6 +60,9 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# The migrations are the admin tool's: their table type is declared in admin/migrate.h.
+$(BUILD)/obj/gen/migrations.o: ALL_CFLAGS += -Iadmin
+
 $(BUILD)/obj/gen/openapi_document.o: $(BUILD)/gen/openapi_document.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Igateway -c $< -o $@

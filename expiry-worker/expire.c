@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/backoff.h"
 #include "core/log.h"
 #include "infra/ops_http.h"
@@ -20,13 +21,6 @@
  * so expiry resumes soon after the database is back. */
 #define EXPIRE_RETRY_MIN_MS 100
 #define EXPIRE_RETRY_MAX_MS 5000
-
-static int64_t expire_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Rows per retention statement, and the longest a purge may hold the
  * housekeeping loop before it goes back to expiring (it resumes at once). */
@@ -43,13 +37,13 @@ struct expire_retention {
 static void expire_retention_step(struct db *db, const struct expire_options *o,
                                   struct expire_retention *ret)
 {
-    if (expire_now_ms() < ret->next_ms)
+    if (clock_now_ms() < ret->next_ms)
         return;
     bool finished = false;
     if (retention_purge(db, o->retention_days, EXPIRE_RETENTION_BATCH, EXPIRE_RETENTION_BUDGET_MS,
                         &ret->totals, &finished) != C_OK) {
         log_warn("retention purge failed, retrying later: %s", db->last_error);
-        ret->next_ms = expire_now_ms() + o->retention_interval_ms;
+        ret->next_ms = clock_now_ms() + o->retention_interval_ms;
         return;
     }
     if (!finished)
@@ -61,7 +55,7 @@ static void expire_retention_step(struct db *db, const struct expire_options *o,
                              (json_int_t)o->retention_days),
                    "retention: deleted events and webhook deliveries past the retention period");
     ret->totals = (struct retention_totals){0};
-    ret->next_ms = expire_now_ms() + o->retention_interval_ms;
+    ret->next_ms = clock_now_ms() + o->retention_interval_ms;
 }
 
 /* Consecutive sweeps that found a full batch, from the first full one to the
@@ -129,7 +123,7 @@ static void expire_burst_end(struct expire_burst *b, bool drained)
 {
     if (!b->active)
         return;
-    int64_t duration_ms = expire_now_ms() - b->start_ms;
+    int64_t duration_ms = clock_now_ms() - b->start_ms;
     double rate = duration_ms > 0 ? (double)b->expired * 1000.0 / (double)duration_ms : 0.0;
     log_fields(LOG_INFO,
                json_pack("{sI sI sI sf sI sb}", "expired", (json_int_t)b->expired, "sweeps",
@@ -147,7 +141,7 @@ static void expire_wait(struct db *db, const struct expire_options *o, int64_t u
                         int64_t *next_lag_ms)
 {
     for (;;) {
-        int64_t now = expire_now_ms();
+        int64_t now = clock_now_ms();
         if (service_stopping() || now >= until_ms)
             return;
         if (next_lag_ms != NULL && now >= *next_lag_ms) {
@@ -166,25 +160,25 @@ void expire_run(struct db *db, const struct expire_options *o, bool housekeeping
     backoff_init(&retry, EXPIRE_RETRY_MIN_MS, EXPIRE_RETRY_MAX_MS);
     struct expire_burst burst = {0};
     struct expire_retention retention = {0};
-    int64_t next_lag_ms = expire_now_ms();
+    int64_t next_lag_ms = clock_now_ms();
     while (!service_stopping()) {
-        int64_t start = expire_now_ms();
+        int64_t start = clock_now_ms();
         /* Also between the sweeps of a burst: that is when the lag matters. */
         if (housekeeping && start >= next_lag_ms) {
             expire_log_lag(db, o->lag_warn_s);
-            next_lag_ms = expire_now_ms() + o->lag_log_ms;
-            start = expire_now_ms();
+            next_lag_ms = clock_now_ms() + o->lag_log_ms;
+            start = clock_now_ms();
         }
         long expired = 0;
         if (expire_sweep(db, o->batch, o->public_base_url, &expired) != C_OK) {
             long delay = backoff_next(&retry);
             log_fields(LOG_WARN, json_pack("{sI}", "retry_in_ms", (json_int_t)delay),
                        "expiry sweep failed, retrying: %s", db->last_error);
-            expire_wait(db, o, expire_now_ms() + delay, housekeeping ? &next_lag_ms : NULL);
+            expire_wait(db, o, clock_now_ms() + delay, housekeeping ? &next_lag_ms : NULL);
             continue;
         }
         backoff_reset(&retry);
-        int64_t took = expire_now_ms() - start;
+        int64_t took = clock_now_ms() - start;
         log_fields(LOG_DEBUG,
                    json_pack("{sI sI}", "expired", (json_int_t)expired, "ms", (json_int_t)took),
                    "expiry sweep");
@@ -197,7 +191,7 @@ void expire_run(struct db *db, const struct expire_options *o, bool housekeeping
         /* Between bursts only: expiring what is due comes first. */
         if (housekeeping)
             expire_retention_step(db, o, &retention);
-        expire_wait(db, o, expire_now_ms() + o->interval_ms, housekeeping ? &next_lag_ms : NULL);
+        expire_wait(db, o, clock_now_ms() + o->interval_ms, housekeeping ? &next_lag_ms : NULL);
     }
     expire_burst_end(&burst, false);
 }

@@ -4,26 +4,20 @@
 #include <time.h>
 
 #include "model/outbox.h"
+#include "core/clock.h"
 #include "core/result.h"
 #include "infra/service.h"
 #include "model/webhook_delivery.h"
 
-static int64_t retention_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int retention_purge(struct db *db, long days, long batch, long budget_ms,
                     struct retention_totals *totals, bool *finished)
 {
-    int64_t deadline = retention_now_ms() + budget_ms;
+    int64_t deadline = clock_now_ms() + budget_ms;
     *finished = false;
     /* Deliveries first: a delivery never outlives the event it carries. */
     long n = batch;
     while (n >= batch) {
-        if (service_stopping() || retention_now_ms() >= deadline)
+        if (service_stopping() || clock_now_ms() >= deadline)
             return C_OK;
         if (webhook_delivery_purge_older_than(db, days, batch, &n) != C_OK)
             return C_ERR;
@@ -31,7 +25,7 @@ int retention_purge(struct db *db, long days, long batch, long budget_ms,
     }
     n = batch;
     while (n >= batch) {
-        if (service_stopping() || retention_now_ms() >= deadline)
+        if (service_stopping() || clock_now_ms() >= deadline)
             return C_OK;
         if (outbox_purge_older_than(db, days, batch, &n) != C_OK)
             return C_ERR;

@@ -126,7 +126,7 @@ enum MHD_Result create_handle(struct http_request *req, struct db *db)
         .min_ttl_seconds = create_cfg.min_ttl_seconds,
         .max_ttl_seconds = create_cfg.max_ttl_seconds,
     };
-    struct validate_error verr;
+    struct error verr;
     if (validate_create_request(body, &vo, &s, &verr) != C_OK) {
         json_decref(body);
         session_free(&s);

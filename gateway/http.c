@@ -7,19 +7,13 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/result.h"
 #include "core/uuid.h"
 
 #include <pthread.h>
-
-int64_t http_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* An incoming id is echoed only if it is short and plain, so it can never
  * smuggle anything into our logs or headers. */
@@ -45,7 +39,7 @@ struct http_request *http_request_new(struct MHD_Connection *conn, const char *m
         return NULL;
     req->conn = conn;
     req->method = method;
-    req->started_us = http_now_us();
+    req->started_us = clock_now_us();
     const char *path = url;
     if (strncmp(path, "/v1/", 4) == 0 || strcmp(path, "/v1") == 0)
         path += 3;
@@ -249,7 +243,7 @@ enum MHD_Result http_respond_unavailable(struct http_request *req)
 
 void http_request_log(struct http_request *req)
 {
-    double ms = (double)(http_now_us() - req->started_us) / 1000.0;
+    double ms = (double)(clock_now_us() - req->started_us) / 1000.0;
     enum log_level level = req->status >= 500 ? LOG_WARN : LOG_INFO;
     if (!log_enabled(level))
         return;
@@ -304,5 +298,5 @@ void http_request_observe(struct http_request *req, const char *route)
     metrics_counter_add(metrics_series(http_requests_family, counted), 1);
     const char *timed[] = {route, method};
     metrics_histogram_observe(metrics_series(http_duration_family, timed),
-                              (double)(http_now_us() - req->started_us) / 1e6);
+                              (double)(clock_now_us() - req->started_us) / 1e6);
 }

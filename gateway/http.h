@@ -75,6 +75,4 @@ void http_request_log(struct http_request *req);
  * path, so the number of series stays bounded. */
 void http_request_observe(struct http_request *req, const char *route);
 
-int64_t http_now_us(void);
-
 #endif

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "create.h"
 #include "pipeline.h"
@@ -156,7 +157,7 @@ int main(int argc, char **argv)
 
     /* Orderly stop: unready first so load balancers move away, then no new
      * connections, then let in-flight creates resolve, then close. */
-    int64_t deadline = http_now_us() + cfg.shutdown_grace_ms * 1000;
+    int64_t deadline = clock_now_us() + cfg.shutdown_grace_ms * 1000;
     server_set_draining();
     if (cfg.shutdown_delay_ms > 0) {
         /* Endpoints are removed from a Service only after the readiness probe

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "infra/kafka.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "infra/notify.h"
 #include "core/result.h"
@@ -138,7 +139,7 @@ static void pipeline_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, 
         }
     } else {
         op->delivered = true;
-        op->deadline_us = http_now_us() + pipeline_cfg.wait_ms * 1000;
+        op->deadline_us = clock_now_us() + pipeline_cfg.wait_ms * 1000;
         if (op->decided_status != 0) {
             pipeline_resolve_locked(op, op->decided_status);
             resume = true;
@@ -155,10 +156,10 @@ static void *pipeline_poll_main(void *arg)
     int64_t next_check = 0;
     while (!atomic_load(&pipeline_stop)) {
         rd_kafka_poll(pipeline_producer, 50);
-        if (http_now_us() >= next_check) {
+        if (clock_now_us() >= next_check) {
             /* Readiness: a cheap metadata round trip every two seconds. */
             atomic_store(&pipeline_kafka_up, kafka_is_reachable(pipeline_producer, 1000) != 0);
-            next_check = http_now_us() + 2000000;
+            next_check = clock_now_us() + 2000000;
         }
     }
     return NULL;
@@ -249,7 +250,7 @@ static void pipeline_on_notify(struct db *db, const char *payload)
 static void pipeline_expire_waits(struct db *db)
 {
     static int64_t next_scan_us;
-    int64_t now = http_now_us();
+    int64_t now = clock_now_us();
     if (now < next_scan_us)
         return;
     next_scan_us = now + PIPELINE_EXPIRE_SCAN_US;
@@ -338,7 +339,7 @@ void pipeline_shutdown(int64_t deadline_us)
 {
     /* Every op resolves by itself within the Kafka timeout plus the wait;
      * give them that long, within the grace period. */
-    while (pipeline_in_flight() > 0 && http_now_us() < deadline_us) {
+    while (pipeline_in_flight() > 0 && clock_now_us() < deadline_us) {
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
     }

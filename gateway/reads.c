@@ -64,7 +64,7 @@ enum MHD_Result reads_list(struct http_request *req, struct db *db)
         return http_respond_error(req, 400, "validation_error", unknown.name,
                                   "Unknown query parameter: %s", unknown.name);
     struct session_list_query q;
-    struct validate_error verr;
+    struct error verr;
     if (validate_list_query(http_query(req, "status"), http_query(req, "limit"),
                             http_query(req, "offset"), http_query(req, "starting_after"), &q,
                             &verr) != C_OK)

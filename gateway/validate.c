@@ -10,6 +10,7 @@
 
 #include "core/config.h"
 #include "model/currency.h"
+#include "core/error.h"
 #include "core/result.h"
 #include "core/utf8.h"
 #include "core/rfc3339.h"
@@ -44,19 +45,6 @@ static const char *const validate_create_fields[] = {
     "metadata",
     "expires_at",
 };
-
-static int validate_fail(struct validate_error *err, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int validate_fail(struct validate_error *err, const char *param, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    va_end(ap);
-    snprintf(err->param, sizeof(err->param), "%s", param ? param : "");
-    return C_ERR;
-}
 
 int validate_email(const char *s)
 {
@@ -122,62 +110,62 @@ int validate_http_url(const char *s)
 
 /* Optional string field: absent or null leaves *out NULL. */
 static int validate_optional_string(const json_t *body, const char *name, size_t max_chars,
-                                    char **out, struct validate_error *err)
+                                    char **out, struct error *err)
 {
     const json_t *v = json_object_get(body, name);
     if (v == NULL || json_is_null(v))
         return C_OK;
     if (!json_is_string(v))
-        return validate_fail(err, name, "%s must be a string", name);
+        return error_set(err, name, "%s must be a string", name);
     const char *s = json_string_value(v);
     if (strlen(s) != json_string_length(v))
-        return validate_fail(err, name, "%s must not contain NUL characters", name);
+        return error_set(err, name, "%s must not contain NUL characters", name);
     if (utf8_length(s) > max_chars)
-        return validate_fail(err, name, "%s must be at most %zu characters", name, max_chars);
+        return error_set(err, name, "%s must be at most %zu characters", name, max_chars);
     char *copy = strdup(s);
     if (copy == NULL)
-        return validate_fail(err, name, "out of memory");
+        return error_set(err, name, "out of memory");
     free(*out);
     *out = copy;
     return C_OK;
 }
 
 static int validate_optional_uuid(const json_t *body, const char *name, char out[UUID_STR_LEN],
-                                  struct validate_error *err)
+                                  struct error *err)
 {
     const json_t *v = json_object_get(body, name);
     if (v == NULL || json_is_null(v))
         return C_OK;
     struct uuid u;
     if (!json_is_string(v) || uuid_parse(json_string_value(v), &u) != C_OK)
-        return validate_fail(err, name, "%s must be a UUID", name);
+        return error_set(err, name, "%s must be a UUID", name);
     uuid_format(&u, out); /* canonical lower case */
     return C_OK;
 }
 
 static int validate_optional_bool(const json_t *body, const char *name, bool *out,
-                                  struct validate_error *err)
+                                  struct error *err)
 {
     const json_t *v = json_object_get(body, name);
     if (v == NULL || json_is_null(v))
         return C_OK;
     if (!json_is_boolean(v))
-        return validate_fail(err, name, "%s must be a boolean", name);
+        return error_set(err, name, "%s must be a boolean", name);
     *out = json_is_true(v);
     return C_OK;
 }
 
 static int validate_optional_url(const json_t *body, const char *name, char **out,
-                                 struct validate_error *err)
+                                 struct error *err)
 {
     if (validate_optional_string(body, name, SIZE_MAX, out, err) != C_OK)
         return C_ERR;
     if (*out == NULL)
         return C_OK;
     if (strlen(*out) > VALIDATE_MAX_URL)
-        return validate_fail(err, name, "%s must be at most %d characters", name, VALIDATE_MAX_URL);
+        return error_set(err, name, "%s must be at most %d characters", name, VALIDATE_MAX_URL);
     if (validate_http_url(*out) != C_OK)
-        return validate_fail(err, name, "%s must be an absolute http or https URL", name);
+        return error_set(err, name, "%s must be an absolute http or https URL", name);
     return C_OK;
 }
 
@@ -195,72 +183,69 @@ static int validate_whole_number(const json_t *v, long long *out)
     return C_OK;
 }
 
-static int validate_amount(const json_t *body, struct session *out, struct validate_error *err)
+static int validate_amount(const json_t *body, struct session *out, struct error *err)
 {
     const json_t *v = json_object_get(body, "amount");
     if (v == NULL || json_is_null(v))
-        return validate_fail(err, "amount", "amount is required");
+        return error_set(err, "amount", "amount is required");
     if (!json_is_number(v))
-        return validate_fail(err, "amount", "amount must be a number");
+        return error_set(err, "amount", "amount must be a number");
     long long amount;
     if (validate_whole_number(v, &amount) != C_OK) {
         if (json_is_real(v) && fabs(json_real_value(v)) > 9e15)
-            return validate_fail(err, "amount", "amount must not exceed %lld", VALIDATE_MAX_AMOUNT);
-        return validate_fail(err, "amount",
-                             "amount must be a whole number of the currency's minor units");
+            return error_set(err, "amount", "amount must not exceed %lld", VALIDATE_MAX_AMOUNT);
+        return error_set(err, "amount",
+                         "amount must be a whole number of the currency's minor units");
     }
     if (amount <= 0)
-        return validate_fail(err, "amount", "amount must be greater than 0");
+        return error_set(err, "amount", "amount must be greater than 0");
     if (amount > VALIDATE_MAX_AMOUNT)
-        return validate_fail(err, "amount", "amount must not exceed %lld", VALIDATE_MAX_AMOUNT);
+        return error_set(err, "amount", "amount must not exceed %lld", VALIDATE_MAX_AMOUNT);
     out->amount = amount;
     return C_OK;
 }
 
 static int validate_currency(const json_t *body, const char *default_currency, struct session *out,
-                             struct validate_error *err)
+                             struct error *err)
 {
     const json_t *v = json_object_get(body, "currency_code");
     const char *code = default_currency;
     if (v != NULL && !json_is_null(v)) {
         if (!json_is_string(v))
-            return validate_fail(err, "currency_code", "currency_code must be a string");
+            return error_set(err, "currency_code", "currency_code must be a string");
         code = json_string_value(v);
         /* "XOF\u0000x" would otherwise pass as XOF. */
         if (strlen(code) != json_string_length(v))
-            return validate_fail(err, "currency_code",
-                                 "currency_code must not contain NUL characters");
+            return error_set(err, "currency_code", "currency_code must not contain NUL characters");
     }
     if (currency_find(code) == NULL) {
         char shown[16];
         utf8_truncate(code, shown, sizeof(shown)); /* bound what we echo back */
-        return validate_fail(err, "currency_code", "Unsupported currency_code: %s", shown);
+        return error_set(err, "currency_code", "Unsupported currency_code: %s", shown);
     }
     snprintf(out->currency_code, sizeof(out->currency_code), "%s", code);
     return C_OK;
 }
 
-static int validate_customer(const json_t *body, struct session *out, struct validate_error *err)
+static int validate_customer(const json_t *body, struct session *out, struct error *err)
 {
     if (validate_optional_uuid(body, "customer_id", out->customer_id, err) != C_OK)
         return C_ERR;
     const json_t *email = json_object_get(body, "customer_email");
     if (email != NULL && !json_is_null(email)) {
         if (!json_is_string(email))
-            return validate_fail(err, "customer_email", "customer_email must be a string");
+            return error_set(err, "customer_email", "customer_email must be a string");
         if (json_string_length(email) > 254)
-            return validate_fail(err, "customer_email",
-                                 "customer_email must be at most 254 characters");
+            return error_set(err, "customer_email",
+                             "customer_email must be at most 254 characters");
         if (validate_email(json_string_value(email)) != C_OK)
-            return validate_fail(err, "customer_email",
-                                 "customer_email must be a valid email address");
+            return error_set(err, "customer_email", "customer_email must be a valid email address");
         if (validate_optional_string(body, "customer_email", 254, &out->customer_email, err) !=
             C_OK)
             return C_ERR;
     }
     if (out->customer_id[0] == '\0' && out->customer_email == NULL)
-        return validate_fail(err, "customer_email",
-                             "Either customer_id or customer_email is required");
+        return error_set(err, "customer_email", "Either customer_id or customer_email is required");
     if (validate_optional_string(body, "customer_name", 250, &out->customer_name, err) != C_OK)
         return C_ERR;
     /* No length bound here: validate_e164 bounds it with the E.164 message. */
@@ -268,67 +253,65 @@ static int validate_customer(const json_t *body, struct session *out, struct val
         C_OK)
         return C_ERR;
     if (out->customer_phone != NULL && validate_e164(out->customer_phone) != C_OK)
-        return validate_fail(
-            err, "customer_phone",
-            "customer_phone must be in E.164 format (+ followed by 8 to 15 digits)");
+        return error_set(err, "customer_phone",
+                         "customer_phone must be in E.164 format (+ followed by 8 to 15 digits)");
     return C_OK;
 }
 
-static int validate_quantity(const json_t *body, struct session *out, struct validate_error *err)
+static int validate_quantity(const json_t *body, struct session *out, struct error *err)
 {
     const json_t *v = json_object_get(body, "quantity");
     if (v == NULL || json_is_null(v))
         return C_OK;
     long long q;
     if (!json_is_number(v) || validate_whole_number(v, &q) != C_OK)
-        return validate_fail(err, "quantity", "quantity must be an integer");
+        return error_set(err, "quantity", "quantity must be an integer");
     if (q < 1)
-        return validate_fail(err, "quantity", "Quantity must be greater than 0");
+        return error_set(err, "quantity", "Quantity must be greater than 0");
     if (q > VALIDATE_MAX_QUANTITY)
-        return validate_fail(err, "quantity", "quantity must be at most %d", VALIDATE_MAX_QUANTITY);
+        return error_set(err, "quantity", "quantity must be at most %d", VALIDATE_MAX_QUANTITY);
     out->quantity = (int32_t)q;
     return C_OK;
 }
 
 /* The metadata rules of every object that carries metadata; v is the value
  * given (not null). *out gets a copy. */
-static int validate_metadata_value(const json_t *v, json_t **out, struct validate_error *err)
+static int validate_metadata_value(const json_t *v, json_t **out, struct error *err)
 {
     if (!json_is_object(v))
-        return validate_fail(err, "metadata", "metadata must be an object");
+        return error_set(err, "metadata", "metadata must be an object");
     if (json_object_size(v) > VALIDATE_MAX_METADATA_KEYS)
-        return validate_fail(err, "metadata", "metadata must have at most %d keys",
-                             VALIDATE_MAX_METADATA_KEYS);
+        return error_set(err, "metadata", "metadata must have at most %d keys",
+                         VALIDATE_MAX_METADATA_KEYS);
     const char *key;
     const json_t *value;
     json_object_foreach((json_t *)v, key, value)
     {
         if (key[0] == '\0' || utf8_length(key) > VALIDATE_MAX_METADATA_KEY)
-            return validate_fail(err, "metadata", "metadata keys must be 1 to %d characters",
-                                 VALIDATE_MAX_METADATA_KEY);
+            return error_set(err, "metadata", "metadata keys must be 1 to %d characters",
+                             VALIDATE_MAX_METADATA_KEY);
         if (json_is_string(value)) {
             /* PostgreSQL cannot store U+0000 in jsonb: it must not reach the worker. */
             if (strlen(json_string_value(value)) != json_string_length(value))
-                return validate_fail(err, "metadata",
-                                     "metadata values must not contain NUL characters");
+                return error_set(err, "metadata",
+                                 "metadata values must not contain NUL characters");
             if (utf8_length(json_string_value(value)) > VALIDATE_MAX_METADATA_VALUE)
-                return validate_fail(err, "metadata",
-                                     "metadata values must be at most %d characters",
-                                     VALIDATE_MAX_METADATA_VALUE);
+                return error_set(err, "metadata", "metadata values must be at most %d characters",
+                                 VALIDATE_MAX_METADATA_VALUE);
         } else if (!json_is_number(value) && !json_is_boolean(value)) {
-            return validate_fail(err, "metadata",
-                                 "metadata values must be strings, numbers or booleans");
+            return error_set(err, "metadata",
+                             "metadata values must be strings, numbers or booleans");
         }
     }
     json_t *copy = json_deep_copy(v);
     if (copy == NULL)
-        return validate_fail(err, "metadata", "out of memory");
+        return error_set(err, "metadata", "out of memory");
     json_decref(*out);
     *out = copy;
     return C_OK;
 }
 
-static int validate_metadata(const json_t *body, struct session *out, struct validate_error *err)
+static int validate_metadata(const json_t *body, struct session *out, struct error *err)
 {
     const json_t *v = json_object_get(body, "metadata");
     if (v == NULL || json_is_null(v))
@@ -337,7 +320,7 @@ static int validate_metadata(const json_t *body, struct session *out, struct val
 }
 
 static int validate_expires_at(const json_t *body, const struct validate_create_options *opt,
-                               struct session *out, struct validate_error *err)
+                               struct session *out, struct error *err)
 {
     const json_t *v = json_object_get(body, "expires_at");
     if (v == NULL || json_is_null(v)) {
@@ -346,20 +329,20 @@ static int validate_expires_at(const json_t *body, const struct validate_create_
     }
     int64_t t;
     if (!json_is_string(v) || rfc3339_parse(json_string_value(v), &t) != C_OK)
-        return validate_fail(err, "expires_at", "expires_at must be an RFC 3339 date-time");
+        return error_set(err, "expires_at", "expires_at must be an RFC 3339 date-time");
     if (t < opt->now + opt->min_ttl_seconds || t > opt->now + opt->max_ttl_seconds)
-        return validate_fail(err, "expires_at",
-                             "expires_at must be between %ld minutes and %ld hours from now",
-                             opt->min_ttl_seconds / 60, opt->max_ttl_seconds / 3600);
+        return error_set(err, "expires_at",
+                         "expires_at must be between %ld minutes and %ld hours from now",
+                         opt->min_ttl_seconds / 60, opt->max_ttl_seconds / 3600);
     out->expires_at = t;
     return C_OK;
 }
 
 int validate_create_request(const json_t *body, const struct validate_create_options *opt,
-                            struct session *out, struct validate_error *err)
+                            struct session *out, struct error *err)
 {
     if (!json_is_object(body))
-        return validate_fail(err, NULL, "Request body must be a JSON object");
+        return error_set(err, NULL, "Request body must be a JSON object");
     const char *key;
     const json_t *value;
     json_object_foreach((json_t *)body, key, value)
@@ -371,7 +354,7 @@ int validate_create_request(const json_t *body, const struct validate_create_opt
         if (!known) {
             char shown[64];
             utf8_truncate(key, shown, sizeof(shown));
-            return validate_fail(err, shown, "Unknown parameter: %s", shown);
+            return error_set(err, shown, "Unknown parameter: %s", shown);
         }
     }
     if (validate_amount(body, out, err) != C_OK ||
@@ -397,26 +380,26 @@ int validate_create_request(const json_t *body, const struct validate_create_opt
 
 int validate_list_query(const char *status, const char *limit, const char *offset,
                         const char *starting_after, struct session_list_query *out,
-                        struct validate_error *err)
+                        struct error *err)
 {
     struct session_list_query q = {.limit = 20, .offset = 0};
     if (status != NULL) {
         if (session_status_parse(status, &q.status) != C_OK)
-            return validate_fail(err, "status", "status must be one of open, complete, expired");
+            return error_set(err, "status", "status must be one of open, complete, expired");
         q.has_status = true;
     }
     if (limit != NULL && config_parse_long(limit, 1, VALIDATE_MAX_LIST_LIMIT, &q.limit) != C_OK)
-        return validate_fail(err, "limit", "limit must be an integer from 1 to %d",
-                             VALIDATE_MAX_LIST_LIMIT);
+        return error_set(err, "limit", "limit must be an integer from 1 to %d",
+                         VALIDATE_MAX_LIST_LIMIT);
     /* api.md: any offset >= 0 (PostgreSQL takes a bigint); a deep offset costs
      * no more than the tenant's row count, and starting_after is the fast way. */
     if (offset != NULL && config_parse_long(offset, 0, LONG_MAX, &q.offset) != C_OK)
-        return validate_fail(err, "offset", "offset must be a non-negative integer");
+        return error_set(err, "offset", "offset must be a non-negative integer");
     if (starting_after != NULL) {
         struct uuid u;
         if (uuid_parse(starting_after, &u) != C_OK)
-            return validate_fail(err, "starting_after",
-                                 "starting_after must be a checkout session id (UUID)");
+            return error_set(err, "starting_after",
+                             "starting_after must be a checkout session id (UUID)");
         uuid_format(&u, q.starting_after);
     }
     *out = q;
@@ -433,10 +416,10 @@ static const char *const validate_webhook_endpoint_fields[] = {
 
 /* 400 for any field but the first n_allowed of the table. */
 static int validate_known_fields(const json_t *body, const char *const *fields, size_t n_allowed,
-                                 struct validate_error *err)
+                                 struct error *err)
 {
     if (!json_is_object(body))
-        return validate_fail(err, NULL, "Request body must be a JSON object");
+        return error_set(err, NULL, "Request body must be a JSON object");
     const char *key;
     const json_t *value;
     json_object_foreach((json_t *)body, key, value)
@@ -447,7 +430,7 @@ static int validate_known_fields(const json_t *body, const char *const *fields, 
         if (!known) {
             char shown[64];
             utf8_truncate(key, shown, sizeof(shown));
-            return validate_fail(err, shown, "Unknown parameter: %s", shown);
+            return error_set(err, shown, "Unknown parameter: %s", shown);
         }
     }
     return C_OK;
@@ -457,19 +440,19 @@ static int validate_known_fields(const json_t *body, const char *const *fields, 
  * host resolves) need the operator's allowlist and are netguard's, checked
  * by the caller afterwards. */
 static int validate_endpoint_url(const json_t *v, struct webhook_endpoint_input *out,
-                                 struct validate_error *err)
+                                 struct error *err)
 {
     if (v == NULL || json_is_null(v))
-        return validate_fail(err, "url", "url is required");
+        return error_set(err, "url", "url is required");
     if (!json_is_string(v))
-        return validate_fail(err, "url", "url must be a string");
+        return error_set(err, "url", "url must be a string");
     if (strlen(json_string_value(v)) != json_string_length(v))
-        return validate_fail(err, "url", "url must not contain NUL characters");
+        return error_set(err, "url", "url must not contain NUL characters");
     if (json_string_length(v) > VALIDATE_MAX_URL)
-        return validate_fail(err, "url", "url must be at most %d characters", VALIDATE_MAX_URL);
+        return error_set(err, "url", "url must be at most %d characters", VALIDATE_MAX_URL);
     char *copy = strdup(json_string_value(v));
     if (copy == NULL)
-        return validate_fail(err, "url", "out of memory");
+        return error_set(err, "url", "out of memory");
     free(out->url);
     out->url = copy;
     out->has_url = true;
@@ -477,41 +460,41 @@ static int validate_endpoint_url(const json_t *v, struct webhook_endpoint_input 
 }
 
 static int validate_enabled_events(const json_t *v, struct webhook_endpoint_input *out,
-                                   struct validate_error *err)
+                                   struct error *err)
 {
     static const char expected[] = "checkout.session.created, checkout.session.completed,"
                                    " checkout.session.expired or *";
     if (v == NULL || json_is_null(v))
-        return validate_fail(err, "enabled_events", "enabled_events is required");
+        return error_set(err, "enabled_events", "enabled_events is required");
     if (!json_is_array(v))
-        return validate_fail(err, "enabled_events", "enabled_events must be an array");
+        return error_set(err, "enabled_events", "enabled_events must be an array");
     if (json_array_size(v) == 0)
-        return validate_fail(err, "enabled_events", "enabled_events must not be empty");
+        return error_set(err, "enabled_events", "enabled_events must not be empty");
     size_t i;
     const json_t *item;
     json_array_foreach(v, i, item)
     {
         if (!json_is_string(item))
-            return validate_fail(err, "enabled_events",
-                                 "enabled_events must contain only strings (%s)", expected);
+            return error_set(err, "enabled_events", "enabled_events must contain only strings (%s)",
+                             expected);
         const char *name = json_string_value(item);
         if (strlen(name) != json_string_length(item) ||
             !webhook_endpoint_event_type_is_valid(name)) {
             char shown[64];
             utf8_truncate(name, shown, sizeof(shown)); /* bound what we echo back */
-            return validate_fail(err, "enabled_events",
-                                 "Unsupported event type in enabled_events: %s (expected %s)",
-                                 shown, expected);
+            return error_set(err, "enabled_events",
+                             "Unsupported event type in enabled_events: %s (expected %s)", shown,
+                             expected);
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(name, json_string_value(json_array_get(v, j))) == 0)
-                return validate_fail(err, "enabled_events",
-                                     "enabled_events must not contain duplicates: %s", name);
+                return error_set(err, "enabled_events",
+                                 "enabled_events must not contain duplicates: %s", name);
         }
     }
     json_t *copy = json_deep_copy(v);
     if (copy == NULL)
-        return validate_fail(err, "enabled_events", "out of memory");
+        return error_set(err, "enabled_events", "out of memory");
     json_decref(out->enabled_events);
     out->enabled_events = copy;
     out->has_enabled_events = true;
@@ -521,7 +504,7 @@ static int validate_enabled_events(const json_t *v, struct webhook_endpoint_inpu
 /* The fields both create and update accept, when present; null description
  * clears it, null metadata empties it. */
 static int validate_endpoint_optional(const json_t *body, struct webhook_endpoint_input *out,
-                                      struct validate_error *err)
+                                      struct error *err)
 {
     if (json_object_get(body, "description") != NULL) {
         out->has_description = true;
@@ -536,7 +519,7 @@ static int validate_endpoint_optional(const json_t *body, struct webhook_endpoin
             json_decref(out->metadata);
             out->metadata = json_object();
             if (out->metadata == NULL)
-                return validate_fail(err, "metadata", "out of memory");
+                return error_set(err, "metadata", "out of memory");
         } else if (validate_metadata_value(metadata, &out->metadata, err) != C_OK) {
             return C_ERR;
         }
@@ -545,7 +528,7 @@ static int validate_endpoint_optional(const json_t *body, struct webhook_endpoin
 }
 
 int validate_webhook_endpoint_create(const json_t *body, struct webhook_endpoint_input *out,
-                                     struct validate_error *err)
+                                     struct error *err)
 {
     /* disabled is for PATCH only: a new endpoint starts enabled. */
     size_t n = sizeof(validate_webhook_endpoint_fields) / sizeof(*validate_webhook_endpoint_fields);
@@ -558,7 +541,7 @@ int validate_webhook_endpoint_create(const json_t *body, struct webhook_endpoint
 }
 
 int validate_webhook_endpoint_update(const json_t *body, struct webhook_endpoint_input *out,
-                                     struct validate_error *err)
+                                     struct error *err)
 {
     size_t n = sizeof(validate_webhook_endpoint_fields) / sizeof(*validate_webhook_endpoint_fields);
     if (validate_known_fields(body, validate_webhook_endpoint_fields, n, err) != C_OK)
@@ -575,7 +558,7 @@ int validate_webhook_endpoint_update(const json_t *body, struct webhook_endpoint
     const json_t *disabled = json_object_get(body, "disabled");
     if (disabled != NULL) {
         if (!json_is_boolean(disabled))
-            return validate_fail(err, "disabled", "disabled must be a boolean");
+            return error_set(err, "disabled", "disabled must be a boolean");
         out->has_disabled = true;
         out->disabled = json_is_true(disabled);
     }
@@ -583,30 +566,28 @@ int validate_webhook_endpoint_update(const json_t *body, struct webhook_endpoint
 }
 
 int validate_page_query(const char *limit, const char *starting_after, const char *noun,
-                        long *limit_out, char starting_after_out[UUID_STR_LEN],
-                        struct validate_error *err)
+                        long *limit_out, char starting_after_out[UUID_STR_LEN], struct error *err)
 {
     *limit_out = 20;
     starting_after_out[0] = '\0';
     if (limit != NULL && config_parse_long(limit, 1, VALIDATE_MAX_LIST_LIMIT, limit_out) != C_OK)
-        return validate_fail(err, "limit", "limit must be an integer from 1 to %d",
-                             VALIDATE_MAX_LIST_LIMIT);
+        return error_set(err, "limit", "limit must be an integer from 1 to %d",
+                         VALIDATE_MAX_LIST_LIMIT);
     if (starting_after != NULL) {
         struct uuid u;
         if (uuid_parse(starting_after, &u) != C_OK)
-            return validate_fail(err, "starting_after", "starting_after must be %s id (UUID)",
-                                 noun);
+            return error_set(err, "starting_after", "starting_after must be %s id (UUID)", noun);
         uuid_format(&u, starting_after_out);
     }
     return C_OK;
 }
 
-int validate_event_type(const char *type, struct validate_error *err)
+int validate_event_type(const char *type, struct error *err)
 {
     if (type == NULL || strcmp(type, WEBHOOK_EVENT_ANY) == 0 ||
         !webhook_endpoint_event_type_is_valid(type))
-        return validate_fail(err, "type",
-                             "type must be one of checkout.session.created,"
-                             " checkout.session.completed, checkout.session.expired");
+        return error_set(err, "type",
+                         "type must be one of checkout.session.created,"
+                         " checkout.session.completed, checkout.session.expired");
     return C_OK;
 }

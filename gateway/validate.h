@@ -8,13 +8,9 @@
 #include <jansson.h>
 
 #include "model/session.h"
+#include "core/error.h"
 #include "core/uuid.h"
 #include "model/webhook_endpoint.h"
-
-struct validate_error {
-    char message[300];
-    char param[64]; /* "" when the error concerns no single parameter */
-};
 
 struct validate_create_options {
     const char *default_currency; /* the organization's */
@@ -29,29 +25,28 @@ struct validate_create_options {
  * expires_at are the caller's. On C_ERR err says why; out may hold partial
  * values and is still freed by session_free. */
 int validate_create_request(const json_t *body, const struct validate_create_options *opt,
-                            struct session *out, struct validate_error *err);
+                            struct session *out, struct error *err);
 
 /* Query parameters of GET /checkout-sessions; NULL = absent. */
 int validate_list_query(const char *status, const char *limit, const char *offset,
                         const char *starting_after, struct session_list_query *out,
-                        struct validate_error *err);
+                        struct error *err);
 
 /* POST /webhook-endpoints: url and enabled_events required, description and
  * metadata optional. PATCH /webhook-endpoints/:id: any of those and disabled.
  * out must be zeroed; on C_ERR it may hold partial values and is still freed
  * by webhook_endpoint_input_free. The url's address rules are netguard's. */
 int validate_webhook_endpoint_create(const json_t *body, struct webhook_endpoint_input *out,
-                                     struct validate_error *err);
+                                     struct error *err);
 int validate_webhook_endpoint_update(const json_t *body, struct webhook_endpoint_input *out,
-                                     struct validate_error *err);
+                                     struct error *err);
 /* limit (1..100, default 20) and starting_after of the webhook and event
  * lists; NULL = absent. noun names the cursor's object in the message
  * ("a webhook endpoint"); starting_after_out is "" when absent. */
 int validate_page_query(const char *limit, const char *starting_after, const char *noun,
-                        long *limit_out, char starting_after_out[UUID_STR_LEN],
-                        struct validate_error *err);
+                        long *limit_out, char starting_after_out[UUID_STR_LEN], struct error *err);
 /* The type filter of GET /events: one of the three event types. */
-int validate_event_type(const char *type, struct validate_error *err);
+int validate_event_type(const char *type, struct error *err);
 
 /* Helpers shared with the tests. */
 int validate_email(const char *s);

@@ -226,7 +226,7 @@ static enum MHD_Result webhooks_endpoint_create(struct http_request *req, struct
         return rc;
     struct webhook_endpoint_input in;
     memset(&in, 0, sizeof(in));
-    struct validate_error verr;
+    struct error verr;
     int valid = validate_webhook_endpoint_create(body, &in, &verr);
     json_decref(body);
     if (valid != C_OK) {
@@ -259,7 +259,7 @@ static enum MHD_Result webhooks_endpoint_list(struct http_request *req, struct d
         return MHD_YES;
     long limit;
     char after[UUID_STR_LEN];
-    struct validate_error verr;
+    struct error verr;
     if (validate_page_query(http_query(req, "limit"), http_query(req, "starting_after"),
                             "a webhook endpoint", &limit, after, &verr) != C_OK)
         return http_respond_error(req, 400, "validation_error", verr.param, "%s", verr.message);
@@ -312,7 +312,7 @@ static enum MHD_Result webhooks_endpoint_update(struct http_request *req, struct
         return rc;
     struct webhook_endpoint_input in;
     memset(&in, 0, sizeof(in));
-    struct validate_error verr;
+    struct error verr;
     int valid = validate_webhook_endpoint_update(body, &in, &verr);
     json_decref(body);
     if (valid != C_OK) {
@@ -401,7 +401,7 @@ static enum MHD_Result webhooks_endpoint_deliveries(struct http_request *req, st
         return MHD_YES;
     long limit;
     char after[UUID_STR_LEN];
-    struct validate_error verr;
+    struct error verr;
     if (validate_page_query(http_query(req, "limit"), http_query(req, "starting_after"),
                             "a webhook delivery", &limit, after, &verr) != C_OK)
         return http_respond_error(req, 400, "validation_error", verr.param, "%s", verr.message);
@@ -489,7 +489,7 @@ static enum MHD_Result webhooks_event_list(struct http_request *req, struct db *
     if (!webhooks_query_ok(req, allowed))
         return MHD_YES;
     const char *type = http_query(req, "type");
-    struct validate_error verr;
+    struct error verr;
     struct event_list_query q = {.type = type, .retention_days = webhooks_retention_days};
     char after[UUID_STR_LEN];
     if ((type != NULL && validate_event_type(type, &verr) != C_OK) ||

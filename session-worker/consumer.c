@@ -6,6 +6,7 @@
 #include "apply.h"
 #include "infra/batch_consumer.h"
 #include "infra/kafka.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/result.h"
 
@@ -18,13 +19,6 @@ struct consumer_ctx {
     struct apply_batch batch;
     struct apply_stats stats;
 };
-
-static int64_t consumer_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int consumer_prepare(void *p)
 {
@@ -54,7 +48,7 @@ static int consumer_apply(void *p, rd_kafka_message_t *const *msgs, size_t n)
     /* Only an allocation can fail here; it may heal. */
     if (batch_consumer_retry(consumer_prepare, NULL, c, "decode a batch of commands", n) != C_OK)
         return C_ERR;
-    int64_t started = consumer_now_ms();
+    int64_t started = clock_now_ms();
     int rc = batch_consumer_retry(consumer_commit, consumer_db_error, c, "apply batch", n);
     if (rc == C_OK)
         log_fields(LOG_DEBUG,
@@ -63,7 +57,7 @@ static int consumer_apply(void *p, rd_kafka_message_t *const *msgs, size_t n)
                              "completed", (int)c->stats.completed, "expired", (int)c->stats.expired,
                              "ignored", (int)c->stats.ignored, "malformed", (int)c->batch.malformed,
                              "rejected", (int)c->stats.rejected, "duration_ms",
-                             (json_int_t)(consumer_now_ms() - started)),
+                             (json_int_t)(clock_now_ms() - started)),
                    "batch applied");
     apply_batch_free(&c->batch);
     return rc;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/backoff.h"
 #include "infra/db.h"
 #include "infra/kafka.h"
@@ -43,13 +44,6 @@ struct relay {
 };
 
 enum relay_round_result { RELAY_IDLE, RELAY_PUBLISHED, RELAY_FAILED };
-
-static int64_t relay_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Runs in the relay thread, from rd_kafka_poll(). */
 static void relay_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
@@ -95,9 +89,9 @@ static bool relay_same_session(const struct relay *r)
 /* Sleeps ms, serving the producer's callbacks meanwhile. */
 static void relay_sleep(struct relay *r, long ms)
 {
-    int64_t deadline = relay_now_ms() + ms;
+    int64_t deadline = clock_now_ms() + ms;
     while (!service_stopping()) {
-        int64_t left = deadline - relay_now_ms();
+        int64_t left = deadline - clock_now_ms();
         if (left <= 0)
             break;
         rd_kafka_poll(r->producer, (int)(left < RELAY_WAIT_SLICE_MS ? left : RELAY_WAIT_SLICE_MS));
@@ -146,8 +140,8 @@ static void relay_await_deliveries(struct relay *r)
         if (!service_stopping() || purged)
             continue;
         if (r->stop_seen_ms == 0)
-            r->stop_seen_ms = relay_now_ms();
-        if (relay_now_ms() - r->stop_seen_ms >= r->opt.shutdown_grace_ms / 2) {
+            r->stop_seen_ms = clock_now_ms();
+        if (clock_now_ms() - r->stop_seen_ms >= r->opt.shutdown_grace_ms / 2) {
             log_warn("outbox relay: shutting down with %ld deliveries outstanding; they will be "
                      "published again",
                      r->pending);
@@ -258,9 +252,9 @@ static enum relay_round_result relay_round(struct relay *r)
 /* Waits for a NOTIFY on the outbox channel, or poll_ms as a fallback. */
 static void relay_wait_for_rows(struct relay *r)
 {
-    int64_t deadline = relay_now_ms() + r->opt.poll_ms;
+    int64_t deadline = clock_now_ms() + r->opt.poll_ms;
     while (!service_stopping()) {
-        int64_t left = deadline - relay_now_ms();
+        int64_t left = deadline - clock_now_ms();
         if (left <= 0)
             return;
         int received = 0;

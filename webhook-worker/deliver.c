@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "core/clock.h"
 #include "core/backoff.h"
 #include "infra/db.h"
 #include "core/log.h"
@@ -120,20 +121,13 @@ struct deliver {
     struct db rec_db;                   /* recorder thread only */
 };
 
-static int64_t deliver_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Jitter only needs to spread retries, but getrandom costs nothing and needs
  * no seeding or locking. */
 static double deliver_random01(void)
 {
     uint64_t r = 0;
     if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-        r = (uint64_t)deliver_now_ms() * 2654435761u;
+        r = (uint64_t)clock_now_ms() * 2654435761u;
     return (double)(r >> 11) / (double)(UINT64_C(1) << 53);
 }
 
@@ -338,7 +332,7 @@ static void deliver_queue_job(struct deliver *d, struct webhook_dispatch_job *jo
  * applies. */
 static void deliver_send(struct deliver *d, struct deliver_transfer *t)
 {
-    t->started_ms = deliver_now_ms();
+    t->started_ms = clock_now_ms();
     const char *fail = NULL;
     if (deliver_build_headers(t) != C_OK)
         fail = "cannot sign: the endpoint secret is malformed";
@@ -408,7 +402,7 @@ static void deliver_start_held(struct deliver *d, bool *refill)
             while (e->queue != NULL && e->sending < d->opt.endpoint_concurrency &&
                    d->active_count < d->opt.max_in_flight) {
                 struct deliver_transfer *t = deliver_endpoint_pop(d, e);
-                if (deliver_now_ms() + d->opt.timeout_ms + DELIVER_START_MARGIN_MS >
+                if (clock_now_ms() + d->opt.timeout_ms + DELIVER_START_MARGIN_MS >
                     t->claimed_ms + d->opt.lease_ms) {
                     t->ep = NULL;
                     t->next = stale;
@@ -511,7 +505,7 @@ static int deliver_claim(struct deliver *d, bool *more)
                                        .in_flight = held};
     struct webhook_dispatch_job *jobs = NULL;
     size_t n = 0;
-    int64_t claimed_ms = deliver_now_ms();
+    int64_t claimed_ms = clock_now_ms();
     int rc = webhook_dispatch_claim(&d->db, &c, &jobs, &n);
     json_decref(held);
     if (rc != C_OK)
@@ -539,7 +533,7 @@ static int deliver_claim(struct deliver *d, bool *more)
 
 static void deliver_finish(struct deliver *d, struct deliver_transfer *t, CURLcode result)
 {
-    t->duration_ms = (long)(deliver_now_ms() - t->started_ms);
+    t->duration_ms = (long)(clock_now_ms() - t->started_ms);
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status_code);
     curl_off_t retry_after = 0;
     if (curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
@@ -846,7 +840,7 @@ static void *deliver_main(void *arg)
     int64_t next_claim = 0;
     int64_t drain_deadline = -1;
     for (;;) {
-        int64_t now = deliver_now_ms();
+        int64_t now = clock_now_ms();
         bool stopping = service_stopping();
         if (stopping && drain_deadline < 0) {
             drain_deadline = now + d->opt.drain_ms;
@@ -894,14 +888,14 @@ static void *deliver_main(void *arg)
         if (stopping) {
             if (d->active == NULL && deliver_unrecorded(d) == 0)
                 break;
-            if (deliver_now_ms() >= drain_deadline) {
+            if (clock_now_ms() >= drain_deadline) {
                 deliver_abort_all(d);
                 deliver_recorder_stop(d, true);
                 log_info("delivery loop stopped");
                 return NULL;
             }
         }
-        long timeout = stopping ? DELIVER_DRAIN_TICK_MS : (long)(next_claim - deliver_now_ms());
+        long timeout = stopping ? DELIVER_DRAIN_TICK_MS : (long)(next_claim - clock_now_ms());
         if (timeout < 0)
             timeout = 0;
         if (timeout > d->opt.poll_ms)

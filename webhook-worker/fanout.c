@@ -8,6 +8,7 @@
 #include "infra/batch_consumer.h"
 #include "event_id.h"
 #include "infra/kafka.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/result.h"
 #include "core/uuid.h"
@@ -19,13 +20,6 @@ struct fanout_ctx {
     json_t *ids; /* event ids of the batch in hand */
     long inserted, unknown;
 };
-
-static int64_t fanout_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The event ids of the batch. A record that is not a CloudEvent with a UUID id
  * cannot match an outbox row: it is logged and skipped (its offset is still
@@ -85,7 +79,7 @@ static int fanout_apply(void *p, rd_kafka_message_t *const *msgs, size_t n)
         log_error("out of memory decoding a batch of %zu events", n);
         return C_ERR;
     }
-    int64_t started = fanout_now_ms();
+    int64_t started = clock_now_ms();
     c->inserted = c->unknown = 0;
     int rc = batch_consumer_retry(fanout_insert, fanout_db_error, c, "fan out batch", n);
     json_decref(c->ids);
@@ -98,7 +92,7 @@ static int fanout_apply(void *p, rd_kafka_message_t *const *msgs, size_t n)
                json_pack("{si sI sI si sI}", "messages", (int)n, "deliveries",
                          (json_int_t)c->inserted, "unknown_events", (json_int_t)c->unknown,
                          "malformed", (int)malformed, "duration_ms",
-                         (json_int_t)(fanout_now_ms() - started)),
+                         (json_int_t)(clock_now_ms() - started)),
                "events fanned out");
     if (c->inserted > 0 && c->opt->on_new_deliveries != NULL)
         c->opt->on_new_deliveries(c->opt->arg);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/backoff.h"
 #include "infra/kafka.h"
 #include "core/log.h"
@@ -20,13 +21,6 @@
 #define BATCH_CONSUMER_SESSION_TIMEOUT_MS 45000
 #define BATCH_CONSUMER_RETRY_MIN_MS 100
 #define BATCH_CONSUMER_RETRY_MAX_MS 5000
-
-static int64_t batch_consumer_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A consumer error event (not a record). *fatal: the client is unusable. */
 static void batch_consumer_log_error(const rd_kafka_message_t *m, bool *fatal)
@@ -54,7 +48,7 @@ static size_t batch_consumer_fill(rd_kafka_t *rk, rd_kafka_message_t **msgs,
             /* Past the wait, still take what is already fetched: records that
              * arrived while the last batch was being applied join this one
              * (group commit), without waiting for more. */
-            int64_t left = deadline - batch_consumer_now_ms();
+            int64_t left = deadline - clock_now_ms();
             timeout = left > 0 ? (int)left : 0;
         }
         rd_kafka_message_t *m = kafka_consume(rk, timeout);
@@ -69,7 +63,7 @@ static size_t batch_consumer_fill(rd_kafka_t *rk, rd_kafka_message_t **msgs,
             continue;
         }
         if (n == 0)
-            deadline = batch_consumer_now_ms() + opt->batch_wait_ms;
+            deadline = clock_now_ms() + opt->batch_wait_ms;
         msgs[n++] = m;
     }
     return n;

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/result.h"
@@ -34,19 +35,12 @@ static void db_metrics_init(void)
         "PostgreSQL statements that failed (error or server unreachable), by statement", labels);
 }
 
-static double db_now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void db_observe(const char *statement, double started)
 {
     pthread_once(&db_metrics_once, db_metrics_init);
     const char *values[] = {statement};
     metrics_histogram_observe(metrics_series(db_duration_family, values),
-                              db_now_seconds() - started);
+                              clock_now_seconds() - started);
 }
 
 static void db_count_error(const char *statement)
@@ -263,7 +257,7 @@ PGresult *db_exec_as(struct db *db, const char *statement, const char *sql, int 
             return NULL;
         }
         bool idle = PQtransactionStatus(db->conn) == PQTRANS_IDLE;
-        double started = db_now_seconds();
+        double started = clock_now_seconds();
         PGresult *r = db_exec_prepared(db, sql, nparams, params);
         db_observe(statement, started);
         ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
@@ -332,7 +326,7 @@ int db_copy_in_as(struct db *db, const char *statement, const char *copy_sql, co
         db_count_error(statement);
         return C_ERR;
     }
-    double started_at = db_now_seconds();
+    double started_at = clock_now_seconds();
     int rc = db_copy_in_now(db, copy_sql, data, len);
     db_observe(statement, started_at);
     if (rc != C_OK)
@@ -434,7 +428,7 @@ void db_rollback(struct db *db)
 {
     if (db->conn == NULL)
         return;
-    double started = db_now_seconds();
+    double started = clock_now_seconds();
     PGresult *r = PQexec(db->conn, "ROLLBACK");
     db_observe("rollback", started);
     if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {

@@ -16,6 +16,7 @@
 #include <microhttpd.h>
 
 #include "infra/kafka.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/result.h"
@@ -50,17 +51,10 @@ static struct {
     void (*refresh)(struct db *db);
 } ops;
 
-static int64_t ops_http_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void ops_http_note(struct ops_http_dependency *d, bool ok)
 {
     if (ok)
-        atomic_store(&d->ok_at, ops_http_now_ms());
+        atomic_store(&d->ok_at, clock_now_ms());
     atomic_store(&d->ok, ok);
 }
 
@@ -82,8 +76,8 @@ static bool ops_http_probe_postgres(void)
 
 static void ops_http_sleep(long ms)
 {
-    int64_t until = ops_http_now_ms() + ms;
-    while (!atomic_load(&ops.probe_stop) && ops_http_now_ms() < until) {
+    int64_t until = clock_now_ms() + ms;
+    while (!atomic_load(&ops.probe_stop) && clock_now_ms() < until) {
         struct timespec ts = {0, 50 * 1000000L};
         nanosleep(&ts, NULL);
     }
@@ -94,17 +88,17 @@ static void *ops_http_probe_main(void *arg)
     (void)arg;
     int64_t next_refresh = 0;
     while (!atomic_load(&ops.probe_stop)) {
-        int64_t started = ops_http_now_ms();
+        int64_t started = clock_now_ms();
         bool pg = ops_http_probe_postgres();
         ops_http_note(&ops.postgres, pg);
         if (ops.kafka_probe != NULL)
             ops_http_note(&ops.kafka,
                           kafka_is_reachable(ops.kafka_probe, OPS_HTTP_KAFKA_PROBE_MS) != 0);
-        if (pg && ops.refresh != NULL && ops_http_now_ms() >= next_refresh) {
+        if (pg && ops.refresh != NULL && clock_now_ms() >= next_refresh) {
             ops.refresh(&ops.db);
-            next_refresh = ops_http_now_ms() + ops.refresh_ms;
+            next_refresh = clock_now_ms() + ops.refresh_ms;
         }
-        long spent = (long)(ops_http_now_ms() - started);
+        long spent = (long)(clock_now_ms() - started);
         ops_http_sleep(spent < OPS_HTTP_PROBE_MS ? OPS_HTTP_PROBE_MS - spent : 0);
     }
     atomic_store(&ops.probe_exited, true);
@@ -151,7 +145,7 @@ static enum MHD_Result ops_http_send_json(struct MHD_Connection *conn, unsigned 
 
 static enum MHD_Result ops_http_readyz(struct MHD_Connection *conn)
 {
-    int64_t now = ops_http_now_ms();
+    int64_t now = clock_now_ms();
     bool draining = service_stopping();
     bool accepting = atomic_load(&ops.accepting);
     bool pg = ops_http_up(&ops.postgres, now);
@@ -299,8 +293,8 @@ void ops_http_stop(void)
     if (!ops.probe_started)
         return;
     atomic_store(&ops.probe_stop, true);
-    int64_t deadline = ops_http_now_ms() + OPS_HTTP_STOP_WAIT_MS;
-    while (!atomic_load(&ops.probe_exited) && ops_http_now_ms() < deadline) {
+    int64_t deadline = clock_now_ms() + OPS_HTTP_STOP_WAIT_MS;
+    while (!atomic_load(&ops.probe_exited) && clock_now_ms() < deadline) {
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
     }

@@ -17,19 +17,13 @@
 #include <unistd.h>
 
 #include "support.h"
+#include "core/clock.h"
 #include "core/uuid.h"
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static long wait_for_ready(int seconds)
 {
     long status = 0;
-    for (long deadline = now_ms() + seconds * 1000L; now_ms() < deadline;) {
+    for (long deadline = clock_now_ms() + seconds * 1000L; clock_now_ms() < deadline;) {
         struct api_response r = test_api("GET", "/readyz", NULL, NULL, NULL);
         status = r.status;
         test_api_free(&r);
@@ -73,7 +67,8 @@ static void restore_stack_and_expiry_worker(void)
  * it ended or the time ran out first. */
 static bool wait_traffic(struct test_traffic *t, long status, long at_least, long timeout_ms)
 {
-    for (long deadline = now_ms() + timeout_ms; now_ms() < deadline; test_sleep_ms(50)) {
+    for (long deadline = clock_now_ms() + timeout_ms; clock_now_ms() < deadline;
+         test_sleep_ms(50)) {
         if (test_traffic_count(t, status) >= at_least)
             return true;
         if (test_traffic_done(t))
@@ -122,7 +117,8 @@ static void unlock_outbox(PGconn *c)
  * not the locking connection: a transaction sees a frozen pg_stat_activity. */
 static bool wait_blocked_on_outbox(PGconn *watch, long timeout_ms)
 {
-    for (long deadline = now_ms() + timeout_ms; now_ms() < deadline; test_sleep_ms(20)) {
+    for (long deadline = clock_now_ms() + timeout_ms; clock_now_ms() < deadline;
+         test_sleep_ms(20)) {
         PGresult *r =
             PQexec(watch, "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
                           " WHERE NOT l.granted AND l.relation = 'outbox'::regclass");
@@ -400,8 +396,9 @@ static long not_in_status(json_t *sessions, const char *status)
 static void settle(struct test_traffic *t, const char *all_status, const char *marker,
                    bool created_expected, int timeout_s)
 {
-    long started = now_ms(), unapplied = 0, unpublished = 0, missing = 0;
-    for (long deadline = started + timeout_s * 1000L; now_ms() < deadline; test_sleep_ms(1000)) {
+    long started = clock_now_ms(), unapplied = 0, unpublished = 0, missing = 0;
+    for (long deadline = started + timeout_s * 1000L; clock_now_ms() < deadline;
+         test_sleep_ms(1000)) {
         json_t *sessions = load_sessions(marker, &unpublished);
         unapplied = t != NULL ? not_yet_applied(t, sessions) : not_in_status(sessions, all_status);
         missing = 0;
@@ -422,7 +419,7 @@ static void settle(struct test_traffic *t, const char *all_status, const char *m
     fprintf(stderr,
             "settled in %.1f s: %ld writes not applied, %ld outbox rows unpublished, "
             "%ld outbox events not on Kafka\n",
-            (double)(now_ms() - started) / 1000.0, unapplied, unpublished, missing);
+            (double)(clock_now_ms() - started) / 1000.0, unapplied, unpublished, missing);
 }
 
 /* The final judgement of a traffic test: PostgreSQL against what the clients
@@ -595,7 +592,7 @@ static long expired_count(PGconn *c, const char *org)
 static void wait_expired(PGconn *c, const char *marker, long at_least, int count)
 {
     long expired = 0;
-    for (long deadline = now_ms() + 60000; now_ms() < deadline; test_sleep_ms(5)) {
+    for (long deadline = clock_now_ms() + 60000; clock_now_ms() < deadline; test_sleep_ms(5)) {
         expired = expired_count(c, marker);
         if (expired >= at_least)
             break;

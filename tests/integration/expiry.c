@@ -12,14 +12,8 @@
 #include <unistd.h>
 
 #include "support.h"
+#include "core/clock.h"
 #include "core/uuid.h"
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The first line a shell command prints, without its newline. Caller frees. */
 static char *first_line(const char *cmd)
@@ -94,16 +88,16 @@ Test(expiry, due_sessions_are_expired_by_the_worker_with_one_event_each, .timeou
                           " SELECT count(*) FROM moved",
                           marker),
                  N);
-    long start = now_ms(), took = 0;
+    long start = clock_now_ms(), took = 0;
     long expired = 0;
-    for (; now_ms() - start < 30000; test_sleep_ms(100)) {
+    for (; clock_now_ms() - start < 30000; test_sleep_ms(100)) {
         expired = sql_long("SELECT count(*) FROM checkout_sessions"
                            " WHERE metadata->>'expiry_test' = $1 AND status = 'expired'",
                            marker);
         if (expired == N)
             break;
     }
-    took = now_ms() - start;
+    took = clock_now_ms() - start;
     cr_assert_eq(expired, N, "only %ld of %d sessions expired in the database after %ld ms",
                  expired, N, took);
     /* The stack's worker sweeps every CAISSE_EXPIRY_INTERVAL_MS (2 s by default). */
@@ -241,8 +235,8 @@ Test(expiry, replicas_expire_each_session_exactly_once, .timeout = 240, .fini = 
     for (int i = 0; i < REPLICAS; i++) {
         char log[128];
         replica_file(i, "log", log, sizeof(log));
-        long start = now_ms();
-        while (!file_contains(log, "postgres connected") && now_ms() - start < 20000)
+        long start = clock_now_ms();
+        while (!file_contains(log, "postgres connected") && clock_now_ms() - start < 20000)
             test_sleep_ms(100);
         cr_assert(file_contains(log, "postgres connected"), "replica %d did not start", i);
     }
@@ -267,15 +261,16 @@ Test(expiry, replicas_expire_each_session_exactly_once, .timeout = 240, .fini = 
         marker);
     cr_assert_eq(inserted, N);
 
-    long start = now_ms(), open = N;
-    for (; now_ms() - start < 120000; test_sleep_ms(200)) {
+    long start = clock_now_ms(), open = N;
+    for (; clock_now_ms() - start < 120000; test_sleep_ms(200)) {
         open = sql_long("SELECT count(*) FROM checkout_sessions"
                         " WHERE organization_id = $1::uuid AND status = 'open'",
                         marker);
         if (open == 0)
             break;
     }
-    cr_assert_eq(open, 0, "%ld of %d sessions still open after %ld ms", open, N, now_ms() - start);
+    cr_assert_eq(open, 0, "%ld of %d sessions still open after %ld ms", open, N,
+                 clock_now_ms() - start);
     /* A sweep that claimed a row commits before another can see it expired,
      * so once none is open every event is written; a short pause still lets
      * a (wrong) second expiry show up. */
@@ -330,14 +325,14 @@ Test(expiry, replicas_expire_each_session_exactly_once, .timeout = 240, .fini = 
         char rc[128];
         replica_file(i, "rc", rc, sizeof(rc));
         /* The shell creates the file before it writes the status into it. */
-        long start_wait = now_ms();
+        long start_wait = clock_now_ms();
         char status[16] = "";
         for (;;) {
             FILE *f = fopen(rc, "r");
             bool read = f != NULL && fgets(status, sizeof(status), f) != NULL;
             if (f != NULL)
                 fclose(f);
-            if (read || now_ms() - start_wait >= 20000)
+            if (read || clock_now_ms() - start_wait >= 20000)
                 break;
             test_sleep_ms(100);
         }

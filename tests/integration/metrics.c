@@ -15,15 +15,9 @@
 
 #include "metrics_support.h"
 #include "support.h"
+#include "core/clock.h"
 #include "core/uuid.h"
 #include "webhook_support.h"
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
 
 /* Each service's health and metrics: the gateway's on its internal port. */
 struct service_url {
@@ -115,7 +109,8 @@ static long get_status(const char *base, const char *path, json_t **body)
 static long wait_status(const char *base, const char *path, long want, int seconds)
 {
     long status = 0;
-    for (long deadline = now_ms() + seconds * 1000L; now_ms() < deadline; test_sleep_ms(200)) {
+    for (long deadline = clock_now_ms() + seconds * 1000L; clock_now_ms() < deadline;
+         test_sleep_ms(200)) {
         status = get_status(base, path, NULL);
         if (status == want)
             break;
@@ -204,7 +199,7 @@ static void start_own_gateway(char *url, size_t urllen, char *internal, size_t i
                  0);
     snprintf(url, urllen, "http://127.0.0.1:%d", port);
     snprintf(internal, internallen, "http://127.0.0.1:%d", port + 1);
-    for (long deadline = now_ms() + 30000; now_ms() < deadline; test_sleep_ms(200)) {
+    for (long deadline = clock_now_ms() + 30000; clock_now_ms() < deadline; test_sleep_ms(200)) {
         if (test_shell("curl -fsS -o /dev/null %s/readyz 2>/dev/null", url) == 0)
             return;
     }
@@ -271,7 +266,7 @@ Test(metrics, a_gateway_of_its_own_counts_its_requests_exactly, .timeout = 120,
     const char *const other[] = {"route", "other", "method", "GET", "status", "404", NULL};
     const char *const commands[] = {COMMANDS, NULL};
     struct prom_scrape *after = NULL;
-    for (long deadline = now_ms() + 20000;; test_sleep_ms(200)) {
+    for (long deadline = clock_now_ms() + 20000;; test_sleep_ms(200)) {
         prom_free(after);
         after = prom_scrape(internal);
         bool arrived =
@@ -284,7 +279,7 @@ Test(metrics, a_gateway_of_its_own_counts_its_requests_exactly, .timeout = 120,
             metric(after, "caisse_kafka_messages_delivered_total", commands) -
                     metric(before, "caisse_kafka_messages_delivered_total", commands) >=
                 N;
-        if (arrived || now_ms() > deadline)
+        if (arrived || clock_now_ms() > deadline)
             break;
     }
     cr_assert_eq(metric(after, "caisse_http_requests_total", created201) -
@@ -331,7 +326,7 @@ Test(metrics, a_gateway_of_its_own_counts_its_requests_exactly, .timeout = 120,
 
     /* The session worker consumed them (with everyone else's commands). */
     double consumed = 0;
-    for (long deadline = now_ms() + 30000; now_ms() < deadline; test_sleep_ms(250)) {
+    for (long deadline = clock_now_ms() + 30000; clock_now_ms() < deadline; test_sleep_ms(250)) {
         struct prom_scrape *w = prom_scrape(session_worker);
         consumed = metric(w, "caisse_kafka_messages_consumed_total", commands) -
                    metric(worker_before, "caisse_kafka_messages_consumed_total", commands);
@@ -350,7 +345,8 @@ static size_t wait_lag_series(const char *base, const char *topic)
 {
     const char *const labels[] = {"topic", topic, NULL};
     size_t n = 0;
-    for (long deadline = now_ms() + 40000; now_ms() < deadline && n == 0; test_sleep_ms(500)) {
+    for (long deadline = clock_now_ms() + 40000; clock_now_ms() < deadline && n == 0;
+         test_sleep_ms(500)) {
         struct prom_scrape *s = prom_scrape(base);
         n = prom_count(s, "caisse_kafka_consumer_lag", labels);
         size_t i;
@@ -448,7 +444,8 @@ Test(metrics, expiry_lag_shows_a_due_session_held_back, .timeout = 180, .fini = 
 
     /* Due from 8 s on; the gauge passes 2 s some 10 s after the insert. */
     double lag = 0;
-    for (long deadline = now_ms() + 60000; now_ms() < deadline && lag < 2; test_sleep_ms(250))
+    for (long deadline = clock_now_ms() + 60000; clock_now_ms() < deadline && lag < 2;
+         test_sleep_ms(250))
         lag = scrape_one(expiry, "caisse_expiry_lag_seconds", NULL);
     cr_assert_geq(lag, 2.0, "caisse_expiry_lag_seconds stayed at %f", lag);
     char *status = test_sql_value("SELECT status FROM checkout_sessions WHERE id = $1::uuid", id);
@@ -457,7 +454,7 @@ Test(metrics, expiry_lag_shows_a_due_session_held_back, .timeout = 180, .fini = 
 
     /* Let go: the worker expires it and the lag it caused goes. */
     PQclear(pg_exec(held_connection, "ROLLBACK", NULL));
-    for (long deadline = now_ms() + 30000; now_ms() < deadline; test_sleep_ms(250)) {
+    for (long deadline = clock_now_ms() + 30000; clock_now_ms() < deadline; test_sleep_ms(250)) {
         status = test_sql_value("SELECT status FROM checkout_sessions WHERE id = $1::uuid", id);
         bool expired = strcmp(status, "expired") == 0;
         free(status);
@@ -469,7 +466,8 @@ Test(metrics, expiry_lag_shows_a_due_session_held_back, .timeout = 180, .fini = 
     free(status);
     /* Other suites' sessions may be due for a moment too; none for as long. */
     double held = lag;
-    for (long deadline = now_ms() + 60000; now_ms() < deadline && lag >= held; test_sleep_ms(250))
+    for (long deadline = clock_now_ms() + 60000; clock_now_ms() < deadline && lag >= held;
+         test_sleep_ms(250))
         lag = scrape_one(expiry, "caisse_expiry_lag_seconds", NULL);
     cr_assert_lt(lag, held, "the expiry lag stayed at %f after the session expired", lag);
 }
@@ -517,13 +515,13 @@ Test(metrics, webhook_outcomes_and_gauges_follow_deliveries, .timeout = 180,
 
     /* Counted once recorded; at least ours (other suites deliver too). */
     struct prom_scrape *after = NULL;
-    for (long deadline = now_ms() + 20000;; test_sleep_ms(250)) {
+    for (long deadline = clock_now_ms() + 20000;; test_sleep_ms(250)) {
         prom_free(after);
         after = prom_scrape(worker);
         if ((outcome(after, "success") - outcome(before, "success") >= 1 &&
              outcome(after, "retry") - outcome(before, "retry") >= 2 &&
              outcome(after, "gone") - outcome(before, "gone") >= 1) ||
-            now_ms() > deadline)
+            clock_now_ms() > deadline)
             break;
     }
     cr_assert_geq(outcome(after, "success") - outcome(before, "success"), 1.0);
@@ -534,7 +532,8 @@ Test(metrics, webhook_outcomes_and_gauges_follow_deliveries, .timeout = 180,
 
     /* The 410 disabled its endpoint. */
     double disabled = 0;
-    for (long deadline = now_ms() + 20000; now_ms() < deadline && disabled < 1; test_sleep_ms(250))
+    for (long deadline = clock_now_ms() + 20000; clock_now_ms() < deadline && disabled < 1;
+         test_sleep_ms(250))
         disabled = scrape_one(worker, "caisse_webhook_disabled_endpoints", NULL);
     cr_assert_geq(disabled, 1.0, "caisse_webhook_disabled_endpoints is %f", disabled);
 
@@ -550,7 +549,8 @@ Test(metrics, webhook_outcomes_and_gauges_follow_deliveries, .timeout = 180,
              flaky.id, t.org);
     free(test_sql_value(sql, inserted_delivery));
     double depth = 0;
-    for (long deadline = now_ms() + 20000; now_ms() < deadline && depth < 1; test_sleep_ms(250))
+    for (long deadline = clock_now_ms() + 20000; clock_now_ms() < deadline && depth < 1;
+         test_sleep_ms(250))
         depth = scrape_one(worker, "caisse_webhook_retry_queue_depth", NULL);
     cr_assert_geq(depth, 1.0, "caisse_webhook_retry_queue_depth is %f", depth);
 }

@@ -3,6 +3,7 @@
  * results, and control of the stack's service processes. Declared in
  * support.h. The traffic threads never call a Criterion assertion (only the
  * test's own thread may); they record what they saw for the test to judge. */
+#include "core/clock.h"
 #include "support.h"
 
 #include <criterion/criterion.h>
@@ -36,13 +37,6 @@ struct test_traffic {
     long complete_answers[TRAFFIC_STATUSES];
     bool stop;
 };
-
-static long traffic_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct traffic_buffer {
     char *data;
@@ -212,13 +206,13 @@ static void *traffic_thread(void *arg)
             test_sleep_ms(t->o.pause_ms);
     }
     /* Then the rest, retrying the not-yet-readable ones for a bounded time. */
-    long deadline = traffic_now_ms() + (long)t->o.completion_deadline_s * 1000;
+    long deadline = clock_now_ms() + (long)t->o.completion_deadline_s * 1000;
     while (head < tail) {
         if (traffic_complete(t, complete_handle, auth_header, queue[head]) != 404) {
             head++;
             continue;
         }
-        if (traffic_now_ms() > deadline || traffic_stopping(t))
+        if (clock_now_ms() > deadline || traffic_stopping(t))
             head++; /* given up: stays recorded as 404 for the test to judge */
         else
             test_sleep_ms(250);

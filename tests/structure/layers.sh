@@ -7,8 +7,9 @@
 # - common/ never includes a program's header;
 # - a program (gateway, session-worker, expiry-worker, webhook-worker, admin) never
 #   includes another program's files;
-# - a module of common/ serves at least two programs, or another module of common/:
-#   code that one program alone uses lives in that program.
+# - a module of common/infra or common/model serves at least two programs, or another
+#   module of common/: code that one program alone uses lives in that program; a module
+#   of common/core (generic, like libusual's) needs one user at least: dead code goes.
 # Prints every violation; exits 1 if there is any.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -78,8 +79,11 @@ for h in common/core/*.h common/infra/*.h common/model/*.h; do
   done
   others=$(grep -lsF "#include \"$mod\"" common/core/*.[ch] common/infra/*.[ch] common/model/*.[ch] |
     grep -v "^${h%.h}\.[ch]$" || true)
-  if [ -z "$others" ] && [ "${#users[@]}" -lt 2 ]; then
-    violation "$mod is used by ${users[*]:-nothing} alone: move it into that program (or delete it)"
+  [ -n "$others" ] && continue
+  if [ "${#users[@]}" -eq 0 ]; then
+    violation "$mod is used by nothing: delete it"
+  elif [ "${#users[@]}" -lt 2 ] && [ "${mod%%/*}" != core ]; then
+    violation "$mod is used by ${users[*]} alone: move it into that program"
   fi
 done
 

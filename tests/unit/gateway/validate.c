@@ -30,14 +30,14 @@ static json_t *parse(const char *text)
 }
 
 /* Validates body (a JSON text) into *s, which the caller frees. */
-static int run_body(const json_t *body, struct session *s, struct validate_error *err)
+static int run_body(const json_t *body, struct session *s, struct error *err)
 {
     cr_assert_eq(session_init(s), C_OK);
     memset(err, 0, sizeof(*err));
     return validate_create_request(body, &options, s, err);
 }
 
-static int run(const char *text, struct session *s, struct validate_error *err)
+static int run(const char *text, struct session *s, struct error *err)
 {
     json_t *body = parse(text);
     int rc = run_body(body, s, err);
@@ -47,7 +47,7 @@ static int run(const char *text, struct session *s, struct validate_error *err)
 
 static void expect_ok(const char *text, struct session *s)
 {
-    struct validate_error err;
+    struct error err;
     int rc = run(text, s, &err);
     cr_assert_eq(rc, C_OK, "rejected %s: %s (%s)", text, err.message, err.param);
 }
@@ -55,7 +55,7 @@ static void expect_ok(const char *text, struct session *s)
 static void expect_error_body(const json_t *body, const char *param, const char *message)
 {
     struct session s;
-    struct validate_error err;
+    struct error err;
     cr_assert_eq(run_body(body, &s, &err), C_ERR, "accepted a body that must fail with: %s",
                  message);
     cr_assert_str_eq(err.message, message);
@@ -106,7 +106,7 @@ static void expect_string_ok(const char *name, const char *value)
 {
     json_t *body = body_with(name, json_string(value));
     struct session s;
-    struct validate_error err;
+    struct error err;
     cr_assert_eq(run_body(body, &s, &err), C_OK, "%s rejected: %s", name, err.message);
     session_free(&s);
     json_decref(body);
@@ -321,7 +321,7 @@ Test(validate, create_defaults_currency_to_the_organizations)
     xaf.default_currency = "XAF";
     json_t *body = parse("{\"amount\": 1, \"customer_email\": \"a@example.com\"}");
     struct session s;
-    struct validate_error err;
+    struct error err;
     cr_assert_eq(session_init(&s), C_OK);
     cr_assert_eq(validate_create_request(body, &xaf, &s, &err), C_OK);
     cr_assert_str_eq(s.currency_code, "XAF");
@@ -335,7 +335,7 @@ Test(validate, create_accepts_every_currency_api_md_requires)
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
         json_t *body = body_with("currency_code", json_string(codes[i]));
         struct session s;
-        struct validate_error err;
+        struct error err;
         cr_assert_eq(run_body(body, &s, &err), C_OK, "%s: %s", codes[i], err.message);
         cr_assert_str_eq(s.currency_code, codes[i]);
         session_free(&s);
@@ -459,7 +459,7 @@ Test(validate, create_accepts_customer_email_of_254_characters)
     json_t *body = parse("{\"amount\": 1}");
     json_object_set_new(body, "customer_email", json_string(email));
     struct session s;
-    struct validate_error err;
+    struct error err;
     cr_assert_eq(run_body(body, &s, &err), C_OK, "%s", err.message);
     cr_assert_str_eq(s.customer_email, email);
     session_free(&s);
@@ -563,7 +563,7 @@ Test(validate, create_accepts_title_of_250_and_description_of_2000_characters)
     json_t *body = body_with("title", json_string(title));
     json_object_set_new(body, "description", json_string(description));
     struct session s;
-    struct validate_error err;
+    struct error err;
     cr_assert_eq(run_body(body, &s, &err), C_OK, "%s", err.message);
     cr_assert_str_eq(s.title, title);
     cr_assert_str_eq(s.description, description);
@@ -761,7 +761,7 @@ Test(validate, create_copies_metadata_rather_than_sharing_the_body)
 {
     json_t *body = parse(WITH("\"metadata\":{\"k\":\"v\"}"));
     struct session s;
-    struct validate_error err;
+    struct error err;
     cr_assert_eq(run_body(body, &s, &err), C_OK);
     json_object_set_new(json_object_get(body, "metadata"), "k", json_string("changed"));
     json_decref(body);
@@ -784,7 +784,7 @@ Test(validate, create_accepts_the_seeds_cart_items_pattern)
     json_t *metadata = json_pack("{ss ss}", "order_id", "ORDER-1", "cart_items", cart);
     json_t *body = body_with("metadata", metadata);
     struct session s;
-    struct validate_error err;
+    struct error err;
     cr_assert_eq(run_body(body, &s, &err), C_OK, "%s", err.message);
     cr_assert_str_eq(json_string_value(json_object_get(s.metadata, "cart_items")), cart);
     session_free(&s);
@@ -812,7 +812,7 @@ Test(validate, create_accepts_metadata_with_50_keys)
 {
     json_t *body = body_with("metadata", metadata_with_keys(50));
     struct session s;
-    struct validate_error err;
+    struct error err;
     cr_assert_eq(run_body(body, &s, &err), C_OK, "%s", err.message);
     cr_assert_eq(json_object_size(s.metadata), 50);
     session_free(&s);
@@ -833,7 +833,7 @@ Test(validate, create_accepts_metadata_key_of_40_characters)
     json_object_set_new(m, key, json_string("v"));
     json_t *body = body_with("metadata", m);
     struct session s;
-    struct validate_error err;
+    struct error err;
     cr_assert_eq(run_body(body, &s, &err), C_OK, "%s", err.message);
     session_free(&s);
     json_decref(body);
@@ -858,7 +858,7 @@ Test(validate, create_accepts_metadata_value_of_2000_characters)
     char *value = repeat("€", 2000);
     json_t *body = body_with("metadata", json_pack("{ss}", "v", value));
     struct session s;
-    struct validate_error err;
+    struct error err;
     cr_assert_eq(run_body(body, &s, &err), C_OK, "%s", err.message);
     session_free(&s);
     json_decref(body);
@@ -948,7 +948,7 @@ static void expect_list_error(const char *status, const char *limit, const char 
     struct session_list_query q, before;
     memset(&q, 0x5a, sizeof(q));
     before = q;
-    struct validate_error err;
+    struct error err;
     memset(&err, 0, sizeof(err));
     cr_assert_eq(validate_list_query(status, limit, offset, starting_after, &q, &err), C_ERR,
                  "accepted, expected: %s", message);
@@ -960,7 +960,7 @@ static void expect_list_error(const char *status, const char *limit, const char 
 Test(validate, list_defaults_to_limit_20_offset_0_no_filter)
 {
     struct session_list_query q;
-    struct validate_error err;
+    struct error err;
     cr_assert_eq(validate_list_query(NULL, NULL, NULL, NULL, &q, &err), C_OK);
     cr_assert_eq(q.limit, 20);
     cr_assert_eq(q.offset, 0);
@@ -974,7 +974,7 @@ Test(validate, list_accepts_each_status)
     static const enum session_status values[] = {SESSION_OPEN, SESSION_COMPLETE, SESSION_EXPIRED};
     for (int i = 0; i < 3; i++) {
         struct session_list_query q;
-        struct validate_error err;
+        struct error err;
         cr_assert_eq(validate_list_query(names[i], NULL, NULL, NULL, &q, &err), C_OK);
         cr_assert(q.has_status);
         cr_assert_eq(q.status, values[i]);
@@ -992,7 +992,7 @@ Test(validate, list_rejects_unknown_status)
 Test(validate, list_accepts_limit_1_to_100)
 {
     struct session_list_query q;
-    struct validate_error err;
+    struct error err;
     cr_assert_eq(validate_list_query(NULL, "1", NULL, NULL, &q, &err), C_OK);
     cr_assert_eq(q.limit, 1);
     cr_assert_eq(validate_list_query(NULL, "100", NULL, NULL, &q, &err), C_OK);
@@ -1016,7 +1016,7 @@ Test(validate, list_rejects_limit_0_and_malformed_limits)
 Test(validate, list_accepts_any_non_negative_offset)
 {
     struct session_list_query q;
-    struct validate_error err;
+    struct error err;
     cr_assert_eq(validate_list_query(NULL, NULL, "0", NULL, &q, &err), C_OK);
     cr_assert_eq(q.offset, 0);
     cr_assert_eq(validate_list_query(NULL, NULL, "40", NULL, &q, &err), C_OK);
@@ -1036,7 +1036,7 @@ Test(validate, list_rejects_negative_and_malformed_offsets)
 Test(validate, list_accepts_starting_after_in_canonical_lower_case)
 {
     struct session_list_query q;
-    struct validate_error err;
+    struct error err;
     cr_assert_eq(
         validate_list_query(NULL, NULL, NULL, "123E4567-E89B-12D3-A456-426614174000", &q, &err),
         C_OK);
@@ -1093,7 +1093,7 @@ Test(validate, http_url_helper_is_case_insensitive_on_the_scheme_only)
 /* ---- webhook endpoints ------------------------------------------------------ */
 
 static int run_endpoint(const char *text, bool create, struct webhook_endpoint_input *in,
-                        struct validate_error *err)
+                        struct error *err)
 {
     json_t *body = parse(text);
     memset(in, 0, sizeof(*in));
@@ -1108,7 +1108,7 @@ static void expect_endpoint_error(const char *text, bool create, const char *par
                                   const char *message)
 {
     struct webhook_endpoint_input in;
-    struct validate_error err;
+    struct error err;
     cr_assert_eq(run_endpoint(text, create, &in, &err), C_ERR, "accepted: %s", text);
     cr_assert_str_eq(err.param, param, "for %s", text);
     cr_assert_str_eq(err.message, message, "for %s", text);
@@ -1118,7 +1118,7 @@ static void expect_endpoint_error(const char *text, bool create, const char *par
 Test(validate, endpoint_create_takes_url_events_description_metadata)
 {
     struct webhook_endpoint_input in;
-    struct validate_error err;
+    struct error err;
     cr_assert_eq(run_endpoint("{\"url\": \"https://a.example/h\", \"enabled_events\":"
                               " [\"checkout.session.completed\", \"*\"],"
                               " \"description\": \"d\", \"metadata\": {\"k\": \"v\"}}",
@@ -1175,7 +1175,7 @@ Test(validate, endpoint_create_messages)
 Test(validate, endpoint_update_takes_any_subset)
 {
     struct webhook_endpoint_input in;
-    struct validate_error err;
+    struct error err;
     cr_assert_eq(run_endpoint("{}", false, &in, &err), C_OK);
     cr_assert(!in.has_url && !in.has_enabled_events && !in.has_description && !in.has_metadata &&
               !in.has_disabled);
@@ -1199,7 +1199,7 @@ Test(validate, page_query_and_event_type)
 {
     long limit;
     char after[UUID_STR_LEN];
-    struct validate_error err;
+    struct error err;
     cr_assert_eq(validate_page_query(NULL, NULL, "an event", &limit, after, &err), C_OK);
     cr_assert_eq(limit, 20);
     cr_assert_str_eq(after, "");
@@ -1228,7 +1228,7 @@ Test(validate, create_rejects_a_long_non_ascii_unknown_field_with_a_utf8_message
     json_t *body = json_pack("{si ss ss s{}}", "amount", 1000, "currency_code", "XOF",
                              "customer_email", "a@b.co", name);
     struct session s;
-    struct validate_error err;
+    struct error err;
     cr_assert_eq(validate_create_request(body, &options, &s, &err), C_ERR);
     json_t *msg = json_string(err.message);
     cr_assert_not_null(msg, "the message is not valid UTF-8: %s", err.message);
