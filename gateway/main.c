@@ -9,7 +9,7 @@
 #include "core/config.h"
 #include "create.h"
 #include "pipeline.h"
-#include "transition.h"
+#include "closing.h"
 #include "http.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -125,7 +125,7 @@ int main(int argc, char **argv)
         .max_ttl_seconds = cfg.session_max_ttl,
     };
     create_init(&cc);
-    transition_init(cfg.public_base_url, cfg.internal_token);
+    closing_init(cfg.public_base_url, cfg.internal_token);
     struct webhooks_config wc = {
         .allowlist = cfg.webhook_allowlist,
         .event_retention_days = cfg.event_retention_days,

@@ -11,7 +11,7 @@
 #include "auth.h"
 #include "create.h"
 #include "pipeline.h"
-#include "transition.h"
+#include "closing.h"
 #include "http.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -186,7 +186,7 @@ static enum MHD_Result server_route_public(struct http_request *req, struct db *
     if (!ok)
         return rc;
     if (expire)
-        return transition_expire(req, db, id);
+        return closing_expire(req, db, id);
     if (item)
         return reads_get(req, db, id);
     if (strcmp(m, "POST") == 0)
@@ -207,7 +207,7 @@ static enum MHD_Result server_route_internal(struct http_request *req, struct db
     req->allow = "POST";
     if (strcmp(req->method, "POST") != 0)
         return server_method_not_allowed(req);
-    return transition_complete(req, db, id);
+    return closing_complete(req, db, id);
 }
 
 static enum MHD_Result server_route(struct http_request *req, bool internal)

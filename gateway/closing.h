@@ -3,8 +3,8 @@
  * completing it (POST /internal/checkout-sessions/:id/complete, on the internal
  * listener, service token). Both publish a command and answer once the session
  * worker applied it, through the pipeline. */
-#ifndef GATEWAY_TRANSITION_H
-#define GATEWAY_TRANSITION_H
+#ifndef GATEWAY_CLOSING_H
+#define GATEWAY_CLOSING_H
 
 #include <microhttpd.h>
 
@@ -12,8 +12,8 @@
 #include "http.h"
 
 /* service_token "" disables completion (every call is 401). */
-void transition_init(const char *public_base_url, const char *service_token);
-enum MHD_Result transition_expire(struct http_request *req, struct db *db, const char *id);
-enum MHD_Result transition_complete(struct http_request *req, struct db *db, const char *id);
+void closing_init(const char *public_base_url, const char *service_token);
+enum MHD_Result closing_expire(struct http_request *req, struct db *db, const char *id);
+enum MHD_Result closing_complete(struct http_request *req, struct db *db, const char *id);
 
 #endif
