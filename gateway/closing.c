@@ -3,11 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include <openssl/crypto.h>
-
-#include "core/log.h"
 #include "pipeline.h"
 #include "core/result.h"
 #include "core/utf8.h"
@@ -15,14 +11,10 @@
 #include "validate.h"
 
 static const char *closing_base_url;
-static const char *closing_token;
 
-void closing_init(const char *public_base_url, const char *service_token)
+void closing_init(const char *public_base_url)
 {
     closing_base_url = public_base_url;
-    closing_token = service_token;
-    if (service_token[0] == '\0')
-        log_warn("CAISSE_INTERNAL_TOKEN is not set: completion calls will be refused");
 }
 
 struct closing_ctx {
@@ -113,8 +105,9 @@ static unsigned closing_expire_decide(struct pipeline_op *op, struct db *db,
     return status;
 }
 
-enum MHD_Result closing_expire(struct http_request *req, struct db *db, const char *raw_id)
+enum MHD_Result closing_expire(struct http_request *req, struct db *db)
 {
+    const char *raw_id = req->route.params[0];
     char id[UUID_STR_LEN];
     if (!closing_parse_id(req, raw_id, id))
         return MHD_YES;
@@ -213,17 +206,6 @@ static unsigned closing_complete_decide(struct pipeline_op *op, struct db *db,
     return status;
 }
 
-static bool closing_token_valid(struct http_request *req)
-{
-    const char *authz = http_header(req, "Authorization");
-    size_t n = strlen(closing_token);
-    if (n == 0 || authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0)
-        return false;
-    const char *given = authz + 7;
-    /* Constant time, so the token cannot be guessed a byte at a time. */
-    return strlen(given) == n && CRYPTO_memcmp(given, closing_token, n) == 0;
-}
-
 /* The completion request's fields: reference (required) and customer id. */
 static enum MHD_Result closing_complete_fields(struct http_request *req, const json_t *body,
                                                const char **reference,
@@ -262,10 +244,9 @@ static enum MHD_Result closing_complete_fields(struct http_request *req, const j
     return MHD_YES;
 }
 
-enum MHD_Result closing_complete(struct http_request *req, struct db *db, const char *raw_id)
+enum MHD_Result closing_complete(struct http_request *req, struct db *db)
 {
-    if (!closing_token_valid(req))
-        return http_respond_error(req, 401, "authentication_error", NULL, "Invalid service token");
+    const char *raw_id = req->route.params[0];
     char id[UUID_STR_LEN];
     if (!closing_parse_id(req, raw_id, id))
         return MHD_YES;
