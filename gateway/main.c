@@ -5,11 +5,11 @@
 #include <time.h>
 
 #include "auth.h"
+#include "closing.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "create.h"
 #include "pipeline.h"
-#include "transition.h"
 #include "http.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -110,7 +110,7 @@ int main(int argc, char **argv)
         return 2;
     }
     metrics_register_process("gateway");
-    auth_init(cfg.api_key_cache_ttl);
+    auth_init(cfg.api_key_cache_ttl, cfg.internal_token);
     reads_init(cfg.public_base_url);
     struct pipeline_config pc = {
         .database_url = cfg.database_url,
@@ -125,7 +125,7 @@ int main(int argc, char **argv)
         .max_ttl_seconds = cfg.session_max_ttl,
     };
     create_init(&cc);
-    transition_init(cfg.public_base_url, cfg.internal_token);
+    closing_init(cfg.public_base_url);
     struct webhooks_config wc = {
         .allowlist = cfg.webhook_allowlist,
         .event_retention_days = cfg.event_retention_days,
