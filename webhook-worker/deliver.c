@@ -5,10 +5,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/random.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -21,7 +18,6 @@
 #include "infra/db.h"
 #include "infra/service.h"
 #include "infra/startup.h"
-#include "outcome.h"
 #include "recorder.h"
 #include "scheduler.h"
 #include "transfer.h"
@@ -48,133 +44,8 @@ struct deliver {
     struct backoff db_backoff;
     struct metrics_family *outcomes; /* caisse_webhook_deliveries_total */
     struct recorder *recorder;
-    struct db rec_db; /* the recorder thread's: outcomes */
+    struct recorder_attempts attempts; /* the recorder thread's */
 };
-
-/* Jitter only needs to spread retries, but getrandom costs nothing and needs
- * no seeding or locking. */
-static double deliver_random01(void)
-{
-    uint64_t r = 0;
-    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-        r = (uint64_t)clock_now_ms() * 2654435761u;
-    return (double)(r >> 11) / (double)(UINT64_C(1) << 53);
-}
-
-/* ---- recording (the recorder's steps, on its thread) ---------------------- */
-
-/* Counts an attempt (or a delivery given up without one) once recorded. A
- * success is "success" in the metric, the value the deployed alerts
- * (deploy/OPERATIONS.md) were written against; the log says "succeeded". */
-static void deliver_count(struct deliver *d, const char *outcome)
-{
-    const char *values[] = {strcmp(outcome, "succeeded") == 0 ? "success" : outcome};
-    metrics_counter_add(metrics_series(d->outcomes, values), 1);
-}
-
-static const char *deliver_verdict_name(enum webhook_dispatch_verdict v)
-{
-    switch (v) {
-    case WEBHOOK_DISPATCH_SUCCEEDED:
-        return "succeeded";
-    case WEBHOOK_DISPATCH_RETRY:
-        return "retry";
-    case WEBHOOK_DISPATCH_FAILED:
-        return "failed";
-    case WEBHOOK_DISPATCH_GONE:
-        return "gone";
-    }
-    return "failed";
-}
-
-/* Logs what recording transfer t with outcome out did. */
-static void deliver_log_attempt(const struct transfer *t, const struct outcome *out, long attempt,
-                                bool lease_lost, const char *disabled)
-{
-    json_t *f = json_pack("{ss ss ss si sI ss}", "delivery_id", t->job.delivery_id, "endpoint_id",
-                          t->job.endpoint_id, "event_id", t->job.event_id, "attempt", (int)attempt,
-                          "duration_ms", (json_int_t)t->duration_ms, "outcome",
-                          deliver_verdict_name(out->verdict));
-    if (f != NULL) {
-        json_object_set_new(f, "status_code",
-                            t->status_code > 0 ? json_integer(t->status_code) : json_null());
-        if (t->has_error)
-            json_object_set_new(f, "error", json_string(t->error));
-        if (out->verdict == WEBHOOK_DISPATCH_RETRY)
-            json_object_set_new(f, "retry_in_ms", json_integer(out->retry_in_ms));
-        if (lease_lost)
-            json_object_set_new(f, "lease_lost", json_true());
-    }
-    log_fields(lease_lost ? LOG_WARN : LOG_INFO, f, "webhook attempt");
-    if (disabled != NULL)
-        log_fields(LOG_WARN,
-                   json_pack("{ss ss}", "endpoint_id", t->job.endpoint_id, "reason", disabled),
-                   "webhook endpoint disabled");
-}
-
-/* Frees the transfers of a list of finished ones. */
-static void deliver_discard(void *arg, struct recorder_item *list)
-{
-    (void)arg;
-    while (list != NULL) {
-        struct transfer *t = transfer_of_record(list);
-        list = list->next;
-        transfer_free(t);
-    }
-}
-
-/* The record step: decides the outcome of each finished transfer of batch
- * and records them in one transaction (group commit: under load, what
- * finished meanwhile goes in together), then logs, counts and frees them.
- * On an error the batch is left as it was, for a retry. */
-static int deliver_record(void *arg, struct recorder_item *batch, size_t n, struct error *err)
-{
-    struct deliver *d = arg;
-    struct webhook_dispatch_outcome *o = calloc(n, sizeof(*o));
-    struct outcome *out = calloc(n, sizeof(*out));
-    bool *lease_lost = calloc(n, sizeof(*lease_lost));
-    char **disabled = calloc(n, sizeof(*disabled));
-    int rc = o != NULL && out != NULL && lease_lost != NULL && disabled != NULL
-                 ? C_OK
-                 : error_set(err, NULL, "out of memory");
-    size_t i = 0;
-    for (struct recorder_item *it = batch; rc == C_OK && it != NULL; it = it->next, i++) {
-        const struct transfer *t = transfer_of_record(it);
-        struct outcome_input in = {.status_code = t->verdict_code,
-                                   .retry_after_s = t->retry_after_s,
-                                   .attempts_done = t->job.attempt_count + 1,
-                                   .random01 = deliver_random01()};
-        outcome_decide(&d->opt.schedule, &in, &out[i]);
-        o[i] = (struct webhook_dispatch_outcome){.delivery_id = t->job.delivery_id,
-                                                 .endpoint_id = t->job.endpoint_id,
-                                                 .worker = d->opt.worker_id,
-                                                 .duration_ms = t->duration_ms,
-                                                 .status_code = t->status_code,
-                                                 .body = t->body_len > 0 ? t->body : NULL,
-                                                 .error = t->has_error ? t->error : NULL,
-                                                 .verdict = out[i].verdict,
-                                                 .retry_in_ms = out[i].retry_in_ms,
-                                                 .disable_after_s = d->opt.disable_after_s};
-    }
-    assert(rc != C_OK || i == n);
-    if (rc == C_OK && webhook_dispatch_record(&d->rec_db, o, n, lease_lost, disabled) != C_OK)
-        rc = error_set(err, NULL, "%s", d->rec_db.last_error);
-    if (rc == C_OK) {
-        i = 0;
-        for (struct recorder_item *it = batch; it != NULL; it = it->next, i++) {
-            const struct transfer *t = transfer_of_record(it);
-            deliver_log_attempt(t, &out[i], t->job.attempt_count + 1, lease_lost[i], disabled[i]);
-            deliver_count(d, deliver_verdict_name(out[i].verdict));
-            free(disabled[i]);
-        }
-        deliver_discard(d, batch);
-    }
-    free(o);
-    free(out);
-    free(lease_lost);
-    free(disabled);
-    return rc;
-}
 
 /* ---- claiming, holding, giving back (the loop's connection) --------------- */
 
@@ -184,7 +55,7 @@ static void deliver_abandon(struct deliver *d, const struct webhook_dispatch_job
     /* A failure here leaves the lease to end; the next claim decides again. */
     if (webhook_dispatch_abandon(&d->db, j->delivery_id, d->opt.worker_id, reason) != C_OK)
         return;
-    deliver_count(d, "abandoned");
+    metrics_counter_add(metrics_series(d->outcomes, (const char *[]){"abandoned"}), 1);
     log_fields(LOG_INFO,
                json_pack("{ss ss ss ss}", "delivery_id", j->delivery_id, "endpoint_id",
                          j->endpoint_id, "event_id", j->event_id, "reason", reason),
@@ -326,7 +197,7 @@ static void deliver_abort_all(struct deliver *d)
     if (n > 0)
         log_fields(LOG_WARN, json_pack("{sI}", "aborted", (json_int_t)n),
                    "drain deadline passed: aborted requests are sent again after their lease");
-    deliver_discard(d, d->unrecorded.head);
+    recorder_discard_transfers(NULL, d->unrecorded.head);
     d->unrecorded = (struct recorder_queue)RECORDER_QUEUE_INIT;
 }
 
@@ -425,11 +296,11 @@ static void deliver_free(struct deliver *d)
 {
     deliver_free_slots(scheduler_take_sending(&d->scheduler));
     deliver_free_slots(scheduler_take_held(&d->scheduler));
-    deliver_discard(d, d->unrecorded.head);
+    recorder_discard_transfers(NULL, d->unrecorded.head);
     scheduler_destroy(&d->scheduler);
     if (d->multi != NULL)
         curl_multi_cleanup(d->multi);
-    db_close(&d->rec_db);
+    db_close(&d->attempts.db);
     db_close(&d->db);
     free(d);
 }
@@ -471,15 +342,19 @@ struct deliver *deliver_start(const struct deliver_options *opt, struct error *e
     backoff_init(&d->db_backoff, DELIVER_DB_RETRY_MIN_MS, DELIVER_DB_RETRY_MAX_MS);
     d->multi = curl_multi_init();
     if (d->multi == NULL || db_init(&d->db, opt->database_url) != C_OK ||
-        db_init(&d->rec_db, opt->database_url) != C_OK) {
+        db_init(&d->attempts.db, opt->database_url) != C_OK) {
         error_set(err, NULL, "out of memory");
         deliver_free(d);
         curl_global_cleanup();
         return NULL;
     }
-    struct recorder_options ro = {.record = deliver_record,
-                                  .discard = deliver_discard,
-                                  .arg = d,
+    d->attempts.schedule = &d->opt.schedule;
+    d->attempts.worker_id = d->opt.worker_id;
+    d->attempts.disable_after_s = d->opt.disable_after_s;
+    d->attempts.outcomes = d->outcomes;
+    struct recorder_options ro = {.record = recorder_record_attempts,
+                                  .discard = recorder_discard_transfers,
+                                  .arg = &d->attempts,
                                   .retry_min_ms = DELIVER_DB_RETRY_MIN_MS,
                                   .retry_max_ms = DELIVER_DB_RETRY_MAX_MS};
     d->recorder = recorder_start(&ro, err);

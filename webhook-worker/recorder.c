@@ -2,12 +2,19 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "core/backoff.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/result.h"
+#include "outcome.h"
+#include "transfer.h"
+#include "webhook_dispatch.h"
 
 void recorder_queue_push(struct recorder_queue *q, struct recorder_item *item)
 {
@@ -226,4 +233,124 @@ void recorder_stop(struct recorder *r, bool abort)
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->lock);
     free(r);
+}
+
+/* ---- the webhook worker's record step --------------------------------------- */
+
+/* Jitter only needs to spread retries, but getrandom costs nothing and needs
+ * no seeding or locking. */
+static double recorder_random01(void)
+{
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        r = (uint64_t)clock_now_ms() * 2654435761u;
+    return (double)(r >> 11) / (double)(UINT64_C(1) << 53);
+}
+
+/* Counts an attempt once recorded. A success is "success" in the metric, the
+ * value the deployed alerts (deploy/OPERATIONS.md) were written against; the
+ * log says "succeeded". */
+static void recorder_count(struct recorder_attempts *a, const char *outcome)
+{
+    const char *values[] = {strcmp(outcome, "succeeded") == 0 ? "success" : outcome};
+    metrics_counter_add(metrics_series(a->outcomes, values), 1);
+}
+
+static const char *recorder_verdict_name(enum webhook_dispatch_verdict v)
+{
+    switch (v) {
+    case WEBHOOK_DISPATCH_SUCCEEDED:
+        return "succeeded";
+    case WEBHOOK_DISPATCH_RETRY:
+        return "retry";
+    case WEBHOOK_DISPATCH_FAILED:
+        return "failed";
+    case WEBHOOK_DISPATCH_GONE:
+        return "gone";
+    }
+    return "failed";
+}
+
+/* Logs what recording transfer t with outcome out did. */
+static void recorder_log_attempt(const struct transfer *t, const struct outcome *out, long attempt,
+                                 bool lease_lost, const char *disabled)
+{
+    json_t *f = json_pack("{ss ss ss si sI ss}", "delivery_id", t->job.delivery_id, "endpoint_id",
+                          t->job.endpoint_id, "event_id", t->job.event_id, "attempt", (int)attempt,
+                          "duration_ms", (json_int_t)t->duration_ms, "outcome",
+                          recorder_verdict_name(out->verdict));
+    if (f != NULL) {
+        json_object_set_new(f, "status_code",
+                            t->status_code > 0 ? json_integer(t->status_code) : json_null());
+        if (t->has_error)
+            json_object_set_new(f, "error", json_string(t->error));
+        if (out->verdict == WEBHOOK_DISPATCH_RETRY)
+            json_object_set_new(f, "retry_in_ms", json_integer(out->retry_in_ms));
+        if (lease_lost)
+            json_object_set_new(f, "lease_lost", json_true());
+    }
+    log_fields(lease_lost ? LOG_WARN : LOG_INFO, f, "webhook attempt");
+    if (disabled != NULL)
+        log_fields(LOG_WARN,
+                   json_pack("{ss ss}", "endpoint_id", t->job.endpoint_id, "reason", disabled),
+                   "webhook endpoint disabled");
+}
+
+void recorder_discard_transfers(void *arg, struct recorder_item *list)
+{
+    (void)arg;
+    while (list != NULL) {
+        struct transfer *t = transfer_of_record(list);
+        list = list->next;
+        transfer_free(t);
+    }
+}
+
+int recorder_record_attempts(void *arg, struct recorder_item *batch, size_t n, struct error *err)
+{
+    struct recorder_attempts *a = arg;
+    struct webhook_dispatch_outcome *o = calloc(n, sizeof(*o));
+    struct outcome *out = calloc(n, sizeof(*out));
+    bool *lease_lost = calloc(n, sizeof(*lease_lost));
+    char **disabled = calloc(n, sizeof(*disabled));
+    int rc = o != NULL && out != NULL && lease_lost != NULL && disabled != NULL
+                 ? C_OK
+                 : error_set(err, NULL, "out of memory");
+    size_t i = 0;
+    for (struct recorder_item *it = batch; rc == C_OK && it != NULL; it = it->next, i++) {
+        const struct transfer *t = transfer_of_record(it);
+        struct outcome_input in = {.status_code = t->verdict_code,
+                                   .retry_after_s = t->retry_after_s,
+                                   .attempts_done = t->job.attempt_count + 1,
+                                   .random01 = recorder_random01()};
+        outcome_decide(a->schedule, &in, &out[i]);
+        o[i] = (struct webhook_dispatch_outcome){.delivery_id = t->job.delivery_id,
+                                                 .endpoint_id = t->job.endpoint_id,
+                                                 .worker = a->worker_id,
+                                                 .duration_ms = t->duration_ms,
+                                                 .status_code = t->status_code,
+                                                 .body = t->body_len > 0 ? t->body : NULL,
+                                                 .error = t->has_error ? t->error : NULL,
+                                                 .verdict = out[i].verdict,
+                                                 .retry_in_ms = out[i].retry_in_ms,
+                                                 .disable_after_s = a->disable_after_s};
+    }
+    assert(rc != C_OK || i == n);
+    if (rc == C_OK && webhook_dispatch_record(&a->db, o, n, lease_lost, disabled) != C_OK)
+        rc = error_set(err, NULL, "%s", a->db.last_error);
+    if (rc == C_OK) {
+        i = 0;
+        for (struct recorder_item *it = batch; it != NULL; it = it->next, i++) {
+            const struct transfer *t = transfer_of_record(it);
+            recorder_log_attempt(t, &out[i], t->job.attempt_count + 1, lease_lost[i], disabled[i]);
+            recorder_count(a, recorder_verdict_name(out[i].verdict));
+            free(disabled[i]);
+        }
+        recorder_discard_transfers(a, batch);
+    }
+    free(o);
+    free(out);
+    free(lease_lost);
+    free(disabled);
+    return rc;
 }

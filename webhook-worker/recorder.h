@@ -6,8 +6,10 @@
  * backoff. Past RECORDER_BACKLOG_MAX waiting, the loop claims nothing more,
  * so sending cannot outrun recording without bound.
  *
- * What recording is (the SQL) is the caller's record step; the queue below
- * is plain data and its decisions are unit tested without a thread. */
+ * The thread records through a record step given to it: the webhook worker's
+ * (recorder_record_attempts, below) writes the attempts of finished
+ * transfers to PostgreSQL; the unit tests give their own. The queue is plain
+ * data and its decisions are tested without a thread. */
 #ifndef WEBHOOK_WORKER_RECORDER_H
 #define WEBHOOK_WORKER_RECORDER_H
 
@@ -15,6 +17,9 @@
 #include <stddef.h>
 
 #include "core/error.h"
+#include "core/metrics.h"
+#include "infra/db.h"
+#include "webhook_schedule.h"
 
 /* Most outcomes recorded in one transaction: a backlog recorded in one
  * statement would hold its locks and its memory for long. */
@@ -89,5 +94,25 @@ bool recorder_backlogged(struct recorder *r);
  * abort, discarding the rest; then frees r. A failing batch's retry wait is
  * cut short only by an abort. */
 void recorder_stop(struct recorder *r, bool abort);
+
+/* ---- the webhook worker's record step --------------------------------------- */
+
+/* What recording attempts needs; used on the recorder's thread only. */
+struct recorder_attempts {
+    struct db db; /* the recorder's own connection */
+    const struct webhook_schedule *schedule;
+    const char *worker_id; /* leased_by */
+    long disable_after_s;
+    struct metrics_family *outcomes; /* caisse_webhook_deliveries_total */
+};
+
+/* The record step for finished transfers (struct transfer's record item;
+ * arg: a struct recorder_attempts): decides each attempt's outcome and
+ * records the batch in one transaction (group commit: under load, what
+ * finished meanwhile goes in together), then logs, counts and frees the
+ * transfers. On an error the batch is left as it was, for a retry. */
+int recorder_record_attempts(void *arg, struct recorder_item *batch, size_t n, struct error *err);
+/* The discard step for transfers: frees them. */
+void recorder_discard_transfers(void *arg, struct recorder_item *list);
 
 #endif
