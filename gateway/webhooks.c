@@ -111,11 +111,11 @@ static enum MHD_Result webhooks_endpoint_not_found(struct http_request *req, con
 /* Where an endpoint may send: netguard's rules, https only for live keys. */
 static bool webhooks_url_ok(struct http_request *req, const char *url)
 {
-    char why[256];
+    struct error why = ERROR_INIT;
     bool live = strcmp(req->identity.environment, "live") == 0;
-    if (netguard_check_url(url, live, &webhooks_allowlist, why, sizeof(why)) == C_OK)
+    if (netguard_check_url(url, live, &webhooks_allowlist, &why) == C_OK)
         return true;
-    http_respond_error(req, 400, "validation_error", "url", "%s", why);
+    http_respond_error(req, 400, "validation_error", "url", "%s", why.message);
     return false;
 }
 

@@ -1,9 +1,13 @@
-/* The delivery loop: claims due deliveries under a lease, sends them with
- * libcurl multi (many in flight, a cap per endpoint), and records each
- * attempt's outcome. Runs in its own thread with its own connection. */
+/* The delivery loop: claims due deliveries under a lease and holds them
+ * (scheduler.h), sends them with libcurl multi (transfer.h) and hands what
+ * finished to the recorder (recorder.h); on a stop it gives back what it
+ * holds, lets what is sending finish until the drain deadline, then aborts the
+ * rest and gives it back too. Runs in its own thread with its own
+ * connection. */
 #ifndef WEBHOOK_WORKER_DELIVER_H
 #define WEBHOOK_WORKER_DELIVER_H
 
+#include "core/error.h"
 #include "infra/netguard.h"
 #include "webhook_schedule.h"
 
@@ -26,8 +30,8 @@ struct deliver_options {
 
 struct deliver;
 
-/* Starts the thread. NULL with err filled on failure. */
-struct deliver *deliver_start(const struct deliver_options *opt, char *err, size_t errlen);
+/* Starts the loop's thread and the recorder's. NULL with err set on failure. */
+struct deliver *deliver_start(const struct deliver_options *opt, struct error *err);
 /* Wakes the loop to claim now (new deliveries were committed). Any thread. */
 void deliver_wake(void *d);
 /* Waits for the thread to end (it ends once service_stopping() and drained). */

@@ -212,10 +212,10 @@ int main(int argc, char **argv)
         config_free(config_table, CONFIG_TABLE_SIZE(config_table));
         return 1;
     }
-    char err[512];
-    struct deliver *d = deliver_start(&o, err, sizeof(err));
+    struct error err = ERROR_INIT;
+    struct deliver *d = deliver_start(&o, &err);
     if (d == NULL) {
-        log_error("cannot start the delivery loop: %s", err);
+        log_error("cannot start the delivery loop: %s", err.message);
         ops_http_stop();
         config_free(config_table, CONFIG_TABLE_SIZE(config_table));
         return 1;

@@ -113,6 +113,27 @@ static int webhook_dispatch_fill_job(const PGresult *r, int row, struct webhook_
     return C_OK;
 }
 
+int webhook_dispatch_jobs_from_result(const PGresult *r, struct webhook_dispatch_job **jobs,
+                                      size_t *count)
+{
+    size_t n = (size_t)PQntuples(r);
+    struct webhook_dispatch_job *arr = NULL;
+    if (n > 0) {
+        arr = calloc(n, sizeof(*arr));
+        if (arr == NULL)
+            return C_ERR;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (webhook_dispatch_fill_job(r, (int)i, &arr[i]) != C_OK) {
+            webhook_dispatch_jobs_free(arr, n);
+            return C_ERR;
+        }
+    }
+    *jobs = arr;
+    *count = n;
+    return C_OK;
+}
+
 int webhook_dispatch_claim(struct db *db, const struct webhook_dispatch_claim *c,
                            struct webhook_dispatch_job **jobs, size_t *count)
 {
@@ -153,27 +174,10 @@ int webhook_dispatch_claim(struct db *db, const struct webhook_dispatch_claim *c
     free(in_flight);
     if (r == NULL)
         return C_ERR;
-    size_t n = (size_t)PQntuples(r);
-    struct webhook_dispatch_job *arr = NULL;
-    if (n > 0) {
-        arr = calloc(n, sizeof(*arr));
-        if (arr == NULL) {
-            PQclear(r);
-            return C_ERR;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (webhook_dispatch_fill_job(r, (int)i, &arr[i]) != C_OK) {
-            /* The leases taken stay until they end; the rows are retaken then. */
-            webhook_dispatch_jobs_free(arr, n);
-            PQclear(r);
-            return C_ERR;
-        }
-    }
+    /* On an error the leases taken stay until they end; the rows are retaken then. */
+    int rc = webhook_dispatch_jobs_from_result(r, jobs, count);
     PQclear(r);
-    *jobs = arr;
-    *count = n;
-    return C_OK;
+    return rc;
 }
 
 static const char *webhook_dispatch_status_name(enum webhook_dispatch_verdict v)
@@ -188,6 +192,46 @@ static const char *webhook_dispatch_status_name(enum webhook_dispatch_verdict v)
         return "failed";
     }
     return "failed";
+}
+
+json_t *webhook_dispatch_outcome_rows(const struct webhook_dispatch_outcome *o, size_t n)
+{
+    json_t *rows = json_array();
+    int rc = rows != NULL ? C_OK : C_ERR;
+    for (size_t i = 0; rc == C_OK && i < n; i++) {
+        json_t *row = json_pack("{sI ss si ss sI}", "i", (json_int_t)i, "delivery_id",
+                                o[i].delivery_id, "duration_ms", (int)o[i].duration_ms, "status",
+                                webhook_dispatch_status_name(o[i].verdict), "retry_ms",
+                                (json_int_t)o[i].retry_in_ms);
+        if (row != NULL) {
+            json_object_set_new(row, "status_code",
+                                o[i].status_code > 0 ? json_integer(o[i].status_code)
+                                                     : json_null());
+            json_object_set_new(row, "body",
+                                o[i].body != NULL ? json_string(o[i].body) : json_null());
+            json_object_set_new(row, "error",
+                                o[i].error != NULL ? json_string(o[i].error) : json_null());
+        }
+        rc = row != NULL && json_array_append_new(rows, row) == 0 ? C_OK : C_ERR;
+    }
+    if (rc != C_OK) {
+        json_decref(rows);
+        return NULL;
+    }
+    return rows;
+}
+
+void webhook_dispatch_lease_lost_from_result(const PGresult *r, size_t n, bool *lease_lost)
+{
+    for (size_t i = 0; i < n; i++)
+        lease_lost[i] = true;
+    for (int k = 0; k < PQntuples(r); k++) {
+        char *end;
+        long i = strtol(PQgetvalue(r, k, 0), &end, 10);
+        assert(*end == '\0' && i >= 0 && (size_t)i < n); /* our own indexes, echoed */
+        if (*end == '\0' && i >= 0 && (size_t)i < n)
+            lease_lost[i] = false;
+    }
 }
 
 /* The attempt rows and the deliveries' new states of the whole set, in one
@@ -221,25 +265,8 @@ static int webhook_dispatch_record_deliveries(struct db *db,
         "    AND d.id = ANY (ARRAY(SELECT delivery_id FROM o))"
         "  RETURNING o.i)"
         " SELECT i FROM upd";
-    json_t *rows = json_array();
-    int rc = rows != NULL ? C_OK : C_ERR;
-    for (size_t i = 0; rc == C_OK && i < n; i++) {
-        json_t *row = json_pack("{sI ss si ss sI}", "i", (json_int_t)i, "delivery_id",
-                                o[i].delivery_id, "duration_ms", (int)o[i].duration_ms, "status",
-                                webhook_dispatch_status_name(o[i].verdict), "retry_ms",
-                                (json_int_t)o[i].retry_in_ms);
-        if (row != NULL) {
-            json_object_set_new(row, "status_code",
-                                o[i].status_code > 0 ? json_integer(o[i].status_code)
-                                                     : json_null());
-            json_object_set_new(row, "body",
-                                o[i].body != NULL ? json_string(o[i].body) : json_null());
-            json_object_set_new(row, "error",
-                                o[i].error != NULL ? json_string(o[i].error) : json_null());
-        }
-        rc = row != NULL && json_array_append_new(rows, row) == 0 ? C_OK : C_ERR;
-    }
-    char *text = rc == C_OK ? json_dumps(rows, JSON_COMPACT) : NULL;
+    json_t *rows = webhook_dispatch_outcome_rows(o, n);
+    char *text = rows != NULL ? json_dumps(rows, JSON_COMPACT) : NULL;
     json_decref(rows);
     if (text == NULL)
         return C_ERR;
@@ -248,17 +275,22 @@ static int webhook_dispatch_record_deliveries(struct db *db,
     free(text);
     if (r == NULL)
         return C_ERR;
-    for (size_t i = 0; i < n; i++)
-        lease_lost[i] = true;
-    for (int k = 0; k < PQntuples(r); k++) {
-        char *end;
-        long i = strtol(PQgetvalue(r, k, 0), &end, 10);
-        assert(*end == '\0' && i >= 0 && (size_t)i < n); /* our own indexes, echoed */
-        if (*end == '\0' && i >= 0 && (size_t)i < n)
-            lease_lost[i] = false;
-    }
+    webhook_dispatch_lease_lost_from_result(r, n, lease_lost);
     PQclear(r);
     return C_OK;
+}
+
+json_t *webhook_dispatch_succeeded_endpoints(const struct webhook_dispatch_outcome *o, size_t n)
+{
+    json_t *ids = json_array();
+    for (size_t i = 0; ids != NULL && i < n; i++) {
+        if (o[i].verdict == WEBHOOK_DISPATCH_SUCCEEDED &&
+            json_array_append_new(ids, json_string(o[i].endpoint_id)) != 0) {
+            json_decref(ids);
+            ids = NULL;
+        }
+    }
+    return ids;
 }
 
 /* The health of the endpoints that answered 2xx: one guarded statement, so
@@ -266,26 +298,23 @@ static int webhook_dispatch_record_deliveries(struct db *db,
 static int webhook_dispatch_record_healthy(struct db *db, const struct webhook_dispatch_outcome *o,
                                            size_t n)
 {
-    json_t *ids = json_array();
-    int rc = ids != NULL ? C_OK : C_ERR;
-    for (size_t i = 0; rc == C_OK && i < n; i++) {
-        if (o[i].verdict == WEBHOOK_DISPATCH_SUCCEEDED)
-            rc = json_array_append_new(ids, json_string(o[i].endpoint_id)) == 0 ? C_OK : C_ERR;
-    }
-    if (rc != C_OK || json_array_size(ids) == 0) {
+    json_t *ids = webhook_dispatch_succeeded_endpoints(o, n);
+    if (ids == NULL)
+        return C_ERR;
+    if (json_array_size(ids) == 0) {
         json_decref(ids);
-        return rc;
+        return C_OK;
     }
     char *text = json_dumps(ids, JSON_COMPACT);
     json_decref(ids);
     if (text == NULL)
         return C_ERR;
     const char *params[1] = {text};
-    rc = db_exec_command(db,
-                         "UPDATE webhook_endpoints SET failing_since = NULL, updated_at = now()"
-                         " WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)"
-                         " AND failing_since IS NOT NULL",
-                         1, params);
+    int rc = db_exec_command(db,
+                             "UPDATE webhook_endpoints SET failing_since = NULL, updated_at = now()"
+                             " WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)"
+                             " AND failing_since IS NOT NULL",
+                             1, params);
     free(text);
     return rc;
 }

@@ -93,6 +93,26 @@ int webhook_dispatch_abandon(struct db *db, const char *delivery_id, const char 
  * take the deliveries now rather than when the lease ends. */
 int webhook_dispatch_release(struct db *db, const json_t *delivery_ids, const char *worker);
 
+/* The encoding and decoding of the statements above, apart from any
+ * connection so that they are unit tested. */
+
+/* The claimed deliveries of a claim's result (its RETURNING columns):
+ * *jobs, a new array of *count (webhook_dispatch_jobs_free). C_ERR: out of
+ * memory, nothing returned. */
+int webhook_dispatch_jobs_from_result(const PGresult *r, struct webhook_dispatch_job **jobs,
+                                      size_t *count);
+/* The rows the record statement reads (json_to_recordset): one per outcome,
+ * with its index i in o, its delivery's new status ("succeeded", "pending"
+ * for a retry, "failed") and JSON nulls for an absent status code, body or
+ * error. New reference; NULL: out of memory. */
+json_t *webhook_dispatch_outcome_rows(const struct webhook_dispatch_outcome *o, size_t n);
+/* lease_lost[0..n) from the record statement's result, the indexes of the
+ * deliveries it updated: every other one had lost its lease. */
+void webhook_dispatch_lease_lost_from_result(const PGresult *r, size_t n, bool *lease_lost);
+/* The endpoint ids of the successful outcomes of o, in order, repeats
+ * included (an array, maybe empty; NULL: out of memory). */
+json_t *webhook_dispatch_succeeded_endpoints(const struct webhook_dispatch_outcome *o, size_t n);
+
 /* Deliveries waiting for a retry (pending after at least one failed
  * attempt), for the worker's gauge; served by the partial index of pending
  * deliveries. */

@@ -275,11 +275,9 @@ bool netguard_address_allowed(const struct netguard_allowlist *a, const struct s
     return netguard_classify(sa) == NETGUARD_PUBLIC || netguard_allowlist_contains(a, sa);
 }
 
-static int netguard_fail(char *err, size_t errlen, const char *msg)
+static int netguard_fail(struct error *err, const char *msg)
 {
-    if (err && errlen > 0)
-        snprintf(err, errlen, "%s", msg);
-    return C_ERR;
+    return error_set(err, "url", "%s", msg);
 }
 
 static bool netguard_host_char(char c)
@@ -292,40 +290,40 @@ static bool netguard_host_char(char c)
  * Strict on purpose: whatever we accept here must mean the same host to
  * libcurl, so anything a parser could read two ways is refused. */
 static int netguard_parse_url(const char *url, bool require_https, char *host, size_t hostcap,
-                              char *err, size_t errlen)
+                              struct error *err)
 {
     size_t len = strnlen(url, NETGUARD_URL_MAX + 1);
     if (len == 0)
-        return netguard_fail(err, errlen, "url must not be empty");
+        return netguard_fail(err, "url must not be empty");
     if (len > NETGUARD_URL_MAX)
-        return netguard_fail(err, errlen, "url must be at most 2048 characters");
+        return netguard_fail(err, "url must be at most 2048 characters");
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)url[i];
         if (c <= 0x20 || c >= 0x7f)
-            return netguard_fail(err, errlen,
+            return netguard_fail(err,
                                  "url must not contain spaces, control or non-ASCII characters");
     }
     const char *sep = strstr(url, "://");
     if (sep == NULL)
-        return netguard_fail(err, errlen, "url must be absolute (http:// or https://)");
+        return netguard_fail(err, "url must be absolute (http:// or https://)");
     size_t slen = (size_t)(sep - url);
     bool https = slen == 5 && strncasecmp(url, "https", 5) == 0;
     bool http = slen == 4 && strncasecmp(url, "http", 4) == 0;
     if (!https && !http)
-        return netguard_fail(err, errlen, "url must use http or https");
+        return netguard_fail(err, "url must use http or https");
     if (require_https && !https)
-        return netguard_fail(err, errlen, "url must use https for live keys");
+        return netguard_fail(err, "url must use https for live keys");
 
     const char *auth = sep + 3;
     size_t alen = strcspn(auth, "/?#");
     if (memchr(auth, '@', alen))
-        return netguard_fail(err, errlen, "url must not contain credentials");
+        return netguard_fail(err, "url must not contain credentials");
     const char *aend = auth + alen;
     const char *hstart, *hend, *rest;
     if (alen > 0 && auth[0] == '[') {
         const char *close = memchr(auth, ']', alen);
         if (close == NULL)
-            return netguard_fail(err, errlen, "url has an invalid host");
+            return netguard_fail(err, "url has an invalid host");
         hstart = auth + 1;
         hend = close;
         rest = close + 1;
@@ -337,47 +335,47 @@ static int netguard_parse_url(const char *url, bool require_https, char *host, s
         for (const char *p = hstart; p < hend; p++)
             /* Also stops a backslash, which WHATWG parsers read as '/'. */
             if (!netguard_host_char(*p))
-                return netguard_fail(err, errlen, "url has an invalid host");
+                return netguard_fail(err, "url has an invalid host");
     }
     size_t hlen = (size_t)(hend - hstart);
     if (hlen == 0)
-        return netguard_fail(err, errlen, "url must have a host");
+        return netguard_fail(err, "url must have a host");
     if (hlen > NETGUARD_HOST_MAX || hlen >= hostcap)
-        return netguard_fail(err, errlen, "url has an invalid host");
+        return netguard_fail(err, "url has an invalid host");
     memcpy(host, hstart, hlen);
     host[hlen] = '\0';
     if (auth[0] == '[') {
         /* Only a plain IPv6 literal: no zone id ("%25eth0"), no IPvFuture. */
         unsigned char tmp[16];
         if (inet_pton(AF_INET6, host, tmp) != 1)
-            return netguard_fail(err, errlen, "url has an invalid host");
+            return netguard_fail(err, "url has an invalid host");
     }
     if (rest < aend) {
         if (*rest != ':')
-            return netguard_fail(err, errlen, "url has an invalid host");
+            return netguard_fail(err, "url has an invalid host");
         const char *p = rest + 1;
         size_t plen = (size_t)(aend - p);
         if (plen == 0 || plen > 5)
-            return netguard_fail(err, errlen, "url has an invalid port");
+            return netguard_fail(err, "url has an invalid port");
         long port = 0;
         for (; p < aend; p++) {
             if (*p < '0' || *p > '9')
-                return netguard_fail(err, errlen, "url has an invalid port");
+                return netguard_fail(err, "url has an invalid port");
             port = port * 10 + (*p - '0');
         }
         if (port < 1 || port > 65535)
-            return netguard_fail(err, errlen, "url has an invalid port");
+            return netguard_fail(err, "url has an invalid port");
     }
     return C_OK;
 }
 
 int netguard_check_url(const char *url, bool require_https, const struct netguard_allowlist *a,
-                       char *err, size_t errlen)
+                       struct error *err)
 {
     if (url == NULL)
-        return netguard_fail(err, errlen, "url must not be empty");
+        return netguard_fail(err, "url must not be empty");
     char host[NETGUARD_HOST_MAX + 1];
-    if (netguard_parse_url(url, require_https, host, sizeof(host), err, errlen) != C_OK)
+    if (netguard_parse_url(url, require_https, host, sizeof(host), err) != C_OK)
         return C_ERR;
 
     /* AF_UNSPEC and no AI_ADDRCONFIG: every address the name has, since the
@@ -390,7 +388,7 @@ int netguard_check_url(const char *url, bool require_https, const struct netguar
     if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL) {
         if (res)
             freeaddrinfo(res);
-        return netguard_fail(err, errlen, "url host does not resolve");
+        return netguard_fail(err, "url host does not resolve");
     }
     int rc = C_OK;
     for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
@@ -403,10 +401,8 @@ int netguard_check_url(const char *url, bool require_https, const struct netguar
         else if (ai->ai_family == AF_INET6)
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, text,
                       sizeof(text));
-        if (err && errlen > 0)
-            snprintf(err, errlen, "url resolves to a forbidden address (%s %s)",
-                     netguard_class_name(netguard_classify(ai->ai_addr)), text);
-        rc = C_ERR;
+        rc = error_set(err, "url", "url resolves to a forbidden address (%s %s)",
+                       netguard_class_name(netguard_classify(ai->ai_addr)), text);
         break;
     }
     freeaddrinfo(res);

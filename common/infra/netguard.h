@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "core/error.h"
+
 enum netguard_class {
     NETGUARD_PUBLIC = 0,
     NETGUARD_UNSPECIFIED,  /* 0.0.0.0/8, :: */
@@ -51,8 +53,8 @@ bool netguard_address_allowed(const struct netguard_allowlist *a, const struct s
  * require_https), at most 2048 characters, no credentials, a host that
  * resolves (getaddrinfo; numeric forms such as decimal "2130706433" are what
  * the resolver makes of them) and whose every address is allowed. C_ERR with
- * a message fit for the API client in err. */
+ * a message fit for the API client in err (param "url"). */
 int netguard_check_url(const char *url, bool require_https, const struct netguard_allowlist *a,
-                       char *err, size_t errlen);
+                       struct error *err);
 
 #endif

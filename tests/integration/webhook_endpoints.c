@@ -460,14 +460,14 @@ Test(webhook_endpoints, forbidden_urls_are_refused)
     const char *loopback[] = {"http://localhost/hook", "http://2130706433/hook", HOOK_URL,
                               "http://[::ffff:127.0.0.1]/hook"};
     for (size_t i = 0; i < sizeof(loopback) / sizeof(*loopback); i++) {
-        char why[256] = "";
-        cr_assert_eq(netguard_check_url(loopback[i], false, &none, why, sizeof(why)), C_ERR,
-                     "%s allowed", loopback[i]);
-        cr_assert(strstr(why, "forbidden") != NULL, "%s: %s", loopback[i], why);
+        struct error why = ERROR_INIT;
+        cr_assert_eq(netguard_check_url(loopback[i], false, &none, &why), C_ERR, "%s allowed",
+                     loopback[i]);
+        cr_assert(strstr(why.message, "forbidden") != NULL, "%s: %s", loopback[i], why.message);
     }
-    char why[256] = "";
-    cr_assert_eq(netguard_check_url("http://2130706433/hook", false, &tests, why, sizeof(why)),
-                 C_OK, "%s", why);
+    struct error why = ERROR_INIT;
+    cr_assert_eq(netguard_check_url("http://2130706433/hook", false, &tests, &why), C_OK, "%s",
+                 why.message);
 
     /* Live keys need https, and PATCH checks the URL too. */
     r = call("POST", "/webhook-endpoints", t.live,

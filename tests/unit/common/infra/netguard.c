@@ -235,25 +235,28 @@ Test(netguard, address_allowed_is_public_or_allowlisted)
     cr_assert_not(netguard_address_allowed(&a, addr_of("::1", &ss)));
 }
 
-static int check(const char *url, bool https, const char *allow, char *err, size_t errlen)
+static int check(const char *url, bool https, const char *allow, struct error *err)
 {
     struct netguard_allowlist a;
     cr_assert_eq(netguard_allowlist_parse(allow, &a), C_OK);
-    err[0] = '\0';
-    return netguard_check_url(url, https, &a, err, errlen);
+    *err = (struct error)ERROR_INIT;
+    int rc = netguard_check_url(url, https, &a, err);
+    if (rc != C_OK)
+        cr_assert_str_eq(err->param, "url", "%s", url);
+    return rc;
 }
 
-#define REFUSED(url, https, allow, message)                                                        \
+#define REFUSED(url, https, allow, expected)                                                       \
     do {                                                                                           \
-        char err_[256];                                                                            \
-        cr_assert_eq(check(url, https, allow, err_, sizeof(err_)), C_ERR, "accepted %s", url);     \
-        cr_assert_str_eq(err_, message, "%s", url);                                                \
+        struct error err_;                                                                         \
+        cr_assert_eq(check(url, https, allow, &err_), C_ERR, "accepted %s", url);                  \
+        cr_assert_str_eq(err_.message, expected, "%s", url);                                       \
     } while (0)
 
 #define ALLOWED(url, https, allow)                                                                 \
     do {                                                                                           \
-        char err_[256];                                                                            \
-        cr_assert_eq(check(url, https, allow, err_, sizeof(err_)), C_OK, "%s: %s", url, err_);     \
+        struct error err_;                                                                         \
+        cr_assert_eq(check(url, https, allow, &err_), C_OK, "%s: %s", url, err_.message);          \
     } while (0)
 
 Test(netguard, forbidden_targets_are_refused)
@@ -286,15 +289,16 @@ Test(netguard, forbidden_targets_are_refused)
 
 Test(netguard, localhost_is_refused_without_allowlist)
 {
-    char err[256];
-    cr_assert_eq(check("http://localhost:8080/hook", false, "", err, sizeof(err)), C_ERR);
+    struct error err;
+    cr_assert_eq(check("http://localhost:8080/hook", false, "", &err), C_ERR);
     /* localhost may resolve to 127.0.0.1 or ::1 first, depending on /etc/hosts. */
-    cr_assert(strncmp(err, "url resolves to a forbidden address (loopback ", 46) == 0, "%s", err);
-    cr_assert_eq(check("http://LOCALHOST/", false, "", err, sizeof(err)), C_ERR);
+    cr_assert(strncmp(err.message, "url resolves to a forbidden address (loopback ", 46) == 0, "%s",
+              err.message);
+    cr_assert_eq(check("http://LOCALHOST/", false, "", &err), C_ERR);
     /* Every address must be allowed: an allowlist of 127.0.0.1 alone passes
      * only if localhost has no ::1 entry, so allow both. */
-    cr_assert_eq(check("http://localhost:8080/hook", false, "127.0.0.0/8,::1", err, sizeof(err)),
-                 C_OK, "%s", err);
+    cr_assert_eq(check("http://localhost:8080/hook", false, "127.0.0.0/8,::1", &err), C_OK, "%s",
+                 err.message);
 }
 
 Test(netguard, allowlisted_and_public_literals_pass)
@@ -357,6 +361,6 @@ Test(netguard, url_syntax_is_strict)
     REFUSED(long_url, true, "", "url must be at most 2048 characters");
 
     /* A NULL err is tolerated. */
-    cr_assert_eq(netguard_check_url("ftp://x/", false, NULL, NULL, 0), C_ERR);
-    cr_assert_eq(netguard_check_url(NULL, false, NULL, NULL, 0), C_ERR);
+    cr_assert_eq(netguard_check_url("ftp://x/", false, NULL, NULL), C_ERR);
+    cr_assert_eq(netguard_check_url(NULL, false, NULL, NULL), C_ERR);
 }
