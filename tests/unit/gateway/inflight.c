@@ -93,7 +93,8 @@ static void add(struct fake *f, const char *session, const unsigned *answers, si
 {
     memset(f, 0, sizeof(*f));
     snprintf(f->session_id, sizeof(f->session_id), "%s", session);
-    memcpy(f->answers, answers, n * sizeof(*answers));
+    if (n > 0)
+        memcpy(f->answers, answers, n * sizeof(*answers));
     f->answers_len = n;
     inflight_add(&table, &f->command, f->session_id);
 }
