@@ -78,11 +78,11 @@ struct inflight {
 };
 
 void inflight_init(struct inflight *t, const struct inflight_hooks *hooks, int64_t wait_us);
+/* Once no thread uses t (the gateway's table lives as long as the process). */
 void inflight_destroy(struct inflight *t);
 
-/* c (zeroed but for nothing: inflight_add resets it) starts waiting for
- * session_id's application. Call before producing: the delivery report may
- * come before the producer returns. */
+/* c (reset here) starts waiting for session_id's application. Call before
+ * producing: the delivery report may come before the producer returns. */
 void inflight_add(struct inflight *t, struct inflight_command *c, const char *session_id);
 /* Kafka refused the command at once (no delivery report will come): resumes
  * c with INFLIGHT_STATUS_UNAVAILABLE. */
