@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,17 +17,12 @@
 #include "core/result.h"
 #include "infra/service.h"
 
-#define PIPELINE_BUCKETS 4096
-
 static struct pipeline_config pipeline_cfg;
 static rd_kafka_t *pipeline_producer;
 static pthread_t pipeline_poll_thread, pipeline_listen_thread;
 static atomic_bool pipeline_stop;
 static atomic_bool pipeline_kafka_up, pipeline_listener_up;
-static pthread_mutex_t pipeline_lock = PTHREAD_MUTEX_INITIALIZER;
-/* Several ops may wait on one session (a completion and a retry of it). */
-static struct pipeline_op *pipeline_table[PIPELINE_BUCKETS];
-static size_t pipeline_count;
+static struct inflight pipeline_inflight;
 
 /* ---- ops ---------------------------------------------------------------- */
 
@@ -67,47 +63,27 @@ void pipeline_op_set_error(struct pipeline_op *op, const char *code, const char 
     va_end(ap);
 }
 
-/* ---- the table (pipeline_lock held) -------------------------------------- */
+/* ---- the state machine's hooks --------------------------------------------- */
 
-static size_t pipeline_bucket(const char *id)
+static struct pipeline_op *pipeline_op_of(struct inflight_command *c)
 {
-    size_t h = 5381;
-    for (const char *p = id; *p; p++)
-        h = h * 33 + (unsigned char)*p;
-    return h % PIPELINE_BUCKETS;
+    return (struct pipeline_op *)(void *)((char *)c - offsetof(struct pipeline_op, command));
 }
 
-static void pipeline_insert_locked(struct pipeline_op *op)
+/* Runs on the listener thread; ctx is its query connection. */
+static unsigned pipeline_decide(struct inflight_command *c, enum inflight_reason why, void *ctx)
 {
-    size_t b = pipeline_bucket(op->session_id);
-    op->next = pipeline_table[b];
-    pipeline_table[b] = op;
-    pipeline_count++;
+    struct pipeline_op *op = pipeline_op_of(c);
+    return op->decide(op, ctx, (enum pipeline_reason)why);
 }
 
-static void pipeline_remove_locked(struct pipeline_op *op)
+static void pipeline_resume(struct inflight_command *c)
 {
-    struct pipeline_op **pp = &pipeline_table[pipeline_bucket(op->session_id)];
-    while (*pp != NULL && *pp != op)
-        pp = &(*pp)->next;
-    if (*pp == op) {
-        *pp = op->next;
-        pipeline_count--;
-    }
-    op->next = NULL;
-}
-
-/* Decides the answer and takes op out of the table; the caller resumes the
- * connection after dropping the lock. */
-static void pipeline_resolve_locked(struct pipeline_op *op, unsigned status)
-{
-    op->status = status;
-    op->resolved = true;
-    pipeline_remove_locked(op);
-}
-
-static void pipeline_resume(struct pipeline_op *op)
-{
+    struct pipeline_op *op = pipeline_op_of(c);
+    op->status = c->status;
+    if (c->unavailable)
+        pipeline_op_set_error(op, "service_unavailable", NULL,
+                              "Service temporarily unavailable, please retry");
     MHD_resume_connection(op->req->conn);
 }
 
@@ -120,34 +96,14 @@ static void pipeline_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, 
     struct pipeline_op *op = msg->_private;
     if (op == NULL)
         return;
-    bool resume = false;
-    pthread_mutex_lock(&pipeline_lock);
-    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    bool ok = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    /* The op is not answered before its report: reading it is safe. */
+    if (!ok)
         log_fields(
             LOG_WARN,
             json_pack("{ss ss}", "request_id", op->req->request_id, "session_id", op->session_id),
             "command not delivered to Kafka: %s", rd_kafka_err2str(msg->err));
-        if (op->deciding) {
-            op->delivery_failed = true; /* the listener resolves it when done */
-        } else {
-            /* A command the worker already applied counts, whatever the report says. */
-            if (op->decided_status == 0)
-                pipeline_op_set_error(op, "service_unavailable", NULL,
-                                      "Service temporarily unavailable, please retry");
-            pipeline_resolve_locked(op, op->decided_status != 0 ? op->decided_status : 503);
-            resume = true;
-        }
-    } else {
-        op->delivered = true;
-        op->deadline_us = clock_now_us() + pipeline_cfg.wait_ms * 1000;
-        if (op->decided_status != 0) {
-            pipeline_resolve_locked(op, op->decided_status);
-            resume = true;
-        }
-    }
-    pthread_mutex_unlock(&pipeline_lock);
-    if (resume)
-        pipeline_resume(op);
+    inflight_delivered(&pipeline_inflight, &op->command, ok, clock_now_us());
 }
 
 static void *pipeline_poll_main(void *arg)
@@ -163,101 +119,6 @@ static void *pipeline_poll_main(void *arg)
         }
     }
     return NULL;
-}
-
-/* ---- decisions -------------------------------------------------------------- */
-
-/* Runs op's decide function outside the lock. The op cannot be freed
- * meanwhile: only this thread resolves an op marked deciding. */
-static void pipeline_decide(struct db *db, struct pipeline_op *op, enum pipeline_reason why)
-{
-    bool deadline = why == PIPELINE_DEADLINE;
-    unsigned status = op->decide(op, db, why);
-    if (deadline && status == 0)
-        status = 202;
-    bool resume = false;
-    pthread_mutex_lock(&pipeline_lock);
-    op->deciding = false;
-    /* Never before the delivery report: it still refers to the op. */
-    if (status != 0 && (op->delivered || op->delivery_failed)) {
-        pipeline_resolve_locked(op, status);
-        resume = true;
-    } else if (status != 0) {
-        op->decided_status = status; /* answered when the delivery report comes */
-    } else if (op->delivery_failed) {
-        pipeline_op_set_error(op, "service_unavailable", NULL,
-                              "Service temporarily unavailable, please retry");
-        pipeline_resolve_locked(op, 503);
-        resume = true;
-    }
-    pthread_mutex_unlock(&pipeline_lock);
-    if (resume)
-        pipeline_resume(op);
-}
-
-/* Marks every undecided op of the session as deciding and returns them. */
-static size_t pipeline_claim(const char *session_id, bool deadline_only, int64_t now,
-                             struct pipeline_op **out, size_t max)
-{
-    size_t n = 0;
-    pthread_mutex_lock(&pipeline_lock);
-    /* A session's ops are all in its bucket; only the deadline scan walks
-     * them all. */
-    size_t first = session_id != NULL ? pipeline_bucket(session_id) : 0;
-    size_t last = session_id != NULL ? first + 1 : PIPELINE_BUCKETS;
-    for (size_t b = first; b < last && n < max; b++) {
-        for (struct pipeline_op *op = pipeline_table[b]; op != NULL && n < max; op = op->next) {
-            if (op->resolved || op->deciding || op->decided_status != 0)
-                continue;
-            if (session_id != NULL && strcmp(op->session_id, session_id) != 0)
-                continue;
-            if (deadline_only && !(op->delivered && op->deadline_us <= now))
-                continue;
-            op->deciding = true;
-            out[n++] = op;
-        }
-    }
-    pthread_mutex_unlock(&pipeline_lock);
-    return n;
-}
-
-static void pipeline_on_notify(struct db *db, const char *payload)
-{
-    char *copy = strdup(payload);
-    if (copy == NULL)
-        return;
-    char *save = NULL;
-    for (char *id = strtok_r(copy, ",", &save); id != NULL; id = strtok_r(NULL, ",", &save)) {
-        enum pipeline_reason why = PIPELINE_APPLIED;
-        if (id[0] == NOTIFY_INSERTED_MARK) {
-            why = PIPELINE_INSERTED;
-            id++;
-        }
-        struct pipeline_op *ops[64];
-        size_t n = pipeline_claim(id, false, 0, ops, 64);
-        for (size_t i = 0; i < n; i++)
-            pipeline_decide(db, ops[i], why);
-    }
-    free(copy);
-}
-
-/* Waits that ran out get one last look in PostgreSQL (a notification can be
- * missed while the listener reconnects). The scan walks the whole table
- * under the lock: at most every PIPELINE_EXPIRE_SCAN_US, not after every
- * notification (profile: a quarter of the gateway's CPU under load), which
- * delays a 202 by that much at most. */
-#define PIPELINE_EXPIRE_SCAN_US 50000
-static void pipeline_expire_waits(struct db *db)
-{
-    static int64_t next_scan_us;
-    int64_t now = clock_now_us();
-    if (now < next_scan_us)
-        return;
-    next_scan_us = now + PIPELINE_EXPIRE_SCAN_US;
-    struct pipeline_op *ops[256];
-    size_t n = pipeline_claim(NULL, true, now, ops, 256);
-    for (size_t i = 0; i < n; i++)
-        pipeline_decide(db, ops[i], PIPELINE_DEADLINE);
 }
 
 /* Two connections: one only LISTENs, so a query that reconnects (db_exec
@@ -280,7 +141,7 @@ static void *pipeline_listen_main(void *arg)
             listening = notify_listen(&listen_db, NOTIFY_SESSION_APPLIED) == C_OK;
             atomic_store(&pipeline_listener_up, listening);
             if (!listening) {
-                pipeline_expire_waits(&query_db);
+                inflight_expire(&pipeline_inflight, clock_now_us(), &query_db);
                 service_sleep_ms(200);
                 continue;
             }
@@ -294,10 +155,12 @@ static void *pipeline_listen_main(void *arg)
         }
         PGnotify *n;
         while ((n = PQnotifies(listen_db.conn)) != NULL) {
-            pipeline_on_notify(&query_db, n->extra);
+            inflight_notified(&pipeline_inflight, n->extra, NOTIFY_INSERTED_MARK, &query_db);
             PQfreemem(n);
         }
-        pipeline_expire_waits(&query_db);
+        /* Waits that ran out get one last look in PostgreSQL: a notification
+         * can be missed while the listener reconnects. */
+        inflight_expire(&pipeline_inflight, clock_now_us(), &query_db);
     }
     db_close(&listen_db);
     db_close(&query_db);
@@ -309,6 +172,8 @@ static void *pipeline_listen_main(void *arg)
 int pipeline_init(const struct pipeline_config *cfg)
 {
     pipeline_cfg = *cfg;
+    struct inflight_hooks hooks = {.decide = pipeline_decide, .resume = pipeline_resume};
+    inflight_init(&pipeline_inflight, &hooks, cfg->wait_ms * 1000);
     char err[512];
     struct kafka_producer_options po = {
         .brokers = cfg->kafka_brokers,
@@ -362,10 +227,7 @@ bool pipeline_listener_ready(void)
 
 size_t pipeline_in_flight(void)
 {
-    pthread_mutex_lock(&pipeline_lock);
-    size_t n = pipeline_count;
-    pthread_mutex_unlock(&pipeline_lock);
-    return n;
+    return inflight_count(&pipeline_inflight);
 }
 
 /* ---- requests --------------------------------------------------------------- */
@@ -378,9 +240,7 @@ enum MHD_Result pipeline_submit(struct http_request *req, struct pipeline_op *op
     char *text = json_dumps(command, JSON_COMPACT);
     /* Register and suspend before producing: the delivery report may arrive on
      * another thread before this function returns. */
-    pthread_mutex_lock(&pipeline_lock);
-    pipeline_insert_locked(op);
-    pthread_mutex_unlock(&pipeline_lock);
+    inflight_add(&pipeline_inflight, &op->command, op->session_id);
     MHD_suspend_connection(req->conn);
     rd_kafka_resp_err_t err =
         text == NULL ? RD_KAFKA_RESP_ERR__FAIL
@@ -390,12 +250,7 @@ enum MHD_Result pipeline_submit(struct http_request *req, struct pipeline_op *op
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         log_fields(LOG_WARN, json_pack("{ss}", "request_id", req->request_id),
                    "cannot enqueue command: %s", rd_kafka_err2str(err));
-        pthread_mutex_lock(&pipeline_lock);
-        pipeline_op_set_error(op, "service_unavailable", NULL,
-                              "Service temporarily unavailable, please retry");
-        pipeline_resolve_locked(op, 503);
-        pthread_mutex_unlock(&pipeline_lock);
-        MHD_resume_connection(req->conn);
+        inflight_refused(&pipeline_inflight, &op->command);
     }
     return MHD_YES;
 }

@@ -2,7 +2,8 @@
  * HTTP connection suspended (no thread waits) until the session worker has
  * applied it, then answer. Kafka's delivery report and the worker's commit
  * notification (LISTEN caisse_session_applied) resume the connection; a wait
- * that runs out is decided by one last look at PostgreSQL.
+ * that runs out is decided by one last look at PostgreSQL. When to answer is
+ * inflight.c's; this module connects it to libmicrohttpd, Kafka and PostgreSQL.
  *
  * An op is owned by its HTTP request (http_request.op). Lifecycle: the handler
  * fills it and calls pipeline_submit; the pipeline decides its answer on one of
@@ -20,19 +21,22 @@
 
 #include "infra/db.h"
 #include "http.h"
+#include "inflight.h"
 #include "core/uuid.h"
 
 struct pipeline_op;
 
-/* Why an op is asked to decide. */
+/* Why an op is asked to decide: inflight.h's reasons under the handlers' names
+ * (the worker applied a command naming the op's session; its batch inserted
+ * that session's row; the wait ran out). */
 enum pipeline_reason {
-    PIPELINE_APPLIED,  /* the worker applied a command naming the op's session */
-    PIPELINE_INSERTED, /* ...and its batch inserted that session's row */
-    PIPELINE_DEADLINE, /* the wait ran out */
+    PIPELINE_APPLIED = INFLIGHT_APPLIED,
+    PIPELINE_INSERTED = INFLIGHT_INSERTED,
+    PIPELINE_DEADLINE = INFLIGHT_DEADLINE,
 };
 
 /* How an op learns its answer. Called on the listener thread, never with the
- * pipeline's lock held. Returns the HTTP status to answer with, having set
+ * in-flight table's lock held. Returns the HTTP status to answer with, having set
  * body or error via pipeline_op_set_*; 0 = not decided yet (never for
  * PIPELINE_DEADLINE): keep waiting. */
 typedef unsigned (*pipeline_decide_fn)(struct pipeline_op *op, struct db *db,
@@ -48,13 +52,9 @@ struct pipeline_op {
     char error_code[40]; /* answer for 4xx/5xx */
     char error_param[40];
     char error_message[300];
-    /* The pipeline's own state, under its lock. */
     struct http_request *req;
-    bool delivered, deciding, delivery_failed, resolved;
-    unsigned decided_status; /* decided before the delivery report came */
-    unsigned status;
-    int64_t deadline_us;
-    struct pipeline_op *next;
+    unsigned status;                 /* the answer, once resumed */
+    struct inflight_command command; /* the pipeline's own, while in flight */
 };
 
 struct pipeline_config {

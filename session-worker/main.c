@@ -139,16 +139,16 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    char err[512];
+    struct error err = ERROR_INIT;
     struct relay_options ro = {.database_url = cfg_database_url,
                                .brokers = cfg_brokers,
                                .batch = cfg_outbox_batch,
                                .poll_ms = cfg_outbox_poll_ms,
                                .message_timeout_ms = cfg_message_timeout_ms,
                                .shutdown_grace_ms = cfg_shutdown_grace_ms};
-    struct relay *relay = relay_start(&ro, err, sizeof(err));
+    struct relay *relay = relay_start(&ro, &err);
     if (relay == NULL) {
-        log_error("cannot start the outbox relay: %s", err);
+        log_error("cannot start the outbox relay: %s", err.message);
         ops_http_stop();
         config_free(config_table, CONFIG_TABLE_SIZE(config_table));
         return 1;

@@ -1,11 +1,15 @@
 /* The outbox relay: a thread that publishes outbox rows to
  * checkout.session.events in seq order. Exactly one replica relays at a time
  * (the holder of a session-level advisory lock); the others stand by and try
- * again every poll interval, so a dead leader is replaced within about one. */
+ * again every poll interval, so a dead leader is replaced within about one.
+ * Its decisions are relay_loop.c's; this module gives it PostgreSQL, Kafka
+ * and a thread. */
 #ifndef SESSION_WORKER_RELAY_H
 #define SESSION_WORKER_RELAY_H
 
 #include <stddef.h>
+
+#include "core/error.h"
 
 struct relay_options {
     const char *database_url; /* strings must outlive the relay */
@@ -20,7 +24,7 @@ struct relay;
 
 /* Starts the thread (it connects on its own, retrying). NULL with err filled
  * when it could not start. */
-struct relay *relay_start(const struct relay_options *opt, char *err, size_t errlen);
+struct relay *relay_start(const struct relay_options *opt, struct error *err);
 /* Waits for the thread, which ends its round, flushes its producer and
  * releases the leadership once service_stopping(); frees r. */
 void relay_join(struct relay *r);

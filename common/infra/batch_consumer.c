@@ -1,77 +1,51 @@
 #include "batch_consumer.h"
 
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "core/clock.h"
-#include "core/backoff.h"
+#include "infra/batch_loop.h"
 #include "infra/kafka.h"
 #include "core/log.h"
 #include "infra/ops_http.h"
 #include "core/result.h"
 #include "infra/service.h"
 
-/* How long the first record of a batch is waited for: short enough to see a
- * stop request quickly, long enough not to spin. */
-#define BATCH_CONSUMER_FIRST_POLL_MS 500
 /* Static members keep their partitions across a restart shorter than this
  * (a pod rescheduled), instead of triggering two rebalances. */
 #define BATCH_CONSUMER_SESSION_TIMEOUT_MS 45000
-#define BATCH_CONSUMER_RETRY_MIN_MS 100
-#define BATCH_CONSUMER_RETRY_MAX_MS 5000
 
-/* A consumer error event (not a record). *fatal: the client is unusable. */
-static void batch_consumer_log_error(const rd_kafka_message_t *m, bool *fatal)
+/* batch_loop's source: the consumer's records; error events are logged here. */
+static enum batch_loop_take batch_consumer_take(void *source, int timeout_ms,
+                                                rd_kafka_message_t **out)
 {
-    if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
-        log_error("kafka consumer fatal error: %s", rd_kafka_message_errstr(m));
-        *fatal = true;
-        return;
+    rd_kafka_message_t *m = kafka_consume(source, timeout_ms);
+    if (m == NULL)
+        return BATCH_LOOP_NONE;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        *out = m;
+        return BATCH_LOOP_RECORD;
     }
-    log_fields(LOG_WARN, json_pack("{ss}", "error", rd_kafka_err2name(m->err)),
-               "kafka consumer error: %s", rd_kafka_message_errstr(m));
+    bool fatal = m->err == RD_KAFKA_RESP_ERR__FATAL;
+    if (fatal)
+        log_error("kafka consumer fatal error: %s", rd_kafka_message_errstr(m));
+    else
+        log_fields(LOG_WARN, json_pack("{ss}", "error", rd_kafka_err2name(m->err)),
+                   "kafka consumer error: %s", rd_kafka_message_errstr(m));
+    rd_kafka_message_destroy(m);
+    return fatal ? BATCH_LOOP_FATAL : BATCH_LOOP_SKIPPED;
 }
 
-static size_t batch_consumer_fill(rd_kafka_t *rk, rd_kafka_message_t **msgs,
-                                  const struct batch_consumer_options *opt, bool *fatal)
+static void batch_consumer_release(void *source, rd_kafka_message_t *m)
 {
-    size_t n = 0;
-    int64_t deadline = 0;
-    while (n < (size_t)opt->batch_max && !*fatal) {
-        int timeout = BATCH_CONSUMER_FIRST_POLL_MS;
-        if (n > 0) {
-            /* A stop request ends the filling, not the batch in hand. */
-            if (service_stopping())
-                break;
-            /* Past the wait, still take what is already fetched: records that
-             * arrived while the last batch was being applied join this one
-             * (group commit), without waiting for more. */
-            int64_t left = deadline - clock_now_ms();
-            timeout = left > 0 ? (int)left : 0;
-        }
-        rd_kafka_message_t *m = kafka_consume(rk, timeout);
-        if (m == NULL) {
-            if (n == 0 || timeout == 0)
-                break;
-            continue;
-        }
-        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            batch_consumer_log_error(m, fatal);
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        if (n == 0)
-            deadline = clock_now_ms() + opt->batch_wait_ms;
-        msgs[n++] = m;
-    }
-    return n;
+    (void)source;
+    rd_kafka_message_destroy(m);
 }
 
 /* Stores offset+1 of the last record of each partition in the batch. */
-static void batch_consumer_store_offsets(rd_kafka_t *rk, rd_kafka_message_t *const *msgs, size_t n)
+static void batch_consumer_store_offsets(void *source, rd_kafka_message_t *const *msgs, size_t n)
 {
+    rd_kafka_t *rk = source;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n);
     for (size_t i = 0; i < n; i++) {
         const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
@@ -101,9 +75,10 @@ static void batch_consumer_store_offsets(rd_kafka_t *rk, rd_kafka_message_t *con
 
 /* A worker takes work once its consumer is in the group (the coordinator
  * gave it a member id): before that, what is produced waits for it, and the
- * readiness probe says so. Asked after each poll until it has joined. */
-static bool batch_consumer_joined(rd_kafka_t *rk)
+ * readiness probe says so. Asked after each batch until it has joined. */
+static bool batch_consumer_joined(void *source)
 {
+    rd_kafka_t *rk = source;
     char *member = rd_kafka_memberid(rk);
     bool joined = member != NULL && member[0] != '\0';
     if (member != NULL)
@@ -114,6 +89,18 @@ static bool batch_consumer_joined(rd_kafka_t *rk)
     }
     return joined;
 }
+
+/* The service's clock and stop flag; the source is set per consumer. */
+static const struct batch_loop_io batch_consumer_io = {
+    .take = batch_consumer_take,
+    .release = batch_consumer_release,
+    .store = batch_consumer_store_offsets,
+    .joined = batch_consumer_joined,
+    .now_ms = clock_now_ms,
+    .stopping = service_stopping,
+    .request_stop = service_request_stop,
+    .sleep_ms = service_sleep_ms,
+};
 
 int batch_consumer_run(const struct batch_consumer_options *opt, batch_consumer_apply_fn apply,
                        void *ctx)
@@ -134,28 +121,12 @@ int batch_consumer_run(const struct batch_consumer_options *opt, batch_consumer_
         rd_kafka_destroy(rk);
         return C_ERR;
     }
-    bool fatal = false, joined = false;
-    while (!service_stopping() && !fatal) {
-        size_t n = batch_consumer_fill(rk, msgs, opt, &fatal);
-        if (!joined)
-            joined = batch_consumer_joined(rk);
-        if (n > 0) {
-            if (apply(ctx, msgs, n) == C_OK) {
-                batch_consumer_store_offsets(rk, msgs, n);
-            } else {
-                log_fields(LOG_WARN, json_pack("{si}", "messages", (int)n),
-                           "stopping with a batch not applied; kafka will redeliver it");
-                /* Going on would store later offsets past this batch: stop, so
-                 * a fresh consumer gets it again. */
-                service_request_stop();
-            }
-        }
-        for (size_t i = 0; i < n; i++)
-            rd_kafka_message_destroy(msgs[i]);
-    }
+    struct batch_loop_io io = batch_consumer_io;
+    io.source = rk;
+    struct batch_loop_limits limits = {.batch_max = opt->batch_max,
+                                       .batch_wait_ms = opt->batch_wait_ms};
+    int rc = batch_loop_run(&io, &limits, msgs, apply, ctx);
     free(msgs);
-    if (fatal)
-        service_request_stop();
     /* Commits the stored offsets and leaves the group (a static member stays
      * registered until its session times out, so a quick restart keeps its
      * partitions). */
@@ -164,25 +135,11 @@ int batch_consumer_run(const struct batch_consumer_options *opt, batch_consumer_
         log_warn("kafka consumer close: %s", rd_kafka_err2str(e));
     rd_kafka_destroy(rk);
     log_fields(LOG_INFO, json_pack("{ss}", "topic", opt->topic), "consumer stopped");
-    return fatal ? C_ERR : C_OK;
+    return rc;
 }
 
 int batch_consumer_retry(int (*attempt)(void *ctx), const char *(*db_error)(void *ctx), void *ctx,
                          const char *what, size_t messages)
 {
-    struct backoff b;
-    backoff_init(&b, BATCH_CONSUMER_RETRY_MIN_MS, BATCH_CONSUMER_RETRY_MAX_MS);
-    for (int tries = 1;; tries++) {
-        if (attempt(ctx) == C_OK)
-            return C_OK;
-        if (service_stopping())
-            return C_ERR;
-        long delay = backoff_next(&b);
-        log_fields(LOG_ERROR,
-                   json_pack("{si si si}", "messages", (int)messages, "attempt", tries,
-                             "retry_in_ms", (int)delay),
-                   "could not %s, retrying it: %s", what,
-                   db_error != NULL ? db_error(ctx) : "see the previous log lines");
-        service_sleep_ms(delay);
-    }
+    return batch_loop_retry(&batch_consumer_io, attempt, db_error, ctx, what, messages);
 }

@@ -1,7 +1,8 @@
 /* The consume loop of every worker that turns Kafka records into PostgreSQL
  * writes: take a batch (wait for the first record, then what arrives within a
  * short window), apply it durably, and only then store its offsets, so a
- * crash redelivers rather than loses. Applying must be idempotent. */
+ * crash redelivers rather than loses. Applying must be idempotent. The
+ * loop's decisions are batch_loop.c's; this module gives it Kafka. */
 #ifndef CAISSE_BATCH_CONSUMER_H
 #define CAISSE_BATCH_CONSUMER_H
 
@@ -31,9 +32,10 @@ typedef int (*batch_consumer_apply_fn)(void *ctx, rd_kafka_message_t *const *msg
 int batch_consumer_run(const struct batch_consumer_options *opt, batch_consumer_apply_fn apply,
                        void *ctx);
 
-/* Calls attempt(ctx) until it succeeds, backing off from 100 ms to 5 s and
- * logging each failure with what and db_error(ctx) (may be NULL); C_ERR as
- * soon as a stop was requested after a failure. */
+/* batch_loop_retry with the service's stop flag: calls attempt(ctx) until it
+ * succeeds, backing off from 100 ms to 5 s and logging each failure with what
+ * and db_error(ctx) (may be NULL); C_ERR as soon as a stop was requested after
+ * a failure. */
 int batch_consumer_retry(int (*attempt)(void *ctx), const char *(*db_error)(void *ctx), void *ctx,
                          const char *what, size_t messages);
 
