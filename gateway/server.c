@@ -15,6 +15,7 @@
 #include "http.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "infra/ops_http.h"
 #include "openapi.h"
 #include "reads.h"
 #include "core/result.h"
@@ -38,36 +39,28 @@ static struct db *server_thread_db(void)
     return server_db_ready ? &server_db : NULL;
 }
 
+/* The same answers as a worker's ops listener (infra/ops_http), with this
+ * listener's request id and access log; readiness runs the gateway's checks
+ * (see main.c) with this server thread's connection. */
 static enum MHD_Result server_health(struct http_request *req, bool ready_check)
 {
-    if (!ready_check)
-        return http_respond_json(req, 200, json_pack("{ss}", "status", "ok"), NULL);
-    struct db *db = server_thread_db();
-    bool pg = db != NULL && db_exec_command(db, "SELECT 1", 0, NULL) == C_OK;
-    bool kafka = pipeline_kafka_ready();
-    bool listener = pipeline_listener_ready();
-    /* Unready from the signal on, before the main loop even notices it. */
-    bool draining = atomic_load(&server_draining) || service_stopping();
-    const char *reason = draining    ? "shutting down"
-                         : !pg       ? "postgres unreachable"
-                         : !kafka    ? "kafka unreachable"
-                         : !listener ? "not listening for commit notifications"
-                                     : NULL;
-    json_t *body =
-        json_pack("{ss s{sbsbsbsb}}", "status", reason == NULL ? "ready" : "unavailable", "checks",
-                  "postgres", pg, "kafka", kafka, "notifications", listener, "draining", draining);
-    if (body != NULL && reason != NULL)
-        json_object_set_new(body, "reason", json_string(reason));
-    return http_respond_json(req, reason == NULL ? 200 : 503, body, NULL);
+    struct ops_reply r;
+    if (ready_check)
+        ops_http_readyz(server_thread_db(), &r);
+    else
+        ops_http_healthz(&r);
+    if (r.body == NULL)
+        return http_respond_json_text(req, 500, NULL, NULL);
+    return http_respond_text(req, r.status, r.content_type, r.body, r.len);
 }
 
 static enum MHD_Result server_metrics(struct http_request *req)
 {
-    char *text = NULL;
-    size_t len = 0;
-    if (metrics_render(metrics_default(), &text, &len) != C_OK)
+    struct ops_reply r;
+    ops_http_metrics(&r);
+    if (r.body == NULL)
         return http_respond_json_text(req, 500, NULL, NULL);
-    return http_respond_text(req, 200, METRICS_CONTENT_TYPE, text, len);
+    return http_respond_text(req, r.status, r.content_type, r.body, r.len);
 }
 
 /* The path after prefix names one session: its id, and the rest ("" or "/expire"). */

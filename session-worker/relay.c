@@ -56,14 +56,14 @@ static void relay_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, voi
     r->pending--;
 }
 
-static rd_kafka_t *relay_new_producer(struct relay *r, char *err, size_t errlen)
+static rd_kafka_t *relay_new_producer(struct relay *r, struct error *err)
 {
     struct kafka_producer_options po = {.brokers = r->opt.brokers,
                                         .message_timeout_ms = r->opt.message_timeout_ms,
                                         .linger_ms = RELAY_LINGER_MS,
                                         .on_delivery = relay_on_delivery,
                                         .opaque = r};
-    return kafka_producer_new(&po, err, errlen);
+    return kafka_producer_new(&po, err);
 }
 
 /* Gives up the leadership: closing the connection releases the advisory lock,
@@ -158,10 +158,10 @@ static void relay_check_producer(struct relay *r)
     char reason[512];
     if (rd_kafka_fatal_error(r->producer, reason, sizeof(reason)) == RD_KAFKA_RESP_ERR_NO_ERROR)
         return;
-    char err[512];
-    rd_kafka_t *fresh = relay_new_producer(r, err, sizeof(err));
+    struct error err = ERROR_INIT;
+    rd_kafka_t *fresh = relay_new_producer(r, &err);
     if (fresh == NULL) {
-        log_error("outbox relay: cannot replace the failed producer: %s", err);
+        log_error("outbox relay: cannot replace the failed producer: %s", err.message);
         return;
     }
     log_error("outbox relay: producer failed (%s); replaced it", reason);
@@ -301,21 +301,21 @@ static void *relay_main(void *arg)
     return NULL;
 }
 
-struct relay *relay_start(const struct relay_options *opt, char *err, size_t errlen)
+struct relay *relay_start(const struct relay_options *opt, struct error *err)
 {
     struct relay *r = calloc(1, sizeof(*r));
     if (r == NULL) {
-        snprintf(err, errlen, "out of memory");
+        error_set(err, NULL, "out of memory");
         return NULL;
     }
     r->opt = *opt;
     backoff_init(&r->retry, RELAY_RETRY_MIN_MS, RELAY_RETRY_MAX_MS);
     if (db_init(&r->db, opt->database_url) != C_OK) {
-        snprintf(err, errlen, "out of memory");
+        error_set(err, NULL, "out of memory");
         free(r);
         return NULL;
     }
-    r->producer = relay_new_producer(r, err, errlen);
+    r->producer = relay_new_producer(r, err);
     if (r->producer == NULL) {
         db_close(&r->db);
         free(r);
@@ -323,7 +323,7 @@ struct relay *relay_start(const struct relay_options *opt, char *err, size_t err
     }
     int e = pthread_create(&r->thread, NULL, relay_main, r);
     if (e != 0) {
-        snprintf(err, errlen, "cannot start the relay thread (error %d)", e);
+        error_set(err, NULL, "cannot start the relay thread (error %d)", e);
         kafka_producer_destroy(r->producer);
         db_close(&r->db);
         free(r);

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "core/error.h"
+
 struct relay_options {
     const char *database_url; /* strings must outlive the relay */
     const char *brokers;
@@ -20,7 +22,7 @@ struct relay;
 
 /* Starts the thread (it connects on its own, retrying). NULL with err filled
  * when it could not start. */
-struct relay *relay_start(const struct relay_options *opt, char *err, size_t errlen);
+struct relay *relay_start(const struct relay_options *opt, struct error *err);
 /* Waits for the thread, which ends its round, flushes its producer and
  * releases the leadership once service_stopping(); frees r. */
 void relay_join(struct relay *r);
