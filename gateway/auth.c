@@ -3,8 +3,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
+#include "core/log.h"
 #include "core/result.h"
 
 #define AUTH_CACHE_MAX 10000
@@ -22,12 +26,26 @@ struct auth_entry {
 static struct auth_entry *auth_buckets[AUTH_BUCKETS];
 static size_t auth_count;
 static long auth_ttl;
+static const char *auth_service_token = "";
 static pthread_mutex_t auth_lock = PTHREAD_MUTEX_INITIALIZER;
 
-int auth_init(long ttl_seconds)
+int auth_init(long ttl_seconds, const char *service_token)
 {
     auth_ttl = ttl_seconds;
+    auth_service_token = service_token;
+    if (service_token[0] == '\0')
+        log_warn("CAISSE_INTERNAL_TOKEN is not set: completion calls will be refused");
     return C_OK;
+}
+
+bool auth_service_token_valid(const char *authorization)
+{
+    size_t n = strlen(auth_service_token);
+    if (n == 0 || authorization == NULL || strncasecmp(authorization, "Bearer ", 7) != 0)
+        return false;
+    const char *given = authorization + 7;
+    /* Constant time, so the token cannot be guessed a byte at a time. */
+    return strlen(given) == n && CRYPTO_memcmp(given, auth_service_token, n) == 0;
 }
 
 static void auth_clear_locked(void)

@@ -43,17 +43,7 @@ int event_store_list(struct db *db, const char *organization_id, const char *env
             return C_OK;
     }
     const char *params[6] = {organization_id, environment, days, q->type, q->starting_after, limit};
-    PGresult *r = db_exec(db, sql, 6, params);
-    if (r == NULL)
-        return C_ERR;
-    json_t *arr = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-    PQclear(r);
-    if (!json_is_array(arr)) {
-        json_decref(arr);
-        return C_ERR;
-    }
-    *out = arr;
-    return C_OK;
+    return db_query_json_array(db, sql, 6, params, out);
 }
 
 int event_store_get(struct db *db, const char *organization_id, const char *environment,

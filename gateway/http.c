@@ -40,13 +40,7 @@ struct http_request *http_request_new(struct MHD_Connection *conn, const char *m
     req->conn = conn;
     req->method = method;
     req->started_us = clock_now_us();
-    const char *path = url;
-    if (strncmp(path, "/v1/", 4) == 0 || strcmp(path, "/v1") == 0)
-        path += 3;
-    snprintf(req->path, sizeof(req->path), "%s", path[0] != '\0' ? path : "/");
-    size_t n = strlen(req->path);
-    if (n > 1 && req->path[n - 1] == '/')
-        req->path[n - 1] = '\0';
+    routes_path(url, req->path, sizeof(req->path));
     const char *incoming = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
     if (incoming != NULL && http_request_id_acceptable(incoming))
         snprintf(req->request_id, sizeof(req->request_id), "%s", incoming);

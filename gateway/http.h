@@ -11,6 +11,7 @@
 #include <microhttpd.h>
 
 #include "model/tenant.h"
+#include "routes.h"
 
 #define HTTP_MAX_BODY (64 * 1024)
 #define HTTP_REQUEST_ID_MAX 128
@@ -20,7 +21,7 @@ struct pipeline_op;
 struct http_request {
     struct MHD_Connection *conn;
     const char *method; /* owned by MHD for the connection's lifetime */
-    char path[256];     /* without the optional /v1 prefix and trailing slash */
+    char path[256];     /* as routes see it (routes_path): no /v1, no trailing slash */
     char request_id[HTTP_REQUEST_ID_MAX + 1];
     char *body; /* owned, NUL-terminated */
     size_t body_len;
@@ -29,8 +30,9 @@ struct http_request {
     unsigned status; /* once answered */
     bool answered;
     struct tenant_identity identity;
-    const char *allow;      /* the route's methods, for a 405's Allow; set by the router */
-    struct pipeline_op *op; /* owned; set once a command was submitted */
+    struct routes_match route; /* the route table's answer for method and path */
+    const char *allow;         /* the path's methods, for a 405's Allow; set by the router */
+    struct pipeline_op *op;    /* owned; set once a command was submitted */
 };
 
 /* Allocates the per-request state on the first callback. NULL: out of memory. */

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "closing.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -16,7 +17,6 @@
 #include "pipeline.h"
 #include "reads.h"
 #include "server.h"
-#include "transition.h"
 #include "webhooks.h"
 
 /* The pipeline's last Kafka flush after the drain takes up to 5 s; the
@@ -121,12 +121,12 @@ static int gateway_check_config(const struct service_settings *s, struct error *
     return C_OK;
 }
 
-/* Orderly stop: unready first so load balancers move away, then no new
- * connections, then let in-flight creates resolve, then close. */
+/* Orderly stop: unready first (readyz answers 503 from the signal on) so load
+ * balancers move away, then no new connections, then let in-flight creates
+ * resolve, then close. */
 static void gateway_drain(const struct service_settings *s)
 {
     int64_t deadline = clock_now_us() + s->shutdown_grace_ms * 1000;
-    server_set_draining();
     if (cfg.shutdown_delay_ms > 0) {
         /* Endpoints are removed from a Service only after the readiness probe
          * fails; until then new requests keep arriving and must be served. */
@@ -147,7 +147,7 @@ static void gateway_drain(const struct service_settings *s)
 static int gateway_run(const struct service_settings *s, struct db *db)
 {
     (void)db;
-    auth_init(cfg.api_key_cache_ttl);
+    auth_init(cfg.api_key_cache_ttl, cfg.internal_token);
     reads_init(s->public_base_url);
     struct create_config cc = {
         .public_base_url = s->public_base_url,
@@ -156,7 +156,7 @@ static int gateway_run(const struct service_settings *s, struct db *db)
         .max_ttl_seconds = cfg.session_max_ttl,
     };
     create_init(&cc);
-    transition_init(s->public_base_url, cfg.internal_token);
+    closing_init(s->public_base_url);
     struct webhooks_config wc = {
         .allowlist = cfg.webhook_allowlist,
         .event_retention_days = cfg.event_retention_days,

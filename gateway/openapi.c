@@ -3,8 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum MHD_Result openapi_respond(struct http_request *req)
+enum MHD_Result openapi_respond(struct http_request *req, struct db *db)
 {
+    (void)db;
     /* http_respond_json_text takes a heap copy it frees; the document is read
      * rarely, so copying it is cheaper than a second response path. */
     char *text = malloc(openapi_document_len + 1);

@@ -9,11 +9,14 @@
 
 #include "http.h"
 
+struct db;
+
 /* The document's bytes, then a NUL; openapi_document_len excludes the NUL. */
 extern const unsigned char openapi_document[];
 extern const size_t openapi_document_len;
 
-/* 200 with the document as application/json; no authentication. */
-enum MHD_Result openapi_respond(struct http_request *req);
+/* Route handler (routes.c): 200 with the document as application/json; no
+ * authentication, db unused. */
+enum MHD_Result openapi_respond(struct http_request *req, struct db *db);
 
 #endif

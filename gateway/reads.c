@@ -15,8 +15,9 @@ void reads_init(const char *public_base_url)
     reads_base_url = public_base_url;
 }
 
-enum MHD_Result reads_get(struct http_request *req, struct db *db, const char *id)
+enum MHD_Result reads_get(struct http_request *req, struct db *db)
 {
+    const char *id = req->route.params[0];
     struct uuid u;
     if (uuid_parse(id, &u) != C_OK)
         return http_respond_error(req, 400, "validation_error", "id",

@@ -30,79 +30,6 @@ int webhooks_init(const struct webhooks_config *cfg)
     return C_OK;
 }
 
-/* ---- routing ---------------------------------------------------------------- */
-
-struct webhooks_pattern {
-    const char *prefix; /* the collection, or the item prefix ending in '/' */
-    const char *suffix; /* after the id: "" for the item itself */
-    enum webhooks_kind kind;
-    const char *allow;
-    const char *route;
-};
-
-static const struct webhooks_pattern webhooks_patterns[] = {
-    {"/webhook-endpoints/", "/rotate-secret", WEBHOOKS_ENDPOINT_ROTATE, "POST",
-     "/v1/webhook-endpoints/{id}/rotate-secret"},
-    {"/webhook-endpoints/", "/deliveries", WEBHOOKS_ENDPOINT_DELIVERIES, "GET",
-     "/v1/webhook-endpoints/{id}/deliveries"},
-    {"/webhook-endpoints/", "", WEBHOOKS_ENDPOINT, "GET, PATCH, DELETE",
-     "/v1/webhook-endpoints/{id}"},
-    {"/events/", "", WEBHOOKS_EVENT, "GET", "/v1/events/{id}"},
-    {"/webhook-deliveries/", "/retry", WEBHOOKS_DELIVERY_RETRY, "POST",
-     "/v1/webhook-deliveries/{id}/retry"},
-    {"/webhook-deliveries/", "", WEBHOOKS_DELIVERY, "GET", "/v1/webhook-deliveries/{id}"},
-};
-
-bool webhooks_match(const char *path, struct webhooks_route *r)
-{
-    memset(r, 0, sizeof(*r));
-    if (strcmp(path, "/webhook-endpoints") == 0) {
-        r->kind = WEBHOOKS_ENDPOINTS;
-        r->allow = "GET, POST";
-        r->route = "/v1/webhook-endpoints";
-        return true;
-    }
-    if (strcmp(path, "/events") == 0) {
-        r->kind = WEBHOOKS_EVENTS;
-        r->allow = "GET";
-        r->route = "/v1/events";
-        return true;
-    }
-    for (size_t i = 0; i < sizeof(webhooks_patterns) / sizeof(*webhooks_patterns); i++) {
-        const struct webhooks_pattern *p = &webhooks_patterns[i];
-        size_t n = strlen(p->prefix);
-        if (strncmp(path, p->prefix, n) != 0)
-            continue;
-        const char *start = path + n;
-        const char *slash = strchr(start, '/');
-        size_t len = slash != NULL ? (size_t)(slash - start) : strlen(start);
-        const char *rest = slash != NULL ? slash : "";
-        if (len == 0 || strcmp(rest, p->suffix) != 0)
-            continue;
-        if (len >= sizeof(r->id))
-            len = sizeof(r->id) - 1; /* too long to be an id: validation says so */
-        snprintf(r->id, sizeof(r->id), "%.*s", (int)len, start);
-        r->kind = p->kind;
-        r->allow = p->allow;
-        r->route = p->route;
-        return true;
-    }
-    return false;
-}
-
-bool webhooks_method_allowed(const struct webhooks_route *r, const char *method)
-{
-    /* allow is a ", "-separated list of whole method names. */
-    size_t n = strlen(method);
-    for (const char *p = r->allow; (p = strstr(p, method)) != NULL; p += n) {
-        bool starts = p == r->allow || p[-1] == ' ';
-        bool ends = p[n] == '\0' || p[n] == ',';
-        if (starts && ends)
-            return true;
-    }
-    return false;
-}
-
 /* ---- helpers ---------------------------------------------------------------- */
 
 struct webhooks_unknown {
@@ -137,12 +64,12 @@ static bool webhooks_query_ok(struct http_request *req, const char *const *allow
     return false;
 }
 
-/* false: id is no UUID (answered with 400 "<what> id must be a UUID"). */
-static bool webhooks_parse_id(struct http_request *req, const char *id, const char *what,
-                              char out[UUID_STR_LEN])
+/* The route's {id} as a canonical UUID in out. false: it is none (answered
+ * with 400 "<what> id must be a UUID"). */
+static bool webhooks_parse_id(struct http_request *req, const char *what, char out[UUID_STR_LEN])
 {
     struct uuid u;
-    if (uuid_parse(id, &u) != C_OK) {
+    if (uuid_parse(req->route.params[0], &u) != C_OK) {
         http_respond_error(req, 400, "validation_error", "id", "%s id must be a UUID", what);
         return false;
     }
@@ -218,7 +145,7 @@ static bool webhooks_new_secret(char secret[WEBHOOK_SECRET_MAX])
 
 /* ---- endpoints -------------------------------------------------------------- */
 
-static enum MHD_Result webhooks_endpoint_create(struct http_request *req, struct db *db)
+enum MHD_Result webhooks_endpoint_create(struct http_request *req, struct db *db)
 {
     json_t *body;
     enum MHD_Result rc = http_read_json_object(req, &body);
@@ -252,7 +179,7 @@ static enum MHD_Result webhooks_endpoint_create(struct http_request *req, struct
     return rc;
 }
 
-static enum MHD_Result webhooks_endpoint_list(struct http_request *req, struct db *db)
+enum MHD_Result webhooks_endpoint_list(struct http_request *req, struct db *db)
 {
     static const char *const allowed[] = {"limit", "starting_after", NULL};
     if (!webhooks_query_ok(req, allowed))
@@ -287,9 +214,11 @@ static enum MHD_Result webhooks_endpoint_list(struct http_request *req, struct d
     return http_respond_json(req, 200, arr, NULL);
 }
 
-static enum MHD_Result webhooks_endpoint_get(struct http_request *req, struct db *db,
-                                             const char *id)
+enum MHD_Result webhooks_endpoint_get(struct http_request *req, struct db *db)
 {
+    char id[UUID_STR_LEN];
+    if (!webhooks_parse_id(req, "Webhook endpoint", id))
+        return MHD_YES;
     static const char *const allowed[] = {NULL};
     if (!webhooks_query_ok(req, allowed))
         return MHD_YES;
@@ -303,9 +232,11 @@ static enum MHD_Result webhooks_endpoint_get(struct http_request *req, struct db
     return webhooks_respond_endpoint(req, 200, &e, NULL);
 }
 
-static enum MHD_Result webhooks_endpoint_update(struct http_request *req, struct db *db,
-                                                const char *id)
+enum MHD_Result webhooks_endpoint_update(struct http_request *req, struct db *db)
 {
+    char id[UUID_STR_LEN];
+    if (!webhooks_parse_id(req, "Webhook endpoint", id))
+        return MHD_YES;
     json_t *body;
     enum MHD_Result rc = http_read_json_object(req, &body);
     if (body == NULL)
@@ -335,9 +266,11 @@ static enum MHD_Result webhooks_endpoint_update(struct http_request *req, struct
     return webhooks_respond_endpoint(req, 200, &e, NULL);
 }
 
-static enum MHD_Result webhooks_endpoint_delete(struct http_request *req, struct db *db,
-                                                const char *id)
+enum MHD_Result webhooks_endpoint_delete(struct http_request *req, struct db *db)
 {
+    char id[UUID_STR_LEN];
+    if (!webhooks_parse_id(req, "Webhook endpoint", id))
+        return MHD_YES;
     bool found = false;
     if (webhook_endpoint_store_delete(db, req->identity.organization_id, req->identity.environment,
                                       id, &found) != C_OK)
@@ -347,9 +280,11 @@ static enum MHD_Result webhooks_endpoint_delete(struct http_request *req, struct
     return http_respond_json(req, 200, json_pack("{ss sb}", "id", id, "deleted", 1), NULL);
 }
 
-static enum MHD_Result webhooks_endpoint_rotate(struct http_request *req, struct db *db,
-                                                const char *id)
+enum MHD_Result webhooks_endpoint_rotate_secret(struct http_request *req, struct db *db)
 {
+    char id[UUID_STR_LEN];
+    if (!webhooks_parse_id(req, "Webhook endpoint", id))
+        return MHD_YES;
     enum MHD_Result rc = MHD_YES;
     if (!webhooks_empty_body(req, &rc))
         return rc;
@@ -393,9 +328,11 @@ static json_t *webhooks_delivery_array(struct webhook_delivery *rows, size_t cou
     return arr;
 }
 
-static enum MHD_Result webhooks_endpoint_deliveries(struct http_request *req, struct db *db,
-                                                    const char *endpoint_id)
+enum MHD_Result webhooks_endpoint_deliveries(struct http_request *req, struct db *db)
 {
+    char endpoint_id[UUID_STR_LEN];
+    if (!webhooks_parse_id(req, "Webhook endpoint", endpoint_id))
+        return MHD_YES;
     static const char *const allowed[] = {"limit", "starting_after", NULL};
     if (!webhooks_query_ok(req, allowed))
         return MHD_YES;
@@ -432,9 +369,11 @@ static enum MHD_Result webhooks_endpoint_deliveries(struct http_request *req, st
     return http_respond_json(req, 200, arr, NULL);
 }
 
-static enum MHD_Result webhooks_delivery_get(struct http_request *req, struct db *db,
-                                             const char *id)
+enum MHD_Result webhooks_delivery_get(struct http_request *req, struct db *db)
 {
+    char id[UUID_STR_LEN];
+    if (!webhooks_parse_id(req, "Webhook delivery", id))
+        return MHD_YES;
     static const char *const allowed[] = {NULL};
     if (!webhooks_query_ok(req, allowed))
         return MHD_YES;
@@ -456,9 +395,11 @@ static enum MHD_Result webhooks_delivery_get(struct http_request *req, struct db
     return http_respond_json(req, 200, o, NULL);
 }
 
-static enum MHD_Result webhooks_delivery_retry(struct http_request *req, struct db *db,
-                                               const char *id)
+enum MHD_Result webhooks_delivery_retry(struct http_request *req, struct db *db)
 {
+    char id[UUID_STR_LEN];
+    if (!webhooks_parse_id(req, "Webhook delivery", id))
+        return MHD_YES;
     enum MHD_Result rc = MHD_YES;
     if (!webhooks_empty_body(req, &rc))
         return rc;
@@ -483,7 +424,7 @@ static enum MHD_Result webhooks_delivery_retry(struct http_request *req, struct 
 
 /* ---- events ----------------------------------------------------------------- */
 
-static enum MHD_Result webhooks_event_list(struct http_request *req, struct db *db)
+enum MHD_Result webhooks_event_list(struct http_request *req, struct db *db)
 {
     static const char *const allowed[] = {"type", "limit", "starting_after", NULL};
     if (!webhooks_query_ok(req, allowed))
@@ -508,8 +449,11 @@ static enum MHD_Result webhooks_event_list(struct http_request *req, struct db *
     return http_respond_json(req, 200, arr, NULL);
 }
 
-static enum MHD_Result webhooks_event_get(struct http_request *req, struct db *db, const char *id)
+enum MHD_Result webhooks_event_get(struct http_request *req, struct db *db)
 {
+    char id[UUID_STR_LEN];
+    if (!webhooks_parse_id(req, "Event", id))
+        return MHD_YES;
     static const char *const allowed[] = {NULL};
     if (!webhooks_query_ok(req, allowed))
         return MHD_YES;
@@ -523,45 +467,4 @@ static enum MHD_Result webhooks_event_get(struct http_request *req, struct db *d
                                   "Event with ID %s not found or access denied", id);
     /* Byte for byte what was published on Kafka and is signed in webhooks. */
     return http_respond_json_text(req, 200, payload, NULL);
-}
-
-/* ---- dispatch --------------------------------------------------------------- */
-
-enum MHD_Result webhooks_handle(struct http_request *req, struct db *db,
-                                const struct webhooks_route *r)
-{
-    const char *m = req->method;
-    char id[UUID_STR_LEN];
-    switch (r->kind) {
-    case WEBHOOKS_ENDPOINTS:
-        return strcmp(m, "POST") == 0 ? webhooks_endpoint_create(req, db)
-                                      : webhooks_endpoint_list(req, db);
-    case WEBHOOKS_EVENTS:
-        return webhooks_event_list(req, db);
-    case WEBHOOKS_EVENT:
-        if (!webhooks_parse_id(req, r->id, "Event", id))
-            return MHD_YES;
-        return webhooks_event_get(req, db, id);
-    case WEBHOOKS_DELIVERY:
-    case WEBHOOKS_DELIVERY_RETRY:
-        if (!webhooks_parse_id(req, r->id, "Webhook delivery", id))
-            return MHD_YES;
-        return r->kind == WEBHOOKS_DELIVERY ? webhooks_delivery_get(req, db, id)
-                                            : webhooks_delivery_retry(req, db, id);
-    case WEBHOOKS_ENDPOINT:
-    case WEBHOOKS_ENDPOINT_ROTATE:
-    case WEBHOOKS_ENDPOINT_DELIVERIES:
-        break;
-    }
-    if (!webhooks_parse_id(req, r->id, "Webhook endpoint", id))
-        return MHD_YES;
-    if (r->kind == WEBHOOKS_ENDPOINT_ROTATE)
-        return webhooks_endpoint_rotate(req, db, id);
-    if (r->kind == WEBHOOKS_ENDPOINT_DELIVERIES)
-        return webhooks_endpoint_deliveries(req, db, id);
-    if (strcmp(m, "PATCH") == 0)
-        return webhooks_endpoint_update(req, db, id);
-    if (strcmp(m, "DELETE") == 0)
-        return webhooks_endpoint_delete(req, db, id);
-    return webhooks_endpoint_get(req, db, id);
 }

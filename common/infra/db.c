@@ -313,6 +313,24 @@ int db_exec_command_as(struct db *db, const char *statement, const char *sql, in
     return C_OK;
 }
 
+int db_query_json_array_as(struct db *db, const char *statement, const char *sql, int nparams,
+                           const char *const *params, json_t **out)
+{
+    PGresult *r = db_exec_as(db, statement, sql, nparams, params);
+    if (r == NULL)
+        return C_ERR;
+    json_t *arr = PQntuples(r) == 1 && PQnfields(r) == 1 && !PQgetisnull(r, 0, 0)
+                      ? json_loads(PQgetvalue(r, 0, 0), 0, NULL)
+                      : NULL;
+    PQclear(r);
+    if (!json_is_array(arr)) {
+        json_decref(arr);
+        return C_ERR;
+    }
+    *out = arr;
+    return C_OK;
+}
+
 static int db_copy_in_now(struct db *db, const char *copy_sql, const char *data, size_t len);
 
 int db_copy_in_as(struct db *db, const char *statement, const char *copy_sql, const char *data,

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 struct db {
@@ -69,6 +70,15 @@ int db_exec_affected_as(struct db *db, const char *statement, const char *sql, i
     db_exec_affected_as((db), __func__, (sql), (nparams), (params), (affected))
 #define db_exec_command(db, sql, nparams, params)                                                  \
     db_exec_command_as((db), __func__, (sql), (nparams), (params))
+
+/* For a statement that aggregates its rows into one JSON array in SQL
+ * (coalesce(json_agg(...), '[]')): runs it and parses that single cell.
+ * C_ERR if the statement failed or the cell is not an array; on C_OK *out is
+ * a new reference. Measured like db_exec, under the calling function's name. */
+int db_query_json_array_as(struct db *db, const char *statement, const char *sql, int nparams,
+                           const char *const *params, json_t **out);
+#define db_query_json_array(db, sql, nparams, params, out)                                         \
+    db_query_json_array_as((db), __func__, (sql), (nparams), (params), (out))
 
 /* Streams rows into a table with "COPY ... FROM STDIN" (copy_sql) inside the
  * caller's transaction: data is len bytes of COPY text format, each row one

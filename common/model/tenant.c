@@ -130,23 +130,6 @@ int tenant_store_lookup_api_key(struct db *db, const char *key, struct tenant_id
     return C_OK;
 }
 
-/* Runs a query whose single column is a JSON array (built by Postgres). */
-static int tenant_query_json(struct db *db, const char *sql, int nparams, const char *const *params,
-                             json_t **out)
-{
-    PGresult *r = db_exec(db, sql, nparams, params);
-    if (r == NULL)
-        return C_ERR;
-    json_t *arr = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-    PQclear(r);
-    if (!json_is_array(arr)) {
-        json_decref(arr);
-        return C_ERR;
-    }
-    *out = arr;
-    return C_OK;
-}
-
 int tenant_store_list_api_keys(struct db *db, const char *organization_id, json_t **out)
 {
     static const char sql[] =
@@ -156,7 +139,7 @@ int tenant_store_list_api_keys(struct db *db, const char *organization_id, json_
         " 'revoked', revoked_at IS NOT NULL) ORDER BY created_at), '[]')::text"
         " FROM api_keys WHERE $1::uuid IS NULL OR organization_id = $1::uuid";
     const char *params[1] = {organization_id};
-    return tenant_query_json(db, sql, 1, params, out);
+    return db_query_json_array(db, sql, 1, params, out);
 }
 
 int tenant_store_revoke_api_key(struct db *db, const char *key_id, bool *found)
@@ -177,5 +160,5 @@ int tenant_store_list_organizations(struct db *db, json_t **out)
     static const char sql[] = "SELECT coalesce(json_agg(json_build_object('id', id, 'name', name,"
                               " 'default_currency', default_currency) ORDER BY created_at), "
                               "'[]')::text FROM organizations";
-    return tenant_query_json(db, sql, 0, NULL, out);
+    return db_query_json_array(db, sql, 0, NULL, out);
 }

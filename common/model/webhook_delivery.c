@@ -195,17 +195,7 @@ int webhook_delivery_store_attempts(struct db *db, const char *delivery_id, json
         "  'response_body', response_body, 'error', error) ORDER BY id), '[]')::text"
         " FROM webhook_attempts WHERE delivery_id = $1";
     const char *params[1] = {delivery_id};
-    PGresult *r = db_exec(db, sql, 1, params);
-    if (r == NULL)
-        return C_ERR;
-    json_t *arr = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
-    PQclear(r);
-    if (!json_is_array(arr)) {
-        json_decref(arr);
-        return C_ERR;
-    }
-    *out = arr;
-    return C_OK;
+    return db_query_json_array(db, sql, 1, params, out);
 }
 
 int webhook_delivery_store_retry(struct db *db, const char *organization_id,

@@ -1,46 +1,38 @@
-#include "transition.h"
+#include "closing.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include <openssl/crypto.h>
-
-#include "core/log.h"
 #include "pipeline.h"
 #include "core/result.h"
 #include "core/utf8.h"
 #include "model/session.h"
 #include "validate.h"
 
-static const char *transition_base_url;
-static const char *transition_token;
+static const char *closing_base_url;
 
-void transition_init(const char *public_base_url, const char *service_token)
+void closing_init(const char *public_base_url)
 {
-    transition_base_url = public_base_url;
-    transition_token = service_token;
-    if (service_token[0] == '\0')
-        log_warn("CAISSE_INTERNAL_TOKEN is not set: completion calls will be refused");
+    closing_base_url = public_base_url;
 }
 
-struct transition_ctx {
+struct closing_ctx {
     char organization_id[UUID_STR_LEN]; /* expire: the tenant; complete: "" */
     char environment[SESSION_ENV_LEN];
     char *payment_reference; /* complete only */
 };
 
-static void transition_ctx_free(void *p)
+static void closing_ctx_free(void *p)
 {
-    struct transition_ctx *ctx = p;
+    struct closing_ctx *ctx = p;
     if (ctx != NULL)
         free(ctx->payment_reference);
     free(ctx);
 }
 
-/* Body of a transition request: a JSON object; expire may also have none. */
-static enum MHD_Result transition_parse_body(struct http_request *req, bool required, json_t **out)
+/* Body of an expire or complete request: a JSON object; expire may also have none. */
+static enum MHD_Result closing_parse_body(struct http_request *req, bool required, json_t **out)
 {
     if (req->body_len == 0 && !req->body_too_large && !required) {
         *out = json_object();
@@ -50,7 +42,7 @@ static enum MHD_Result transition_parse_body(struct http_request *req, bool requ
 }
 
 /* 400 for any field but the allowed ones; NULL-terminated list. */
-static const char *transition_unknown_field(const json_t *body, const char *const *allowed)
+static const char *closing_unknown_field(const json_t *body, const char *const *allowed)
 {
     const char *key;
     json_t *value;
@@ -65,7 +57,7 @@ static const char *transition_unknown_field(const json_t *body, const char *cons
     return NULL;
 }
 
-static bool transition_parse_id(struct http_request *req, const char *id, char out[UUID_STR_LEN])
+static bool closing_parse_id(struct http_request *req, const char *id, char out[UUID_STR_LEN])
 {
     struct uuid u;
     if (uuid_parse(id, &u) != C_OK) {
@@ -79,11 +71,11 @@ static bool transition_parse_id(struct http_request *req, const char *id, char o
 
 /* ---- manual expiry ----------------------------------------------------------- */
 
-static unsigned transition_expire_outcome(struct pipeline_op *op, const struct session *s)
+static unsigned closing_expire_outcome(struct pipeline_op *op, const struct session *s)
 {
     switch (s->status) {
     case SESSION_EXPIRED:
-        pipeline_op_set_body(op, session_to_json(s, transition_base_url));
+        pipeline_op_set_body(op, session_to_json(s, closing_base_url));
         return 200;
     case SESSION_COMPLETE:
         pipeline_op_set_error(op, "invalid_state", "id",
@@ -95,35 +87,36 @@ static unsigned transition_expire_outcome(struct pipeline_op *op, const struct s
     return 0;
 }
 
-static unsigned transition_expire_decide(struct pipeline_op *op, struct db *db,
-                                         enum pipeline_reason why)
+static unsigned closing_expire_decide(struct pipeline_op *op, struct db *db,
+                                      enum pipeline_reason why)
 {
     bool deadline = why == PIPELINE_DEADLINE;
-    struct transition_ctx *ctx = op->ctx;
+    struct closing_ctx *ctx = op->ctx;
     struct session s;
     bool found = false;
     if (session_store_get(db, ctx->organization_id, ctx->environment, op->session_id, &s, &found) !=
             C_OK ||
         !found)
         return 0;
-    unsigned status = transition_expire_outcome(op, &s);
+    unsigned status = closing_expire_outcome(op, &s);
     if (status == 0 && deadline)
-        pipeline_op_set_body(op, session_to_json(&s, transition_base_url));
+        pipeline_op_set_body(op, session_to_json(&s, closing_base_url));
     session_free(&s);
     return status;
 }
 
-enum MHD_Result transition_expire(struct http_request *req, struct db *db, const char *raw_id)
+enum MHD_Result closing_expire(struct http_request *req, struct db *db)
 {
+    const char *raw_id = req->route.params[0];
     char id[UUID_STR_LEN];
-    if (!transition_parse_id(req, raw_id, id))
+    if (!closing_parse_id(req, raw_id, id))
         return MHD_YES;
     json_t *body;
-    enum MHD_Result rc = transition_parse_body(req, false, &body);
+    enum MHD_Result rc = closing_parse_body(req, false, &body);
     if (body == NULL)
         return rc;
     static const char *const allowed[] = {NULL};
-    const char *unknown = transition_unknown_field(body, allowed);
+    const char *unknown = closing_unknown_field(body, allowed);
     if (unknown != NULL) {
         char shown[64];
         utf8_truncate(unknown, shown, sizeof(shown));
@@ -150,8 +143,8 @@ enum MHD_Result transition_expire(struct http_request *req, struct db *db, const
                                   id, session_status_name(status));
 
     char command_id[UUID_STR_LEN];
-    struct transition_ctx *ctx = calloc(1, sizeof(*ctx));
-    struct pipeline_op *op = pipeline_op_new(id, transition_expire_decide);
+    struct closing_ctx *ctx = calloc(1, sizeof(*ctx));
+    struct pipeline_op *op = pipeline_op_new(id, closing_expire_decide);
     json_t *command = NULL;
     if (ctx != NULL && uuid_v7_string(command_id) == C_OK)
         command = session_command_expire(id, req->identity.organization_id,
@@ -165,7 +158,7 @@ enum MHD_Result transition_expire(struct http_request *req, struct db *db, const
     memcpy(ctx->organization_id, req->identity.organization_id, UUID_STR_LEN);
     memcpy(ctx->environment, req->identity.environment, sizeof(ctx->environment));
     op->ctx = ctx;
-    op->ctx_free = transition_ctx_free;
+    op->ctx_free = closing_ctx_free;
     rc = pipeline_submit(req, op, command);
     json_decref(command);
     return rc;
@@ -174,13 +167,13 @@ enum MHD_Result transition_expire(struct http_request *req, struct db *db, const
 /* ---- completion ---------------------------------------------------------------- */
 
 /* The answer for a session as it stands, seen by a completion with reference. */
-static unsigned transition_complete_outcome(struct pipeline_op *op, const struct session *s,
-                                            const char *reference)
+static unsigned closing_complete_outcome(struct pipeline_op *op, const struct session *s,
+                                         const char *reference)
 {
     switch (s->status) {
     case SESSION_COMPLETE:
         if (s->payment_reference != NULL && strcmp(s->payment_reference, reference) == 0) {
-            pipeline_op_set_body(op, session_to_json(s, transition_base_url));
+            pipeline_op_set_body(op, session_to_json(s, closing_base_url));
             return 200;
         }
         pipeline_op_set_error(op, "invalid_state", "id",
@@ -197,41 +190,30 @@ static unsigned transition_complete_outcome(struct pipeline_op *op, const struct
     return 0;
 }
 
-static unsigned transition_complete_decide(struct pipeline_op *op, struct db *db,
-                                           enum pipeline_reason why)
+static unsigned closing_complete_decide(struct pipeline_op *op, struct db *db,
+                                        enum pipeline_reason why)
 {
     bool deadline = why == PIPELINE_DEADLINE;
-    struct transition_ctx *ctx = op->ctx;
+    struct closing_ctx *ctx = op->ctx;
     struct session s;
     bool found = false;
     if (session_store_get_any(db, op->session_id, &s, &found) != C_OK || !found)
         return 0;
-    unsigned status = transition_complete_outcome(op, &s, ctx->payment_reference);
+    unsigned status = closing_complete_outcome(op, &s, ctx->payment_reference);
     if (status == 0 && deadline)
-        pipeline_op_set_body(op, session_to_json(&s, transition_base_url));
+        pipeline_op_set_body(op, session_to_json(&s, closing_base_url));
     session_free(&s);
     return status;
 }
 
-static bool transition_token_valid(struct http_request *req)
-{
-    const char *authz = http_header(req, "Authorization");
-    size_t n = strlen(transition_token);
-    if (n == 0 || authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0)
-        return false;
-    const char *given = authz + 7;
-    /* Constant time, so the token cannot be guessed a byte at a time. */
-    return strlen(given) == n && CRYPTO_memcmp(given, transition_token, n) == 0;
-}
-
-/* The transition request's fields: reference (required) and customer id. */
-static enum MHD_Result transition_complete_fields(struct http_request *req, const json_t *body,
-                                                  const char **reference,
-                                                  char customer_id[UUID_STR_LEN], bool *ok)
+/* The completion request's fields: reference (required) and customer id. */
+static enum MHD_Result closing_complete_fields(struct http_request *req, const json_t *body,
+                                               const char **reference,
+                                               char customer_id[UUID_STR_LEN], bool *ok)
 {
     *ok = false;
     static const char *const allowed[] = {"payment_reference", "customer_id", NULL};
-    const char *unknown = transition_unknown_field(body, allowed);
+    const char *unknown = closing_unknown_field(body, allowed);
     if (unknown != NULL) {
         char shown[64];
         utf8_truncate(unknown, shown, sizeof(shown));
@@ -262,28 +244,27 @@ static enum MHD_Result transition_complete_fields(struct http_request *req, cons
     return MHD_YES;
 }
 
-enum MHD_Result transition_complete(struct http_request *req, struct db *db, const char *raw_id)
+enum MHD_Result closing_complete(struct http_request *req, struct db *db)
 {
-    if (!transition_token_valid(req))
-        return http_respond_error(req, 401, "authentication_error", NULL, "Invalid service token");
+    const char *raw_id = req->route.params[0];
     char id[UUID_STR_LEN];
-    if (!transition_parse_id(req, raw_id, id))
+    if (!closing_parse_id(req, raw_id, id))
         return MHD_YES;
     json_t *body;
-    enum MHD_Result rc = transition_parse_body(req, true, &body);
+    enum MHD_Result rc = closing_parse_body(req, true, &body);
     if (body == NULL)
         return rc;
     const char *reference = NULL;
     char customer_id[UUID_STR_LEN];
     bool ok;
-    rc = transition_complete_fields(req, body, &reference, customer_id, &ok);
+    rc = closing_complete_fields(req, body, &reference, customer_id, &ok);
     if (!ok) {
         json_decref(body);
         return rc;
     }
-    struct transition_ctx *ctx = calloc(1, sizeof(*ctx));
+    struct closing_ctx *ctx = calloc(1, sizeof(*ctx));
     if (ctx == NULL || (ctx->payment_reference = strdup(reference)) == NULL) {
-        transition_ctx_free(ctx);
+        closing_ctx_free(ctx);
         json_decref(body);
         return http_respond_unavailable(req);
     }
@@ -292,25 +273,25 @@ enum MHD_Result transition_complete(struct http_request *req, struct db *db, con
     struct session s;
     bool found = false;
     if (session_store_get_any(db, id, &s, &found) != C_OK) {
-        transition_ctx_free(ctx);
+        closing_ctx_free(ctx);
         return http_respond_unavailable(req);
     }
     if (!found) {
-        transition_ctx_free(ctx);
+        closing_ctx_free(ctx);
         return http_respond_error(req, 404, "not_found", "id",
                                   "Checkout session with ID %s not found", raw_id);
     }
-    struct pipeline_op *op = pipeline_op_new(id, transition_complete_decide);
+    struct pipeline_op *op = pipeline_op_new(id, closing_complete_decide);
     if (op == NULL) {
         session_free(&s);
-        transition_ctx_free(ctx);
+        closing_ctx_free(ctx);
         return http_respond_unavailable(req);
     }
     op->ctx = ctx;
-    op->ctx_free = transition_ctx_free;
+    op->ctx_free = closing_ctx_free;
     /* Already decided (a repeated completion, or too late): answer now,
      * without a command, so a retry never produces a second event. */
-    unsigned status = transition_complete_outcome(op, &s, ctx->payment_reference);
+    unsigned status = closing_complete_outcome(op, &s, ctx->payment_reference);
     session_free(&s);
     if (status != 0) {
         req->op = op;

@@ -1,0 +1,229 @@
+#include "routes.h"
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth.h"
+#include "closing.h"
+#include "create.h"
+#include "http.h"
+#include "openapi.h"
+#include "reads.h"
+#include "server.h"
+#include "webhooks.h"
+
+/* Table order is the order of a 405's Allow, and the order of the search: the
+ * busiest routes come first. Merchant API labels carry /v1, as they always did. */
+const struct route routes_table[] = {
+    /* Checkout sessions */
+    {"GET", "/checkout-sessions", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, reads_list,
+     "/v1/checkout-sessions"},
+    {"POST", "/checkout-sessions", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, create_handle,
+     "/v1/checkout-sessions"},
+    {"GET", "/checkout-sessions/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, reads_get,
+     "/v1/checkout-sessions/{id}"},
+    {"POST", "/checkout-sessions/{id}/expire", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, closing_expire,
+     "/v1/checkout-sessions/{id}/expire"},
+    {"POST", "/internal/checkout-sessions/{id}/complete", ROUTES_INTERNAL,
+     ROUTES_AUTH_INTERNAL_TOKEN, closing_complete, "/internal/checkout-sessions/{id}/complete"},
+    /* Webhook endpoints and their deliveries */
+    {"GET", "/webhook-endpoints", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, webhooks_endpoint_list,
+     "/v1/webhook-endpoints"},
+    {"POST", "/webhook-endpoints", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, webhooks_endpoint_create,
+     "/v1/webhook-endpoints"},
+    {"GET", "/webhook-endpoints/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, webhooks_endpoint_get,
+     "/v1/webhook-endpoints/{id}"},
+    {"PATCH", "/webhook-endpoints/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY,
+     webhooks_endpoint_update, "/v1/webhook-endpoints/{id}"},
+    {"DELETE", "/webhook-endpoints/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY,
+     webhooks_endpoint_delete, "/v1/webhook-endpoints/{id}"},
+    {"POST", "/webhook-endpoints/{id}/rotate-secret", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY,
+     webhooks_endpoint_rotate_secret, "/v1/webhook-endpoints/{id}/rotate-secret"},
+    {"GET", "/webhook-endpoints/{id}/deliveries", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY,
+     webhooks_endpoint_deliveries, "/v1/webhook-endpoints/{id}/deliveries"},
+    {"GET", "/webhook-deliveries/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, webhooks_delivery_get,
+     "/v1/webhook-deliveries/{id}"},
+    {"POST", "/webhook-deliveries/{id}/retry", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY,
+     webhooks_delivery_retry, "/v1/webhook-deliveries/{id}/retry"},
+    /* Events */
+    {"GET", "/events", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, webhooks_event_list, "/v1/events"},
+    {"GET", "/events/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, webhooks_event_get,
+     "/v1/events/{id}"},
+    /* Operations */
+    {"GET", "/healthz", ROUTES_BOTH, ROUTES_AUTH_NONE, server_healthz, "/healthz"},
+    {"HEAD", "/healthz", ROUTES_BOTH, ROUTES_AUTH_NONE, server_healthz, "/healthz"},
+    {"GET", "/readyz", ROUTES_BOTH, ROUTES_AUTH_NONE, server_readyz, "/readyz"},
+    {"HEAD", "/readyz", ROUTES_BOTH, ROUTES_AUTH_NONE, server_readyz, "/readyz"},
+    {"GET", "/metrics", ROUTES_INTERNAL, ROUTES_AUTH_NONE, server_metrics, "/metrics"},
+    {"HEAD", "/metrics", ROUTES_INTERNAL, ROUTES_AUTH_NONE, server_metrics, "/metrics"},
+    {"GET", "/openapi.json", ROUTES_MERCHANT, ROUTES_AUTH_NONE, openapi_respond, "/openapi.json"},
+};
+
+const size_t routes_table_len = sizeof(routes_table) / sizeof(routes_table[0]);
+
+void routes_path(const char *url, char *path, size_t size)
+{
+    if (strncmp(url, "/v1/", 4) == 0 || strcmp(url, "/v1") == 0)
+        url += 3;
+    snprintf(path, size, "%s", url[0] != '\0' ? url : "/");
+    size_t n = strlen(path);
+    if (n > 1 && path[n - 1] == '/')
+        path[n - 1] = '\0';
+}
+
+/* Whether path matches template; when params is given, copies the values of
+ * its {names} there (only called so on a template known to match). */
+static bool routes_template_matches(const char *template, const char *path,
+                                    char (*params)[ROUTES_PARAM_LEN])
+{
+    size_t n = 0;
+    for (;;) {
+        if (*template == '{') {
+            size_t len = strcspn(path, "/");
+            if (len == 0)
+                return false;
+            if (params != NULL) {
+                assert(n < ROUTES_PARAMS_MAX);
+                size_t kept = len < ROUTES_PARAM_LEN ? len : ROUTES_PARAM_LEN - 1;
+                memcpy(params[n], path, kept);
+                params[n][kept] = '\0';
+            }
+            n++;
+            template = strchr(template, '}');
+            assert(template != NULL);
+            template ++;
+            path += len;
+            continue;
+        }
+        if (*template != *path)
+            return false;
+        if (*template == '\0')
+            return true;
+        template ++;
+        path++;
+    }
+}
+
+/* The methods of template on listener, in table order, as an Allow header. */
+static void routes_allow(enum routes_listener listener, const char *template,
+                         char allow[ROUTES_ALLOW_MAX])
+{
+    size_t used = 0;
+    allow[0] = '\0';
+    for (size_t i = 0; i < routes_table_len; i++) {
+        const struct route *r = &routes_table[i];
+        if ((r->listeners & listener) == 0 || strcmp(r->template, template) != 0)
+            continue;
+        int n = snprintf(allow + used, ROUTES_ALLOW_MAX - used, "%s%s", used > 0 ? ", " : "",
+                         r->method);
+        assert(n > 0 && (size_t)n < ROUTES_ALLOW_MAX - used);
+        used += (size_t)n;
+    }
+}
+
+void routes_match(enum routes_listener listener, const char *method, const char *path,
+                  struct routes_match *m)
+{
+    m->outcome = ROUTES_NOT_FOUND;
+    m->route = NULL;
+    m->allow[0] = '\0';
+    for (size_t i = 0; i < ROUTES_PARAMS_MAX; i++)
+        m->params[i][0] = '\0';
+    const struct route *first = NULL; /* the path's template: its first entry */
+    for (size_t i = 0; i < routes_table_len; i++) {
+        const struct route *r = &routes_table[i];
+        if ((r->listeners & listener) == 0)
+            continue;
+        if (first == NULL) {
+            if (!routes_template_matches(r->template, path, NULL))
+                continue;
+            first = r;
+        } else if (strcmp(r->template, first->template) != 0) {
+            continue;
+        }
+        if (strcmp(r->method, method) == 0) {
+            m->route = r;
+            break;
+        }
+    }
+    if (first == NULL)
+        return;
+    routes_template_matches(first->template, path, m->params);
+    if (m->route != NULL) {
+        m->outcome = ROUTES_FOUND;
+        return;
+    }
+    m->outcome = ROUTES_METHOD_NOT_ALLOWED;
+    m->route = first;
+    routes_allow(listener, first->template, m->allow);
+}
+
+const char *routes_label(const struct routes_match *m)
+{
+    return m->route != NULL ? m->route->label : "other";
+}
+
+/* true: req->identity is the key's tenant; false: answered (401, 503) in *rc. */
+static bool routes_authenticate_key(struct http_request *req, struct db *db, enum MHD_Result *rc)
+{
+    const char *key = http_header(req, "x-api-key");
+    const char *authz = http_header(req, "Authorization");
+    if ((key == NULL || key[0] == '\0') && authz != NULL && strncasecmp(authz, "Bearer ", 7) == 0)
+        key = authz + 7;
+    switch (auth_authenticate(db, key, &req->identity)) {
+    case AUTH_OK:
+        return true;
+    case AUTH_MISSING:
+        *rc = http_respond_error(req, 401, "authentication_error", NULL, "API key is missing");
+        return false;
+    case AUTH_INVALID:
+        *rc = http_respond_error(req, 401, "authentication_error", NULL, "Invalid API key");
+        return false;
+    case AUTH_UNAVAILABLE:
+        break;
+    }
+    *rc = http_respond_unavailable(req);
+    return false;
+}
+
+enum MHD_Result routes_serve(struct http_request *req, struct db *(*thread_db)(void))
+{
+    const struct routes_match *m = &req->route;
+    struct db *db = NULL;
+    /* An unknown path too: 503 comes before routing's answers when PostgreSQL
+     * is away (x-caisse-unrouted in openapi.json). */
+    if (m->route == NULL || m->route->auth != ROUTES_AUTH_NONE) {
+        db = thread_db();
+        if (db == NULL)
+            return http_respond_unavailable(req);
+    }
+    switch (m->outcome) {
+    case ROUTES_NOT_FOUND:
+        return http_respond_error(req, 404, "not_found", NULL, "Route %s %s not found", req->method,
+                                  req->path);
+    case ROUTES_METHOD_NOT_ALLOWED:
+        req->allow = m->allow;
+        return http_respond_error(req, 405, "method_not_allowed", NULL,
+                                  "Method %s not allowed on %s", req->method, req->path);
+    case ROUTES_FOUND:
+        break;
+    }
+    enum MHD_Result rc;
+    switch (m->route->auth) {
+    case ROUTES_AUTH_NONE:
+        break;
+    case ROUTES_AUTH_API_KEY:
+        if (!routes_authenticate_key(req, db, &rc))
+            return rc;
+        break;
+    case ROUTES_AUTH_INTERNAL_TOKEN:
+        if (!auth_service_token_valid(http_header(req, "Authorization")))
+            return http_respond_error(req, 401, "authentication_error", NULL,
+                                      "Invalid service token");
+        break;
+    }
+    return m->route->handler(req, db);
+}
