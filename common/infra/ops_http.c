@@ -303,7 +303,8 @@ int ops_http_start(const struct ops_http_options *opt)
     }
     ops.kafka_probe = NULL;
     size_t nchecks = ops.uses_kafka ? 3 : 2;
-    if (ops_http_add_checks(ops_http_probe_checks, nchecks) != C_OK) {
+    if (ops_http_add_checks(ops_http_probe_checks, nchecks) != C_OK ||
+        ops_http_add_checks(opt->checks, opt->check_count) != C_OK) {
         log_error("ops listener: too many readiness checks");
         db_close(&ops.db);
         return C_ERR;

@@ -67,10 +67,14 @@ struct ops_http_options {
     /* Reads gauges from PostgreSQL on the probe's connection (their queries
      * live with their models); may be NULL. Runs on the probe thread. */
     void (*refresh)(struct db *db);
+    /* The worker's own readiness checks, after the probe's (may be NULL). */
+    const struct ops_check *checks;
+    size_t check_count;
 };
 
-/* Starts the probe and the listener, and adds the probe's checks: accepting
- * (see ops_http_set_accepting), postgres, and kafka when the worker uses it.
+/* Starts the probe and the listener, after adding the probe's checks:
+ * accepting (see ops_http_set_accepting), postgres, and kafka when the worker
+ * uses it; then opt's.
  * Copies what it needs from opt. C_ERR (logged) when it cannot listen or start
  * its thread; the worker should then exit. */
 int ops_http_start(const struct ops_http_options *opt);

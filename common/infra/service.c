@@ -237,25 +237,26 @@ static int service_run_loop(const struct service_spec *spec, const struct servic
     return rc;
 }
 
-/* The listener, its probe and the readiness checks. */
+/* The readiness checks, and a worker's listener with its probe. Checks are
+ * all in place before any listener answers. */
 static int service_start_ops(const struct service_spec *spec)
 {
-    if ((spec->uses & SERVICE_OPS_LISTENER) != 0) {
-        struct ops_http_options oo = {.host = service_cfg.ops_host,
-                                      .port = service_cfg.ops_port,
-                                      .database_url = service_cfg.database_url,
-                                      .kafka_brokers = service_cfg.kafka_brokers,
-                                      .refresh_ms = service_cfg.metrics_refresh_ms,
-                                      .refresh = spec->refresh_gauges};
-        if (ops_http_start(&oo) != C_OK)
+    if ((spec->uses & SERVICE_OPS_LISTENER) == 0) {
+        if (ops_http_add_checks(spec->checks, spec->check_count) != C_OK) {
+            log_error("too many readiness checks");
             return C_ERR;
+        }
+        return C_OK;
     }
-    if (ops_http_add_checks(spec->checks, spec->check_count) != C_OK) {
-        log_error("too many readiness checks");
-        ops_http_stop();
-        return C_ERR;
-    }
-    return C_OK;
+    struct ops_http_options oo = {.host = service_cfg.ops_host,
+                                  .port = service_cfg.ops_port,
+                                  .database_url = service_cfg.database_url,
+                                  .kafka_brokers = service_cfg.kafka_brokers,
+                                  .refresh_ms = service_cfg.metrics_refresh_ms,
+                                  .refresh = spec->refresh_gauges,
+                                  .checks = spec->checks,
+                                  .check_count = spec->check_count};
+    return ops_http_start(&oo);
 }
 
 int service_run(int argc, char **argv, const struct service_spec *spec)
