@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +12,13 @@
 #include "routes.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "infra/ops_http.h"
 #include "core/result.h"
 #include "infra/service.h"
 
 static struct MHD_Daemon *server_daemon;          /* merchant API */
 static struct MHD_Daemon *server_internal_daemon; /* internal API */
 static const char *server_database_url;
-static atomic_bool server_draining;
 
 /* One Postgres connection per server thread: reads never wait on a lock, and
  * the pool is exactly as large as the thread pool. */
@@ -33,27 +32,19 @@ static struct db *server_thread_db(void)
     return server_db_ready ? &server_db : NULL;
 }
 
+/* The same answers as a worker's ops listener (infra/ops_http), with this
+ * listener's request id and access log; readiness runs the gateway's checks
+ * (see main.c) with this server thread's connection. */
 static enum MHD_Result server_health(struct http_request *req, bool ready_check)
 {
-    if (!ready_check)
-        return http_respond_json(req, 200, json_pack("{ss}", "status", "ok"), NULL);
-    struct db *db = server_thread_db();
-    bool pg = db != NULL && db_exec_command(db, "SELECT 1", 0, NULL) == C_OK;
-    bool kafka = pipeline_kafka_ready();
-    bool listener = pipeline_listener_ready();
-    /* Unready from the signal on, before the main loop even notices it. */
-    bool draining = atomic_load(&server_draining) || service_stopping();
-    const char *reason = draining    ? "shutting down"
-                         : !pg       ? "postgres unreachable"
-                         : !kafka    ? "kafka unreachable"
-                         : !listener ? "not listening for commit notifications"
-                                     : NULL;
-    json_t *body =
-        json_pack("{ss s{sbsbsbsb}}", "status", reason == NULL ? "ready" : "unavailable", "checks",
-                  "postgres", pg, "kafka", kafka, "notifications", listener, "draining", draining);
-    if (body != NULL && reason != NULL)
-        json_object_set_new(body, "reason", json_string(reason));
-    return http_respond_json(req, reason == NULL ? 200 : 503, body, NULL);
+    struct ops_reply r;
+    if (ready_check)
+        ops_http_readyz(server_thread_db(), &r);
+    else
+        ops_http_healthz(&r);
+    if (r.body == NULL)
+        return http_respond_json_text(req, 500, NULL, NULL);
+    return http_respond_text(req, r.status, r.content_type, r.body, r.len);
 }
 
 enum MHD_Result server_healthz(struct http_request *req, struct db *db)
@@ -71,11 +62,11 @@ enum MHD_Result server_readyz(struct http_request *req, struct db *db)
 enum MHD_Result server_metrics(struct http_request *req, struct db *db)
 {
     (void)db;
-    char *text = NULL;
-    size_t len = 0;
-    if (metrics_render(metrics_default(), &text, &len) != C_OK)
+    struct ops_reply r;
+    ops_http_metrics(&r);
+    if (r.body == NULL)
         return http_respond_json_text(req, 500, NULL, NULL);
-    return http_respond_text(req, 200, METRICS_CONTENT_TYPE, text, len);
+    return http_respond_text(req, r.status, r.content_type, r.body, r.len);
 }
 
 static enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -182,11 +173,6 @@ int server_start(const struct server_config *cfg)
         return C_ERR;
     }
     return C_OK;
-}
-
-void server_set_draining(void)
-{
-    atomic_store(&server_draining, true);
 }
 
 /* Quiescing hands the listening socket back to us; closing it makes new

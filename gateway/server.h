@@ -33,8 +33,6 @@ struct MHD_Daemon *server_mhd_start(const char *host, long port, long threads,
                                     void *cls, MHD_RequestCompletedCallback completed);
 /* Stops accepting new connections; in-flight requests go on. */
 void server_quiesce(void);
-/* readyz answers 503 from now on (called first on SIGTERM). */
-void server_set_draining(void);
 void server_stop(void);
 
 /* Route handlers (routes.c) of GET/HEAD /healthz, /readyz (PostgreSQL, Kafka,
