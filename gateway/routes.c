@@ -183,6 +183,7 @@ static bool routes_authenticate_key(struct http_request *req, struct db *db, enu
         *rc = http_respond_error(req, 401, "authentication_error", NULL, "Invalid API key");
         return false;
     case AUTH_UNAVAILABLE:
+    case AUTH_NOT_CACHED:
         break;
     }
     *rc = http_respond_unavailable(req);
