@@ -26,6 +26,7 @@ static struct tenant_identity identity_of(unsigned n)
     snprintf(id.organization_id, sizeof(id.organization_id), "%s", id.key_id);
     snprintf(id.environment, sizeof(id.environment), "test");
     snprintf(id.default_currency, sizeof(id.default_currency), "XOF");
+    id.rate_limit_per_s = (long)n;
     return id;
 }
 
@@ -56,6 +57,7 @@ Test(auth_cache, a_remembered_key_is_found_until_it_expires)
     cr_assert(lookup(c, 1, 999, &valid, &id));
     cr_assert(valid);
     cr_assert_str_eq(id.key_id, "00000000-0000-7000-8000-000000000001");
+    cr_assert_eq(id.rate_limit_per_s, 1);
     cr_assert(lookup(c, 2, 999, &valid, &id));
     cr_assert_not(valid);
     cr_assert_not(lookup(c, 1, 1000, &valid, &id), "expired at its time");
