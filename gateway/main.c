@@ -106,8 +106,8 @@ static const struct config_entry gateway_config[] = {
      "Requests without credentials a client address may make at once", &cfg.rate_client_burst, 1,
      1000000},
     {"CAISSE_RATE_LIMIT_AUTH_FAILURES_PER_S", CONFIG_INT, "1",
-     "Failed authentications a second per client address; past them every request of that"
-     " address that is not authenticated already is 429; 0: no limit",
+     "Failed authentications a second per client address; past them, that address gets 429"
+     " for every key the gateway has not verified already; 0: no limit",
      &cfg.rate_auth_failures_per_s, 0, 1000000},
     {"CAISSE_RATE_LIMIT_AUTH_FAILURES_BURST", CONFIG_INT, "10",
      "Failed authentications a client address may make at once", &cfg.rate_auth_failures_burst, 1,
