@@ -78,6 +78,10 @@ static const char admin_summary[] =
     "  list-orgs [--json]               list organizations\n"
     "  revoke-key KEY_ID                revoke an API key (gateways stop accepting it\n"
     "                                   within their key cache TTL)\n"
+    "  set-rate-limit --org ORG_ID --per-second N|default\n"
+    "                                   requests a second each API key of the organization\n"
+    "                                   may make (0: no limit; default: the gateways'\n"
+    "                                   CAISSE_RATE_LIMIT_KEY_PER_S), within the key cache TTL\n"
     "\n"
     "Options of every command:\n"
     "  -v, --verbose                    JSON log lines on stderr at CAISSE_LOG_LEVEL\n"
@@ -534,6 +538,51 @@ static int admin_cmd_revoke_key(int argc, char **argv)
     return rc;
 }
 
+static int admin_cmd_set_rate_limit(int argc, char **argv)
+{
+    struct admin_option opts[] = {{"--org", true, NULL, false},
+                                  {"--per-second", true, NULL, false}};
+    if (admin_parse_args("set-rate-limit", argc, argv, opts, 2, NULL, NULL) != C_OK)
+        return ADMIN_EXIT_USAGE;
+    if (opts[0].value == NULL)
+        return admin_usage_error("set-rate-limit", "%s is required", "--org");
+    if (opts[1].value == NULL)
+        return admin_usage_error("set-rate-limit", "%s is required", "--per-second");
+    char org[UUID_STR_LEN];
+    if (admin_parse_uuid_arg("set-rate-limit", "--org", opts[0].value, org) != C_OK)
+        return ADMIN_EXIT_USAGE;
+    long per_second = TENANT_RATE_LIMIT_DEFAULT;
+    if (strcmp(opts[1].value, "default") != 0 &&
+        config_parse_long(opts[1].value, 0, TENANT_RATE_LIMIT_MAX, &per_second) != C_OK)
+        return admin_usage_error("set-rate-limit",
+                                 "--per-second must be 0 to %d or \"default\" (got \"%s\")",
+                                 TENANT_RATE_LIMIT_MAX, opts[1].value);
+    struct db db;
+    int rc = admin_db_open(&db);
+    if (rc != 0)
+        return rc;
+    bool found = false;
+    if (tenant_store_set_rate_limit(&db, org, per_second, &found) != C_OK) {
+        rc = admin_db_failed(&db, "set-rate-limit");
+    } else if (!found) {
+        fprintf(stderr, "%s: set-rate-limit: organization %s does not exist\n", admin_program, org);
+        rc = ADMIN_EXIT_FAILED;
+    } else {
+        if (per_second == TENANT_RATE_LIMIT_DEFAULT)
+            printf("organization %s: the gateways' default rate limit\n", org);
+        else if (per_second == 0)
+            printf("organization %s: no rate limit\n", org);
+        else
+            printf("organization %s: %ld requests a second per API key\n", org, per_second);
+        log_fields(LOG_INFO,
+                   json_pack("{ss sI}", "organization_id", org, "rate_limit_per_s",
+                             (json_int_t)per_second),
+                   "organization rate limit set");
+    }
+    admin_db_close(&db);
+    return rc;
+}
+
 struct admin_command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -543,7 +592,7 @@ static const struct admin_command admin_commands[] = {
     {"migrate", admin_cmd_migrate},       {"create-topics", admin_cmd_create_topics},
     {"create-org", admin_cmd_create_org}, {"create-key", admin_cmd_create_key},
     {"list-keys", admin_cmd_list_keys},   {"list-orgs", admin_cmd_list_orgs},
-    {"revoke-key", admin_cmd_revoke_key},
+    {"revoke-key", admin_cmd_revoke_key}, {"set-rate-limit", admin_cmd_set_rate_limit},
 };
 
 static bool admin_is_help(const char *arg)

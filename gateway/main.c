@@ -17,6 +17,7 @@
 #include "pipeline.h"
 #include "reads.h"
 #include "server.h"
+#include "throttle.h"
 #include "webhooks.h"
 
 /* The pipeline's last Kafka flush after the drain takes up to 5 s; the
@@ -39,6 +40,14 @@ static struct {
     long session_min_ttl;
     long session_max_ttl;
     long connection_timeout;
+    long max_connections;
+    long max_connections_per_ip;
+    long request_timeout;
+    char *trusted_proxies;
+    long rate_key_per_s, rate_key_burst;
+    long rate_client_per_s, rate_client_burst;
+    long rate_auth_failures_per_s, rate_auth_failures_burst;
+    long rate_replicas;
     long shutdown_delay_ms;
 } cfg;
 
@@ -64,6 +73,45 @@ static const struct config_entry gateway_config[] = {
      604800},
     {"CAISSE_HTTP_CONNECTION_TIMEOUT", CONFIG_INT, "30", "Idle HTTP connection timeout in seconds",
      &cfg.connection_timeout, 1, 3600},
+    {"CAISSE_HTTP_MAX_CONNECTIONS", CONFIG_INT, "1024",
+     "Most open connections of the merchant API, split evenly between the server threads; more"
+     " wait in the listen backlog",
+     &cfg.max_connections, 1, 1000000},
+    {"CAISSE_HTTP_MAX_CONNECTIONS_PER_IP", CONFIG_INT, "128",
+     "Most open connections of the merchant API from one address (the TCP peer: behind a proxy,"
+     " the proxy's); more are closed at once; 0: no limit",
+     &cfg.max_connections_per_ip, 0, 1000000},
+    {"CAISSE_HTTP_REQUEST_TIMEOUT", CONFIG_INT, "10",
+     "Seconds a client has to send a whole request once its request line arrived (and the idle"
+     " timeout plus this from the connection's start or its previous answer); 0: no deadline",
+     &cfg.request_timeout, 0, 3600},
+    {"CAISSE_RATE_LIMIT_KEY_PER_S", CONFIG_INT, "100",
+     "Requests a second per API key, for the whole deployment (an organization's own limit, set"
+     " with caisse-admin set-rate-limit, wins); 0: no limit",
+     &cfg.rate_key_per_s, 0, 1000000},
+    {"CAISSE_RATE_LIMIT_KEY_BURST", CONFIG_INT, "200", "Requests an API key may make at once",
+     &cfg.rate_key_burst, 1, 1000000},
+    {"CAISSE_RATE_LIMIT_CLIENT_PER_S", CONFIG_INT, "20",
+     "Requests a second per client address without credentials (the API document, readiness,"
+     " unknown routes); 0: no limit",
+     &cfg.rate_client_per_s, 0, 1000000},
+    {"CAISSE_RATE_LIMIT_CLIENT_BURST", CONFIG_INT, "40",
+     "Requests without credentials a client address may make at once", &cfg.rate_client_burst, 1,
+     1000000},
+    {"CAISSE_RATE_LIMIT_AUTH_FAILURES_PER_S", CONFIG_INT, "1",
+     "Failed authentications a second per client address; past them, that address gets 429"
+     " for every key the gateway has not verified already; 0: no limit",
+     &cfg.rate_auth_failures_per_s, 0, 1000000},
+    {"CAISSE_RATE_LIMIT_AUTH_FAILURES_BURST", CONFIG_INT, "10",
+     "Failed authentications a client address may make at once", &cfg.rate_auth_failures_burst, 1,
+     1000000},
+    {"CAISSE_RATE_LIMIT_REPLICAS", CONFIG_INT, "1",
+     "Gateways sharing the rate limits: each enforces the rates and bursts divided by this",
+     &cfg.rate_replicas, 1, 1000},
+    {"CAISSE_TRUSTED_PROXIES", CONFIG_STRING, "",
+     "Comma-separated CIDRs of the proxies in front (the ingress): from them, the client address"
+     " of the rate limits is read from X-Forwarded-For; empty: the TCP peer",
+     &cfg.trusted_proxies, 0, 0},
     {"CAISSE_SHUTDOWN_DELAY_MS", CONFIG_INT, "0",
      "On SIGTERM, how long /readyz answers 503 while requests are still served, before the"
      " listeners close: the time a load balancer (a Kubernetes Service) needs to stop routing"
@@ -142,12 +190,27 @@ static void gateway_drain(const struct service_settings *s)
     pipeline_shutdown(deadline);
     server_stop();
     auth_shutdown();
+    throttle_shutdown();
 }
 
 static int gateway_run(const struct service_settings *s, struct db *db)
 {
     (void)db;
-    auth_init(cfg.api_key_cache_ttl, cfg.internal_token);
+    struct throttle_config tc = {
+        .rates = {[THROTTLE_API_KEY] = {cfg.rate_key_per_s, cfg.rate_key_burst},
+                  [THROTTLE_CLIENT] = {cfg.rate_client_per_s, cfg.rate_client_burst},
+                  [THROTTLE_AUTH_FAILURE] = {cfg.rate_auth_failures_per_s,
+                                             cfg.rate_auth_failures_burst}},
+        .replicas = cfg.rate_replicas,
+        .trusted_proxies = cfg.trusted_proxies,
+    };
+    struct error err = ERROR_INIT;
+    if (throttle_init(&tc, &err) != C_OK) {
+        log_error("%s", err.message);
+        return C_ERR;
+    }
+    if (auth_init(cfg.api_key_cache_ttl, cfg.internal_token) != C_OK)
+        return C_ERR;
     reads_init(s->public_base_url);
     struct create_config cc = {
         .public_base_url = s->public_base_url,
@@ -177,6 +240,9 @@ static int gateway_run(const struct service_settings *s, struct db *db)
         .threads = cfg.threads,
         .database_url = s->database_url,
         .connection_timeout_s = cfg.connection_timeout,
+        .max_connections = cfg.max_connections,
+        .max_connections_per_ip = cfg.max_connections_per_ip,
+        .request_timeout_s = cfg.request_timeout,
         .internal_host = cfg.internal_host,
         .internal_port = cfg.internal_port,
     };
