@@ -310,10 +310,10 @@ static int session_from_row(const PGresult *r, int row, struct session *out)
     return C_OK;
 }
 
-static int session_store_get_one(struct db *db, const char *statement, const char *sql, int nparams,
+static int session_store_get_one(struct db *db, const char *sql, int nparams,
                                  const char *const *params, struct session *out, bool *found)
 {
-    PGresult *r = db_exec_as(db, statement, sql, nparams, params);
+    PGresult *r = db_exec(db, sql, nparams, params);
     if (r == NULL)
         return C_ERR;
     int rc = C_OK;
@@ -330,7 +330,7 @@ int session_store_get(struct db *db, const char *organization_id, const char *en
                       const char *id, struct session *out, bool *found)
 {
     const char *params[3] = {organization_id, environment, id};
-    return session_store_get_one(db, __func__, session_sql(SESSION_SQL_GET), 3, params, out, found);
+    return session_store_get_one(db, session_sql(SESSION_SQL_GET), 3, params, out, found);
 }
 
 int session_store_find_by_idempotency_key(struct db *db, const char *organization_id,
@@ -338,15 +338,14 @@ int session_store_find_by_idempotency_key(struct db *db, const char *organizatio
                                           struct session *out, bool *found)
 {
     const char *params[3] = {organization_id, environment, key};
-    return session_store_get_one(db, __func__, session_sql(SESSION_SQL_FIND_BY_IDEMPOTENCY_KEY), 3,
-                                 params, out, found);
+    return session_store_get_one(db, session_sql(SESSION_SQL_FIND_BY_IDEMPOTENCY_KEY), 3, params,
+                                 out, found);
 }
 
 int session_store_get_any(struct db *db, const char *id, struct session *out, bool *found)
 {
     const char *params[1] = {id};
-    return session_store_get_one(db, __func__, session_sql(SESSION_SQL_GET_ANY), 1, params, out,
-                                 found);
+    return session_store_get_one(db, session_sql(SESSION_SQL_GET_ANY), 1, params, out, found);
 }
 
 void session_array_free(struct session *arr, size_t count)
@@ -466,12 +465,12 @@ static int session_add_event(struct outbox_batch *events, struct json_writer *w,
 
 /* Runs a guarded single-row UPDATE ... RETURNING and, if it changed the row,
  * adds the transition's event to events. */
-static int session_store_transition(struct db *db, const char *statement, const char *sql,
-                                    int nparams, const char *const *params, const char *type,
+static int session_store_transition(struct db *db, const char *sql, int nparams,
+                                    const char *const *params, const char *type,
                                     const char *event_id, const char *public_base_url,
                                     struct outbox_batch *events, bool *applied)
 {
-    PGresult *r = db_exec_as(db, statement, sql, nparams, params);
+    PGresult *r = db_exec(db, sql, nparams, params);
     if (r == NULL)
         return C_ERR;
     if (PQntuples(r) == 0) {
@@ -498,7 +497,7 @@ int session_store_complete(struct db *db, const char *id, const char *payment_re
                            const char *public_base_url, struct outbox_batch *events, bool *applied)
 {
     const char *params[3] = {id, payment_reference, customer_id};
-    return session_store_transition(db, __func__, session_sql(SESSION_SQL_COMPLETE), 3, params,
+    return session_store_transition(db, session_sql(SESSION_SQL_COMPLETE), 3, params,
                                     SESSION_EVENT_COMPLETED, event_id, public_base_url, events,
                                     applied);
 }
@@ -508,7 +507,7 @@ int session_store_expire(struct db *db, const char *id, const char *organization
                          struct outbox_batch *events, bool *applied)
 {
     const char *params[3] = {id, organization_id, environment};
-    return session_store_transition(db, __func__, session_sql(SESSION_SQL_EXPIRE), 3, params,
+    return session_store_transition(db, session_sql(SESSION_SQL_EXPIRE), 3, params,
                                     SESSION_EVENT_EXPIRED, event_id, public_base_url, events,
                                     applied);
 }
