@@ -1,5 +1,6 @@
 #include "json_writer.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,8 @@ void json_writer_clear(struct json_writer *w)
 
 size_t json_writer_begin(const struct json_writer *w)
 {
+    /* Every failure is reported by the json_writer_end of its unit. */
+    assert(!w->failed);
     return w->len;
 }
 

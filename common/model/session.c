@@ -63,15 +63,19 @@ int session_status_parse(const char *name, enum session_status *out)
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-/* <public_base_url>/checkout/<id>, cut like the buffer always did. */
-static void session_url(const struct session *s, const char *public_base_url, char url[2600])
+/* The url member: <public_base_url>/checkout/<id>, cut at this size as it
+ * always was. */
+#define SESSION_URL_SIZE 2600
+
+static void session_url(const struct session *s, const char *public_base_url,
+                        char url[SESSION_URL_SIZE])
 {
-    snprintf(url, 2600, "%s/checkout/%s", public_base_url, s->id);
+    snprintf(url, SESSION_URL_SIZE, "%s/checkout/%s", public_base_url, s->id);
 }
 
 json_t *session_to_json(const struct session *s, const char *public_base_url)
 {
-    char url[2600];
+    char url[SESSION_URL_SIZE];
     session_url(s, public_base_url, url);
     json_t *o = resource_to_json(&session_resource, s);
     if (o == NULL || json_object_set_new(o, "url", json_string(url)) != 0) {
@@ -85,7 +89,7 @@ json_t *session_to_json(const struct session *s, const char *public_base_url)
 static void session_write_json(struct json_writer *w, const struct session *s,
                                const char *public_base_url)
 {
-    char url[2600];
+    char url[SESSION_URL_SIZE];
     session_url(s, public_base_url, url);
     json_writer_literal(w, "{");
     resource_write_members(w, &session_resource, s);
