@@ -160,9 +160,11 @@ unit-asan:
 	    build/asan/bin/unit-tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/bin/unit-tests --jobs 2
 
-# The dependency rule between common/'s layers and the programs (ARCHITECTURE.md).
+# The dependency rule between common/'s layers and the programs (ARCHITECTURE.md), and
+# documents whose links stay inside the repository.
 structure-check:
 	bash tests/structure/layers.sh
+	bash tests/structure/links.sh
 
 # Everything must also build clean under clang.
 clang-check:
