@@ -107,10 +107,10 @@ enum MHD_Result create_handle(struct http_request *req, struct db *db)
     if (body == NULL)
         return rc;
     const char *key = http_header(req, "Idempotency-Key");
-    if (key != NULL && (key[0] == '\0' || strlen(key) > 255)) {
+    struct error kerr;
+    if (key != NULL && validate_idempotency_key(key, &kerr) != C_OK) {
         json_decref(body);
-        return http_respond_error(req, 400, "validation_error", "Idempotency-Key",
-                                  "Idempotency-Key must be 1 to 255 characters");
+        return http_respond_error(req, 400, "validation_error", kerr.param, "%s", kerr.message);
     }
 
     struct session s;

@@ -20,8 +20,14 @@ struct pipeline_op;
 
 struct http_request {
     struct MHD_Connection *conn;
-    const char *method; /* owned by MHD for the connection's lifetime */
-    char path[256];     /* as routes see it (routes_path): no /v1, no trailing slash */
+    /* MHD's for the connection's lifetime; method_escaped when it is no HTTP token */
+    const char *method;
+    char path[256]; /* as routes see it (routes_path): no /v1, no trailing slash */
+    /* Why the request's bytes are refused whatever its route (the 400's
+     * message), or NULL. Its method and path are then escaped as
+     * utf8_escape_invalid does, so the access log can show them. */
+    const char *malformed;
+    char method_escaped[48];
     char request_id[HTTP_REQUEST_ID_MAX + 1];
     char *body; /* owned, NUL-terminated */
     size_t body_len;
@@ -35,7 +41,15 @@ struct http_request {
     struct pipeline_op *op;    /* owned; set once a command was submitted */
 };
 
-/* Allocates the per-request state on the first callback. NULL: out of memory. */
+/* MHD_OPTION_UNESCAPE_CALLBACK of both listeners: decodes %XX escapes in the
+ * path and in query names and values, except %00, kept as those three
+ * characters: a NUL would cut the path or a value short (/checkout-sessions/%00
+ * would read as the list), and no name or value of the API holds one. */
+size_t http_unescape(void *cls, struct MHD_Connection *conn, char *s);
+
+/* Allocates the per-request state on the first callback, and checks the bytes
+ * every route relies on: a method that is an HTTP token, a path and query
+ * names and values that are UTF-8 (else req->malformed). NULL: out of memory. */
 struct http_request *http_request_new(struct MHD_Connection *conn, const char *method,
                                       const char *url);
 void http_request_free(struct http_request *req);

@@ -151,8 +151,9 @@ struct MHD_Daemon *server_mhd_start(const char *host, long port, long threads,
             MHD_USE_ERROR_LOG,
         (uint16_t)port, NULL, NULL, access, cls, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, cls, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)connection_timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, completed, cls, MHD_OPTION_UNESCAPE_CALLBACK, http_unescape,
+        NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)connection_timeout_s,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
     if (d == NULL)
         log_error("cannot listen on %s:%ld", host, port);
     return d;

@@ -391,10 +391,15 @@ int validate_list_query(const char *status, const char *limit, const char *offse
     if (limit != NULL && config_parse_long(limit, 1, VALIDATE_MAX_LIST_LIMIT, &q.limit) != C_OK)
         return error_set(err, "limit", "limit must be an integer from 1 to %d",
                          VALIDATE_MAX_LIST_LIMIT);
-    /* api.md: any offset >= 0 (PostgreSQL takes a bigint); a deep offset costs
-     * no more than the tenant's row count, and starting_after is the fast way. */
+    /* A deep offset makes PostgreSQL walk and drop every row before it: capped,
+     * so one request cannot cost a scan of a big tenant's whole history;
+     * starting_after is the way further, at the cost of one index lookup. */
     if (offset != NULL && config_parse_long(offset, 0, LONG_MAX, &q.offset) != C_OK)
         return error_set(err, "offset", "offset must be a non-negative integer");
+    if (q.offset > VALIDATE_MAX_LIST_OFFSET)
+        return error_set(err, "offset",
+                         "offset must be at most %d; use starting_after to page further",
+                         VALIDATE_MAX_LIST_OFFSET);
     if (starting_after != NULL) {
         struct uuid u;
         if (uuid_parse(starting_after, &u) != C_OK)
@@ -589,5 +594,24 @@ int validate_event_type(const char *type, struct error *err)
         return error_set(err, "type",
                          "type must be one of checkout.session.created,"
                          " checkout.session.completed, checkout.session.expired");
+    return C_OK;
+}
+
+int validate_idempotency_key(const char *key, struct error *err)
+{
+    size_t len = strlen(key);
+    if (len == 0 || len > 255)
+        return error_set(err, "Idempotency-Key", "Idempotency-Key must be 1 to 255 characters");
+    /* Bytes PostgreSQL would refuse as text must be a 400, not a failed
+     * statement (a 503 a client would retry forever). */
+    if (!utf8_valid(key, len))
+        return error_set(err, "Idempotency-Key",
+                         "Idempotency-Key must be UTF-8 text without control characters");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)key[i];
+        if (c < 0x20 || c == 0x7f)
+            return error_set(err, "Idempotency-Key",
+                             "Idempotency-Key must be UTF-8 text without control characters");
+    }
     return C_OK;
 }

@@ -48,7 +48,8 @@ static enum MHD_Result webhooks_find_unknown(void *cls, enum MHD_ValueKind kind,
         if (strcmp(key, u->allowed[i]) == 0)
             return MHD_YES;
     }
-    snprintf(u->name, sizeof(u->name), "%s", key);
+    /* Valid UTF-8 (http_request_new refused the rest): cut between characters. */
+    utf8_truncate(key, u->name, sizeof(u->name));
     u->found = true;
     return MHD_NO;
 }
