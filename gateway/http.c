@@ -127,6 +127,8 @@ void http_request_free(struct http_request *req)
 {
     if (req == NULL)
         return;
+    if (req->resume_ctx_free != NULL)
+        req->resume_ctx_free(req->resume_ctx);
     free(req->body);
     free(req);
 }

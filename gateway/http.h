@@ -39,6 +39,13 @@ struct http_request {
     struct routes_match route; /* the route table's answer for method and path */
     const char *allow;         /* the path's methods, for a 405's Allow; set by the router */
     struct pipeline_op *op;    /* owned; set once a command was submitted */
+    /* Set by a handler that suspended the connection for something else than
+     * the pipeline (a name lookup): once the connection is resumed, the server
+     * thread calls it, with its database, in the handler's place. resume_ctx
+     * is freed with the request by resume_ctx_free. */
+    routes_handler resume;
+    void *resume_ctx;
+    void (*resume_ctx_free)(void *ctx);
 };
 
 /* MHD_OPTION_UNESCAPE_CALLBACK of both listeners: decodes %XX escapes in the

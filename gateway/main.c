@@ -29,11 +29,13 @@ static struct {
     char *internal_token;
     char *webhook_allowlist;
     long event_retention_days;
+    long webhook_resolve_timeout_ms;
     long internal_port;
     long port;
     long threads;
     long create_wait_ms;
     long kafka_timeout_ms;
+    long statement_timeout_ms;
     long api_key_cache_ttl;
     long session_ttl;
     long session_min_ttl;
@@ -59,6 +61,10 @@ static const struct config_entry gateway_config[] = {
      &cfg.create_wait_ms, 0, 60000},
     {"CAISSE_KAFKA_MESSAGE_TIMEOUT_MS", CONFIG_INT, "5000",
      "Kafka delivery timeout; past it a create answers 503", &cfg.kafka_timeout_ms, 1000, 300000},
+    {"CAISSE_DB_STATEMENT_TIMEOUT_MS", CONFIG_INT, "5000",
+     "PostgreSQL statement_timeout of the statements requests run; past it the request answers"
+     " 503 (0: the server's own)",
+     &cfg.statement_timeout_ms, 0, 600000},
     {"CAISSE_API_KEY_CACHE_TTL", CONFIG_INT, "30",
      "Seconds an API key lookup is cached (revocation delay)", &cfg.api_key_cache_ttl, 0, 3600},
     {"CAISSE_SESSION_TTL", CONFIG_INT, "3600", "Default session lifetime in seconds",
@@ -91,6 +97,10 @@ static const struct config_entry gateway_config[] = {
      "Comma-separated CIDRs a webhook endpoint URL may resolve to although private or loopback"
      " (tests: 127.0.0.1/32); empty allows public addresses only",
      &cfg.webhook_allowlist, 0, 0},
+    {"CAISSE_WEBHOOK_RESOLVE_TIMEOUT_MS", CONFIG_INT, "2000",
+     "How long a webhook endpoint URL's host name may take to resolve (off the request threads);"
+     " past it the create or update is a 400",
+     &cfg.webhook_resolve_timeout_ms, 100, 30000},
     {"CAISSE_EVENT_RETENTION_DAYS", CONFIG_INT, "30",
      "Days an event stays visible through GET /events", &cfg.event_retention_days, 1, 3650},
     {"CAISSE_LOG_LEVEL", CONFIG_STRING, "info", "debug, info, warn or error", &cfg.log_level, 0, 0},
@@ -117,6 +127,7 @@ int main(int argc, char **argv)
         .kafka_brokers = cfg.kafka_brokers,
         .wait_ms = cfg.create_wait_ms,
         .kafka_timeout_ms = cfg.kafka_timeout_ms,
+        .statement_timeout_ms = cfg.statement_timeout_ms,
     };
     struct create_config cc = {
         .public_base_url = cfg.public_base_url,
@@ -129,6 +140,7 @@ int main(int argc, char **argv)
     struct webhooks_config wc = {
         .allowlist = cfg.webhook_allowlist,
         .event_retention_days = cfg.event_retention_days,
+        .resolve_timeout_ms = cfg.webhook_resolve_timeout_ms,
     };
     if (webhooks_init(&wc) != C_OK)
         return 1;
@@ -139,6 +151,7 @@ int main(int argc, char **argv)
         .port = cfg.port,
         .threads = cfg.threads,
         .database_url = cfg.database_url,
+        .statement_timeout_ms = cfg.statement_timeout_ms,
         .connection_timeout_s = cfg.connection_timeout,
         .internal_host = cfg.internal_host,
         .internal_port = cfg.internal_port,
@@ -172,6 +185,7 @@ int main(int argc, char **argv)
     log_info("shutting down: draining in-flight requests");
     server_quiesce();
     pipeline_shutdown(deadline);
+    webhooks_shutdown();
     server_stop();
     auth_shutdown();
     log_info("gateway stopped");

@@ -273,6 +273,7 @@ static void *pipeline_listen_main(void *arg)
         db_close(&listen_db);
         return NULL;
     }
+    db_set_statement_timeout(&query_db, pipeline_cfg.statement_timeout_ms);
     bool listening = false;
     while (!atomic_load(&pipeline_stop)) {
         if (!listening || !db_is_connected(&listen_db)) {

@@ -60,8 +60,9 @@ struct pipeline_op {
 struct pipeline_config {
     const char *database_url;
     const char *kafka_brokers;
-    long wait_ms;          /* applied within this, else the deadline decision */
-    long kafka_timeout_ms; /* delivery report deadline, then 503 */
+    long wait_ms;              /* applied within this, else the deadline decision */
+    long kafka_timeout_ms;     /* delivery report deadline, then 503 */
+    long statement_timeout_ms; /* of the decisions' queries; 0: the server's */
 };
 
 int pipeline_init(const struct pipeline_config *cfg);

@@ -19,6 +19,7 @@
 static struct MHD_Daemon *server_daemon;          /* merchant API */
 static struct MHD_Daemon *server_internal_daemon; /* internal API */
 static const char *server_database_url;
+static long server_statement_timeout_ms;
 static atomic_bool server_draining;
 
 /* One Postgres connection per server thread: reads never wait on a lock, and
@@ -28,8 +29,10 @@ static _Thread_local bool server_db_ready;
 
 static struct db *server_thread_db(void)
 {
-    if (!server_db_ready && db_init(&server_db, server_database_url) == C_OK)
+    if (!server_db_ready && db_init(&server_db, server_database_url) == C_OK) {
+        db_set_statement_timeout(&server_db, server_statement_timeout_ms);
         server_db_ready = true;
+    }
     return server_db_ready ? &server_db : NULL;
 }
 
@@ -103,6 +106,12 @@ static enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, con
     }
     if (req->op != NULL)
         return pipeline_answer(req); /* resumed after suspension */
+    if (req->resume != NULL) {
+        routes_handler resume = req->resume;
+        req->resume = NULL;
+        struct db *db = server_thread_db();
+        return db != NULL ? resume(req, db) : http_respond_unavailable(req);
+    }
     if (req->answered)
         return MHD_YES;
     return routes_serve(req, server_thread_db);
@@ -171,6 +180,7 @@ int server_start(const struct server_config *cfg)
 {
     static int internal_marker;
     server_database_url = cfg->database_url;
+    server_statement_timeout_ms = cfg->statement_timeout_ms;
     server_daemon =
         server_listen(cfg->host, cfg->port, cfg->threads, cfg->connection_timeout_s, NULL);
     if (server_daemon == NULL)

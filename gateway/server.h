@@ -17,6 +17,7 @@ struct server_config {
     long port;
     long threads;
     const char *database_url;
+    long statement_timeout_ms; /* of every statement a request runs; 0: the server's */
     long connection_timeout_s;
     const char *internal_host; /* the internal API: completion, health */
     long internal_port;

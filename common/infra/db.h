@@ -25,11 +25,22 @@ struct db {
     char **prepared;
     size_t nprepared;
     unsigned long prepared_for;
+    /* statement_timeout of every connection made, in ms; 0: the server's. */
+    long statement_timeout_ms;
 };
 
 /* Copies conninfo; connects lazily on first use, so a service can start before
- * PostgreSQL is up and report itself unready meanwhile. */
+ * PostgreSQL is up and report itself unready meanwhile. Every connection is
+ * made with these libpq parameters unless conninfo sets them itself:
+ * connect_timeout=5 (a bounded connect), keepalives=1 keepalives_idle=30
+ * keepalives_interval=10 keepalives_count=3 tcp_user_timeout=30000 (a peer
+ * that vanished, a failover or a cut network, is noticed within about a
+ * minute instead of waited on forever). */
 int db_init(struct db *db, const char *conninfo);
+/* Sets statement_timeout on this connection and every one it makes later:
+ * for statements on a request's path, which must fail (and answer 503) rather
+ * than hold a thread. 0: the server's setting. Call before the first use. */
+void db_set_statement_timeout(struct db *db, long ms);
 void db_close(struct db *db);
 /* Connects if needed (or the connection broke). C_ERR: unreachable now. */
 int db_ensure(struct db *db);

@@ -15,7 +15,8 @@ export CAISSE_GATEWAY_PORT="${CAISSE_TEST_GATEWAY_PORT:-28080}"
 export CAISSE_GATEWAY_INTERNAL_PORT=$((CAISSE_GATEWAY_PORT + 1))
 # The workers' ops listeners (healthz, readyz, metrics), derived from the gateway's port like
 # everything else, so parallel stacks never collide. +10 and +20 are the short-TTL gateway
-# and the webhook receiver; tests/integration/metrics.c starts a gateway of its own at +34.
+# and the webhook receiver; tests/integration/metrics.c starts a gateway of its own at +34,
+# bounds.c two at +36 and +38, faults.c one at +40 (each with its internal API at +1).
 export CAISSE_SESSION_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 30))
 export CAISSE_EXPIRY_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 31))
 export CAISSE_WEBHOOK_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 32))
@@ -52,8 +53,8 @@ teardown() {
   receiver_pid=$(cat "$CAISSE_STACK_DIR/run/webhook-receiver.pid" 2>/dev/null || true)
   if [ -n "$receiver_pid" ]; then kill "$receiver_pid" 2>/dev/null || true; fi
   local extra extra_pid
-  # The extra gateways: the short-TTL one, and the metrics suite's own if a crash left it.
-  for extra in gateway-short-ttl gateway-metrics; do
+  # The extra gateways: the short-TTL one, and the tests' own if a crash left one.
+  for extra in gateway-short-ttl gateway-metrics gateway-slow-dns gateway-no-db gateway-statement-timeout; do
     extra_pid=$(cat "$CAISSE_STACK_DIR/run/$extra.pid" 2>/dev/null || true)
     if [ -n "$extra_pid" ] && kill "$extra_pid" 2>/dev/null; then
       for _ in $(seq 1 100); do kill -0 "$extra_pid" 2>/dev/null || break; sleep 0.1; done
