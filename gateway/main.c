@@ -27,6 +27,7 @@ static struct {
     char *log_level;
     char *internal_host;
     char *internal_token;
+    char *idempotency_secret;
     char *webhook_allowlist;
     long event_retention_days;
     long webhook_resolve_timeout_ms;
@@ -93,6 +94,11 @@ static const struct config_entry gateway_config[] = {
     {"CAISSE_INTERNAL_TOKEN", CONFIG_STRING, "",
      "Service token for the internal API (Authorization: Bearer); empty disables completion",
      &cfg.internal_token, 0, 0},
+    {"CAISSE_IDEMPOTENCY_SECRET", CONFIG_STRING, "",
+     "Secret (at least 32 bytes, the same on every replica) under which a keyed create's session"
+     " id is derived from its organization, environment and Idempotency-Key; empty: ids anyone"
+     " can compute (local stacks only)",
+     &cfg.idempotency_secret, 0, 0},
     {"CAISSE_WEBHOOK_ALLOWLIST", CONFIG_STRING, "",
      "Comma-separated CIDRs a webhook endpoint URL may resolve to although private or loopback"
      " (tests: 127.0.0.1/32); empty allows public addresses only",
@@ -134,8 +140,10 @@ int main(int argc, char **argv)
         .default_ttl_seconds = cfg.session_ttl,
         .min_ttl_seconds = cfg.session_min_ttl,
         .max_ttl_seconds = cfg.session_max_ttl,
+        .idempotency_secret = cfg.idempotency_secret,
     };
-    create_init(&cc);
+    if (create_init(&cc) != C_OK)
+        return 2;
     closing_init(cfg.public_base_url);
     struct webhooks_config wc = {
         .allowlist = cfg.webhook_allowlist,

@@ -221,6 +221,17 @@ static size_t pipeline_claim(const char *session_id, bool deadline_only, int64_t
     return n;
 }
 
+/* An inserted session whose id other requests share (op->command_id) was
+ * inserted by this op's command only if the notification names it. */
+static enum pipeline_reason pipeline_reason_for(const struct pipeline_op *op,
+                                                enum pipeline_reason why, const char *inserted_by)
+{
+    if (why != PIPELINE_INSERTED || op->command_id[0] == '\0')
+        return why;
+    bool ours = inserted_by != NULL && strcmp(inserted_by, op->command_id) == 0;
+    return ours ? PIPELINE_INSERTED : PIPELINE_APPLIED;
+}
+
 static void pipeline_on_notify(struct db *db, const char *payload)
 {
     char *copy = strdup(payload);
@@ -229,14 +240,20 @@ static void pipeline_on_notify(struct db *db, const char *payload)
     char *save = NULL;
     for (char *id = strtok_r(copy, ",", &save); id != NULL; id = strtok_r(NULL, ",", &save)) {
         enum pipeline_reason why = PIPELINE_APPLIED;
+        const char *inserted_by = NULL;
         if (id[0] == NOTIFY_INSERTED_MARK) {
             why = PIPELINE_INSERTED;
             id++;
+            char *sep = strchr(id, NOTIFY_COMMAND_SEPARATOR);
+            if (sep != NULL) {
+                *sep = '\0';
+                inserted_by = sep + 1;
+            }
         }
         struct pipeline_op *ops[64];
         size_t n = pipeline_claim(id, false, 0, ops, 64);
         for (size_t i = 0; i < n; i++)
-            pipeline_decide(db, ops[i], why);
+            pipeline_decide(db, ops[i], pipeline_reason_for(ops[i], why, inserted_by));
     }
     free(copy);
 }

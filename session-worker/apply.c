@@ -87,6 +87,14 @@ static enum apply_decoded apply_decode_create(const json_t *cmd, const struct ap
     }
     *out = apply_record(&s, public_base_url, idempotency_key, request_hash);
     session_free(&s);
+    /* The command's own id, for the commit notification (apply_notify);
+     * the insert reads only the record's declared columns. */
+    const char *command_id = json_string_value(json_object_get(cmd, "id"));
+    if (*out != NULL && command_id != NULL &&
+        json_object_set_new(*out, "command_id", json_string(command_id)) != 0) {
+        json_decref(*out);
+        *out = NULL;
+    }
     return *out != NULL ? APPLY_RECORD : APPLY_FAILED;
 }
 
@@ -245,16 +253,35 @@ static int apply_notify(struct db *db, const struct apply_batch *b, const struct
 {
     json_t *ids = json_array();
     json_t *seen = json_object();
-    int rc = ids != NULL && seen != NULL ? C_OK : C_ERR;
+    json_t *creates = json_object(); /* session id -> create commands in the batch */
+    int rc = ids != NULL && seen != NULL && creates != NULL ? C_OK : C_ERR;
+    for (size_t i = 0; rc == C_OK && i < b->count; i++) {
+        const char *text = json_string_value(
+            json_object_get(json_array_get(b->records, i), "checkout_session_id"));
+        if (text == NULL || apply_is_refused(run, i))
+            continue;
+        json_int_t n = json_integer_value(json_object_get(creates, text));
+        rc = json_object_set_new(creates, text, json_integer(n + 1)) == 0 ? C_OK : C_ERR;
+    }
     for (size_t i = 0; rc == C_OK && i < b->count; i++) {
         if (apply_is_refused(run, i))
             continue;
-        json_t *id = json_object_get(json_array_get(b->records, i), "checkout_session_id");
+        json_t *record = json_array_get(b->records, i);
+        json_t *id = json_object_get(record, "checkout_session_id");
         const char *text = json_string_value(id);
         if (text != NULL && json_object_get(run->inserted_ids, text) != NULL) {
-            /* The gateway then answers 201 without reading the row back. */
-            char marked[UUID_STR_LEN + 1];
-            snprintf(marked, sizeof(marked), "%c%s", NOTIFY_INSERTED_MARK, text);
+            /* The gateway then answers 201 without reading the row back. With
+             * several creates for the id in the batch (a key's retries, a
+             * redelivery), which one the insert kept is not known here: no
+             * command is named, and a waiting keyed request reads the row. */
+            const char *command_id = json_string_value(json_object_get(record, "command_id"));
+            bool one = json_integer_value(json_object_get(creates, text)) == 1;
+            char marked[UUID_STR_LEN + 1 + UUID_STR_LEN];
+            if (one && command_id != NULL && strlen(command_id) < UUID_STR_LEN)
+                snprintf(marked, sizeof(marked), "%c%s%c%s", NOTIFY_INSERTED_MARK, text,
+                         NOTIFY_COMMAND_SEPARATOR, command_id);
+            else
+                snprintf(marked, sizeof(marked), "%c%s", NOTIFY_INSERTED_MARK, text);
             json_t *m = json_string(marked);
             rc = m != NULL ? apply_add_id(ids, seen, m) : C_ERR;
             json_decref(m);
@@ -269,6 +296,7 @@ static int apply_notify(struct db *db, const struct apply_batch *b, const struct
     }
     if (rc == C_OK)
         rc = notify_send_list(db, NOTIFY_SESSION_APPLIED, ids);
+    json_decref(creates);
     json_decref(seen);
     json_decref(ids);
     /* Replays and transitions whose guard failed write no events: nothing for

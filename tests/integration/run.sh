@@ -95,6 +95,8 @@ export CAISSE_TEST_KEY_USD=$(key "$org_usd" test)
 export CAISSE_TEST_ORG_A="$org_a"
 export CAISSE_TEST_INTERNAL_URL="http://127.0.0.1:$CAISSE_GATEWAY_INTERNAL_PORT"
 export CAISSE_TEST_INTERNAL_TOKEN=$(cat "$CAISSE_STACK_DIR/internal-token")
+# Every gateway the tests start besides the stack's derives keyed session ids like it does.
+export CAISSE_IDEMPOTENCY_SECRET=$(cat "$CAISSE_STACK_DIR/idempotency-secret")
 export CAISSE_TEST_ADMIN="$ADMIN"
 export CAISSE_TEST_SESSION_WORKER_OPS_URL="http://127.0.0.1:$CAISSE_SESSION_WORKER_OPS_PORT"
 export CAISSE_TEST_EXPIRY_WORKER_OPS_URL="http://127.0.0.1:$CAISSE_EXPIRY_WORKER_OPS_PORT"
