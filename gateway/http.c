@@ -177,6 +177,11 @@ enum MHD_Result http_read_json_object(struct http_request *req, json_t **out)
     json_error_t jerr;
     json_t *body = json_loadb(req->body != NULL ? req->body : "", req->body_len,
                               JSON_REJECT_DUPLICATES, &jerr);
+    /* Valid JSON, but PostgreSQL's text has no NUL: refused for what it is. */
+    if (body == NULL &&
+        (strstr(jerr.text, "\\u0000") != NULL || strstr(jerr.text, "NUL byte") != NULL))
+        return http_respond_error(req, 400, "validation_error", NULL,
+                                  "Request body must not contain NUL characters (\\u0000)");
     if (body == NULL)
         return http_respond_error(req, 400, "validation_error", NULL,
                                   "Request body must be valid JSON (line %d, column %d)", jerr.line,

@@ -66,7 +66,7 @@ int http_request_append_body(struct http_request *req, const char *data, size_t 
 const char *http_header(struct http_request *req, const char *name);
 /* The request body as a JSON object: 413 past HTTP_MAX_BODY, 415 unless
  * Content-Type is application/json, 400 for malformed JSON (duplicate keys
- * included) or a non-object. On any of those it has answered and *out is NULL;
+ * included), a \u0000 in a string or key, or a non-object. On any of those it has answered and *out is NULL;
  * the returned MHD_Result is then the access handler's. */
 enum MHD_Result http_read_json_object(struct http_request *req, json_t **out);
 const char *http_query(struct http_request *req, const char *name);

@@ -22,6 +22,8 @@
 #define VALIDATE_MAX_METADATA_KEY 40
 #define VALIDATE_MAX_METADATA_VALUE 2000
 #define VALIDATE_MAX_URL 2048
+/* 2^63: metadata numbers stay within int64's range, integer or not. */
+#define VALIDATE_METADATA_NUMBER_LIMIT 9223372036854775808.0
 #define VALIDATE_MAX_LIST_LIMIT 100
 
 static const char *const validate_create_fields[] = {
@@ -301,6 +303,13 @@ static int validate_metadata_value(const json_t *v, json_t **out, struct error *
         } else if (!json_is_number(value) && !json_is_boolean(value)) {
             return error_set(err, "metadata",
                              "metadata values must be strings, numbers or booleans");
+        } else if (json_is_real(value) &&
+                   (json_real_value(value) < -VALIDATE_METADATA_NUMBER_LIMIT ||
+                    json_real_value(value) >= VALIDATE_METADATA_NUMBER_LIMIT)) {
+            /* PostgreSQL gives such a number back as an integer past int64. */
+            return error_set(err, "metadata",
+                             "metadata numbers must be from -9223372036854775808 to "
+                             "9223372036854775807");
         }
     }
     json_t *copy = json_deep_copy(v);
@@ -600,13 +609,14 @@ int validate_event_type(const char *type, struct error *err)
 int validate_idempotency_key(const char *key, struct error *err)
 {
     size_t len = strlen(key);
-    if (len == 0 || len > 255)
-        return error_set(err, "Idempotency-Key", "Idempotency-Key must be 1 to 255 characters");
     /* Bytes PostgreSQL would refuse as text must be a 400, not a failed
      * statement (a 503 a client would retry forever). */
-    if (!utf8_valid(key, len))
+    if (len > 0 && !utf8_valid(key, len))
         return error_set(err, "Idempotency-Key",
                          "Idempotency-Key must be UTF-8 text without control characters");
+    size_t chars = utf8_length(key);
+    if (chars == 0 || chars > 255)
+        return error_set(err, "Idempotency-Key", "Idempotency-Key must be 1 to 255 characters");
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)key[i];
         if (c < 0x20 || c == 0x7f)

@@ -51,8 +51,8 @@ int validate_page_query(const char *limit, const char *starting_after, const cha
 /* The type filter of GET /events: one of the three event types. */
 int validate_event_type(const char *type, struct error *err);
 
-/* The Idempotency-Key header: 1 to 255 bytes of UTF-8 text without control
- * characters (it is stored, compared and echoed in logs as text). */
+/* The Idempotency-Key header: 1 to 255 characters of UTF-8 text without
+ * control characters (it is stored, compared and echoed in logs as text). */
 int validate_idempotency_key(const char *key, struct error *err);
 
 /* Helpers shared with the tests. */

@@ -338,6 +338,14 @@ int db_exec_command_as(struct db *db, const char *statement, const char *sql, in
     return C_OK;
 }
 
+json_t *db_json_value(const char *text)
+{
+    json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+    if (v == NULL)
+        v = json_loads(text, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
+    return v;
+}
+
 int db_query_json_array_as(struct db *db, const char *statement, const char *sql, int nparams,
                            const char *const *params, json_t **out)
 {

@@ -85,6 +85,7 @@ org_a=$(org "Tenant A" XOF)
 org_b=$(org "Tenant B" XOF)
 org_list=$(org "Tenant List" XOF)
 org_usd=$(org "Tenant USD" USD)
+org_schemathesis=$(org "Tenant Schemathesis" XOF)
 export CAISSE_TEST_URL="http://127.0.0.1:$CAISSE_GATEWAY_PORT"
 export CAISSE_TEST_KEY_A=$(key "$org_a" test)
 export CAISSE_TEST_KEY_A_LIVE=$(key "$org_a" live)
@@ -92,6 +93,8 @@ export CAISSE_TEST_KEY_B=$(key "$org_b" test)
 export CAISSE_TEST_KEY_LIST=$(key "$org_list" test)
 export CAISSE_TEST_KEY_LIST_LIVE=$(key "$org_list" live)
 export CAISSE_TEST_KEY_USD=$(key "$org_usd" test)
+# tests/schemathesis fills a tenant of its own with whatever it generates.
+export CAISSE_TEST_SCHEMATHESIS_KEY=$(key "$org_schemathesis" test)
 export CAISSE_TEST_ORG_A="$org_a"
 export CAISSE_TEST_INTERNAL_URL="http://127.0.0.1:$CAISSE_GATEWAY_INTERNAL_PORT"
 export CAISSE_TEST_INTERNAL_TOKEN=$(cat "$CAISSE_STACK_DIR/internal-token")
@@ -154,6 +157,12 @@ fi
 
 # The fault suite stops Kafka under the other suites' feet, so it runs alone, last.
 "$REPO/build/bin/integration-tests" --jobs 2 --filter '!(faults)/*' "$@"
+
+# Property-based tests from the OpenAPI document (schemathesis, pinned from PyPI) on both
+# listeners while the whole stack is up: no 5xx, every response as documented. What they
+# send reaches Kafka too, so the contract check below sees that as well.
+bash "$REPO/tests/schemathesis/run.sh"
+
 "$REPO/build/bin/integration-tests" --jobs 1 --filter 'faults/*' "$@"
 
 # Last, while the stack is still up: every command and event the suites left on Kafka

@@ -791,6 +791,20 @@ Test(validate, create_accepts_the_seeds_cart_items_pattern)
     json_decref(body);
 }
 
+Test(validate, create_keeps_metadata_numbers_within_int64s_range)
+{
+    struct session s;
+    expect_ok(WITH("\"metadata\":{\"max\":9223372036854775807,\"min\":-9223372036854775808,"
+                   "\"big\":9.2e18,\"tiny\":1e-300}"),
+              &s);
+    session_free(&s);
+    /* PostgreSQL gives these back as integers past int64, which no reader parses. */
+    const char *msg = "metadata numbers must be from -9223372036854775808 to 9223372036854775807";
+    expect_error(WITH("\"metadata\":{\"n\":-1.2818525023491732e+77}"), "metadata", msg);
+    expect_error(WITH("\"metadata\":{\"n\":9.3e18}"), "metadata", msg);
+    expect_error(WITH("\"metadata\":{\"n\":1e300}"), "metadata", msg);
+}
+
 Test(validate, create_rejects_metadata_that_is_not_an_object)
 {
     expect_error(WITH("\"metadata\":[\"a\"]"), "metadata", "metadata must be an object");
@@ -1247,7 +1261,7 @@ Test(validate, create_rejects_a_long_non_ascii_unknown_field_with_a_utf8_message
     json_decref(body);
 }
 
-Test(validate, idempotency_key_of_1_to_255_bytes_of_text)
+Test(validate, idempotency_key_of_1_to_255_characters_of_text)
 {
     struct error err;
     char longest[256];
@@ -1258,15 +1272,24 @@ Test(validate, idempotency_key_of_1_to_255_bytes_of_text)
     cr_assert_eq(validate_idempotency_key(longest, &err), C_OK);
     longest[254] = '\0';
     cr_assert_eq(validate_idempotency_key(longest, &err), C_OK);
+    /* Characters, not bytes: 255 é are 510 bytes. */
+    char accents[2 * 255 + 1];
+    for (int i = 0; i < 255; i++)
+        memcpy(accents + 2 * i, "\xc3\xa9", 2);
+    accents[2 * 255] = '\0';
+    cr_assert_eq(validate_idempotency_key(accents, &err), C_OK);
 }
 
 Test(validate, idempotency_key_empty_or_too_long_is_refused)
 {
     struct error err;
-    char toolong[257];
+    char toolong[257], accents[2 * 256 + 1];
     memset(toolong, 'k', 256);
     toolong[256] = '\0';
-    const char *const bad[] = {"", toolong};
+    for (int i = 0; i < 256; i++)
+        memcpy(accents + 2 * i, "\xc3\xa9", 2);
+    accents[2 * 256] = '\0';
+    const char *const bad[] = {"", toolong, accents};
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
         cr_assert_eq(validate_idempotency_key(bad[i], &err), C_ERR);
         cr_assert_str_eq(err.param, "Idempotency-Key");
