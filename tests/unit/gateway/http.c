@@ -32,7 +32,8 @@ Test(http, unescape_keeps_percent_00_so_nothing_is_cut_short)
     cr_assert_eq(unescape("/checkout-sessions/%00", s, sizeof(s)), 22);
     cr_assert_str_eq(s, "/checkout-sessions/%00");
     cr_assert_eq(unescape("a%00b%2500", s, sizeof(s)), 8);
-    cr_assert_str_eq(s, "a%00b%00", "%25 is '%', and what follows stays as written");
+    /* %25 is '%', and what follows stays as written. */
+    cr_assert_str_eq(s, "a%00b%00");
 }
 
 Test(http, unescape_leaves_malformed_escapes_as_written)
