@@ -24,6 +24,7 @@ struct raw_answer {
     char nosniff[32];
     char cache_control[32];
     char retry_after[16];
+    char request_id[160];
     json_t *json; /* the body, when it is JSON */
 };
 
@@ -91,6 +92,7 @@ static struct raw_answer raw_send(const char *bytes, size_t len)
     header_value(buf, "X-Content-Type-Options", a.nosniff, sizeof(a.nosniff));
     header_value(buf, "Cache-Control", a.cache_control, sizeof(a.cache_control));
     header_value(buf, "Retry-After", a.retry_after, sizeof(a.retry_after));
+    header_value(buf, "X-Request-Id", a.request_id, sizeof(a.request_id));
     if (strcmp(a.content_type, "application/json") == 0)
         a.json = json_loads(body + 4, 0, NULL);
     free(buf);
@@ -143,7 +145,7 @@ static json_t *access_log_lines(const json_t *wanted)
             fseek(f, log_offset, SEEK_SET);
         char line[8192];
         while (fgets(line, sizeof(line), f) != NULL) {
-            if (strstr(line, "\"http request\"") == NULL || strstr(line, "hostile-") == NULL)
+            if (strstr(line, "\"http request\"") == NULL)
                 continue;
             json_t *o = json_loads(line, 0, NULL);
             const char *id = json_string_value(json_object_get(o, "request_id"));
@@ -365,4 +367,46 @@ Test(hostile, every_byte_in_path_and_query_is_answered_4xx_or_2xx_never_5xx, .ti
     }
     json_decref(lines);
     json_decref(statuses);
+}
+
+/* The other headers the API reads: a key, a content type and a request id of
+ * any bytes are refused or ignored cleanly. */
+Test(hostile, api_key_content_type_and_request_id_of_any_bytes_are_answered_cleanly)
+{
+    char req[1024], id[96];
+    fresh_request_id("key", id);
+    /* An API key that is not one: 401, and nothing of it reaches PostgreSQL. */
+    int n =
+        snprintf(req, sizeof(req),
+                 "GET /checkout-sessions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 "x-api-key: sk_test_\xff\xfe\xc3\r\nX-Request-Id: %s\r\nConnection: close\r\n\r\n",
+                 id);
+    struct raw_answer a = raw_send(req, (size_t)n);
+    assert_clean_refusal(&a, id, 401, "Invalid API key", "GET", "/checkout-sessions");
+    raw_answer_free(&a);
+    fresh_request_id("bearer", id);
+    n = snprintf(req, sizeof(req),
+                 "GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \x01\x80\r\n"
+                 "X-Request-Id: %s\r\nConnection: close\r\n\r\n",
+                 id);
+    a = raw_send(req, (size_t)n);
+    assert_clean_refusal(&a, id, 401, NULL, "GET", "/events");
+    raw_answer_free(&a);
+    /* A content type of junk bytes: 415. */
+    fresh_request_id("type", id);
+    a = raw_request("POST", "/webhook-endpoints", "Content-Type: application/\xff\xfe\r\n", id);
+    assert_clean_refusal(&a, id, 415, "Content-Type must be application/json", "POST",
+                         "/webhook-endpoints");
+    raw_answer_free(&a);
+    /* A request id of junk bytes is not echoed: one is made, and logged. */
+    n = snprintf(req, sizeof(req),
+                 "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: \xff\xfe-\x01\r\n"
+                 "Connection: close\r\n\r\n");
+    a = raw_send(req, (size_t)n);
+    cr_assert_eq(a.status, 200);
+    cr_assert_eq(strlen(a.request_id), 36, "a generated id, not the junk: %s", a.request_id);
+    json_t *line = access_log_line(a.request_id);
+    cr_assert(line != NULL, "no access-log line for %s", a.request_id);
+    json_decref(line);
+    raw_answer_free(&a);
 }
