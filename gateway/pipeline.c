@@ -134,6 +134,7 @@ static void *pipeline_listen_main(void *arg)
         db_close(&listen_db);
         return NULL;
     }
+    db_set_statement_timeout(&query_db, pipeline_cfg.statement_timeout_ms);
     bool listening = false;
     while (!atomic_load(&pipeline_stop)) {
         if (!listening || !db_is_connected(&listen_db)) {
@@ -155,7 +156,8 @@ static void *pipeline_listen_main(void *arg)
         }
         PGnotify *n;
         while ((n = PQnotifies(listen_db.conn)) != NULL) {
-            inflight_notified(&pipeline_inflight, n->extra, NOTIFY_INSERTED_MARK, &query_db);
+            inflight_notified(&pipeline_inflight, n->extra, NOTIFY_INSERTED_MARK,
+                              NOTIFY_COMMAND_SEPARATOR, &query_db);
             PQfreemem(n);
         }
         /* Waits that ran out get one last look in PostgreSQL: a notification
@@ -240,6 +242,7 @@ enum MHD_Result pipeline_submit(struct http_request *req, struct pipeline_op *op
     char *text = json_dumps(command, JSON_COMPACT);
     /* Register and suspend before producing: the delivery report may arrive on
      * another thread before this function returns. */
+    op->command.command_id = op->command_id[0] != '\0' ? op->command_id : NULL;
     inflight_add(&pipeline_inflight, &op->command, op->session_id);
     MHD_suspend_connection(req->conn);
     rd_kafka_resp_err_t err =

@@ -44,6 +44,11 @@ typedef unsigned (*pipeline_decide_fn)(struct pipeline_op *op, struct db *db,
 
 struct pipeline_op {
     char session_id[UUID_STR_LEN];
+    /* Set when other requests may send commands for the same session id (a
+     * keyed create's retries): the command's id. A commit notification that
+     * marks the session inserted (PIPELINE_INSERTED) counts for this op only
+     * if it names this command; otherwise it is PIPELINE_APPLIED. */
+    char command_id[UUID_STR_LEN];
     pipeline_decide_fn decide;
     void *ctx; /* the handler's, freed with ctx_free */
     void (*ctx_free)(void *ctx);
@@ -60,8 +65,9 @@ struct pipeline_op {
 struct pipeline_config {
     const char *database_url;
     const char *kafka_brokers;
-    long wait_ms;          /* applied within this, else the deadline decision */
-    long kafka_timeout_ms; /* delivery report deadline, then 503 */
+    long wait_ms;              /* applied within this, else the deadline decision */
+    long kafka_timeout_ms;     /* delivery report deadline, then 503 */
+    long statement_timeout_ms; /* of the decisions' queries; 0: the server's */
 };
 
 int pipeline_init(const struct pipeline_config *cfg);

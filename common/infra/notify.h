@@ -9,8 +9,12 @@
  *       it) of every create command in the batch, inserted or already present,
  *       and of every complete/expire command, applied or not (a listener reads
  *       the row to learn the outcome). The id of a create whose row this batch
- *       inserted is prefixed with NOTIFY_INSERTED_MARK: that session is the
- *       one its Idempotency-Key names, and nothing needs to be read. Malformed commands, and
+ *       inserted is prefixed with NOTIFY_INSERTED_MARK and, when the batch held
+ *       a single create command for that id, followed by NOTIFY_COMMAND_SEPARATOR
+ *       and that command's id ("+<session id>:<command id>"): that command made
+ *       the session, and nothing needs to be read. (Retries of one
+ *       Idempotency-Key share a session id, so only the command tells a waiting
+ *       request whether the row is its own.) Malformed commands, and
  * creates that PostgreSQL refused, are not named. One batch may send several notifications (see
  * NOTIFY_PAYLOAD_MAX). The gateway waits on it to answer 201 (or to answer a completion or expiry).
  *   caisse_outbox (outbox.h)  new outbox rows; wakes the relay. */
@@ -23,6 +27,7 @@
 
 #define NOTIFY_SESSION_APPLIED "caisse_session_applied"
 #define NOTIFY_INSERTED_MARK '+'
+#define NOTIFY_COMMAND_SEPARATOR ':'
 /* PostgreSQL rejects payloads of 8000 bytes or more; stay well below. */
 #define NOTIFY_PAYLOAD_MAX 7000
 

@@ -301,7 +301,8 @@ static struct apply_store fake_store(struct fake *f)
 static void assert_journal(const struct fake *f, const char *const *expected, size_t n)
 {
     for (size_t i = 0; i < n && i < f->lines; i++)
-        cr_assert_str_eq(f->journal[i], expected[i], "step %zu", i);
+        cr_assert_str_eq(f->journal[i], expected[i], "step %zu: \"%s\", expected \"%s\"", i,
+                         f->journal[i], expected[i]);
     cr_assert_eq(f->lines, n, "%zu steps, expected %zu", f->lines, n);
 }
 
@@ -427,7 +428,9 @@ Test(apply, a_create_replayed_in_the_batch_is_applied_once)
     struct apply_stats st = commit_ok(&f, &b);
     /* One insert of each session, one created event each; every spelling named. */
     char notify[300];
-    snprintf(notify, sizeof(notify), "NOTIFY +%s,+%s,+%s +wake", S1, S2, upper);
+    /* S1 had several creates: no command is named for it (a waiting keyed
+     * request reads the row); S2 had one, "cmd", named after its id. */
+    snprintf(notify, sizeof(notify), "NOTIFY +%s,+%s:cmd,+%s +wake", S1, S2, upper);
     ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1 "," S2, "COPY created:" S1 " created:" S2, notify,
                    "COMMIT");
     cr_assert_eq(st.inserted, 2);
@@ -451,7 +454,7 @@ Test(apply, a_batch_inserts_then_transitions_then_writes_every_event_in_order)
     struct apply_stats st = commit_ok(&f, &b);
     ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1 "," S2, "complete " S1, "expire " S2, "expire " S1,
                    "COPY created:" S1 " created:" S2 " completed:" S1 " expired:" S2,
-                   "NOTIFY +" S1 ",+" S2 "," S1 "," S2 " +wake", "COMMIT");
+                   "NOTIFY +" S1 ":cmd,+" S2 ":cmd," S1 "," S2 " +wake", "COMMIT");
     cr_assert_eq(st.inserted, 2);
     cr_assert_eq(st.existing, 0);
     cr_assert_eq(st.completed, 1);
@@ -530,7 +533,7 @@ Test(apply, a_failure_that_is_not_the_data_is_retried_with_the_same_events)
     struct apply_stats st;
     cr_assert_eq(apply_commit(&store, &b, &st), C_ERR);
     ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1, "expire " S1, "COPY created:" S1 " expired:" S1,
-                   "NOTIFY +" S1 "," S1 " +wake", "COMMIT", "ROLLBACK");
+                   "NOTIFY +" S1 ":cmd," S1 " +wake", "COMMIT", "ROLLBACK");
     cr_assert_eq(f.table.n, 0, "nothing committed");
     char first[2][200];
     memcpy(first, f.events, sizeof(first));
@@ -561,7 +564,7 @@ Test(apply, a_create_refused_as_invalid_data_is_skipped_and_the_rest_applied)
                    /* again, command by command */
                    "BEGIN", "SAVEPOINT", "INSERT " S1, "SAVEPOINT", "INSERT " S2, "ROLLBACK TO",
                    "SAVEPOINT", "complete " S1, "COPY created:" S1 " completed:" S1,
-                   "NOTIFY +" S1 "," S1 " +wake", "COMMIT");
+                   "NOTIFY +" S1 ":cmd," S1 " +wake", "COMMIT");
     cr_assert_eq(st.inserted, 1);
     cr_assert_eq(st.existing, 0);
     cr_assert_eq(st.completed, 1);
@@ -583,7 +586,7 @@ Test(apply, a_transition_refused_as_invalid_data_is_skipped_and_the_rest_applied
     ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1, "complete " S2, "ROLLBACK", "BEGIN", "SAVEPOINT",
                    "INSERT " S1, "SAVEPOINT", "complete " S2, "ROLLBACK TO", "SAVEPOINT",
                    "expire " S1, "COPY created:" S1 " expired:" S1,
-                   "NOTIFY +" S1 "," S2 "," S1 " +wake", "COMMIT");
+                   "NOTIFY +" S1 ":cmd," S2 "," S1 " +wake", "COMMIT");
     cr_assert_eq(st.inserted, 1);
     cr_assert_eq(st.expired, 1);
     cr_assert_eq(st.rejected, 1);
