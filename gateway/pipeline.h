@@ -82,7 +82,8 @@ void pipeline_op_set_error(struct pipeline_op *op, const char *code, const char 
                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Suspends req's connection and publishes command (keyed by the op's session
- * id). Always returns MHD_YES: failures resolve the op as 503. Takes op. */
+ * id). Always returns MHD_YES: failures resolve the op as 503, and so does a
+ * submit after pipeline_shutdown closed the intake (answered at once). Takes op. */
 enum MHD_Result pipeline_submit(struct http_request *req, struct pipeline_op *op,
                                 const json_t *command);
 /* After the connection was resumed: answers with the op's outcome. */
