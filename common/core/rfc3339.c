@@ -7,14 +7,28 @@
 
 #include "core/result.h"
 
+/* The times the format can write: years 0000 to 9999. */
+#define RFC3339_FIRST (-62167219200LL) /* 0000-01-01T00:00:00Z */
+#define RFC3339_LAST 253402300799LL    /* 9999-12-31T23:59:59Z */
+
 void rfc3339_format(int64_t epoch_seconds, char out[RFC3339_LEN])
 {
+    /* Other years do not fit the format; they never occur in a valid session.
+     * Four digits always: strftime's %Y writes year 999 as "999", which no
+     * RFC 3339 reader (rfc3339_parse included) takes. */
+    if (epoch_seconds < RFC3339_FIRST)
+        epoch_seconds = RFC3339_FIRST;
+    if (epoch_seconds > RFC3339_LAST)
+        epoch_seconds = RFC3339_LAST;
     time_t t = (time_t)epoch_seconds;
     struct tm tm;
     gmtime_r(&t, &tm);
-    /* Years past 9999 do not fit the format; they never occur in a valid session. */
-    if (strftime(out, RFC3339_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, RFC3339_LEN, "9999-12-31T23:59:59Z");
+    /* Within the clamp every field has its width; the modulos only say so to
+     * the compiler's truncation check. */
+    snprintf(out, RFC3339_LEN, "%04u-%02u-%02uT%02u:%02u:%02uZ",
+             (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
+             (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+             (unsigned)tm.tm_sec % 100u);
 }
 
 json_t *rfc3339_to_json(int64_t epoch_seconds)

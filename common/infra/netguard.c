@@ -11,7 +11,6 @@
 #include "core/result.h"
 
 #define NETGUARD_URL_MAX 2048
-#define NETGUARD_HOST_MAX 253 /* longest DNS name */
 
 struct netguard_v4_range {
     uint32_t net;
@@ -286,12 +285,13 @@ static bool netguard_host_char(char c)
            c == '.' || c == '_';
 }
 
-/* Splits url into host (unbracketed) and checks everything but resolution.
- * Strict on purpose: whatever we accept here must mean the same host to
+/* Strict on purpose: whatever we accept here must mean the same host to
  * libcurl, so anything a parser could read two ways is refused. */
-static int netguard_parse_url(const char *url, bool require_https, char *host, size_t hostcap,
-                              struct error *err)
+int netguard_url_host(const char *url, bool require_https, char host[NETGUARD_HOST_MAX + 1],
+                      struct error *err)
 {
+    if (url == NULL)
+        return netguard_fail(err, "url must not be empty");
     size_t len = strnlen(url, NETGUARD_URL_MAX + 1);
     if (len == 0)
         return netguard_fail(err, "url must not be empty");
@@ -340,7 +340,7 @@ static int netguard_parse_url(const char *url, bool require_https, char *host, s
     size_t hlen = (size_t)(hend - hstart);
     if (hlen == 0)
         return netguard_fail(err, "url must have a host");
-    if (hlen > NETGUARD_HOST_MAX || hlen >= hostcap)
+    if (hlen > NETGUARD_HOST_MAX)
         return netguard_fail(err, "url has an invalid host");
     memcpy(host, hstart, hlen);
     host[hlen] = '\0';
@@ -372,10 +372,8 @@ static int netguard_parse_url(const char *url, bool require_https, char *host, s
 int netguard_check_url(const char *url, bool require_https, const struct netguard_allowlist *a,
                        struct error *err)
 {
-    if (url == NULL)
-        return netguard_fail(err, "url must not be empty");
     char host[NETGUARD_HOST_MAX + 1];
-    if (netguard_parse_url(url, require_https, host, sizeof(host), err) != C_OK)
+    if (netguard_url_host(url, require_https, host, err) != C_OK)
         return C_ERR;
 
     /* AF_UNSPEC and no AI_ADDRCONFIG: every address the name has, since the

@@ -49,6 +49,13 @@ bool netguard_allowlist_contains(const struct netguard_allowlist *a, const struc
 /* Whether a connection to sa may be made: public, or allowlisted. */
 bool netguard_address_allowed(const struct netguard_allowlist *a, const struct sockaddr *sa);
 
+#define NETGUARD_HOST_MAX 253 /* longest DNS name */
+
+/* Everything netguard_check_url checks but where the host resolves, without
+ * resolving: host gets the URL's host (an IPv6 literal without its brackets).
+ * C_ERR with err as netguard_check_url's; host is then undefined. */
+int netguard_url_host(const char *url, bool require_https, char host[NETGUARD_HOST_MAX + 1],
+                      struct error *err);
 /* Checks a webhook URL at registration: absolute http(s) (https only when
  * require_https), at most 2048 characters, no credentials, a host that
  * resolves (getaddrinfo; numeric forms such as decimal "2130706433" are what

@@ -46,6 +46,26 @@ Test(rfc3339, format_writes_whole_seconds_in_utc_with_z)
     expect_format(253402300799LL, "9999-12-31T23:59:59Z");
 }
 
+/* Found by tests/fuzz/common/core/rfc3339.c: strftime's %Y wrote year 999 as
+ * "999", a text rfc3339_parse (and every RFC 3339 reader) refuses. */
+Test(rfc3339, format_writes_four_digit_years_before_1000)
+{
+    expect_format(-62167219200LL, "0000-01-01T00:00:00Z");
+    expect_format(-30641760000LL, "0999-01-01T00:00:00Z");
+    expect_format(-59011459201LL, "0099-12-31T23:59:59Z");
+    int64_t t = 0;
+    cr_assert_eq(rfc3339_parse("0999-01-01T00:00:00Z", &t), C_OK);
+    expect_format(t, "0999-01-01T00:00:00Z");
+}
+
+Test(rfc3339, format_clamps_times_outside_years_0000_to_9999)
+{
+    expect_format(253402300800LL, "9999-12-31T23:59:59Z");
+    expect_format(INT64_MAX, "9999-12-31T23:59:59Z");
+    expect_format(-62167219201LL, "0000-01-01T00:00:00Z");
+    expect_format(INT64_MIN, "0000-01-01T00:00:00Z");
+}
+
 Test(rfc3339, format_output_is_always_20_characters)
 {
     char out[RFC3339_LEN];
