@@ -4,9 +4,14 @@
  * object or in one well-formed 4xx error (413 past HTTP_MAX_BODY, 415 for
  * another Content-Type, 400 for what is not one JSON object), never a 5xx.
  *
+ * The request's X-Request-Id comes back only when short and plain (letters,
+ * digits, "-_.:", at most HTTP_REQUEST_ID_MAX), else the answer carries an id
+ * of ours.
+ *
  * Input: a Content-Type choice, a chunk size, a padding count (that many
  * KiB of spaces before the body, to reach the size limit with small inputs),
- * a Content-Type field, then the body. Dictionary: tests/fuzz/dict/json.dict. */
+ * a Content-Type field, an X-Request-Id field (absent when empty), then the
+ * body. Dictionary: tests/fuzz/dict/json.dict. */
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -15,6 +20,7 @@
 #include "../fake_mhd.h"
 #include "../fuzz_input.h"
 #include "core/result.h"
+#include "core/uuid.h"
 
 static const char *const content_types[] = {
     "application/json",
@@ -25,6 +31,13 @@ static const char *const content_types[] = {
     "text/plain",
     "",
 };
+
+static bool is_plain_id(const char *id)
+{
+    size_t n = strlen(id);
+    return n >= 1 && n <= HTTP_REQUEST_ID_MAX &&
+           strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") == n;
+}
 
 /* http.c's rule, written out: the media type, then the end, a parameter or a space. */
 static bool is_json_type(const char *type)
@@ -42,6 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t chunk = fuzz_input_byte(&in);
     size_t padding = (size_t)(fuzz_input_byte(&in) % 80) * 1024;
     char *type_field = fuzz_input_field(&in);
+    char *request_id = fuzz_input_field(&in);
     size_t body_len;
     const uint8_t *body = fuzz_input_rest(&in, &body_len);
 
@@ -53,10 +67,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         type = type_field != NULL ? type_field : "";
 
     struct MHD_Connection conn = {.header_count = 0};
-    if (type != NULL) {
-        conn.headers[0] = (struct fake_mhd_value){"Content-Type", type};
-        conn.header_count = 1;
-    }
+    if (type != NULL)
+        conn.headers[conn.header_count++] = (struct fake_mhd_value){"Content-Type", type};
+    if (request_id != NULL && request_id[0] != '\0')
+        conn.headers[conn.header_count++] = (struct fake_mhd_value){"X-Request-Id", request_id};
     struct http_request *req = http_request_new(&conn, "POST", "/v1/checkout-sessions");
     FUZZ_CHECK(req != NULL, "out of memory");
 
@@ -98,9 +112,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(!conn.answered, "answered %u and returned an object", conn.status);
         FUZZ_CHECK(json_is_object(obj), "not an object");
     }
+    if (conn.answered) {
+        const char *echoed = fake_mhd_response_header(&conn, "X-Request-Id");
+        if (request_id != NULL && is_plain_id(request_id))
+            FUZZ_CHECK(strcmp(echoed, request_id) == 0, "X-Request-Id %s for %s", echoed,
+                       request_id);
+        else
+            FUZZ_CHECK(uuid_is_valid(echoed), "X-Request-Id %s of ours", echoed);
+        json_t *answer = json_loads(conn.body, 0, NULL);
+        FUZZ_CHECK(strcmp(json_string_value(json_object_get(answer, "request_id")), echoed) == 0,
+                   "request_id of the body and X-Request-Id differ");
+        json_decref(answer);
+    }
     json_decref(obj);
     fake_mhd_clear_answer(&conn);
     http_request_free(req);
     free(type_field);
+    free(request_id);
     return 0;
 }
