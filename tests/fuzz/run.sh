@@ -64,9 +64,9 @@ for t in "${targets[@]}"; do
   fi
   # The first directory is where new inputs go; the seeds are only read.
   if "$exe" "${opts[@]}" "$work" "$seeds" >"$log" 2>&1; then
-    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
+    done_line=$(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 inputs in \2 s/p' "$log" | tail -n1)
     cov=$(sed -n 's/^#[0-9]*[[:space:]]*DONE[[:space:]]*cov: \([0-9]*\).*/\1/p' "$log" | tail -n1)
-    echo "fuzz: $t: ok, ${runs:-?} inputs in ${seconds}s, coverage ${cov:-?} edges"
+    echo "fuzz: $t: ok, ${done_line:-?}, coverage ${cov:-?} edges"
     passed=$((passed + 1))
   else
     echo "fuzz: $t: FAILED (log $log, inputs in build/fuzz/artifacts/$t/)" >&2
