@@ -8,11 +8,10 @@
 
 /* Nesting deeper than this is left to the full decoder. */
 #define EVENT_ID_MAX_DEPTH 64
-/* A number whose value could reach DBL_MAX (about 1.8e308) is left to the
- * full decoder, which refuses an overflowing one; so are integers of more
- * digits than an int64 always holds. */
+/* A real whose value could reach DBL_MAX (about 1.8e308) is left to the full
+ * decoder, which refuses an overflowing one. Integers are read as jansson
+ * does, into an int64. */
 #define EVENT_ID_MAX_DECIMAL_EXPONENT 308
-#define EVENT_ID_MAX_INTEGER_DIGITS 18
 
 /* The scanner accepts a subset of what jansson (json_loadb, no flags)
  * accepts, never more: a record it passes is one the full decoder reads the
@@ -136,10 +135,12 @@ static size_t event_id_skip_digits(struct event_id_cursor *c)
  * refuse as too big (see the limits above). */
 static bool event_id_skip_number(struct event_id_cursor *c)
 {
-    if (c->i < c->n && c->s[c->i] == '-')
+    bool minus = c->i < c->n && c->s[c->i] == '-';
+    if (minus)
         c->i++;
     if (c->i == c->n || !event_id_is_digit(c->s[c->i]))
         return false;
+    const char *digits = c->s + c->i;
     size_t int_digits = 1;
     if (c->s[c->i] == '0')
         c->i++;
@@ -168,8 +169,12 @@ static bool event_id_skip_number(struct event_id_cursor *c)
             exponent = -exponent;
         real = true;
     }
-    if (!real)
-        return int_digits <= EVENT_ID_MAX_INTEGER_DIGITS;
+    if (!real) {
+        /* Within int64: fewer than 19 digits, or 19 up to its limit (same
+         * length, so comparing the text compares the values). */
+        const char *limit = minus ? "9223372036854775808" : "9223372036854775807";
+        return int_digits < 19 || (int_digits == 19 && memcmp(digits, limit, 19) <= 0);
+    }
     /* The value is below 10^(int_digits + exponent). */
     return (long)int_digits + exponent <= EVENT_ID_MAX_DECIMAL_EXPONENT;
 }

@@ -110,10 +110,23 @@ Test(event_id, refuses_a_nested_value_that_is_not_json)
 
 Test(event_id, refuses_literals_and_numbers_the_decoder_refuses)
 {
-    static const char *const values[] = {
-        "tru",  "nul", "True", "01",  "1.",    ".5",     "-",
-        "+1",   "1e",  "0x10", "NaN", "1e400", "-1e309", "99999999999999999999",
-        "1.5.2"};
+    static const char *const values[] = {"tru",
+                                         "nul",
+                                         "True",
+                                         "01",
+                                         "1.",
+                                         ".5",
+                                         "-",
+                                         "+1",
+                                         "1e",
+                                         "0x10",
+                                         "NaN",
+                                         "1e400",
+                                         "-1e309",
+                                         "99999999999999999999",
+                                         "1.5.2",
+                                         "9223372036854775808",
+                                         "-9223372036854775809"};
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
         char json[200];
         snprintf(json, sizeof(json), "{\"n\":%s,\"id\":\"" ID "\"}", values[i]);
@@ -123,13 +136,22 @@ Test(event_id, refuses_literals_and_numbers_the_decoder_refuses)
 
 Test(event_id, reads_the_numbers_and_literals_the_relay_writes)
 {
-    static const char *const values[] = {"0",        "-0",
-                                         "1000",     "-1.5e3",
-                                         "1.5e+300", "2E-400",
-                                         "0.25",     "123456789012345678",
-                                         "true",     "false",
-                                         "null",     "[]",
-                                         "{}",       "[1,[2,{\"a\":null}]]"};
+    static const char *const values[] = {"0",
+                                         "-0",
+                                         "1000",
+                                         "-1.5e3",
+                                         "1.5e+300",
+                                         "2E-400",
+                                         "0.25",
+                                         "123456789012345678",
+                                         "9223372036854775807",
+                                         "-9223372036854775808",
+                                         "true",
+                                         "false",
+                                         "null",
+                                         "[]",
+                                         "{}",
+                                         "[1,[2,{\"a\":null}]]"};
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
         char json[200];
         snprintf(json, sizeof(json), "{\"n\":%s,\"id\":\"" ID "\"}", values[i]);
