@@ -123,7 +123,7 @@ FUZZ_NAMES = $(FUZZ_SRC:tests/fuzz/%.c=%)
 FUZZ_SANITIZE = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 fuzz_program = $(firstword $(subst /, ,$(1)))
 fuzz_program_obj = $(if $(filter $(SERVICES),$(call fuzz_program,$(1))),$(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(call fuzz_program,$(1))/main.c,$(wildcard $(call fuzz_program,$(1))/*.c))))
-fuzz_extra_obj = $(if $(filter gateway,$(call fuzz_program,$(1))),$(BUILD)/obj/gen/openapi_document.o $(BUILD)/obj/tests/fuzz/fake_mhd.o)
+fuzz_extra_obj = $(if $(filter gateway,$(call fuzz_program,$(1))),$(BUILD)/obj/gen/openapi_document.o $(BUILD)/obj/tests/fuzz/fake_mhd.o $(BUILD)/obj/tests/fuzz/jsonb_model.o)
 
 define fuzz_rule
 $(BUILD)/bin/fuzz/$(1): $(BUILD)/obj/tests/fuzz/$(1).o $(BUILD)/obj/tests/fuzz/fuzz_input.o $(call fuzz_program_obj,$(1)) $(call fuzz_extra_obj,$(1)) $(BUILD)/lib/libcaisse.a

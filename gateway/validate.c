@@ -274,6 +274,19 @@ static int validate_quantity(const json_t *body, struct session *out, struct err
     return C_OK;
 }
 
+/* PostgreSQL's jsonb gives a number back as its exact decimal, without a
+ * point when it was written without decimals: jansson's 1e+19 comes back as
+ * 10000000000000000000, which jansson reads as an integer, and refuses past
+ * int64. A row holding one could not be read at all (every read of the
+ * session, and the expiry sweep that claims it, would fail), so such a real
+ * never gets in. Integers are int64 already; reals within int64's range come
+ * back as integers or with their point, both readable. */
+static bool validate_metadata_number_storable(const json_t *v)
+{
+    double d = json_real_value(v);
+    return d >= -9223372036854775808.0 && d < 9223372036854775808.0;
+}
+
 /* The metadata rules of every object that carries metadata; v is the value
  * given (not null). *out gets a copy. */
 static int validate_metadata_value(const json_t *v, json_t **out, struct error *err)
@@ -301,6 +314,9 @@ static int validate_metadata_value(const json_t *v, json_t **out, struct error *
         } else if (!json_is_number(value) && !json_is_boolean(value)) {
             return error_set(err, "metadata",
                              "metadata values must be strings, numbers or booleans");
+        } else if (json_is_real(value) && !validate_metadata_number_storable(value)) {
+            return error_set(err, "metadata", "metadata numbers must be between %lld and %lld",
+                             (long long)INT64_MIN, (long long)INT64_MAX);
         }
     }
     json_t *copy = json_deep_copy(v);

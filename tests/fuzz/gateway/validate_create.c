@@ -3,7 +3,8 @@
  * well-formed 400; an accepted request is within every documented bound, and
  * the command the gateway then publishes decodes in the session worker
  * (session_from_json) to the same session: "a command that reaches the
- * session worker is always well formed" (validate.h).
+ * session worker is always well formed" (validate.h), and its metadata
+ * reads back from PostgreSQL (jsonb_model.h).
  *
  * Input: a default-currency choice, then the body. Dictionary:
  * tests/fuzz/dict/json.dict. */
@@ -13,6 +14,7 @@
 #include "../../../gateway/validate.h"
 #include "../fake_mhd.h"
 #include "../fuzz_input.h"
+#include "../jsonb_model.h"
 #include "core/result.h"
 #include "core/utf8.h"
 #include "model/currency.h"
@@ -121,6 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    "success_url");
         FUZZ_CHECK(s.cancel_url == NULL || validate_http_url(s.cancel_url) == C_OK, "cancel_url");
         FUZZ_CHECK(json_object_size(s.metadata) <= 50, "metadata keys");
+        FUZZ_CHECK(jsonb_model_reads_back(s.metadata), "metadata PostgreSQL gives back unreadable");
         /* The idempotency check hashes this canonical form. */
         char *canonical = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
         FUZZ_CHECK(canonical != NULL, "no canonical form");

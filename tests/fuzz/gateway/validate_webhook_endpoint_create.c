@@ -3,7 +3,8 @@
  * handler applies them (netguard_url_host: all of netguard_check_url but the
  * resolution, which a fuzzer must not do). Any body, read as the gateway
  * reads it. A refusal, by either, is a well-formed 400; an accepted endpoint
- * has a URL, distinct known event types and bounded optional fields.
+ * has a URL, distinct known event types and bounded optional fields, its
+ * metadata one that reads back from PostgreSQL (jsonb_model.h).
  *
  * Input: require_https (the low bit), then the body. Dictionary:
  * tests/fuzz/dict/json.dict. */
@@ -13,6 +14,7 @@
 #include "../../../gateway/validate.h"
 #include "../fake_mhd.h"
 #include "../fuzz_input.h"
+#include "../jsonb_model.h"
 #include "core/result.h"
 #include "core/utf8.h"
 #include "infra/netguard.h"
@@ -49,6 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(!e.has_disabled, "disabled on create");
         FUZZ_CHECK(e.description == NULL || utf8_length(e.description) <= 2000, "description");
         FUZZ_CHECK(!e.has_metadata || json_object_size(e.metadata) <= 50, "metadata");
+        FUZZ_CHECK(!e.has_metadata || jsonb_model_reads_back(e.metadata),
+                   "metadata PostgreSQL gives back unreadable");
         char host[NETGUARD_HOST_MAX + 1];
         struct error why = ERROR_INIT;
         if (netguard_url_host(e.url, live, host, &why) != C_OK) {

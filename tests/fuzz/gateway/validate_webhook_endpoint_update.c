@@ -1,8 +1,8 @@
 /* PATCH /webhook-endpoints/{id} (gateway/validate.c,
  * validate_webhook_endpoint_update): any body, read as the gateway reads
  * it. A refusal is a well-formed 400; what is accepted says which fields are
- * present, each within its rules, and url and enabled_events are never
- * removed.
+ * present, each within its rules (metadata one that reads back from
+ * PostgreSQL, jsonb_model.h), and url and enabled_events are never removed.
  *
  * Input: the body. Dictionary: tests/fuzz/dict/json.dict. */
 #include <stdint.h>
@@ -11,6 +11,7 @@
 #include "../../../gateway/validate.h"
 #include "../fake_mhd.h"
 #include "../fuzz_input.h"
+#include "../jsonb_model.h"
 #include "core/result.h"
 #include "core/utf8.h"
 
@@ -44,6 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(!e.has_metadata ||
                        (json_is_object(e.metadata) && json_object_size(e.metadata) <= 50),
                    "metadata");
+        FUZZ_CHECK(!e.has_metadata || jsonb_model_reads_back(e.metadata),
+                   "metadata PostgreSQL gives back unreadable");
         FUZZ_CHECK(e.has_disabled == (json_object_get(body, "disabled") != NULL), "has_disabled");
     }
     webhook_endpoint_input_free(&e);
