@@ -331,6 +331,14 @@ int db_query_json_array_as(struct db *db, const char *statement, const char *sql
     return C_OK;
 }
 
+json_t *db_jsonb_load(const char *text)
+{
+    json_t *v = json_loads(text, 0, NULL);
+    /* One unreadable row would fail every read and every sweep that meets it
+     * (the expiry worker claims due sessions in batches). */
+    return v != NULL ? v : json_loads(text, JSON_DECODE_INT_AS_REAL, NULL);
+}
+
 static int db_copy_in_now(struct db *db, const char *copy_sql, const char *data, size_t len);
 
 int db_copy_in_as(struct db *db, const char *statement, const char *copy_sql, const char *data,

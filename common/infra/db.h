@@ -80,6 +80,12 @@ int db_query_json_array_as(struct db *db, const char *statement, const char *sql
 #define db_query_json_array(db, sql, nparams, params, out)                                         \
     db_query_json_array_as((db), __func__, (sql), (nparams), (params), (out))
 
+/* A jsonb column's text as jansson reads it; NULL when it is not JSON. New
+ * reference. jsonb writes a number as its exact decimal, so a real past
+ * int64 (1e+19) comes back as an integer jansson cannot hold; such a
+ * document is read with every number as a real rather than not at all. */
+json_t *db_jsonb_load(const char *text);
+
 /* Streams rows into a table with "COPY ... FROM STDIN" (copy_sql) inside the
  * caller's transaction: data is len bytes of COPY text format, each row one
  * line, fields escaped with db_copy_append_text. Bulk writes go this way

@@ -464,7 +464,7 @@ static int session_from_row(const PGresult *r, int row, struct session *out)
     s.is_pos = session_row_bool(r, row, COL_IS_POS);
     s.expires_at = session_row_int(r, row, COL_EXPIRES_AT);
     json_decref(s.metadata);
-    s.metadata = json_loads(PQgetvalue(r, row, COL_METADATA), 0, NULL);
+    s.metadata = db_jsonb_load(PQgetvalue(r, row, COL_METADATA));
     if (!json_is_object(s.metadata))
         goto fail;
     s.created_at = session_row_int(r, row, COL_CREATED_AT);

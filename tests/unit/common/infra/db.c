@@ -1,4 +1,5 @@
-/* The COPY text-format writer behind bulk inserts (db_copy_append_text). */
+/* The COPY text-format writer behind bulk inserts (db_copy_append_text), and
+ * reading jsonb's text back (db_jsonb_load). */
 #include <criterion/criterion.h>
 
 #include <stdlib.h>
@@ -56,4 +57,28 @@ Test(db, copy_buffer_grows_across_many_rows)
     cr_assert_eq(buf[len - 1], '\n');
     cr_assert_eq(buf[len], '\0');
     free(buf);
+}
+
+Test(db, jsonb_load_reads_a_document_as_it_is)
+{
+    json_t *v = db_jsonb_load("{\"n\": 1, \"r\": 1.5, \"s\": \"x\"}");
+    cr_assert(json_is_integer(json_object_get(v, "n")));
+    cr_assert(json_is_real(json_object_get(v, "r")));
+    cr_assert_str_eq(json_string_value(json_object_get(v, "s")), "x");
+    json_decref(v);
+    cr_assert_null(db_jsonb_load("{\"n\": "));
+}
+
+/* What PostgreSQL gives back of {"n": 1e+19}: an integer past int64. Read
+ * as a real rather than refused, so the row it is in stays readable (a
+ * refused one stopped every expiry sweep that claimed it). */
+Test(db, jsonb_load_reads_integers_past_int64_as_reals)
+{
+    json_t *v = db_jsonb_load("{\"n\": 10000000000000000000, \"k\": \"v\", \"m\": 2}");
+    cr_assert_not_null(v);
+    cr_assert(json_is_real(json_object_get(v, "n")));
+    cr_assert_eq(json_real_value(json_object_get(v, "n")), 1e19);
+    cr_assert_eq(json_number_value(json_object_get(v, "m")), 2.0);
+    cr_assert_str_eq(json_string_value(json_object_get(v, "k")), "v");
+    json_decref(v);
 }
