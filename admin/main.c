@@ -4,8 +4,10 @@
  * Output contract: results go to stdout and nothing else does, so scripts can
  * capture them (`ORG=$(caisse-admin create-org --name Shop)`). Messages meant
  * for the operator (usage errors, "no such key", the one-time key notice) are
- * plain lines on stderr that CAISSE_LOG_LEVEL cannot silence; diagnostics from
- * the library (SQL errors, Kafka) are the usual JSON log lines on stderr.
+ * plain lines on stderr that no setting silences. The JSON log lines of the
+ * library (SQL errors, Kafka, each migration applied) go to stderr too, but
+ * only errors unless -v asks for them all (at CAISSE_LOG_LEVEL): a tool run
+ * by hand or by a script should say its result, not narrate.
  * Exit status: 0 done, 1 failed or not found, 2 usage or configuration error. */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -29,6 +31,8 @@
 #define ADMIN_ORG_NAME_MAX 200 /* the organizations.name CHECK */
 
 static const char admin_program[] = "caisse-admin";
+/* -v or --verbose, anywhere on the command line: log at CAISSE_LOG_LEVEL. */
+static bool admin_verbose;
 
 static char *admin_database_url;
 static char *admin_log_level;
@@ -40,10 +44,11 @@ static long admin_kafka_replication;
  * commands [0, 2), create-topics [1, 5). Neither needs the other's settings,
  * so creating topics works without a database URL and vice versa. */
 static const struct config_entry admin_config[] = {
-    {"CAISSE_DATABASE_URL", CONFIG_STRING, NULL,
+    {"CAISSE_DATABASE_URL", CONFIG_SECRET, NULL,
      "PostgreSQL connection URL (every command except create-topics)", &admin_database_url, 0, 0},
-    {"CAISSE_LOG_LEVEL", CONFIG_STRING, "info", "debug, info, warn or error", &admin_log_level, 0,
-     0},
+    {"CAISSE_LOG_LEVEL", CONFIG_STRING, "info",
+     "debug, info, warn or error: the log level with -v; without -v only errors are logged",
+     &admin_log_level, 0, 0},
     {"CAISSE_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:9092",
      "Kafka bootstrap servers, comma separated (create-topics)", &admin_kafka_brokers, 0, 0},
     {"CAISSE_KAFKA_PARTITIONS", CONFIG_INT, "12", "partitions of each topic (create-topics)",
@@ -73,6 +78,14 @@ static const char admin_summary[] =
     "  list-orgs [--json]               list organizations\n"
     "  revoke-key KEY_ID                revoke an API key (gateways stop accepting it\n"
     "                                   within their key cache TTL)\n"
+    "  set-rate-limit --org ORG_ID --per-second N|default\n"
+    "                                   requests a second each API key of the organization\n"
+    "                                   may make (0: no limit; default: the gateways'\n"
+    "                                   CAISSE_RATE_LIMIT_KEY_PER_S), within the key cache TTL\n"
+    "\n"
+    "Options of every command:\n"
+    "  -v, --verbose                    JSON log lines on stderr at CAISSE_LOG_LEVEL\n"
+    "                                   (without it only errors are logged)\n"
     "\n"
     "Results go to stdout, messages to stderr. Exit status: 0 success, 1 failure,\n"
     "2 usage or configuration error.";
@@ -112,12 +125,21 @@ struct admin_option {
 /* Strict parsing of a command's arguments: known options only, each at most
  * once, "--opt VALUE" or "--opt=VALUE", and one positional argument exactly
  * when positional_name is not NULL. On C_ERR the message is printed. */
+static bool admin_is_verbose_flag(const char *arg)
+{
+    return strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0;
+}
+
 static int admin_parse_args(const char *command, int argc, char **argv, struct admin_option *opts,
                             size_t nopts, const char *positional_name, const char **positional)
 {
     bool have_positional = false;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
+        if (admin_is_verbose_flag(arg)) {
+            admin_verbose = true;
+            continue;
+        }
         if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
             if (arg[0] == '-' && arg[1] != '\0') {
                 admin_usage_error(command, "unknown option \"%s\"", arg);
@@ -187,12 +209,13 @@ static int admin_parse_uuid_arg(const char *command, const char *what, const cha
 
 static int admin_load_config(size_t first, size_t count)
 {
-    char err[512];
-    if (config_load(&admin_config[first], count, err, sizeof(err)) != C_OK) {
-        fprintf(stderr, "%s: configuration error: %s\n", admin_program, err);
+    struct error err = ERROR_INIT;
+    if (config_load(&admin_config[first], count, &err) != C_OK) {
+        fprintf(stderr, "%s: configuration error: %s\n", admin_program, err.message);
         return C_ERR;
     }
-    if (log_init(admin_program, admin_log_level) != C_OK) {
+    enum log_level level;
+    if (log_level_parse(admin_log_level, &level) != C_OK) {
         fprintf(stderr,
                 "%s: configuration error: CAISSE_LOG_LEVEL must be debug, info, warn or error "
                 "(got \"%s\")\n",
@@ -200,6 +223,7 @@ static int admin_load_config(size_t first, size_t count)
         config_free(&admin_config[first], count);
         return C_ERR;
     }
+    log_init(admin_program, admin_verbose ? admin_log_level : "error");
     return C_OK;
 }
 
@@ -266,12 +290,12 @@ static int admin_cmd_create_topics(int argc, char **argv)
     if (admin_load_config(ADMIN_CONFIG_KAFKA_FIRST, ADMIN_CONFIG_KAFKA_COUNT) != C_OK)
         return ADMIN_EXIT_USAGE;
     static const char *const topics[] = {KAFKA_TOPIC_COMMANDS, KAFKA_TOPIC_EVENTS};
-    char err[512] = "";
+    struct error err = ERROR_INIT;
     int rc = 0;
     if (kafka_create_topics(admin_kafka_brokers, topics, 2, (int)admin_kafka_partitions,
-                            (int)admin_kafka_replication, err, sizeof(err)) != C_OK) {
+                            (int)admin_kafka_replication, &err) != C_OK) {
         fprintf(stderr, "%s: create-topics on %s failed: %s\n", admin_program, admin_kafka_brokers,
-                err);
+                err.message);
         rc = ADMIN_EXIT_FAILED;
     } else {
         /* An existing topic keeps its own partition count; say what was asked. */
@@ -514,6 +538,51 @@ static int admin_cmd_revoke_key(int argc, char **argv)
     return rc;
 }
 
+static int admin_cmd_set_rate_limit(int argc, char **argv)
+{
+    struct admin_option opts[] = {{"--org", true, NULL, false},
+                                  {"--per-second", true, NULL, false}};
+    if (admin_parse_args("set-rate-limit", argc, argv, opts, 2, NULL, NULL) != C_OK)
+        return ADMIN_EXIT_USAGE;
+    if (opts[0].value == NULL)
+        return admin_usage_error("set-rate-limit", "%s is required", "--org");
+    if (opts[1].value == NULL)
+        return admin_usage_error("set-rate-limit", "%s is required", "--per-second");
+    char org[UUID_STR_LEN];
+    if (admin_parse_uuid_arg("set-rate-limit", "--org", opts[0].value, org) != C_OK)
+        return ADMIN_EXIT_USAGE;
+    long per_second = TENANT_RATE_LIMIT_DEFAULT;
+    if (strcmp(opts[1].value, "default") != 0 &&
+        config_parse_long(opts[1].value, 0, TENANT_RATE_LIMIT_MAX, &per_second) != C_OK)
+        return admin_usage_error("set-rate-limit",
+                                 "--per-second must be 0 to %d or \"default\" (got \"%s\")",
+                                 TENANT_RATE_LIMIT_MAX, opts[1].value);
+    struct db db;
+    int rc = admin_db_open(&db);
+    if (rc != 0)
+        return rc;
+    bool found = false;
+    if (tenant_store_set_rate_limit(&db, org, per_second, &found) != C_OK) {
+        rc = admin_db_failed(&db, "set-rate-limit");
+    } else if (!found) {
+        fprintf(stderr, "%s: set-rate-limit: organization %s does not exist\n", admin_program, org);
+        rc = ADMIN_EXIT_FAILED;
+    } else {
+        if (per_second == TENANT_RATE_LIMIT_DEFAULT)
+            printf("organization %s: the gateways' default rate limit\n", org);
+        else if (per_second == 0)
+            printf("organization %s: no rate limit\n", org);
+        else
+            printf("organization %s: %ld requests a second per API key\n", org, per_second);
+        log_fields(LOG_INFO,
+                   json_pack("{ss sI}", "organization_id", org, "rate_limit_per_s",
+                             (json_int_t)per_second),
+                   "organization rate limit set");
+    }
+    admin_db_close(&db);
+    return rc;
+}
+
 struct admin_command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -523,7 +592,7 @@ static const struct admin_command admin_commands[] = {
     {"migrate", admin_cmd_migrate},       {"create-topics", admin_cmd_create_topics},
     {"create-org", admin_cmd_create_org}, {"create-key", admin_cmd_create_key},
     {"list-keys", admin_cmd_list_keys},   {"list-orgs", admin_cmd_list_orgs},
-    {"revoke-key", admin_cmd_revoke_key},
+    {"revoke-key", admin_cmd_revoke_key}, {"set-rate-limit", admin_cmd_set_rate_limit},
 };
 
 static bool admin_is_help(const char *arg)
@@ -533,6 +602,13 @@ static bool admin_is_help(const char *arg)
 
 int main(int argc, char **argv)
 {
+    /* -v before the command ("caisse-admin -v migrate") as well as after it. */
+    while (argc > 1 && admin_is_verbose_flag(argv[1])) {
+        admin_verbose = true;
+        argv[1] = argv[0];
+        argv++;
+        argc--;
+    }
     if (argc < 2) {
         /* No command is a mistake in a script: usage on stderr, non-zero status. */
         admin_usage(stderr);

@@ -1,8 +1,8 @@
 /* bench-http-ceiling: the HTTP ceiling of the benchmarks. A trivial handler
  * (a small JSON 200) served by libmicrohttpd in exactly the gateway's
  * configuration: the daemon is started by the gateway's own server_mhd_start
- * (gateway/server.c), with the thread count and connection timeout read from
- * the same variables and defaults as caisse-gateway. Whatever a gateway route
+ * (gateway/server.c), with the thread count, connection timeout and limits
+ * read from the same variables and defaults as caisse-gateway. Whatever a gateway route
  * does beyond this is the cost the GET and POST ratios show. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +21,9 @@ static struct {
     long port;
     long threads;
     long connection_timeout;
+    long max_connections;
+    long max_connections_per_ip;
+    long request_timeout;
 } ceiling_cfg;
 
 /* Names and defaults as in gateway/main.c (the benchmark also passes the
@@ -33,6 +36,14 @@ static const struct config_entry ceiling_config[] = {
      &ceiling_cfg.threads, 1, 256},
     {"CAISSE_HTTP_CONNECTION_TIMEOUT", CONFIG_INT, "30", "Idle HTTP connection timeout in seconds",
      &ceiling_cfg.connection_timeout, 1, 3600},
+    {"CAISSE_HTTP_MAX_CONNECTIONS", CONFIG_INT, "1024", "Most open connections (as the gateway)",
+     &ceiling_cfg.max_connections, 1, 1000000},
+    {"CAISSE_HTTP_MAX_CONNECTIONS_PER_IP", CONFIG_INT, "128",
+     "Most open connections from one address (as the gateway); 0: no limit",
+     &ceiling_cfg.max_connections_per_ip, 0, 1000000},
+    {"CAISSE_HTTP_REQUEST_TIMEOUT", CONFIG_INT, "10",
+     "Seconds to send a whole request (as the gateway); 0: no deadline",
+     &ceiling_cfg.request_timeout, 0, 3600},
     {"CAISSE_LOG_LEVEL", CONFIG_STRING, "info", "debug, info, warn or error",
      &ceiling_cfg.log_level, 0, 0},
 };
@@ -60,6 +71,7 @@ static enum MHD_Result ceiling_access(void *cls, struct MHD_Connection *conn, co
         *upload_data_size = 0;
         return MHD_YES;
     }
+    deadline_request_received(conn);
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         sizeof(ceiling_body) - 1, (void *)ceiling_body, MHD_RESPMEM_PERSISTENT);
     if (resp == NULL)
@@ -74,8 +86,8 @@ static void ceiling_completed(void *cls, struct MHD_Connection *conn, void **con
                               enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)conn;
     (void)toe;
+    deadline_request_done(conn);
     *con_cls = NULL;
 }
 
@@ -85,9 +97,19 @@ int main(int argc, char **argv)
                          "bench-http-ceiling: a trivial JSON 200 in the gateway's libmicrohttpd "
                          "configuration (the HTTP ceiling of make bench).",
                          ceiling_config, CONFIG_TABLE_SIZE(ceiling_config), &ceiling_cfg.log_level);
-    struct MHD_Daemon *d =
-        server_mhd_start(ceiling_cfg.host, ceiling_cfg.port, ceiling_cfg.threads,
-                         ceiling_cfg.connection_timeout, ceiling_access, NULL, ceiling_completed);
+    static struct server_listener listener;
+    listener = (struct server_listener){
+        .name = "merchant",
+        .host = ceiling_cfg.host,
+        .port = ceiling_cfg.port,
+        .threads = ceiling_cfg.threads,
+        .connection_timeout_s = ceiling_cfg.connection_timeout,
+        .max_connections = ceiling_cfg.max_connections,
+        .max_connections_per_ip = ceiling_cfg.max_connections_per_ip,
+        .request_timeout_s = ceiling_cfg.request_timeout,
+    };
+    server_reserve_files(ceiling_cfg.max_connections + 256);
+    struct MHD_Daemon *d = server_mhd_start(&listener, ceiling_access, NULL, ceiling_completed);
     if (d == NULL)
         return 1;
     log_fields(LOG_INFO,
@@ -97,6 +119,7 @@ int main(int argc, char **argv)
     while (!service_stopping())
         service_sleep_ms(200);
     MHD_stop_daemon(d);
+    deadline_stop();
     config_free(ceiling_config, CONFIG_TABLE_SIZE(ceiling_config));
     return 0;
 }

@@ -78,6 +78,10 @@ export CAISSE_BIN_DIR="$REPO/$BENCH_BUILD/bin"
 export CAISSE_WEBHOOK_ALLOWLIST="${CAISSE_WEBHOOK_ALLOWLIST:-127.0.0.1/32}"
 # The soak's sessions live BENCH_SOAK_TTL_S seconds, so the gateway must accept that.
 export CAISSE_SESSION_MIN_TTL="${CAISSE_SESSION_MIN_TTL:-1}"
+# One API key at the machine's maximum rate: its limit must never bite, but the limiter
+# runs on every request, so its cost is in every figure.
+export CAISSE_RATE_LIMIT_KEY_PER_S="${CAISSE_RATE_LIMIT_KEY_PER_S:-1000000}"
+export CAISSE_RATE_LIMIT_KEY_BURST="${CAISSE_RATE_LIMIT_KEY_BURST:-1000000}"
 # Everything else (log level, threads, batch sizes...) is the product's default unless
 # the caller exports a CAISSE_* variable: it reaches every service of the bench stack.
 # shellcheck source=../deploy/env.sh source-path=SCRIPTDIR

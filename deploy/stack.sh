@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
-# The whole caisse stack on this machine: deploy/stack.sh up|down|status|logs [service]
+# The whole caisse stack on this machine: deploy/stack.sh COMMAND
 #
-#   up      PostgreSQL + Kafka (KRaft) + topics + migrations + the four services, then a
-#           demo organization and test API key, a curl that works, and the ops URLs
-#   down    stops the services (SIGTERM, graceful), Kafka and PostgreSQL; data is kept
-#   status  what is running
-#   logs    tail a service's JSON log (gateway, session-worker, expiry-worker, webhook-worker)
+#   up                   PostgreSQL + Kafka (KRaft) + topics + migrations + the four services,
+#                        then a demo organization and test API key, a curl that works, and
+#                        the ops URLs
+#   down                 stops the services (SIGTERM, graceful), Kafka and PostgreSQL; data
+#                        is kept
+#   status               what is running
+#   logs [NAME]          follow a service's JSON log (default gateway)
+#   start-service NAME   start one service (no-op if it runs); it waits for its dependencies
+#   stop-service NAME    stop one service (SIGTERM, graceful; SIGKILL after 30 s)
+#
+# NAME is gateway, session-worker, expiry-worker or webhook-worker. Kafka and PostgreSQL stop
+# and start on their own with deploy/kafka.sh and deploy/pg.sh (start|stop|status).
+#
+# Each service's log is $CAISSE_STACK_DIR/logs/NAME.log, capped at CAISSE_STACK_LOG_MAX_MB
+# (default 20; 0: no cap): past it, its content moves to NAME.log.1 (replacing the previous
+# one) and the log starts again empty, so a service keeps at most about twice the cap.
 #
 # Everything is configurable through the environment (see deploy/env.sh and below), so a
 # second stack (the integration tests) runs next to the developer's on other ports and dirs.
@@ -27,6 +38,10 @@ set -euo pipefail
 # Set to 0 to bring up only PostgreSQL, Kafka, topics and migrations (tests start services
 # themselves when they need to kill and restart them).
 : "${CAISSE_STACK_SERVICES:=1}"
+# Each service log's size cap in MB (see above); 0 keeps everything.
+: "${CAISSE_STACK_LOG_MAX_MB:=20}"
+[[ $CAISSE_STACK_LOG_MAX_MB =~ ^[0-9]+$ ]] ||
+  { echo "stack.sh: CAISSE_STACK_LOG_MAX_MB must be a whole number of MB" >&2; exit 2; }
 export CAISSE_GATEWAY_PORT CAISSE_PUBLIC_BASE_URL CAISSE_GATEWAY_INTERNAL_PORT \
   CAISSE_SESSION_WORKER_OPS_PORT CAISSE_EXPIRY_WORKER_OPS_PORT CAISSE_WEBHOOK_WORKER_OPS_PORT
 
@@ -38,6 +53,13 @@ ADMIN="$CAISSE_BIN_DIR/caisse-admin"
 die() {
   echo "stack.sh: $*" >&2
   exit 1
+}
+
+check_service_name() {
+  local s
+  for s in "${SERVICES[@]}"; do [ "$s" = "$1" ] && return 0; done
+  echo "stack.sh: unknown service \"$1\" (one of: ${SERVICES[*]})" >&2
+  exit 2
 }
 
 # The port of a service's health and metrics routes.
@@ -74,11 +96,24 @@ start_service() {
   local instance_id=""
   case $name in session-worker | webhook-worker) instance_id="${CAISSE_INSTANCE_ID:-$name-1}" ;; esac
   # A small supervisor shell waits for the service and keeps its exit status in
-  # run/<name>.exit, so an orderly stop can be told from a crash or the watchdog.
+  # run/<name>.exit, so an orderly stop can be told from a crash or the watchdog. Beside it,
+  # a loop caps the log every 2 s: the service appends to it (O_APPEND), so after a copy to
+  # <log>.1 the log can be emptied in place (logrotate's copytruncate: the lines written
+  # during the copy, a few milliseconds, are lost).
   rm -f "$RUN/$name.pid" "$RUN/$name.exit"
-  CAISSE_INSTANCE_ID="$instance_id" CAISSE_OPS_PORT="$(ops_port "$name")" setsid bash -c \
-    '"$1" & pid=$!; echo "$pid" >"$2.tmp"; mv "$2.tmp" "$2"; wait "$pid"; echo $? >"$3"' \
-    caisse-supervisor "$bin" "$RUN/$name.pid" "$RUN/$name.exit" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  CAISSE_INSTANCE_ID="$instance_id" CAISSE_OPS_PORT="$(ops_port "$name")" setsid bash -c '
+    "$1" & pid=$!
+    echo "$pid" >"$2.tmp"; mv "$2.tmp" "$2"
+    if [ "$5" -gt 0 ]; then
+      (while kill -0 "$pid" 2>/dev/null; do
+        sleep 2
+        size=$(stat -c %s "$4" 2>/dev/null || echo 0)
+        if [ "$size" -gt $(($5 * 1048576)) ]; then cp -- "$4" "$4.1" && : >"$4"; fi
+      done) &
+    fi
+    wait "$pid"; echo $? >"$3"' \
+    caisse-supervisor "$bin" "$RUN/$name.pid" "$RUN/$name.exit" "$LOGS/$name.log" \
+    "$CAISSE_STACK_LOG_MAX_MB" >>"$LOGS/$name.log" 2>&1 </dev/null &
   for _ in $(seq 1 100); do
     [ -f "$RUN/$name.pid" ] && return 0
     sleep 0.05
@@ -202,20 +237,29 @@ cmd_status() {
   for s in "${SERVICES[@]}"; do
     if pid=$(service_pid "$s"); then echo "$s: running (pid $pid)"; else echo "$s: stopped"; fi
   done
-  bash "$CAISSE_REPO/deploy/pg.sh" status && echo "postgresql: running" || echo "postgresql: stopped"
-  bash "$CAISSE_REPO/deploy/kafka.sh" status && echo "kafka: running" || echo "kafka: stopped"
+  # Each prints its own line: running and answering, running but not answering, or stopped.
+  bash "$CAISSE_REPO/deploy/pg.sh" status || true
+  bash "$CAISSE_REPO/deploy/kafka.sh" status || true
 }
 
 case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  logs) tail -f "$LOGS/${2:-gateway}.log" ;;
+  logs)
+    check_service_name "${2:-gateway}"
+    # -F: the log is emptied in place when it reaches its cap.
+    tail -F "$LOGS/${2:-gateway}.log"
+    ;;
   start-service)
+    check_service_name "${2:?service name}"
     : "${CAISSE_INTERNAL_TOKEN:=$(internal_token)}"
     export CAISSE_INTERNAL_TOKEN
-    start_service "${2:?service name}"
+    start_service "$2"
     ;;
-  stop-service) stop_service "${2:?service name}" ;;
-  *) echo "usage: $0 up|down|status|logs [service]|start-service NAME|stop-service NAME" >&2; exit 2 ;;
+  stop-service)
+    check_service_name "${2:?service name}"
+    stop_service "$2"
+    ;;
+  *) echo "usage: $0 up|down|status|logs [NAME]|start-service NAME|stop-service NAME" >&2; exit 2 ;;
 esac

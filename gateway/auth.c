@@ -1,37 +1,45 @@
 #include "auth.h"
 
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <openssl/crypto.h>
 
+#include "auth_cache.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/result.h"
 
-#define AUTH_CACHE_MAX 10000
-#define AUTH_NEGATIVE_TTL 5 /* seconds: bounds Postgres load from bad keys */
+/* Per server thread. Valid keys are what merchants use; invalid ones are
+ * remembered apart so that guessing cannot push the valid ones out. */
+#define AUTH_CACHE_VALID_MAX 10000
+#define AUTH_CACHE_INVALID_MAX 4096
+#define AUTH_NEGATIVE_TTL_MS 5000 /* bounds Postgres load from bad keys */
 
-struct auth_entry {
-    char hash[TENANT_SHA256_HEX_LEN];
-    bool valid;
-    struct tenant_identity identity;
-    time_t expires;
-    struct auth_entry *next;
-};
-
-#define AUTH_BUCKETS 1024
-static struct auth_entry *auth_buckets[AUTH_BUCKETS];
-static size_t auth_count;
-static long auth_ttl;
+static long auth_ttl_ms;
 static const char *auth_service_token = "";
-static pthread_mutex_t auth_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Each thread's cache, freed when the thread exits. */
+static pthread_key_t auth_cache_key;
+static pthread_once_t auth_cache_key_once = PTHREAD_ONCE_INIT;
+static bool auth_cache_key_ready;
+
+static void auth_cache_destroy(void *cache)
+{
+    auth_cache_free(cache);
+}
+
+static void auth_cache_key_create(void)
+{
+    auth_cache_key_ready = pthread_key_create(&auth_cache_key, auth_cache_destroy) == 0;
+}
 
 int auth_init(long ttl_seconds, const char *service_token)
 {
-    auth_ttl = ttl_seconds;
+    pthread_once(&auth_cache_key_once, auth_cache_key_create);
+    if (!auth_cache_key_ready)
+        return C_ERR;
+    auth_ttl_ms = ttl_seconds * 1000;
     auth_service_token = service_token;
     if (service_token[0] == '\0')
         log_warn("CAISSE_INTERNAL_TOKEN is not set: completion calls will be refused");
@@ -48,104 +56,71 @@ bool auth_service_token_valid(const char *authorization)
     return strlen(given) == n && CRYPTO_memcmp(given, auth_service_token, n) == 0;
 }
 
-static void auth_clear_locked(void)
-{
-    for (size_t i = 0; i < AUTH_BUCKETS; i++) {
-        struct auth_entry *e = auth_buckets[i];
-        while (e != NULL) {
-            struct auth_entry *next = e->next;
-            free(e);
-            e = next;
-        }
-        auth_buckets[i] = NULL;
-    }
-    auth_count = 0;
-}
-
 void auth_shutdown(void)
 {
-    pthread_mutex_lock(&auth_lock);
-    auth_clear_locked();
-    pthread_mutex_unlock(&auth_lock);
+    if (!auth_cache_key_ready)
+        return;
+    auth_cache_free(pthread_getspecific(auth_cache_key));
+    pthread_setspecific(auth_cache_key, NULL);
 }
 
-static size_t auth_bucket(const char *hash)
+/* The calling thread's cache, made on first use; NULL (no caching) without memory. */
+static struct auth_cache *auth_thread_cache(void)
 {
-    /* The hash is already uniformly distributed hex. */
-    return strtoul(
-               (char[9]){hash[0], hash[1], hash[2], hash[3], hash[4], hash[5], hash[6], hash[7], 0},
-               NULL, 16) %
-           AUTH_BUCKETS;
-}
-
-/* Returns 1 on a fresh hit (filling out/valid), 0 on miss. */
-static int auth_cache_get(const char *hash, bool *valid, struct tenant_identity *out)
-{
-    time_t now = time(NULL);
-    int hit = 0;
-    pthread_mutex_lock(&auth_lock);
-    for (struct auth_entry *e = auth_buckets[auth_bucket(hash)]; e != NULL; e = e->next) {
-        if (strcmp(e->hash, hash) == 0 && e->expires > now) {
-            *valid = e->valid;
-            if (e->valid)
-                *out = e->identity;
-            hit = 1;
-            break;
+    if (!auth_cache_key_ready)
+        return NULL;
+    struct auth_cache *c = pthread_getspecific(auth_cache_key);
+    if (c == NULL) {
+        c = auth_cache_new(AUTH_CACHE_VALID_MAX, AUTH_CACHE_INVALID_MAX);
+        if (c != NULL && pthread_setspecific(auth_cache_key, c) != 0) {
+            auth_cache_free(c);
+            c = NULL;
         }
     }
-    pthread_mutex_unlock(&auth_lock);
-    return hit;
+    return c;
 }
 
-static void auth_cache_put(const char *hash, bool valid, const struct tenant_identity *id)
+/* AUTH_OK, AUTH_INVALID or AUTH_NOT_CACHED for a present key; hash is filled
+ * for a well-formed one. */
+static enum auth_result auth_from_cache(const char *key, char hash[TENANT_SHA256_HEX_LEN],
+                                        struct tenant_identity *out)
 {
-    struct auth_entry *fresh = calloc(1, sizeof(*fresh));
-    if (fresh == NULL)
-        return; /* caching is an optimization */
-    memcpy(fresh->hash, hash, TENANT_SHA256_HEX_LEN);
-    fresh->valid = valid;
-    if (valid)
-        fresh->identity = *id;
-    fresh->expires = time(NULL) + (valid ? auth_ttl : AUTH_NEGATIVE_TTL);
-    size_t b = auth_bucket(hash);
-    pthread_mutex_lock(&auth_lock);
-    /* Bounded memory: a full cache starts over rather than tracking LRU order. */
-    if (auth_count >= AUTH_CACHE_MAX)
-        auth_clear_locked();
-    struct auth_entry **pp = &auth_buckets[b];
-    while (*pp != NULL) {
-        if (strcmp((*pp)->hash, hash) == 0) {
-            struct auth_entry *old = *pp;
-            *pp = old->next;
-            free(old);
-            auth_count--;
-            break;
-        }
-        pp = &(*pp)->next;
-    }
-    fresh->next = auth_buckets[b];
-    auth_buckets[b] = fresh;
-    auth_count++;
-    pthread_mutex_unlock(&auth_lock);
+    /* Malformed keys never reach Postgres. */
+    if (tenant_api_key_environment(key) == NULL || strlen(key) >= TENANT_KEY_MAX_LEN)
+        return AUTH_INVALID;
+    tenant_sha256_hex(key, hash);
+    struct auth_cache *c = auth_thread_cache();
+    bool valid = false;
+    if (c == NULL || !auth_cache_get(c, hash, clock_now_ms(), &valid, out))
+        return AUTH_NOT_CACHED;
+    return valid ? AUTH_OK : AUTH_INVALID;
+}
+
+enum auth_result auth_authenticate_cached(const char *key, struct tenant_identity *out)
+{
+    if (key == NULL || key[0] == '\0')
+        return AUTH_MISSING;
+    char hash[TENANT_SHA256_HEX_LEN];
+    return auth_from_cache(key, hash, out);
 }
 
 enum auth_result auth_authenticate(struct db *db, const char *key, struct tenant_identity *out)
 {
     if (key == NULL || key[0] == '\0')
         return AUTH_MISSING;
-    /* Malformed keys never reach Postgres. */
-    if (tenant_api_key_environment(key) == NULL || strlen(key) >= TENANT_KEY_MAX_LEN)
-        return AUTH_INVALID;
     char hash[TENANT_SHA256_HEX_LEN];
-    tenant_sha256_hex(key, hash);
-    bool valid = false;
-    if (auth_cache_get(hash, &valid, out))
-        return valid ? AUTH_OK : AUTH_INVALID;
+    enum auth_result cached = auth_from_cache(key, hash, out);
+    if (cached != AUTH_NOT_CACHED)
+        return cached;
     struct tenant_identity id;
     bool found = false;
     if (tenant_store_lookup_api_key(db, key, &id, &found) != C_OK)
         return AUTH_UNAVAILABLE;
-    auth_cache_put(hash, found, &id);
+    struct auth_cache *c = auth_thread_cache();
+    /* Caching is an optimization: without memory the next request asks again. */
+    if (c != NULL)
+        auth_cache_put(c, hash, found, &id,
+                       clock_now_ms() + (found ? auth_ttl_ms : AUTH_NEGATIVE_TTL_MS));
     if (!found)
         return AUTH_INVALID;
     *out = id;

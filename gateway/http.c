@@ -221,11 +221,16 @@ enum MHD_Result http_respond_error(struct http_request *req, unsigned status, co
                              http_reason(status), "code", code, "param",
                              param != NULL && param[0] != '\0' ? json_string(param) : json_null(),
                              "request_id", req->request_id);
-    const char *extra[5] = {NULL};
+    const char *extra[13] = {NULL};
+    size_t n = 0;
     if (status == 405 && req->allow != NULL)
-        extra[0] = "Allow", extra[1] = req->allow;
+        extra[n++] = "Allow", extra[n++] = req->allow;
     if (status == 503)
-        extra[0] = "Retry-After", extra[1] = "1";
+        extra[n++] = "Retry-After", extra[n++] = "1";
+    for (size_t i = 0; req->error_headers != NULL && req->error_headers[i] != NULL &&
+                       n + 2 < sizeof(extra) / sizeof(extra[0]);
+         i += 2)
+        extra[n++] = req->error_headers[i], extra[n++] = req->error_headers[i + 1];
     return http_respond_json(req, status, body, extra);
 }
 

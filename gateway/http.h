@@ -33,6 +33,9 @@ struct http_request {
     struct routes_match route; /* the route table's answer for method and path */
     const char *allow;         /* the path's methods, for a 405's Allow; set by the router */
     struct pipeline_op *op;    /* owned; set once a command was submitted */
+    /* More headers of an error answer (a 429's Retry-After and RateLimit-*):
+     * NULL-terminated name/value pairs, set around http_respond_error. */
+    const char *const *error_headers;
 };
 
 /* Allocates the per-request state on the first callback. NULL: out of memory. */

@@ -8,23 +8,24 @@
 #include "closing.h"
 #include "core/clock.h"
 #include "core/config.h"
-#include "create.h"
-#include "pipeline.h"
-#include "http.h"
 #include "core/log.h"
-#include "core/metrics.h"
-#include "reads.h"
 #include "core/result.h"
-#include "server.h"
+#include "create.h"
+#include "infra/db.h"
+#include "infra/ops_http.h"
 #include "infra/service.h"
+#include "pipeline.h"
+#include "reads.h"
+#include "server.h"
+#include "throttle.h"
 #include "webhooks.h"
 
+/* The pipeline's last Kafka flush after the drain takes up to 5 s; the
+ * watchdog leaves it that and a second for closing the listeners. */
+#define GATEWAY_STOP_MARGIN_MS 6000
+
 static struct {
-    char *database_url;
-    char *kafka_brokers;
-    char *public_base_url;
     char *host;
-    char *log_level;
     char *internal_host;
     char *internal_token;
     char *webhook_allowlist;
@@ -39,17 +40,18 @@ static struct {
     long session_min_ttl;
     long session_max_ttl;
     long connection_timeout;
-    long shutdown_grace_ms;
+    long max_connections;
+    long max_connections_per_ip;
+    long request_timeout;
+    char *trusted_proxies;
+    long rate_key_per_s, rate_key_burst;
+    long rate_client_per_s, rate_client_burst;
+    long rate_auth_failures_per_s, rate_auth_failures_burst;
+    long rate_replicas;
     long shutdown_delay_ms;
 } cfg;
 
 static const struct config_entry gateway_config[] = {
-    {"CAISSE_DATABASE_URL", CONFIG_STRING, NULL,
-     "PostgreSQL connection string (libpq URI or key=value)", &cfg.database_url, 0, 0},
-    {"CAISSE_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:9092", "Kafka bootstrap servers",
-     &cfg.kafka_brokers, 0, 0},
-    {"CAISSE_PUBLIC_BASE_URL", CONFIG_STRING, "http://localhost:8080",
-     "Base of the hosted page URL returned as `url`", &cfg.public_base_url, 0, 0},
     {"CAISSE_GATEWAY_HOST", CONFIG_STRING, "0.0.0.0", "IPv4 address to listen on", &cfg.host, 0, 0},
     {"CAISSE_GATEWAY_PORT", CONFIG_INT, "8080", "Port of the merchant API", &cfg.port, 1, 65535},
     {"CAISSE_GATEWAY_THREADS", CONFIG_INT, "4",
@@ -71,9 +73,45 @@ static const struct config_entry gateway_config[] = {
      604800},
     {"CAISSE_HTTP_CONNECTION_TIMEOUT", CONFIG_INT, "30", "Idle HTTP connection timeout in seconds",
      &cfg.connection_timeout, 1, 3600},
-    {"CAISSE_SHUTDOWN_GRACE_MS", CONFIG_INT, "20000",
-     "On SIGTERM, how long in-flight requests may take to finish", &cfg.shutdown_grace_ms, 0,
-     600000},
+    {"CAISSE_HTTP_MAX_CONNECTIONS", CONFIG_INT, "1024",
+     "Most open connections of the merchant API, split evenly between the server threads; more"
+     " wait in the listen backlog",
+     &cfg.max_connections, 1, 1000000},
+    {"CAISSE_HTTP_MAX_CONNECTIONS_PER_IP", CONFIG_INT, "128",
+     "Most open connections of the merchant API from one address (the TCP peer: behind a proxy,"
+     " the proxy's); more are closed at once; 0: no limit",
+     &cfg.max_connections_per_ip, 0, 1000000},
+    {"CAISSE_HTTP_REQUEST_TIMEOUT", CONFIG_INT, "10",
+     "Seconds a client has to send a whole request once its request line arrived (and the idle"
+     " timeout plus this from the connection's start or its previous answer); 0: no deadline",
+     &cfg.request_timeout, 0, 3600},
+    {"CAISSE_RATE_LIMIT_KEY_PER_S", CONFIG_INT, "100",
+     "Requests a second per API key, for the whole deployment (an organization's own limit, set"
+     " with caisse-admin set-rate-limit, wins); 0: no limit",
+     &cfg.rate_key_per_s, 0, 1000000},
+    {"CAISSE_RATE_LIMIT_KEY_BURST", CONFIG_INT, "200", "Requests an API key may make at once",
+     &cfg.rate_key_burst, 1, 1000000},
+    {"CAISSE_RATE_LIMIT_CLIENT_PER_S", CONFIG_INT, "20",
+     "Requests a second per client address without credentials (the API document, readiness,"
+     " unknown routes); 0: no limit",
+     &cfg.rate_client_per_s, 0, 1000000},
+    {"CAISSE_RATE_LIMIT_CLIENT_BURST", CONFIG_INT, "40",
+     "Requests without credentials a client address may make at once", &cfg.rate_client_burst, 1,
+     1000000},
+    {"CAISSE_RATE_LIMIT_AUTH_FAILURES_PER_S", CONFIG_INT, "1",
+     "Failed authentications a second per client address; past them, that address gets 429"
+     " for every key the gateway has not verified already; 0: no limit",
+     &cfg.rate_auth_failures_per_s, 0, 1000000},
+    {"CAISSE_RATE_LIMIT_AUTH_FAILURES_BURST", CONFIG_INT, "10",
+     "Failed authentications a client address may make at once", &cfg.rate_auth_failures_burst, 1,
+     1000000},
+    {"CAISSE_RATE_LIMIT_REPLICAS", CONFIG_INT, "1",
+     "Gateways sharing the rate limits: each enforces the rates and bursts divided by this",
+     &cfg.rate_replicas, 1, 1000},
+    {"CAISSE_TRUSTED_PROXIES", CONFIG_STRING, "",
+     "Comma-separated CIDRs of the proxies in front (the ingress): from them, the client address"
+     " of the rate limits is read from X-Forwarded-For; empty: the TCP peer",
+     &cfg.trusted_proxies, 0, 0},
     {"CAISSE_SHUTDOWN_DELAY_MS", CONFIG_INT, "0",
      "On SIGTERM, how long /readyz answers 503 while requests are still served, before the"
      " listeners close: the time a load balancer (a Kubernetes Service) needs to stop routing"
@@ -84,7 +122,7 @@ static const struct config_entry gateway_config[] = {
      &cfg.internal_host, 0, 0},
     {"CAISSE_GATEWAY_INTERNAL_PORT", CONFIG_INT, "8081", "Port of the internal API",
      &cfg.internal_port, 1, 65535},
-    {"CAISSE_INTERNAL_TOKEN", CONFIG_STRING, "",
+    {"CAISSE_INTERNAL_TOKEN", CONFIG_SECRET, "",
      "Service token for the internal API (Authorization: Bearer); empty disables completion",
      &cfg.internal_token, 0, 0},
     {"CAISSE_WEBHOOK_ALLOWLIST", CONFIG_STRING, "",
@@ -93,72 +131,50 @@ static const struct config_entry gateway_config[] = {
      &cfg.webhook_allowlist, 0, 0},
     {"CAISSE_EVENT_RETENTION_DAYS", CONFIG_INT, "30",
      "Days an event stays visible through GET /events", &cfg.event_retention_days, 1, 3650},
-    {"CAISSE_LOG_LEVEL", CONFIG_STRING, "info", "debug, info, warn or error", &cfg.log_level, 0, 0},
 };
 
-int main(int argc, char **argv)
+/* ---- readiness: asked on the answering server thread, ctx its connection ---- */
+
+static bool gateway_postgres_ready(void *ctx)
 {
-    service_init_or_exit(argc, argv, "gateway",
-                         "caisse-gateway: the Checkout Sessions REST API (POST/GET "
-                         "/checkout-sessions, also under /v1).",
-                         gateway_config, CONFIG_TABLE_SIZE(gateway_config), &cfg.log_level);
-    if (cfg.shutdown_delay_ms >= cfg.shutdown_grace_ms && cfg.shutdown_delay_ms > 0) {
-        log_error("CAISSE_SHUTDOWN_DELAY_MS (%ld) must be shorter than CAISSE_SHUTDOWN_GRACE_MS "
-                  "(%ld): in-flight requests need time after it",
-                  cfg.shutdown_delay_ms, cfg.shutdown_grace_ms);
-        config_free(gateway_config, CONFIG_TABLE_SIZE(gateway_config));
-        return 2;
-    }
-    metrics_register_process("gateway");
-    auth_init(cfg.api_key_cache_ttl, cfg.internal_token);
-    reads_init(cfg.public_base_url);
-    struct pipeline_config pc = {
-        .database_url = cfg.database_url,
-        .kafka_brokers = cfg.kafka_brokers,
-        .wait_ms = cfg.create_wait_ms,
-        .kafka_timeout_ms = cfg.kafka_timeout_ms,
-    };
-    struct create_config cc = {
-        .public_base_url = cfg.public_base_url,
-        .default_ttl_seconds = cfg.session_ttl,
-        .min_ttl_seconds = cfg.session_min_ttl,
-        .max_ttl_seconds = cfg.session_max_ttl,
-    };
-    create_init(&cc);
-    closing_init(cfg.public_base_url);
-    struct webhooks_config wc = {
-        .allowlist = cfg.webhook_allowlist,
-        .event_retention_days = cfg.event_retention_days,
-    };
-    if (webhooks_init(&wc) != C_OK)
-        return 1;
-    if (pipeline_init(&pc) != C_OK)
-        return 1;
-    struct server_config sc = {
-        .host = cfg.host,
-        .port = cfg.port,
-        .threads = cfg.threads,
-        .database_url = cfg.database_url,
-        .connection_timeout_s = cfg.connection_timeout,
-        .internal_host = cfg.internal_host,
-        .internal_port = cfg.internal_port,
-    };
-    if (server_start(&sc) != C_OK) {
-        pipeline_shutdown(0);
-        return 1;
-    }
-    log_fields(LOG_INFO,
-               json_pack("{ss si si ss}", "host", cfg.host, "port", (int)cfg.port, "threads",
-                         (int)cfg.threads, "kafka_brokers", cfg.kafka_brokers),
-               "gateway listening");
+    struct db *db = ctx;
+    return db != NULL && db_exec_command(db, "SELECT 1", 0, NULL) == C_OK;
+}
 
-    while (!service_stopping())
-        service_sleep_ms(1000);
+static bool gateway_kafka_ready(void *ctx)
+{
+    (void)ctx;
+    return pipeline_kafka_ready();
+}
 
-    /* Orderly stop: unready first so load balancers move away, then no new
-     * connections, then let in-flight creates resolve, then close. */
-    int64_t deadline = clock_now_us() + cfg.shutdown_grace_ms * 1000;
-    server_set_draining();
+static bool gateway_notifications_ready(void *ctx)
+{
+    (void)ctx;
+    return pipeline_listener_ready();
+}
+
+static const struct ops_check gateway_checks[] = {
+    {"postgres", "postgres unreachable", gateway_postgres_ready},
+    {"kafka", "kafka unreachable", gateway_kafka_ready},
+    {"notifications", "not listening for commit notifications", gateway_notifications_ready},
+};
+
+static int gateway_check_config(const struct service_settings *s, struct error *err)
+{
+    if (cfg.shutdown_delay_ms >= s->shutdown_grace_ms && cfg.shutdown_delay_ms > 0)
+        return error_set(err, "CAISSE_SHUTDOWN_DELAY_MS",
+                         "CAISSE_SHUTDOWN_DELAY_MS (%ld) must be shorter than "
+                         "CAISSE_SHUTDOWN_GRACE_MS (%ld): in-flight requests need time after it",
+                         cfg.shutdown_delay_ms, s->shutdown_grace_ms);
+    return C_OK;
+}
+
+/* Orderly stop: unready first (readyz answers 503 from the signal on) so load
+ * balancers move away, then no new connections, then let in-flight creates
+ * resolve, then close. */
+static void gateway_drain(const struct service_settings *s)
+{
+    int64_t deadline = clock_now_us() + s->shutdown_grace_ms * 1000;
     if (cfg.shutdown_delay_ms > 0) {
         /* Endpoints are removed from a Service only after the readiness probe
          * fails; until then new requests keep arriving and must be served. */
@@ -174,7 +190,95 @@ int main(int argc, char **argv)
     pipeline_shutdown(deadline);
     server_stop();
     auth_shutdown();
-    log_info("gateway stopped");
-    config_free(gateway_config, CONFIG_TABLE_SIZE(gateway_config));
-    return 0;
+    throttle_shutdown();
+}
+
+static int gateway_run(const struct service_settings *s, struct db *db)
+{
+    (void)db;
+    struct throttle_config tc = {
+        .rates = {[THROTTLE_API_KEY] = {cfg.rate_key_per_s, cfg.rate_key_burst},
+                  [THROTTLE_CLIENT] = {cfg.rate_client_per_s, cfg.rate_client_burst},
+                  [THROTTLE_AUTH_FAILURE] = {cfg.rate_auth_failures_per_s,
+                                             cfg.rate_auth_failures_burst}},
+        .replicas = cfg.rate_replicas,
+        .trusted_proxies = cfg.trusted_proxies,
+    };
+    struct error err = ERROR_INIT;
+    if (throttle_init(&tc, &err) != C_OK) {
+        log_error("%s", err.message);
+        return C_ERR;
+    }
+    if (auth_init(cfg.api_key_cache_ttl, cfg.internal_token) != C_OK)
+        return C_ERR;
+    reads_init(s->public_base_url);
+    struct create_config cc = {
+        .public_base_url = s->public_base_url,
+        .default_ttl_seconds = cfg.session_ttl,
+        .min_ttl_seconds = cfg.session_min_ttl,
+        .max_ttl_seconds = cfg.session_max_ttl,
+    };
+    create_init(&cc);
+    closing_init(s->public_base_url);
+    struct webhooks_config wc = {
+        .allowlist = cfg.webhook_allowlist,
+        .event_retention_days = cfg.event_retention_days,
+    };
+    if (webhooks_init(&wc) != C_OK)
+        return C_ERR;
+    struct pipeline_config pc = {
+        .database_url = s->database_url,
+        .kafka_brokers = s->kafka_brokers,
+        .wait_ms = cfg.create_wait_ms,
+        .kafka_timeout_ms = cfg.kafka_timeout_ms,
+    };
+    if (pipeline_init(&pc) != C_OK)
+        return C_ERR;
+    struct server_config sc = {
+        .host = cfg.host,
+        .port = cfg.port,
+        .threads = cfg.threads,
+        .database_url = s->database_url,
+        .connection_timeout_s = cfg.connection_timeout,
+        .max_connections = cfg.max_connections,
+        .max_connections_per_ip = cfg.max_connections_per_ip,
+        .request_timeout_s = cfg.request_timeout,
+        .internal_host = cfg.internal_host,
+        .internal_port = cfg.internal_port,
+    };
+    if (server_start(&sc) != C_OK) {
+        pipeline_shutdown(0);
+        return C_ERR;
+    }
+    log_fields(LOG_INFO,
+               json_pack("{ss si si ss}", "host", cfg.host, "port", (int)cfg.port, "threads",
+                         (int)cfg.threads, "kafka_brokers", s->kafka_brokers),
+               "gateway listening");
+    while (!service_stopping())
+        service_sleep_ms(1000);
+    gateway_drain(s);
+    return C_OK;
+}
+
+static const struct service_spec gateway_spec = {
+    .name = "gateway",
+    .summary = "caisse-gateway: the Checkout Sessions REST API (POST/GET /checkout-sessions, also "
+               "under /v1).",
+    /* Its health and metrics are on its internal listener, not an ops listener. */
+    .uses = SERVICE_USES_KAFKA | SERVICE_USES_PUBLIC_BASE_URL,
+    .config = gateway_config,
+    .config_count = CONFIG_TABLE_SIZE(gateway_config),
+    .shutdown_grace_min_ms = 0,
+    .shutdown_grace_help = "On SIGTERM, how long in-flight requests may take to finish; 6 s "
+                           "later (its last Kafka flush) the process exits anyway",
+    .stop_margin_ms = GATEWAY_STOP_MARGIN_MS,
+    .checks = gateway_checks,
+    .check_count = sizeof(gateway_checks) / sizeof(gateway_checks[0]),
+    .check_config = gateway_check_config,
+    .run = gateway_run,
+};
+
+int main(int argc, char **argv)
+{
+    return service_run(argc, argv, &gateway_spec);
 }

@@ -174,16 +174,16 @@ int pipeline_init(const struct pipeline_config *cfg)
     pipeline_cfg = *cfg;
     struct inflight_hooks hooks = {.decide = pipeline_decide, .resume = pipeline_resume};
     inflight_init(&pipeline_inflight, &hooks, cfg->wait_ms * 1000);
-    char err[512];
+    struct error err = ERROR_INIT;
     struct kafka_producer_options po = {
         .brokers = cfg->kafka_brokers,
         .message_timeout_ms = cfg->kafka_timeout_ms,
         .linger_ms = 1,
         .on_delivery = pipeline_on_delivery,
     };
-    pipeline_producer = kafka_producer_new(&po, err, sizeof(err));
+    pipeline_producer = kafka_producer_new(&po, &err);
     if (pipeline_producer == NULL) {
-        log_error("cannot create Kafka producer: %s", err);
+        log_error("cannot create Kafka producer: %s", err.message);
         return C_ERR;
     }
     atomic_store(&pipeline_stop, false);

@@ -13,53 +13,66 @@
 #include "openapi.h"
 #include "reads.h"
 #include "server.h"
+#include "throttle.h"
 #include "webhooks.h"
 
 /* Table order is the order of a 405's Allow, and the order of the search: the
  * busiest routes come first. Merchant API labels carry /v1, as they always did. */
 const struct route routes_table[] = {
     /* Checkout sessions */
-    {"GET", "/checkout-sessions", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, reads_list,
-     "/v1/checkout-sessions"},
-    {"POST", "/checkout-sessions", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, create_handle,
-     "/v1/checkout-sessions"},
-    {"GET", "/checkout-sessions/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, reads_get,
-     "/v1/checkout-sessions/{id}"},
-    {"POST", "/checkout-sessions/{id}/expire", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, closing_expire,
-     "/v1/checkout-sessions/{id}/expire"},
+    {"GET", "/checkout-sessions", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     reads_list, "/v1/checkout-sessions"},
+    {"POST", "/checkout-sessions", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     create_handle, "/v1/checkout-sessions"},
+    {"GET", "/checkout-sessions/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     reads_get, "/v1/checkout-sessions/{id}"},
+    {"POST", "/checkout-sessions/{id}/expire", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY,
+     ROUTES_LIMIT_API_KEY, closing_expire, "/v1/checkout-sessions/{id}/expire"},
     {"POST", "/internal/checkout-sessions/{id}/complete", ROUTES_INTERNAL,
-     ROUTES_AUTH_INTERNAL_TOKEN, closing_complete, "/internal/checkout-sessions/{id}/complete"},
+     ROUTES_AUTH_INTERNAL_TOKEN, ROUTES_LIMIT_NONE, closing_complete,
+     "/internal/checkout-sessions/{id}/complete"},
     /* Webhook endpoints and their deliveries */
-    {"GET", "/webhook-endpoints", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, webhooks_endpoint_list,
-     "/v1/webhook-endpoints"},
-    {"POST", "/webhook-endpoints", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, webhooks_endpoint_create,
-     "/v1/webhook-endpoints"},
-    {"GET", "/webhook-endpoints/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, webhooks_endpoint_get,
-     "/v1/webhook-endpoints/{id}"},
-    {"PATCH", "/webhook-endpoints/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY,
+    {"GET", "/webhook-endpoints", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     webhooks_endpoint_list, "/v1/webhook-endpoints"},
+    {"POST", "/webhook-endpoints", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     webhooks_endpoint_create, "/v1/webhook-endpoints"},
+    {"GET", "/webhook-endpoints/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     webhooks_endpoint_get, "/v1/webhook-endpoints/{id}"},
+    {"PATCH", "/webhook-endpoints/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
      webhooks_endpoint_update, "/v1/webhook-endpoints/{id}"},
     {"DELETE", "/webhook-endpoints/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY,
-     webhooks_endpoint_delete, "/v1/webhook-endpoints/{id}"},
+     ROUTES_LIMIT_API_KEY, webhooks_endpoint_delete, "/v1/webhook-endpoints/{id}"},
     {"POST", "/webhook-endpoints/{id}/rotate-secret", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY,
-     webhooks_endpoint_rotate_secret, "/v1/webhook-endpoints/{id}/rotate-secret"},
+     ROUTES_LIMIT_API_KEY, webhooks_endpoint_rotate_secret,
+     "/v1/webhook-endpoints/{id}/rotate-secret"},
     {"GET", "/webhook-endpoints/{id}/deliveries", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY,
-     webhooks_endpoint_deliveries, "/v1/webhook-endpoints/{id}/deliveries"},
-    {"GET", "/webhook-deliveries/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, webhooks_delivery_get,
-     "/v1/webhook-deliveries/{id}"},
+     ROUTES_LIMIT_API_KEY, webhooks_endpoint_deliveries, "/v1/webhook-endpoints/{id}/deliveries"},
+    {"GET", "/webhook-deliveries/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     webhooks_delivery_get, "/v1/webhook-deliveries/{id}"},
     {"POST", "/webhook-deliveries/{id}/retry", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY,
-     webhooks_delivery_retry, "/v1/webhook-deliveries/{id}/retry"},
+     ROUTES_LIMIT_API_KEY, webhooks_delivery_retry, "/v1/webhook-deliveries/{id}/retry"},
     /* Events */
-    {"GET", "/events", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, webhooks_event_list, "/v1/events"},
-    {"GET", "/events/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, webhooks_event_get,
-     "/v1/events/{id}"},
+    {"GET", "/events", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     webhooks_event_list, "/v1/events"},
+    {"GET", "/events/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     webhooks_event_get, "/v1/events/{id}"},
     /* Operations */
-    {"GET", "/healthz", ROUTES_BOTH, ROUTES_AUTH_NONE, server_healthz, "/healthz"},
-    {"HEAD", "/healthz", ROUTES_BOTH, ROUTES_AUTH_NONE, server_healthz, "/healthz"},
-    {"GET", "/readyz", ROUTES_BOTH, ROUTES_AUTH_NONE, server_readyz, "/readyz"},
-    {"HEAD", "/readyz", ROUTES_BOTH, ROUTES_AUTH_NONE, server_readyz, "/readyz"},
-    {"GET", "/metrics", ROUTES_INTERNAL, ROUTES_AUTH_NONE, server_metrics, "/metrics"},
-    {"HEAD", "/metrics", ROUTES_INTERNAL, ROUTES_AUTH_NONE, server_metrics, "/metrics"},
-    {"GET", "/openapi.json", ROUTES_MERCHANT, ROUTES_AUTH_NONE, openapi_respond, "/openapi.json"},
+    {"GET", "/healthz", ROUTES_BOTH, ROUTES_AUTH_NONE, ROUTES_LIMIT_NONE, server_healthz,
+     "/healthz"},
+    {"HEAD", "/healthz", ROUTES_BOTH, ROUTES_AUTH_NONE, ROUTES_LIMIT_NONE, server_healthz,
+     "/healthz"},
+    /* Readiness asks PostgreSQL: anonymous callers of the merchant listener get
+     * a budget (the probes use the internal listener, which has no limits). */
+    {"GET", "/readyz", ROUTES_BOTH, ROUTES_AUTH_NONE, ROUTES_LIMIT_CLIENT, server_readyz,
+     "/readyz"},
+    {"HEAD", "/readyz", ROUTES_BOTH, ROUTES_AUTH_NONE, ROUTES_LIMIT_CLIENT, server_readyz,
+     "/readyz"},
+    {"GET", "/metrics", ROUTES_INTERNAL, ROUTES_AUTH_NONE, ROUTES_LIMIT_NONE, server_metrics,
+     "/metrics"},
+    {"HEAD", "/metrics", ROUTES_INTERNAL, ROUTES_AUTH_NONE, ROUTES_LIMIT_NONE, server_metrics,
+     "/metrics"},
+    {"GET", "/openapi.json", ROUTES_MERCHANT, ROUTES_AUTH_NONE, ROUTES_LIMIT_CLIENT,
+     openapi_respond, "/openapi.json"},
 };
 
 const size_t routes_table_len = sizeof(routes_table) / sizeof(routes_table[0]);
@@ -128,6 +141,7 @@ void routes_match(enum routes_listener listener, const char *method, const char 
                   struct routes_match *m)
 {
     m->outcome = ROUTES_NOT_FOUND;
+    m->listener = listener;
     m->route = NULL;
     m->allow[0] = '\0';
     for (size_t i = 0; i < ROUTES_PARAMS_MAX; i++)
@@ -161,28 +175,44 @@ void routes_match(enum routes_listener listener, const char *method, const char 
     routes_allow(listener, first->template, m->allow);
 }
 
+enum routes_limit routes_limit_of(const struct routes_match *m)
+{
+    if (m->listener != ROUTES_MERCHANT)
+        return ROUTES_LIMIT_NONE;
+    return m->outcome == ROUTES_FOUND ? m->route->limit : ROUTES_LIMIT_CLIENT;
+}
+
 const char *routes_label(const struct routes_match *m)
 {
     return m->route != NULL ? m->route->label : "other";
 }
 
-/* true: req->identity is the key's tenant; false: answered (401, 503) in *rc. */
+/* true: req->identity is the key's tenant; false: answered (401, 429, 503) in *rc. */
 static bool routes_authenticate_key(struct http_request *req, struct db *db, enum MHD_Result *rc)
 {
     const char *key = http_header(req, "x-api-key");
     const char *authz = http_header(req, "Authorization");
     if ((key == NULL || key[0] == '\0') && authz != NULL && strncasecmp(authz, "Bearer ", 7) == 0)
         key = authz + 7;
-    switch (auth_authenticate(db, key, &req->identity)) {
+    enum auth_result r = auth_authenticate_cached(key, &req->identity);
+    if (r == AUTH_NOT_CACHED) {
+        /* A client that keeps failing gets no more lookups until it slows down. */
+        if (!throttle_client_has_room(req, THROTTLE_AUTH_FAILURE, rc))
+            return false;
+        r = auth_authenticate(db, key, &req->identity);
+    }
+    switch (r) {
     case AUTH_OK:
         return true;
     case AUTH_MISSING:
-        *rc = http_respond_error(req, 401, "authentication_error", NULL, "API key is missing");
-        return false;
     case AUTH_INVALID:
-        *rc = http_respond_error(req, 401, "authentication_error", NULL, "Invalid API key");
+        if (!throttle_client(req, THROTTLE_AUTH_FAILURE, rc))
+            return false;
+        *rc = http_respond_error(req, 401, "authentication_error", NULL,
+                                 r == AUTH_MISSING ? "API key is missing" : "Invalid API key");
         return false;
     case AUTH_UNAVAILABLE:
+    case AUTH_NOT_CACHED:
         break;
     }
     *rc = http_respond_unavailable(req);
@@ -193,6 +223,9 @@ enum MHD_Result routes_serve(struct http_request *req, struct db *(*thread_db)(v
 {
     const struct routes_match *m = &req->route;
     struct db *db = NULL;
+    enum MHD_Result rc;
+    if (routes_limit_of(m) == ROUTES_LIMIT_CLIENT && !throttle_client(req, THROTTLE_CLIENT, &rc))
+        return rc;
     /* An unknown path too: 503 comes before routing's answers when PostgreSQL
      * is away (x-caisse-unrouted in openapi.json). */
     if (m->route == NULL || m->route->auth != ROUTES_AUTH_NONE) {
@@ -211,12 +244,13 @@ enum MHD_Result routes_serve(struct http_request *req, struct db *(*thread_db)(v
     case ROUTES_FOUND:
         break;
     }
-    enum MHD_Result rc;
     switch (m->route->auth) {
     case ROUTES_AUTH_NONE:
         break;
     case ROUTES_AUTH_API_KEY:
         if (!routes_authenticate_key(req, db, &rc))
+            return rc;
+        if (m->route->limit == ROUTES_LIMIT_API_KEY && !throttle_api_key(req, &rc))
             return rc;
         break;
     case ROUTES_AUTH_INTERNAL_TOKEN:

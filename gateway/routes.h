@@ -33,6 +33,19 @@ enum routes_auth {
     ROUTES_AUTH_INTERNAL_TOKEN,
 };
 
+/* Which rate limit the router applies (throttle.c) on the merchant listener,
+ * before the handler; the internal listener's callers are never limited. */
+enum routes_limit {
+    /* None: liveness, metrics, completion. */
+    ROUTES_LIMIT_NONE,
+    /* Per client address, for requests without credentials (the API's
+     * document, readiness; every unrouted answer too). */
+    ROUTES_LIMIT_CLIENT,
+    /* Per API key once authenticated; failed authentication per client
+     * address. Goes with ROUTES_AUTH_API_KEY. */
+    ROUTES_LIMIT_API_KEY,
+};
+
 /* A route's handler. The router has authenticated the caller; db is the server
  * thread's connection (NULL for ROUTES_AUTH_NONE); the path's {parameters} are
  * req->route.params[0..], in the template's order. */
@@ -44,6 +57,7 @@ struct route {
     const char *template;
     unsigned listeners; /* enum routes_listener bits */
     enum routes_auth auth;
+    enum routes_limit limit;
     routes_handler handler;
     /* caisse_http_requests_total{route=...}: one per template, never the raw path. */
     const char *label;
@@ -66,6 +80,7 @@ enum routes_outcome {
 
 struct routes_match {
     enum routes_outcome outcome;
+    enum routes_listener listener; /* the listener it was routed for */
     /* ROUTES_FOUND: the entry to serve; ROUTES_METHOD_NOT_ALLOWED: an entry of
      * the path's template; ROUTES_NOT_FOUND: NULL. Points into routes_table. */
     const struct route *route;
@@ -86,12 +101,19 @@ void routes_path(const char *url, char *path, size_t size);
 void routes_match(enum routes_listener listener, const char *method, const char *path,
                   struct routes_match *m);
 
+/* The rate limit of a match on the merchant listener: its route's, and
+ * ROUTES_LIMIT_CLIENT for an unrouted answer (404, 405); on the internal
+ * listener none. */
+enum routes_limit routes_limit_of(const struct routes_match *m);
+
 /* The metrics' route label of a match: its template's, "other" for no route. */
 const char *routes_label(const struct routes_match *m);
 
-/* Answers req from req->route: 503 if a database is needed (every route but
- * ROUTES_AUTH_NONE ones, and any unknown path) and thread_db has none, 404,
- * 405 with Allow, 401 from the route's authentication, else its handler.
+/* Answers req from req->route: 429 past a per-client limit (routes_limit_of),
+ * 503 if a database is needed (every route but ROUTES_AUTH_NONE ones, and any
+ * unknown path) and thread_db has none, 404, 405 with Allow, 401 from the
+ * route's authentication (429 once the client address failed too often), 429
+ * past the API key's limit, else its handler.
  * thread_db: the calling server thread's connection, NULL if unavailable. */
 enum MHD_Result routes_serve(struct http_request *req, struct db *(*thread_db)(void));
 

@@ -1,26 +1,36 @@
 #include "apply.h"
 
-#include <stdbool.h>
+#include <assert.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/log.h"
-#include "infra/notify.h"
-#include "model/outbox.h"
 #include "core/result.h"
-#include "model/session.h"
-#include "core/uuid.h"
+#include "infra/notify.h"
+
+/* ---- decoding -------------------------------------------------------------- */
 
 /* What decoding one message gave. */
-enum apply_decoded { APPLY_RECORD, APPLY_TRANSITION, APPLY_MALFORMED, APPLY_FAILED };
+enum apply_decoded { APPLY_TAKEN, APPLY_MALFORMED, APPLY_FAILED };
 
-static void apply_log_malformed(const struct apply_origin *o, const char *reason)
+static enum apply_decoded apply_malformed(const struct apply_origin *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static enum apply_decoded apply_malformed(const struct apply_origin *o, const char *fmt, ...)
 {
+    char reason[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
     log_fields(LOG_ERROR,
                json_pack("{ss si sI}", "topic", o->topic, "partition", (int)o->partition, "offset",
                          (json_int_t)o->offset),
                "skipping malformed command: %s", reason);
+    return APPLY_MALFORMED;
 }
 
 /* An optional CloudEvents extension attribute: absent/null or a string. */
@@ -36,166 +46,218 @@ static int apply_optional_string(const json_t *cmd, const char *name, const char
     return C_OK;
 }
 
-/* Builds the insert record of a decoded session: its REST object plus what the
- * insert needs besides. NULL when out of memory. */
-static json_t *apply_record(const struct session *s, const char *public_base_url,
-                            const char *idempotency_key, const char *request_hash)
+/* Spreads the random tail of a UUIDv7 over the table's bits. */
+static size_t apply_key_hash(const struct uuid *key)
 {
-    char event_id[UUID_STR_LEN];
-    if (uuid_v7_string(event_id) != C_OK)
-        return NULL;
-    /* The event time is the creation time: the event describes the session as
-     * created, whenever this worker gets to apply it. */
-    json_t *event =
-        session_event(s, public_base_url, SESSION_EVENT_CREATED, event_id, s->created_at);
-    char *event_text = event != NULL ? json_dumps(event, JSON_COMPACT) : NULL;
-    json_decref(event);
-    json_t *rec = event_text != NULL ? session_to_json(s, public_base_url) : NULL;
-    if (rec == NULL ||
-        json_object_set_new(rec, "idempotency_key",
-                            idempotency_key != NULL ? json_string(idempotency_key) : json_null()) !=
-            0 ||
-        json_object_set_new(rec, "request_hash",
-                            request_hash != NULL ? json_string(request_hash) : json_null()) != 0 ||
-        json_object_set_new(rec, "event_id", json_string(event_id)) != 0 ||
-        json_object_set_new(rec, "event", json_string(event_text)) != 0) {
-        json_decref(rec);
-        free(event_text);
-        return NULL;
-    }
-    free(event_text);
-    return rec;
+    uint64_t a, b;
+    memcpy(&a, key->bytes, sizeof(a));
+    memcpy(&b, key->bytes + 8, sizeof(b));
+    uint64_t h = a ^ b;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return (size_t)h;
 }
 
-/* A create command: its session, into an insert record. */
-static enum apply_decoded apply_decode_create(const json_t *cmd, const struct apply_origin *o,
-                                              const char *public_base_url, json_t **out)
+/* The first create of the session key in b, or SIZE_MAX; *slot is where it
+ * is in the index, or where it would go. */
+static size_t apply_find_create(const struct apply_batch *b, const struct uuid *key, size_t *slot)
+{
+    size_t i = apply_key_hash(key) & b->index_mask;
+    while (b->index[i] != 0) {
+        size_t c = b->index[i] - 1;
+        if (memcmp(b->creates[c].key.bytes, key->bytes, sizeof(key->bytes)) == 0) {
+            *slot = i;
+            return c;
+        }
+        i = (i + 1) & b->index_mask;
+    }
+    *slot = i;
+    return SIZE_MAX;
+}
+
+/* The created event of c (a first create) at the end of b->events, then a
+ * NUL. C_ERR: b->events as it was. */
+static int apply_write_created_event(struct apply_batch *b, struct apply_create *c)
+{
+    if (uuid_v7_string(c->event_id) != C_OK)
+        return C_ERR;
+    size_t mark = json_writer_begin(&b->events);
+    /* The event time is the creation time: the event describes the session as
+     * created, whenever this worker gets to apply it. */
+    if (session_event_write(&b->events, &c->session, b->public_base_url, SESSION_EVENT_CREATED,
+                            c->event_id, c->session.created_at) != C_OK)
+        return C_ERR;
+    json_writer_raw(&b->events, "", 1);
+    if (json_writer_end(&b->events, mark) != C_OK)
+        return C_ERR;
+    c->event = mark;
+    return C_OK;
+}
+
+/* A create command: its session, with what the command carries besides. */
+static enum apply_decoded apply_decode_create(struct apply_batch *b, const json_t *cmd,
+                                              const struct apply_origin *o)
 {
     const char *idempotency_key, *request_hash;
-    char err[256];
-    struct session s;
     if (apply_optional_string(cmd, "idempotencykey", &idempotency_key) != C_OK ||
-        apply_optional_string(cmd, "requesthash", &request_hash) != C_OK) {
-        apply_log_malformed(o, "idempotencykey or requesthash is not a string");
-        return APPLY_MALFORMED;
+        apply_optional_string(cmd, "requesthash", &request_hash) != C_OK)
+        return apply_malformed(o, "idempotencykey or requesthash is not a string");
+    if (request_hash != NULL && strlen(request_hash) >= SESSION_REQUEST_HASH_LEN)
+        return apply_malformed(o, "requesthash is longer than %d characters",
+                               SESSION_REQUEST_HASH_LEN - 1);
+    struct apply_create c;
+    memset(&c, 0, sizeof(c));
+    struct error err = ERROR_INIT;
+    if (session_from_json(json_object_get(cmd, "data"), &c.session, &err) != C_OK)
+        return apply_malformed(o, "data is not a session: %s", err.message);
+    int parsed = uuid_parse(c.session.id, &c.key);
+    assert(parsed == C_OK); /* session_from_json checked it */
+    (void)parsed;
+    c.origin = *o;
+    if (request_hash != NULL)
+        snprintf(c.session.request_hash, sizeof(c.session.request_hash), "%s", request_hash);
+    if (idempotency_key != NULL) {
+        c.session.idempotency_key = strdup(idempotency_key);
+        if (c.session.idempotency_key == NULL)
+            goto fail;
     }
-    if (session_from_json(json_object_get(cmd, "data"), &s, err, sizeof(err)) != C_OK) {
-        char reason[300];
-        snprintf(reason, sizeof(reason), "data is not a session: %s", err);
-        apply_log_malformed(o, reason);
-        return APPLY_MALFORMED;
+    size_t slot;
+    c.first = apply_find_create(b, &c.key, &slot);
+    if (c.first == SIZE_MAX) {
+        c.first = b->create_count;
+        if (apply_write_created_event(b, &c) != C_OK)
+            goto fail;
+        b->index[slot] = b->create_count + 1;
     }
-    *out = apply_record(&s, public_base_url, idempotency_key, request_hash);
-    session_free(&s);
-    return *out != NULL ? APPLY_RECORD : APPLY_FAILED;
+    b->creates[b->create_count++] = c;
+    return APPLY_TAKEN;
+fail:
+    session_free(&c.session);
+    return APPLY_FAILED;
 }
 
 /* A complete or expire command, with the event id its transition will write
  * (made once here so that every retry of the batch writes the same one). */
-static enum apply_decoded apply_decode_transition(const json_t *cmd, enum transition_kind kind,
-                                                  const struct apply_origin *o,
-                                                  struct transition *out)
+static enum apply_decoded apply_decode_transition(struct apply_batch *b, const json_t *cmd,
+                                                  enum transition_command_kind kind,
+                                                  const struct apply_origin *o)
 {
-    char err[256];
-    if (transition_decode(kind, json_object_get(cmd, "data"), out, err, sizeof(err)) != C_OK) {
-        char reason[300];
-        snprintf(reason, sizeof(reason), "invalid %s command: %s",
-                 kind == TRANSITION_COMPLETE ? "complete" : "expire", err);
-        apply_log_malformed(o, reason);
-        return APPLY_MALFORMED;
-    }
-    if (uuid_v7_string(out->event_id) != C_OK) {
-        transition_free(out);
+    struct transition_command t;
+    struct error err = ERROR_INIT;
+    if (transition_command_decode(kind, json_object_get(cmd, "data"), &t, &err) != C_OK)
+        return apply_malformed(o, "invalid %s command: %s",
+                               kind == TRANSITION_COMMAND_COMPLETE ? "complete" : "expire",
+                               err.message);
+    if (uuid_v7_string(t.event_id) != C_OK) {
+        transition_command_free(&t);
         return APPLY_FAILED;
     }
-    return APPLY_TRANSITION;
+    b->transitions[b->transition_count] = t;
+    b->transition_origins[b->transition_count++] = *o;
+    return APPLY_TAKEN;
 }
 
-static enum apply_decoded apply_decode(const rd_kafka_message_t *m, const struct apply_origin *o,
-                                       const char *public_base_url, json_t **record,
-                                       struct transition *transition)
+static enum apply_decoded apply_decode(struct apply_batch *b, const void *payload, size_t len,
+                                       const struct apply_origin *o)
 {
-    if (m->payload == NULL || m->len == 0) {
-        apply_log_malformed(o, "empty message");
-        return APPLY_MALFORMED;
-    }
+    if (payload == NULL || len == 0)
+        return apply_malformed(o, "empty message");
     json_error_t jerr;
-    json_t *cmd = json_loadb(m->payload, m->len, 0, &jerr);
+    json_t *cmd = json_loadb(payload, len, 0, &jerr);
     if (!json_is_object(cmd)) {
-        apply_log_malformed(o, cmd == NULL ? jerr.text : "not a JSON object");
         json_decref(cmd);
-        return APPLY_MALFORMED;
+        return apply_malformed(o, "%s", cmd == NULL ? jerr.text : "not a JSON object");
     }
     enum apply_decoded result;
-    enum transition_kind kind;
+    enum transition_command_kind kind;
     const char *type = json_string_value(json_object_get(cmd, "type"));
-    if (type != NULL && strcmp(type, SESSION_COMMAND_CREATE) == 0) {
-        result = apply_decode_create(cmd, o, public_base_url, record);
-    } else if (transition_kind_parse(type, &kind) == C_OK) {
-        result = apply_decode_transition(cmd, kind, o, transition);
-    } else {
-        char reason[160];
-        snprintf(reason, sizeof(reason), "unknown command type \"%.100s\"", type ? type : "(none)");
-        apply_log_malformed(o, reason);
-        result = APPLY_MALFORMED;
-    }
+    if (type != NULL && strcmp(type, SESSION_COMMAND_CREATE) == 0)
+        result = apply_decode_create(b, cmd, o);
+    else if (transition_command_kind_parse(type, &kind) == C_OK)
+        result = apply_decode_transition(b, cmd, kind, o);
+    else
+        result = apply_malformed(o, "unknown command type \"%.100s\"", type ? type : "(none)");
     json_decref(cmd);
     return result;
 }
 
-int apply_prepare(struct apply_batch *b, rd_kafka_message_t *const *msgs, size_t n,
-                  const char *public_base_url)
+int apply_batch_init(struct apply_batch *b, size_t capacity, const char *public_base_url)
 {
-    size_t slots = n > 0 ? n : 1;
-    struct apply_batch nb = {.records = json_array(),
-                             .origins = calloc(slots, sizeof(struct apply_origin)),
-                             .transitions = calloc(slots, sizeof(struct transition)),
+    size_t slots = capacity > 0 ? capacity : 1;
+    size_t table = 2;
+    while (table < 2 * slots)
+        table *= 2;
+    struct apply_batch nb = {.creates = calloc(slots, sizeof(struct apply_create)),
+                             .transitions = calloc(slots, sizeof(struct transition_command)),
                              .transition_origins = calloc(slots, sizeof(struct apply_origin)),
-                             .public_base_url = public_base_url};
-    if (nb.records == NULL || nb.origins == NULL || nb.transitions == NULL ||
-        nb.transition_origins == NULL)
-        goto fail;
-    for (size_t i = 0; i < n; i++) {
-        const rd_kafka_message_t *m = msgs[i];
-        struct apply_origin o = {rd_kafka_topic_name(m->rkt), m->partition, m->offset};
-        json_t *rec = NULL;
-        switch (apply_decode(m, &o, public_base_url, &rec, &nb.transitions[nb.transition_count])) {
-        case APPLY_RECORD:
-            if (json_array_append_new(nb.records, rec) != 0)
-                goto fail;
-            nb.origins[nb.count++] = o;
-            break;
-        case APPLY_TRANSITION:
-            nb.transition_origins[nb.transition_count++] = o;
-            break;
-        case APPLY_MALFORMED:
-            nb.malformed++;
-            break;
-        case APPLY_FAILED:
-            goto fail;
-        }
+                             .capacity = capacity,
+                             .public_base_url = public_base_url,
+                             .events = JSON_WRITER_INIT,
+                             .index = calloc(table, sizeof(size_t)),
+                             .index_mask = table - 1};
+    if (nb.creates == NULL || nb.transitions == NULL || nb.transition_origins == NULL ||
+        nb.index == NULL) {
+        apply_batch_free(&nb);
+        return C_ERR;
     }
     *b = nb;
     return C_OK;
-fail:
-    apply_batch_free(&nb);
+}
+
+int apply_batch_add(struct apply_batch *b, const void *payload, size_t len,
+                    const struct apply_origin *origin)
+{
+    assert(b->create_count + b->transition_count + b->malformed < b->capacity);
+    switch (apply_decode(b, payload, len, origin)) {
+    case APPLY_TAKEN:
+        return C_OK;
+    case APPLY_MALFORMED:
+        b->malformed++;
+        return C_OK;
+    case APPLY_FAILED:
+        break;
+    }
     return C_ERR;
 }
 
 void apply_batch_free(struct apply_batch *b)
 {
-    json_decref(b->records);
-    free(b->origins);
+    for (size_t i = 0; i < b->create_count; i++)
+        session_free(&b->creates[i].session);
+    free(b->creates);
     for (size_t i = 0; i < b->transition_count; i++)
-        transition_free(&b->transitions[i]);
+        transition_command_free(&b->transitions[i]);
     free(b->transitions);
     free(b->transition_origins);
+    json_writer_free(&b->events);
+    free(b->index);
     memset(b, 0, sizeof(*b));
 }
 
-/* Errors that the data of a record causes (data exceptions, integrity
+int apply_prepare(struct apply_batch *b, rd_kafka_message_t *const *msgs, size_t n,
+                  const char *public_base_url)
+{
+    struct apply_batch nb;
+    if (apply_batch_init(&nb, n, public_base_url) != C_OK)
+        return C_ERR;
+    for (size_t i = 0; i < n; i++) {
+        const rd_kafka_message_t *m = msgs[i];
+        struct apply_origin o = {rd_kafka_topic_name(m->rkt), m->partition, m->offset};
+        if (apply_batch_add(&nb, m->payload, m->len, &o) != C_OK) {
+            apply_batch_free(&nb);
+            return C_ERR;
+        }
+    }
+    *b = nb;
+    return C_OK;
+}
+
+/* ---- committing ------------------------------------------------------------ */
+
+/* Errors that the data of a command causes (data exceptions, integrity
  * constraint violations, program limits): retrying cannot fix them, so the
- * record is skipped. Anything else (connection lost, server shutting down,
+ * command is skipped. Anything else (connection lost, server shutting down,
  * serialization failure) is retried with the whole batch. */
 static bool apply_is_data_error(const char *sqlstate)
 {
@@ -211,14 +273,16 @@ struct apply_refusal {
 };
 
 /* What one attempt at the batch did. refused is NULL on the fast path, else
- * it has a slot per command: the creates (b->count) then the transitions. */
+ * it has a slot per command: the creates (b->create_count) then the
+ * transitions; a replayed create shares its first's slot. */
 struct apply_run {
-    json_t *inserted_ids; /* set of the created sessions' ids */
-    long inserted;
+    bool *inserted; /* per create; set for first ones */
+    long inserted_count;
     long completed;
     long expired;
     long ignored;
     struct apply_refusal *refused;
+    struct outbox_batch events;
 };
 
 static bool apply_is_refused(const struct apply_run *run, size_t slot)
@@ -226,89 +290,110 @@ static bool apply_is_refused(const struct apply_run *run, size_t slot)
     return run->refused != NULL && run->refused[slot].skipped;
 }
 
-/* Adds id to ids unless seen: a replayed command may be in the batch twice,
- * and a create and its completion name the same session. */
-static int apply_add_id(json_t *ids, json_t *seen, json_t *id)
+static bool apply_create_refused(const struct apply_batch *b, const struct apply_run *run, size_t i)
 {
-    const char *text = json_string_value(id);
-    if (text == NULL || json_object_get(seen, text) != NULL)
-        return C_OK;
-    if (json_object_set_new(seen, text, json_true()) != 0 || json_array_append(ids, id) != 0)
-        return C_ERR;
-    return C_OK;
+    return apply_is_refused(run, b->creates[i].first);
 }
 
-/* NOTIFY for the applied creates (refused ones left out: there is no row to
- * read) and for every transition, applied or not (the waiting gateway reads
- * the row to learn the outcome); wake the relay if events were written. */
-static int apply_notify(struct db *db, const struct apply_batch *b, const struct apply_run *run)
+/* Keeps why the store refused the command in slot, if it is a data error,
+ * and goes back to the savepoint. C_ERR: some other failure, for the whole
+ * batch to be retried. */
+static int apply_refuse(const struct apply_store *store, struct apply_run *run, size_t slot)
 {
-    json_t *ids = json_array();
-    json_t *seen = json_object();
-    int rc = ids != NULL && seen != NULL ? C_OK : C_ERR;
-    for (size_t i = 0; rc == C_OK && i < b->count; i++) {
-        if (apply_is_refused(run, i))
-            continue;
-        json_t *id = json_object_get(json_array_get(b->records, i), "checkout_session_id");
-        const char *text = json_string_value(id);
-        if (text != NULL && json_object_get(run->inserted_ids, text) != NULL) {
-            /* The gateway then answers 201 without reading the row back. */
-            char marked[UUID_STR_LEN + 1];
-            snprintf(marked, sizeof(marked), "%c%s", NOTIFY_INSERTED_MARK, text);
-            json_t *m = json_string(marked);
-            rc = m != NULL ? apply_add_id(ids, seen, m) : C_ERR;
-            json_decref(m);
-        } else {
-            rc = apply_add_id(ids, seen, id);
-        }
-    }
-    for (size_t i = 0; rc == C_OK && i < b->transition_count; i++) {
-        json_t *id = json_string(b->transitions[i].session_id);
-        rc = id != NULL ? apply_add_id(ids, seen, id) : C_ERR;
-        json_decref(id);
-    }
-    if (rc == C_OK)
-        rc = notify_send_list(db, NOTIFY_SESSION_APPLIED, ids);
-    json_decref(seen);
-    json_decref(ids);
-    /* Replays and transitions whose guard failed write no events: nothing for
-     * the relay to do. */
-    if (rc == C_OK && run->inserted + run->completed + run->expired > 0)
-        rc = outbox_wake(db);
-    return rc;
-}
-
-/* Keeps why PostgreSQL refused the command in slot, if it is a data error.
- * C_ERR: some other failure, for the whole batch to be retried. */
-static int apply_refuse(struct db *db, struct apply_run *run, size_t slot)
-{
-    if (!apply_is_data_error(db_last_sqlstate(db)))
+    const char *sqlstate = store->sqlstate(store->ctx);
+    if (!apply_is_data_error(sqlstate))
         return C_ERR;
     struct apply_refusal *r = &run->refused[slot];
     r->skipped = true;
-    snprintf(r->sqlstate, sizeof(r->sqlstate), "%s", db_last_sqlstate(db));
-    snprintf(r->message, sizeof(r->message), "%s", db->last_error);
-    return db_exec_command(db, "ROLLBACK TO SAVEPOINT apply_record", 0, NULL);
+    snprintf(r->sqlstate, sizeof(r->sqlstate), "%s", sqlstate);
+    snprintf(r->message, sizeof(r->message), "%s", store->error(store->ctx));
+    return store->step(store->ctx, APPLY_ROLLBACK_TO);
+}
+
+/* The created events of the sessions this attempt inserted, in batch order. */
+static int apply_add_created_events(const struct apply_batch *b, struct apply_run *run)
+{
+    for (size_t i = 0; i < b->create_count; i++) {
+        const struct apply_create *c = &b->creates[i];
+        if (c->first != i || !run->inserted[i])
+            continue;
+        struct outbox_event ev = {c->event_id,
+                                  c->session.id,
+                                  c->session.organization_id,
+                                  c->session.environment,
+                                  SESSION_EVENT_CREATED,
+                                  b->events.buf + c->event};
+        if (outbox_batch_add(&run->events, &ev) != C_OK)
+            return C_ERR;
+        run->inserted_count++;
+    }
+    return C_OK;
+}
+
+/* Every first create in one insert (the fast path). */
+static int apply_insert_all(const struct apply_store *store, const struct apply_batch *b,
+                            struct apply_run *run)
+{
+    if (b->create_count == 0)
+        return C_OK;
+    const struct session **sessions = calloc(b->create_count, sizeof(*sessions));
+    size_t *which = calloc(b->create_count, sizeof(*which));
+    bool *inserted = calloc(b->create_count, sizeof(*inserted));
+    int rc = sessions != NULL && which != NULL && inserted != NULL ? C_OK : C_ERR;
+    size_t n = 0;
+    for (size_t i = 0; rc == C_OK && i < b->create_count; i++) {
+        if (b->creates[i].first == i) {
+            which[n] = i;
+            sessions[n++] = &b->creates[i].session;
+        }
+    }
+    if (rc == C_OK)
+        rc = store->insert(store->ctx, sessions, n, inserted);
+    for (size_t k = 0; rc == C_OK && k < n; k++)
+        run->inserted[which[k]] = inserted[k];
+    free(sessions);
+    free(which);
+    free(inserted);
+    return rc;
+}
+
+/* Each first create in an insert of its own, under a savepoint, so that the
+ * ones refused as invalid data can be left out. */
+static int apply_insert_each(const struct apply_store *store, const struct apply_batch *b,
+                             struct apply_run *run)
+{
+    for (size_t i = 0; i < b->create_count; i++) {
+        if (b->creates[i].first != i)
+            continue;
+        const struct session *one = &b->creates[i].session;
+        if (store->step(store->ctx, APPLY_SAVEPOINT) != C_OK)
+            return C_ERR;
+        if (store->insert(store->ctx, &one, 1, &run->inserted[i]) != C_OK &&
+            apply_refuse(store, run, i) != C_OK)
+            return C_ERR;
+    }
+    return C_OK;
 }
 
 /* The transitions, one by one in batch order, after the creates so that a
  * session created and completed in the same batch exists when its
  * completion runs. With run->refused, each under its own savepoint. */
-static int apply_transitions(struct db *db, const struct apply_batch *b, struct apply_run *run)
+static int apply_transitions(const struct apply_store *store, const struct apply_batch *b,
+                             struct apply_run *run)
 {
     for (size_t i = 0; i < b->transition_count; i++) {
-        const struct transition *t = &b->transitions[i];
-        if (run->refused != NULL && db_exec_command(db, "SAVEPOINT apply_record", 0, NULL) != C_OK)
+        const struct transition_command *t = &b->transitions[i];
+        if (run->refused != NULL && store->step(store->ctx, APPLY_SAVEPOINT) != C_OK)
             return C_ERR;
         bool applied = false;
-        if (transition_apply(db, t, b->public_base_url, &applied) != C_OK) {
-            if (run->refused == NULL || apply_refuse(db, run, b->count + i) != C_OK)
+        if (store->transition(store->ctx, t, b->public_base_url, &run->events, &applied) != C_OK) {
+            if (run->refused == NULL || apply_refuse(store, run, b->create_count + i) != C_OK)
                 return C_ERR;
             continue;
         }
         if (!applied)
             run->ignored++;
-        else if (t->kind == TRANSITION_COMPLETE)
+        else if (t->kind == TRANSITION_COMMAND_COMPLETE)
             run->completed++;
         else
             run->expired++;
@@ -316,125 +401,249 @@ static int apply_transitions(struct db *db, const struct apply_batch *b, struct 
     return C_OK;
 }
 
+/* Adds text to ids unless seen: a replayed command may be in the batch twice,
+ * and a create and its completion name the same session. */
+static int apply_add_id(json_t *ids, json_t *seen, const char *text)
+{
+    if (json_object_get(seen, text) != NULL)
+        return C_OK;
+    if (json_object_set_new(seen, text, json_true()) != 0 ||
+        json_array_append_new(ids, json_string(text)) != 0)
+        return C_ERR;
+    return C_OK;
+}
+
+/* The ids to notify: each create not refused (there is no row to read
+ * otherwise), as its command spelled it, marked when this batch inserted
+ * its row (the gateway then answers 201 without reading it back); then
+ * every transition, applied or not (the waiting gateway reads the row to
+ * learn the outcome). NULL when out of memory. */
+static json_t *apply_notified_ids(const struct apply_batch *b, const struct apply_run *run)
+{
+    json_t *ids = json_array();
+    json_t *seen = json_object();
+    int rc = ids != NULL && seen != NULL ? C_OK : C_ERR;
+    for (size_t i = 0; rc == C_OK && i < b->create_count; i++) {
+        const struct apply_create *c = &b->creates[i];
+        if (apply_create_refused(b, run, i))
+            continue;
+        char text[UUID_STR_LEN + 1];
+        if (run->inserted[c->first])
+            snprintf(text, sizeof(text), "%c%s", NOTIFY_INSERTED_MARK, c->session.id);
+        else
+            snprintf(text, sizeof(text), "%s", c->session.id);
+        rc = apply_add_id(ids, seen, text);
+    }
+    for (size_t i = 0; rc == C_OK && i < b->transition_count; i++)
+        rc = apply_add_id(ids, seen, b->transitions[i].session_id);
+    json_decref(seen);
+    if (rc != C_OK) {
+        json_decref(ids);
+        return NULL;
+    }
+    return ids;
+}
+
+/* The events, then the notifications, in the transaction. Replays and
+ * transitions whose guard failed write no events: then there is nothing
+ * for the relay to do. */
+static int apply_finish(const struct apply_store *store, const struct apply_batch *b,
+                        struct apply_run *run)
+{
+    if (store->write_events(store->ctx, &run->events) != C_OK)
+        return C_ERR;
+    json_t *ids = apply_notified_ids(b, run);
+    int rc = ids != NULL ? store->notify(store->ctx, ids, run->events.count > 0) : C_ERR;
+    json_decref(ids);
+    return rc;
+}
+
 /* The common case: all creates in one statement, then the transitions.
  * data_error (6 bytes) gets the SQLSTATE of a refusal caused by some
  * command, "" for a failure to retry as is. */
-static int apply_commit_all(struct db *db, const struct apply_batch *b, struct apply_run *run,
-                            char *data_error)
+static int apply_commit_all(const struct apply_store *store, const struct apply_batch *b,
+                            struct apply_run *run, char *data_error)
 {
     data_error[0] = '\0';
-    if (db_begin(db) != C_OK)
+    if (store->step(store->ctx, APPLY_BEGIN) != C_OK)
         return C_ERR;
-    if ((b->count > 0 &&
-         session_store_insert_batch(db, b->records, &run->inserted, run->inserted_ids) != C_OK) ||
-        apply_transitions(db, b, run) != C_OK) {
-        if (apply_is_data_error(db_last_sqlstate(db)))
-            snprintf(data_error, 6, "%s", db_last_sqlstate(db));
-        db_rollback(db);
+    if (apply_insert_all(store, b, run) != C_OK || apply_add_created_events(b, run) != C_OK ||
+        apply_transitions(store, b, run) != C_OK || apply_finish(store, b, run) != C_OK) {
+        const char *sqlstate = store->sqlstate(store->ctx);
+        if (apply_is_data_error(sqlstate))
+            snprintf(data_error, 6, "%s", sqlstate);
+        store->step(store->ctx, APPLY_ROLLBACK);
         return C_ERR;
     }
-    if (apply_notify(db, b, run) != C_OK || db_commit(db) != C_OK) {
-        db_rollback(db);
+    if (store->step(store->ctx, APPLY_COMMIT) != C_OK) {
+        store->step(store->ctx, APPLY_ROLLBACK);
         return C_ERR;
     }
     return C_OK;
 }
 
 /* After a data error: each command under its own savepoint, still one
- * transaction and the same order, so the bad ones can be left out. */
-static int apply_commit_each(struct db *db, const struct apply_batch *b, struct apply_run *run)
+ * transaction and the same order, so the bad ones can be left out. The
+ * events are written once at the end like on the fast path (none of the
+ * refused commands has one). */
+static int apply_commit_each(const struct apply_store *store, const struct apply_batch *b,
+                             struct apply_run *run)
 {
-    if (db_begin(db) != C_OK)
+    if (store->step(store->ctx, APPLY_BEGIN) != C_OK)
         return C_ERR;
-    for (size_t i = 0; i < b->count; i++) {
-        json_t *one = json_array();
-        if (one == NULL || json_array_append(one, json_array_get(b->records, i)) != 0 ||
-            db_exec_command(db, "SAVEPOINT apply_record", 0, NULL) != C_OK) {
-            json_decref(one);
-            goto fail;
-        }
-        long n = 0;
-        int rc = session_store_insert_batch(db, one, &n, run->inserted_ids);
-        json_decref(one);
-        if (rc == C_OK)
-            run->inserted += n;
-        else if (apply_refuse(db, run, i) != C_OK)
-            goto fail;
+    if (apply_insert_each(store, b, run) != C_OK || apply_add_created_events(b, run) != C_OK ||
+        apply_transitions(store, b, run) != C_OK || apply_finish(store, b, run) != C_OK ||
+        store->step(store->ctx, APPLY_COMMIT) != C_OK) {
+        store->step(store->ctx, APPLY_ROLLBACK);
+        return C_ERR;
     }
-    if (apply_transitions(db, b, run) != C_OK || apply_notify(db, b, run) != C_OK ||
-        db_commit(db) != C_OK)
-        goto fail;
     return C_OK;
-fail:
-    db_rollback(db);
-    return C_ERR;
 }
 
 /* Logged only once the skip is committed, so a retried batch logs it once. */
 static void apply_log_refusals(const struct apply_batch *b, const struct apply_run *run)
 {
-    for (size_t slot = 0; slot < b->count + b->transition_count; slot++) {
+    for (size_t i = 0; i < b->create_count + b->transition_count; i++) {
+        size_t slot = i < b->create_count ? b->creates[i].first : i;
         if (!apply_is_refused(run, slot))
             continue;
         const struct apply_refusal *r = &run->refused[slot];
         const struct apply_origin *o;
         const char *id;
-        if (slot < b->count) {
-            o = &b->origins[slot];
-            id = json_string_value(
-                json_object_get(json_array_get(b->records, slot), "checkout_session_id"));
+        if (i < b->create_count) {
+            o = &b->creates[i].origin;
+            id = b->creates[i].session.id;
         } else {
-            o = &b->transition_origins[slot - b->count];
-            id = b->transitions[slot - b->count].session_id;
+            o = &b->transition_origins[i - b->create_count];
+            id = b->transitions[i - b->create_count].session_id;
         }
         log_fields(LOG_ERROR,
                    json_pack("{ss si sI ss ss}", "topic", o->topic, "partition", (int)o->partition,
-                             "offset", (json_int_t)o->offset, "session_id", id ? id : "",
-                             "sqlstate", r->sqlstate),
+                             "offset", (json_int_t)o->offset, "session_id", id, "sqlstate",
+                             r->sqlstate),
                    "skipping command refused by postgres as invalid data: %s", r->message);
     }
 }
 
-int apply_commit(struct db *db, const struct apply_batch *b, struct apply_stats *stats)
+/* A fresh attempt: nothing inserted, counted or refused yet. */
+static void apply_run_reset(struct apply_run *run, size_t creates)
+{
+    memset(run->inserted, 0, creates * sizeof(*run->inserted));
+    run->inserted_count = 0;
+    run->completed = 0;
+    run->expired = 0;
+    run->ignored = 0;
+    outbox_batch_clear(&run->events);
+}
+
+int apply_commit(const struct apply_store *store, const struct apply_batch *b,
+                 struct apply_stats *stats)
 {
     *stats = (struct apply_stats){0, 0, 0, 0, 0, 0};
-    if (b->count == 0 && b->transition_count == 0)
+    if (b->create_count == 0 && b->transition_count == 0)
         return C_OK;
-    struct apply_run run = {json_object(), 0, 0, 0, 0, NULL};
-    if (run.inserted_ids == NULL)
+    struct apply_run run = {.events = OUTBOX_BATCH_INIT};
+    run.inserted = calloc(b->create_count > 0 ? b->create_count : 1, sizeof(*run.inserted));
+    if (run.inserted == NULL)
         return C_ERR;
     char data_error[6];
-    if (apply_commit_all(db, b, &run, data_error) != C_OK) {
-        json_decref(run.inserted_ids);
-        if (data_error[0] == '\0')
-            return C_ERR;
+    int rc = apply_commit_all(store, b, &run, data_error);
+    if (rc != C_OK && data_error[0] != '\0') {
         log_warn("a command in the batch was refused by postgres (sqlstate %s); applying command "
                  "by command",
                  data_error);
-        run = (struct apply_run){json_object(), 0, 0, 0, 0, NULL};
-        run.refused = calloc(b->count + b->transition_count, sizeof(*run.refused));
-        if (run.inserted_ids == NULL || run.refused == NULL ||
-            apply_commit_each(db, b, &run) != C_OK) {
-            json_decref(run.inserted_ids);
-            free(run.refused);
-            return C_ERR;
-        }
-        apply_log_refusals(b, &run);
+        apply_run_reset(&run, b->create_count);
+        run.refused = calloc(b->create_count + b->transition_count, sizeof(*run.refused));
+        rc = run.refused != NULL ? apply_commit_each(store, b, &run) : C_ERR;
+        if (rc == C_OK)
+            apply_log_refusals(b, &run);
     }
-    json_decref(run.inserted_ids);
-    long rejected_creates = 0, rejected = 0;
-    for (size_t slot = 0; slot < b->count + b->transition_count; slot++) {
-        if (apply_is_refused(&run, slot)) {
-            rejected++;
-            rejected_creates += slot < b->count;
-        }
+    if (rc == C_OK) {
+        long rejected_creates = 0, rejected_transitions = 0;
+        for (size_t i = 0; i < b->create_count; i++)
+            rejected_creates += apply_create_refused(b, &run, i);
+        for (size_t i = 0; i < b->transition_count; i++)
+            rejected_transitions += apply_is_refused(&run, b->create_count + i);
+        *stats = (struct apply_stats){.inserted = run.inserted_count,
+                                      .existing = (long)b->create_count - run.inserted_count -
+                                                  rejected_creates,
+                                      .completed = run.completed,
+                                      .expired = run.expired,
+                                      .ignored = run.ignored,
+                                      .rejected = rejected_creates + rejected_transitions};
     }
+    free(run.inserted);
     free(run.refused);
-    *stats = (struct apply_stats){.inserted = run.inserted,
-                                  .existing = (long)b->count - run.inserted - rejected_creates,
-                                  .completed = run.completed,
-                                  .expired = run.expired,
-                                  .ignored = run.ignored,
-                                  .rejected = rejected};
-    return C_OK;
+    outbox_batch_free(&run.events);
+    return rc;
+}
+
+/* ---- the worker's store: PostgreSQL ------------------------------------------ */
+
+static int apply_pg_step(void *ctx, enum apply_step step)
+{
+    struct db *db = ctx;
+    switch (step) {
+    case APPLY_BEGIN:
+        return db_begin(db);
+    case APPLY_COMMIT:
+        return db_commit(db);
+    case APPLY_ROLLBACK:
+        db_rollback(db);
+        return C_OK;
+    case APPLY_SAVEPOINT:
+        return db_exec_command_as(db, "apply_savepoint", "SAVEPOINT apply_record", 0, NULL);
+    case APPLY_ROLLBACK_TO:
+        return db_exec_command_as(db, "apply_rollback_to_savepoint",
+                                  "ROLLBACK TO SAVEPOINT apply_record", 0, NULL);
+    }
+    return C_ERR;
+}
+
+static int apply_pg_insert(void *ctx, const struct session *const *sessions, size_t n,
+                           bool *inserted)
+{
+    return session_store_insert_batch(ctx, sessions, n, inserted);
+}
+
+static int apply_pg_transition(void *ctx, const struct transition_command *t,
+                               const char *public_base_url, struct outbox_batch *events,
+                               bool *applied)
+{
+    return transition_command_apply(ctx, t, public_base_url, events, applied);
+}
+
+static int apply_pg_write_events(void *ctx, const struct outbox_batch *events)
+{
+    return outbox_insert(ctx, events);
+}
+
+static int apply_pg_notify(void *ctx, const json_t *ids, bool wake_relay)
+{
+    struct db *db = ctx;
+    if (notify_send_list(db, NOTIFY_SESSION_APPLIED, ids) != C_OK)
+        return C_ERR;
+    return wake_relay ? outbox_wake(db) : C_OK;
+}
+
+static const char *apply_pg_sqlstate(void *ctx)
+{
+    return db_last_sqlstate(ctx);
+}
+
+static const char *apply_pg_error(void *ctx)
+{
+    return ((struct db *)ctx)->last_error;
+}
+
+struct apply_store apply_store_postgres(struct db *db)
+{
+    return (struct apply_store){.ctx = db,
+                                .step = apply_pg_step,
+                                .insert = apply_pg_insert,
+                                .transition = apply_pg_transition,
+                                .write_events = apply_pg_write_events,
+                                .notify = apply_pg_notify,
+                                .sqlstate = apply_pg_sqlstate,
+                                .error = apply_pg_error};
 }

@@ -1,39 +1,66 @@
-/* Applying a batch of consumed commands: decoding them (creates into the
- * records session_store_insert_batch takes, complete/expire into transitions),
- * then one PostgreSQL transaction that inserts the new sessions, applies the
- * transitions in message order, writes their outbox events and notifies
- * listeners. */
+/* Applying a batch of consumed commands: decoding them (creates into
+ * sessions, each with its created event written once; complete/expire into
+ * transitions), then one PostgreSQL transaction that inserts the new
+ * sessions, applies the transitions in message order, writes the events of
+ * everything that changed to the outbox (one outbox_insert, after the rows
+ * they describe) and notifies listeners.
+ *
+ * The transaction goes through a struct apply_store: PostgreSQL in the
+ * worker (apply_store_postgres), a fake in the unit tests. */
 #ifndef SESSION_WORKER_APPLY_H
 #define SESSION_WORKER_APPLY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
+#include "core/json_writer.h"
+#include "core/uuid.h"
 #include "infra/db.h"
-#include "transition.h"
+#include "model/outbox.h"
+#include "model/session.h"
+#include "transition_command.h"
 
-/* Where a record came from, for error logs. topic points into the message. */
+/* Where a command came from, for error logs. topic points into the message. */
 struct apply_origin {
     const char *topic;
     int32_t partition;
     int64_t offset;
 };
 
+/* A create command, decoded. */
+struct apply_create {
+    struct session session; /* owned; idempotency_key and request_hash from the command */
+    struct uuid key;        /* session.id parsed: the same session whatever the case */
+    struct apply_origin origin;
+    /* The index of the first create of the same session in the batch: this
+     * one's own, or the one it replays (then it is not applied again and
+     * shares that one's outcome). */
+    size_t first;
+    char event_id[UUID_STR_LEN]; /* of its created event (first ones only) */
+    size_t event;                /* offset of that event's text in the batch's events */
+};
+
 struct apply_batch {
-    json_t *records; /* array: REST object + idempotency_key, request_hash, event_id, event */
-    struct apply_origin *origins; /* parallel to records */
-    size_t count;                 /* records (valid create commands) */
+    struct apply_create *creates; /* in message order */
+    size_t create_count;
     /* Valid complete/expire commands in message order, which within a
      * partition is offset order and so, with key = session id, per-session
      * order. Event ids already set. */
-    struct transition *transitions;
+    struct transition_command *transitions;
     struct apply_origin *transition_origins; /* parallel to transitions */
     size_t transition_count;
-    size_t malformed;            /* messages skipped while decoding (logged) */
-    const char *public_base_url; /* borrowed from apply_prepare's caller */
+    size_t capacity;             /* messages the batch can take */
+    size_t malformed;            /* messages left out while decoding (logged) */
+    const char *public_base_url; /* borrowed */
+    /* The created events' texts, each NUL-terminated, made here once so
+     * every retry of the batch writes the same bytes and ids. */
+    struct json_writer events;
+    size_t *index; /* open addressing over creates by key (first ones), 0 = empty */
+    size_t index_mask;
 };
 
 struct apply_stats {
@@ -45,23 +72,64 @@ struct apply_stats {
     long rejected;  /* commands PostgreSQL refused as invalid data (logged, skipped) */
 };
 
-/* Decodes msgs[0..n) into b. A malformed message (not JSON, unknown command
- * type, data that is not a session or not a valid transition) is logged with
- * its topic, partition and offset and left out: it must not block its
- * partition. Event ids are made here, once, so every retry of the batch
- * carries the same ones. C_ERR only when out of memory (b untouched). */
-int apply_prepare(struct apply_batch *b, rd_kafka_message_t *const *msgs, size_t n,
-                  const char *public_base_url);
+/* An empty batch for up to capacity messages. C_ERR: out of memory (b holds
+ * nothing to free). */
+int apply_batch_init(struct apply_batch *b, size_t capacity, const char *public_base_url);
+/* Decodes one message (payload of len bytes) into b. A malformed one (not
+ * JSON, unknown command type, data that is not a session or not a valid
+ * transition, extension attributes of the wrong type) is logged with its
+ * origin, counted and left out: it must not block its partition. A create of
+ * a session already created earlier in the batch (a replayed command) is
+ * kept as a replay of that one. Event ids are made here, once, so every retry
+ * of the batch carries the same ones. C_ERR only when out of memory (b as it
+ * was); b must have room for one more message. */
+int apply_batch_add(struct apply_batch *b, const void *payload, size_t len,
+                    const struct apply_origin *origin);
 void apply_batch_free(struct apply_batch *b);
 
-/* Applies b in one transaction: first every create (one insert), then each
- * transition in order, NOTIFY caisse_session_applied with the ids of every
- * create applied (inserted or already present) and of every transition
- * (applied or not: the listener reads the row to learn the outcome), NOTIFY
- * caisse_outbox when events were written, COMMIT. A command refused by
- * PostgreSQL as invalid data (constraint, bad value) is logged and skipped
- * rather than blocking the batch. C_ERR: nothing was committed (PostgreSQL
- * unreachable or failing); the same batch can be retried as is. */
-int apply_commit(struct db *db, const struct apply_batch *b, struct apply_stats *stats);
+/* apply_batch_init and apply_batch_add for each of msgs[0..n). C_ERR only
+ * when out of memory (b untouched). */
+int apply_prepare(struct apply_batch *b, rd_kafka_message_t *const *msgs, size_t n,
+                  const char *public_base_url);
+
+enum apply_step { APPLY_BEGIN, APPLY_COMMIT, APPLY_ROLLBACK, APPLY_SAVEPOINT, APPLY_ROLLBACK_TO };
+
+/* What apply_commit needs of the database. Every function returns C_OK or
+ * C_ERR (then sqlstate and error tell why). */
+struct apply_store {
+    void *ctx;
+    /* BEGIN, COMMIT, ROLLBACK (best effort), SAVEPOINT, ROLLBACK TO SAVEPOINT */
+    int (*step)(void *ctx, enum apply_step step);
+    /* session_store_insert_batch */
+    int (*insert)(void *ctx, const struct session *const *sessions, size_t n, bool *inserted);
+    /* transition_command_apply: its event, if applied, goes into events */
+    int (*transition)(void *ctx, const struct transition_command *t, const char *public_base_url,
+                      struct outbox_batch *events, bool *applied);
+    /* outbox_insert */
+    int (*write_events)(void *ctx, const struct outbox_batch *events);
+    /* NOTIFY caisse_session_applied with ids (a JSON array of strings, see
+     * infra/notify.h), then, when wake_relay, NOTIFY caisse_outbox */
+    int (*notify)(void *ctx, const json_t *ids, bool wake_relay);
+    /* SQLSTATE of the last failure ("" if none) and its message */
+    const char *(*sqlstate)(void *ctx);
+    const char *(*error)(void *ctx);
+};
+
+/* The worker's store: PostgreSQL through db. */
+struct apply_store apply_store_postgres(struct db *db);
+
+/* Applies b in one transaction: first every create (one insert; replays
+ * within the batch left out), then each transition in order, then the events
+ * of what changed, in that order (created, then each transition's); NOTIFY
+ * caisse_session_applied with the ids of every create applied (inserted or
+ * already present) and of every transition (applied or not: the listener
+ * reads the row to learn the outcome), NOTIFY caisse_outbox when events were
+ * written, COMMIT. A command refused by PostgreSQL as invalid data
+ * (constraint, bad value) is logged and skipped rather than blocking the
+ * batch: the batch is then applied again command by command, each under a
+ * savepoint. C_ERR: nothing was committed (PostgreSQL unreachable or
+ * failing); the same batch can be retried as is. */
+int apply_commit(const struct apply_store *store, const struct apply_batch *b,
+                 struct apply_stats *stats);
 
 #endif

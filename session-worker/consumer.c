@@ -12,6 +12,7 @@
 
 struct consumer_ctx {
     struct db *db;
+    struct apply_store store; /* PostgreSQL through db */
     const struct consumer_options *opt;
     /* The batch in hand, for the retried steps. */
     rd_kafka_message_t *const *msgs;
@@ -29,7 +30,7 @@ static int consumer_prepare(void *p)
 static int consumer_commit(void *p)
 {
     struct consumer_ctx *c = p;
-    return apply_commit(c->db, &c->batch, &c->stats);
+    return apply_commit(&c->store, &c->batch, &c->stats);
 }
 
 static const char *consumer_db_error(void *p)
@@ -73,6 +74,6 @@ int consumer_run(struct db *db, const struct consumer_options *opt)
         .batch_max = opt->batch_max,
         .batch_wait_ms = opt->batch_wait_ms,
     };
-    struct consumer_ctx ctx = {.db = db, .opt = opt};
+    struct consumer_ctx ctx = {.db = db, .store = apply_store_postgres(db), .opt = opt};
     return batch_consumer_run(&bo, consumer_apply, &ctx);
 }

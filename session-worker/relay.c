@@ -42,11 +42,7 @@ static rd_kafka_t *relay_new_producer(struct relay *r, struct error *err)
                                         .linger_ms = RELAY_LINGER_MS,
                                         .on_delivery = relay_on_delivery,
                                         .opaque = r};
-    char why[ERROR_MESSAGE_MAX];
-    rd_kafka_t *rk = kafka_producer_new(&po, why, sizeof(why));
-    if (rk == NULL)
-        error_set(err, NULL, "%s", why);
-    return rk;
+    return kafka_producer_new(&po, err);
 }
 
 /* ---- relay_loop's world: the outbox on a connection that holds the lock ---- */

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -39,56 +40,54 @@ static int config_parse_bool(const char *text, bool *out)
     return C_ERR;
 }
 
-static int config_set_entry(const struct config_entry *e, const char *value, char *err,
-                            size_t errlen)
+static bool config_is_string(const struct config_entry *e)
+{
+    return e->type == CONFIG_STRING || e->type == CONFIG_SECRET;
+}
+
+static int config_set_entry(const struct config_entry *e, const char *value, struct error *err)
 {
     switch (e->type) {
-    case CONFIG_STRING: {
+    case CONFIG_STRING:
+    case CONFIG_SECRET: {
         char *copy = strdup(value);
-        if (copy == NULL) {
-            snprintf(err, errlen, "%s: out of memory", e->name);
-            return C_ERR;
-        }
+        if (copy == NULL)
+            return error_set(err, e->name, "%s: out of memory", e->name);
         *(char **)e->target = copy;
         return C_OK;
     }
     case CONFIG_INT:
-        if (config_parse_long(value, e->min, e->max, (long *)e->target) != C_OK) {
-            snprintf(err, errlen, "%s must be an integer from %ld to %ld (got \"%s\")", e->name,
-                     e->min, e->max, value);
-            return C_ERR;
-        }
+        if (config_parse_long(value, e->min, e->max, (long *)e->target) != C_OK)
+            return error_set(err, e->name, "%s must be an integer from %ld to %ld (got \"%s\")",
+                             e->name, e->min, e->max, value);
         return C_OK;
     case CONFIG_BOOL:
-        if (config_parse_bool(value, (bool *)e->target) != C_OK) {
-            snprintf(err, errlen, "%s must be true or false (got \"%s\")", e->name, value);
-            return C_ERR;
-        }
+        if (config_parse_bool(value, (bool *)e->target) != C_OK)
+            return error_set(err, e->name, "%s must be true or false (got \"%s\")", e->name, value);
         return C_OK;
     }
-    snprintf(err, errlen, "%s: unknown type", e->name);
+    assert(!"unknown config type");
     return C_ERR;
 }
 
-int config_load(const struct config_entry *table, size_t n, char *err, size_t errlen)
+int config_load(const struct config_entry *table, size_t n, struct error *err)
 {
     for (size_t i = 0; i < n; i++) {
-        if (table[i].type == CONFIG_STRING)
+        if (config_is_string(&table[i]))
             *(char **)table[i].target = NULL;
     }
     for (size_t i = 0; i < n; i++) {
         const struct config_entry *e = &table[i];
         const char *value = getenv(e->name);
-        if (value == NULL || (*value == '\0' && e->type != CONFIG_STRING))
+        if (value == NULL || (*value == '\0' && !config_is_string(e)))
             value = e->default_value;
         /* An empty required string (VAR= in a compose file) is a forgotten
          * setting, not a value: "" as a database URL means the local socket. */
         if (value == NULL || (*value == '\0' && e->default_value == NULL)) {
-            snprintf(err, errlen, "%s is required", e->name);
             config_free(table, n);
-            return C_ERR;
+            return error_set(err, e->name, "%s is required", e->name);
         }
-        if (config_set_entry(e, value, err, errlen) != C_OK) {
+        if (config_set_entry(e, value, err) != C_OK) {
             config_free(table, n);
             return C_ERR;
         }
@@ -99,7 +98,7 @@ int config_load(const struct config_entry *table, size_t n, char *err, size_t er
 void config_free(const struct config_entry *table, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (table[i].type == CONFIG_STRING) {
+        if (config_is_string(&table[i])) {
             free(*(char **)table[i].target);
             *(char **)table[i].target = NULL;
         }
@@ -142,9 +141,9 @@ void config_init_or_exit(int argc, char **argv, const char *summary,
             program, argv[i]);
         exit(2);
     }
-    char err[512];
-    if (config_load(table, n, err, sizeof(err)) != C_OK) {
-        fprintf(stderr, "%s: configuration error: %s\n", program, err);
+    struct error err = ERROR_INIT;
+    if (config_load(table, n, &err) != C_OK) {
+        fprintf(stderr, "%s: configuration error: %s\n", program, err.message);
         exit(2);
     }
 }

@@ -8,20 +8,25 @@
 #include <stddef.h>
 #include <stdio.h>
 
-enum config_type { CONFIG_STRING, CONFIG_INT, CONFIG_BOOL };
+#include "core/error.h"
+
+/* CONFIG_SECRET is a string that must never reach a log (a token, a URL with
+ * a password): the same as CONFIG_STRING for parsing and --help. */
+enum config_type { CONFIG_STRING, CONFIG_SECRET, CONFIG_INT, CONFIG_BOOL };
 
 struct config_entry {
     const char *name; /* environment variable */
     enum config_type type;
     const char *default_value; /* NULL: required */
     const char *help;
-    void *target;  /* char ** (owned by config, freed by config_free), long *, bool * */
+    void *target;  /* char ** (strings and secrets: owned by config, freed by config_free),
+                      long *, bool * */
     long min, max; /* CONFIG_INT bounds, inclusive */
 };
 
-/* Fills every target from the environment or its default. On C_ERR writes a
- * message naming the variable into err and frees whatever it had set. */
-int config_load(const struct config_entry *table, size_t n, char *err, size_t errlen);
+/* Fills every target from the environment or its default. On C_ERR says why
+ * in err (param: the variable) and frees whatever it had set. */
+int config_load(const struct config_entry *table, size_t n, struct error *err);
 void config_free(const struct config_entry *table, size_t n);
 void config_print_help(FILE *out, const char *program, const char *summary,
                        const struct config_entry *table, size_t n);

@@ -105,14 +105,14 @@ static const struct batch_loop_io batch_consumer_io = {
 int batch_consumer_run(const struct batch_consumer_options *opt, batch_consumer_apply_fn apply,
                        void *ctx)
 {
-    char err[512];
+    struct error err = ERROR_INIT;
     struct kafka_consumer_options ko = {.brokers = opt->brokers,
                                         .group_id = opt->group_id,
                                         .instance_id = opt->instance_id,
                                         .session_timeout_ms = BATCH_CONSUMER_SESSION_TIMEOUT_MS};
-    rd_kafka_t *rk = kafka_consumer_new(&ko, opt->topic, err, sizeof(err));
+    rd_kafka_t *rk = kafka_consumer_new(&ko, opt->topic, &err);
     if (rk == NULL) {
-        log_error("cannot create the kafka consumer: %s", err);
+        log_error("cannot create the kafka consumer: %s", err.message);
         return C_ERR;
     }
     rd_kafka_message_t **msgs = calloc((size_t)opt->batch_max, sizeof(*msgs));

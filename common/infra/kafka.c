@@ -95,12 +95,26 @@ static void kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, voi
         hooks->on_delivery(rk, msg, hooks->opaque);
 }
 
-static int kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
-                     size_t errlen)
+/* librdkafka writes its reasons into a buffer of this size. */
+#define KAFKA_ERRSTR_MAX 512
+
+static int kafka_set(rd_kafka_conf_t *conf, const char *name, const char *value, struct error *err)
 {
-    if (rd_kafka_conf_set(conf, name, value, err, errlen) != RD_KAFKA_CONF_OK)
-        return C_ERR;
+    char why[KAFKA_ERRSTR_MAX];
+    if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) != RD_KAFKA_CONF_OK)
+        return error_set(err, NULL, "%s", why);
     return C_OK;
+}
+
+/* rd_kafka_new, with its reason in err. conf is librdkafka's on success,
+ * still the caller's on failure. */
+static rd_kafka_t *kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, struct error *err)
+{
+    char why[KAFKA_ERRSTR_MAX];
+    rd_kafka_t *rk = rd_kafka_new(type, conf, why, sizeof(why));
+    if (rk == NULL)
+        error_set(err, NULL, "%s", why);
+    return rk;
 }
 
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -126,12 +140,12 @@ static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *op
     log_warn("kafka error %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
-static rd_kafka_conf_t *kafka_base_conf(const char *brokers, char *err, size_t errlen)
+static rd_kafka_conf_t *kafka_base_conf(const char *brokers, struct error *err)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (kafka_set(conf, "bootstrap.servers", brokers, err, errlen) != C_OK ||
-        kafka_set(conf, "client.id", "caisse", err, errlen) != C_OK ||
-        kafka_set(conf, "log.connection.close", "false", err, errlen) != C_OK) {
+    if (kafka_set(conf, "bootstrap.servers", brokers, err) != C_OK ||
+        kafka_set(conf, "client.id", "caisse", err) != C_OK ||
+        kafka_set(conf, "log.connection.close", "false", err) != C_OK) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -140,9 +154,9 @@ static rd_kafka_conf_t *kafka_base_conf(const char *brokers, char *err, size_t e
     return conf;
 }
 
-rd_kafka_t *kafka_producer_new(const struct kafka_producer_options *opt, char *err, size_t errlen)
+rd_kafka_t *kafka_producer_new(const struct kafka_producer_options *opt, struct error *err)
 {
-    rd_kafka_conf_t *conf = kafka_base_conf(opt->brokers, err, errlen);
+    rd_kafka_conf_t *conf = kafka_base_conf(opt->brokers, err);
     if (conf == NULL)
         return NULL;
     char timeout[32], linger[32];
@@ -150,17 +164,17 @@ rd_kafka_t *kafka_producer_new(const struct kafka_producer_options *opt, char *e
     snprintf(linger, sizeof(linger), "%ld", opt->linger_ms);
     /* Idempotence implies acks=all and bounded in-flight requests, which keeps
      * per-partition (so per-session) order across retries. */
-    if (kafka_set(conf, "enable.idempotence", "true", err, errlen) != C_OK ||
-        kafka_set(conf, "acks", "all", err, errlen) != C_OK ||
-        kafka_set(conf, "message.timeout.ms", timeout, err, errlen) != C_OK ||
-        kafka_set(conf, "linger.ms", linger, err, errlen) != C_OK ||
-        kafka_set(conf, "compression.type", "lz4", err, errlen) != C_OK) {
+    if (kafka_set(conf, "enable.idempotence", "true", err) != C_OK ||
+        kafka_set(conf, "acks", "all", err) != C_OK ||
+        kafka_set(conf, "message.timeout.ms", timeout, err) != C_OK ||
+        kafka_set(conf, "linger.ms", linger, err) != C_OK ||
+        kafka_set(conf, "compression.type", "lz4", err) != C_OK) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
     struct kafka_producer_hooks *hooks = malloc(sizeof(*hooks));
     if (hooks == NULL) {
-        snprintf(err, errlen, "out of memory");
+        error_set(err, NULL, "out of memory");
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -168,7 +182,7 @@ rd_kafka_t *kafka_producer_new(const struct kafka_producer_options *opt, char *e
     hooks->opaque = opt->opaque;
     rd_kafka_conf_set_dr_msg_cb(conf, kafka_on_delivery);
     rd_kafka_conf_set_opaque(conf, hooks);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
+    rd_kafka_t *rk = kafka_new(RD_KAFKA_PRODUCER, conf, err);
     if (rk == NULL) {
         rd_kafka_conf_destroy(conf);
         free(hooks);
@@ -186,12 +200,12 @@ void kafka_producer_destroy(rd_kafka_t *rk)
     free(hooks);
 }
 
-rd_kafka_t *kafka_probe_new(const char *brokers, char *err, size_t errlen)
+rd_kafka_t *kafka_probe_new(const char *brokers, struct error *err)
 {
-    rd_kafka_conf_t *conf = kafka_base_conf(brokers, err, errlen);
+    rd_kafka_conf_t *conf = kafka_base_conf(brokers, err);
     if (conf == NULL)
         return NULL;
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
+    rd_kafka_t *rk = kafka_new(RD_KAFKA_PRODUCER, conf, err);
     if (rk == NULL)
         rd_kafka_conf_destroy(conf);
     return rk;
@@ -206,9 +220,9 @@ rd_kafka_message_t *kafka_consume(rd_kafka_t *consumer, int timeout_ms)
 }
 
 rd_kafka_t *kafka_consumer_new(const struct kafka_consumer_options *opt, const char *topic,
-                               char *err, size_t errlen)
+                               struct error *err)
 {
-    rd_kafka_conf_t *conf = kafka_base_conf(opt->brokers, err, errlen);
+    rd_kafka_conf_t *conf = kafka_base_conf(opt->brokers, err);
     if (conf == NULL)
         return NULL;
     char session_timeout[32], stats_interval[32];
@@ -217,25 +231,25 @@ rd_kafka_t *kafka_consumer_new(const struct kafka_consumer_options *opt, const c
     /* Offsets are stored by us after the Postgres commit; librdkafka then
      * commits stored offsets in the background. roundrobin, not
      * cooperative-sticky, which has known bugs in librdkafka 2.0.2. */
-    if (kafka_set(conf, "group.id", opt->group_id, err, errlen) != C_OK ||
-        kafka_set(conf, "enable.auto.offset.store", "false", err, errlen) != C_OK ||
-        kafka_set(conf, "enable.auto.commit", "true", err, errlen) != C_OK ||
-        kafka_set(conf, "auto.commit.interval.ms", "1000", err, errlen) != C_OK ||
-        kafka_set(conf, "auto.offset.reset", "earliest", err, errlen) != C_OK ||
-        kafka_set(conf, "partition.assignment.strategy", "roundrobin", err, errlen) != C_OK ||
-        kafka_set(conf, "session.timeout.ms", session_timeout, err, errlen) != C_OK ||
-        kafka_set(conf, "enable.partition.eof", "false", err, errlen) != C_OK ||
-        kafka_set(conf, "statistics.interval.ms", stats_interval, err, errlen) != C_OK) {
+    if (kafka_set(conf, "group.id", opt->group_id, err) != C_OK ||
+        kafka_set(conf, "enable.auto.offset.store", "false", err) != C_OK ||
+        kafka_set(conf, "enable.auto.commit", "true", err) != C_OK ||
+        kafka_set(conf, "auto.commit.interval.ms", "1000", err) != C_OK ||
+        kafka_set(conf, "auto.offset.reset", "earliest", err) != C_OK ||
+        kafka_set(conf, "partition.assignment.strategy", "roundrobin", err) != C_OK ||
+        kafka_set(conf, "session.timeout.ms", session_timeout, err) != C_OK ||
+        kafka_set(conf, "enable.partition.eof", "false", err) != C_OK ||
+        kafka_set(conf, "statistics.interval.ms", stats_interval, err) != C_OK) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
     rd_kafka_conf_set_stats_cb(conf, kafka_on_stats);
     if (opt->instance_id != NULL && opt->instance_id[0] != '\0' &&
-        kafka_set(conf, "group.instance.id", opt->instance_id, err, errlen) != C_OK) {
+        kafka_set(conf, "group.instance.id", opt->instance_id, err) != C_OK) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+    rd_kafka_t *rk = kafka_new(RD_KAFKA_CONSUMER, conf, err);
     if (rk == NULL) {
         rd_kafka_conf_destroy(conf);
         return NULL;
@@ -246,7 +260,7 @@ rd_kafka_t *kafka_consumer_new(const struct kafka_consumer_options *opt, const c
     rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(err, errlen, "subscribe to %s: %s", topic, rd_kafka_err2str(e));
+        error_set(err, NULL, "subscribe to %s: %s", topic, rd_kafka_err2str(e));
         rd_kafka_destroy(rk);
         return NULL;
     }
@@ -280,17 +294,15 @@ int kafka_is_reachable(rd_kafka_t *rk, int timeout_ms)
 }
 
 int kafka_create_topics(const char *brokers, const char *const *topics, int count, int partitions,
-                        int replication, char *err, size_t errlen)
+                        int replication, struct error *err)
 {
     /* Silently creating only the first 8 would report success for the rest. */
-    if (count < 1 || count > 8) {
-        snprintf(err, errlen, "between 1 and 8 topics at a time (got %d)", count);
-        return C_ERR;
-    }
-    rd_kafka_conf_t *conf = kafka_base_conf(brokers, err, errlen);
+    if (count < 1 || count > 8)
+        return error_set(err, NULL, "between 1 and 8 topics at a time (got %d)", count);
+    rd_kafka_conf_t *conf = kafka_base_conf(brokers, err);
     if (conf == NULL)
         return C_ERR;
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
+    rd_kafka_t *rk = kafka_new(RD_KAFKA_PRODUCER, conf, err);
     if (rk == NULL) {
         rd_kafka_conf_destroy(conf);
         return C_ERR;
@@ -299,10 +311,13 @@ int kafka_create_topics(const char *brokers, const char *const *topics, int coun
     rd_kafka_NewTopic_t *nt[8];
     int n = 0;
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    char why[KAFKA_ERRSTR_MAX];
     for (; n < count && n < 8; n++) {
-        nt[n] = rd_kafka_NewTopic_new(topics[n], partitions, replication, err, errlen);
-        if (nt[n] == NULL)
+        nt[n] = rd_kafka_NewTopic_new(topics[n], partitions, replication, why, sizeof(why));
+        if (nt[n] == NULL) {
+            error_set(err, NULL, "%s: %s", topics[n], why);
             goto out;
+        }
     }
     rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, NULL, 0);
@@ -311,11 +326,11 @@ int kafka_create_topics(const char *brokers, const char *const *topics, int coun
     rd_kafka_AdminOptions_destroy(opts);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
     if (ev == NULL) {
-        snprintf(err, errlen, "timed out creating topics");
+        error_set(err, NULL, "timed out creating topics");
         goto out;
     }
     if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(err, errlen, "%s", rd_kafka_event_error_string(ev));
+        error_set(err, NULL, "%s", rd_kafka_event_error_string(ev));
         rd_kafka_event_destroy(ev);
         goto out;
     }
@@ -327,8 +342,8 @@ int kafka_create_topics(const char *brokers, const char *const *topics, int coun
         rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
             continue;
-        snprintf(err, errlen, "%s: %s", rd_kafka_topic_result_name(tr[i]),
-                 rd_kafka_topic_result_error_string(tr[i]));
+        error_set(err, NULL, "%s: %s", rd_kafka_topic_result_name(tr[i]),
+                  rd_kafka_topic_result_error_string(tr[i]));
         rc = C_ERR;
     }
     rd_kafka_event_destroy(ev);

@@ -6,6 +6,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "core/error.h"
+
 #define KAFKA_TOPIC_COMMANDS "checkout.session.commands"
 #define KAFKA_TOPIC_EVENTS "checkout.session.events"
 /* How often a consumer's statistics refresh its lag gauges. */
@@ -23,7 +25,7 @@ struct kafka_producer_options {
 /* NULL with err filled on failure. Every delivery report is counted in
  * /metrics (caisse_kafka_messages_delivered_total, _failed_total) before
  * on_delivery sees it. Destroy with kafka_producer_destroy. */
-rd_kafka_t *kafka_producer_new(const struct kafka_producer_options *opt, char *err, size_t errlen);
+rd_kafka_t *kafka_producer_new(const struct kafka_producer_options *opt, struct error *err);
 /* rd_kafka_destroy, and the producer's own state; NULL is fine. */
 void kafka_producer_destroy(rd_kafka_t *rk);
 
@@ -38,7 +40,7 @@ struct kafka_consumer_options {
  * (every KAFKA_STATS_INTERVAL_MS, served by kafka_consume) set the gauge
  * caisse_kafka_consumer_lag{topic,partition} of the partitions it holds. */
 rd_kafka_t *kafka_consumer_new(const struct kafka_consumer_options *opt, const char *topic,
-                               char *err, size_t errlen);
+                               struct error *err);
 
 /* rd_kafka_consumer_poll that counts the records it returns
  * (caisse_kafka_messages_consumed_total). Same ownership: the caller
@@ -47,7 +49,7 @@ rd_kafka_message_t *kafka_consume(rd_kafka_t *consumer, int timeout_ms);
 
 /* A plain client that produces nothing, for kafka_is_reachable probes.
  * NULL with err filled on failure; rd_kafka_destroy it. */
-rd_kafka_t *kafka_probe_new(const char *brokers, char *err, size_t errlen);
+rd_kafka_t *kafka_probe_new(const char *brokers, struct error *err);
 
 /* Produces value with key and the content-type header. The message is copied.
  * Counted in caisse_kafka_messages_produced_total, and in _failed_total when
@@ -62,6 +64,6 @@ int kafka_is_reachable(rd_kafka_t *rk, int timeout_ms);
 /* Creates topics (at most 8) with the given partitions and replication factor
  * (-1: the broker's default); an existing topic is fine and keeps its own. */
 int kafka_create_topics(const char *brokers, const char *const *topics, int count, int partitions,
-                        int replication, char *err, size_t errlen);
+                        int replication, struct error *err);
 
 #endif

@@ -105,13 +105,98 @@ static void *ops_http_probe_main(void *arg)
     return NULL;
 }
 
-/* ---- HTTP ---------------------------------------------------------------------- */
+/* ---- readiness ---------------------------------------------------------------- */
 
-static enum MHD_Result ops_http_send(struct MHD_Connection *conn, unsigned status,
-                                     const char *content_type, char *text, size_t len,
+static struct ops_check ops_checks[OPS_HTTP_CHECKS_MAX];
+static size_t ops_check_count;
+
+int ops_http_add_checks(const struct ops_check *checks, size_t n)
+{
+    if (n > OPS_HTTP_CHECKS_MAX - ops_check_count)
+        return C_ERR;
+    for (size_t i = 0; i < n; i++)
+        ops_checks[ops_check_count++] = checks[i];
+    return C_OK;
+}
+
+static bool ops_http_accepting_ready(void *ctx)
+{
+    (void)ctx;
+    return atomic_load(&ops.accepting);
+}
+
+static bool ops_http_postgres_ready(void *ctx)
+{
+    (void)ctx;
+    return ops_http_up(&ops.postgres, clock_now_ms());
+}
+
+static bool ops_http_kafka_ready(void *ctx)
+{
+    (void)ctx;
+    return ops_http_up(&ops.kafka, clock_now_ms());
+}
+
+/* A worker's: it takes work first, then its dependencies answer. */
+static const struct ops_check ops_http_probe_checks[] = {
+    {"accepting", "not taking work yet", ops_http_accepting_ready},
+    {"postgres", "postgres unreachable", ops_http_postgres_ready},
+    {"kafka", "kafka unreachable", ops_http_kafka_ready},
+};
+
+/* body is stolen. */
+static void ops_http_json_reply(struct ops_reply *out, unsigned status, json_t *body)
+{
+    out->status = status;
+    out->content_type = "application/json";
+    out->body = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    out->len = out->body != NULL ? strlen(out->body) : 0;
+    json_decref(body);
+}
+
+void ops_http_healthz(struct ops_reply *out)
+{
+    ops_http_json_reply(out, 200, json_pack("{ss}", "status", "ok"));
+}
+
+void ops_http_readyz(void *ctx, struct ops_reply *out)
+{
+    /* Unready from the signal on, before the main loop even notices it. */
+    bool draining = service_stopping();
+    const char *reason = draining ? "shutting down" : NULL;
+    json_t *checks = json_object();
+    for (size_t i = 0; i < ops_check_count; i++) {
+        bool ok = ops_checks[i].ready(ctx);
+        if (!ok && reason == NULL)
+            reason = ops_checks[i].reason;
+        json_object_set_new(checks, ops_checks[i].name, json_boolean(ok));
+    }
+    json_object_set_new(checks, "draining", json_boolean(draining));
+    json_t *body =
+        json_pack("{ss so}", "status", reason == NULL ? "ready" : "unavailable", "checks", checks);
+    if (body != NULL && reason != NULL)
+        json_object_set_new(body, "reason", json_string(reason));
+    ops_http_json_reply(out, reason == NULL ? 200 : 503, body);
+}
+
+void ops_http_metrics(struct ops_reply *out)
+{
+    out->status = 200;
+    out->content_type = METRICS_CONTENT_TYPE;
+    out->body = NULL;
+    out->len = 0;
+    if (metrics_render(metrics_default(), &out->body, &out->len) != C_OK) {
+        out->status = 500;
+        out->body = NULL;
+    }
+}
+
+/* ---- the ops listener ---------------------------------------------------------- */
+
+static enum MHD_Result ops_http_send(struct MHD_Connection *conn, struct ops_reply *r,
                                      const char *allow)
 {
-    if (text == NULL) {
+    if (r->body == NULL) {
         struct MHD_Response *bare =
             MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         if (bare == NULL)
@@ -120,59 +205,19 @@ static enum MHD_Result ops_http_send(struct MHD_Connection *conn, unsigned statu
         MHD_destroy_response(bare);
         return rc;
     }
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
-        free(text);
+        free(r->body);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "Content-Type", r->content_type);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     if (allow != NULL)
         MHD_add_response_header(resp, "Allow", allow);
-    enum MHD_Result rc = MHD_queue_response(conn, status, resp);
+    enum MHD_Result rc = MHD_queue_response(conn, r->status, resp);
     MHD_destroy_response(resp);
     return rc;
-}
-
-/* body is stolen. */
-static enum MHD_Result ops_http_send_json(struct MHD_Connection *conn, unsigned status,
-                                          json_t *body, const char *allow)
-{
-    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    return ops_http_send(conn, status, "application/json", text, text ? strlen(text) : 0, allow);
-}
-
-static enum MHD_Result ops_http_readyz(struct MHD_Connection *conn)
-{
-    int64_t now = clock_now_ms();
-    bool draining = service_stopping();
-    bool accepting = atomic_load(&ops.accepting);
-    bool pg = ops_http_up(&ops.postgres, now);
-    bool kafka = !ops.uses_kafka || ops_http_up(&ops.kafka, now);
-    const char *reason = draining     ? "shutting down"
-                         : !accepting ? "not taking work yet"
-                         : !pg        ? "postgres unreachable"
-                         : !kafka     ? "kafka unreachable"
-                                      : NULL;
-    json_t *checks =
-        json_pack("{sb sb sb}", "postgres", pg, "accepting", accepting, "draining", draining);
-    if (checks != NULL && ops.uses_kafka)
-        json_object_set_new(checks, "kafka", json_boolean(kafka));
-    json_t *body = json_pack("{ss so}", "status", reason == NULL ? "ready" : "unavailable",
-                             "checks", checks != NULL ? checks : json_object());
-    if (body != NULL && reason != NULL)
-        json_object_set_new(body, "reason", json_string(reason));
-    return ops_http_send_json(conn, reason == NULL ? 200 : 503, body, NULL);
-}
-
-static enum MHD_Result ops_http_metrics(struct MHD_Connection *conn)
-{
-    char *text = NULL;
-    size_t len = 0;
-    if (metrics_render(metrics_default(), &text, &len) != C_OK)
-        return ops_http_send(conn, 500, "text/plain", NULL, 0, NULL);
-    return ops_http_send(conn, 200, METRICS_CONTENT_TYPE, text, len, NULL);
 }
 
 static enum MHD_Result ops_http_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -196,16 +241,22 @@ static enum MHD_Result ops_http_access(void *cls, struct MHD_Connection *conn, c
     bool healthz = strcmp(url, "/healthz") == 0;
     bool readyz = strcmp(url, "/readyz") == 0;
     bool metrics = strcmp(url, "/metrics") == 0;
-    if (!healthz && !readyz && !metrics)
-        return ops_http_send_json(conn, 404, json_pack("{ss}", "error", "not found"), NULL);
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return ops_http_send_json(conn, 405, json_pack("{ss}", "error", "method not allowed"),
-                                  "GET, HEAD");
+    struct ops_reply r;
+    if (!healthz && !readyz && !metrics) {
+        ops_http_json_reply(&r, 404, json_pack("{ss}", "error", "not found"));
+        return ops_http_send(conn, &r, NULL);
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        ops_http_json_reply(&r, 405, json_pack("{ss}", "error", "method not allowed"));
+        return ops_http_send(conn, &r, "GET, HEAD");
+    }
     if (healthz)
-        return ops_http_send_json(conn, 200, json_pack("{ss}", "status", "ok"), NULL);
-    if (readyz)
-        return ops_http_readyz(conn);
-    return ops_http_metrics(conn);
+        ops_http_healthz(&r);
+    else if (readyz)
+        ops_http_readyz(NULL, &r);
+    else
+        ops_http_metrics(&r);
+    return ops_http_send(conn, &r, NULL);
 }
 
 static void ops_http_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -231,7 +282,6 @@ static void ops_http_release(void)
 
 int ops_http_start(const struct ops_http_options *opt)
 {
-    metrics_register_process(opt->service);
     if (opt->port == 0) {
         log_info("ops listener disabled (CAISSE_OPS_PORT=0)");
         return C_OK;
@@ -252,11 +302,18 @@ int ops_http_start(const struct ops_http_options *opt)
         return C_ERR;
     }
     ops.kafka_probe = NULL;
+    size_t nchecks = ops.uses_kafka ? 3 : 2;
+    if (ops_http_add_checks(ops_http_probe_checks, nchecks) != C_OK ||
+        ops_http_add_checks(opt->checks, opt->check_count) != C_OK) {
+        log_error("ops listener: too many readiness checks");
+        db_close(&ops.db);
+        return C_ERR;
+    }
     if (ops.uses_kafka) {
-        char err[512];
-        ops.kafka_probe = kafka_probe_new(opt->kafka_brokers, err, sizeof(err));
+        struct error err = ERROR_INIT;
+        ops.kafka_probe = kafka_probe_new(opt->kafka_brokers, &err);
         if (ops.kafka_probe == NULL) {
-            log_error("cannot create the Kafka readiness probe: %s", err);
+            log_error("cannot create the Kafka readiness probe: %s", err.message);
             ops_http_release();
             return C_ERR;
         }

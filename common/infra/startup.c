@@ -1,14 +1,12 @@
 #include "startup.h"
 
 #include "core/backoff.h"
-#include "infra/kafka.h"
 #include "core/log.h"
 #include "core/result.h"
 #include "infra/service.h"
 
 #define STARTUP_BACKOFF_MIN_MS 100
 #define STARTUP_BACKOFF_MAX_MS 5000
-#define STARTUP_KAFKA_PROBE_MS 2000
 
 int startup_wait_postgres(struct db *db)
 {
@@ -24,24 +22,6 @@ int startup_wait_postgres(struct db *db)
         log_fields(attempt == 1 ? LOG_INFO : LOG_WARN,
                    json_pack("{si si}", "attempt", attempt, "retry_in_ms", (int)delay),
                    "waiting for postgres: %s", db->last_error);
-        service_sleep_ms(delay);
-    }
-    return C_ERR;
-}
-
-int startup_wait_kafka(rd_kafka_t *rk)
-{
-    struct backoff b;
-    backoff_init(&b, STARTUP_BACKOFF_MIN_MS, STARTUP_BACKOFF_MAX_MS);
-    for (int attempt = 1; !service_stopping(); attempt++) {
-        if (kafka_is_reachable(rk, STARTUP_KAFKA_PROBE_MS)) {
-            log_info("kafka reachable");
-            return C_OK;
-        }
-        long delay = backoff_next(&b);
-        log_fields(attempt == 1 ? LOG_INFO : LOG_WARN,
-                   json_pack("{si si}", "attempt", attempt, "retry_in_ms", (int)delay),
-                   "waiting for kafka");
         service_sleep_ms(delay);
     }
     return C_ERR;

@@ -1,5 +1,6 @@
 #include "outbox.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,38 +124,56 @@ int outbox_measure_backlog(struct db *db, long long *rows, double *oldest_age_s)
     return C_OK;
 }
 
-int outbox_insert(struct db *db, const json_t *events)
+int outbox_batch_add(struct outbox_batch *b, const struct outbox_event *ev)
 {
-    /* COPY rather than one jsonb parameter: the payloads (JSON text) are not
-     * escaped into a second JSON document and parsed back by the server, which
-     * was most of the cost of an expiry burst. Rows are inserted in the order
-     * they are sent, so seq follows the array order. */
-    static const char sql[] =
-        "COPY outbox (id, session_id, organization_id, environment, type, payload) FROM STDIN";
-    static const char *const fields[] = {"id",          "session_id", "organization_id",
-                                         "environment", "type",       "payload"};
+    const char *fields[] = {ev->id,          ev->session_id, ev->organization_id,
+                            ev->environment, ev->type,       ev->payload};
     const size_t nfields = sizeof(fields) / sizeof(fields[0]);
-    if (json_array_size(events) == 0)
-        return C_OK;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int rc = C_OK;
-    size_t i;
-    json_t *ev;
-    json_array_foreach(events, i, ev)
-    {
-        for (size_t f = 0; rc == C_OK && f < nfields; f++) {
-            const char *text = json_string_value(json_object_get(ev, fields[f]));
-            char sep = f + 1 < nfields ? '\t' : '\n';
-            rc = text != NULL ? db_copy_append_text(&buf, &len, &cap, text, sep) : C_ERR;
-        }
-        if (rc != C_OK)
-            break;
+    /* Room for the whole row first (every byte escaped at worst, a separator
+     * each, the NUL), so that nothing can fail once the row is begun. */
+    size_t need = b->len + 1;
+    for (size_t f = 0; f < nfields; f++)
+        need += 2 * strlen(fields[f]) + 1;
+    if (need > b->cap) {
+        size_t cap = b->cap > 0 ? b->cap : 4096;
+        while (cap < need)
+            cap *= 2;
+        char *grown = b->grow != NULL ? b->grow(b->copy, cap) : realloc(b->copy, cap);
+        if (grown == NULL)
+            return C_ERR;
+        b->copy = grown;
+        b->cap = cap;
     }
-    if (rc == C_OK)
-        rc = db_copy_in(db, sql, buf, len);
-    free(buf);
-    return rc;
+    for (size_t f = 0; f < nfields; f++) {
+        int rc = db_copy_append_text(&b->copy, &b->len, &b->cap, fields[f],
+                                     f + 1 < nfields ? '\t' : '\n');
+        assert(rc == C_OK); /* the room was made above */
+        (void)rc;
+    }
+    b->count++;
+    return C_OK;
+}
+
+void outbox_batch_clear(struct outbox_batch *b)
+{
+    b->len = 0;
+    b->count = 0;
+}
+
+void outbox_batch_free(struct outbox_batch *b)
+{
+    free(b->copy);
+    b->copy = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->count = 0;
+}
+
+int outbox_insert(struct db *db, const struct outbox_batch *b)
+{
+    if (b->count == 0)
+        return C_OK;
+    return db_copy_in(db, OUTBOX_COPY_SQL, b->copy, b->len);
 }
 
 int outbox_purge_older_than(struct db *db, long days, long limit, long *deleted)

@@ -1,7 +1,8 @@
 /* The transactional outbox: every state change inserts its event here in the
- * same transaction (session_store_insert_batch does it for creations); a
- * trigger queues each new row in outbox_pending, and one relay publishes the
- * queued rows to Kafka in seq order and takes them off the queue.
+ * same transaction, through one writer (an outbox_batch of the transaction's
+ * events, then outbox_insert); a trigger queues each new row in
+ * outbox_pending, and one relay publishes the queued rows to Kafka in seq
+ * order and takes them off the queue.
  *
  * Per-session order relies on writers inserting the outbox row after they
  * insert or lock the session row: a second change of the same session then
@@ -12,8 +13,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <jansson.h>
 
 #include "infra/db.h"
 #include "core/uuid.h"
@@ -31,10 +30,44 @@ struct outbox_row {
     size_t payload_len;
 };
 
-/* Inserts events in the caller's transaction, in array order (that is their
- * seq order). Each element: {"id", "session_id", "organization_id",
- * "environment", "type", "payload"} where payload is the CloudEvent text. */
-int outbox_insert(struct db *db, const json_t *events);
+/* One event on its way to the outbox: the columns of its row. */
+struct outbox_event {
+    const char *id; /* the event id */
+    const char *session_id;
+    const char *organization_id;
+    const char *environment;
+    const char *type;
+    const char *payload; /* the CloudEvent text */
+};
+
+/* The events of a transaction, in the order they were added, which becomes
+ * their seq order: the rows as COPY text, ready to send. */
+struct outbox_batch {
+    char *copy; /* owned; one line per event */
+    size_t len;
+    size_t cap;
+    size_t count;
+    /* How copy grows; NULL: realloc. Tests put a failing one here. */
+    void *(*grow)(void *ptr, size_t size);
+};
+
+#define OUTBOX_BATCH_INIT                                                                          \
+    {                                                                                              \
+        NULL, 0, 0, 0, NULL                                                                        \
+    }
+#define OUTBOX_COPY_SQL                                                                            \
+    "COPY outbox (id, session_id, organization_id, environment, type, payload) FROM STDIN"
+
+/* Adds ev after the events already in b. C_ERR: out of memory, b as it was. */
+int outbox_batch_add(struct outbox_batch *b, const struct outbox_event *ev);
+/* Forgets the events, keeps the memory. */
+void outbox_batch_clear(struct outbox_batch *b);
+void outbox_batch_free(struct outbox_batch *b);
+
+/* Inserts b's events in the caller's transaction, in the order they were
+ * added, with one COPY (the payloads are not escaped into a second JSON
+ * document and parsed back by the server). Nothing to do when b is empty. */
+int outbox_insert(struct db *db, const struct outbox_batch *b);
 
 /* Asks the relay to look now; call it inside the transaction that inserted
  * outbox rows, so it is delivered only if they commit. */

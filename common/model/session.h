@@ -9,54 +9,83 @@
 
 #include <jansson.h>
 
-#include "infra/db.h"
+#include "core/error.h"
+#include "core/json_writer.h"
 #include "core/uuid.h"
+#include "infra/db.h"
+#include "model/outbox.h"
+#include "model/resource.h"
 
 enum session_status { SESSION_OPEN = 0, SESSION_COMPLETE, SESSION_EXPIRED };
 
 #define SESSION_ENV_LEN 5           /* "test" / "live" */
+#define SESSION_CURRENCY_LEN 4      /* ISO 4217 code */
 #define SESSION_REQUEST_HASH_LEN 65 /* hex SHA-256 */
+/* The bounds of the checkout_sessions CHECK constraints. */
+#define SESSION_MAX_AMOUNT 1000000000000LL
+#define SESSION_MAX_QUANTITY 10000
 
-/* Strings are owned (NULL is JSON null); UUID fields are "" for null. */
+/* The session's fields, declared once (model/resource.h): the struct below,
+ * the REST object (seed field order, then url), its reader, the select list,
+ * the row reader and the create's insert all follow this list. Members are
+ * the SQL columns; the JSON name is the REST object's (NULL: not in it). */
+#define SESSION_FIELDS(X)                                                                          \
+    X(UUID, id, "checkout_session_id", 0, 0, ())                                                   \
+    X(UUID, organization_id, "organization_id", 0, 0, ())                                          \
+    /* minor units */                                                                              \
+    X(INT64, amount, "amount", 0, 0, (.min = 1, .max = SESSION_MAX_AMOUNT))                        \
+    /* Only the shape: an event written while a code was supported must stay                       \
+     * readable if the table later drops it. */                                                    \
+    X(CODE, currency_code, "currency_code", 0, SESSION_CURRENCY_LEN,                               \
+      (.check = session_is_currency_code, .check_failure = "is not a currency code"))              \
+    /* Reads never show "open" once expires_at has passed, even before the                         \
+     * expiry worker ran: the effective status is computed in the select list. */                  \
+    X(ENUM, status, "status", 0, session_status,                                                   \
+      (.values = session_status_names,                                                             \
+       .read_sql = "CASE WHEN status = 'open' AND expires_at <= now() THEN 'expired'"              \
+                   " ELSE status END"))                                                            \
+    X(STRING, title, "title", RESOURCE_NULLABLE, 0, ())                                            \
+    X(STRING, description, "description", RESOURCE_NULLABLE, 0, ())                                \
+    X(UUID, customer_id, "customer_id", RESOURCE_NULLABLE, 0, ())                                  \
+    X(STRING, customer_email, "customer_email", RESOURCE_NULLABLE, 0, ())                          \
+    X(STRING, customer_name, "customer_name", RESOURCE_NULLABLE, 0, ())                            \
+    X(STRING, customer_phone, "customer_phone", RESOURCE_NULLABLE, 0, ())                          \
+    X(UUID, product_id, "product_id", RESOURCE_NULLABLE, 0, ())                                    \
+    X(UUID, price_id, "price_id", RESOURCE_NULLABLE, 0, ())                                        \
+    X(UUID, subscription_id, "subscription_id", RESOURCE_NULLABLE, 0, ())                          \
+    X(BOOL, allow_quantity, "allow_quantity", 0, 0, ())                                            \
+    X(INT32, quantity, "quantity", 0, 0, (.min = 1, .max = SESSION_MAX_QUANTITY))                  \
+    X(STRING, success_url, "success_url", RESOURCE_NULLABLE, 0, ())                                \
+    X(STRING, cancel_url, "cancel_url", RESOURCE_NULLABLE, 0, ())                                  \
+    X(BOOL, allow_coupon_code, "allow_coupon_code", 0, 0, ())                                      \
+    X(BOOL, require_billing_address, "require_billing_address", 0, 0, ())                          \
+    X(UUID, payment_link_id, "payment_link_id", RESOURCE_NULLABLE, 0, ())                          \
+    X(BOOL, is_spi, "is_spi", 0, 0, ())                                                            \
+    X(BOOL, is_pos, "is_pos", 0, 0, ())                                                            \
+    X(TIME, expires_at, "expires_at", 0, 0, ())                                                    \
+    X(OBJECT, metadata, "metadata", 0, 0, ())                                                      \
+    /* Values the fixed-size field would silently truncate ("production" to                        \
+     * "prod") or that the table's CHECK rejects are refused when read. */                         \
+    X(CODE, environment, "environment", 0, SESSION_ENV_LEN, (.values = session_environments))      \
+    X(TIME, created_at, "created_at", 0, 0, ())                                                    \
+    X(UUID, created_by, "created_by", 0, 0, ())                                                    \
+    X(TIME, updated_at, "updated_at", 0, 0, ())                                                    \
+    /* Not part of the REST object: the create request's Idempotency-Key and                       \
+     * the hash of its canonical body, kept to answer retries... */                                \
+    X(STRING, idempotency_key, NULL, RESOURCE_NULLABLE, 0, ())                                     \
+    X(CODE, request_hash, NULL, RESOURCE_NULLABLE, SESSION_REQUEST_HASH_LEN, ())                   \
+    /* ...and the payment that completed it. */                                                    \
+    X(STRING, payment_reference, NULL, RESOURCE_NULLABLE | RESOURCE_NOT_INSERTED, 0, ())
+
+/* Strings are owned (NULL is JSON null); UUID fields are "" for null; times
+ * are epoch seconds; metadata an owned reference to an object, never NULL
+ * after init. */
 struct session {
-    char id[UUID_STR_LEN];
-    char organization_id[UUID_STR_LEN];
-    char environment[SESSION_ENV_LEN];
-    int64_t amount; /* minor units */
-    char currency_code[4];
-    enum session_status status;
-    char *title;
-    char *description;
-    char customer_id[UUID_STR_LEN];
-    char *customer_email;
-    char *customer_name;
-    char *customer_phone;
-    char product_id[UUID_STR_LEN];
-    char price_id[UUID_STR_LEN];
-    char subscription_id[UUID_STR_LEN];
-    bool allow_quantity;
-    int32_t quantity;
-    char *success_url;
-    char *cancel_url;
-    bool allow_coupon_code;
-    bool require_billing_address;
-    char payment_link_id[UUID_STR_LEN];
-    bool is_spi;
-    bool is_pos;
-    int64_t expires_at; /* epoch seconds */
-    json_t *metadata;   /* owned reference to an object, never NULL after init */
-    int64_t created_at;
-    char created_by[UUID_STR_LEN];
-    int64_t updated_at;
-    /* Not part of the REST object: the create request's Idempotency-Key and the
-     * hash of its canonical body, kept to answer retries. */
-    char *idempotency_key;
-    char request_hash[SESSION_REQUEST_HASH_LEN];
-    /* Not part of the REST object either: the payment that completed it. */
-    char *payment_reference;
+    SESSION_FIELDS(RESOURCE_MEMBER)
 };
 
-/* init: all null/zero, metadata an empty object. free: owned members only. */
+/* init: all null/zero, quantity 1, metadata an empty object. free: owned
+ * members only; freeing twice is harmless. */
 int session_init(struct session *s);
 void session_free(struct session *s);
 
@@ -67,9 +96,9 @@ int session_status_parse(const char *name, enum session_status *out);
  * New reference, NULL on allocation failure. */
 json_t *session_to_json(const struct session *s, const char *public_base_url);
 /* Reads a REST object written by session_to_json (commands and events carry it).
- * Trusts the shape only as far as it checks: C_ERR with a message otherwise.
- * On C_ERR *out is untouched. */
-int session_from_json(const json_t *obj, struct session *out, char *err, size_t errlen);
+ * Trusts the shape only as far as it checks: C_ERR with the first problem in
+ * err otherwise ("field amount is out of range"). On C_ERR *out is untouched. */
+int session_from_json(const json_t *obj, struct session *out, struct error *err);
 
 /* Kafka: the command that asks the session worker to create a session.
  * A CloudEvent (structured mode) whose data is the REST object; the
@@ -93,9 +122,14 @@ json_t *session_command_complete(const char *session_id, const char *payment_ref
  * now (merchant request). data: {checkout_session_id, organization_id, environment}. */
 json_t *session_command_expire(const char *session_id, const char *organization_id,
                                const char *environment, const char *command_id);
-/* Builds the CloudEvent for a transition of s (data = REST object). */
-json_t *session_event(const struct session *s, const char *public_base_url, const char *type,
-                      const char *event_id, int64_t time);
+/* The event of a change of s, as the text the outbox keeps and the relay
+ * publishes: a CloudEvent (structured mode) whose data is the REST object,
+ * with organizationid and environment as extension attributes so consumers
+ * can route on the tenant without parsing data. Written into w without any
+ * jansson tree (the hot path of every create and every expiry). C_ERR (w as
+ * it was): out of memory, or a string of s that is not UTF-8. */
+int session_event_write(struct json_writer *w, const struct session *s, const char *public_base_url,
+                        const char *type, const char *event_id, int64_t time);
 
 /* ---- SQL -------------------------------------------------------------- */
 
@@ -120,42 +154,46 @@ int session_store_list(struct db *db, const char *organization_id, const char *e
                        bool *cursor_found);
 void session_array_free(struct session *arr, size_t count);
 
-/* Applies a batch of create commands idempotently: each record is the REST
- * object plus "idempotency_key", "request_hash", "event_id" and "event" (the
- * CloudEvent text). Sessions already present (same id, or same idempotency
- * key for the tenant) are skipped together with their event. Must run inside
- * the caller's transaction. *inserted counts new rows, whose ids are added to
- * the set inserted_ids (an object: id -> true). */
-int session_store_insert_batch(struct db *db, json_t *records, long *inserted,
-                               json_t *inserted_ids);
+/* Inserts sessions[0..n) in one statement, in the caller's transaction,
+ * skipping each whose row exists already (same id, or same Idempotency-Key
+ * for the tenant: a replayed command, a concurrent retry). inserted[i] tells
+ * whether sessions[i] was. No id may repeat (the caller drops a command
+ * replayed within its batch). No event is written: the caller writes the
+ * created events of the inserted ones (outbox_insert) after this, in the same
+ * transaction. On C_ERR inserted is untouched. */
+int session_store_insert_batch(struct db *db, const struct session *const *sessions, size_t n,
+                               bool *inserted);
+/* The one parameter of that insert: a JSON array of sessions[0..n) as rows,
+ * {"ord":<index>,"<column>":<value>,...}, for jsonb_to_recordset. C_ERR: w
+ * as it was. */
+int session_write_insert_rows(struct json_writer *w, const struct session *const *sessions,
+                              size_t n);
 /* Any tenant's session, for internal callers (completion by payment providers). */
 int session_store_get_any(struct db *db, const char *id, struct session *out, bool *found);
 
 /* Guarded transitions. Each runs inside the caller's transaction, changes the
- * row only if the guard holds, and then writes the transition's event (id
- * event_id, data = the session after the change) to the outbox in the same
- * transaction. *applied false: the guard did not hold (nothing written), and
- * *out is untouched; true: *out is the session after the change.
+ * row only if the guard holds, and then adds the transition's event (id
+ * event_id, data = the session after the change) to events, which the caller
+ * writes (outbox_insert) in the same transaction; the row stays locked until
+ * it ends, so the events of one session keep their order. *applied false:
+ * the guard did not hold (nothing added).
  *   complete: status open and now < expires_at; sets payment_reference, and
  *             customer_id when given (NULL keeps the session's).
  *   expire:   status open and the session belongs to the tenant (manual expiry;
  *             also fine past expires_at, where it is what the expiry worker does). */
 int session_store_complete(struct db *db, const char *id, const char *payment_reference,
                            const char *customer_id, const char *event_id,
-                           const char *public_base_url, struct session *out, bool *applied);
+                           const char *public_base_url, struct outbox_batch *events, bool *applied);
 int session_store_expire(struct db *db, const char *id, const char *organization_id,
                          const char *environment, const char *event_id, const char *public_base_url,
-                         struct session *out, bool *applied);
+                         struct outbox_batch *events, bool *applied);
 /* The expiry worker's batch, in the caller's transaction: claims up to limit
  * due open sessions (FOR UPDATE SKIP LOCKED, so replicas never wait on or
  * double-expire each other's rows), expires them with the status guard, and
- * writes one checkout.session.expired event per row. *expired counts them. */
+ * writes one checkout.session.expired event per row to the outbox (one
+ * outbox_insert). *expired counts them. */
 int session_store_expire_due(struct db *db, long limit, const char *public_base_url, long *expired);
 /* Age in seconds of the oldest due open session (0 when none): expiry lag. */
 int session_store_expiry_lag(struct db *db, double *seconds);
-
-/* Of the given ids, which exist (in any tenant): for the gateway's read-your-
- * write check. ids: JSON array of strings. *existing: new JSON array. */
-int session_store_existing_ids(struct db *db, json_t *ids, json_t **existing);
 
 #endif

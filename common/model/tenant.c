@@ -110,7 +110,8 @@ int tenant_store_create_api_key(struct db *db, const char *organization_id, cons
 int tenant_store_lookup_api_key(struct db *db, const char *key, struct tenant_identity *out,
                                 bool *found)
 {
-    static const char sql[] = "SELECT k.id, k.organization_id, k.environment, o.default_currency"
+    static const char sql[] = "SELECT k.id, k.organization_id, k.environment, o.default_currency,"
+                              " o.api_rate_limit_per_s"
                               " FROM api_keys k JOIN organizations o ON o.id = k.organization_id"
                               " WHERE k.key_sha256 = $1 AND k.revoked_at IS NULL";
     char hash[TENANT_SHA256_HEX_LEN];
@@ -125,6 +126,13 @@ int tenant_store_lookup_api_key(struct db *db, const char *key, struct tenant_id
         snprintf(out->organization_id, sizeof(out->organization_id), "%s", PQgetvalue(r, 0, 1));
         snprintf(out->environment, sizeof(out->environment), "%s", PQgetvalue(r, 0, 2));
         snprintf(out->default_currency, sizeof(out->default_currency), "%s", PQgetvalue(r, 0, 3));
+        out->rate_limit_per_s = TENANT_RATE_LIMIT_DEFAULT;
+        char *end = NULL;
+        const char *limit = PQgetvalue(r, 0, 4);
+        long value = PQgetisnull(r, 0, 4) ? -1 : strtol(limit, &end, 10);
+        /* The column's CHECK keeps it in range; anything else means the default. */
+        if (value >= 0 && value <= TENANT_RATE_LIMIT_MAX && end != limit && *end == '\0')
+            out->rate_limit_per_s = value;
     }
     PQclear(r);
     return C_OK;
@@ -161,4 +169,24 @@ int tenant_store_list_organizations(struct db *db, json_t **out)
                               " 'default_currency', default_currency) ORDER BY created_at), "
                               "'[]')::text FROM organizations";
     return db_query_json_array(db, sql, 0, NULL, out);
+}
+
+int tenant_store_set_rate_limit(struct db *db, const char *organization_id, long per_second,
+                                bool *found)
+{
+    static const char sql[] = "UPDATE organizations SET api_rate_limit_per_s = $2::integer"
+                              " WHERE id = $1::uuid";
+    if (per_second != TENANT_RATE_LIMIT_DEFAULT &&
+        (per_second < 0 || per_second > TENANT_RATE_LIMIT_MAX))
+        return C_ERR;
+    char value[24];
+    snprintf(value, sizeof(value), "%ld", per_second);
+    const char *params[2] = {organization_id,
+                             per_second == TENANT_RATE_LIMIT_DEFAULT ? NULL : value};
+    PGresult *r = db_exec(db, sql, 2, params);
+    if (r == NULL)
+        return C_ERR;
+    *found = strcmp(PQcmdTuples(r), "1") == 0;
+    PQclear(r);
+    return C_OK;
 }

@@ -14,12 +14,19 @@
 #define TENANT_KEY_MAX_LEN 64 /* "sk_live_" + 40 base62 + terminator fits */
 #define TENANT_SHA256_HEX_LEN 65
 
-/* Who is calling: everything the gateway scopes by. */
+/* An organization without its own rate limit: the gateways' default applies. */
+#define TENANT_RATE_LIMIT_DEFAULT (-1)
+#define TENANT_RATE_LIMIT_MAX 1000000
+
+/* Who is calling: everything the gateway scopes and limits by. */
 struct tenant_identity {
     char key_id[UUID_STR_LEN];
     char organization_id[UUID_STR_LEN];
     char environment[5];
     char default_currency[4];
+    /* Requests a second each of the organization's API keys may make
+     * (caisse-admin set-rate-limit): TENANT_RATE_LIMIT_DEFAULT, 0 for none. */
+    long rate_limit_per_s;
 };
 
 /* environment is "test" or "live"; out gets "sk_<env>_" and 40 base62 chars. */
@@ -42,5 +49,10 @@ int tenant_store_list_api_keys(struct db *db, const char *organization_id, json_
 /* found false: no such key, or already revoked. */
 int tenant_store_revoke_api_key(struct db *db, const char *key_id, bool *found);
 int tenant_store_list_organizations(struct db *db, json_t **out);
+/* Sets the organization's rate limit: per_second 0 … TENANT_RATE_LIMIT_MAX
+ * (0: none), or TENANT_RATE_LIMIT_DEFAULT to follow the gateways' default.
+ * found false: no such organization. */
+int tenant_store_set_rate_limit(struct db *db, const char *organization_id, long per_second,
+                                bool *found);
 
 #endif

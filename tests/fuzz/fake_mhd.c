@@ -1,7 +1,5 @@
 #include "fake_mhd.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -41,22 +39,6 @@ const char *MHD_lookup_connection_value(struct MHD_Connection *connection, enum 
             return values[i].value;
     }
     return NULL;
-}
-
-const union MHD_ConnectionInfo *MHD_get_connection_info(struct MHD_Connection *connection,
-                                                        enum MHD_ConnectionInfoType info_type, ...)
-{
-    /* One per thread is enough: a harness reads it before its next call. */
-    static _Thread_local union MHD_ConnectionInfo info;
-    if (info_type != MHD_CONNECTION_INFO_CLIENT_ADDRESS)
-        return NULL;
-    if (connection->client.ss_family == AF_UNSPEC) {
-        struct sockaddr_in *in = (struct sockaddr_in *)&connection->client;
-        in->sin_family = AF_INET;
-        in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    }
-    info.client_addr = (struct sockaddr *)&connection->client;
-    return &info;
 }
 
 struct MHD_Response *MHD_create_response_from_buffer(size_t size, void *buffer,

@@ -1,6 +1,5 @@
-/* The few libmicrohttpd calls of gateway/http.c (and the client's address,
- * which request code may ask for), answered in memory, so the gateway's own
- * request code (http_request_new, http_request_append_body,
+/* The few libmicrohttpd calls of gateway/http.c, answered in memory, so the
+ * gateway's own request code (http_request_new, http_request_append_body,
  * http_read_json_object, http_respond_error) runs under a fuzzer without a
  * socket. The harness binary defines these symbols, so they take the place of
  * the library's for every object linked into it. A connection holds the
@@ -10,7 +9,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/socket.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -31,8 +29,6 @@ struct MHD_Connection {
     size_t header_count;
     struct fake_mhd_value query[FAKE_MHD_VALUES_MAX];
     size_t query_count;
-    /* MHD_get_connection_info's client address: 127.0.0.1 unless set. */
-    struct sockaddr_storage client;
     /* The answer: set once by MHD_queue_response (a second one aborts). */
     bool answered;
     unsigned status;

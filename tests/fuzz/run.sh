@@ -31,11 +31,14 @@ case $seconds in '' | *[!0-9]*) echo "run.sh: SECONDS must be a whole number" >&
 bin=build/fuzz/bin/fuzz
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
+  # Every harness source (the files directly in tests/fuzz/ are their support),
+  # not every binary: one left from a harness since renamed is not a target.
   while IFS= read -r f; do
-    targets+=("${f#"$bin"/}")
-  done < <(find "$bin" -type f -perm -u+x | sort)
+    f=${f#tests/fuzz/}
+    targets+=("${f%.c}")
+  done < <(find tests/fuzz -mindepth 2 -name '*.c' -not -path 'tests/fuzz/corpus/*' | sort)
 fi
-[ "${#targets[@]}" -gt 0 ] || { echo "run.sh: no harness in $bin (make fuzz-build)" >&2 && exit 2; }
+[ "${#targets[@]}" -gt 0 ] || { echo "run.sh: no harness in tests/fuzz/" >&2 && exit 2; }
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

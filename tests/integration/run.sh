@@ -15,7 +15,8 @@ export CAISSE_GATEWAY_PORT="${CAISSE_TEST_GATEWAY_PORT:-28080}"
 export CAISSE_GATEWAY_INTERNAL_PORT=$((CAISSE_GATEWAY_PORT + 1))
 # The workers' ops listeners (healthz, readyz, metrics), derived from the gateway's port like
 # everything else, so parallel stacks never collide. +10 and +20 are the short-TTL gateway
-# and the webhook receiver; tests/integration/metrics.c starts a gateway of its own at +34.
+# and the webhook receiver; tests/integration/metrics.c starts a gateway of its own at +34,
+# tests/integration/limits.c four at +40, +42, +44, +46.
 export CAISSE_SESSION_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 30))
 export CAISSE_EXPIRY_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 31))
 export CAISSE_WEBHOOK_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 32))
@@ -24,6 +25,12 @@ export CAISSE_METRICS_REFRESH_MS=500
 export CAISSE_KAFKA_PARTITIONS=4
 # Short enough for the tests that revoke keys or stop Kafka, otherwise the defaults.
 export CAISSE_API_KEY_CACHE_TTL=1
+# Every suite shares these gateways from one address (127.0.0.1), with a few keys, in
+# parallel: rate limits that never bite, but that run. tests/integration/limits.c starts
+# gateways of its own with low limits (ports +40 to +47).
+export CAISSE_RATE_LIMIT_KEY_PER_S=1000000 CAISSE_RATE_LIMIT_KEY_BURST=1000000
+export CAISSE_RATE_LIMIT_CLIENT_PER_S=1000000 CAISSE_RATE_LIMIT_CLIENT_BURST=1000000
+export CAISSE_RATE_LIMIT_AUTH_FAILURES_PER_S=1000000 CAISSE_RATE_LIMIT_AUTH_FAILURES_BURST=1000000
 export CAISSE_KAFKA_MESSAGE_TIMEOUT_MS=5000
 export CAISSE_LOG_LEVEL=info
 # The expiry worker sweeps often, so sessions past their deadline expire within a second.
@@ -52,8 +59,10 @@ teardown() {
   receiver_pid=$(cat "$CAISSE_STACK_DIR/run/webhook-receiver.pid" 2>/dev/null || true)
   if [ -n "$receiver_pid" ]; then kill "$receiver_pid" 2>/dev/null || true; fi
   local extra extra_pid
-  # The extra gateways: the short-TTL one, and the metrics suite's own if a crash left it.
-  for extra in gateway-short-ttl gateway-metrics; do
+  # The extra gateways: the short-TTL one, and the metrics and limits suites' own if a crash
+  # left them.
+  for extra in gateway-short-ttl gateway-metrics gateway-limits-keys gateway-limits-orgs \
+    gateway-limits-clients gateway-limits-flood; do
     extra_pid=$(cat "$CAISSE_STACK_DIR/run/$extra.pid" 2>/dev/null || true)
     if [ -n "$extra_pid" ] && kill "$extra_pid" 2>/dev/null; then
       for _ in $(seq 1 100); do kill -0 "$extra_pid" 2>/dev/null || break; sleep 0.1; done

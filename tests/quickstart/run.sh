@@ -19,7 +19,8 @@ trap cleanup EXIT
 
 echo "quickstart: running the README block:"
 echo "$script" | sed 's/^/    /'
-bash -euo pipefail -c "$script" >build/quickstart.log 2>&1 || {
+# Bounded: a step that waits for something (the event on Kafka) must not hang CI.
+timeout 300 bash -euo pipefail -c "$script" >build/quickstart.log 2>&1 || {
   echo "quickstart: FAILED, output:" >&2
   cat build/quickstart.log >&2
   exit 1

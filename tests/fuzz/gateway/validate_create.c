@@ -58,9 +58,9 @@ static void check_worker_decodes(struct session *s)
     FUZZ_CHECK(read != NULL, "the worker cannot read the command: %s", jerr.text);
     free(text);
     struct session w;
-    char err[256];
-    FUZZ_CHECK(session_from_json(json_object_get(read, "data"), &w, err, sizeof(err)) == C_OK,
-               "the worker refuses an accepted request: %s", err);
+    struct error err = ERROR_INIT;
+    FUZZ_CHECK(session_from_json(json_object_get(read, "data"), &w, &err) == C_OK,
+               "the worker refuses an accepted request: %s", err.message);
     json_decref(read);
     FUZZ_CHECK(
         w.amount == s->amount && strcmp(w.currency_code, s->currency_code) == 0 &&

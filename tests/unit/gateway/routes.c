@@ -77,6 +77,7 @@ struct documented {
     bool found;
     unsigned listeners;
     enum routes_auth auth;
+    const json_t *responses;
 };
 
 /* The operation method (lower case) of template in doc: its listeners and
@@ -107,6 +108,7 @@ static struct documented documented_operation(const json_t *doc, const char *tem
         d.found = true;
         d.listeners |= listeners_of(servers, where);
         d.auth = auth_of(security, where);
+        d.responses = json_object_get(op, "responses");
     }
     return d;
 }
@@ -249,7 +251,59 @@ Test(routes, method_not_allowed_lists_the_documented_methods_of_each_path)
     json_decref(doc);
 }
 
+Test(routes, a_rate_limited_route_documents_429_and_no_other_does)
+{
+    json_t *doc = load_document();
+    for (size_t i = 0; i < routes_table_len; i++) {
+        const struct route *r = &routes_table[i];
+        char method[16];
+        snprintf(method, sizeof(method), "%s", r->method);
+        for (char *c = method; *c != '\0'; c++)
+            *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+        struct documented d = documented_operation(doc, r->template, method);
+        /* Limits apply on the merchant listener only. */
+        bool limited = (r->listeners & ROUTES_MERCHANT) != 0 && r->limit != ROUTES_LIMIT_NONE;
+        bool documented = json_object_get(d.responses, "429") != NULL;
+        cr_assert_eq(documented, limited, "%s %s: %s", r->method, r->template,
+                     limited ? "rate limited, but 429 is not documented"
+                             : "documents 429, but no limit applies to it");
+    }
+    const json_t *unrouted =
+        json_object_get(json_object_get(doc, "x-caisse-unrouted"), "responses");
+    cr_assert_not_null(json_object_get(unrouted, "429"),
+                       "unrouted answers are limited per client: x-caisse-unrouted needs 429");
+    json_decref(doc);
+}
+
 /* ---- the table's own rules ------------------------------------------------------ */
+
+Test(routes, api_key_routes_are_limited_per_key_and_only_they)
+{
+    for (size_t i = 0; i < routes_table_len; i++) {
+        const struct route *r = &routes_table[i];
+        cr_assert_eq(r->auth == ROUTES_AUTH_API_KEY, r->limit == ROUTES_LIMIT_API_KEY, "%s %s",
+                     r->method, r->template);
+    }
+}
+
+Test(routes, unrouted_answers_are_limited_per_client_on_the_merchant_listener_only)
+{
+    struct routes_match m;
+    routes_match(ROUTES_MERCHANT, "GET", "/no/such/thing", &m);
+    cr_assert_eq(m.outcome, ROUTES_NOT_FOUND);
+    cr_assert_eq(routes_limit_of(&m), ROUTES_LIMIT_CLIENT);
+    routes_match(ROUTES_MERCHANT, "BREW", "/checkout-sessions", &m);
+    cr_assert_eq(m.outcome, ROUTES_METHOD_NOT_ALLOWED);
+    cr_assert_eq(routes_limit_of(&m), ROUTES_LIMIT_CLIENT);
+    routes_match(ROUTES_MERCHANT, "GET", "/checkout-sessions", &m);
+    cr_assert_eq(routes_limit_of(&m), ROUTES_LIMIT_API_KEY);
+    routes_match(ROUTES_INTERNAL, "GET", "/no/such/thing", &m);
+    cr_assert_eq(routes_limit_of(&m), ROUTES_LIMIT_NONE);
+    routes_match(ROUTES_INTERNAL, "GET", "/readyz", &m);
+    cr_assert_eq(routes_limit_of(&m), ROUTES_LIMIT_NONE, "the probes' listener has no limits");
+    routes_match(ROUTES_MERCHANT, "GET", "/healthz", &m);
+    cr_assert_eq(routes_limit_of(&m), ROUTES_LIMIT_NONE);
+}
 
 Test(routes, no_two_entries_serve_the_same_method_on_the_same_path_and_listener)
 {

@@ -100,9 +100,12 @@ static void clean_env(void)
 
 static void expect_load_error(const char *message)
 {
-    char err[256] = "";
-    cr_assert_eq(config_load(table, N, err, sizeof(err)), C_ERR);
-    cr_assert_str_eq(err, message);
+    struct error err = ERROR_INIT;
+    cr_assert_eq(config_load(table, N, &err), C_ERR);
+    cr_assert_str_eq(err.message, message);
+    /* The variable at fault is the error's param. */
+    cr_assert_eq(strncmp(message, err.param, strlen(err.param)), 0, "param %s", err.param);
+    cr_assert_neq(err.param[0], '\0');
     /* Whatever it had set is freed. */
     cr_assert_null(t_url);
     cr_assert_null(t_name);
@@ -112,8 +115,8 @@ TestSuite(config_load, .init = clean_env, .fini = unit_leak_check);
 
 Test(config_load, applies_defaults_when_unset)
 {
-    char err[256] = "";
-    cr_assert_eq(config_load(table, N, err, sizeof(err)), C_OK, "%s", err);
+    struct error err = ERROR_INIT;
+    cr_assert_eq(config_load(table, N, &err), C_OK, "%s", err.message);
     cr_assert_str_eq(t_url, "postgresql://db/caisse");
     cr_assert_str_eq(t_name, "caisse");
     cr_assert_eq(t_port, 8080);
@@ -132,8 +135,8 @@ Test(config_load, reads_values_from_the_environment)
     setenv("CAISSE_UT_PARTITIONS", "1", 1);
     setenv("CAISSE_UT_FLAG", "true", 1);
     setenv("CAISSE_UT_OTHER_FLAG", "off", 1);
-    char err[256] = "";
-    cr_assert_eq(config_load(table, N, err, sizeof(err)), C_OK, "%s", err);
+    struct error err = ERROR_INIT;
+    cr_assert_eq(config_load(table, N, &err), C_OK, "%s", err.message);
     cr_assert_str_eq(t_name, "gateway-1");
     cr_assert_eq(t_port, 65535);
     cr_assert_eq(t_partitions, 1);
@@ -157,8 +160,8 @@ Test(config_load, treats_an_empty_required_string_as_missing)
 Test(config_load, keeps_an_empty_optional_string)
 {
     setenv("CAISSE_UT_NAME", "", 1);
-    char err[256] = "";
-    cr_assert_eq(config_load(table, N, err, sizeof(err)), C_OK, "%s", err);
+    struct error err = ERROR_INIT;
+    cr_assert_eq(config_load(table, N, &err), C_OK, "%s", err.message);
     cr_assert_str_eq(t_name, "");
     config_free(table, N);
 }
@@ -167,8 +170,8 @@ Test(config_load, uses_the_default_for_an_empty_integer_or_bool)
 {
     setenv("CAISSE_UT_PORT", "", 1);
     setenv("CAISSE_UT_OTHER_FLAG", "", 1);
-    char err[256] = "";
-    cr_assert_eq(config_load(table, N, err, sizeof(err)), C_OK, "%s", err);
+    struct error err = ERROR_INIT;
+    cr_assert_eq(config_load(table, N, &err), C_OK, "%s", err.message);
     cr_assert_eq(t_port, 8080);
     cr_assert_eq(t_other_flag, true);
     config_free(table, N);
@@ -198,14 +201,14 @@ Test(config_load, accepts_every_bool_word)
 {
     static const char *const yes[] = {"1", "true", "yes", "on"};
     static const char *const no[] = {"0", "false", "no", "off"};
-    char err[256] = "";
+    struct error err = ERROR_INIT;
     for (int i = 0; i < 4; i++) {
         setenv("CAISSE_UT_FLAG", yes[i], 1);
-        cr_assert_eq(config_load(table, N, err, sizeof(err)), C_OK, "%s", err);
+        cr_assert_eq(config_load(table, N, &err), C_OK, "%s", err.message);
         cr_assert_eq(t_flag, true, "%s", yes[i]);
         config_free(table, N);
         setenv("CAISSE_UT_FLAG", no[i], 1);
-        cr_assert_eq(config_load(table, N, err, sizeof(err)), C_OK, "%s", err);
+        cr_assert_eq(config_load(table, N, &err), C_OK, "%s", err.message);
         cr_assert_eq(t_flag, false, "%s", no[i]);
         config_free(table, N);
     }
@@ -288,4 +291,36 @@ Test(config, init_loads_the_table_when_all_is_well, .init = redirect_all)
     config_init_or_exit(1, argv, "Does testing.", table, N);
     cr_assert_str_eq(t_url, "postgresql://x/y");
     config_free(table, N);
+}
+
+/* ---- secrets --------------------------------------------------------------- */
+
+static char *t_secret;
+
+static const struct config_entry secret_table[] = {
+    {"CAISSE_UT_SECRET", CONFIG_SECRET, "", "a token", &t_secret, 0, 0},
+};
+
+Test(config_load, loads_and_frees_a_secret_like_a_string, .init = clean_env)
+{
+    setenv("CAISSE_UT_SECRET", "t0ken", 1);
+    struct error err = ERROR_INIT;
+    cr_assert_eq(config_load(secret_table, 1, &err), C_OK, "%s", err.message);
+    cr_assert_str_eq(t_secret, "t0ken");
+    config_free(secret_table, 1);
+    cr_assert_null(t_secret);
+    unsetenv("CAISSE_UT_SECRET");
+}
+
+Test(config, print_help_shows_a_secret_as_a_string)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    cr_assert_not_null(out);
+    config_print_help(out, "caisse-test", "Does testing.", secret_table, 1);
+    fclose(out);
+    cr_assert_not_null(
+        strstr(text, "  CAISSE_UT_SECRET                     string, default \"\"\n"), "%s", text);
+    free(text);
 }

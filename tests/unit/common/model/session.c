@@ -1,12 +1,18 @@
 /* The session model: its REST JSON (the seed's object, field for field), the
- * reverse mapping, and the CloudEvents it travels in. */
+ * reverse mapping, the CloudEvents it travels in (written as text, equal to
+ * the jansson tree they replace) and the rows of its insert. */
 #include <criterion/criterion.h>
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
+#include "core/json_writer.h"
 #include "core/result.h"
 #include "core/rfc3339.h"
+#include "core/uuid.h"
 #include "model/session.h"
 #include "../../leak_check.h"
 
@@ -384,8 +390,8 @@ static void assert_round_trip(struct session *s)
     json_t *j = session_to_json(s, BASE_URL);
     cr_assert_not_null(j);
     struct session back;
-    char err[200] = "";
-    cr_assert_eq(session_from_json(j, &back, err, sizeof(err)), C_OK, "%s", err);
+    struct error err = ERROR_INIT;
+    cr_assert_eq(session_from_json(j, &back, &err), C_OK, "%s", err.message);
     assert_sessions_equal(s, &back);
     json_t *again = session_to_json(&back, BASE_URL);
     cr_assert(json_equal(j, again));
@@ -457,9 +463,9 @@ static void expect_from_json_error(const char *field, json_t *replacement, const
     struct session out, before;
     memset(&out, 0x5a, sizeof(out));
     memcpy(&before, &out, sizeof(out));
-    char err[200] = "";
-    cr_assert_eq(session_from_json(j, &out, err, sizeof(err)), C_ERR, "field %s", field);
-    cr_assert_str_eq(err, message);
+    struct error err = ERROR_INIT;
+    cr_assert_eq(session_from_json(j, &out, &err), C_ERR, "field %s", field);
+    cr_assert_str_eq(err.message, message);
     cr_assert_eq(memcmp(&out, &before, sizeof(out)), 0, "a failed read must not touch *out");
     json_decref(j);
 }
@@ -468,11 +474,11 @@ Test(session, from_json_rejects_a_non_object)
 {
     json_t *arr = json_array();
     struct session out;
-    char err[100] = "";
-    cr_assert_eq(session_from_json(arr, &out, err, sizeof(err)), C_ERR);
-    cr_assert_str_eq(err, "session is not a JSON object");
+    struct error err = ERROR_INIT;
+    cr_assert_eq(session_from_json(arr, &out, &err), C_ERR);
+    cr_assert_str_eq(err.message, "session is not a JSON object");
     json_decref(arr);
-    cr_assert_eq(session_from_json(NULL, &out, err, sizeof(err)), C_ERR);
+    cr_assert_eq(session_from_json(NULL, &out, &err), C_ERR);
 }
 
 Test(session, from_json_rejects_each_missing_required_field)
@@ -563,9 +569,9 @@ Test(session, from_json_reports_the_first_problem)
     json_object_del(j, "organization_id");
     json_object_del(j, "updated_at");
     struct session out;
-    char err[200] = "";
-    cr_assert_eq(session_from_json(j, &out, err, sizeof(err)), C_ERR);
-    cr_assert_str_eq(err, "field organization_id is missing or has the wrong type");
+    struct error err = ERROR_INIT;
+    cr_assert_eq(session_from_json(j, &out, &err), C_ERR);
+    cr_assert_str_eq(err.message, "field organization_id is missing or has the wrong type");
     json_decref(j);
 }
 
@@ -577,8 +583,8 @@ Test(session, from_json_ignores_url_and_unknown_fields)
     cr_assert_eq(json_object_set_new(j, "url", json_string("https://elsewhere.example/x")), 0);
     cr_assert_eq(json_object_set_new(j, "future_field", json_integer(1)), 0);
     struct session back;
-    char err[200] = "";
-    cr_assert_eq(session_from_json(j, &back, err, sizeof(err)), C_OK, "%s", err);
+    struct error err = ERROR_INIT;
+    cr_assert_eq(session_from_json(j, &back, &err), C_OK, "%s", err.message);
     assert_sessions_equal(&s, &back);
     json_decref(j);
     session_free(&back);
@@ -664,14 +670,72 @@ Test(session, command_create_carries_idempotency_key_and_hash_as_extensions)
     session_free(&s);
 }
 
+/* ---- the event writer -------------------------------------------------- */
+
+/* The event as the jansson tree it was built as before the writer (the
+ * reference the writer's text must equal, byte for byte). */
+static json_t *reference_event(const struct session *s, const char *base_url, const char *type,
+                               const char *event_id, int64_t time)
+{
+    json_t *data = session_to_json(s, base_url);
+    if (data == NULL)
+        return NULL;
+    char when[RFC3339_LEN];
+    rfc3339_format(time, when);
+    return json_pack("{ss ss ss ss ss ss ss ss ss so}", "specversion", "1.0", "id", event_id,
+                     "source", "/caisse/checkout-sessions", "type", type, "subject", s->id, "time",
+                     when, "datacontenttype", "application/json", "organizationid",
+                     s->organization_id, "environment", s->environment, "data", data);
+}
+
+/* The writer's text of an event, which must parse. */
+static char *event_text(const struct session *s, const char *base_url, const char *type,
+                        const char *event_id, int64_t time)
+{
+    struct json_writer w = JSON_WRITER_INIT;
+    cr_assert_eq(session_event_write(&w, s, base_url, type, event_id, time), C_OK);
+    cr_assert_not_null(w.buf);
+    cr_assert_eq(strlen(w.buf), w.len, "the text holds a NUL");
+    return w.buf; /* the writer's buffer, now the caller's */
+}
+
+static json_t *event_json(const struct session *s, const char *type, const char *event_id,
+                          int64_t time)
+{
+    char *text = event_text(s, BASE_URL, type, event_id, time);
+    json_error_t jerr;
+    json_t *parsed = json_loads(text, 0, &jerr);
+    cr_assert_not_null(parsed, "%s in %s", jerr.text, text);
+    free(text);
+    return parsed;
+}
+
+/* The writer's text equals json_dumps of the reference tree, byte for byte. */
+static void assert_event_matches_reference(const struct session *s, const char *base_url,
+                                           const char *type, const char *event_id, int64_t time)
+{
+    json_t *ref = reference_event(s, base_url, type, event_id, time);
+    cr_assert_not_null(ref);
+    char *expected = dump(ref);
+    char *text = event_text(s, base_url, type, event_id, time);
+    json_error_t jerr;
+    json_t *parsed = json_loads(text, 0, &jerr);
+    cr_assert_not_null(parsed, "%s in %s", jerr.text, text);
+    cr_assert(json_equal(parsed, ref));
+    cr_assert_str_eq(text, expected);
+    json_decref(parsed);
+    json_decref(ref);
+    free(expected);
+    free(text);
+}
+
 Test(session, event_is_a_cloudevent_with_tenant_extensions)
 {
     struct session s;
     seed_session(&s);
     s.status = SESSION_EXPIRED;
-    json_t *ce = session_event(&s, BASE_URL, "checkout.session.expired",
-                               "0190a6e4-0000-7000-8000-0000000000e1", T_EXPIRES);
-    cr_assert_not_null(ce);
+    json_t *ce = event_json(&s, "checkout.session.expired", "0190a6e4-0000-7000-8000-0000000000e1",
+                            T_EXPIRES);
     static const char *const keys[] = {"specversion",    "id",         "source",          "type",
                                        "subject",        "time",       "datacontenttype", "data",
                                        "organizationid", "environment"};
@@ -695,27 +759,323 @@ Test(session, event_is_a_cloudevent_with_tenant_extensions)
     session_free(&s);
 }
 
+Test(session, event_members_come_in_the_order_of_the_tree_it_replaces)
+{
+    struct session s;
+    seed_session(&s);
+    char *text = event_text(&s, BASE_URL, SESSION_EVENT_CREATED, "e-1", T_CREATED);
+    char expected[4096];
+    snprintf(expected, sizeof(expected),
+             "{\"specversion\":\"1.0\",\"id\":\"e-1\","
+             "\"source\":\"/caisse/checkout-sessions\","
+             "\"type\":\"checkout.session.created\",\"subject\":\"" SESSION_ID "\","
+             "\"time\":\"2024-01-15T10:30:00Z\","
+             "\"datacontenttype\":\"application/json\","
+             "\"organizationid\":\"" ORG_ID "\",\"environment\":\"live\","
+             "\"data\":%s}",
+             seed_json);
+    cr_assert_str_eq(text, expected);
+    free(text);
+    session_free(&s);
+}
+
 Test(session, event_data_reads_back_as_the_same_session)
 {
     struct session s;
     seed_session(&s);
-    json_t *ce = session_event(&s, BASE_URL, SESSION_EVENT_CREATED, "e-1", T_CREATED);
-    cr_assert_not_null(ce);
-    char *text = dump(ce);
-    json_decref(ce);
     /* What a consumer does: parse the Kafka value, then the data. */
-    json_error_t jerr;
-    json_t *parsed = json_loads(text, 0, &jerr);
-    free(text);
-    cr_assert_not_null(parsed, "%s", jerr.text);
+    json_t *parsed = event_json(&s, SESSION_EVENT_CREATED, "e-1", T_CREATED);
     struct session back;
-    char err[200] = "";
-    cr_assert_eq(session_from_json(json_object_get(parsed, "data"), &back, err, sizeof(err)), C_OK,
-                 "%s", err);
+    struct error err = ERROR_INIT;
+    cr_assert_eq(session_from_json(json_object_get(parsed, "data"), &back, &err), C_OK, "%s",
+                 err.message);
     assert_sessions_equal(&s, &back);
     json_decref(parsed);
     session_free(&back);
     session_free(&s);
+}
+
+Test(session, event_top_level_id_is_the_first_id_member)
+{
+    /* webhook-worker/event_id.c scans the top level for "id"; data has
+     * members named like it (checkout_session_id), never "id" itself. */
+    struct session s;
+    seed_session(&s);
+    char *text = event_text(&s, BASE_URL, SESSION_EVENT_COMPLETED, "e-42", T_CREATED);
+    static const char start[] = "{\"specversion\":\"1.0\",\"id\":\"e-42\",";
+    cr_assert_eq(strncmp(text, start, strlen(start)), 0, "%s", text);
+    free(text);
+    session_free(&s);
+}
+
+/* A deterministic generator of awkward text (xorshift). */
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+
+static uint64_t rng_next(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Up to max characters drawn from the hard ones: quotes, backslashes, every
+ * control character, DEL, U+2028/U+2029, accents, CJK, emoji, JSON-looking
+ * text, ASCII. NULL one time in eight when nullable. */
+static char *hard_string(size_t max, bool nullable)
+{
+    static const char *const pieces[] = {
+        "\"",
+        "\\",
+        "\\u0000",
+        "\x7f",
+        "\xe2\x80\xa8",
+        "\xe2\x80\xa9",
+        "\xc3\xa9",
+        "\xe6\xbc\xa2",
+        "\xf0\x9f\x8e\x89",
+        "{\"k\":[1]}",
+        "/",
+        "</script>",
+        "a",
+        "Z",
+        " ",
+        "%s",
+        "\xef\xbb\xbf",
+        "\xf4\x8f\xbf\xbf",
+    };
+    if (nullable && rng_next() % 8 == 0)
+        return NULL;
+    size_t n = (size_t)(rng_next() % (max + 1));
+    char *s = malloc(n * 4 + 1);
+    cr_assert_not_null(s);
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = rng_next() % 40;
+        if (r < 31) {
+            s[len++] = (char)(r + 1); /* 0x01..0x1F */
+            continue;
+        }
+        const char *p = pieces[rng_next() % (sizeof(pieces) / sizeof(pieces[0]))];
+        size_t plen = strlen(p);
+        if (plen > 4)
+            plen = 1; /* keep the bound: one byte of the longer ones */
+        memcpy(s + len, p, plen);
+        len += plen;
+    }
+    s[len] = '\0';
+    return s;
+}
+
+/* Metadata nested and typed in every way jansson can hold. */
+static json_t *hard_metadata(int depth)
+{
+    json_t *o = json_object();
+    cr_assert_not_null(o);
+    size_t keys = (size_t)(rng_next() % 6);
+    for (size_t i = 0; i < keys; i++) {
+        char *key = hard_string(12, false);
+        json_t *v;
+        switch (rng_next() % 8) {
+        case 0:
+            v = json_null();
+            break;
+        case 1:
+            v = json_integer((json_int_t)rng_next());
+            break;
+        case 2:
+            v = json_real((double)(int64_t)rng_next() / 1e9);
+            break;
+        case 3:
+            v = json_boolean(rng_next() % 2);
+            break;
+        case 4:
+            v = depth < 3 ? hard_metadata(depth + 1) : json_string("leaf");
+            break;
+        case 5:
+            v = json_pack("[s i f n]", "x\"y", 7, 0.5);
+            break;
+        default: {
+            char *text = hard_string(500, false);
+            v = json_string(text);
+            free(text);
+        }
+        }
+        cr_assert_not_null(v);
+        cr_assert_eq(json_object_set_new(o, key, v), 0);
+        free(key);
+    }
+    return o;
+}
+
+static void random_uuid(char out[UUID_STR_LEN], bool nullable)
+{
+    if (nullable && rng_next() % 3 == 0) {
+        out[0] = '\0';
+        return;
+    }
+    cr_assert_eq(uuid_v7_string(out), C_OK);
+    if (rng_next() % 4 == 0) /* either case is a UUID */
+        for (char *p = out; *p; p++)
+            if (*p >= 'a' && *p <= 'f')
+                *p = (char)(*p - 'a' + 'A');
+}
+
+static void hard_session(struct session *s)
+{
+    cr_assert_eq(session_init(s), C_OK);
+    random_uuid(s->id, false);
+    random_uuid(s->organization_id, false);
+    snprintf(s->environment, sizeof(s->environment), "%s", rng_next() % 2 ? "test" : "live");
+    s->amount = (int64_t)(rng_next() % 1000000000000ULL) + 1;
+    snprintf(s->currency_code, sizeof(s->currency_code), "%s", rng_next() % 2 ? "XOF" : "EUR");
+    s->status = (enum session_status)(rng_next() % 3);
+    s->title = hard_string(255, true);
+    s->description = hard_string(5000, true);
+    random_uuid(s->customer_id, true);
+    s->customer_email = hard_string(320, true);
+    s->customer_name = hard_string(255, true);
+    s->customer_phone = hard_string(32, true);
+    random_uuid(s->product_id, true);
+    random_uuid(s->price_id, true);
+    random_uuid(s->subscription_id, true);
+    s->allow_quantity = rng_next() % 2;
+    s->quantity = (int32_t)(rng_next() % 10000) + 1;
+    s->success_url = hard_string(2048, true);
+    s->cancel_url = hard_string(2048, true);
+    s->allow_coupon_code = rng_next() % 2;
+    s->require_billing_address = rng_next() % 2;
+    random_uuid(s->payment_link_id, true);
+    s->is_spi = rng_next() % 2;
+    s->is_pos = rng_next() % 2;
+    s->expires_at = (int64_t)(rng_next() % 4102444800ULL);
+    json_decref(s->metadata);
+    s->metadata = hard_metadata(0);
+    s->created_at = (int64_t)(rng_next() % 4102444800ULL);
+    random_uuid(s->created_by, false);
+    s->updated_at = (int64_t)(rng_next() % 4102444800ULL);
+}
+
+Test(session, event_text_equals_the_jansson_tree_for_a_thousand_hard_sessions)
+{
+    static const char *const bases[] = {BASE_URL, "http://localhost:8080",
+                                        "https://pay.example/a\"b\\c/\xc3\xa9"};
+    static const char *const types[] = {SESSION_EVENT_CREATED, SESSION_EVENT_COMPLETED,
+                                        SESSION_EVENT_EXPIRED};
+    for (int i = 0; i < 1000; i++) {
+        struct session s;
+        hard_session(&s);
+        char event_id[UUID_STR_LEN];
+        cr_assert_eq(uuid_v7_string(event_id), C_OK);
+        assert_event_matches_reference(&s, bases[i % 3], types[i % 3], event_id,
+                                       i % 2 ? s.updated_at : s.created_at);
+        session_free(&s);
+    }
+}
+
+Test(session, event_text_equals_the_jansson_tree_at_the_edges)
+{
+    struct session s;
+    minimal_session(&s); /* every optional field null */
+    assert_event_matches_reference(&s, BASE_URL, SESSION_EVENT_CREATED, "e-1", T_CREATED);
+    s.amount = INT64_MAX;
+    s.quantity = INT32_MAX;
+    s.created_at = 253402300799LL; /* 9999-12-31T23:59:59Z */
+    s.updated_at = -1;
+    s.expires_at = 253402300800LL; /* past the format: clamped alike */
+    assert_event_matches_reference(&s, BASE_URL, SESSION_EVENT_EXPIRED, "e-2", 0);
+    s.amount = INT64_MIN;
+    assert_event_matches_reference(&s, "", SESSION_EVENT_EXPIRED, "", -62135596800LL);
+    session_free(&s);
+}
+
+Test(session, event_of_a_string_that_is_not_utf8_fails_and_leaves_the_writer_as_it_was)
+{
+    /* jansson will not hold such a string either: no event rather than
+     * invalid JSON. */
+    static const char *const bad[] = {
+        "\xff", "a\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct session s;
+        seed_session(&s);
+        free(s.title);
+        s.title = dup_or_die(bad[i]);
+        cr_assert_null(session_to_json(&s, BASE_URL), "jansson took bad string %zu", i);
+        struct json_writer w = JSON_WRITER_INIT;
+        json_writer_literal(&w, "before");
+        cr_assert_eq(session_event_write(&w, &s, BASE_URL, SESSION_EVENT_CREATED, "e", 0), C_ERR,
+                     "bad string %zu", i);
+        cr_assert_eq(w.len, 6);
+        cr_assert_str_eq(w.buf, "before");
+        cr_assert_not(w.failed);
+        json_writer_free(&w);
+        session_free(&s);
+    }
+}
+
+/* ---- the insert's rows ------------------------------------------------- */
+
+Test(session, insert_rows_are_the_stored_columns_with_their_index)
+{
+    struct session a, b;
+    seed_session(&a);
+    a.idempotency_key = dup_or_die("order-1");
+    memset(a.request_hash, 'f', 64);
+    a.request_hash[64] = '\0';
+    minimal_session(&b);
+    const struct session *both[] = {&a, &b};
+    struct json_writer w = JSON_WRITER_INIT;
+    cr_assert_eq(session_write_insert_rows(&w, both, 2), C_OK);
+    json_error_t jerr;
+    json_t *rows = json_loads(w.buf, 0, &jerr);
+    cr_assert_not_null(rows, "%s", jerr.text);
+    cr_assert_eq(json_array_size(rows), 2);
+    json_t *r0 = json_array_get(rows, 0), *r1 = json_array_get(rows, 1);
+    cr_assert_eq(json_integer_value(json_object_get(r0, "ord")), 0);
+    cr_assert_eq(json_integer_value(json_object_get(r1, "ord")), 1);
+    /* Keyed by column: id, not checkout_session_id; no url. */
+    cr_assert_str_eq(str(r0, "id"), SESSION_ID);
+    cr_assert_null(json_object_get(r0, "checkout_session_id"));
+    cr_assert_null(json_object_get(r0, "url"));
+    /* Set after creation only: never in the insert. */
+    cr_assert_null(json_object_get(r0, "payment_reference"));
+    cr_assert_str_eq(str(r0, "idempotency_key"), "order-1");
+    cr_assert_str_eq(str(r0, "request_hash"), a.request_hash);
+    cr_assert(json_is_null(json_object_get(r1, "idempotency_key")));
+    cr_assert(json_is_null(json_object_get(r1, "request_hash")), "\"\" is no hash: null");
+    cr_assert(json_is_null(json_object_get(r1, "title")));
+    cr_assert(json_is_null(json_object_get(r1, "product_id")));
+    cr_assert_str_eq(str(r0, "status"), "open");
+    cr_assert_str_eq(str(r0, "expires_at"), "2024-01-15T11:30:00Z");
+    assert_json_text(json_object_get(r0, "metadata"), "{\"order_id\":\"ORDER-12345\"}");
+    cr_assert_eq(json_integer_value(json_object_get(r0, "amount")), 10000);
+    cr_assert(json_is_true(json_object_get(r0, "require_billing_address")));
+    /* Every other value as in the REST object. */
+    json_t *rest = session_to_json(&a, BASE_URL);
+    const char *key;
+    json_t *value;
+    json_object_foreach(rest, key, value)
+    {
+        const char *column = strcmp(key, "checkout_session_id") == 0 ? "id" : key;
+        if (strcmp(key, "url") == 0)
+            continue;
+        cr_assert(json_equal(value, json_object_get(r0, column)), "%s", key);
+    }
+    cr_assert_eq(json_object_size(r0), json_object_size(rest) - 1 + 3,
+                 "REST fields but url, plus ord, idempotency_key and request_hash");
+    json_decref(rest);
+    json_decref(rows);
+    json_writer_free(&w);
+    session_free(&a);
+    session_free(&b);
+}
+
+Test(session, insert_rows_of_no_session_are_an_empty_array)
+{
+    struct json_writer w = JSON_WRITER_INIT;
+    cr_assert_eq(session_write_insert_rows(&w, NULL, 0), C_OK);
+    cr_assert_str_eq(w.buf, "[]");
+    json_writer_free(&w);
 }
 
 /* ---- allocation failures ----------------------------------------------- */
@@ -744,11 +1104,6 @@ typedef json_t *(*builder_fn)(const struct session *s);
 static json_t *build_rest(const struct session *s)
 {
     return session_to_json(s, BASE_URL);
-}
-
-static json_t *build_event(const struct session *s)
-{
-    return session_event(s, BASE_URL, SESSION_EVENT_CREATED, "e-1", T_CREATED);
 }
 
 static json_t *build_command(const struct session *s)
@@ -809,9 +1164,63 @@ Test(session, to_json_returns_null_and_leaks_nothing_when_memory_runs_out)
     torture(build_rest, true, false);
 }
 
-Test(session, event_returns_null_and_leaks_nothing_when_any_one_allocation_fails)
+static void *failing_grow(void *p, size_t n)
 {
-    torture(build_event, false, false);
+    alloc_calls++;
+    if (alloc_calls == alloc_fail_at || (alloc_fail_rest && alloc_calls > alloc_fail_at))
+        return NULL;
+    return realloc(p, n);
+}
+
+/* The event writer's allocations are its buffer's growth and jansson's while
+ * it prints metadata: failing any one of them must give C_ERR with the
+ * writer's text as it was (ASan reports any leak); the first complete run
+ * must equal the text written without failures. */
+static void torture_event_writer(bool fail_rest)
+{
+    struct session s;
+    seed_session(&s);
+    cr_assert_eq(json_object_set_new(s.metadata, "nested", json_pack("{s[iis]}", "a", 1, 2, "x")),
+                 0);
+    char *reference = event_text(&s, BASE_URL, SESSION_EVENT_CREATED, "e-1", T_CREATED);
+    long failures = 0;
+    for (long n = 1; n < 100000; n++) {
+        struct json_writer w = JSON_WRITER_INIT;
+        json_writer_literal(&w, "prefix:");
+        w.grow = failing_grow;
+        alloc_calls = 0;
+        alloc_fail_at = n;
+        alloc_fail_rest = fail_rest;
+        json_set_alloc_funcs(failing_malloc, failing_free);
+        int rc = session_event_write(&w, &s, BASE_URL, SESSION_EVENT_CREATED, "e-1", T_CREATED);
+        json_set_alloc_funcs(malloc, free);
+        if (alloc_calls < n) {
+            cr_assert_eq(rc, C_OK);
+            cr_assert_eq(strncmp(w.buf, "prefix:", 7), 0);
+            cr_assert_str_eq(w.buf + 7, reference);
+            json_writer_free(&w);
+            break;
+        }
+        cr_assert_eq(rc, C_ERR, "allocation %ld failed, yet the event was written", n);
+        cr_assert_eq(w.len, 7, "allocation %ld failed: the text changed", n);
+        cr_assert_str_eq(w.buf, "prefix:");
+        cr_assert_not(w.failed, "the writer must be usable again");
+        json_writer_free(&w);
+        failures++;
+    }
+    cr_assert_geq(failures, 3, "only %ld allocations were failed", failures);
+    free(reference);
+    session_free(&s);
+}
+
+Test(session, event_writer_fails_cleanly_when_any_one_allocation_fails)
+{
+    torture_event_writer(false);
+}
+
+Test(session, event_writer_fails_cleanly_when_memory_runs_out)
+{
+    torture_event_writer(true);
 }
 
 Test(session, command_returns_null_and_leaks_nothing_when_any_one_allocation_fails)

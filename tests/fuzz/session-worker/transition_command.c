@@ -1,7 +1,7 @@
 /* The session worker's command decoder on any Kafka record, read as
  * session-worker/apply.c reads one: JSON, then by type the create's session
- * (session_from_json) or a transition (session-worker/transition.c,
- * transition_decode). Whatever is accepted is within what PostgreSQL takes
+ * (session_from_json) or a transition (session-worker/transition_command.c,
+ * transition_command_decode). Whatever is accepted is within what PostgreSQL takes
  * (UUIDs, test or live, a payment reference of 1 to 255 characters without
  * NUL); an accepted session writes back (session_to_json) to an object that
  * decodes to the same session; a refusal says why.
@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "../../../session-worker/transition.h"
+#include "../../../session-worker/transition_command.h"
 #include "../fuzz_input.h"
 #include "core/result.h"
 #include "core/utf8.h"
@@ -29,9 +29,9 @@ static void check_session_round_trip(const struct session *s)
     json_t *back = session_to_json(s, "http://localhost:8080");
     FUZZ_CHECK(back != NULL, "a decoded session does not write back");
     struct session t;
-    char err[256];
-    FUZZ_CHECK(session_from_json(back, &t, err, sizeof(err)) == C_OK,
-               "a decoded session, written back, is refused: %s", err);
+    struct error err = ERROR_INIT;
+    FUZZ_CHECK(session_from_json(back, &t, &err) == C_OK,
+               "a decoded session, written back, is refused: %s", err.message);
     json_decref(back);
     FUZZ_CHECK(strcmp(s->id, t.id) == 0 && strcmp(s->organization_id, t.organization_id) == 0 &&
                    strcmp(s->environment, t.environment) == 0 && s->amount == t.amount &&
@@ -47,11 +47,11 @@ static void check_session_round_trip(const struct session *s)
     session_free(&t);
 }
 
-static void check_transition(const struct transition *t)
+static void check_transition(const struct transition_command *t)
 {
     FUZZ_CHECK(uuid_is_valid(t->session_id), "session id %s", t->session_id);
     FUZZ_CHECK(t->event_id[0] == '\0', "an event id from the decoder");
-    if (t->kind == TRANSITION_COMPLETE) {
+    if (t->kind == TRANSITION_COMMAND_COMPLETE) {
         FUZZ_CHECK(t->payment_reference != NULL, "no payment reference");
         size_t chars = utf8_length(t->payment_reference);
         FUZZ_CHECK(chars >= 1 && chars <= SESSION_PAYMENT_REFERENCE_MAX,
@@ -74,28 +74,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     const char *type = json_string_value(json_object_get(cmd, "type"));
     const json_t *payload = json_object_get(cmd, "data");
-    char err[256] = "";
-    enum transition_kind kind;
+    struct error err = ERROR_INIT;
+    enum transition_command_kind kind;
     if (type != NULL && strcmp(type, SESSION_COMMAND_CREATE) == 0) {
         struct session s;
-        if (session_from_json(payload, &s, err, sizeof(err)) == C_OK) {
+        if (session_from_json(payload, &s, &err) == C_OK) {
             check_session_round_trip(&s);
             session_free(&s);
         } else {
-            FUZZ_CHECK(err[0] != '\0', "a refused session without a reason");
+            FUZZ_CHECK(err.message[0] != '\0', "a refused session without a reason");
         }
-    } else if (transition_kind_parse(type, &kind) == C_OK) {
-        struct transition t;
+    } else if (transition_command_kind_parse(type, &kind) == C_OK) {
+        struct transition_command t;
         memset(&t, 0xa5, sizeof(t));
-        if (transition_decode(kind, payload, &t, err, sizeof(err)) == C_OK) {
+        if (transition_command_decode(kind, payload, &t, &err) == C_OK) {
             FUZZ_CHECK(t.kind == kind, "kind");
             check_transition(&t);
-            transition_free(&t);
+            transition_command_free(&t);
         } else {
-            FUZZ_CHECK(err[0] != '\0', "a refused transition without a reason");
+            FUZZ_CHECK(err.message[0] != '\0', "a refused transition without a reason");
         }
     } else {
-        FUZZ_CHECK(transition_kind_parse(type, &kind) == C_ERR, "kind of %s", type ? type : "");
+        FUZZ_CHECK(transition_command_kind_parse(type, &kind) == C_ERR, "kind of %s",
+                   type ? type : "");
     }
     json_decref(cmd);
     return 0;

@@ -1,0 +1,519 @@
+#include "resource.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/result.h"
+#include "core/rfc3339.h"
+#include "infra/db.h"
+
+#define RESOURCE_AT(obj, f) ((char *)(obj) + (f)->offset)
+#define RESOURCE_CONST_AT(obj, f) ((const char *)(obj) + (f)->offset)
+
+static char **resource_string_member(void *obj, const struct resource_field *f)
+{
+    return (char **)(void *)RESOURCE_AT(obj, f);
+}
+
+static json_t **resource_object_member(void *obj, const struct resource_field *f)
+{
+    return (json_t **)(void *)RESOURCE_AT(obj, f);
+}
+
+/* An enum member is read and written as an int: the size of every enum of
+ * the model. */
+static int resource_enum_value(const void *obj, const struct resource_field *f)
+{
+    assert(f->size == sizeof(int));
+    int v;
+    memcpy(&v, RESOURCE_CONST_AT(obj, f), sizeof(v));
+    return v;
+}
+
+static int64_t resource_int_value(const void *obj, const struct resource_field *f)
+{
+    assert(f->size == (f->kind == RESOURCE_INT32 ? sizeof(int32_t) : sizeof(int64_t)));
+    if (f->kind == RESOURCE_INT32) {
+        int32_t v;
+        memcpy(&v, RESOURCE_CONST_AT(obj, f), sizeof(v));
+        return v;
+    }
+    int64_t v;
+    memcpy(&v, RESOURCE_CONST_AT(obj, f), sizeof(v));
+    return v;
+}
+
+static void resource_set_int(void *obj, const struct resource_field *f, int64_t v)
+{
+    if (f->kind == RESOURCE_INT32) {
+        int32_t narrow = (int32_t)v;
+        memcpy(RESOURCE_AT(obj, f), &narrow, sizeof(narrow));
+    } else {
+        memcpy(RESOURCE_AT(obj, f), &v, sizeof(v));
+    }
+}
+
+static bool resource_nullable(const struct resource_field *f)
+{
+    return (f->flags & RESOURCE_NULLABLE) != 0;
+}
+
+int resource_init(const struct resource *r, void *obj)
+{
+    memset(obj, 0, r->size);
+    for (size_t i = 0; i < r->nfields; i++) {
+        const struct resource_field *f = &r->fields[i];
+        if (f->kind != RESOURCE_OBJECT)
+            continue;
+        json_t *o = json_object();
+        if (o == NULL) {
+            resource_free(r, obj);
+            return C_ERR;
+        }
+        *resource_object_member(obj, f) = o;
+    }
+    return C_OK;
+}
+
+void resource_free(const struct resource *r, void *obj)
+{
+    for (size_t i = 0; i < r->nfields; i++) {
+        const struct resource_field *f = &r->fields[i];
+        if (f->kind == RESOURCE_STRING)
+            free(*resource_string_member(obj, f));
+        else if (f->kind == RESOURCE_OBJECT)
+            json_decref(*resource_object_member(obj, f));
+    }
+    memset(obj, 0, r->size);
+}
+
+/* ---- JSON ----------------------------------------------------------------- */
+
+/* The text of a UUID or CODE member; NULL when it is null. */
+static const char *resource_text(const void *obj, const struct resource_field *f)
+{
+    const char *s = RESOURCE_CONST_AT(obj, f);
+    return s[0] == '\0' && resource_nullable(f) ? NULL : s;
+}
+
+static json_t *resource_value_to_json(const void *obj, const struct resource_field *f)
+{
+    char when[RFC3339_LEN];
+    const char *text;
+    switch (f->kind) {
+    case RESOURCE_UUID:
+    case RESOURCE_CODE:
+        text = resource_text(obj, f);
+        return text != NULL ? json_string(text) : json_null();
+    case RESOURCE_STRING:
+        text = *(char *const *)(const void *)RESOURCE_CONST_AT(obj, f);
+        return text != NULL ? json_string(text) : json_null();
+    case RESOURCE_BOOL:
+        return json_boolean(*(const bool *)(const void *)RESOURCE_CONST_AT(obj, f));
+    case RESOURCE_INT64:
+    case RESOURCE_INT32:
+        return json_integer(resource_int_value(obj, f));
+    case RESOURCE_TIME:
+        rfc3339_format(resource_int_value(obj, f), when);
+        return json_string(when);
+    case RESOURCE_OBJECT:
+        return json_incref(*(json_t *const *)(const void *)RESOURCE_CONST_AT(obj, f));
+    case RESOURCE_ENUM:
+        return json_string(f->values[resource_enum_value(obj, f)]);
+    }
+    return NULL;
+}
+
+json_t *resource_to_json(const struct resource *r, const void *obj)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    for (size_t i = 0; i < r->nfields; i++) {
+        const struct resource_field *f = &r->fields[i];
+        if (f->json == NULL)
+            continue;
+        /* json_object_set_new takes the value even when it fails. */
+        if (json_object_set_new(o, f->json, resource_value_to_json(obj, f)) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+static void resource_write_value(struct json_writer *w, const void *obj,
+                                 const struct resource_field *f)
+{
+    char when[RFC3339_LEN];
+    switch (f->kind) {
+    case RESOURCE_UUID:
+    case RESOURCE_CODE:
+        json_writer_string(w, resource_text(obj, f));
+        return;
+    case RESOURCE_STRING:
+        json_writer_string(w, *(char *const *)(const void *)RESOURCE_CONST_AT(obj, f));
+        return;
+    case RESOURCE_BOOL:
+        json_writer_bool(w, *(const bool *)(const void *)RESOURCE_CONST_AT(obj, f));
+        return;
+    case RESOURCE_INT64:
+    case RESOURCE_INT32:
+        json_writer_int(w, resource_int_value(obj, f));
+        return;
+    case RESOURCE_TIME:
+        rfc3339_format(resource_int_value(obj, f), when);
+        json_writer_string(w, when);
+        return;
+    case RESOURCE_OBJECT:
+        json_writer_value(w, *(json_t *const *)(const void *)RESOURCE_CONST_AT(obj, f));
+        return;
+    case RESOURCE_ENUM:
+        json_writer_string(w, f->values[resource_enum_value(obj, f)]);
+        return;
+    }
+}
+
+/* A member name: every name of the model is plain ASCII, written as is. */
+static void resource_write_name(struct json_writer *w, const char *name, bool first)
+{
+    if (!first)
+        json_writer_literal(w, ",");
+    json_writer_literal(w, "\"");
+    json_writer_raw(w, name, strlen(name));
+    json_writer_literal(w, "\":");
+}
+
+void resource_write_members(struct json_writer *w, const struct resource *r, const void *obj)
+{
+    bool first = true;
+    for (size_t i = 0; i < r->nfields; i++) {
+        const struct resource_field *f = &r->fields[i];
+        if (f->json == NULL)
+            continue;
+        resource_write_name(w, f->json, first);
+        resource_write_value(w, obj, f);
+        first = false;
+    }
+}
+
+void resource_write_columns(struct json_writer *w, const struct resource *r, const void *obj)
+{
+    bool first = true;
+    for (size_t i = 0; i < r->nfields; i++) {
+        const struct resource_field *f = &r->fields[i];
+        if ((f->flags & RESOURCE_NOT_INSERTED) != 0)
+            continue;
+        resource_write_name(w, f->column, first);
+        resource_write_value(w, obj, f);
+        first = false;
+    }
+}
+
+/* "test or live", "a, b or c" */
+static void resource_values_text(const char *const *values, char *out, size_t outlen)
+{
+    size_t n = 0, len = 0;
+    while (values[n] != NULL)
+        n++;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && len < outlen; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
+        int w = snprintf(out + len, outlen - len, "%s%s", sep, values[i]);
+        if (w < 0)
+            return;
+        len += (size_t)w;
+    }
+}
+
+static bool resource_in(const char *const *values, const char *s, int *index)
+{
+    for (int i = 0; values[i] != NULL; i++) {
+        if (strcmp(values[i], s) == 0) {
+            *index = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static int resource_wrong_type(const struct resource_field *f, struct error *err)
+{
+    if (f->kind == RESOURCE_BOOL)
+        return error_set(err, f->json, "field %s is missing or not a boolean", f->json);
+    return error_set(err, f->json, "field %s is missing or has the wrong type", f->json);
+}
+
+static json_type resource_json_type(enum resource_kind kind)
+{
+    switch (kind) {
+    case RESOURCE_BOOL:
+        return JSON_TRUE; /* either boolean: checked apart */
+    case RESOURCE_INT64:
+    case RESOURCE_INT32:
+        return JSON_INTEGER;
+    case RESOURCE_OBJECT:
+        return JSON_OBJECT;
+    default:
+        return JSON_STRING;
+    }
+}
+
+static void resource_int_bounds(const struct resource_field *f, int64_t *min, int64_t *max)
+{
+    *min = f->min;
+    *max = f->max;
+    if (*min == 0 && *max == 0) {
+        *min = f->kind == RESOURCE_INT32 ? INT32_MIN : INT64_MIN;
+        *max = f->kind == RESOURCE_INT32 ? INT32_MAX : INT64_MAX;
+    }
+}
+
+static int resource_read_code(const struct resource_field *f, const char *s, void *obj,
+                              struct error *err)
+{
+    if (f->values != NULL) {
+        int ignored;
+        if (!resource_in(f->values, s, &ignored)) {
+            char allowed[200];
+            resource_values_text(f->values, allowed, sizeof(allowed));
+            return error_set(err, f->json, "field %s must be %s", f->json, allowed);
+        }
+    } else if (f->check != NULL && !f->check(s)) {
+        return error_set(err, f->json, "field %s %s", f->json, f->check_failure);
+    }
+    if (strlen(s) >= f->size)
+        return error_set(err, f->json, "field %s is too long", f->json);
+    memcpy(RESOURCE_AT(obj, f), s, strlen(s) + 1);
+    return C_OK;
+}
+
+static int resource_read_field(const struct resource_field *f, const json_t *v, void *obj,
+                               struct error *err)
+{
+    if (v == NULL || json_is_null(v)) {
+        /* Null: the value init left (NULL, ""), if the field may be null. */
+        if (resource_nullable(f))
+            return C_OK;
+        return resource_wrong_type(f, err);
+    }
+    if (f->kind == RESOURCE_BOOL) {
+        if (!json_is_boolean(v))
+            return resource_wrong_type(f, err);
+        *(bool *)(void *)RESOURCE_AT(obj, f) = json_is_true(v);
+        return C_OK;
+    }
+    if (json_typeof(v) != resource_json_type(f->kind))
+        return resource_wrong_type(f, err);
+    const char *s = json_string_value(v);
+    int64_t min, max, t;
+    int index;
+    json_t *copy;
+    switch (f->kind) {
+    case RESOURCE_UUID:
+        if (!uuid_is_valid(s))
+            return error_set(err, f->json, "field %s is not a UUID", f->json);
+        snprintf(RESOURCE_AT(obj, f), UUID_STR_LEN, "%s", s);
+        return C_OK;
+    case RESOURCE_STRING:
+        *resource_string_member(obj, f) = strdup(s);
+        if (*resource_string_member(obj, f) == NULL)
+            return error_set(err, f->json, "out of memory reading %s", f->json);
+        return C_OK;
+    case RESOURCE_CODE:
+        return resource_read_code(f, s, obj, err);
+    case RESOURCE_INT64:
+    case RESOURCE_INT32:
+        resource_int_bounds(f, &min, &max);
+        if (json_integer_value(v) < min || json_integer_value(v) > max)
+            return error_set(err, f->json, "field %s is out of range", f->json);
+        resource_set_int(obj, f, json_integer_value(v));
+        return C_OK;
+    case RESOURCE_TIME:
+        if (rfc3339_parse(s, &t) != C_OK)
+            return error_set(err, f->json, "field %s is not an RFC 3339 time", f->json);
+        resource_set_int(obj, f, t);
+        return C_OK;
+    case RESOURCE_OBJECT:
+        copy = json_deep_copy(v);
+        if (copy == NULL)
+            return error_set(err, f->json, "out of memory reading %s", f->json);
+        json_decref(*resource_object_member(obj, f));
+        *resource_object_member(obj, f) = copy;
+        return C_OK;
+    case RESOURCE_ENUM:
+        if (!resource_in(f->values, s, &index))
+            return error_set(err, f->json, "field %s has an unknown value", f->json);
+        assert(f->size == sizeof(index));
+        memcpy(RESOURCE_AT(obj, f), &index, sizeof(index));
+        return C_OK;
+    case RESOURCE_BOOL:
+        break;
+    }
+    return C_ERR;
+}
+
+int resource_read_json(const struct resource *r, const json_t *in, void *obj, struct error *err)
+{
+    for (size_t i = 0; i < r->nfields; i++) {
+        const struct resource_field *f = &r->fields[i];
+        if (f->json == NULL)
+            continue;
+        if (resource_read_field(f, json_object_get(in, f->json), obj, err) != C_OK)
+            return C_ERR;
+    }
+    return C_OK;
+}
+
+/* ---- SQL ------------------------------------------------------------------ */
+
+static const char *resource_sql_type(enum resource_kind kind)
+{
+    switch (kind) {
+    case RESOURCE_UUID:
+        return "uuid";
+    case RESOURCE_BOOL:
+        return "boolean";
+    case RESOURCE_INT64:
+        return "bigint";
+    case RESOURCE_INT32:
+        return "integer";
+    case RESOURCE_TIME:
+        return "timestamptz";
+    case RESOURCE_OBJECT:
+        return "jsonb";
+    default:
+        return "text";
+    }
+}
+
+/* Appends to out[*len..outlen); C_ERR when it does not fit. */
+static int resource_sql_append(char *out, size_t outlen, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int resource_sql_append(char *out, size_t outlen, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(out + *len, outlen - *len, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= outlen - *len)
+        return C_ERR;
+    *len += (size_t)w;
+    return C_OK;
+}
+
+static int resource_sql_list(const struct resource *r, const char *which, char *out, size_t outlen,
+                             size_t *len)
+{
+    int rc = C_OK;
+    bool first = true;
+    for (size_t i = 0; rc == C_OK && i < r->nfields; i++) {
+        const struct resource_field *f = &r->fields[i];
+        const char *sep = first ? "" : ", ";
+        if (strcmp(which, "select") == 0) {
+            if (f->read_sql != NULL)
+                rc = resource_sql_append(out, outlen, len, "%s%s", sep, f->read_sql);
+            else if (f->kind == RESOURCE_TIME)
+                rc = resource_sql_append(out, outlen, len,
+                                         "%sfloor(extract(epoch FROM %s))::bigint", sep, f->column);
+            else if (f->kind == RESOURCE_OBJECT)
+                rc = resource_sql_append(out, outlen, len, "%s%s::text", sep, f->column);
+            else
+                rc = resource_sql_append(out, outlen, len, "%s%s", sep, f->column);
+        } else if ((f->flags & RESOURCE_NOT_INSERTED) != 0) {
+            continue;
+        } else if (strcmp(which, "columns") == 0) {
+            rc = resource_sql_append(out, outlen, len, "%s%s", sep, f->column);
+        } else {
+            rc = resource_sql_append(out, outlen, len, "%s%s %s", sep, f->column,
+                                     resource_sql_type(f->kind));
+        }
+        first = false;
+    }
+    return rc;
+}
+
+int resource_sql_format(const struct resource *r, const char *tmpl, char *out, size_t outlen)
+{
+    static const char *const lists[] = {"select", "columns", "recordset"};
+    size_t len = 0;
+    if (outlen == 0)
+        return C_ERR;
+    out[0] = '\0';
+    for (const char *p = tmpl; *p != '\0';) {
+        bool replaced = false;
+        for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]) && !replaced; i++) {
+            size_t n = strlen(lists[i]);
+            if (p[0] == '{' && strncmp(p + 1, lists[i], n) == 0 && p[n + 1] == '}') {
+                if (resource_sql_list(r, lists[i], out, outlen, &len) != C_OK)
+                    return C_ERR;
+                p += n + 2;
+                replaced = true;
+            }
+        }
+        if (replaced)
+            continue;
+        if (len + 1 >= outlen)
+            return C_ERR;
+        out[len++] = *p++;
+        out[len] = '\0';
+    }
+    return C_OK;
+}
+
+int resource_read_row(const struct resource *r, const PGresult *res, int row, void *obj)
+{
+    if (PQnfields(res) != (int)r->nfields)
+        return C_ERR;
+    for (size_t i = 0; i < r->nfields; i++) {
+        const struct resource_field *f = &r->fields[i];
+        int col = (int)i;
+        if (PQgetisnull(res, row, col)) {
+            if (!resource_nullable(f))
+                return C_ERR;
+            continue; /* NULL, "" from init */
+        }
+        const char *s = PQgetvalue(res, row, col);
+        int index;
+        json_t *o;
+        switch (f->kind) {
+        case RESOURCE_UUID:
+        case RESOURCE_CODE:
+            snprintf(RESOURCE_AT(obj, f), f->size, "%s", s);
+            break;
+        case RESOURCE_STRING:
+            *resource_string_member(obj, f) = strdup(s);
+            if (*resource_string_member(obj, f) == NULL)
+                return C_ERR;
+            break;
+        case RESOURCE_BOOL:
+            *(bool *)(void *)RESOURCE_AT(obj, f) = s[0] == 't';
+            break;
+        case RESOURCE_INT64:
+        case RESOURCE_INT32:
+        case RESOURCE_TIME:
+            resource_set_int(obj, f, strtoll(s, NULL, 10));
+            break;
+        case RESOURCE_OBJECT:
+            o = db_jsonb_load(s);
+            if (!json_is_object(o)) {
+                json_decref(o);
+                return C_ERR;
+            }
+            json_decref(*resource_object_member(obj, f));
+            *resource_object_member(obj, f) = o;
+            break;
+        case RESOURCE_ENUM:
+            if (!resource_in(f->values, s, &index))
+                return C_ERR;
+            assert(f->size == sizeof(index));
+            memcpy(RESOURCE_AT(obj, f), &index, sizeof(index));
+            break;
+        }
+    }
+    return C_OK;
+}

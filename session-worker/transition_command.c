@@ -1,0 +1,142 @@
+#include "transition_command.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/result.h"
+
+int transition_command_kind_parse(const char *type, enum transition_command_kind *out)
+{
+    if (type != NULL && strcmp(type, SESSION_COMMAND_COMPLETE) == 0) {
+        *out = TRANSITION_COMMAND_COMPLETE;
+        return C_OK;
+    }
+    if (type != NULL && strcmp(type, SESSION_COMMAND_EXPIRE) == 0) {
+        *out = TRANSITION_COMMAND_EXPIRE;
+        return C_OK;
+    }
+    return C_ERR;
+}
+
+/* A string field without NUL: jansson only lets one in with JSON_ALLOW_NUL,
+ * but libpq would cut the value there, so it is refused wherever it came from.
+ * NULL with err set when it is missing (and not nullable) or not a string;
+ * NULL without err when it is nullable and null or absent (*present false). */
+static const char *transition_command_string(const json_t *data, const char *name, bool nullable,
+                                             bool *present, struct error *err)
+{
+    const json_t *v = json_object_get(data, name);
+    *present = v != NULL && !json_is_null(v);
+    if (!*present) {
+        if (!nullable)
+            error_set(err, name, "field %s is missing", name);
+        return NULL;
+    }
+    if (!json_is_string(v) || json_string_length(v) != strlen(json_string_value(v))) {
+        error_set(err, name, "field %s is not a string", name);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+/* A UUID field into out ("" when nullable and null or absent). */
+static int transition_command_uuid(const json_t *data, const char *name, bool nullable,
+                                   char out[UUID_STR_LEN], struct error *err)
+{
+    bool present;
+    const char *s = transition_command_string(data, name, nullable, &present, err);
+    out[0] = '\0';
+    if (!present)
+        return nullable ? C_OK : C_ERR;
+    if (s == NULL)
+        return C_ERR;
+    if (!uuid_is_valid(s))
+        return error_set(err, name, "field %s is not a UUID", name);
+    snprintf(out, UUID_STR_LEN, "%s", s);
+    return C_OK;
+}
+
+/* Characters, as the CHECK on payment_reference counts them: jansson has
+ * validated the UTF-8, so every byte that is not a continuation byte starts one. */
+static size_t transition_command_utf8_length(const char *s)
+{
+    size_t n = 0;
+    for (; *s != '\0'; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static int transition_command_decode_complete(const json_t *data, struct transition_command *t,
+                                              struct error *err)
+{
+    bool present;
+    const char *ref = transition_command_string(data, "payment_reference", false, &present, err);
+    if (ref == NULL)
+        return C_ERR;
+    size_t len = transition_command_utf8_length(ref);
+    if (len < 1 || len > SESSION_PAYMENT_REFERENCE_MAX)
+        return error_set(err, "payment_reference",
+                         "field payment_reference must have 1 to %d characters",
+                         SESSION_PAYMENT_REFERENCE_MAX);
+    if (transition_command_uuid(data, "customer_id", true, t->customer_id, err) != C_OK)
+        return C_ERR;
+    t->payment_reference = strdup(ref);
+    if (t->payment_reference == NULL)
+        return error_set(err, NULL, "out of memory");
+    return C_OK;
+}
+
+static int transition_command_decode_expire(const json_t *data, struct transition_command *t,
+                                            struct error *err)
+{
+    if (transition_command_uuid(data, "organization_id", false, t->organization_id, err) != C_OK)
+        return C_ERR;
+    bool present;
+    const char *env = transition_command_string(data, "environment", false, &present, err);
+    if (env == NULL)
+        return C_ERR;
+    if (strcmp(env, "test") != 0 && strcmp(env, "live") != 0)
+        return error_set(err, "environment", "field environment must be test or live");
+    snprintf(t->environment, sizeof(t->environment), "%s", env);
+    return C_OK;
+}
+
+int transition_command_decode(enum transition_command_kind kind, const json_t *data,
+                              struct transition_command *out, struct error *err)
+{
+    if (!json_is_object(data))
+        return error_set(err, NULL, "data is not a JSON object");
+    struct transition_command t;
+    memset(&t, 0, sizeof(t));
+    t.kind = kind;
+    if (transition_command_uuid(data, "checkout_session_id", false, t.session_id, err) != C_OK)
+        return C_ERR;
+    int rc = kind == TRANSITION_COMMAND_COMPLETE ? transition_command_decode_complete(data, &t, err)
+                                                 : transition_command_decode_expire(data, &t, err);
+    if (rc != C_OK) {
+        transition_command_free(&t);
+        return C_ERR;
+    }
+    *out = t;
+    return C_OK;
+}
+
+void transition_command_free(struct transition_command *t)
+{
+    free(t->payment_reference);
+    t->payment_reference = NULL;
+}
+
+int transition_command_apply(struct db *db, const struct transition_command *t,
+                             const char *public_base_url, struct outbox_batch *events,
+                             bool *applied)
+{
+    *applied = false;
+    if (t->kind == TRANSITION_COMMAND_COMPLETE)
+        return session_store_complete(db, t->session_id, t->payment_reference,
+                                      t->customer_id[0] != '\0' ? t->customer_id : NULL,
+                                      t->event_id, public_base_url, events, applied);
+    return session_store_expire(db, t->session_id, t->organization_id, t->environment, t->event_id,
+                                public_base_url, events, applied);
+}

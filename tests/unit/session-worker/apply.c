@@ -1,0 +1,592 @@
+/* Applying a batch of commands, against a fake store: how the messages are
+ * decoded (creates, transitions, malformed ones), how replays within the
+ * batch are told apart, what the transaction sends and in which order (the
+ * inserts, the transitions, the events, the notifications), and what
+ * happens when PostgreSQL refuses a command or fails. The same against the
+ * real PostgreSQL is tests/integration (create, idempotency, lifecycle, crash). */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/json_writer.h"
+#include "core/result.h"
+#include "infra/notify.h"
+#include "model/outbox.h"
+#include "model/session.h"
+#include "../../../session-worker/apply.h"
+#include "../leak_check.h"
+
+#define BASE_URL "https://pay.example"
+#define S1 "0190a6e4-6b2c-7d3e-8f41-000000000001"
+#define S2 "0190a6e4-6b2c-7d3e-8f41-000000000002"
+#define S3 "0190a6e4-6b2c-7d3e-8f41-000000000003"
+#define ORG_ID "789e0123-e89b-12d3-a456-426614174000"
+#define CREATOR_ID "456e7890-e89b-12d3-a456-426614174000"
+
+/* The workers' logs of malformed and refused commands go to the test's
+ * redirected stderr rather than the report. */
+static void apply_test_init(void)
+{
+    cr_redirect_stderr();
+}
+
+TestSuite(apply, .init = apply_test_init, .fini = unit_leak_check);
+
+/* ---- messages ----------------------------------------------------------------- */
+
+static char *dump_and_free(json_t *j)
+{
+    cr_assert_not_null(j);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    cr_assert_not_null(text);
+    return text;
+}
+
+static void make_session(struct session *s, const char *id)
+{
+    cr_assert_eq(session_init(s), C_OK);
+    snprintf(s->id, sizeof(s->id), "%s", id);
+    snprintf(s->organization_id, sizeof(s->organization_id), "%s", ORG_ID);
+    snprintf(s->environment, sizeof(s->environment), "test");
+    s->amount = 500;
+    snprintf(s->currency_code, sizeof(s->currency_code), "XOF");
+    s->customer_email = strdup("buyer@example.com");
+    s->title = strdup("Order \"42\"");
+    s->expires_at = 1705318200;
+    s->created_at = 1705314600;
+    s->updated_at = 1705314600;
+    snprintf(s->created_by, sizeof(s->created_by), "%s", CREATOR_ID);
+}
+
+/* A create command as the gateway writes it. */
+static char *create_command(const char *id, const char *idempotency_key)
+{
+    struct session s;
+    make_session(&s, id);
+    if (idempotency_key != NULL) {
+        s.idempotency_key = strdup(idempotency_key);
+        memset(s.request_hash, 'a', 64);
+    }
+    char *text = dump_and_free(session_command_create(&s, BASE_URL, "cmd"));
+    session_free(&s);
+    return text;
+}
+
+static char *complete_command(const char *id)
+{
+    return dump_and_free(session_command_complete(id, "pay_1", NULL, "cmd"));
+}
+
+static char *expire_command(const char *id)
+{
+    return dump_and_free(session_command_expire(id, ORG_ID, "test", "cmd"));
+}
+
+/* Adds text (freed) as the message at offset to b. */
+static void add(struct apply_batch *b, char *text, int64_t offset)
+{
+    struct apply_origin o = {"checkout.session.commands", 2, offset};
+    cr_assert_eq(apply_batch_add(b, text, strlen(text), &o), C_OK);
+    free(text);
+}
+
+/* ---- the fake store --------------------------------------------------------------- */
+
+#define FAKE_ROWS 32
+#define FAKE_LINES 64
+
+struct fake_row {
+    char id[UUID_STR_LEN];
+    bool open;
+};
+
+struct fake_table {
+    struct fake_row rows[FAKE_ROWS];
+    size_t n;
+};
+
+struct fake {
+    struct fake_table table, at_begin, at_savepoint;
+    char journal[FAKE_LINES][600];
+    size_t lines;
+    /* what to refuse or fail */
+    const char *refuse_insert_of;     /* an insert holding this id: 23514 */
+    const char *refuse_transition_of; /* a transition of this id: 22P02 */
+    bool fail_commit;                 /* COMMIT: 08006 (connection lost) */
+    char sqlstate[6];
+    char error[128];
+    /* every event line written, for the ids */
+    char events[FAKE_LINES][200];
+    size_t nevents;
+};
+
+static void fake_log(struct fake *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void fake_log(struct fake *f, const char *fmt, ...)
+{
+    cr_assert_lt(f->lines, FAKE_LINES);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->journal[f->lines++], sizeof(f->journal[0]), fmt, ap);
+    va_end(ap);
+}
+
+static int fake_fail(struct fake *f, const char *sqlstate, const char *message)
+{
+    snprintf(f->sqlstate, sizeof(f->sqlstate), "%s", sqlstate);
+    snprintf(f->error, sizeof(f->error), "%s", message);
+    return C_ERR;
+}
+
+static struct fake_row *fake_find(struct fake *f, const char *id)
+{
+    for (size_t i = 0; i < f->table.n; i++)
+        if (strcasecmp(f->table.rows[i].id, id) == 0)
+            return &f->table.rows[i];
+    return NULL;
+}
+
+static void fake_put(struct fake *f, const char *id, bool open)
+{
+    cr_assert_lt(f->table.n, FAKE_ROWS);
+    struct fake_row *r = &f->table.rows[f->table.n++];
+    snprintf(r->id, sizeof(r->id), "%s", id);
+    r->open = open;
+}
+
+static int fake_step(void *ctx, enum apply_step step)
+{
+    struct fake *f = ctx;
+    f->sqlstate[0] = '\0';
+    switch (step) {
+    case APPLY_BEGIN:
+        fake_log(f, "BEGIN");
+        f->at_begin = f->table;
+        return C_OK;
+    case APPLY_COMMIT:
+        fake_log(f, "COMMIT");
+        if (f->fail_commit) {
+            f->table = f->at_begin;
+            return fake_fail(f, "08006", "connection lost");
+        }
+        return C_OK;
+    case APPLY_ROLLBACK:
+        fake_log(f, "ROLLBACK");
+        f->table = f->at_begin;
+        return C_OK;
+    case APPLY_SAVEPOINT:
+        fake_log(f, "SAVEPOINT");
+        f->at_savepoint = f->table;
+        return C_OK;
+    case APPLY_ROLLBACK_TO:
+        fake_log(f, "ROLLBACK TO");
+        f->table = f->at_savepoint;
+        return C_OK;
+    }
+    return C_ERR;
+}
+
+static int fake_insert(void *ctx, const struct session *const *sessions, size_t n, bool *inserted)
+{
+    struct fake *f = ctx;
+    char line[600] = "INSERT";
+    for (size_t i = 0; i < n; i++) {
+        strncat(line, i == 0 ? " " : ",", sizeof(line) - strlen(line) - 1);
+        strncat(line, sessions[i]->id, sizeof(line) - strlen(line) - 1);
+    }
+    fake_log(f, "%s", line);
+    f->sqlstate[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (f->refuse_insert_of != NULL && strcmp(sessions[i]->id, f->refuse_insert_of) == 0)
+            return fake_fail(f, "23514", "new row violates check constraint");
+    for (size_t i = 0; i < n; i++) {
+        inserted[i] = fake_find(f, sessions[i]->id) == NULL;
+        if (inserted[i])
+            fake_put(f, sessions[i]->id, true);
+    }
+    return C_OK;
+}
+
+static int fake_transition(void *ctx, const struct transition_command *t,
+                           const char *public_base_url, struct outbox_batch *events, bool *applied)
+{
+    struct fake *f = ctx;
+    bool complete = t->kind == TRANSITION_COMMAND_COMPLETE;
+    fake_log(f, "%s %s", complete ? "complete" : "expire", t->session_id);
+    cr_assert_str_eq(public_base_url, BASE_URL);
+    f->sqlstate[0] = '\0';
+    if (f->refuse_transition_of != NULL && strcmp(t->session_id, f->refuse_transition_of) == 0)
+        return fake_fail(f, "22P02", "invalid input syntax");
+    struct fake_row *r = fake_find(f, t->session_id);
+    *applied = r != NULL && r->open;
+    if (!*applied)
+        return C_OK;
+    r->open = false;
+    struct outbox_event ev = {t->event_id,
+                              t->session_id,
+                              ORG_ID,
+                              "test",
+                              complete ? SESSION_EVENT_COMPLETED : SESSION_EVENT_EXPIRED,
+                              "{}"};
+    return outbox_batch_add(events, &ev);
+}
+
+/* "COPY created:S1 completed:S1": the events in the order sent. */
+static int fake_write_events(void *ctx, const struct outbox_batch *events)
+{
+    struct fake *f = ctx;
+    char line[600] = "COPY";
+    const char *p = events->copy != NULL ? events->copy : "";
+    for (size_t i = 0; i < events->count; i++) {
+        /* id \t session \t org \t env \t type \t payload \n */
+        char id[64], session[64], org[64], env[8], type[64];
+        cr_assert_eq(sscanf(p, "%63[^\t]\t%63[^\t]\t%63[^\t]\t%7[^\t]\t%63[^\t]\t", id, session,
+                            org, env, type),
+                     5);
+        const char *short_type = strrchr(type, '.') + 1;
+        char item[160];
+        snprintf(item, sizeof(item), " %s:%s", short_type, session);
+        strncat(line, item, sizeof(line) - strlen(line) - 1);
+        cr_assert_lt(f->nevents, FAKE_LINES);
+        snprintf(f->events[f->nevents++], sizeof(f->events[0]), "%s %s %s", type, session, id);
+        p = strchr(p, '\n');
+        cr_assert_not_null(p);
+        p++;
+    }
+    cr_assert_eq(*p, '\0', "count and rows agree");
+    fake_log(f, "%s", line);
+    return C_OK;
+}
+
+static int fake_notify(void *ctx, const json_t *ids, bool wake_relay)
+{
+    struct fake *f = ctx;
+    char line[600] = "NOTIFY";
+    size_t i;
+    json_t *id;
+    json_array_foreach(ids, i, id)
+    {
+        strncat(line, i == 0 ? " " : ",", sizeof(line) - strlen(line) - 1);
+        strncat(line, json_string_value(id), sizeof(line) - strlen(line) - 1);
+    }
+    if (wake_relay)
+        strncat(line, " +wake", sizeof(line) - strlen(line) - 1);
+    fake_log(f, "%s", line);
+    return C_OK;
+}
+
+static const char *fake_sqlstate(void *ctx)
+{
+    return ((struct fake *)ctx)->sqlstate;
+}
+
+static const char *fake_error(void *ctx)
+{
+    return ((struct fake *)ctx)->error;
+}
+
+static struct apply_store fake_store(struct fake *f)
+{
+    return (struct apply_store){
+        f,           fake_step,     fake_insert, fake_transition, fake_write_events,
+        fake_notify, fake_sqlstate, fake_error};
+}
+
+static void assert_journal(const struct fake *f, const char *const *expected, size_t n)
+{
+    for (size_t i = 0; i < n && i < f->lines; i++)
+        cr_assert_str_eq(f->journal[i], expected[i], "step %zu", i);
+    cr_assert_eq(f->lines, n, "%zu steps, expected %zu", f->lines, n);
+}
+
+#define ASSERT_JOURNAL(f, ...)                                                                     \
+    do {                                                                                           \
+        const char *const expected_[] = {__VA_ARGS__};                                             \
+        assert_journal((f), expected_, sizeof(expected_) / sizeof(expected_[0]));                  \
+    } while (0)
+
+static struct apply_stats commit_ok(struct fake *f, const struct apply_batch *b)
+{
+    struct apply_store store = fake_store(f);
+    struct apply_stats stats;
+    cr_assert_eq(apply_commit(&store, b, &stats), C_OK);
+    return stats;
+}
+
+/* ---- decoding --------------------------------------------------------------------- */
+
+Test(apply, creates_and_transitions_are_told_apart_in_message_order)
+{
+    struct apply_batch b;
+    cr_assert_eq(apply_batch_init(&b, 4, BASE_URL), C_OK);
+    add(&b, create_command(S1, "order-1"), 10);
+    add(&b, complete_command(S1), 11);
+    add(&b, create_command(S2, NULL), 12);
+    add(&b, expire_command(S3), 13);
+    cr_assert_eq(b.create_count, 2);
+    cr_assert_eq(b.transition_count, 2);
+    cr_assert_eq(b.malformed, 0);
+    cr_assert_str_eq(b.creates[0].session.id, S1);
+    cr_assert_eq(b.creates[0].origin.offset, 10);
+    cr_assert_str_eq(b.creates[0].session.idempotency_key, "order-1");
+    cr_assert_eq(strspn(b.creates[0].session.request_hash, "a"), 64);
+    cr_assert_null(b.creates[1].session.idempotency_key);
+    cr_assert_str_eq(b.creates[1].session.request_hash, "");
+    cr_assert_eq(b.transitions[0].kind, TRANSITION_COMMAND_COMPLETE);
+    cr_assert_str_eq(b.transitions[0].session_id, S1);
+    cr_assert_eq(b.transition_origins[0].offset, 11);
+    cr_assert_eq(b.transitions[1].kind, TRANSITION_COMMAND_EXPIRE);
+    cr_assert_eq(b.transition_origins[1].offset, 13);
+    cr_assert(uuid_is_valid(b.transitions[0].event_id));
+    cr_assert(uuid_is_valid(b.transitions[1].event_id));
+    cr_assert_str_neq(b.transitions[0].event_id, b.transitions[1].event_id);
+    apply_batch_free(&b);
+}
+
+Test(apply, each_create_carries_its_created_event_written_once)
+{
+    struct apply_batch b;
+    cr_assert_eq(apply_batch_init(&b, 2, BASE_URL), C_OK);
+    add(&b, create_command(S1, NULL), 1);
+    add(&b, create_command(S2, NULL), 2);
+    for (size_t i = 0; i < 2; i++) {
+        const struct apply_create *c = &b.creates[i];
+        cr_assert(uuid_is_valid(c->event_id));
+        /* The same text the event writer gives for the session, at its
+         * creation time. */
+        struct json_writer w = JSON_WRITER_INIT;
+        cr_assert_eq(session_event_write(&w, &c->session, BASE_URL, SESSION_EVENT_CREATED,
+                                         c->event_id, c->session.created_at),
+                     C_OK);
+        cr_assert_str_eq(b.events.buf + c->event, w.buf);
+        json_writer_free(&w);
+    }
+    cr_assert_str_neq(b.creates[0].event_id, b.creates[1].event_id);
+    apply_batch_free(&b);
+}
+
+Test(apply, malformed_messages_are_counted_and_left_out)
+{
+    struct apply_batch b;
+    cr_assert_eq(apply_batch_init(&b, 16, BASE_URL), C_OK);
+    struct apply_origin o = {"checkout.session.commands", 0, 1};
+    cr_assert_eq(apply_batch_add(&b, NULL, 0, &o), C_OK);
+    add(&b, strdup("not json"), 2);
+    add(&b, strdup("[1,2]"), 3);
+    add(&b, strdup("{\"type\":\"checkout.session.delete\",\"data\":{}}"), 4);
+    add(&b, strdup("{\"data\":{}}"), 5);
+    add(&b, strdup("{\"type\":\"checkout.session.create\",\"data\":{\"amount\":1}}"), 6);
+    add(&b, strdup("{\"type\":\"checkout.session.complete\",\"data\":{}}"), 7);
+    /* Extension attributes of the wrong type, a hash that does not fit. */
+    char *text = create_command(S1, "k");
+    json_t *cmd = json_loads(text, 0, NULL);
+    free(text);
+    cr_assert_eq(json_object_set_new(cmd, "idempotencykey", json_integer(5)), 0);
+    add(&b, dump_and_free(json_incref(cmd)), 8);
+    cr_assert_eq(json_object_set_new(cmd, "idempotencykey", json_string("k")), 0);
+    char hash[100];
+    memset(hash, 'a', 65);
+    hash[65] = '\0';
+    cr_assert_eq(json_object_set_new(cmd, "requesthash", json_string(hash)), 0);
+    add(&b, dump_and_free(cmd), 9);
+    cr_assert_eq(b.malformed, 9);
+    cr_assert_eq(b.create_count, 0);
+    cr_assert_eq(b.transition_count, 0);
+    cr_assert_eq(b.events.len, 0);
+    apply_batch_free(&b);
+}
+
+Test(apply, a_create_replayed_in_the_batch_is_applied_once)
+{
+    struct apply_batch b;
+    cr_assert_eq(apply_batch_init(&b, 4, BASE_URL), C_OK);
+    add(&b, create_command(S1, NULL), 1);
+    add(&b, create_command(S2, NULL), 2);
+    add(&b, create_command(S1, NULL), 3);
+    /* The same session whatever the case of its id. */
+    char upper[UUID_STR_LEN];
+    snprintf(upper, sizeof(upper), "%s", S1);
+    for (char *p = upper; *p; p++)
+        if (*p >= 'a' && *p <= 'f')
+            *p = (char)(*p - 'a' + 'A');
+    add(&b, create_command(upper, NULL), 4);
+    cr_assert_eq(b.create_count, 4);
+    cr_assert_eq(b.creates[0].first, 0);
+    cr_assert_eq(b.creates[1].first, 1);
+    cr_assert_eq(b.creates[2].first, 0);
+    cr_assert_eq(b.creates[3].first, 0);
+    size_t events_len = b.events.len;
+
+    struct fake f = {0};
+    struct apply_stats st = commit_ok(&f, &b);
+    /* One insert of each session, one created event each; every spelling named. */
+    char notify[300];
+    snprintf(notify, sizeof(notify), "NOTIFY +%s,+%s,+%s +wake", S1, S2, upper);
+    ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1 "," S2, "COPY created:" S1 " created:" S2, notify,
+                   "COMMIT");
+    cr_assert_eq(st.inserted, 2);
+    cr_assert_eq(st.existing, 2, "the replays count as existing");
+    cr_assert_eq(b.events.len, events_len, "no event written for a replay");
+    apply_batch_free(&b);
+}
+
+/* ---- committing --------------------------------------------------------------------- */
+
+Test(apply, a_batch_inserts_then_transitions_then_writes_every_event_in_order)
+{
+    struct apply_batch b;
+    cr_assert_eq(apply_batch_init(&b, 5, BASE_URL), C_OK);
+    add(&b, create_command(S1, NULL), 1);
+    add(&b, complete_command(S1), 2);
+    add(&b, create_command(S2, NULL), 3);
+    add(&b, expire_command(S2), 4);
+    add(&b, expire_command(S1), 5); /* already completed: the guard fails */
+    struct fake f = {0};
+    struct apply_stats st = commit_ok(&f, &b);
+    ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1 "," S2, "complete " S1, "expire " S2, "expire " S1,
+                   "COPY created:" S1 " created:" S2 " completed:" S1 " expired:" S2,
+                   "NOTIFY +" S1 ",+" S2 "," S1 "," S2 " +wake", "COMMIT");
+    cr_assert_eq(st.inserted, 2);
+    cr_assert_eq(st.existing, 0);
+    cr_assert_eq(st.completed, 1);
+    cr_assert_eq(st.expired, 1);
+    cr_assert_eq(st.ignored, 1);
+    cr_assert_eq(st.rejected, 0);
+    /* The events are the ones made when decoding. */
+    char expected[200];
+    snprintf(expected, sizeof(expected), "%s %s %s", SESSION_EVENT_CREATED, S1,
+             b.creates[0].event_id);
+    cr_assert_str_eq(f.events[0], expected);
+    snprintf(expected, sizeof(expected), "%s %s %s", SESSION_EVENT_COMPLETED, S1,
+             b.transitions[0].event_id);
+    cr_assert_str_eq(f.events[2], expected);
+    apply_batch_free(&b);
+}
+
+Test(apply, sessions_already_there_get_no_event_and_no_mark)
+{
+    struct apply_batch b;
+    cr_assert_eq(apply_batch_init(&b, 2, BASE_URL), C_OK);
+    add(&b, create_command(S1, NULL), 1);
+    add(&b, complete_command(S3), 2); /* no such session */
+    struct fake f = {0};
+    fake_put(&f, S1, true);
+    struct apply_stats st = commit_ok(&f, &b);
+    /* Nothing changed: no event, no wake of the relay; still named, so the
+     * waiting gateway reads the rows. */
+    ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1, "complete " S3, "COPY", "NOTIFY " S1 "," S3,
+                   "COMMIT");
+    cr_assert_eq(st.inserted, 0);
+    cr_assert_eq(st.existing, 1);
+    cr_assert_eq(st.ignored, 1);
+    apply_batch_free(&b);
+}
+
+Test(apply, the_same_batch_applied_twice_changes_nothing_the_second_time)
+{
+    struct apply_batch b;
+    cr_assert_eq(apply_batch_init(&b, 2, BASE_URL), C_OK);
+    add(&b, create_command(S1, NULL), 1);
+    add(&b, complete_command(S1), 2);
+    struct fake f = {0};
+    commit_ok(&f, &b);
+    f.lines = 0;
+    f.nevents = 0;
+    struct apply_stats st = commit_ok(&f, &b);
+    ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1, "complete " S1, "COPY", "NOTIFY " S1, "COMMIT");
+    cr_assert_eq(st.existing, 1);
+    cr_assert_eq(st.ignored, 1);
+    cr_assert_eq(f.nevents, 0);
+    apply_batch_free(&b);
+}
+
+Test(apply, an_empty_batch_touches_nothing)
+{
+    struct apply_batch b;
+    cr_assert_eq(apply_batch_init(&b, 1, BASE_URL), C_OK);
+    add(&b, strdup("garbage"), 1);
+    struct fake f = {0};
+    struct apply_stats st = commit_ok(&f, &b);
+    cr_assert_eq(f.lines, 0);
+    cr_assert_eq(st.inserted + st.existing + st.rejected, 0);
+    apply_batch_free(&b);
+}
+
+Test(apply, a_failure_that_is_not_the_data_is_retried_with_the_same_events)
+{
+    struct apply_batch b;
+    cr_assert_eq(apply_batch_init(&b, 2, BASE_URL), C_OK);
+    add(&b, create_command(S1, NULL), 1);
+    add(&b, expire_command(S1), 2);
+    struct fake f = {0};
+    f.fail_commit = true;
+    struct apply_store store = fake_store(&f);
+    struct apply_stats st;
+    cr_assert_eq(apply_commit(&store, &b, &st), C_ERR);
+    ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1, "expire " S1, "COPY created:" S1 " expired:" S1,
+                   "NOTIFY +" S1 "," S1 " +wake", "COMMIT", "ROLLBACK");
+    cr_assert_eq(f.table.n, 0, "nothing committed");
+    char first[2][200];
+    memcpy(first, f.events, sizeof(first));
+    /* The retry of the same batch writes the same events, ids included. */
+    f.fail_commit = false;
+    f.lines = 0;
+    f.nevents = 0;
+    st = commit_ok(&f, &b);
+    cr_assert_eq(st.inserted, 1);
+    cr_assert_eq(st.expired, 1);
+    cr_assert_str_eq(f.events[0], first[0]);
+    cr_assert_str_eq(f.events[1], first[1]);
+    apply_batch_free(&b);
+}
+
+Test(apply, a_create_refused_as_invalid_data_is_skipped_and_the_rest_applied)
+{
+    struct apply_batch b;
+    cr_assert_eq(apply_batch_init(&b, 4, BASE_URL), C_OK);
+    add(&b, create_command(S1, NULL), 1);
+    add(&b, create_command(S2, NULL), 2);
+    add(&b, complete_command(S1), 3);
+    add(&b, create_command(S2, NULL), 4); /* a replay of the refused one */
+    struct fake f = {0};
+    f.refuse_insert_of = S2;
+    struct apply_stats st = commit_ok(&f, &b);
+    ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1 "," S2, "ROLLBACK",
+                   /* again, command by command */
+                   "BEGIN", "SAVEPOINT", "INSERT " S1, "SAVEPOINT", "INSERT " S2, "ROLLBACK TO",
+                   "SAVEPOINT", "complete " S1, "COPY created:" S1 " completed:" S1,
+                   "NOTIFY +" S1 "," S1 " +wake", "COMMIT");
+    cr_assert_eq(st.inserted, 1);
+    cr_assert_eq(st.existing, 0);
+    cr_assert_eq(st.completed, 1);
+    cr_assert_eq(st.rejected, 2, "the refused create and its replay");
+    apply_batch_free(&b);
+}
+
+Test(apply, a_transition_refused_as_invalid_data_is_skipped_and_the_rest_applied)
+{
+    struct apply_batch b;
+    cr_assert_eq(apply_batch_init(&b, 3, BASE_URL), C_OK);
+    add(&b, create_command(S1, NULL), 1);
+    add(&b, complete_command(S2), 2);
+    add(&b, expire_command(S1), 3);
+    struct fake f = {0};
+    fake_put(&f, S2, true);
+    f.refuse_transition_of = S2;
+    struct apply_stats st = commit_ok(&f, &b);
+    ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1, "complete " S2, "ROLLBACK", "BEGIN", "SAVEPOINT",
+                   "INSERT " S1, "SAVEPOINT", "complete " S2, "ROLLBACK TO", "SAVEPOINT",
+                   "expire " S1, "COPY created:" S1 " expired:" S1,
+                   "NOTIFY +" S1 "," S2 "," S1 " +wake", "COMMIT");
+    cr_assert_eq(st.inserted, 1);
+    cr_assert_eq(st.expired, 1);
+    cr_assert_eq(st.rejected, 1);
+    cr_assert(fake_find(&f, S2)->open, "the refused completion changed nothing");
+    apply_batch_free(&b);
+}
