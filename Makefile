@@ -146,7 +146,7 @@ fuzz: fuzz-build
 	bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # make test's bounded pass: the seed corpora, then FUZZ_CHECK_SECONDS of fuzzing per
-# harness (libFuzzer's clock counts whole seconds: about 2 s each, 35 s for all);
+# harness (libFuzzer's clock counts whole seconds: about 2 s each, 40 s for all);
 # fails on any crash, leak or sanitizer report.
 fuzz-check: fuzz-build
 	bash tests/fuzz/run.sh --check $(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)
