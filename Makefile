@@ -1,6 +1,7 @@
 # caisse — build, test and benchmark entry points.
 #   make            build every binary into build/bin
 #   make test       the whole test suite (what CI runs)
+#   make fuzz       every libFuzzer harness for FUZZ_SECONDS (tests/fuzz/run.sh)
 #   make up / down  the local stack (PostgreSQL, Kafka, the four services)
 #   make bench      the benchmarks (bench/run.sh): table in README.md, bench/results/
 #   make format     clang-format the C sources
@@ -25,7 +26,7 @@ COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/version.o
 # The version /metrics reports (caisse_build_info): git describe at build time.
 CAISSE_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: FORCE all clean test unit unit-asan integration quickstart clang-check compose-check k8s-check structure-check format up down deps bench bench-tools
+.PHONY: FORCE all clean test unit unit-asan fuzz fuzz-build fuzz-bins fuzz-check integration quickstart clang-check compose-check k8s-check structure-check format up down deps bench bench-tools
 all: $(BINARIES)
 
 $(BUILD)/gen/migrations.c: common/migrations/embed.sh $(MIGRATIONS)
@@ -116,6 +117,47 @@ $(INTEGRATION_BIN): $(INTEGRATION_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/lib/libcais
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
+# ---- fuzzing -------------------------------------------------------------------
+# libFuzzer harnesses, one per target, mirroring the source (tests/fuzz/gateway/
+# routes.c fuzzes gateway/routes.c), built by clang under ASan and UBSan into
+# build/fuzz/bin/fuzz/. A harness of a program links that program's objects (not its
+# main); the gateway's also link tests/fuzz/fake_mhd.c, which answers http.c's few
+# libmicrohttpd calls in memory. tests/fuzz/run.sh runs them (README, Development).
+FUZZ_SECONDS ?= 60
+FUZZ_CHECK_SECONDS ?= 1
+FUZZ_SRC = $(sort $(wildcard $(addprefix tests/fuzz/,$(addsuffix /*.c,$(SERVICES))) tests/fuzz/common/*/*.c))
+FUZZ_NAMES = $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ_SANITIZE = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+fuzz_program = $(firstword $(subst /, ,$(1)))
+fuzz_program_obj = $(if $(filter $(SERVICES),$(call fuzz_program,$(1))),$(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(call fuzz_program,$(1))/main.c,$(wildcard $(call fuzz_program,$(1))/*.c))))
+fuzz_extra_obj = $(if $(filter gateway,$(call fuzz_program,$(1))),$(BUILD)/obj/gen/openapi_document.o $(BUILD)/obj/tests/fuzz/fake_mhd.o $(BUILD)/obj/tests/fuzz/jsonb_model.o)
+
+define fuzz_rule
+$(BUILD)/bin/fuzz/$(1): $(BUILD)/obj/tests/fuzz/$(1).o $(BUILD)/obj/tests/fuzz/fuzz_input.o $(call fuzz_program_obj,$(1)) $(call fuzz_extra_obj,$(1)) $(BUILD)/lib/libcaisse.a
+	@mkdir -p $$(dir $$@)
+	@$$(if $$(Q),echo "  LINK    $$@")
+	$$(Q)$$(CC) $$(ALL_CFLAGS) -fsanitize=fuzzer -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach f,$(FUZZ_NAMES),$(eval $(call fuzz_rule,$(f))))
+
+fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/bin/fuzz/%)
+
+# clang's sanitizer and libFuzzer runtimes are a package of their own (libclang-rt-dev).
+fuzz-build:
+	@bash deploy/install-deps.sh
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPT=-O1 EXTRA_CFLAGS="$(FUZZ_SANITIZE)" fuzz-bins
+
+# Each harness for FUZZ_SECONDS (make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS=gateway/routes);
+# what it finds is kept under build/fuzz/artifacts/, its corpus grows in build/fuzz/corpus/.
+fuzz: fuzz-build
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# make test's bounded pass: the seed corpora, then FUZZ_CHECK_SECONDS of fuzzing per
+# harness (libFuzzer's clock counts whole seconds: about 2 s each, 40 s for all);
+# fails on any crash, leak or sanitizer report.
+fuzz-check: fuzz-build
+	bash tests/fuzz/run.sh --check $(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)
+
 # ---- benchmarks ----------------------------------------------------------------
 # The benchmark's own programs (bench/): the HTTP ceiling links the gateway's
 # objects (not its main) to start libmicrohttpd through the gateway's own
@@ -202,6 +244,7 @@ test:
 	$(MAKE) --no-print-directory structure-check
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory unit-asan
+	$(MAKE) --no-print-directory fuzz-check
 	$(MAKE) --no-print-directory clang-check
 	$(MAKE) --no-print-directory compose-check
 	$(MAKE) --no-print-directory k8s-check

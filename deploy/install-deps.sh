@@ -16,8 +16,9 @@ packages=(
   build-essential pkg-config clang clang-format
   # libraries of the services (headers + .so)
   libpq-dev librdkafka-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev
-  # unit tests
-  libcriterion-dev
+  # unit tests; clang's sanitizer and libFuzzer runtimes for make fuzz (tests/fuzz/), the
+  # ones of Debian's default clang
+  libcriterion-dev libclang-rt-dev
   # local stack: a throwaway PostgreSQL cluster, Kafka client CLI (also the broker readiness
   # probe), Maven to fetch the Kafka broker jars from Maven Central
   postgresql postgresql-client kcat maven

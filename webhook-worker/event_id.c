@@ -1,16 +1,25 @@
 #include "event_id.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/result.h"
 
 /* Nesting deeper than this is left to the full decoder. */
 #define EVENT_ID_MAX_DEPTH 64
+/* A real whose value could reach DBL_MAX (about 1.8e308) is left to the full
+ * decoder, which refuses an overflowing one. Integers are read as jansson
+ * does, into an int64. */
+#define EVENT_ID_MAX_DECIMAL_EXPONENT 308
 
+/* The scanner accepts a subset of what jansson (json_loadb, no flags)
+ * accepts, never more: a record it passes is one the full decoder reads the
+ * same way. Whatever it is unsure of, it refuses. */
 struct event_id_cursor {
     const char *s;
     size_t n, i;
+    int depth;
 };
 
 static void event_id_skip_ws(struct event_id_cursor *c)
@@ -20,77 +29,240 @@ static void event_id_skip_ws(struct event_id_cursor *c)
         c->i++;
 }
 
-/* Steps over the string at the cursor ('"'); *plain: it had no escape. */
+static bool event_id_is_digit(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+static int event_id_hex(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* One UTF-8 sequence of two to four bytes at the cursor, as jansson checks
+ * them: no overlong form, no surrogate, nothing past U+10FFFF. */
+static bool event_id_utf8_sequence(struct event_id_cursor *c)
+{
+    unsigned char lead = (unsigned char)c->s[c->i];
+    size_t more;
+    uint32_t cp;
+    if (lead >= 0xc2 && lead <= 0xdf)
+        more = 1, cp = lead & 0x1fu;
+    else if (lead >= 0xe0 && lead <= 0xef)
+        more = 2, cp = lead & 0x0fu;
+    else if (lead >= 0xf0 && lead <= 0xf4)
+        more = 3, cp = lead & 0x07u;
+    else
+        return false;
+    if (c->n - c->i <= more)
+        return false;
+    for (size_t k = 1; k <= more; k++) {
+        unsigned char next = (unsigned char)c->s[c->i + k];
+        if ((next & 0xc0) != 0x80)
+            return false;
+        cp = cp << 6 | (next & 0x3fu);
+    }
+    if ((more == 2 && cp < 0x800) || (more == 3 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return false;
+    c->i += more + 1;
+    return true;
+}
+
+/* Steps over the string at the cursor ('"'); *plain: it had no escape. A
+ * \u escape of U+0000 or of a surrogate (half of a pair, or a lone one) is
+ * refused: jansson refuses the first and the lone ones, and pairs never
+ * occur in what the relay writes. */
 static bool event_id_skip_string(struct event_id_cursor *c, bool *plain)
 {
     *plain = true;
     c->i++;
     while (c->i < c->n) {
-        char ch = c->s[c->i++];
-        if (ch == '"')
-            return true;
-        if (ch == '\\') {
-            *plain = false;
-            if (c->i == c->n)
-                return false;
+        unsigned char ch = (unsigned char)c->s[c->i];
+        if (ch == '"') {
             c->i++;
-        } else if ((unsigned char)ch < 0x20) {
+            return true;
+        }
+        if (ch < 0x20)
+            return false;
+        if (ch >= 0x80) {
+            if (!event_id_utf8_sequence(c))
+                return false;
+            continue;
+        }
+        c->i++;
+        if (ch != '\\')
+            continue;
+        *plain = false;
+        if (c->i == c->n)
+            return false;
+        char esc = c->s[c->i++];
+        if (esc == 'u') {
+            if (c->n - c->i < 4)
+                return false;
+            int v = 0;
+            for (int k = 0; k < 4; k++) {
+                int h = event_id_hex(c->s[c->i + (size_t)k]);
+                if (h < 0)
+                    return false;
+                v = v << 4 | h;
+            }
+            if (v == 0 || (v >= 0xd800 && v <= 0xdfff))
+                return false;
+            c->i += 4;
+        } else if (strchr("\"\\/bfnrt", esc) == NULL || esc == '\0') {
             return false;
         }
     }
     return false;
 }
 
-/* Steps over a number or literal: the characters up to the next separator. */
-static bool event_id_skip_scalar(struct event_id_cursor *c)
+static size_t event_id_skip_digits(struct event_id_cursor *c)
 {
     size_t start = c->i;
-    while (c->i < c->n && strchr(",}] \t\n\r", c->s[c->i]) == NULL)
+    while (c->i < c->n && event_id_is_digit(c->s[c->i]))
         c->i++;
-    return c->i > start;
+    return c->i - start;
 }
 
-/* Steps over one value; objects and arrays by their brackets, outside strings. */
+/* Steps over a number in JSON's grammar, refusing the ones jansson would
+ * refuse as too big (see the limits above). */
+static bool event_id_skip_number(struct event_id_cursor *c)
+{
+    bool minus = c->i < c->n && c->s[c->i] == '-';
+    if (minus)
+        c->i++;
+    if (c->i == c->n || !event_id_is_digit(c->s[c->i]))
+        return false;
+    const char *digits = c->s + c->i;
+    size_t int_digits = 1;
+    if (c->s[c->i] == '0')
+        c->i++;
+    else
+        int_digits = event_id_skip_digits(c);
+    bool real = false;
+    if (c->i < c->n && c->s[c->i] == '.') {
+        c->i++;
+        if (event_id_skip_digits(c) == 0)
+            return false;
+        real = true;
+    }
+    long exponent = 0;
+    if (c->i < c->n && (c->s[c->i] == 'e' || c->s[c->i] == 'E')) {
+        c->i++;
+        bool negative = false;
+        if (c->i < c->n && (c->s[c->i] == '+' || c->s[c->i] == '-'))
+            negative = c->s[c->i++] == '-';
+        if (c->i == c->n || !event_id_is_digit(c->s[c->i]))
+            return false;
+        for (; c->i < c->n && event_id_is_digit(c->s[c->i]); c->i++) {
+            if (exponent <= EVENT_ID_MAX_DECIMAL_EXPONENT)
+                exponent = exponent * 10 + (c->s[c->i] - '0');
+        }
+        if (negative)
+            exponent = -exponent;
+        real = true;
+    }
+    if (!real) {
+        /* Within int64: fewer than 19 digits, or 19 up to its limit (same
+         * length, so comparing the text compares the values). */
+        const char *limit = minus ? "9223372036854775808" : "9223372036854775807";
+        return int_digits < 19 || (int_digits == 19 && memcmp(digits, limit, 19) <= 0);
+    }
+    /* The value is below 10^(int_digits + exponent). */
+    return (long)int_digits + exponent <= EVENT_ID_MAX_DECIMAL_EXPONENT;
+}
+
+static bool event_id_skip_word(struct event_id_cursor *c, const char *word)
+{
+    size_t len = strlen(word);
+    if (c->n - c->i < len || memcmp(c->s + c->i, word, len) != 0)
+        return false;
+    c->i += len;
+    return true;
+}
+
+static bool event_id_skip_value(struct event_id_cursor *c);
+
+/* Steps over the object or array at the cursor, checking its grammar. */
+static bool event_id_skip_container(struct event_id_cursor *c)
+{
+    char close = c->s[c->i] == '{' ? '}' : ']';
+    if (c->depth == EVENT_ID_MAX_DEPTH)
+        return false;
+    c->depth++;
+    c->i++;
+    event_id_skip_ws(c);
+    if (c->i < c->n && c->s[c->i] == close) {
+        c->i++;
+        c->depth--;
+        return true;
+    }
+    for (;;) {
+        bool plain;
+        if (close == '}') {
+            if (c->i == c->n || c->s[c->i] != '"' || !event_id_skip_string(c, &plain))
+                return false;
+            event_id_skip_ws(c);
+            if (c->i == c->n || c->s[c->i] != ':')
+                return false;
+            c->i++;
+        }
+        if (!event_id_skip_value(c))
+            return false;
+        event_id_skip_ws(c);
+        if (c->i == c->n)
+            return false;
+        if (c->s[c->i] == close) {
+            c->i++;
+            c->depth--;
+            return true;
+        }
+        if (c->s[c->i] != ',')
+            return false;
+        c->i++;
+        event_id_skip_ws(c);
+    }
+}
+
+/* Steps over one value and the whitespace before it. */
 static bool event_id_skip_value(struct event_id_cursor *c)
 {
     event_id_skip_ws(c);
     if (c->i == c->n)
         return false;
     bool plain;
-    if (c->s[c->i] == '"')
+    switch (c->s[c->i]) {
+    case '"':
         return event_id_skip_string(c, &plain);
-    if (c->s[c->i] != '{' && c->s[c->i] != '[')
-        return event_id_skip_scalar(c);
-    char open[EVENT_ID_MAX_DEPTH];
-    int depth = 0;
-    while (c->i < c->n) {
-        char ch = c->s[c->i];
-        if (ch == '"') {
-            if (!event_id_skip_string(c, &plain))
-                return false;
-            continue;
-        }
-        c->i++;
-        if (ch == '{' || ch == '[') {
-            if (depth == EVENT_ID_MAX_DEPTH)
-                return false;
-            open[depth++] = ch;
-        } else if (ch == '}' || ch == ']') {
-            if (depth == 0 || open[depth - 1] != (ch == '}' ? '{' : '['))
-                return false;
-            if (--depth == 0)
-                return true;
-        }
+    case '{':
+    case '[':
+        return event_id_skip_container(c);
+    case 't':
+        return event_id_skip_word(c, "true");
+    case 'f':
+        return event_id_skip_word(c, "false");
+    case 'n':
+        return event_id_skip_word(c, "null");
+    default:
+        return event_id_skip_number(c);
     }
-    return false;
 }
 
 int event_id_scan(const char *json, size_t len, char out[UUID_STR_LEN])
 {
-    struct event_id_cursor c = {.s = json, .n = len, .i = 0};
+    struct event_id_cursor c = {.s = json, .n = len, .i = 0, .depth = 1};
     const char *id = NULL;
+    if (json == NULL)
+        return C_ERR;
     event_id_skip_ws(&c);
-    if (json == NULL || c.i == c.n || json[c.i] != '{')
+    if (c.i == c.n || json[c.i] != '{')
         return C_ERR;
     c.i++;
     event_id_skip_ws(&c);
@@ -104,7 +276,11 @@ int event_id_scan(const char *json, size_t len, char out[UUID_STR_LEN])
         bool plain;
         if (!event_id_skip_string(&c, &plain))
             return C_ERR;
-        bool is_id = plain && c.i - key - 1 == 2 && memcmp(json + key, "id", 2) == 0;
+        /* An escaped key may spell "id" ("\u0069d"), and the decoder keeps the
+         * last of two: which one that is, is the decoder's to say. */
+        if (!plain)
+            return C_ERR;
+        bool is_id = c.i - key - 1 == 2 && memcmp(json + key, "id", 2) == 0;
         event_id_skip_ws(&c);
         if (c.i == c.n || json[c.i] != ':')
             return C_ERR;

@@ -7,6 +7,10 @@
 
 #include "core/result.h"
 
+/* The times the format can write: years 0000 to 9999. */
+#define RFC3339_FIRST (-62167219200LL) /* 0000-01-01T00:00:00Z */
+#define RFC3339_LAST 253402300799LL    /* 9999-12-31T23:59:59Z */
+
 /* The civil date of a day count from 1970-01-01 (proleptic Gregorian): the
  * inverse of rfc3339_days_from_civil. */
 static void rfc3339_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
@@ -33,8 +37,14 @@ static void rfc3339_put(char *out, int64_t v, int digits)
 void rfc3339_format(int64_t epoch_seconds, char out[RFC3339_LEN])
 {
     /* Arithmetic rather than gmtime_r and strftime, which cost most of the
-     * time of writing an event (four times each); years of four digits only,
-     * the rest as before. */
+     * time of writing an event (four times each). Other years than 0000 to
+     * 9999 do not fit the format; they never occur in a valid session. Four
+     * digits always: strftime's %Y wrote year 999 as "999", which no RFC 3339
+     * reader (rfc3339_parse included) takes. */
+    if (epoch_seconds < RFC3339_FIRST)
+        epoch_seconds = RFC3339_FIRST;
+    if (epoch_seconds > RFC3339_LAST)
+        epoch_seconds = RFC3339_LAST;
     int64_t days = epoch_seconds / 86400, secs = epoch_seconds % 86400;
     if (secs < 0) {
         secs += 86400;
@@ -43,22 +53,13 @@ void rfc3339_format(int64_t epoch_seconds, char out[RFC3339_LEN])
     int64_t y;
     int m, d;
     rfc3339_civil_from_days(days, &y, &m, &d);
-    if (y >= 1000 && y <= 9999) {
-        memcpy(out, "0000-00-00T00:00:00Z", RFC3339_LEN);
-        rfc3339_put(out, y, 4);
-        rfc3339_put(out + 5, m, 2);
-        rfc3339_put(out + 8, d, 2);
-        rfc3339_put(out + 11, secs / 3600, 2);
-        rfc3339_put(out + 14, secs / 60 % 60, 2);
-        rfc3339_put(out + 17, secs % 60, 2);
-        return;
-    }
-    time_t t = (time_t)epoch_seconds;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    /* Years past 9999 do not fit the format; they never occur in a valid session. */
-    if (strftime(out, RFC3339_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, RFC3339_LEN, "9999-12-31T23:59:59Z");
+    memcpy(out, "0000-00-00T00:00:00Z", RFC3339_LEN);
+    rfc3339_put(out, y, 4);
+    rfc3339_put(out + 5, m, 2);
+    rfc3339_put(out + 8, d, 2);
+    rfc3339_put(out + 11, secs / 3600, 2);
+    rfc3339_put(out + 14, secs / 60 % 60, 2);
+    rfc3339_put(out + 17, secs % 60, 2);
 }
 
 json_t *rfc3339_to_json(int64_t epoch_seconds)

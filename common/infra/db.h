@@ -82,10 +82,6 @@ int db_exec_affected_as(struct db *db, const char *statement, const char *sql, i
 #define db_exec_command(db, sql, nparams, params)                                                  \
     db_exec_command_as((db), __func__, (sql), (nparams), (params))
 
-/* For a statement that aggregates its rows into one JSON array in SQL
- * (coalesce(json_agg(...), '[]')): runs it and parses that single cell.
- * C_ERR if the statement failed or the cell is not an array; on C_OK *out is
- * a new reference. Measured like db_exec, under the calling function's name. */
 /* Parses a json or jsonb value PostgreSQL returned as text (NULL if it does
  * not parse). PostgreSQL prints a number with no fraction as its digits,
  * however large (1e77 comes back as 78 digits), and jansson refuses integers
@@ -93,6 +89,10 @@ int db_exec_affected_as(struct db *db, const char *statement, const char *sql, i
  * row, or a tenant's whole list, unreadable. */
 json_t *db_json_value(const char *text);
 
+/* For a statement that aggregates its rows into one JSON array in SQL
+ * (coalesce(json_agg(...), '[]')): runs it and parses that single cell.
+ * C_ERR if the statement failed or the cell is not an array; on C_OK *out is
+ * a new reference. Measured like db_exec, under the calling function's name. */
 int db_query_json_array_as(struct db *db, const char *statement, const char *sql, int nparams,
                            const char *const *params, json_t **out);
 #define db_query_json_array(db, sql, nparams, params, out)                                         \

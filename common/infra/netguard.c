@@ -290,6 +290,8 @@ static bool netguard_host_char(char c)
 int netguard_check_url_syntax(const char *url, bool require_https, char *host, size_t hostcap,
                               struct error *err)
 {
+    if (url == NULL)
+        return netguard_fail(err, "url must not be empty");
     size_t len = strnlen(url, NETGUARD_URL_MAX + 1);
     if (len == 0)
         return netguard_fail(err, "url must not be empty");
@@ -391,8 +393,6 @@ int netguard_check_addresses(const struct addrinfo *res, const struct netguard_a
 int netguard_check_url(const char *url, bool require_https, const struct netguard_allowlist *a,
                        struct error *err)
 {
-    if (url == NULL)
-        return netguard_fail(err, "url must not be empty");
     char host[NETGUARD_HOST_MAX + 1];
     if (netguard_check_url_syntax(url, require_https, host, sizeof(host), err) != C_OK)
         return C_ERR;

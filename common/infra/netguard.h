@@ -52,6 +52,8 @@ bool netguard_allowlist_contains(const struct netguard_allowlist *a, const struc
 /* Whether a connection to sa may be made: public, or allowlisted. */
 bool netguard_address_allowed(const struct netguard_allowlist *a, const struct sockaddr *sa);
 
+#define NETGUARD_HOST_MAX 253 /* longest DNS name */
+
 /* Checks a webhook URL at registration: absolute http(s) (https only when
  * require_https), at most 2048 characters, no credentials, a host that
  * resolves (getaddrinfo; numeric forms such as decimal "2130706433" are what
@@ -60,9 +62,10 @@ bool netguard_address_allowed(const struct netguard_allowlist *a, const struct s
 int netguard_check_url(const char *url, bool require_https, const struct netguard_allowlist *a,
                        struct error *err);
 /* netguard_check_url in two halves, for a caller that resolves the host
- * itself (the gateway, off its request threads): everything but the lookup,
- * the host (unbracketed, at most NETGUARD_HOST_MAX bytes, hostcap > that) into
- * host; then the addresses the lookup gave (NULL: it found none). */
+ * itself (the gateway, off its request threads; the fuzzers, without DNS):
+ * everything but the lookup, the host (unbracketed, an IPv6 literal without
+ * its brackets, at most NETGUARD_HOST_MAX bytes, hostcap > that) into host,
+ * undefined on C_ERR; then the addresses the lookup gave (NULL: it found none). */
 int netguard_check_url_syntax(const char *url, bool require_https, char *host, size_t hostcap,
                               struct error *err);
 int netguard_check_addresses(const struct addrinfo *res, const struct netguard_allowlist *a,

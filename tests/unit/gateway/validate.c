@@ -898,6 +898,46 @@ Test(validate, create_rejects_metadata_values_that_are_not_scalars)
                  "metadata values must be strings, numbers or booleans");
 }
 
+/* Found by tests/fuzz/gateway/validate_webhook_endpoint_update.c (with
+ * tests/fuzz/jsonb_model.c): PostgreSQL's jsonb gives 1e19 back as
+ * 10000000000000000000, an integer jansson refuses, so the stored row could
+ * never be read again (reads failed with 503, the expiry sweep claiming it
+ * failed for every tenant). */
+Test(validate, create_rejects_metadata_reals_outside_int64)
+{
+    static const char *const refused[] = {"1e19",
+                                          "-1e19",
+                                          "9223372036854775808.0",
+                                          "-9223372036854777856.0",
+                                          "1.7976931348623157e308",
+                                          "90900199999999999999999999910000.0993"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        char body[200];
+        snprintf(body, sizeof(body), WITH("\"metadata\":{\"n\":%s}"), refused[i]);
+        expect_error(body, "metadata",
+                     "metadata numbers must be from -9223372036854775808 to "
+                     "9223372036854775807");
+    }
+}
+
+Test(validate, create_accepts_metadata_numbers_postgresql_gives_back_readable)
+{
+    static const char *const accepted[] = {"1e18",
+                                           "-9223372036854775808.0",
+                                           "9223372036854774784.0",
+                                           "9223372036854775807",
+                                           "-9223372036854775808",
+                                           "1.5e-300",
+                                           "0.1"};
+    for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+        char body[200];
+        snprintf(body, sizeof(body), WITH("\"metadata\":{\"n\":%s}"), accepted[i]);
+        struct session s;
+        expect_ok(body, &s);
+        session_free(&s);
+    }
+}
+
 Test(validate, create_rejects_metadata_value_with_nul_character)
 {
     expect_error(WITH("\"metadata\":{\"a\":\"x\\u0000y\"}"), "metadata",
@@ -1308,4 +1348,18 @@ Test(validate, idempotency_key_that_is_not_utf8_text_is_refused)
         cr_assert_str_eq(err.message,
                          "Idempotency-Key must be UTF-8 text without control characters");
     }
+}
+
+Test(validate, endpoint_rejects_metadata_reals_outside_int64)
+{
+    expect_endpoint_error("{\"url\": \"https://a.example/h\", \"enabled_events\": [\"*\"],"
+                          " \"metadata\": {\"n\": 1e19}}",
+                          true, "metadata",
+                          "metadata numbers must be from -9223372036854775808 to "
+                          "9223372036854775807");
+    expect_endpoint_error("{\"metadata\":{\"998n\":90900199999999999999999999910000.0993,"
+                          "\"ok\":true}}",
+                          false, "metadata",
+                          "metadata numbers must be from -9223372036854775808 to "
+                          "9223372036854775807");
 }

@@ -95,6 +95,92 @@ Test(event_id, refuses_what_is_not_one_well_formed_object)
     assert_refuses("{\"data\":\"raw\ncontrol\",\"id\":\"" ID "\"}");
 }
 
+/* Found by tests/fuzz/webhook-worker/event_id.c: the scanner only matched
+ * brackets inside a value, so it read an id from records the full decoder
+ * refuses, and such a record was fanned out instead of skipped as malformed. */
+Test(event_id, refuses_a_nested_value_that_is_not_json)
+{
+    assert_refuses("{\"data\":{\"000-000000000000\"},\"id\":\"" ID "\"}");
+    assert_refuses("{\"data\":{\"a\" 1},\"id\":\"" ID "\"}");
+    assert_refuses("{\"data\":{\"a\":1,},\"id\":\"" ID "\"}");
+    assert_refuses("{\"data\":[1 2],\"id\":\"" ID "\"}");
+    assert_refuses("{\"data\":[,],\"id\":\"" ID "\"}");
+    assert_refuses("{\"data\":{1:2},\"id\":\"" ID "\"}");
+}
+
+Test(event_id, refuses_literals_and_numbers_the_decoder_refuses)
+{
+    static const char *const values[] = {"tru",
+                                         "nul",
+                                         "True",
+                                         "01",
+                                         "1.",
+                                         ".5",
+                                         "-",
+                                         "+1",
+                                         "1e",
+                                         "0x10",
+                                         "NaN",
+                                         "1e400",
+                                         "-1e309",
+                                         "99999999999999999999",
+                                         "1.5.2",
+                                         "9223372036854775808",
+                                         "-9223372036854775809"};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        char json[200];
+        snprintf(json, sizeof(json), "{\"n\":%s,\"id\":\"" ID "\"}", values[i]);
+        assert_refuses(json);
+    }
+}
+
+Test(event_id, reads_the_numbers_and_literals_the_relay_writes)
+{
+    static const char *const values[] = {"0",
+                                         "-0",
+                                         "1000",
+                                         "-1.5e3",
+                                         "1.5e+300",
+                                         "2E-400",
+                                         "0.25",
+                                         "123456789012345678",
+                                         "9223372036854775807",
+                                         "-9223372036854775808",
+                                         "true",
+                                         "false",
+                                         "null",
+                                         "[]",
+                                         "{}",
+                                         "[1,[2,{\"a\":null}]]"};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        char json[200];
+        snprintf(json, sizeof(json), "{\"n\":%s,\"id\":\"" ID "\"}", values[i]);
+        assert_finds(json);
+    }
+}
+
+Test(event_id, refuses_strings_the_decoder_refuses)
+{
+    assert_refuses("{\"t\":\"\xff\",\"id\":\"" ID "\"}");             /* not UTF-8 */
+    assert_refuses("{\"t\":\"\xc3\",\"id\":\"" ID "\"}");             /* cut sequence */
+    assert_refuses("{\"t\":\"\xc0\xaf\",\"id\":\"" ID "\"}");         /* overlong */
+    assert_refuses("{\"t\":\"\xed\xa0\x80\",\"id\":\"" ID "\"}");     /* surrogate */
+    assert_refuses("{\"t\":\"\xf4\x90\x80\x80\",\"id\":\"" ID "\"}"); /* past U+10FFFF */
+    assert_refuses("{\"t\":\"\\x41\",\"id\":\"" ID "\"}");            /* unknown escape */
+    assert_refuses("{\"t\":\"\\u00g1\",\"id\":\"" ID "\"}");          /* not hex */
+    assert_refuses("{\"t\":\"\\u0000\",\"id\":\"" ID "\"}");          /* NUL */
+    assert_refuses("{\"t\":\"\\udc00\",\"id\":\"" ID "\"}");          /* lone surrogate */
+    assert_refuses("{\"t\":\"a\tb\",\"id\":\"" ID "\"}");             /* raw control */
+    assert_finds("{\"t\":\"\xc3\xa9\xf0\x9f\x98\x80\\n\\/\\u00e9\",\"id\":\"" ID "\"}");
+}
+
+/* The decoder keeps the last of two equal keys, and "\u0069d" is "id". */
+Test(event_id, refuses_an_escaped_key_beside_a_plain_id)
+{
+    assert_refuses("{\"id\":\"" ID "\",\"\\u0069d\":\"" OTHER "\"}");
+    assert_refuses("{\"\\u0069d\":\"" OTHER "\",\"id\":\"" ID "\"}");
+}
+
 Test(event_id, refuses_a_record_without_a_payload)
 {
     char out[UUID_STR_LEN] = "untouched";

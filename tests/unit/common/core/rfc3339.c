@@ -50,9 +50,9 @@ Test(rfc3339, format_agrees_with_gmtime_and_strftime_from_year_1000_to_9999)
 {
     /* The formatter is arithmetic; the C library is the reference. A step
      * that is not a whole number of days visits every time of day, and the
-     * edges of the four-digit years are checked on both sides. */
-    const int64_t edges[] = {-30610224000LL - 1, -30610224000LL, 253402300799LL,
-                             253402300799LL + 1};
+     * edges of the four-digit years are checked on both sides (before year
+     * 1000, strftime's "999-…" is no reference: see the next test). */
+    const int64_t edges[] = {-30610224000LL, 253402300799LL, 253402300799LL + 1};
     for (int64_t t = -30610224000LL; t <= 253402300799LL; t += 86399LL * 97 + 3607) {
         char out[RFC3339_LEN], expected[RFC3339_LEN];
         time_t tt = (time_t)t;
@@ -72,6 +72,27 @@ Test(rfc3339, format_agrees_with_gmtime_and_strftime_from_year_1000_to_9999)
         rfc3339_format(edges[i], out);
         cr_assert_str_eq(out, expected, "at %lld", (long long)edges[i]);
     }
+}
+
+/* Found by tests/fuzz/common/core/rfc3339.c: strftime's %Y wrote year 999 as
+ * "999", a text rfc3339_parse (and every RFC 3339 reader) refuses. */
+Test(rfc3339, format_writes_four_digit_years_before_1000)
+{
+    expect_format(-62167219200LL, "0000-01-01T00:00:00Z");
+    expect_format(-30641760000LL, "0999-01-01T00:00:00Z");
+    expect_format(-59011459201LL, "0099-12-31T23:59:59Z");
+    expect_format(-30610224000LL - 1, "0999-12-31T23:59:59Z");
+    int64_t t = 0;
+    cr_assert_eq(rfc3339_parse("0999-01-01T00:00:00Z", &t), C_OK);
+    expect_format(t, "0999-01-01T00:00:00Z");
+}
+
+Test(rfc3339, format_clamps_times_outside_years_0000_to_9999)
+{
+    expect_format(253402300800LL, "9999-12-31T23:59:59Z");
+    expect_format(INT64_MAX, "9999-12-31T23:59:59Z");
+    expect_format(-62167219201LL, "0000-01-01T00:00:00Z");
+    expect_format(INT64_MIN, "0000-01-01T00:00:00Z");
 }
 
 Test(rfc3339, format_output_is_always_20_characters)

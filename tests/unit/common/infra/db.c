@@ -75,3 +75,27 @@ Test(db, json_value_reads_what_postgresql_prints)
     json_decref(v);
     cr_assert_null(db_json_value("{not json"));
 }
+
+Test(db, json_value_reads_a_document_as_it_is)
+{
+    json_t *v = db_json_value("{\"n\": 1, \"r\": 1.5, \"s\": \"x\"}");
+    cr_assert(json_is_integer(json_object_get(v, "n")));
+    cr_assert(json_is_real(json_object_get(v, "r")));
+    cr_assert_str_eq(json_string_value(json_object_get(v, "s")), "x");
+    json_decref(v);
+    cr_assert_null(db_json_value("{\"n\": "));
+}
+
+/* What PostgreSQL gives back of {"n": 1e+19}: an integer past int64. Read
+ * as a real rather than refused, so the row it is in stays readable (a
+ * refused one stopped every expiry sweep that claimed it). */
+Test(db, json_value_reads_integers_past_int64_as_reals)
+{
+    json_t *v = db_json_value("{\"n\": 10000000000000000000, \"k\": \"v\", \"m\": 2}");
+    cr_assert_not_null(v);
+    cr_assert(json_is_real(json_object_get(v, "n")));
+    cr_assert_eq(json_real_value(json_object_get(v, "n")), 1e19);
+    cr_assert_eq(json_number_value(json_object_get(v, "m")), 2.0);
+    cr_assert_str_eq(json_string_value(json_object_get(v, "k")), "v");
+    json_decref(v);
+}

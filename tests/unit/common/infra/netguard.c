@@ -364,3 +364,44 @@ Test(netguard, url_syntax_is_strict)
     cr_assert_eq(netguard_check_url("ftp://x/", false, NULL, NULL), C_ERR);
     cr_assert_eq(netguard_check_url(NULL, false, NULL, NULL), C_ERR);
 }
+
+/* The checks without the resolver, for callers (and the fuzzer) that must not
+ * ask DNS: the host as libcurl will read it, or the same refusal. */
+Test(netguard, url_host_checks_without_resolving)
+{
+    char host[NETGUARD_HOST_MAX + 1];
+    struct error err = ERROR_INIT;
+    cr_assert_eq(netguard_check_url_syntax("https://Shop.Example:8443/a?b#c", true, host,
+                                           sizeof(host), &err),
+                 C_OK, "%s", err.message);
+    cr_assert_str_eq(host, "Shop.Example");
+    cr_assert_eq(
+        netguard_check_url_syntax("http://[::ffff:127.0.0.1]:80/", false, host, sizeof(host), &err),
+        C_OK);
+    cr_assert_str_eq(host, "::ffff:127.0.0.1");
+    /* No lookup: a name that does not resolve still has its host. */
+    cr_assert_eq(
+        netguard_check_url_syntax("http://no-such-host.invalid/", false, host, sizeof(host), &err),
+        C_OK);
+    cr_assert_str_eq(host, "no-such-host.invalid");
+    cr_assert_eq(netguard_check_url_syntax("http://shop.example/", true, host, sizeof(host), &err),
+                 C_ERR);
+    cr_assert_str_eq(err.message, "url must use https for live keys");
+    cr_assert_str_eq(err.param, "url");
+    cr_assert_eq(
+        netguard_check_url_syntax("http://u@shop.example/", false, host, sizeof(host), &err),
+        C_ERR);
+    cr_assert_str_eq(err.message, "url must not contain credentials");
+    cr_assert_eq(netguard_check_url_syntax(NULL, false, host, sizeof(host), &err), C_ERR);
+    cr_assert_str_eq(err.message, "url must not be empty");
+
+    char long_host[300];
+    memcpy(long_host, "http://", 7);
+    memset(long_host + 7, 'a', 254);
+    long_host[7 + 254] = '\0';
+    cr_assert_eq(netguard_check_url_syntax(long_host, false, host, sizeof(host), &err), C_ERR);
+    cr_assert_str_eq(err.message, "url has an invalid host");
+    long_host[7 + 253] = '\0';
+    cr_assert_eq(netguard_check_url_syntax(long_host, false, host, sizeof(host), &err), C_OK);
+    cr_assert_eq(strlen(host), NETGUARD_HOST_MAX);
+}

@@ -1,0 +1,30 @@
+/* GET /events's type filter (gateway/validate.c, validate_event_type): any
+ * bytes. Exactly the three event types pass; anything else, "*" included, is
+ * a well-formed 400 on param type.
+ *
+ * Input: the type's bytes (up to a NUL, as the query value arrives). */
+#include <stdint.h>
+#include <string.h>
+
+#include "../../../gateway/validate.h"
+#include "../fake_mhd.h"
+#include "../fuzz_input.h"
+#include "core/result.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *type = fuzz_input_strndup(data, size);
+    struct error err = ERROR_INIT;
+    bool known = strcmp(type, "checkout.session.created") == 0 ||
+                 strcmp(type, "checkout.session.completed") == 0 ||
+                 strcmp(type, "checkout.session.expired") == 0;
+    if (validate_event_type(type, &err) == C_OK) {
+        FUZZ_CHECK(known, "accepted \"%s\"", type);
+    } else {
+        FUZZ_CHECK(!known, "refused \"%s\"", type);
+        FUZZ_CHECK(strcmp(err.param, "type") == 0, "param \"%s\"", err.param);
+        fake_mhd_check_validation_error(&err);
+    }
+    free(type);
+    return 0;
+}
