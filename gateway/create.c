@@ -55,7 +55,7 @@ static unsigned create_decide(struct pipeline_op *op, struct db *db, enum pipeli
         if (!deadline)
             return 201;
         /* The wait ran out: one last look, a notification may have been missed. */
-        if (session_store_get_any(db, op->session_id, &s, &found) != C_OK || !found)
+        if (session_store_get_any(db, op->object_id, &s, &found) != C_OK || !found)
             return 202;
         session_free(&s);
         return 201;
@@ -65,7 +65,7 @@ static unsigned create_decide(struct pipeline_op *op, struct db *db, enum pipeli
         !found)
         return deadline ? 202 : 0;
     unsigned status = 201;
-    if (strcmp(s.id, op->session_id) != 0) {
+    if (strcmp(s.id, op->object_id) != 0) {
         if (strcmp(s.request_hash, ctx->request_hash) == 0) {
             pipeline_op_set_body(op, session_to_json(&s, create_base_url));
             op->replayed = true;

@@ -4,15 +4,19 @@
  *
  * Channels:
  *   caisse_session_applied  the session worker committed a batch of
- *       commands; payload = comma-separated session ids (no spaces, no trailing
- *       comma, each once, as the command's data.checkout_session_id spelled
- *       it) of every create command in the batch, inserted or already present,
- *       and of every complete/expire command, applied or not (a listener reads
- *       the row to learn the outcome). The id of a create whose row this batch
- *       inserted is prefixed with NOTIFY_INSERTED_MARK: that session is the
- *       one its Idempotency-Key names, and nothing needs to be read. Malformed commands, and
- * creates that PostgreSQL refused, are not named. One batch may send several notifications (see
- * NOTIFY_PAYLOAD_MAX). The gateway waits on it to answer 201 (or to answer a completion or expiry).
+ *       commands; payload = comma-separated object ids (no spaces, no trailing
+ *       comma, each once, as the command spelled it): the session of every
+ *       create command in the batch, inserted or already present, and of every
+ *       complete/expire command, applied or not (a listener reads the row to
+ *       learn the outcome); the object (product...) of every catalog command,
+ *       applied or refused (a listener reads the command's outcome,
+ *       model/command_outcome.h). The id of an object whose row this batch
+ *       inserted is prefixed with NOTIFY_INSERTED_MARK: that object is the one
+ *       its Idempotency-Key names, and nothing needs to be read. Malformed
+ *       commands, and session creates that PostgreSQL refused, are not named.
+ *       One batch may send several notifications (see NOTIFY_PAYLOAD_MAX). The
+ *       gateway waits on it to answer 201 (or to answer a completion, an expiry,
+ *       a catalog write).
  *   caisse_outbox (outbox.h)  new outbox rows; wakes the relay. */
 #ifndef CAISSE_NOTIFY_H
 #define CAISSE_NOTIFY_H
