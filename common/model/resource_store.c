@@ -196,7 +196,7 @@ static const char *const resource_store_templates[RESOURCE_STORE_SQL_COUNT] = {
     [RESOURCE_STORE_SQL_EXISTS] = "SELECT 1 FROM %s WHERE id = $1",
     /* Each updatable column takes the change's value when the change names
      * it ($4: {column: value}); the target found by its primary key as in GET. */
-    [RESOURCE_STORE_SQL_UPDATE] = "UPDATE %s SET %s updated_at = date_trunc('second', now())"
+    [RESOURCE_STORE_SQL_UPDATE] = "UPDATE %s SET %supdated_at = date_trunc('second', now())"
                                   " FROM (SELECT id AS target_id FROM %s WHERE id = $1 OFFSET 0) k"
                                   " WHERE %s.id = k.target_id AND %s.organization_id = $2"
                                   " AND %s.environment = $3 RETURNING {select}",
@@ -269,7 +269,7 @@ static void resource_store_filters_sql(const struct resource_store *store, char 
     }
 }
 
-/* "name = CASE WHEN $4::jsonb ? 'name' THEN $4::jsonb->>'name' ELSE name END," ... */
+/* "name = CASE WHEN $4::jsonb ? 'name' THEN $4::jsonb->>'name' ELSE name END, " ... */
 static void resource_store_sets_sql(const struct resource_store *store, char *out)
 {
     size_t len = 0;
@@ -287,7 +287,7 @@ static void resource_store_sets_sql(const struct resource_store *store, char *ou
         else
             resource_store_append(out, &len, "($4::jsonb->>'%s')::%s", c,
                                   resource_store_sql_type(f->kind));
-        resource_store_append(out, &len, " ELSE %s END,", c);
+        resource_store_append(out, &len, " ELSE %s END, ", c);
     }
 }
 
