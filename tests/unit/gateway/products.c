@@ -12,7 +12,8 @@
 
 TestSuite(products, .fini = unit_leak_check);
 
-static const struct tenant_identity who = {.organization_id = "789e0123-e89b-12d3-a456-426614174000",
+static const struct tenant_identity who = {.organization_id =
+                                               "789e0123-e89b-12d3-a456-426614174000",
                                            .environment = "test",
                                            .default_currency = "XOF"};
 
@@ -71,9 +72,10 @@ Test(products, a_full_create_fills_every_field_and_defaults_to_active)
 {
     struct product p;
     struct error err = ERROR_INIT;
-    cr_assert_eq(create("{\"name\": \"Premium\", \"description\": \"All\", \"metadata\": {\"a\": 1}}",
-                        &p, &err),
-                 C_OK, "%s", err.message);
+    cr_assert_eq(
+        create("{\"name\": \"Premium\", \"description\": \"All\", \"metadata\": {\"a\": 1}}", &p,
+               &err),
+        C_OK, "%s", err.message);
     cr_assert_str_eq(p.name, "Premium");
     cr_assert_str_eq(p.description, "All");
     cr_assert(p.active);
@@ -97,7 +99,8 @@ Test(products, create_messages)
     expect_create_error("{\"name\": [\"x\"]}", "name", "name must be a string");
     expect_create_error("{\"name\": \"\"}", "name", "name must not be empty");
     expect_create_error("{\"name\": \" \\n\\t\"}", "name", "name must not be empty");
-    expect_create_error("{\"name\": \"a\\u0000b\"}", "name", "name must not contain NUL characters");
+    expect_create_error("{\"name\": \"a\\u0000b\"}", "name",
+                        "name must not contain NUL characters");
     memset(name, 'n', 251);
     name[251] = '\0';
     snprintf(body, sizeof(body), "{\"name\": \"%s\"}", name);

@@ -35,10 +35,9 @@ Test(product, a_new_product_is_active_without_description_or_metadata)
 
 Test(product, the_rest_object_has_the_fields_in_order)
 {
-    static const char *const order[] = {"product_id",       "organization_id", "name",
-                                        "description",      "active",          "default_price_id",
-                                        "metadata",         "environment",     "created_at",
-                                        "updated_at"};
+    static const char *const order[] = {"product_id", "organization_id",  "name",     "description",
+                                        "active",     "default_price_id", "metadata", "environment",
+                                        "created_at", "updated_at"};
     size_t k = 0;
     for (size_t i = 0; i < product_resource.nfields; i++) {
         const struct resource_field *f = &product_resource.fields[i];

@@ -427,9 +427,9 @@ static const char *const gadget_units[] = {"day", "month", NULL};
 
 #define GADGET_FIELD(k, m, j, f, a, s) RESOURCE_FIELD(struct gadget, k, m, j, f, s)
 static const struct resource_field gadget_fields[] = {GADGET_FIELDS(GADGET_FIELD)};
-static const struct resource gadget_resource = {
-    "gadget", gadget_fields, sizeof(gadget_fields) / sizeof(gadget_fields[0]),
-    sizeof(struct gadget)};
+static const struct resource gadget_resource = {"gadget", gadget_fields,
+                                                sizeof(gadget_fields) / sizeof(gadget_fields[0]),
+                                                sizeof(struct gadget)};
 
 static const char null_gadget_json[] =
     "{\"gadget_id\":\"" THING_ID "\",\"amount\":null,\"count\":null,\"ends_at\":null,"

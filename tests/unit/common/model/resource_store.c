@@ -50,9 +50,9 @@ static const char *const widget_kinds[] = {"round", "square", NULL};
 
 #define WIDGET_FIELD(k, m, j, f, a, s) RESOURCE_FIELD(struct widget, k, m, j, f, s)
 static const struct resource_field widget_fields[] = {WIDGET_FIELDS(WIDGET_FIELD)};
-static const struct resource widget_resource = {
-    "widget", widget_fields, sizeof(widget_fields) / sizeof(widget_fields[0]),
-    sizeof(struct widget)};
+static const struct resource widget_resource = {"widget", widget_fields,
+                                                sizeof(widget_fields) / sizeof(widget_fields[0]),
+                                                sizeof(struct widget)};
 static const struct resource_filter widget_filters[] = {
     {"active", 0}, {"owner_id", 0}, {"email", RESOURCE_FILTER_CASELESS}, {"kind", 0}};
 
@@ -73,8 +73,8 @@ static const struct resource_store widget_store = {
 static void new_widget(struct widget *w, const char *key)
 {
     cr_assert_eq(resource_init(&widget_resource, w), C_OK);
-    cr_assert_eq(resource_store_prepare_new(&widget_store, w, WIDGET_ID, ORG_ID, "test",
-                                            1705314600, key, key != NULL ? "ab12" : NULL),
+    cr_assert_eq(resource_store_prepare_new(&widget_store, w, WIDGET_ID, ORG_ID, "test", 1705314600,
+                                            key, key != NULL ? "ab12" : NULL),
                  C_OK);
     w->email = strdup("Ada@example.com");
     w->kind = WIDGET_SQUARE;
@@ -85,9 +85,9 @@ static void new_widget(struct widget *w, const char *key)
 
 /* The REST object of new_widget's widget. */
 #define WIDGET_JSON                                                                                \
-    "{\"widget_id\":\"" WIDGET_ID "\",\"organization_id\":\"" ORG_ID "\","                             \
-    "\"email\":\"Ada@example.com\",\"owner_id\":null,\"kind\":\"square\",\"size\":7,"            \
-    "\"active\":true,\"metadata\":{\"a\":\"b\"},\"environment\":\"test\","                       \
+    "{\"widget_id\":\"" WIDGET_ID "\",\"organization_id\":\"" ORG_ID "\","                         \
+    "\"email\":\"Ada@example.com\",\"owner_id\":null,\"kind\":\"square\",\"size\":7,"              \
+    "\"active\":true,\"metadata\":{\"a\":\"b\"},\"environment\":\"test\","                         \
     "\"created_at\":\"2024-01-15T10:30:00Z\",\"updated_at\":\"2024-01-15T10:30:00Z\"}"
 
 /* ---- the declaration -------------------------------------------------------------- */
@@ -149,13 +149,15 @@ Test(resource_store, new_objects_get_their_id_tenant_times_and_key)
 
 #define WIDGET_SELECT                                                                              \
     "id, organization_id, email, owner_id, kind, size, active, metadata::text, environment,"       \
-    " floor(extract(epoch FROM created_at))::bigint, floor(extract(epoch FROM updated_at))::bigint," \
+    " floor(extract(epoch FROM created_at))::bigint, floor(extract(epoch FROM "                    \
+    "updated_at))::bigint,"                                                                        \
     " idempotency_key, request_hash"
 
 Test(resource_store, reads_find_the_row_by_its_primary_key_then_check_the_tenant)
 {
     cr_assert_str_eq(resource_store_sql(&widget_store, RESOURCE_STORE_SQL_GET),
-                     "SELECT " WIDGET_SELECT " FROM (SELECT * FROM widgets WHERE id = $3 OFFSET 0) s"
+                     "SELECT " WIDGET_SELECT
+                     " FROM (SELECT * FROM widgets WHERE id = $3 OFFSET 0) s"
                      " WHERE organization_id = $1 AND environment = $2");
     cr_assert_str_eq(resource_store_sql(&widget_store, RESOURCE_STORE_SQL_FIND_BY_KEY),
                      "SELECT " WIDGET_SELECT " FROM widgets WHERE organization_id = $1"
@@ -203,10 +205,9 @@ Test(resource_store, insert_and_update_come_from_the_fields)
         " END, active = CASE WHEN $4::jsonb ? 'active' THEN ($4::jsonb->>'active')::boolean"
         " ELSE active END, metadata = CASE WHEN $4::jsonb ? 'metadata' THEN"
         " nullif($4::jsonb->'metadata', 'null'::jsonb) ELSE metadata END,"
-        " updated_at = date_trunc('second', now())"
-        " FROM (SELECT id AS target_id FROM widgets WHERE id = $1 OFFSET 0) k"
-        " WHERE widgets.id = k.target_id AND widgets.organization_id = $2"
-        " AND widgets.environment = $3 RETURNING " WIDGET_SELECT);
+        " updated_at = date_trunc('second', now()) WHERE id = (SELECT s.id FROM (SELECT * FROM"
+        " widgets WHERE id = $1 OFFSET 0) s WHERE s.organization_id = $2 AND s.environment = $3)"
+        " RETURNING " WIDGET_SELECT);
 }
 
 /* ---- events ------------------------------------------------------------------------- */
@@ -216,9 +217,9 @@ Test(resource_store, the_event_is_a_cloudevent_of_the_rest_object)
     struct widget w;
     new_widget(&w, NULL);
     struct json_writer jw = JSON_WRITER_INIT;
-    cr_assert_eq(resource_store_event_write(&jw, &widget_store, &w, "widget.created", EVENT_ID,
-                                            1705314600),
-                 C_OK);
+    cr_assert_eq(
+        resource_store_event_write(&jw, &widget_store, &w, "widget.created", EVENT_ID, 1705314600),
+        C_OK);
     cr_assert_str_eq(jw.buf, "{\"specversion\":\"1.0\",\"id\":\"" EVENT_ID "\","
                              "\"source\":\"/caisse/widgets\",\"type\":\"widget.created\","
                              "\"subject\":\"" WIDGET_ID "\",\"time\":\"2024-01-15T10:30:00Z\","
@@ -294,12 +295,12 @@ Test(resource_store, a_create_command_carries_the_object_and_its_key)
 
 Test(resource_store, an_update_command_carries_the_changes_and_the_worker_gets_them_by_column)
 {
-    json_t *changes = json_loads("{\"email\": \"b@example.com\", \"size\": null, \"kind\": \"round\","
-                         " \"active\": false, \"metadata\": {\"n\": 1}}",
-                         0, NULL);
-    json_t *cmd =
-        parsed(resource_store_command_update(&widget_store, WIDGET_ID, ORG_ID, "live", changes,
-                                             COMMAND_ID));
+    json_t *changes =
+        json_loads("{\"email\": \"b@example.com\", \"size\": null, \"kind\": \"round\","
+                   " \"active\": false, \"metadata\": {\"n\": 1}}",
+                   0, NULL);
+    json_t *cmd = parsed(resource_store_command_update(&widget_store, WIDGET_ID, ORG_ID, "live",
+                                                       changes, COMMAND_ID));
     cr_assert_str_eq(json_string_value(json_object_get(cmd, "type")), "widget.update");
     cr_assert_str_eq(json_string_value(json_object_get(cmd, "subject")), WIDGET_ID);
     json_t *data = json_object_get(cmd, "data");
@@ -359,7 +360,8 @@ Test(resource_store, a_malformed_command_is_refused_with_the_reason)
                                  " \"changes\": {}}}",
                      "field environment must be test or live");
     expect_malformed(RESOURCE_STORE_UPDATE,
-                     UPDATE_HEAD " \"organization_id\": \"" ORG_ID "\", \"environment\": \"test\"}}",
+                     UPDATE_HEAD " \"organization_id\": \"" ORG_ID
+                                 "\", \"environment\": \"test\"}}",
                      "field changes is missing or not an object");
     expect_malformed(RESOURCE_STORE_UPDATE,
                      UPDATE_HEAD " \"organization_id\": \"" ORG_ID "\", \"environment\": \"test\","
@@ -405,8 +407,9 @@ Test(resource_store, a_product_command_round_trips)
     free(data);
     struct resource_store_command c;
     struct error err = ERROR_INIT;
-    cr_assert_eq(resource_store_command_decode(&product_store, RESOURCE_STORE_CREATE, cmd, &c, &err),
-                 C_OK, "%s", err.message);
+    cr_assert_eq(
+        resource_store_command_decode(&product_store, RESOURCE_STORE_CREATE, cmd, &c, &err), C_OK,
+        "%s", err.message);
     cr_assert_str_eq(((struct product *)c.object)->name, "Premium plan");
     cr_assert_null(((struct product *)c.object)->idempotency_key);
     resource_store_command_free(&c);
