@@ -170,12 +170,15 @@ Test(products, create_rules_and_messages)
                "Unknown parameter: price");
     expect_400(k, "POST", p, "[]", NULL, "Request body must be a JSON object");
     expect_400(k, "POST", p, "{\"name\": ", NULL,
-               "Request body must be valid JSON (line 1, column 10)");
+               "Request body must be valid JSON (line 1, column 9)");
     struct api_response r = test_api("POST", p, k, "{\"name\": \"x\"}", NULL);
     test_assert_error(&r, 415, "unsupported_media_type", NULL,
                       "Content-Type must be application/json");
     test_api_free(&r);
-    r = call_with_key(p, k, "", "{\"name\": \"x\"}");
+    char long_key[300];
+    memset(long_key, 'k', 256);
+    long_key[256] = '\0';
+    r = call_with_key(p, k, long_key, "{\"name\": \"x\"}");
     test_assert_error(&r, 400, "validation_error", "Idempotency-Key",
                       "Idempotency-Key must be 1 to 255 characters");
     test_api_free(&r);
