@@ -26,8 +26,9 @@ packages=(
   curl ca-certificates procps wrk jq docker-compose
   # make compose-check / k8s-check: their checks are Python scripts run by Debian's python3
   # with PyYAML (deploy/checks/); the Kubernetes tools themselves come from the Go module
-  # proxy and PyPI through deploy/k8s/tools.sh (Go >= 1.24 must be on the machine)
-  python3 python3-yaml
+  # proxy and PyPI through deploy/k8s/tools.sh (Go >= 1.24 must be on the machine).
+  # python3-venv: tests/schemathesis/run.sh installs its pinned packages into a venv.
+  python3 python3-yaml python3-venv
 )
 
 # The broker needs Java 17+. Keep any suitable JVM already on the machine.

@@ -186,9 +186,21 @@ internal_token() {
   cat "$file"
 }
 
+# The secret keyed creates derive their session ids under: made once per stack too, so a
+# gateway restarted later derives the same ids.
+idempotency_secret() {
+  local file="$CAISSE_STACK_DIR/idempotency-secret"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$CAISSE_STACK_DIR"
+    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$file"
+  fi
+  cat "$file"
+}
+
 cmd_up() {
   : "${CAISSE_INTERNAL_TOKEN:=$(internal_token)}"
-  export CAISSE_INTERNAL_TOKEN
+  : "${CAISSE_IDEMPOTENCY_SECRET:=$(idempotency_secret)}"
+  export CAISSE_INTERNAL_TOKEN CAISSE_IDEMPOTENCY_SECRET
   bash "$CAISSE_REPO/deploy/pg.sh" start
   bash "$CAISSE_REPO/deploy/kafka.sh" start
   [ -x "$ADMIN" ] || die "$ADMIN is missing: run make first"
@@ -254,7 +266,8 @@ case "${1:-}" in
   start-service)
     check_service_name "${2:?service name}"
     : "${CAISSE_INTERNAL_TOKEN:=$(internal_token)}"
-    export CAISSE_INTERNAL_TOKEN
+    : "${CAISSE_IDEMPOTENCY_SECRET:=$(idempotency_secret)}"
+    export CAISSE_INTERNAL_TOKEN CAISSE_IDEMPOTENCY_SECRET
     start_service "$2"
     ;;
   stop-service)

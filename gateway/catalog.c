@@ -9,6 +9,7 @@
 #include "core/rfc3339.h"
 #include "core/utf8.h"
 #include "core/uuid.h"
+#include "idempotency.h"
 #include "model/command_outcome.h"
 #include "pipeline.h"
 #include "validate.h"
@@ -147,12 +148,57 @@ static void catalog_ctx_free(void *p)
     free(ctx);
 }
 
-/* The worker applied or refused a create (or the wait ran out). Inserted:
- * the object is the request's, whose body the op holds. Otherwise the
- * command's outcome says: applied (a replayed command: still ours), refused
- * because another object holds the Idempotency-Key (a concurrent retry:
- * answer with that one, or 409 if the bodies differ), or refused for
- * another reason (its error). */
+/* A keyed create: the object its Idempotency-Key names, as stored. The same
+ * request (hash) answers with it, Idempotent-Replayed unless it is the op's
+ * own as answered; another request under the key is a 409. 0: not readable
+ * yet. */
+static unsigned catalog_create_by_key(struct pipeline_op *op, struct db *db, bool deadline,
+                                      const struct command_outcome *outcome)
+{
+    struct catalog_ctx *ctx = op->ctx;
+    const struct resource_store *store = ctx->store;
+    void *stored = malloc(store->resource->size);
+    bool found = false;
+    if (stored == NULL ||
+        resource_store_find_by_idempotency_key(db, store, ctx->organization_id, ctx->environment,
+                                               ctx->idempotency_key, stored, &found) != C_OK) {
+        free(stored);
+        return deadline ? 202 : 0;
+    }
+    if (!found) {
+        free(stored);
+        /* Refused for a unique value of its own (not the key), or not yet. */
+        if (outcome != NULL && outcome->refused)
+            return catalog_refused(op, outcome);
+        return deadline ? 202 : 0;
+    }
+    unsigned status = 201;
+    if (strcmp(resource_store_request_hash(store, stored), ctx->request_hash) != 0) {
+        pipeline_op_set_error(op, "idempotency_conflict", "Idempotency-Key",
+                              "Idempotency-Key was reused with a different request payload");
+        status = 409;
+    } else {
+        json_t *as_stored = resource_to_json(store->resource, stored);
+        /* Ours as stored, or a retry's identical to the second: nothing replayed. */
+        if (as_stored != NULL && !(strcmp(resource_store_id(store, stored), op->object_id) == 0 &&
+                                   json_equal(as_stored, op->body))) {
+            pipeline_op_set_body(op, as_stored);
+            op->replayed = true;
+        } else {
+            json_decref(as_stored);
+        }
+    }
+    catalog_object_free(store, stored);
+    return status;
+}
+
+/* The worker applied or refused a create (or the wait ran out). Inserted by
+ * this op's own command (the notification named it): the object is the
+ * request's, whose body the op holds. With an Idempotency-Key, the object id
+ * is the key's (gateway/idempotency.h) and every retry of the key sent a
+ * command for it: the object is whichever the worker applied first, read by
+ * its key. Without, the command's outcome says: applied, or refused (its
+ * error). */
 static unsigned catalog_create_decide(struct pipeline_op *op, struct db *db,
                                       enum pipeline_reason why)
 {
@@ -162,37 +208,13 @@ static unsigned catalog_create_decide(struct pipeline_op *op, struct db *db,
         return 201;
     struct command_outcome o;
     bool found = false;
-    if (command_outcome_get(db, ctx->command_id, &o, &found) != C_OK || !found)
+    if (command_outcome_get(db, ctx->command_id, &o, &found) != C_OK)
         return deadline ? 202 : 0;
-    if (!o.refused)
-        return 201;
-    if (strcmp(o.code, COMMAND_OUTCOME_CONFLICT) != 0 || ctx->idempotency_key == NULL)
-        return catalog_refused(op, &o);
-    const struct resource_store *store = ctx->store;
-    void *other = malloc(store->resource->size);
-    if (other == NULL)
+    if (ctx->idempotency_key != NULL)
+        return catalog_create_by_key(op, db, deadline, found ? &o : NULL);
+    if (!found)
         return deadline ? 202 : 0;
-    if (resource_store_find_by_idempotency_key(db, store, ctx->organization_id, ctx->environment,
-                                               ctx->idempotency_key, other, &found) != C_OK) {
-        free(other);
-        return deadline ? 202 : 0;
-    }
-    if (!found) {
-        /* Another unique value of the object, not the key. */
-        free(other);
-        return catalog_refused(op, &o);
-    }
-    unsigned status = 201;
-    if (strcmp(resource_store_request_hash(store, other), ctx->request_hash) == 0) {
-        pipeline_op_set_body(op, resource_to_json(store->resource, other));
-        op->replayed = true;
-    } else {
-        pipeline_op_set_error(op, "idempotency_conflict", "Idempotency-Key",
-                              "Idempotency-Key was reused with a different request payload");
-        status = 409;
-    }
-    catalog_object_free(store, other);
-    return status;
+    return o.refused ? catalog_refused(op, &o) : 201;
 }
 
 static void catalog_request_hash(const json_t *body, char out[RESOURCE_STORE_REQUEST_HASH_LEN])
@@ -270,10 +292,10 @@ enum MHD_Result catalog_create(struct http_request *req, struct db *db)
     if (body == NULL)
         return rc;
     const char *key = http_header(req, "Idempotency-Key");
-    if (key != NULL && (key[0] == '\0' || strlen(key) > 255)) {
+    struct error kerr = ERROR_INIT;
+    if (key != NULL && validate_idempotency_key(key, &kerr) != C_OK) {
         json_decref(body);
-        return http_respond_error(req, 400, "validation_error", "Idempotency-Key",
-                                  "Idempotency-Key must be 1 to 255 characters");
+        return http_respond_error(req, 400, "validation_error", kerr.param, "%s", kerr.message);
     }
     void *obj = catalog_object_new(store);
     if (obj == NULL) {
@@ -292,7 +314,13 @@ enum MHD_Result catalog_create(struct http_request *req, struct db *db)
     struct catalog_ctx *ctx = calloc(1, sizeof(*ctx));
     struct pipeline_op *op = NULL;
     json_t *answer = NULL, *command = NULL;
-    if (ctx != NULL && uuid_v7_string(id) == C_OK && uuid_v7_string(ctx->command_id) == C_OK &&
+    /* A keyed create's id is the key's, so that every retry names one object
+     * whatever the worker's lag (gateway/idempotency.h). */
+    if (key != NULL)
+        idempotency_object_id(store->table, req->identity.organization_id,
+                              req->identity.environment, key, id);
+    if (ctx != NULL && (key != NULL || uuid_v7_string(id) == C_OK) &&
+        uuid_v7_string(ctx->command_id) == C_OK &&
         resource_store_prepare_new(store, obj, id, req->identity.organization_id,
                                    req->identity.environment, rfc3339_now(), key, hash) == C_OK &&
         (key == NULL || (ctx->idempotency_key = strdup(key)) != NULL)) {
@@ -316,6 +344,10 @@ enum MHD_Result catalog_create(struct http_request *req, struct db *db)
     op->ctx_free = catalog_ctx_free;
     op->location_path = store->path;
     op->location_member = store->resource->fields[0].json;
+    /* The key's retries send commands for the same id: only a notification
+     * naming this command says it inserted the row. */
+    if (key != NULL)
+        memcpy(op->command_id, ctx->command_id, sizeof(op->command_id));
     pipeline_op_set_body(op, answer);
     rc = pipeline_submit(req, op, command);
     json_decref(command);

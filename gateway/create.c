@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "idempotency.h"
 #include "pipeline.h"
 #include "core/result.h"
 #include "core/rfc3339.h"
@@ -15,10 +16,18 @@
 static struct create_config create_cfg;
 static const char *create_base_url;
 
-void create_init(const struct create_config *cfg)
+int create_init(const struct create_config *cfg)
 {
     create_cfg = *cfg;
     create_base_url = cfg->public_base_url;
+    if (idempotency_init(cfg->idempotency_secret != NULL ? cfg->idempotency_secret : "") != C_OK)
+        return C_ERR;
+    char fingerprint[IDEMPOTENCY_FINGERPRINT_LEN];
+    idempotency_fingerprint(fingerprint);
+    log_fields(LOG_INFO, json_pack("{ss}", "fingerprint", fingerprint),
+               "keyed creates derive their session ids under the idempotency secret with this"
+               " fingerprint (the same on every replica that shares it)");
+    return C_OK;
 }
 
 /* What a create's decision needs once the request's session is gone. */
@@ -38,11 +47,15 @@ static void create_ctx_free(void *p)
 }
 
 /* The worker applied a command for this session id. Without an
- * Idempotency-Key that is our own session: readable, 201. With one, the worker
- * may have kept another request's session for the key (a concurrent retry):
- * answer with it, or 409 if the bodies differ. When the worker says it
- * inserted our row, the key is ours: no need to read (the common case, and
- * one query fewer per create on the listener thread). */
+ * Idempotency-Key that is our own session: readable, 201. With one, the id is
+ * the key's (idempotency.h) and every retry of the key sent a command for it:
+ * the session is whichever the worker applied first. Unless the pipeline
+ * knows our own command inserted it (PIPELINE_INSERTED: the notification
+ * named it, and nothing needs to be read; the common case, one query fewer per
+ * create on the listener thread), it is read by its key: the same request
+ * (hash) answers with the session as stored, Idempotent-Replayed when it is
+ * not ours; another request under the same key is a 409. The key may also
+ * name a session of another id (made under an earlier secret). */
 static unsigned create_decide(struct pipeline_op *op, struct db *db, enum pipeline_reason why)
 {
     struct create_ctx *ctx = op->ctx;
@@ -65,14 +78,18 @@ static unsigned create_decide(struct pipeline_op *op, struct db *db, enum pipeli
         !found)
         return deadline ? 202 : 0;
     unsigned status = 201;
-    if (strcmp(s.id, op->object_id) != 0) {
-        if (strcmp(s.request_hash, ctx->request_hash) == 0) {
-            pipeline_op_set_body(op, session_to_json(&s, create_base_url));
+    if (strcmp(s.request_hash, ctx->request_hash) != 0) {
+        pipeline_op_set_error(op, "idempotency_conflict", "Idempotency-Key",
+                              "Idempotency-Key was reused with a different request payload");
+        status = 409;
+    } else {
+        json_t *stored = session_to_json(&s, create_base_url);
+        /* Ours as stored, or a twin identical to the second: nothing replayed. */
+        if (stored != NULL && !(strcmp(s.id, op->object_id) == 0 && json_equal(stored, op->body))) {
+            pipeline_op_set_body(op, stored);
             op->replayed = true;
         } else {
-            pipeline_op_set_error(op, "idempotency_conflict", "Idempotency-Key",
-                                  "Idempotency-Key was reused with a different request payload");
-            status = 409;
+            json_decref(stored);
         }
     }
     session_free(&s);
@@ -107,10 +124,10 @@ enum MHD_Result create_handle(struct http_request *req, struct db *db)
     if (body == NULL)
         return rc;
     const char *key = http_header(req, "Idempotency-Key");
-    if (key != NULL && (key[0] == '\0' || strlen(key) > 255)) {
+    struct error kerr;
+    if (key != NULL && validate_idempotency_key(key, &kerr) != C_OK) {
         json_decref(body);
-        return http_respond_error(req, 400, "validation_error", "Idempotency-Key",
-                                  "Idempotency-Key must be 1 to 255 characters");
+        return http_respond_error(req, 400, "validation_error", kerr.param, "%s", kerr.message);
     }
 
     struct session s;
@@ -155,8 +172,10 @@ enum MHD_Result create_handle(struct http_request *req, struct db *db)
 
     char command_id[UUID_STR_LEN];
     struct create_ctx *ctx = calloc(1, sizeof(*ctx));
-    if (ctx == NULL || uuid_v7_string(s.id) != C_OK || uuid_v7_string(command_id) != C_OK ||
-        (key != NULL && s.idempotency_key == NULL)) {
+    if (key != NULL)
+        idempotency_session_id(req->identity.organization_id, req->identity.environment, key, s.id);
+    if (ctx == NULL || (key == NULL && uuid_v7_string(s.id) != C_OK) ||
+        uuid_v7_string(command_id) != C_OK || (key != NULL && s.idempotency_key == NULL)) {
         free(ctx);
         session_free(&s);
         return http_respond_unavailable(req);
@@ -185,6 +204,10 @@ enum MHD_Result create_handle(struct http_request *req, struct db *db)
     }
     op->ctx = ctx;
     op->ctx_free = create_ctx_free;
+    /* Other requests (the key's retries) may send commands for this id: only
+     * a notification naming this command says it inserted the row. */
+    if (key != NULL)
+        memcpy(op->command_id, command_id, sizeof(op->command_id));
     pipeline_op_set_body(op, answer);
     rc = pipeline_submit(req, op, command);
     json_decref(command);

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/result.h"
+#include "core/utf8.h"
 #include "core/uuid.h"
 
 #include <pthread.h>
@@ -31,6 +32,61 @@ static bool http_request_id_acceptable(const char *id)
     return true;
 }
 
+static int http_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+size_t http_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    char *w = s;
+    for (const char *r = s; *r != '\0';) {
+        int hi = r[0] == '%' ? http_hex_digit(r[1]) : -1;
+        int lo = hi >= 0 ? http_hex_digit(r[2]) : -1;
+        if (lo >= 0 && (hi | lo) != 0) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
+/* RFC 9110 token characters, what a method is made of. */
+static bool http_is_token(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", c) != NULL))
+            return false;
+    }
+    return true;
+}
+
+static enum MHD_Result http_find_non_utf8(void *cls, enum MHD_ValueKind kind, const char *key,
+                                          size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    bool *bad = cls;
+    if (utf8_valid(key, key_size) && (value == NULL || utf8_valid(value, value_size)))
+        return MHD_YES;
+    *bad = true;
+    return MHD_NO;
+}
+
 struct http_request *http_request_new(struct MHD_Connection *conn, const char *method,
                                       const char *url)
 {
@@ -40,7 +96,25 @@ struct http_request *http_request_new(struct MHD_Connection *conn, const char *m
     req->conn = conn;
     req->method = method;
     req->started_us = clock_now_us();
-    routes_path(url, req->path, sizeof(req->path));
+    bool query_bad = false;
+    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, http_find_non_utf8, &query_bad);
+    size_t url_len = strlen(url);
+    if (!utf8_valid(url, url_len)) {
+        char escaped[sizeof(req->path)];
+        utf8_escape_invalid(url, url_len, escaped, sizeof(escaped));
+        routes_path(escaped, req->path, sizeof(req->path));
+        req->malformed = "Request path must be valid UTF-8";
+    } else {
+        routes_path(url, req->path, sizeof(req->path));
+        if (query_bad)
+            req->malformed = "Query parameter names and values must be valid UTF-8";
+    }
+    if (!http_is_token(method)) {
+        utf8_escape_invalid(method, strlen(method), req->method_escaped,
+                            sizeof(req->method_escaped));
+        req->method = req->method_escaped;
+        req->malformed = "Request method must be an HTTP token";
+    }
     const char *incoming = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
     if (incoming != NULL && http_request_id_acceptable(incoming))
         snprintf(req->request_id, sizeof(req->request_id), "%s", incoming);
@@ -53,6 +127,8 @@ void http_request_free(struct http_request *req)
 {
     if (req == NULL)
         return;
+    if (req->resume_ctx_free != NULL)
+        req->resume_ctx_free(req->resume_ctx);
     free(req->body);
     free(req);
 }
@@ -101,6 +177,11 @@ enum MHD_Result http_read_json_object(struct http_request *req, json_t **out)
     json_error_t jerr;
     json_t *body = json_loadb(req->body != NULL ? req->body : "", req->body_len,
                               JSON_REJECT_DUPLICATES, &jerr);
+    /* Valid JSON, but PostgreSQL's text has no NUL: refused for what it is. */
+    if (body == NULL &&
+        (strstr(jerr.text, "\\u0000") != NULL || strstr(jerr.text, "NUL byte") != NULL))
+        return http_respond_error(req, 400, "validation_error", NULL,
+                                  "Request body must not contain NUL characters (\\u0000)");
     if (body == NULL)
         return http_respond_error(req, 400, "validation_error", NULL,
                                   "Request body must be valid JSON (line %d, column %d)", jerr.line,
@@ -117,6 +198,16 @@ enum MHD_Result http_read_json_object(struct http_request *req, json_t **out)
 const char *http_query(struct http_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* Every answer's: its request id; no cache may keep it (every read is a
+ * tenant's, the rest is live state); no browser may guess another type than
+ * the one given. */
+static void http_add_common_headers(struct MHD_Response *resp, const struct http_request *req)
+{
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 }
 
 enum MHD_Result http_respond_json(struct http_request *req, unsigned status, json_t *body,
@@ -136,7 +227,7 @@ enum MHD_Result http_respond_json_text(struct http_request *req, unsigned status
             MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         if (bare == NULL)
             return MHD_NO;
-        MHD_add_response_header(bare, "X-Request-Id", req->request_id);
+        http_add_common_headers(bare, req);
         enum MHD_Result rc = MHD_queue_response(req->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, bare);
         MHD_destroy_response(bare);
         req->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
@@ -150,8 +241,7 @@ enum MHD_Result http_respond_json_text(struct http_request *req, unsigned status
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", "application/json");
-    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    http_add_common_headers(resp, req);
     for (size_t i = 0; extra_headers != NULL && extra_headers[i] != NULL; i += 2)
         MHD_add_response_header(resp, extra_headers[i], extra_headers[i + 1]);
     enum MHD_Result rc = MHD_queue_response(req->conn, status, resp);
@@ -170,8 +260,7 @@ enum MHD_Result http_respond_text(struct http_request *req, unsigned status,
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", content_type);
-    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    http_add_common_headers(resp, req);
     enum MHD_Result rc = MHD_queue_response(req->conn, status, resp);
     MHD_destroy_response(resp);
     req->status = status;
@@ -210,17 +299,21 @@ static const char *http_reason(unsigned status)
 enum MHD_Result http_respond_error(struct http_request *req, unsigned status, const char *code,
                                    const char *param, const char *fmt, ...)
 {
-    char message[512];
+    char raw[512], message[512], shown_param[128];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
-    json_t *msg = json_string(message);
-    json_t *body = json_pack("{si so ss ss so ss}", "statusCode", (int)status, "message",
-                             msg != NULL ? msg : json_string("Invalid request"), "error",
-                             http_reason(status), "code", code, "param",
-                             param != NULL && param[0] != '\0' ? json_string(param) : json_null(),
-                             "request_id", req->request_id);
+    /* Whatever a message or a parameter name echoes of the request, the
+     * answer stays buildable JSON: never a 500 for a client's bytes. */
+    utf8_escape_invalid(raw, strlen(raw), message, sizeof(message));
+    if (param != NULL)
+        utf8_escape_invalid(param, strlen(param), shown_param, sizeof(shown_param));
+    json_t *body =
+        json_pack("{si ss ss ss so ss}", "statusCode", (int)status, "message", message, "error",
+                  http_reason(status), "code", code, "param",
+                  param != NULL && param[0] != '\0' ? json_string(shown_param) : json_null(),
+                  "request_id", req->request_id);
     const char *extra[13] = {NULL};
     size_t n = 0;
     if (status == 405 && req->allow != NULL)

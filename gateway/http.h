@@ -20,8 +20,14 @@ struct pipeline_op;
 
 struct http_request {
     struct MHD_Connection *conn;
-    const char *method; /* owned by MHD for the connection's lifetime */
-    char path[256];     /* as routes see it (routes_path): no /v1, no trailing slash */
+    /* MHD's for the connection's lifetime; method_escaped when it is no HTTP token */
+    const char *method;
+    char path[256]; /* as routes see it (routes_path): no /v1, no trailing slash */
+    /* Why the request's bytes are refused whatever its route (the 400's
+     * message), or NULL. Its method and path are then escaped as
+     * utf8_escape_invalid does, so the access log can show them. */
+    const char *malformed;
+    char method_escaped[48];
     char request_id[HTTP_REQUEST_ID_MAX + 1];
     char *body; /* owned, NUL-terminated */
     size_t body_len;
@@ -36,9 +42,24 @@ struct http_request {
     /* More headers of an error answer (a 429's Retry-After and RateLimit-*):
      * NULL-terminated name/value pairs, set around http_respond_error. */
     const char *const *error_headers;
+    /* Set by a handler that suspended the connection for something else than
+     * the pipeline (a name lookup): once the connection is resumed, the server
+     * thread calls it, with its database, in the handler's place. resume_ctx
+     * is freed with the request by resume_ctx_free. */
+    routes_handler resume;
+    void *resume_ctx;
+    void (*resume_ctx_free)(void *ctx);
 };
 
-/* Allocates the per-request state on the first callback. NULL: out of memory. */
+/* MHD_OPTION_UNESCAPE_CALLBACK of both listeners: decodes %XX escapes in the
+ * path and in query names and values, except %00, kept as those three
+ * characters: a NUL would cut the path or a value short (/checkout-sessions/%00
+ * would read as the list), and no name or value of the API holds one. */
+size_t http_unescape(void *cls, struct MHD_Connection *conn, char *s);
+
+/* Allocates the per-request state on the first callback, and checks the bytes
+ * every route relies on: a method that is an HTTP token, a path and query
+ * names and values that are UTF-8 (else req->malformed). NULL: out of memory. */
 struct http_request *http_request_new(struct MHD_Connection *conn, const char *method,
                                       const char *url);
 void http_request_free(struct http_request *req);
@@ -48,8 +69,8 @@ int http_request_append_body(struct http_request *req, const char *data, size_t 
 const char *http_header(struct http_request *req, const char *name);
 /* The request body as a JSON object: 413 past HTTP_MAX_BODY, 415 unless
  * Content-Type is application/json, 400 for malformed JSON (duplicate keys
- * included) or a non-object. On any of those it has answered and *out is NULL;
- * the returned MHD_Result is then the access handler's. */
+ * included), a \u0000 in a string or key, or a non-object. On any of those it has answered and *out
+ * is NULL; the returned MHD_Result is then the access handler's. */
 enum MHD_Result http_read_json_object(struct http_request *req, json_t **out);
 const char *http_query(struct http_request *req, const char *name);
 

@@ -158,7 +158,22 @@ static size_t inflight_claim_object(struct inflight *t, const char *id, size_t l
     return n;
 }
 
-void inflight_notified(struct inflight *t, const char *payload, char inserted_mark, void *ctx)
+/* An inserted session whose id other requests share (a command_id) was
+ * inserted by this command only if the notification names it; for the
+ * others it is only applied (a retry, or a request that lost the race). */
+static enum inflight_reason inflight_reason_for(const struct inflight_command *c,
+                                                enum inflight_reason why, const char *by,
+                                                size_t by_len)
+{
+    if (why != INFLIGHT_INSERTED || c->command_id == NULL || c->command_id[0] == '\0')
+        return why;
+    bool ours =
+        by != NULL && strncmp(c->command_id, by, by_len) == 0 && c->command_id[by_len] == '\0';
+    return ours ? INFLIGHT_INSERTED : INFLIGHT_APPLIED;
+}
+
+void inflight_notified(struct inflight *t, const char *payload, char inserted_mark,
+                       char command_separator, void *ctx)
 {
     const char *p = payload;
     while (*p != '\0') {
@@ -168,17 +183,26 @@ void inflight_notified(struct inflight *t, const char *payload, char inserted_ma
         if (*p == ',')
             p++;
         enum inflight_reason why = INFLIGHT_APPLIED;
+        const char *by = NULL;
+        size_t by_len = 0;
         if (len > 0 && id[0] == inserted_mark) {
             why = INFLIGHT_INSERTED;
             id++;
             len--;
+            /* "+<id>:<command id>": the id ends at the separator. */
+            const char *sep = memchr(id, command_separator, len);
+            if (sep != NULL) {
+                by = sep + 1;
+                by_len = len - (size_t)(by - id);
+                len = (size_t)(sep - id);
+            }
         }
         if (len == 0)
             continue;
         struct inflight_command *claimed[INFLIGHT_CLAIM_PER_OBJECT];
         size_t n = inflight_claim_object(t, id, len, claimed, INFLIGHT_CLAIM_PER_OBJECT);
         for (size_t i = 0; i < n; i++)
-            inflight_decide(t, claimed[i], why, ctx);
+            inflight_decide(t, claimed[i], inflight_reason_for(claimed[i], why, by, by_len), ctx);
     }
 }
 

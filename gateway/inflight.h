@@ -48,6 +48,9 @@ enum inflight_reason {
 
 struct inflight_command {
     const char *object_id; /* borrowed: must outlive the command */
+    /* The command's own id when other requests may share its object id (a
+     * keyed create: the id is derived from the key), else NULL. borrowed. */
+    const char *command_id;
     /* The answer, readable once resumed: the decided HTTP status, or
      * INFLIGHT_STATUS_UNAVAILABLE with unavailable set. */
     unsigned status;
@@ -95,7 +98,8 @@ void inflight_delivered(struct inflight *t, struct inflight_command *c, bool ok,
 /* A commit notification: comma-separated object ids, each marked with
  * inserted_mark when the batch inserted its row. Asks every waiting command of
  * those objects to decide; ids nobody waits for are ignored. */
-void inflight_notified(struct inflight *t, const char *payload, char inserted_mark, void *ctx);
+void inflight_notified(struct inflight *t, const char *payload, char inserted_mark,
+                       char command_separator, void *ctx);
 /* Asks the delivered commands whose wait ran out by now_us to decide (at most
  * once per INFLIGHT_EXPIRE_SCAN_US). */
 void inflight_expire(struct inflight *t, int64_t now_us, void *ctx);

@@ -28,13 +28,16 @@ static struct {
     char *host;
     char *internal_host;
     char *internal_token;
+    char *idempotency_secret;
     char *webhook_allowlist;
     long event_retention_days;
+    long webhook_resolve_timeout_ms;
     long internal_port;
     long port;
     long threads;
     long create_wait_ms;
     long kafka_timeout_ms;
+    long statement_timeout_ms;
     long api_key_cache_ttl;
     long session_ttl;
     long session_min_ttl;
@@ -61,6 +64,10 @@ static const struct config_entry gateway_config[] = {
      &cfg.create_wait_ms, 0, 60000},
     {"CAISSE_KAFKA_MESSAGE_TIMEOUT_MS", CONFIG_INT, "5000",
      "Kafka delivery timeout; past it a create answers 503", &cfg.kafka_timeout_ms, 1000, 300000},
+    {"CAISSE_DB_STATEMENT_TIMEOUT_MS", CONFIG_INT, "5000",
+     "PostgreSQL statement_timeout of the statements requests run; past it the request answers"
+     " 503 (0: the server's own)",
+     &cfg.statement_timeout_ms, 0, 600000},
     {"CAISSE_API_KEY_CACHE_TTL", CONFIG_INT, "30",
      "Seconds an API key lookup is cached (revocation delay)", &cfg.api_key_cache_ttl, 0, 3600},
     {"CAISSE_SESSION_TTL", CONFIG_INT, "3600", "Default session lifetime in seconds",
@@ -125,10 +132,19 @@ static const struct config_entry gateway_config[] = {
     {"CAISSE_INTERNAL_TOKEN", CONFIG_SECRET, "",
      "Service token for the internal API (Authorization: Bearer); empty disables completion",
      &cfg.internal_token, 0, 0},
+    {"CAISSE_IDEMPOTENCY_SECRET", CONFIG_SECRET, "",
+     "Secret (at least 32 bytes, the same on every replica) under which a keyed create's session"
+     " id is derived from its organization, environment and Idempotency-Key; empty: ids anyone"
+     " can compute (local stacks only)",
+     &cfg.idempotency_secret, 0, 0},
     {"CAISSE_WEBHOOK_ALLOWLIST", CONFIG_STRING, "",
      "Comma-separated CIDRs a webhook endpoint URL may resolve to although private or loopback"
      " (tests: 127.0.0.1/32); empty allows public addresses only",
      &cfg.webhook_allowlist, 0, 0},
+    {"CAISSE_WEBHOOK_RESOLVE_TIMEOUT_MS", CONFIG_INT, "2000",
+     "How long a webhook endpoint URL's host name may take to resolve (off the request threads);"
+     " past it the create or update is a 400",
+     &cfg.webhook_resolve_timeout_ms, 100, 30000},
     {"CAISSE_EVENT_RETENTION_DAYS", CONFIG_INT, "30",
      "Days an event stays visible through GET /events", &cfg.event_retention_days, 1, 3650},
 };
@@ -188,6 +204,7 @@ static void gateway_drain(const struct service_settings *s)
     log_info("shutting down: draining in-flight requests");
     server_quiesce();
     pipeline_shutdown(deadline);
+    webhooks_shutdown();
     server_stop();
     auth_shutdown();
     throttle_shutdown();
@@ -217,12 +234,15 @@ static int gateway_run(const struct service_settings *s, struct db *db)
         .default_ttl_seconds = cfg.session_ttl,
         .min_ttl_seconds = cfg.session_min_ttl,
         .max_ttl_seconds = cfg.session_max_ttl,
+        .idempotency_secret = cfg.idempotency_secret,
     };
-    create_init(&cc);
+    if (create_init(&cc) != C_OK)
+        return C_ERR;
     closing_init(s->public_base_url);
     struct webhooks_config wc = {
         .allowlist = cfg.webhook_allowlist,
         .event_retention_days = cfg.event_retention_days,
+        .resolve_timeout_ms = cfg.webhook_resolve_timeout_ms,
     };
     if (webhooks_init(&wc) != C_OK)
         return C_ERR;
@@ -231,6 +251,7 @@ static int gateway_run(const struct service_settings *s, struct db *db)
         .kafka_brokers = s->kafka_brokers,
         .wait_ms = cfg.create_wait_ms,
         .kafka_timeout_ms = cfg.kafka_timeout_ms,
+        .statement_timeout_ms = cfg.statement_timeout_ms,
     };
     if (pipeline_init(&pc) != C_OK)
         return C_ERR;
@@ -239,6 +260,7 @@ static int gateway_run(const struct service_settings *s, struct db *db)
         .port = cfg.port,
         .threads = cfg.threads,
         .database_url = s->database_url,
+        .statement_timeout_ms = cfg.statement_timeout_ms,
         .connection_timeout_s = cfg.connection_timeout,
         .max_connections = cfg.max_connections,
         .max_connections_per_ip = cfg.max_connections_per_ip,

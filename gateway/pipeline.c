@@ -21,6 +21,11 @@ static struct pipeline_config pipeline_cfg;
 static rd_kafka_t *pipeline_producer;
 static pthread_t pipeline_poll_thread, pipeline_listen_thread;
 static atomic_bool pipeline_stop;
+/* Closed once the drain stops taking commands: a request that arrives on a
+ * kept-alive connection after that answers 503 instead of producing through
+ * a producer about to be destroyed. Submits hold it for reading. */
+static pthread_rwlock_t pipeline_intake = PTHREAD_RWLOCK_INITIALIZER;
+static bool pipeline_closed;
 static atomic_bool pipeline_kafka_up, pipeline_listener_up;
 static struct inflight pipeline_inflight;
 
@@ -136,6 +141,7 @@ static void *pipeline_listen_main(void *arg)
         db_close(&listen_db);
         return NULL;
     }
+    db_set_statement_timeout(&query_db, pipeline_cfg.statement_timeout_ms);
     bool listening = false;
     while (!atomic_load(&pipeline_stop)) {
         if (!listening || !db_is_connected(&listen_db)) {
@@ -157,7 +163,8 @@ static void *pipeline_listen_main(void *arg)
         }
         PGnotify *n;
         while ((n = PQnotifies(listen_db.conn)) != NULL) {
-            inflight_notified(&pipeline_inflight, n->extra, NOTIFY_INSERTED_MARK, &query_db);
+            inflight_notified(&pipeline_inflight, n->extra, NOTIFY_INSERTED_MARK,
+                              NOTIFY_COMMAND_SEPARATOR, &query_db);
             PQfreemem(n);
         }
         /* Waits that ran out get one last look in PostgreSQL: a notification
@@ -202,14 +209,24 @@ int pipeline_init(const struct pipeline_config *cfg)
     return C_OK;
 }
 
-void pipeline_shutdown(int64_t deadline_us)
+/* Every op resolves by itself within the Kafka timeout plus the wait; gives
+ * them that long, within the grace period. */
+static void pipeline_wait_in_flight(int64_t deadline_us)
 {
-    /* Every op resolves by itself within the Kafka timeout plus the wait;
-     * give them that long, within the grace period. */
     while (pipeline_in_flight() > 0 && clock_now_us() < deadline_us) {
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
     }
+}
+
+void pipeline_shutdown(int64_t deadline_us)
+{
+    pipeline_wait_in_flight(deadline_us);
+    pthread_rwlock_wrlock(&pipeline_intake);
+    pipeline_closed = true;
+    pthread_rwlock_unlock(&pipeline_intake);
+    /* Those submitted while the first wait ended. */
+    pipeline_wait_in_flight(deadline_us);
     atomic_store(&pipeline_stop, true);
     pthread_join(pipeline_listen_thread, NULL);
     pthread_join(pipeline_poll_thread, NULL);
@@ -239,9 +256,15 @@ enum MHD_Result pipeline_submit(struct http_request *req, struct pipeline_op *op
 {
     op->req = req;
     req->op = op;
+    pthread_rwlock_rdlock(&pipeline_intake);
+    if (pipeline_closed) {
+        pthread_rwlock_unlock(&pipeline_intake);
+        return http_respond_unavailable(req);
+    }
     char *text = json_dumps(command, JSON_COMPACT);
     /* Register and suspend before producing: the delivery report may arrive on
      * another thread before this function returns. */
+    op->command.command_id = op->command_id[0] != '\0' ? op->command_id : NULL;
     inflight_add(&pipeline_inflight, &op->command, op->object_id);
     MHD_suspend_connection(req->conn);
     rd_kafka_resp_err_t err =
@@ -254,6 +277,7 @@ enum MHD_Result pipeline_submit(struct http_request *req, struct pipeline_op *op
                    "cannot enqueue command: %s", rd_kafka_err2str(err));
         inflight_refused(&pipeline_inflight, &op->command);
     }
+    pthread_rwlock_unlock(&pipeline_intake);
     return MHD_YES;
 }
 

@@ -45,6 +45,11 @@ typedef unsigned (*pipeline_decide_fn)(struct pipeline_op *op, struct db *db,
 
 struct pipeline_op {
     char object_id[UUID_STR_LEN]; /* the command's subject: its Kafka key */
+    /* Set when other requests may send commands for the same object id (a
+     * keyed create's retries): the command's id. A commit notification that
+     * marks the object inserted (PIPELINE_INSERTED) counts for this op only
+     * if it names this command; otherwise it is PIPELINE_APPLIED. */
+    char command_id[UUID_STR_LEN];
     pipeline_decide_fn decide;
     void *ctx; /* the handler's, freed with ctx_free */
     void (*ctx_free)(void *ctx);
@@ -65,8 +70,9 @@ struct pipeline_op {
 struct pipeline_config {
     const char *database_url;
     const char *kafka_brokers;
-    long wait_ms;          /* applied within this, else the deadline decision */
-    long kafka_timeout_ms; /* delivery report deadline, then 503 */
+    long wait_ms;              /* applied within this, else the deadline decision */
+    long kafka_timeout_ms;     /* delivery report deadline, then 503 */
+    long statement_timeout_ms; /* of the decisions' queries; 0: the server's */
 };
 
 int pipeline_init(const struct pipeline_config *cfg);
@@ -82,7 +88,8 @@ void pipeline_op_set_error(struct pipeline_op *op, const char *code, const char 
                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Suspends req's connection and publishes command (keyed by the op's object
- * id). Always returns MHD_YES: failures resolve the op as 503. Takes op. */
+ * id). Always returns MHD_YES: failures resolve the op as 503, and so does a
+ * submit after pipeline_shutdown closed the intake (answered at once). Takes op. */
 enum MHD_Result pipeline_submit(struct http_request *req, struct pipeline_op *op,
                                 const json_t *command);
 /* After the connection was resumed: answers with the op's outcome. */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/result.h"
+#include "core/utf8.h"
 #include "model/session.h"
 #include "validate.h"
 
@@ -52,7 +53,8 @@ static enum MHD_Result reads_find_unknown(void *cls, enum MHD_ValueKind kind, co
         if (strcmp(key, reads_list_params[i]) == 0)
             return MHD_YES;
     }
-    snprintf(u->name, sizeof(u->name), "%s", key);
+    /* Valid UTF-8 (http_request_new refused the rest): cut between characters. */
+    utf8_truncate(key, u->name, sizeof(u->name));
     u->found = true;
     return MHD_NO;
 }

@@ -8,6 +8,7 @@
 
 #include "auth.h"
 #include "catalog.h"
+#include "core/utf8.h"
 #include "closing.h"
 #include "create.h"
 #include "http.h"
@@ -93,7 +94,7 @@ void routes_path(const char *url, char *path, size_t size)
 {
     if (strncmp(url, "/v1/", 4) == 0 || strcmp(url, "/v1") == 0)
         url += 3;
-    snprintf(path, size, "%s", url[0] != '\0' ? url : "/");
+    utf8_truncate(url[0] != '\0' ? url : "/", path, size);
     size_t n = strlen(path);
     if (n > 1 && path[n - 1] == '/')
         path[n - 1] = '\0';
@@ -112,7 +113,13 @@ static bool routes_template_matches(const char *template, const char *path,
                 return false;
             if (params != NULL) {
                 assert(n < ROUTES_PARAMS_MAX);
-                size_t kept = len < ROUTES_PARAM_LEN ? len : ROUTES_PARAM_LEN - 1;
+                size_t kept = len;
+                if (kept >= ROUTES_PARAM_LEN) {
+                    /* Cut before a character, never inside one. */
+                    kept = ROUTES_PARAM_LEN - 1;
+                    while (kept > 0 && ((unsigned char)path[kept] & 0xC0) == 0x80)
+                        kept--;
+                }
                 memcpy(params[n], path, kept);
                 params[n][kept] = '\0';
             }
@@ -235,6 +242,10 @@ enum MHD_Result routes_serve(struct http_request *req, struct db *(*thread_db)(v
 {
     const struct routes_match *m = &req->route;
     struct db *db = NULL;
+    /* Bytes no route can take (http_request_new): 400 on any path, whatever
+     * PostgreSQL's state. */
+    if (req->malformed != NULL)
+        return http_respond_error(req, 400, "validation_error", NULL, "%s", req->malformed);
     enum MHD_Result rc;
     if (routes_limit_of(m) == ROUTES_LIMIT_CLIENT && !throttle_client(req, THROTTLE_CLIENT, &rc))
         return rc;

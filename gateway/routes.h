@@ -71,8 +71,8 @@ extern const struct route routes_table[];
 extern const size_t routes_table_len;
 
 #define ROUTES_PARAMS_MAX 2
-/* A longer parameter is cut to ROUTES_PARAM_LEN - 1 bytes; no id is that long,
- * so the handler's validation refuses it. */
+/* A longer parameter is cut to at most ROUTES_PARAM_LEN - 1 bytes, before a
+ * UTF-8 character; no id is that long, so the handler's validation refuses it. */
 #define ROUTES_PARAM_LEN 64
 #define ROUTES_ALLOW_MAX 64
 
@@ -95,7 +95,8 @@ struct routes_match {
 };
 
 /* The path routes see for a request URL: without the optional /v1 prefix and
- * one trailing slash, "/" for nothing left, cut to size - 1 bytes. */
+ * one trailing slash, "/" for nothing left, cut to at most size - 1 bytes
+ * before a UTF-8 character. */
 void routes_path(const char *url, char *path, size_t size);
 
 /* Routes method on path (from routes_path) for one listener (ROUTES_MERCHANT or
@@ -113,11 +114,12 @@ enum routes_limit routes_limit_of(const struct routes_match *m);
 /* The metrics' route label of a match: its template's, "other" for no route. */
 const char *routes_label(const struct routes_match *m);
 
-/* Answers req from req->route: 429 past a per-client limit (routes_limit_of),
- * 503 if a database is needed (every route but ROUTES_AUTH_NONE ones, and any
- * unknown path) and thread_db has none, 404, 405 with Allow, 401 from the
- * route's authentication (429 once the client address failed too often), 429
- * past the API key's limit, else its handler.
+/* Answers req from req->route: 400 if its bytes are malformed
+ * (req->malformed), 429 past a per-client limit (routes_limit_of), 503 if a
+ * database is needed (every route but ROUTES_AUTH_NONE ones, and any unknown
+ * path) and thread_db has none, 404, 405 with Allow, 401 from the route's
+ * authentication (429 once the client address failed too often), 429 past the
+ * API key's limit, else its handler.
  * thread_db: the calling server thread's connection, NULL if unavailable. */
 enum MHD_Result routes_serve(struct http_request *req, struct db *(*thread_db)(void));
 

@@ -34,6 +34,7 @@ static struct MHD_Daemon *server_daemon;          /* merchant API */
 static struct MHD_Daemon *server_internal_daemon; /* internal API */
 static struct server_listener server_merchant, server_internal;
 static const char *server_database_url;
+static long server_statement_timeout_ms;
 
 /* One Postgres connection per server thread: reads never wait on a lock, and
  * the pool is exactly as large as the thread pool. */
@@ -42,8 +43,10 @@ static _Thread_local bool server_db_ready;
 
 static struct db *server_thread_db(void)
 {
-    if (!server_db_ready && db_init(&server_db, server_database_url) == C_OK)
+    if (!server_db_ready && db_init(&server_db, server_database_url) == C_OK) {
+        db_set_statement_timeout(&server_db, server_statement_timeout_ms);
         server_db_ready = true;
+    }
     return server_db_ready ? &server_db : NULL;
 }
 
@@ -110,6 +113,12 @@ static enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, con
     deadline_request_received(conn);
     if (req->op != NULL)
         return pipeline_answer(req); /* resumed after suspension */
+    if (req->resume != NULL) {
+        routes_handler resume = req->resume;
+        req->resume = NULL;
+        struct db *db = server_thread_db();
+        return db != NULL ? resume(req, db) : http_respond_unavailable(req);
+    }
     if (req->answered)
         return MHD_YES;
     return routes_serve(req, server_thread_db);
@@ -242,11 +251,11 @@ struct MHD_Daemon *server_mhd_start(struct server_listener *l, MHD_AccessHandler
             MHD_USE_ERROR_LOG,
         (uint16_t)l->port, NULL, NULL, access, cls, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, l,
         MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)l->threads,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, cls, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)l->connection_timeout_s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
-        MHD_OPTION_NOTIFY_CONNECTION, deadline_notify_connection, &l->deadline,
-        MHD_OPTION_URI_LOG_CALLBACK, deadline_request_started, NULL, MHD_OPTION_ARRAY, limits,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, completed, cls, MHD_OPTION_UNESCAPE_CALLBACK, http_unescape,
+        NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)l->connection_timeout_s,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_NOTIFY_CONNECTION,
+        deadline_notify_connection, &l->deadline, MHD_OPTION_URI_LOG_CALLBACK,
+        deadline_request_started, NULL, MHD_OPTION_ARRAY, limits, MHD_OPTION_END);
     if (d == NULL)
         log_error("cannot listen on %s:%ld", l->host, l->port);
     return d;
@@ -256,6 +265,7 @@ int server_start(const struct server_config *cfg)
 {
     static int internal_marker;
     server_database_url = cfg->database_url;
+    server_statement_timeout_ms = cfg->statement_timeout_ms;
     server_merchant = (struct server_listener){
         .name = "merchant",
         .host = cfg->host,

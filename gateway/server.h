@@ -22,6 +22,7 @@ struct server_config {
     long port;
     long threads;
     const char *database_url;
+    long statement_timeout_ms;   /* of every statement a request runs; 0: the server's */
     long connection_timeout_s;   /* idle */
     long max_connections;        /* of the merchant API, split between its threads */
     long max_connections_per_ip; /* of the merchant API, 0: none */

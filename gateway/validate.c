@@ -22,6 +22,8 @@
 #define VALIDATE_MAX_METADATA_KEY 40
 #define VALIDATE_MAX_METADATA_VALUE 2000
 #define VALIDATE_MAX_URL 2048
+/* 2^63: metadata numbers stay within int64's range, integer or not. */
+#define VALIDATE_METADATA_NUMBER_LIMIT 9223372036854775808.0
 #define VALIDATE_MAX_LIST_LIMIT 100
 
 static const char *const validate_create_fields[] = {
@@ -300,6 +302,13 @@ int validate_metadata_value(const json_t *v, json_t **out, struct error *err)
         } else if (!json_is_number(value) && !json_is_boolean(value)) {
             return error_set(err, "metadata",
                              "metadata values must be strings, numbers or booleans");
+        } else if (json_is_real(value) &&
+                   (json_real_value(value) < -VALIDATE_METADATA_NUMBER_LIMIT ||
+                    json_real_value(value) >= VALIDATE_METADATA_NUMBER_LIMIT)) {
+            /* PostgreSQL gives such a number back as an integer past int64. */
+            return error_set(err, "metadata",
+                             "metadata numbers must be from -9223372036854775808 to "
+                             "9223372036854775807");
         }
     }
     json_t *copy = json_deep_copy(v);
@@ -390,10 +399,15 @@ int validate_list_query(const char *status, const char *limit, const char *offse
     if (limit != NULL && config_parse_long(limit, 1, VALIDATE_MAX_LIST_LIMIT, &q.limit) != C_OK)
         return error_set(err, "limit", "limit must be an integer from 1 to %d",
                          VALIDATE_MAX_LIST_LIMIT);
-    /* api.md: any offset >= 0 (PostgreSQL takes a bigint); a deep offset costs
-     * no more than the tenant's row count, and starting_after is the fast way. */
+    /* A deep offset makes PostgreSQL walk and drop every row before it: capped,
+     * so one request cannot cost a scan of a big tenant's whole history;
+     * starting_after is the way further, at the cost of one index lookup. */
     if (offset != NULL && config_parse_long(offset, 0, LONG_MAX, &q.offset) != C_OK)
         return error_set(err, "offset", "offset must be a non-negative integer");
+    if (q.offset > VALIDATE_MAX_LIST_OFFSET)
+        return error_set(err, "offset",
+                         "offset must be at most %d; use starting_after to page further",
+                         VALIDATE_MAX_LIST_OFFSET);
     if (starting_after != NULL) {
         struct uuid u;
         if (uuid_parse(starting_after, &u) != C_OK)
@@ -589,6 +603,26 @@ int validate_event_type(const char *type, struct error *err)
         char types[400];
         webhook_endpoint_event_types_text(types, sizeof(types));
         return error_set(err, "type", "type must be one of %s", types);
+    }
+    return C_OK;
+}
+
+int validate_idempotency_key(const char *key, struct error *err)
+{
+    size_t len = strlen(key);
+    /* Bytes PostgreSQL would refuse as text must be a 400, not a failed
+     * statement (a 503 a client would retry forever). */
+    if (len > 0 && !utf8_valid(key, len))
+        return error_set(err, "Idempotency-Key",
+                         "Idempotency-Key must be UTF-8 text without control characters");
+    size_t chars = utf8_length(key);
+    if (chars == 0 || chars > 255)
+        return error_set(err, "Idempotency-Key", "Idempotency-Key must be 1 to 255 characters");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)key[i];
+        if (c < 0x20 || c == 0x7f)
+            return error_set(err, "Idempotency-Key",
+                             "Idempotency-Key must be UTF-8 text without control characters");
     }
     return C_OK;
 }

@@ -27,6 +27,9 @@ struct validate_create_options {
 int validate_create_request(const json_t *body, const struct validate_create_options *opt,
                             struct session *out, struct error *err);
 
+/* The deepest offset GET /checkout-sessions takes; starting_after goes further. */
+#define VALIDATE_MAX_LIST_OFFSET 10000
+
 /* Query parameters of GET /checkout-sessions; NULL = absent. */
 int validate_list_query(const char *status, const char *limit, const char *offset,
                         const char *starting_after, struct session_list_query *out,
@@ -48,6 +51,10 @@ int validate_page_query(const char *limit, const char *starting_after, const cha
 /* The type filter of GET /events: one of the event types
  * (webhook_endpoint_event_types). */
 int validate_event_type(const char *type, struct error *err);
+
+/* The Idempotency-Key header: 1 to 255 characters of UTF-8 text without
+ * control characters (it is stored, compared and echoed in logs as text). */
+int validate_idempotency_key(const char *key, struct error *err);
 
 /* ---- the rules every resource's validation uses --------------------------------------- */
 

@@ -1,17 +1,20 @@
 #include "webhooks.h"
 
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
+#include "core/clock.h"
 #include "event.h"
 #include "core/log.h"
 #include "infra/netguard.h"
 #include "core/result.h"
 #include "core/utf8.h"
 #include "core/uuid.h"
+#include "resolver.h"
 #include "validate.h"
 #include "model/webhook_delivery.h"
 #include "model/webhook_endpoint.h"
@@ -19,6 +22,7 @@
 
 static struct netguard_allowlist webhooks_allowlist;
 static long webhooks_retention_days = 30;
+static long webhooks_resolve_timeout_ms = 2000;
 
 int webhooks_init(const struct webhooks_config *cfg)
 {
@@ -27,7 +31,20 @@ int webhooks_init(const struct webhooks_config *cfg)
         return C_ERR;
     }
     webhooks_retention_days = cfg->event_retention_days;
+    webhooks_resolve_timeout_ms = cfg->resolve_timeout_ms;
+    struct resolver_config rc = {.timeout_ms = cfg->resolve_timeout_ms};
+    if (resolver_init(&rc) != C_OK) {
+        log_error("cannot start the webhook URL resolver");
+        return C_ERR;
+    }
     return C_OK;
+}
+
+void webhooks_shutdown(void)
+{
+    /* Every suspended request is answered once the pending lookups are; the
+     * threads of abandoned ones (still in getaddrinfo) end with the process. */
+    resolver_shutdown(clock_now_us());
 }
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -48,7 +65,8 @@ static enum MHD_Result webhooks_find_unknown(void *cls, enum MHD_ValueKind kind,
         if (strcmp(key, u->allowed[i]) == 0)
             return MHD_YES;
     }
-    snprintf(u->name, sizeof(u->name), "%s", key);
+    /* Valid UTF-8 (http_request_new refused the rest): cut between characters. */
+    utf8_truncate(key, u->name, sizeof(u->name));
     u->found = true;
     return MHD_NO;
 }
@@ -108,15 +126,106 @@ static enum MHD_Result webhooks_endpoint_not_found(struct http_request *req, con
                               "Webhook endpoint with ID %s not found or access denied", id);
 }
 
-/* Where an endpoint may send: netguard's rules, https only for live keys. */
-static bool webhooks_url_ok(struct http_request *req, const char *url)
+/* An endpoint create or update whose input is valid, until its URL is known
+ * to be allowed: owned by the handler, or by the request (resume_ctx) while
+ * its host is being looked up. */
+struct webhooks_pending {
+    struct webhook_endpoint_input in;
+    bool update;
+    char id[UUID_STR_LEN]; /* update: the endpoint */
+    struct resolver_job *job;
+};
+
+static void webhooks_pending_free(void *ctx)
+{
+    struct webhooks_pending *p = ctx;
+    if (p == NULL)
+        return;
+    resolver_job_release(p->job);
+    webhook_endpoint_input_free(&p->in);
+    free(p);
+}
+
+static void webhooks_resume(void *conn)
+{
+    MHD_resume_connection(conn);
+}
+
+enum webhooks_url_check {
+    WEBHOOKS_URL_ALLOWED,  /* go on */
+    WEBHOOKS_URL_ANSWERED, /* refused: answered */
+    WEBHOOKS_URL_LOOKING,  /* its host is being looked up: p is the request's now */
+};
+
+static enum MHD_Result webhooks_url_resolved(struct http_request *req, struct db *db);
+
+/* Where an endpoint may send: netguard's rules, https only for live keys. An
+ * address written in the URL is checked at once; a host name is looked up on a
+ * resolver thread, the connection suspended meanwhile, and the request goes on
+ * in webhooks_url_resolved. */
+static enum webhooks_url_check webhooks_check_url(struct http_request *req,
+                                                  struct webhooks_pending *p)
 {
     struct error why = ERROR_INIT;
+    char host[NETGUARD_HOST_MAX + 1];
     bool live = strcmp(req->identity.environment, "live") == 0;
-    if (netguard_check_url(url, live, &webhooks_allowlist, &why) == C_OK)
-        return true;
-    http_respond_error(req, 400, "validation_error", "url", "%s", why.message);
-    return false;
+    if (netguard_check_url_syntax(p->in.url, live, host, sizeof(host), &why) != C_OK) {
+        http_respond_error(req, 400, "validation_error", "url", "%s", why.message);
+        return WEBHOOKS_URL_ANSWERED;
+    }
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST; /* no DNS: an address, or nothing */
+    if (getaddrinfo(host, NULL, &hints, &res) == 0) {
+        int rc = netguard_check_addresses(res, &webhooks_allowlist, &why);
+        freeaddrinfo(res);
+        if (rc == C_OK)
+            return WEBHOOKS_URL_ALLOWED;
+        http_respond_error(req, 400, "validation_error", "url", "%s", why.message);
+        return WEBHOOKS_URL_ANSWERED;
+    }
+    req->resume = webhooks_url_resolved;
+    req->resume_ctx = p;
+    req->resume_ctx_free = webhooks_pending_free;
+    /* Suspended before the lookup starts: its answer may come at once. */
+    MHD_suspend_connection(req->conn);
+    p->job = resolver_submit(host, webhooks_resume, req->conn);
+    if (p->job == NULL)
+        MHD_resume_connection(req->conn); /* webhooks_url_resolved answers 503 */
+    return WEBHOOKS_URL_LOOKING;
+}
+
+static enum MHD_Result webhooks_store_create(struct http_request *req, struct db *db,
+                                             struct webhooks_pending *p);
+static enum MHD_Result webhooks_store_update(struct http_request *req, struct db *db,
+                                             struct webhooks_pending *p);
+
+static enum MHD_Result webhooks_url_resolved(struct http_request *req, struct db *db)
+{
+    struct webhooks_pending *p = req->resume_ctx;
+    if (p->job == NULL) {
+        log_warn("webhook URL lookup not started: shutting down or %d lookups running",
+                 RESOLVER_MAX_RUNNING);
+        return http_respond_unavailable(req);
+    }
+    const struct addrinfo *addrs = NULL;
+    struct error why = ERROR_INIT;
+    switch (resolver_job_outcome(p->job, &addrs)) {
+    case RESOLVER_TIMED_OUT:
+        return http_respond_error(req, 400, "validation_error", "url",
+                                  "url host did not resolve within %ld ms",
+                                  webhooks_resolve_timeout_ms);
+    case RESOLVER_PENDING: /* never after on_done */
+    case RESOLVER_FAILED:
+        return http_respond_error(req, 400, "validation_error", "url", "url host does not resolve");
+    case RESOLVER_RESOLVED:
+        break;
+    }
+    if (netguard_check_addresses(addrs, &webhooks_allowlist, &why) != C_OK)
+        return http_respond_error(req, 400, "validation_error", "url", "%s", why.message);
+    return p->update ? webhooks_store_update(req, db, p) : webhooks_store_create(req, db, p);
 }
 
 /* The endpoint object, plus the secret when it is being shown (create and
@@ -145,38 +254,58 @@ static bool webhooks_new_secret(char secret[WEBHOOK_SECRET_MAX])
 
 /* ---- endpoints -------------------------------------------------------------- */
 
+static enum MHD_Result webhooks_store_create(struct http_request *req, struct db *db,
+                                             struct webhooks_pending *p)
+{
+    char secret[WEBHOOK_SECRET_MAX];
+    struct webhook_endpoint e;
+    if (!webhooks_new_secret(secret) ||
+        webhook_endpoint_store_create(db, req->identity.organization_id, req->identity.environment,
+                                      &p->in, secret, &e) != C_OK) {
+        OPENSSL_cleanse(secret, sizeof(secret));
+        return http_respond_unavailable(req);
+    }
+    enum MHD_Result rc = webhooks_respond_endpoint(req, 201, &e, secret);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    return rc;
+}
+
+/* Creates or updates once the URL is allowed; p is freed here unless the
+ * request took it over for a lookup. */
+static enum MHD_Result webhooks_store_when_allowed(struct http_request *req, struct db *db,
+                                                   struct webhooks_pending *p)
+{
+    enum webhooks_url_check check = WEBHOOKS_URL_ALLOWED;
+    if (!p->update || p->in.has_url)
+        check = webhooks_check_url(req, p);
+    if (check == WEBHOOKS_URL_LOOKING)
+        return MHD_YES;
+    enum MHD_Result rc = MHD_YES;
+    if (check == WEBHOOKS_URL_ALLOWED)
+        rc = p->update ? webhooks_store_update(req, db, p) : webhooks_store_create(req, db, p);
+    webhooks_pending_free(p);
+    return rc;
+}
+
 enum MHD_Result webhooks_endpoint_create(struct http_request *req, struct db *db)
 {
     json_t *body;
     enum MHD_Result rc = http_read_json_object(req, &body);
     if (body == NULL)
         return rc;
-    struct webhook_endpoint_input in;
-    memset(&in, 0, sizeof(in));
-    struct error verr;
-    int valid = validate_webhook_endpoint_create(body, &in, &verr);
-    json_decref(body);
-    if (valid != C_OK) {
-        webhook_endpoint_input_free(&in);
-        return http_respond_error(req, 400, "validation_error", verr.param, "%s", verr.message);
-    }
-    if (!webhooks_url_ok(req, in.url)) {
-        webhook_endpoint_input_free(&in);
-        return MHD_YES;
-    }
-    char secret[WEBHOOK_SECRET_MAX];
-    struct webhook_endpoint e;
-    if (!webhooks_new_secret(secret) ||
-        webhook_endpoint_store_create(db, req->identity.organization_id, req->identity.environment,
-                                      &in, secret, &e) != C_OK) {
-        OPENSSL_cleanse(secret, sizeof(secret));
-        webhook_endpoint_input_free(&in);
+    struct webhooks_pending *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        json_decref(body);
         return http_respond_unavailable(req);
     }
-    webhook_endpoint_input_free(&in);
-    rc = webhooks_respond_endpoint(req, 201, &e, secret);
-    OPENSSL_cleanse(secret, sizeof(secret));
-    return rc;
+    struct error verr;
+    int valid = validate_webhook_endpoint_create(body, &p->in, &verr);
+    json_decref(body);
+    if (valid != C_OK) {
+        webhooks_pending_free(p);
+        return http_respond_error(req, 400, "validation_error", verr.param, "%s", verr.message);
+    }
+    return webhooks_store_when_allowed(req, db, p);
 }
 
 enum MHD_Result webhooks_endpoint_list(struct http_request *req, struct db *db)
@@ -232,6 +361,19 @@ enum MHD_Result webhooks_endpoint_get(struct http_request *req, struct db *db)
     return webhooks_respond_endpoint(req, 200, &e, NULL);
 }
 
+static enum MHD_Result webhooks_store_update(struct http_request *req, struct db *db,
+                                             struct webhooks_pending *p)
+{
+    struct webhook_endpoint e;
+    bool found = false;
+    if (webhook_endpoint_store_update(db, req->identity.organization_id, req->identity.environment,
+                                      p->id, &p->in, &e, &found) != C_OK)
+        return http_respond_unavailable(req);
+    if (!found)
+        return webhooks_endpoint_not_found(req, p->id);
+    return webhooks_respond_endpoint(req, 200, &e, NULL);
+}
+
 enum MHD_Result webhooks_endpoint_update(struct http_request *req, struct db *db)
 {
     char id[UUID_STR_LEN];
@@ -241,29 +383,21 @@ enum MHD_Result webhooks_endpoint_update(struct http_request *req, struct db *db
     enum MHD_Result rc = http_read_json_object(req, &body);
     if (body == NULL)
         return rc;
-    struct webhook_endpoint_input in;
-    memset(&in, 0, sizeof(in));
+    struct webhooks_pending *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        json_decref(body);
+        return http_respond_unavailable(req);
+    }
+    p->update = true;
+    memcpy(p->id, id, sizeof(p->id));
     struct error verr;
-    int valid = validate_webhook_endpoint_update(body, &in, &verr);
+    int valid = validate_webhook_endpoint_update(body, &p->in, &verr);
     json_decref(body);
     if (valid != C_OK) {
-        webhook_endpoint_input_free(&in);
+        webhooks_pending_free(p);
         return http_respond_error(req, 400, "validation_error", verr.param, "%s", verr.message);
     }
-    if (in.has_url && !webhooks_url_ok(req, in.url)) {
-        webhook_endpoint_input_free(&in);
-        return MHD_YES;
-    }
-    struct webhook_endpoint e;
-    bool found = false;
-    int stored = webhook_endpoint_store_update(db, req->identity.organization_id,
-                                               req->identity.environment, id, &in, &e, &found);
-    webhook_endpoint_input_free(&in);
-    if (stored != C_OK)
-        return http_respond_unavailable(req);
-    if (!found)
-        return webhooks_endpoint_not_found(req, id);
-    return webhooks_respond_endpoint(req, 200, &e, NULL);
+    return webhooks_store_when_allowed(req, db, p);
 }
 
 enum MHD_Result webhooks_endpoint_delete(struct http_request *req, struct db *db)

@@ -14,10 +14,17 @@
 struct webhooks_config {
     const char *allowlist;     /* CIDRs an endpoint URL may reach although private */
     long event_retention_days; /* events older than this are not shown */
+    /* An endpoint URL's host name is looked up off the server threads
+     * (resolver.h) within this, else the create or update is a 400. */
+    long resolve_timeout_ms;
 };
 
-/* C_ERR: the allowlist does not parse (logged). */
+/* C_ERR: the allowlist does not parse, or the resolver cannot start (logged). */
 int webhooks_init(const struct webhooks_config *cfg);
+/* Waits for the URL lookups in flight, whose requests are suspended (each
+ * ends by CAISSE_WEBHOOK_RESOLVE_TIMEOUT_MS at most); no more are started.
+ * Before the server stops. */
+void webhooks_shutdown(void);
 
 /* Route handlers (routes.c), one per route: the caller is authenticated
  * (req->identity is the tenant); {id} is req->route.params[0], checked to be a

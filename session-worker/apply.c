@@ -132,6 +132,10 @@ static enum apply_decoded apply_decode_create(struct apply_batch *b, const json_
             goto fail;
         b->index[slot] = b->create_count + 1;
     }
+    /* The command's own id, for the commit notification (apply_notified_ids). */
+    const char *command_id = json_string_value(json_object_get(cmd, "id"));
+    if (command_id != NULL && strlen(command_id) < sizeof(c.command_id))
+        memcpy(c.command_id, command_id, strlen(command_id) + 1);
     b->creates[b->create_count++] = c;
     return APPLY_TAKEN;
 fail:
@@ -565,13 +569,22 @@ static int apply_add_id(json_t *ids, json_t *seen, const char *text)
     return C_OK;
 }
 
+/* Whether the batch holds one create command only for the session of creates[first]. */
+static bool apply_single_create(const struct apply_batch *b, size_t first)
+{
+    size_t n = 0;
+    for (size_t i = first; i < b->create_count && n < 2; i++)
+        n += b->creates[i].first == first;
+    return n == 1;
+}
+
 /* The ids to notify: each create not refused (there is no row to read
  * otherwise), as its command spelled it, marked when this batch inserted
  * its row (the gateway then answers 201 without reading it back); then
  * every transition, applied or not (the waiting gateway reads the row to
- * learn the outcome); then the object of every catalog command, marked the
- * same way (the waiting gateway reads its command's outcome). NULL when out
- * of memory. */
+ * learn the outcome); then the object of every catalog command, marked
+ * with its command when that command inserted it (the waiting gateway reads
+ * its command's outcome otherwise). NULL when out of memory. */
 static json_t *apply_notified_ids(const struct apply_batch *b, const struct apply_run *run)
 {
     json_t *ids = json_array();
@@ -581,8 +594,16 @@ static json_t *apply_notified_ids(const struct apply_batch *b, const struct appl
         const struct apply_create *c = &b->creates[i];
         if (apply_create_refused(b, run, i))
             continue;
-        char text[UUID_STR_LEN + 1];
-        if (run->inserted[c->first])
+        char text[1 + UUID_STR_LEN + 1 + UUID_STR_LEN];
+        if (run->inserted[c->first] && apply_single_create(b, c->first) &&
+            b->creates[c->first].command_id[0] != '\0')
+            /* The gateway then knows the row is its own request's, not a
+             * retry's. With several creates for the id in the batch (a key's
+             * retries, a redelivery) no command is named, and a waiting keyed
+             * request reads the row. */
+            snprintf(text, sizeof(text), "%c%s%c%s", NOTIFY_INSERTED_MARK, c->session.id,
+                     NOTIFY_COMMAND_SEPARATOR, b->creates[c->first].command_id);
+        else if (run->inserted[c->first])
             snprintf(text, sizeof(text), "%c%s", NOTIFY_INSERTED_MARK, c->session.id);
         else
             snprintf(text, sizeof(text), "%s", c->session.id);
@@ -591,9 +612,15 @@ static json_t *apply_notified_ids(const struct apply_batch *b, const struct appl
     for (size_t i = 0; rc == C_OK && i < b->transition_count; i++)
         rc = apply_add_id(ids, seen, b->transitions[i].session_id);
     for (size_t i = 0; rc == C_OK && i < b->stored_count; i++) {
-        char text[UUID_STR_LEN + 1];
-        snprintf(text, sizeof(text), "%s%s", run->stored_inserted[i] ? "+" : "",
-                 b->stored[i].command.id);
+        /* Catalog commands are applied one by one: an insert is always known
+         * to be its command's, which the notification names. */
+        char text[1 + UUID_STR_LEN + 1 + UUID_STR_LEN];
+        const struct resource_store_command *c = &b->stored[i].command;
+        if (run->stored_inserted[i])
+            snprintf(text, sizeof(text), "%c%s%c%s", NOTIFY_INSERTED_MARK, c->id,
+                     NOTIFY_COMMAND_SEPARATOR, c->command_id);
+        else
+            snprintf(text, sizeof(text), "%s", c->id);
         rc = apply_add_id(ids, seen, text);
     }
     json_decref(seen);

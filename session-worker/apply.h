@@ -45,7 +45,10 @@ struct apply_create {
      * shares that one's outcome). */
     size_t first;
     char event_id[UUID_STR_LEN]; /* of its created event (first ones only) */
-    size_t event;                /* offset of that event's text in the batch's events */
+    /* The command's id ("" if it had none fit): the notification names the
+     * command that inserted a session whose id retries share (a keyed create). */
+    char command_id[UUID_STR_LEN];
+    size_t event; /* offset of that event's text in the batch's events */
 };
 
 /* A command of a catalog resource (model/resource_store.h), decoded. */

@@ -63,6 +63,7 @@ int db_init(struct db *db, const char *conninfo)
     db->prepared = NULL;
     db->nprepared = 0;
     db->prepared_for = 0;
+    db->statement_timeout_ms = 0;
     db->last_error[0] = '\0';
     db->sqlstate[0] = '\0';
     return C_OK;
@@ -86,6 +87,11 @@ void db_close(struct db *db)
     db_prepared_clear(db);
     free(db->conninfo);
     db->conninfo = NULL;
+}
+
+void db_set_statement_timeout(struct db *db, long ms)
+{
+    db->statement_timeout_ms = ms;
 }
 
 bool db_is_connected(const struct db *db)
@@ -159,7 +165,13 @@ int db_ensure(struct db *db)
     if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
         return C_OK;
     db_drop(db);
-    PGconn *conn = PQconnectdb(db->conninfo);
+    /* Keywords before dbname are defaults: the expanded conninfo overrides
+     * them with its own values. */
+    static const char *const keywords[] = {
+        "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
+    const char *values[] = {"5", "1", "30", "10", "3", "30000", db->conninfo, NULL};
+    PGconn *conn = PQconnectdbParams(keywords, values, 1);
     if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
         db_set_error(db, conn ? PQerrorMessage(conn) : "out of memory");
         if (conn != NULL)
@@ -171,6 +183,19 @@ int db_ensure(struct db *db)
      * rendering in logs or psql matches the API. */
     PGresult *r = PQexec(conn, "SET TIME ZONE 'UTC'");
     PQclear(r);
+    if (db->statement_timeout_ms > 0) {
+        /* A number, not text from anywhere: nothing to escape. */
+        char set[64];
+        snprintf(set, sizeof(set), "SET statement_timeout = %ld", db->statement_timeout_ms);
+        r = PQexec(conn, set);
+        bool ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok) {
+            db_set_error(db, PQerrorMessage(conn));
+            PQfinish(conn);
+            return C_ERR;
+        }
+    }
     db->conn = conn;
     db->connects++;
     return C_OK;
@@ -311,6 +336,14 @@ int db_exec_command_as(struct db *db, const char *statement, const char *sql, in
         return C_ERR;
     PQclear(r);
     return C_OK;
+}
+
+json_t *db_json_value(const char *text)
+{
+    json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+    if (v == NULL)
+        v = json_loads(text, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL);
+    return v;
 }
 
 int db_query_json_array_as(struct db *db, const char *statement, const char *sql, int nparams,

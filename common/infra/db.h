@@ -25,11 +25,22 @@ struct db {
     char **prepared;
     size_t nprepared;
     unsigned long prepared_for;
+    /* statement_timeout of every connection made, in ms; 0: the server's. */
+    long statement_timeout_ms;
 };
 
 /* Copies conninfo; connects lazily on first use, so a service can start before
- * PostgreSQL is up and report itself unready meanwhile. */
+ * PostgreSQL is up and report itself unready meanwhile. Every connection is
+ * made with these libpq parameters unless conninfo sets them itself:
+ * connect_timeout=5 (a bounded connect), keepalives=1 keepalives_idle=30
+ * keepalives_interval=10 keepalives_count=3 tcp_user_timeout=30000 (a peer
+ * that vanished, a failover or a cut network, is noticed within about a
+ * minute instead of waited on forever). */
 int db_init(struct db *db, const char *conninfo);
+/* Sets statement_timeout on this connection and every one it makes later:
+ * for statements on a request's path, which must fail (and answer 503) rather
+ * than hold a thread. 0: the server's setting. Call before the first use. */
+void db_set_statement_timeout(struct db *db, long ms);
 void db_close(struct db *db);
 /* Connects if needed (or the connection broke). C_ERR: unreachable now. */
 int db_ensure(struct db *db);
@@ -75,6 +86,13 @@ int db_exec_affected_as(struct db *db, const char *statement, const char *sql, i
  * (coalesce(json_agg(...), '[]')): runs it and parses that single cell.
  * C_ERR if the statement failed or the cell is not an array; on C_OK *out is
  * a new reference. Measured like db_exec, under the calling function's name. */
+/* Parses a json or jsonb value PostgreSQL returned as text (NULL if it does
+ * not parse). PostgreSQL prints a number with no fraction as its digits,
+ * however large (1e77 comes back as 78 digits), and jansson refuses integers
+ * past int64: those are read as reals, so one such value cannot make a whole
+ * row, or a tenant's whole list, unreadable. */
+json_t *db_json_value(const char *text);
+
 int db_query_json_array_as(struct db *db, const char *statement, const char *sql, int nparams,
                            const char *const *params, json_t **out);
 #define db_query_json_array(db, sql, nparams, params, out)                                         \

@@ -145,7 +145,12 @@ static rd_kafka_conf_t *kafka_base_conf(const char *brokers, struct error *err)
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (kafka_set(conf, "bootstrap.servers", brokers, err) != C_OK ||
         kafka_set(conf, "client.id", "caisse", err) != C_OK ||
-        kafka_set(conf, "log.connection.close", "false", err) != C_OK) {
+        kafka_set(conf, "log.connection.close", "false", err) != C_OK ||
+        /* librdkafka notices a message's timeout (a producer's 503) and its
+         * way back to a restarted broker only when it tries to reconnect; its
+         * default backoff grows to 10 s, which made a 5 s timeout answer after
+         * up to 15 s. At most a second between attempts bounds both. */
+        kafka_set(conf, "reconnect.backoff.max.ms", "1000", err) != C_OK) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

@@ -11,7 +11,6 @@
 #include "core/result.h"
 
 #define NETGUARD_URL_MAX 2048
-#define NETGUARD_HOST_MAX 253 /* longest DNS name */
 
 struct netguard_v4_range {
     uint32_t net;
@@ -286,10 +285,9 @@ static bool netguard_host_char(char c)
            c == '.' || c == '_';
 }
 
-/* Splits url into host (unbracketed) and checks everything but resolution.
- * Strict on purpose: whatever we accept here must mean the same host to
+/* Strict on purpose: whatever we accept here must mean the same host to
  * libcurl, so anything a parser could read two ways is refused. */
-static int netguard_parse_url(const char *url, bool require_https, char *host, size_t hostcap,
+int netguard_check_url_syntax(const char *url, bool require_https, char *host, size_t hostcap,
                               struct error *err)
 {
     size_t len = strnlen(url, NETGUARD_URL_MAX + 1);
@@ -369,13 +367,34 @@ static int netguard_parse_url(const char *url, bool require_https, char *host, s
     return C_OK;
 }
 
+int netguard_check_addresses(const struct addrinfo *res, const struct netguard_allowlist *a,
+                             struct error *err)
+{
+    if (res == NULL)
+        return netguard_fail(err, "url host does not resolve");
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        if (netguard_address_allowed(a, ai->ai_addr))
+            continue;
+        char text[INET6_ADDRSTRLEN] = "?";
+        if (ai->ai_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)ai->ai_addr)->sin_addr, text,
+                      sizeof(text));
+        else if (ai->ai_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, text,
+                      sizeof(text));
+        return error_set(err, "url", "url resolves to a forbidden address (%s %s)",
+                         netguard_class_name(netguard_classify(ai->ai_addr)), text);
+    }
+    return C_OK;
+}
+
 int netguard_check_url(const char *url, bool require_https, const struct netguard_allowlist *a,
                        struct error *err)
 {
     if (url == NULL)
         return netguard_fail(err, "url must not be empty");
     char host[NETGUARD_HOST_MAX + 1];
-    if (netguard_parse_url(url, require_https, host, sizeof(host), err) != C_OK)
+    if (netguard_check_url_syntax(url, require_https, host, sizeof(host), err) != C_OK)
         return C_ERR;
 
     /* AF_UNSPEC and no AI_ADDRCONFIG: every address the name has, since the
@@ -390,21 +409,7 @@ int netguard_check_url(const char *url, bool require_https, const struct netguar
             freeaddrinfo(res);
         return netguard_fail(err, "url host does not resolve");
     }
-    int rc = C_OK;
-    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        if (netguard_address_allowed(a, ai->ai_addr))
-            continue;
-        char text[INET6_ADDRSTRLEN] = "?";
-        if (ai->ai_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)ai->ai_addr)->sin_addr, text,
-                      sizeof(text));
-        else if (ai->ai_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, text,
-                      sizeof(text));
-        rc = error_set(err, "url", "url resolves to a forbidden address (%s %s)",
-                       netguard_class_name(netguard_classify(ai->ai_addr)), text);
-        break;
-    }
+    int rc = netguard_check_addresses(res, a, err);
     freeaddrinfo(res);
     return rc;
 }

@@ -26,6 +26,9 @@ enum netguard_class {
 };
 
 #define NETGUARD_ALLOWLIST_MAX 32
+#define NETGUARD_HOST_MAX 253 /* longest DNS name */
+
+struct addrinfo;
 
 struct netguard_cidr {
     int family; /* AF_INET or AF_INET6 */
@@ -56,5 +59,13 @@ bool netguard_address_allowed(const struct netguard_allowlist *a, const struct s
  * a message fit for the API client in err (param "url"). */
 int netguard_check_url(const char *url, bool require_https, const struct netguard_allowlist *a,
                        struct error *err);
+/* netguard_check_url in two halves, for a caller that resolves the host
+ * itself (the gateway, off its request threads): everything but the lookup,
+ * the host (unbracketed, at most NETGUARD_HOST_MAX bytes, hostcap > that) into
+ * host; then the addresses the lookup gave (NULL: it found none). */
+int netguard_check_url_syntax(const char *url, bool require_https, char *host, size_t hostcap,
+                              struct error *err);
+int netguard_check_addresses(const struct addrinfo *res, const struct netguard_allowlist *a,
+                             struct error *err);
 
 #endif

@@ -11,12 +11,15 @@
  *       learn the outcome); the object (product...) of every catalog command,
  *       applied or refused (a listener reads the command's outcome,
  *       model/command_outcome.h). The id of an object whose row this batch
- *       inserted is prefixed with NOTIFY_INSERTED_MARK: that object is the one
- *       its Idempotency-Key names, and nothing needs to be read. Malformed
- *       commands, and session creates that PostgreSQL refused, are not named.
- *       One batch may send several notifications (see NOTIFY_PAYLOAD_MAX). The
- *       gateway waits on it to answer 201 (or to answer a completion, an expiry,
- *       a catalog write).
+ *       inserted is prefixed with NOTIFY_INSERTED_MARK and, when the batch held
+ *       a single create command for that id, followed by NOTIFY_COMMAND_SEPARATOR
+ *       and that command's id ("+<id>:<command id>"): that command made the
+ *       object, and nothing needs to be read. (Retries of one Idempotency-Key
+ *       share an object id, so only the command tells a waiting request whether
+ *       the row is its own.) Malformed commands, and session creates that
+ *       PostgreSQL refused, are not named. One batch may send several
+ *       notifications (see NOTIFY_PAYLOAD_MAX). The gateway waits on it to
+ *       answer 201 (or to answer a completion, an expiry, a catalog write).
  *   caisse_outbox (outbox.h)  new outbox rows; wakes the relay. */
 #ifndef CAISSE_NOTIFY_H
 #define CAISSE_NOTIFY_H
@@ -27,6 +30,7 @@
 
 #define NOTIFY_SESSION_APPLIED "caisse_session_applied"
 #define NOTIFY_INSERTED_MARK '+'
+#define NOTIFY_COMMAND_SEPARATOR ':'
 /* PostgreSQL rejects payloads of 8000 bytes or more; stay well below. */
 #define NOTIFY_PAYLOAD_MAX 7000
 

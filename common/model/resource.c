@@ -8,6 +8,7 @@
 
 #include "core/result.h"
 #include "core/rfc3339.h"
+#include "infra/db.h"
 
 #define RESOURCE_AT(obj, f) ((char *)(obj) + (f)->offset)
 #define RESOURCE_CONST_AT(obj, f) ((const char *)(obj) + (f)->offset)
@@ -720,7 +721,7 @@ int resource_read_row(const struct resource *r, const PGresult *res, int row, vo
             resource_set_int(obj, f, strtoll(s, NULL, 10));
             break;
         case RESOURCE_OBJECT:
-            o = json_loads(s, 0, NULL);
+            o = db_json_value(s); /* stored numbers past int64 read as reals */
             if (!json_is_object(o)) {
                 json_decref(o);
                 return C_ERR;

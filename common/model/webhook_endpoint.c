@@ -125,7 +125,7 @@ static int webhook_endpoint_from_row(const PGresult *r, int row, struct webhook_
     e.url = webhook_endpoint_row_string(r, row, 2);
     e.enabled_events = json_loads(PQgetvalue(r, row, 3), 0, NULL);
     e.description = webhook_endpoint_row_string(r, row, 4);
-    e.metadata = json_loads(PQgetvalue(r, row, 5), 0, NULL);
+    e.metadata = db_json_value(PQgetvalue(r, row, 5));
     e.disabled = PQgetvalue(r, row, 6)[0] == 't';
     e.disabled_reason = webhook_endpoint_row_string(r, row, 7);
     e.created_at = strtoll(PQgetvalue(r, row, 8), NULL, 10);

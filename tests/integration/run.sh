@@ -16,7 +16,8 @@ export CAISSE_GATEWAY_INTERNAL_PORT=$((CAISSE_GATEWAY_PORT + 1))
 # The workers' ops listeners (healthz, readyz, metrics), derived from the gateway's port like
 # everything else, so parallel stacks never collide. +10 and +20 are the short-TTL gateway
 # and the webhook receiver; tests/integration/metrics.c starts a gateway of its own at +34,
-# tests/integration/limits.c four at +40, +42, +44, +46.
+# tests/integration/limits.c four at +40, +42, +44, +46, bounds.c two at +36 and +38,
+# faults.c one at +48 (each with its internal API at +1).
 export CAISSE_SESSION_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 30))
 export CAISSE_EXPIRY_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 31))
 export CAISSE_WEBHOOK_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 32))
@@ -59,10 +60,10 @@ teardown() {
   receiver_pid=$(cat "$CAISSE_STACK_DIR/run/webhook-receiver.pid" 2>/dev/null || true)
   if [ -n "$receiver_pid" ]; then kill "$receiver_pid" 2>/dev/null || true; fi
   local extra extra_pid
-  # The extra gateways: the short-TTL one, and the metrics and limits suites' own if a crash
-  # left them.
+  # The extra gateways: the short-TTL one, and the tests' own if a crash left one.
   for extra in gateway-short-ttl gateway-metrics gateway-limits-keys gateway-limits-orgs \
-    gateway-limits-clients gateway-limits-flood; do
+    gateway-limits-clients gateway-limits-flood gateway-slow-dns gateway-no-db \
+    gateway-statement-timeout; do
     extra_pid=$(cat "$CAISSE_STACK_DIR/run/$extra.pid" 2>/dev/null || true)
     if [ -n "$extra_pid" ] && kill "$extra_pid" 2>/dev/null; then
       for _ in $(seq 1 100); do kill -0 "$extra_pid" 2>/dev/null || break; sleep 0.1; done
@@ -93,6 +94,7 @@ org_a=$(org "Tenant A" XOF)
 org_b=$(org "Tenant B" XOF)
 org_list=$(org "Tenant List" XOF)
 org_usd=$(org "Tenant USD" USD)
+org_schemathesis=$(org "Tenant Schemathesis" XOF)
 export CAISSE_TEST_URL="http://127.0.0.1:$CAISSE_GATEWAY_PORT"
 export CAISSE_TEST_KEY_A=$(key "$org_a" test)
 export CAISSE_TEST_KEY_A_LIVE=$(key "$org_a" live)
@@ -100,9 +102,13 @@ export CAISSE_TEST_KEY_B=$(key "$org_b" test)
 export CAISSE_TEST_KEY_LIST=$(key "$org_list" test)
 export CAISSE_TEST_KEY_LIST_LIVE=$(key "$org_list" live)
 export CAISSE_TEST_KEY_USD=$(key "$org_usd" test)
+# tests/schemathesis fills a tenant of its own with whatever it generates.
+export CAISSE_TEST_SCHEMATHESIS_KEY=$(key "$org_schemathesis" test)
 export CAISSE_TEST_ORG_A="$org_a"
 export CAISSE_TEST_INTERNAL_URL="http://127.0.0.1:$CAISSE_GATEWAY_INTERNAL_PORT"
 export CAISSE_TEST_INTERNAL_TOKEN=$(cat "$CAISSE_STACK_DIR/internal-token")
+# Every gateway the tests start besides the stack's derives keyed session ids like it does.
+export CAISSE_IDEMPOTENCY_SECRET=$(cat "$CAISSE_STACK_DIR/idempotency-secret")
 export CAISSE_TEST_ADMIN="$ADMIN"
 export CAISSE_TEST_SESSION_WORKER_OPS_URL="http://127.0.0.1:$CAISSE_SESSION_WORKER_OPS_PORT"
 export CAISSE_TEST_EXPIRY_WORKER_OPS_URL="http://127.0.0.1:$CAISSE_EXPIRY_WORKER_OPS_PORT"
@@ -160,6 +166,12 @@ fi
 
 # The fault suite stops Kafka under the other suites' feet, so it runs alone, last.
 "$REPO/build/bin/integration-tests" --jobs 2 --filter '!(faults)/*' "$@"
+
+# Property-based tests from the OpenAPI document (schemathesis, pinned from PyPI) on both
+# listeners while the whole stack is up: no 5xx, every response as documented. What they
+# send reaches Kafka too, so the contract check below sees that as well.
+bash "$REPO/tests/schemathesis/run.sh"
+
 "$REPO/build/bin/integration-tests" --jobs 1 --filter 'faults/*' "$@"
 
 # Last, while the stack is still up: every command and event the suites left on Kafka

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -392,4 +393,73 @@ int test_shell(const char *fmt, ...)
     int rc = system(cmd);
     free(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* ---- gateways of a test's own -------------------------------------------------------- */
+
+static void own_gateway_file(const char *name, const char *ext, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/run/%s.%s", test_env("CAISSE_STACK_DIR"), name, ext);
+}
+
+void test_own_gateway_start(const char *name, int offset, const char *env, char *url, size_t urllen)
+{
+    char pidfile[1024], exitfile[1024];
+    own_gateway_file(name, "pid", pidfile, sizeof(pidfile));
+    own_gateway_file(name, "exit", exitfile, sizeof(exitfile));
+    unlink(exitfile);
+    long port = strtol(test_env("CAISSE_GATEWAY_PORT"), NULL, 10) + offset;
+    const char *dir = test_env("CAISSE_STACK_DIR");
+    /* A supervisor shell keeps the exit status, as stack.sh does for the services. */
+    int rc = test_shell("%s CAISSE_GATEWAY_PORT=%ld CAISSE_GATEWAY_INTERNAL_PORT=%ld"
+                        " setsid bash -c '\"$1\" & pid=$!; echo $pid >\"$2\"; wait $pid;"
+                        " echo $? >\"$3\"' own-gateway %s/build/bin/caisse-gateway %s %s"
+                        " >>%s/logs/%s.log 2>&1 </dev/null &",
+                        env != NULL ? env : "", port, port + 1, test_env("CAISSE_TEST_REPO"),
+                        pidfile, exitfile, dir, name);
+    cr_assert_eq(rc, 0, "cannot start %s", name);
+    snprintf(url, urllen, "http://127.0.0.1:%ld", port);
+    for (int i = 0; i < 150; i++) {
+        if (test_shell("curl -fsS -o /dev/null %s/healthz 2>/dev/null", url) == 0)
+            return;
+        test_sleep_ms(200);
+    }
+    cr_assert_fail("%s did not answer on %s within 30 s", name, url);
+}
+
+int test_own_gateway_stop(const char *name, long timeout_ms)
+{
+    char pidfile[1024], exitfile[1024];
+    own_gateway_file(name, "pid", pidfile, sizeof(pidfile));
+    own_gateway_file(name, "exit", exitfile, sizeof(exitfile));
+    FILE *f = fopen(pidfile, "r");
+    if (f == NULL)
+        return -2;
+    char line[32] = "";
+    char *ok = fgets(line, sizeof(line), f);
+    fclose(f);
+    long pid = ok != NULL ? strtol(line, NULL, 10) : 0;
+    if (pid <= 0 || kill((pid_t)pid, SIGTERM) != 0) {
+        unlink(pidfile);
+        return -2;
+    }
+    int status = -1;
+    for (long waited = 0; waited <= timeout_ms && status < 0; waited += 50) {
+        FILE *e = fopen(exitfile, "r");
+        if (e != NULL) {
+            char v[16] = "";
+            char *got = fgets(v, sizeof(v), e);
+            fclose(e);
+            char *end = NULL;
+            long n = got != NULL ? strtol(v, &end, 10) : -1;
+            if (end != NULL && end != v)
+                status = (int)n;
+        }
+        if (status < 0)
+            test_sleep_ms(50);
+    }
+    if (status < 0)
+        kill((pid_t)pid, SIGKILL);
+    unlink(pidfile);
+    return status;
 }

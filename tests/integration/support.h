@@ -142,4 +142,17 @@ void test_service_start(const char *name, const char *env);
 /* stack.sh stop-service (SIGTERM, graceful). */
 void test_service_stop(const char *name);
 
+/* ---- gateways of a test's own -------------------------------------------------------- */
+
+/* Starts a caisse-gateway named name (pid in $CAISSE_STACK_DIR/run/<name>.pid, exit
+ * status in run/<name>.exit, log in logs/<name>.log, all reaped by run.sh if a test
+ * crashes) on CAISSE_GATEWAY_PORT + offset (its internal API on + offset + 1), the
+ * stack's settings otherwise, with env ("NAME=value ...", may be NULL) in front;
+ * waits up to 30 s for its /healthz. url: its merchant base URL. */
+void test_own_gateway_start(const char *name, int offset, const char *env, char *url,
+                            size_t urllen);
+/* SIGTERM, then waits up to timeout_ms for it to exit: its exit status, or -1 if it
+ * was still running (it is then killed). -2 if it was not running. */
+int test_own_gateway_stop(const char *name, long timeout_ms);
+
 #endif

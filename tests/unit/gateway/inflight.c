@@ -106,7 +106,7 @@ static void deliver(struct fake *f, bool ok)
 
 static void notify(const char *payload)
 {
-    inflight_notified(&table, payload, '+', &listener_ctx);
+    inflight_notified(&table, payload, '+', ':', &listener_ctx);
 }
 
 /* Lets us of monotonic time pass, then runs the listener's deadline scan. */
@@ -152,6 +152,40 @@ Test(inflight, inserted_mark_tells_decide_the_batch_inserted_the_row)
     notify("+" SESSION_A);
     assert_answered(&f, 201);
     cr_assert_eq(f.reasons[0], INFLIGHT_INSERTED);
+}
+
+/* A keyed create's id is derived from its key, so a retry waits on the same
+ * session: only the command the notification names inserted the row. */
+Test(inflight, inserted_row_is_a_keyed_commands_own_only_when_the_notification_names_it)
+{
+    struct fake mine, retry;
+    add(&mine, SESSION_A, (unsigned[]){201}, 1);
+    mine.command.command_id = "cmd-1";
+    add(&retry, SESSION_A, (unsigned[]){200}, 1);
+    retry.command.command_id = "cmd-2";
+    deliver(&mine, true);
+    deliver(&retry, true);
+    notify("+" SESSION_A ":cmd-1");
+    assert_answered(&mine, 201);
+    assert_answered(&retry, 200);
+    cr_assert_eq(mine.reasons[0], INFLIGHT_INSERTED);
+    cr_assert_eq(retry.reasons[0], INFLIGHT_APPLIED);
+}
+
+Test(inflight, inserted_row_without_a_named_command_is_only_applied_for_a_keyed_command)
+{
+    struct fake keyed, plain;
+    add(&keyed, SESSION_A, (unsigned[]){200}, 1);
+    keyed.command.command_id = "cmd-1";
+    add(&plain, SESSION_B, (unsigned[]){201}, 1);
+    deliver(&keyed, true);
+    deliver(&plain, true);
+    /* Several creates of A in the batch: none named; B's command has no id. */
+    notify("+" SESSION_A ",+" SESSION_B ":cmd-9");
+    assert_answered(&keyed, 200);
+    assert_answered(&plain, 201);
+    cr_assert_eq(keyed.reasons[0], INFLIGHT_APPLIED);
+    cr_assert_eq(plain.reasons[0], INFLIGHT_INSERTED);
 }
 
 Test(inflight, decision_before_the_delivery_report_is_answered_when_the_report_comes)

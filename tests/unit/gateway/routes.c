@@ -582,3 +582,26 @@ Test(routes, empty_segment_is_no_parameter)
         cr_assert_eq(m.outcome, ROUTES_NOT_FOUND, "%s", urls[i]);
     }
 }
+
+Test(routes, path_is_cut_between_utf8_characters_never_inside_one)
+{
+    char small[8];
+    /* "/abcde" then é: a 7-byte cut would keep half of it. */
+    routes_path("/abcde\xc3\xa9xyz", small, sizeof(small));
+    cr_assert_str_eq(small, "/abcde");
+}
+
+Test(routes, long_multibyte_parameter_is_cut_between_characters)
+{
+    char url[400];
+    size_t n = (size_t)snprintf(url, sizeof(url), "/checkout-sessions/");
+    /* 31 é (62 bytes) then a 3-byte €: the 63-byte cut falls inside the €. */
+    for (int i = 0; i < 31; i++, n += 2)
+        memcpy(url + n, "\xc3\xa9", 2);
+    memcpy(url + n, "\xe2\x82\xac\xe2\x82\xac", 7);
+    struct routes_match m = match_url(ROUTES_MERCHANT, "GET", url);
+    cr_assert_eq(m.outcome, ROUTES_FOUND);
+    cr_assert_eq(strlen(m.params[0]), 62, "%zu", strlen(m.params[0]));
+    for (size_t i = 0; i < 62; i += 2)
+        cr_assert_eq(memcmp(m.params[0] + i, "\xc3\xa9", 2), 0);
+}

@@ -791,6 +791,20 @@ Test(validate, create_accepts_the_seeds_cart_items_pattern)
     json_decref(body);
 }
 
+Test(validate, create_keeps_metadata_numbers_within_int64s_range)
+{
+    struct session s;
+    expect_ok(WITH("\"metadata\":{\"max\":9223372036854775807,\"min\":-9223372036854775808,"
+                   "\"big\":9.2e18,\"tiny\":1e-300}"),
+              &s);
+    session_free(&s);
+    /* PostgreSQL gives these back as integers past int64, which no reader parses. */
+    const char *msg = "metadata numbers must be from -9223372036854775808 to 9223372036854775807";
+    expect_error(WITH("\"metadata\":{\"n\":-1.2818525023491732e+77}"), "metadata", msg);
+    expect_error(WITH("\"metadata\":{\"n\":9.3e18}"), "metadata", msg);
+    expect_error(WITH("\"metadata\":{\"n\":1e300}"), "metadata", msg);
+}
+
 Test(validate, create_rejects_metadata_that_is_not_an_object)
 {
     expect_error(WITH("\"metadata\":[\"a\"]"), "metadata", "metadata must be an object");
@@ -1013,7 +1027,7 @@ Test(validate, list_rejects_limit_0_and_malformed_limits)
                           "limit must be an integer from 1 to 100");
 }
 
-Test(validate, list_accepts_any_non_negative_offset)
+Test(validate, list_accepts_offsets_up_to_the_cap)
 {
     struct session_list_query q;
     struct error err;
@@ -1021,8 +1035,16 @@ Test(validate, list_accepts_any_non_negative_offset)
     cr_assert_eq(q.offset, 0);
     cr_assert_eq(validate_list_query(NULL, NULL, "40", NULL, &q, &err), C_OK);
     cr_assert_eq(q.offset, 40);
-    cr_assert_eq(validate_list_query(NULL, NULL, "5000000000", NULL, &q, &err), C_OK);
-    cr_assert_eq(q.offset, 5000000000L);
+    cr_assert_eq(validate_list_query(NULL, NULL, "10000", NULL, &q, &err), C_OK);
+    cr_assert_eq(q.offset, 10000);
+}
+
+Test(validate, list_refuses_an_offset_past_the_cap_and_names_the_cursor)
+{
+    static const char *const deep[] = {"10001", "5000000000"};
+    for (size_t i = 0; i < sizeof(deep) / sizeof(*deep); i++)
+        expect_list_error(NULL, NULL, deep[i], NULL, "offset",
+                          "offset must be at most 10000; use starting_after to page further");
 }
 
 Test(validate, list_rejects_negative_and_malformed_offsets)
@@ -1238,4 +1260,53 @@ Test(validate, create_rejects_a_long_non_ascii_unknown_field_with_a_utf8_message
     json_decref(msg);
     json_decref(param);
     json_decref(body);
+}
+
+Test(validate, idempotency_key_of_1_to_255_characters_of_text)
+{
+    struct error err;
+    char longest[256];
+    memset(longest, 'k', 255);
+    longest[255] = '\0';
+    cr_assert_eq(validate_idempotency_key("order-12345", &err), C_OK);
+    cr_assert_eq(validate_idempotency_key("commande-n\xc2\xb0-42 \xe2\x82\xac", &err), C_OK);
+    cr_assert_eq(validate_idempotency_key(longest, &err), C_OK);
+    longest[254] = '\0';
+    cr_assert_eq(validate_idempotency_key(longest, &err), C_OK);
+    /* Characters, not bytes: 255 é are 510 bytes. */
+    char accents[2 * 255 + 1];
+    for (int i = 0; i < 255; i++)
+        memcpy(accents + 2 * i, "\xc3\xa9", 2);
+    accents[2 * 255] = '\0';
+    cr_assert_eq(validate_idempotency_key(accents, &err), C_OK);
+}
+
+Test(validate, idempotency_key_empty_or_too_long_is_refused)
+{
+    struct error err;
+    char toolong[257], accents[2 * 256 + 1];
+    memset(toolong, 'k', 256);
+    toolong[256] = '\0';
+    for (int i = 0; i < 256; i++)
+        memcpy(accents + 2 * i, "\xc3\xa9", 2);
+    accents[2 * 256] = '\0';
+    const char *const bad[] = {"", toolong, accents};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        cr_assert_eq(validate_idempotency_key(bad[i], &err), C_ERR);
+        cr_assert_str_eq(err.param, "Idempotency-Key");
+        cr_assert_str_eq(err.message, "Idempotency-Key must be 1 to 255 characters");
+    }
+}
+
+Test(validate, idempotency_key_that_is_not_utf8_text_is_refused)
+{
+    struct error err;
+    const char *const bad[] = {"\xff\xfe", "key-\xc3",  "\xc0\xaf",
+                               "a\x01b",   "tab\there", "del\x7f"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        cr_assert_eq(validate_idempotency_key(bad[i], &err), C_ERR, "case %zu", i);
+        cr_assert_str_eq(err.param, "Idempotency-Key");
+        cr_assert_str_eq(err.message,
+                         "Idempotency-Key must be UTF-8 text without control characters");
+    }
 }

@@ -395,7 +395,8 @@ static struct apply_store fake_store(struct fake *f)
 static void assert_journal(const struct fake *f, const char *const *expected, size_t n)
 {
     for (size_t i = 0; i < n && i < f->lines; i++)
-        cr_assert_str_eq(f->journal[i], expected[i], "step %zu", i);
+        cr_assert_str_eq(f->journal[i], expected[i], "step %zu: \"%s\", expected \"%s\"", i,
+                         f->journal[i], expected[i]);
     cr_assert_eq(f->lines, n, "%zu steps, expected %zu", f->lines, n);
 }
 
@@ -521,7 +522,9 @@ Test(apply, a_create_replayed_in_the_batch_is_applied_once)
     struct apply_stats st = commit_ok(&f, &b);
     /* One insert of each session, one created event each; every spelling named. */
     char notify[300];
-    snprintf(notify, sizeof(notify), "NOTIFY +%s,+%s,+%s +wake", S1, S2, upper);
+    /* S1 had several creates: no command is named for it (a waiting keyed
+     * request reads the row); S2 had one, "cmd", named after its id. */
+    snprintf(notify, sizeof(notify), "NOTIFY +%s,+%s:cmd,+%s +wake", S1, S2, upper);
     ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1 "," S2, "COPY created:" S1 " created:" S2, notify,
                    "COMMIT");
     cr_assert_eq(st.inserted, 2);
@@ -545,7 +548,7 @@ Test(apply, a_batch_inserts_then_transitions_then_writes_every_event_in_order)
     struct apply_stats st = commit_ok(&f, &b);
     ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1 "," S2, "complete " S1, "expire " S2, "expire " S1,
                    "COPY created:" S1 " created:" S2 " completed:" S1 " expired:" S2,
-                   "NOTIFY +" S1 ",+" S2 "," S1 "," S2 " +wake", "COMMIT");
+                   "NOTIFY +" S1 ":cmd,+" S2 ":cmd," S1 "," S2 " +wake", "COMMIT");
     cr_assert_eq(st.inserted, 2);
     cr_assert_eq(st.existing, 0);
     cr_assert_eq(st.completed, 1);
@@ -624,7 +627,7 @@ Test(apply, a_failure_that_is_not_the_data_is_retried_with_the_same_events)
     struct apply_stats st;
     cr_assert_eq(apply_commit(&store, &b, &st), C_ERR);
     ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1, "expire " S1, "COPY created:" S1 " expired:" S1,
-                   "NOTIFY +" S1 "," S1 " +wake", "COMMIT", "ROLLBACK");
+                   "NOTIFY +" S1 ":cmd," S1 " +wake", "COMMIT", "ROLLBACK");
     cr_assert_eq(f.table.n, 0, "nothing committed");
     char first[2][200];
     memcpy(first, f.events, sizeof(first));
@@ -655,7 +658,7 @@ Test(apply, a_create_refused_as_invalid_data_is_skipped_and_the_rest_applied)
                    /* again, command by command */
                    "BEGIN", "SAVEPOINT", "INSERT " S1, "SAVEPOINT", "INSERT " S2, "ROLLBACK TO",
                    "SAVEPOINT", "complete " S1, "COPY created:" S1 " completed:" S1,
-                   "NOTIFY +" S1 "," S1 " +wake", "COMMIT");
+                   "NOTIFY +" S1 ":cmd," S1 " +wake", "COMMIT");
     cr_assert_eq(st.inserted, 1);
     cr_assert_eq(st.existing, 0);
     cr_assert_eq(st.completed, 1);
@@ -677,7 +680,7 @@ Test(apply, a_transition_refused_as_invalid_data_is_skipped_and_the_rest_applied
     ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1, "complete " S2, "ROLLBACK", "BEGIN", "SAVEPOINT",
                    "INSERT " S1, "SAVEPOINT", "complete " S2, "ROLLBACK TO", "SAVEPOINT",
                    "expire " S1, "COPY created:" S1 " expired:" S1,
-                   "NOTIFY +" S1 "," S2 "," S1 " +wake", "COMMIT");
+                   "NOTIFY +" S1 ":cmd," S2 "," S1 " +wake", "COMMIT");
     cr_assert_eq(st.inserted, 1);
     cr_assert_eq(st.expired, 1);
     cr_assert_eq(st.rejected, 1);
@@ -762,7 +765,7 @@ Test(apply, catalog_commands_apply_after_the_transitions_with_their_events_and_o
                    "product.update " P1, "product.update " P2,
                    "COPY created:" S1 " completed:" S1 " created:" P1 " updated:" P1,
                    "OUTCOMES applied:" P1 " applied:" P1 " refused(not_found):" P2,
-                   "NOTIFY +" S1 "," S1 ",+" P1 "," P1 "," P2 " +wake", "COMMIT");
+                   "NOTIFY +" S1 ":cmd," S1 ",+" P1 ":" C1 "," P1 "," P2 " +wake", "COMMIT");
     cr_assert_eq(st.stored, 2);
     cr_assert_eq(st.refused, 1);
     cr_assert_eq(st.inserted, 1);
@@ -789,7 +792,7 @@ Test(apply, a_catalog_command_whose_outcome_is_recorded_is_not_applied_again)
     struct apply_stats st = commit_ok(&f, &b);
     ASSERT_JOURNAL(&f, "BEGIN", "RECORDED? 3", "product.create " P1, "product.update " P1,
                    "COPY created:" P1 " updated:" P1, "OUTCOMES applied:" P1 " applied:" P1,
-                   "NOTIFY +" P1 "," P1 " +wake", "COMMIT");
+                   "NOTIFY +" P1 ":" C1 "," P1 " +wake", "COMMIT");
     cr_assert_eq(st.stored, 2);
     /* Kafka delivers the batch again: nothing is applied, nothing written,
      * the objects are still named for whoever waits. */
@@ -817,7 +820,7 @@ Test(apply, a_catalog_command_refused_as_invalid_data_is_recorded_as_refused)
                    "product.create " P1, "ROLLBACK TO", "SAVEPOINT", "product.create " P2,
                    "COPY created:" S1 " created:" P2,
                    "OUTCOMES refused(validation_error):" P1 " applied:" P2,
-                   "NOTIFY +" S1 "," P1 ",+" P2 " +wake", "COMMIT");
+                   "NOTIFY +" S1 ":cmd," P1 ",+" P2 ":" C2 " +wake", "COMMIT");
     cr_assert_eq(st.stored, 1);
     cr_assert_eq(st.refused, 1);
     cr_assert_eq(st.rejected, 1);
@@ -834,6 +837,7 @@ Test(apply, a_batch_without_catalog_commands_makes_no_catalog_statement)
     cr_assert_null(b.stored, "no room taken for catalog commands");
     struct fake f = {0};
     commit_ok(&f, &b);
-    ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1, "COPY created:" S1, "NOTIFY +" S1 " +wake", "COMMIT");
+    ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1, "COPY created:" S1, "NOTIFY +" S1 ":cmd +wake",
+                   "COMMIT");
     apply_batch_free(&b);
 }

@@ -1,4 +1,5 @@
-/* The COPY text-format writer behind bulk inserts (db_copy_append_text). */
+/* The COPY text-format writer behind bulk inserts (db_copy_append_text), and
+ * db_json_value, the reader of the json PostgreSQL prints. */
 #include <criterion/criterion.h>
 
 #include <stdlib.h>
@@ -56,4 +57,21 @@ Test(db, copy_buffer_grows_across_many_rows)
     cr_assert_eq(buf[len - 1], '\n');
     cr_assert_eq(buf[len], '\0');
     free(buf);
+}
+
+Test(db, json_value_reads_what_postgresql_prints)
+{
+    json_t *v = db_json_value("{\"n\": 3, \"r\": 1.5, \"s\": \"x\"}");
+    cr_assert(json_is_object(v));
+    cr_assert(json_is_integer(json_object_get(v, "n")), "small integers stay integers");
+    cr_assert_eq(json_integer_value(json_object_get(v, "n")), 3);
+    json_decref(v);
+    /* jsonb prints 1.28e77 as its 78 digits: a real, not a failure. */
+    v = db_json_value("{\"n\": -128185250234917320000000000000000000000000000000000000000000000000"
+                      "000000000000}");
+    cr_assert(json_is_object(v));
+    cr_assert(json_is_real(json_object_get(v, "n")));
+    cr_assert(json_real_value(json_object_get(v, "n")) < -1.28e77);
+    json_decref(v);
+    cr_assert_null(db_json_value("{not json"));
 }
