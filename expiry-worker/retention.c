@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "model/command_outcome.h"
 #include "model/outbox.h"
 #include "core/clock.h"
 #include "core/result.h"
@@ -30,6 +31,14 @@ int retention_purge(struct db *db, long days, long batch, long budget_ms,
         if (outbox_purge_older_than(db, days, batch, &n) != C_OK)
             return C_ERR;
         totals->events += n;
+    }
+    n = batch;
+    while (n >= batch) {
+        if (service_stopping() || clock_now_ms() >= deadline)
+            return C_OK;
+        if (command_outcome_purge_older_than(db, days, batch, &n) != C_OK)
+            return C_ERR;
+        totals->outcomes += n;
     }
     *finished = true;
     return C_OK;

@@ -1,7 +1,9 @@
-/* Retention: events (outbox rows) and finished webhook deliveries older than
- * CAISSE_EVENT_RETENTION_DAYS are deleted in short batches. The events API
- * already hides them; this keeps the tables from growing without bound.
- * Sessions themselves are kept: they are the merchant's records. */
+/* Retention: events (outbox rows), finished webhook deliveries and the
+ * outcomes of catalog commands older than CAISSE_EVENT_RETENTION_DAYS are
+ * deleted in short batches. The events API already hides old events, and no
+ * gateway waits that long for a command; this keeps the tables from growing
+ * without bound. Sessions and the catalog themselves are kept: they are the
+ * merchant's records. */
 #ifndef CAISSE_EXPIRY_RETENTION_H
 #define CAISSE_EXPIRY_RETENTION_H
 
@@ -12,6 +14,7 @@
 struct retention_totals {
     long events;
     long deliveries;
+    long outcomes;
 };
 
 /* Deletes in batches of batch rows, each its own statement, until nothing

@@ -94,7 +94,7 @@ static unsigned closing_expire_decide(struct pipeline_op *op, struct db *db,
     struct closing_ctx *ctx = op->ctx;
     struct session s;
     bool found = false;
-    if (session_store_get(db, ctx->organization_id, ctx->environment, op->session_id, &s, &found) !=
+    if (session_store_get(db, ctx->organization_id, ctx->environment, op->object_id, &s, &found) !=
             C_OK ||
         !found)
         return 0;
@@ -197,7 +197,7 @@ static unsigned closing_complete_decide(struct pipeline_op *op, struct db *db,
     struct closing_ctx *ctx = op->ctx;
     struct session s;
     bool found = false;
-    if (session_store_get_any(db, op->session_id, &s, &found) != C_OK || !found)
+    if (session_store_get_any(db, op->object_id, &s, &found) != C_OK || !found)
         return 0;
     unsigned status = closing_complete_outcome(op, &s, ctx->payment_reference);
     if (status == 0 && deadline)

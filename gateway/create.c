@@ -68,7 +68,7 @@ static unsigned create_decide(struct pipeline_op *op, struct db *db, enum pipeli
         if (!deadline)
             return 201;
         /* The wait ran out: one last look, a notification may have been missed. */
-        if (session_store_get_any(db, op->session_id, &s, &found) != C_OK || !found)
+        if (session_store_get_any(db, op->object_id, &s, &found) != C_OK || !found)
             return 202;
         session_free(&s);
         return 201;
@@ -85,8 +85,7 @@ static unsigned create_decide(struct pipeline_op *op, struct db *db, enum pipeli
     } else {
         json_t *stored = session_to_json(&s, create_base_url);
         /* Ours as stored, or a twin identical to the second: nothing replayed. */
-        if (stored != NULL &&
-            !(strcmp(s.id, op->session_id) == 0 && json_equal(stored, op->body))) {
+        if (stored != NULL && !(strcmp(s.id, op->object_id) == 0 && json_equal(stored, op->body))) {
             pipeline_op_set_body(op, stored);
             op->replayed = true;
         } else {

@@ -41,7 +41,9 @@ int idempotency_init(const char *secret)
  * contains one), so that no two different tuples hash the same text. */
 static void idempotency_mac(const char *const *parts, size_t n, unsigned char mac[32])
 {
-    unsigned char text[64 + UUID_STR_LEN + 16 + IDEMPOTENCY_KEY_MAX + 8];
+    /* Room for every part whole: a label, a kind, the organization, the
+     * environment and a key of 255 characters of up to 4 bytes each. */
+    unsigned char text[64 + 32 + UUID_STR_LEN + 16 + 4 * IDEMPOTENCY_KEY_MAX + 8];
     size_t used = 0;
     for (size_t i = 0; i < n; i++) {
         size_t len = strnlen(parts[i], sizeof(text) - used - 1);
@@ -56,17 +58,30 @@ static void idempotency_mac(const char *const *parts, size_t n, unsigned char ma
          (int)idempotency_secret_len, text, used, mac, &maclen);
 }
 
-void idempotency_session_id(const char *organization_id, const char *environment, const char *key,
-                            char out[UUID_STR_LEN])
+/* The UUIDv8 of the MAC of parts. */
+static void idempotency_id(const char *const *parts, size_t n, char out[UUID_STR_LEN])
 {
-    const char *parts[] = {"caisse/checkout-session-id/v1", organization_id, environment, key};
     unsigned char mac[32];
-    idempotency_mac(parts, sizeof(parts) / sizeof(parts[0]), mac);
+    idempotency_mac(parts, n, mac);
     struct uuid u;
     memcpy(u.bytes, mac, sizeof(u.bytes));
     u.bytes[6] = (uint8_t)(0x80 | (u.bytes[6] & 0x0f)); /* version 8 */
     u.bytes[8] = (uint8_t)(0x80 | (u.bytes[8] & 0x3f)); /* variant 10 */
     uuid_format(&u, out);
+}
+
+void idempotency_session_id(const char *organization_id, const char *environment, const char *key,
+                            char out[UUID_STR_LEN])
+{
+    const char *parts[] = {"caisse/checkout-session-id/v1", organization_id, environment, key};
+    idempotency_id(parts, sizeof(parts) / sizeof(parts[0]), out);
+}
+
+void idempotency_object_id(const char *kind, const char *organization_id, const char *environment,
+                           const char *key, char out[UUID_STR_LEN])
+{
+    const char *parts[] = {"caisse/catalog-object-id/v1", kind, organization_id, environment, key};
+    idempotency_id(parts, sizeof(parts) / sizeof(parts[0]), out);
 }
 
 void idempotency_fingerprint(char out[IDEMPOTENCY_FINGERPRINT_LEN])

@@ -26,6 +26,10 @@ int idempotency_init(const char *secret);
  * key) into out. key is a validated Idempotency-Key (no NUL). */
 void idempotency_session_id(const char *organization_id, const char *environment, const char *key,
                             char out[UUID_STR_LEN]);
+/* The same for a catalog object of kind (its table: "products"), so that a
+ * key used for a session and for a product names two different ids. */
+void idempotency_object_id(const char *kind, const char *organization_id, const char *environment,
+                           const char *key, char out[UUID_STR_LEN]);
 /* A short digest of the secret, the same on every replica that has the same
  * secret and nothing an attacker can use: logged at start, so operators can
  * check that replicas agree. */

@@ -28,7 +28,7 @@ static size_t inflight_bucket(const char *id, size_t len)
 
 static void inflight_remove_locked(struct inflight *t, struct inflight_command *c)
 {
-    const char *id = c->session_id;
+    const char *id = c->object_id;
     struct inflight_command **pp = &t->buckets[inflight_bucket(id, strlen(id))];
     while (*pp != NULL && *pp != c)
         pp = &(*pp)->next;
@@ -63,12 +63,12 @@ static bool inflight_undecided(const struct inflight_command *c)
 
 /* ---- events -------------------------------------------------------------- */
 
-void inflight_add(struct inflight *t, struct inflight_command *c, const char *session_id)
+void inflight_add(struct inflight *t, struct inflight_command *c, const char *object_id)
 {
     memset(c, 0, sizeof(*c));
-    c->session_id = session_id;
+    c->object_id = object_id;
     pthread_mutex_lock(&t->lock);
-    size_t b = inflight_bucket(session_id, strlen(session_id));
+    size_t b = inflight_bucket(object_id, strlen(object_id));
     c->next = t->buckets[b];
     t->buckets[b] = c;
     t->count++;
@@ -140,16 +140,16 @@ static void inflight_decide(struct inflight *t, struct inflight_command *c,
         t->hooks.resume(c);
 }
 
-/* Marks up to max undecided commands of the session id[0..len) as deciding. */
-static size_t inflight_claim_session(struct inflight *t, const char *id, size_t len,
-                                     struct inflight_command **out, size_t max)
+/* Marks up to max undecided commands of the object id[0..len) as deciding. */
+static size_t inflight_claim_object(struct inflight *t, const char *id, size_t len,
+                                    struct inflight_command **out, size_t max)
 {
     size_t n = 0;
     pthread_mutex_lock(&t->lock);
     for (struct inflight_command *c = t->buckets[inflight_bucket(id, len)]; c != NULL && n < max;
          c = c->next) {
-        if (!inflight_undecided(c) || strncmp(c->session_id, id, len) != 0 ||
-            c->session_id[len] != '\0')
+        if (!inflight_undecided(c) || strncmp(c->object_id, id, len) != 0 ||
+            c->object_id[len] != '\0')
             continue;
         c->deciding = true;
         out[n++] = c;
@@ -199,8 +199,8 @@ void inflight_notified(struct inflight *t, const char *payload, char inserted_ma
         }
         if (len == 0)
             continue;
-        struct inflight_command *claimed[INFLIGHT_CLAIM_PER_SESSION];
-        size_t n = inflight_claim_session(t, id, len, claimed, INFLIGHT_CLAIM_PER_SESSION);
+        struct inflight_command *claimed[INFLIGHT_CLAIM_PER_OBJECT];
+        size_t n = inflight_claim_object(t, id, len, claimed, INFLIGHT_CLAIM_PER_OBJECT);
         for (size_t i = 0; i < n; i++)
             inflight_decide(t, claimed[i], inflight_reason_for(claimed[i], why, by, by_len), ctx);
     }

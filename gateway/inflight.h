@@ -4,7 +4,8 @@
  * events can be played in a unit test.
  *
  * A command waits for two things: Kafka's delivery report, and the session
- * worker's commit notification naming its session. The notification (or, once
+ * worker's commit notification naming its object (the session, product...
+ * it changes). The notification (or, once
  * delivered, a wait of wait_us without one) asks the command's decide hook for
  * its answer; the answer is given (the resume hook) only once the delivery
  * report came, because the report still refers to the command. A delivery
@@ -30,8 +31,8 @@
  * whole table under the lock (profiled: a quarter of the gateway's CPU under
  * load when it ran after every notification); a 202 is late by this at most. */
 #define INFLIGHT_EXPIRE_SCAN_US 50000
-/* Commands decided per session named in a notification, and per scan. */
-#define INFLIGHT_CLAIM_PER_SESSION 64
+/* Commands decided per object named in a notification, and per scan. */
+#define INFLIGHT_CLAIM_PER_OBJECT 64
 #define INFLIGHT_CLAIM_PER_SCAN 256
 /* The answer given when the wait ran out and decide had none. */
 #define INFLIGHT_STATUS_ACCEPTED 202
@@ -40,14 +41,14 @@
 
 /* Why a command is asked to decide. */
 enum inflight_reason {
-    INFLIGHT_APPLIED,  /* the worker applied a command naming its session */
-    INFLIGHT_INSERTED, /* ...and its batch inserted that session's row */
+    INFLIGHT_APPLIED,  /* the worker applied a command naming its object */
+    INFLIGHT_INSERTED, /* ...and its batch inserted that object's row */
     INFLIGHT_DEADLINE, /* the wait ran out */
 };
 
 struct inflight_command {
-    const char *session_id; /* borrowed: must outlive the command */
-    /* The command's own id when other requests may share its session id (a
+    const char *object_id; /* borrowed: must outlive the command */
+    /* The command's own id when other requests may share its object id (a
      * keyed create: the id is derived from the key), else NULL. borrowed. */
     const char *command_id;
     /* The answer, readable once resumed: the decided HTTP status, or
@@ -76,7 +77,7 @@ struct inflight {
     int64_t wait_us; /* after the delivery report, before the deadline decision */
     int64_t next_scan_us;
     size_t count;
-    /* Several commands may wait on one session (a completion and a retry of it). */
+    /* Several commands may wait on one object (a completion and a retry of it). */
     struct inflight_command *buckets[INFLIGHT_BUCKETS];
 };
 
@@ -84,18 +85,19 @@ void inflight_init(struct inflight *t, const struct inflight_hooks *hooks, int64
 /* Once no thread uses t (the gateway's table lives as long as the process). */
 void inflight_destroy(struct inflight *t);
 
-/* c (reset here) starts waiting for session_id's application. Call before
- * producing: the delivery report may come before the producer returns. */
-void inflight_add(struct inflight *t, struct inflight_command *c, const char *session_id);
+/* c (reset here) starts waiting for a command on object_id to be applied.
+ * Call before producing: the delivery report may come before the producer
+ * returns. */
+void inflight_add(struct inflight *t, struct inflight_command *c, const char *object_id);
 /* Kafka refused the command at once (no delivery report will come): resumes
  * c with INFLIGHT_STATUS_UNAVAILABLE. */
 void inflight_refused(struct inflight *t, struct inflight_command *c);
 /* Kafka's delivery report for c, at now_us; ok false: not delivered. */
 void inflight_delivered(struct inflight *t, struct inflight_command *c, bool ok, int64_t now_us);
 
-/* A commit notification: comma-separated session ids, each marked with
+/* A commit notification: comma-separated object ids, each marked with
  * inserted_mark when the batch inserted its row. Asks every waiting command of
- * those sessions to decide; ids nobody waits for are ignored. */
+ * those objects to decide; ids nobody waits for are ignored. */
 void inflight_notified(struct inflight *t, const char *payload, char inserted_mark,
                        char command_separator, void *ctx);
 /* Asks the delivered commands whose wait ran out by now_us to decide (at most

@@ -31,13 +31,15 @@ static struct inflight pipeline_inflight;
 
 /* ---- ops ---------------------------------------------------------------- */
 
-struct pipeline_op *pipeline_op_new(const char *session_id, pipeline_decide_fn decide)
+struct pipeline_op *pipeline_op_new(const char *object_id, pipeline_decide_fn decide)
 {
     struct pipeline_op *op = calloc(1, sizeof(*op));
     if (op == NULL)
         return NULL;
-    snprintf(op->session_id, sizeof(op->session_id), "%s", session_id);
+    snprintf(op->object_id, sizeof(op->object_id), "%s", object_id);
     op->decide = decide;
+    op->location_path = "/checkout-sessions";
+    op->location_member = "checkout_session_id";
     return op;
 }
 
@@ -106,7 +108,7 @@ static void pipeline_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, 
     if (!ok)
         log_fields(
             LOG_WARN,
-            json_pack("{ss ss}", "request_id", op->req->request_id, "session_id", op->session_id),
+            json_pack("{ss ss}", "request_id", op->req->request_id, "subject_id", op->object_id),
             "command not delivered to Kafka: %s", rd_kafka_err2str(msg->err));
     inflight_delivered(&pipeline_inflight, &op->command, ok, clock_now_us());
 }
@@ -263,11 +265,11 @@ enum MHD_Result pipeline_submit(struct http_request *req, struct pipeline_op *op
     /* Register and suspend before producing: the delivery report may arrive on
      * another thread before this function returns. */
     op->command.command_id = op->command_id[0] != '\0' ? op->command_id : NULL;
-    inflight_add(&pipeline_inflight, &op->command, op->session_id);
+    inflight_add(&pipeline_inflight, &op->command, op->object_id);
     MHD_suspend_connection(req->conn);
     rd_kafka_resp_err_t err =
         text == NULL ? RD_KAFKA_RESP_ERR__FAIL
-                     : kafka_produce(pipeline_producer, KAFKA_TOPIC_COMMANDS, op->session_id, text,
+                     : kafka_produce(pipeline_producer, KAFKA_TOPIC_COMMANDS, op->object_id, text,
                                      strlen(text), "application/cloudevents+json", op);
     free(text);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -287,15 +289,24 @@ enum MHD_Result pipeline_answer(struct http_request *req)
                                   op->error_param[0] != '\0' ? op->error_param : NULL, "%s",
                                   op->error_message);
     /* Accepted, but the wait ran out and PostgreSQL could not be read to
-     * show the session: no 2xx without its body. The command is applied in
+     * show the object: no 2xx without its body. The command is applied in
      * time; a retry (idempotent) learns the outcome. */
     if (op->body == NULL)
         return http_respond_error(req, 503, "service_unavailable", NULL,
                                   "Service temporarily unavailable, please retry");
-    const char *id = json_string_value(json_object_get(op->body, "checkout_session_id"));
     char location[96];
-    snprintf(location, sizeof(location), "/checkout-sessions/%s", id != NULL ? id : op->session_id);
-    const char *headers[] = {"Location", location, op->replayed ? "Idempotent-Replayed" : NULL,
-                             "true", NULL};
+    const char *headers[5] = {NULL};
+    size_t n = 0;
+    if (op->location_path != NULL) {
+        const char *id = json_string_value(json_object_get(op->body, op->location_member));
+        snprintf(location, sizeof(location), "%s/%s", op->location_path,
+                 id != NULL ? id : op->object_id);
+        headers[n++] = "Location";
+        headers[n++] = location;
+    }
+    if (op->replayed) {
+        headers[n++] = "Idempotent-Replayed";
+        headers[n++] = "true";
+    }
     return http_respond_json(req, op->status, json_incref(op->body), headers);
 }

@@ -1,9 +1,10 @@
 /* The gateway's half of every write: publish a command to Kafka and keep the
  * HTTP connection suspended (no thread waits) until the session worker has
- * applied it, then answer. Kafka's delivery report and the worker's commit
- * notification (LISTEN caisse_session_applied) resume the connection; a wait
- * that runs out is decided by one last look at PostgreSQL. When to answer is
- * inflight.c's; this module connects it to libmicrohttpd, Kafka and PostgreSQL.
+ * applied it, then answer. An op waits on the object its command changes (a
+ * session, a product...): the worker's notification names it. Kafka's delivery report and the
+ * worker's commit notification (LISTEN caisse_session_applied) resume the connection; a wait that
+ * runs out is decided by one last look at PostgreSQL. When to answer is inflight.c's; this module
+ * connects it to libmicrohttpd, Kafka and PostgreSQL.
  *
  * An op is owned by its HTTP request (http_request.op). Lifecycle: the handler
  * fills it and calls pipeline_submit; the pipeline decides its answer on one of
@@ -27,8 +28,8 @@
 struct pipeline_op;
 
 /* Why an op is asked to decide: inflight.h's reasons under the handlers' names
- * (the worker applied a command naming the op's session; its batch inserted
- * that session's row; the wait ran out). */
+ * (the worker applied a command naming the op's object; its batch inserted
+ * that object's row; the wait ran out). */
 enum pipeline_reason {
     PIPELINE_APPLIED = INFLIGHT_APPLIED,
     PIPELINE_INSERTED = INFLIGHT_INSERTED,
@@ -43,17 +44,21 @@ typedef unsigned (*pipeline_decide_fn)(struct pipeline_op *op, struct db *db,
                                        enum pipeline_reason why);
 
 struct pipeline_op {
-    char session_id[UUID_STR_LEN];
-    /* Set when other requests may send commands for the same session id (a
+    char object_id[UUID_STR_LEN]; /* the command's subject: its Kafka key */
+    /* Set when other requests may send commands for the same object id (a
      * keyed create's retries): the command's id. A commit notification that
-     * marks the session inserted (PIPELINE_INSERTED) counts for this op only
+     * marks the object inserted (PIPELINE_INSERTED) counts for this op only
      * if it names this command; otherwise it is PIPELINE_APPLIED. */
     char command_id[UUID_STR_LEN];
     pipeline_decide_fn decide;
     void *ctx; /* the handler's, freed with ctx_free */
     void (*ctx_free)(void *ctx);
-    json_t *body;        /* answer for 2xx; owned */
-    bool replayed;       /* Idempotent-Replayed: true */
+    json_t *body;  /* answer for 2xx; owned */
+    bool replayed; /* Idempotent-Replayed: true */
+    /* The 2xx answer's Location: <location_path>/<the body's location_member>;
+     * NULL location_path: none. pipeline_op_new sets the session's. */
+    const char *location_path;
+    const char *location_member;
     char error_code[40]; /* answer for 4xx/5xx */
     char error_param[40];
     char error_message[300];
@@ -74,14 +79,15 @@ int pipeline_init(const struct pipeline_config *cfg);
 /* Waits for in-flight ops (bounded by deadline_us, monotonic), then stops. */
 void pipeline_shutdown(int64_t deadline_us);
 
-/* New op for session_id with its decision function. NULL: out of memory. */
-struct pipeline_op *pipeline_op_new(const char *session_id, pipeline_decide_fn decide);
+/* New op for a command on object_id with its decision function (Location:
+ * the session's). NULL: out of memory. */
+struct pipeline_op *pipeline_op_new(const char *object_id, pipeline_decide_fn decide);
 void pipeline_op_free(struct pipeline_op *op);
 void pipeline_op_set_body(struct pipeline_op *op, json_t *body); /* steals body */
 void pipeline_op_set_error(struct pipeline_op *op, const char *code, const char *param,
                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* Suspends req's connection and publishes command (keyed by the op's session
+/* Suspends req's connection and publishes command (keyed by the op's object
  * id). Always returns MHD_YES: failures resolve the op as 503, and so does a
  * submit after pipeline_shutdown closed the intake (answered at once). Takes op. */
 enum MHD_Result pipeline_submit(struct http_request *req, struct pipeline_op *op,

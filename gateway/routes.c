@@ -7,11 +7,13 @@
 #include <strings.h>
 
 #include "auth.h"
+#include "catalog.h"
 #include "core/utf8.h"
 #include "closing.h"
 #include "create.h"
 #include "http.h"
 #include "openapi.h"
+#include "products.h"
 #include "reads.h"
 #include "server.h"
 #include "throttle.h"
@@ -22,58 +24,68 @@
 const struct route routes_table[] = {
     /* Checkout sessions */
     {"GET", "/checkout-sessions", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
-     reads_list, "/v1/checkout-sessions"},
+     reads_list, "/v1/checkout-sessions", NULL},
     {"POST", "/checkout-sessions", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
-     create_handle, "/v1/checkout-sessions"},
+     create_handle, "/v1/checkout-sessions", NULL},
     {"GET", "/checkout-sessions/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
-     reads_get, "/v1/checkout-sessions/{id}"},
+     reads_get, "/v1/checkout-sessions/{id}", NULL},
     {"POST", "/checkout-sessions/{id}/expire", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY,
-     ROUTES_LIMIT_API_KEY, closing_expire, "/v1/checkout-sessions/{id}/expire"},
+     ROUTES_LIMIT_API_KEY, closing_expire, "/v1/checkout-sessions/{id}/expire", NULL},
     {"POST", "/internal/checkout-sessions/{id}/complete", ROUTES_INTERNAL,
      ROUTES_AUTH_INTERNAL_TOKEN, ROUTES_LIMIT_NONE, closing_complete,
-     "/internal/checkout-sessions/{id}/complete"},
+     "/internal/checkout-sessions/{id}/complete", NULL},
     /* Webhook endpoints and their deliveries */
     {"GET", "/webhook-endpoints", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
-     webhooks_endpoint_list, "/v1/webhook-endpoints"},
+     webhooks_endpoint_list, "/v1/webhook-endpoints", NULL},
     {"POST", "/webhook-endpoints", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
-     webhooks_endpoint_create, "/v1/webhook-endpoints"},
+     webhooks_endpoint_create, "/v1/webhook-endpoints", NULL},
     {"GET", "/webhook-endpoints/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
-     webhooks_endpoint_get, "/v1/webhook-endpoints/{id}"},
+     webhooks_endpoint_get, "/v1/webhook-endpoints/{id}", NULL},
     {"PATCH", "/webhook-endpoints/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
-     webhooks_endpoint_update, "/v1/webhook-endpoints/{id}"},
+     webhooks_endpoint_update, "/v1/webhook-endpoints/{id}", NULL},
     {"DELETE", "/webhook-endpoints/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY,
-     ROUTES_LIMIT_API_KEY, webhooks_endpoint_delete, "/v1/webhook-endpoints/{id}"},
+     ROUTES_LIMIT_API_KEY, webhooks_endpoint_delete, "/v1/webhook-endpoints/{id}", NULL},
     {"POST", "/webhook-endpoints/{id}/rotate-secret", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY,
      ROUTES_LIMIT_API_KEY, webhooks_endpoint_rotate_secret,
-     "/v1/webhook-endpoints/{id}/rotate-secret"},
+     "/v1/webhook-endpoints/{id}/rotate-secret", NULL},
     {"GET", "/webhook-endpoints/{id}/deliveries", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY,
-     ROUTES_LIMIT_API_KEY, webhooks_endpoint_deliveries, "/v1/webhook-endpoints/{id}/deliveries"},
+     ROUTES_LIMIT_API_KEY, webhooks_endpoint_deliveries, "/v1/webhook-endpoints/{id}/deliveries",
+     NULL},
     {"GET", "/webhook-deliveries/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
-     webhooks_delivery_get, "/v1/webhook-deliveries/{id}"},
+     webhooks_delivery_get, "/v1/webhook-deliveries/{id}", NULL},
     {"POST", "/webhook-deliveries/{id}/retry", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY,
-     ROUTES_LIMIT_API_KEY, webhooks_delivery_retry, "/v1/webhook-deliveries/{id}/retry"},
+     ROUTES_LIMIT_API_KEY, webhooks_delivery_retry, "/v1/webhook-deliveries/{id}/retry", NULL},
     /* Events */
     {"GET", "/events", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
-     webhooks_event_list, "/v1/events"},
+     webhooks_event_list, "/v1/events", NULL},
     {"GET", "/events/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
-     webhooks_event_get, "/v1/events/{id}"},
+     webhooks_event_get, "/v1/events/{id}", NULL},
+    /* The catalog: the generic handlers with each resource's descriptor */
+    {"GET", "/products", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY, catalog_list,
+     "/v1/products", &products_catalog},
+    {"POST", "/products", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     catalog_create, "/v1/products", &products_catalog},
+    {"GET", "/products/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     catalog_get, "/v1/products/{id}", &products_catalog},
+    {"PATCH", "/products/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     catalog_update, "/v1/products/{id}", &products_catalog},
     /* Operations */
     {"GET", "/healthz", ROUTES_BOTH, ROUTES_AUTH_NONE, ROUTES_LIMIT_NONE, server_healthz,
-     "/healthz"},
+     "/healthz", NULL},
     {"HEAD", "/healthz", ROUTES_BOTH, ROUTES_AUTH_NONE, ROUTES_LIMIT_NONE, server_healthz,
-     "/healthz"},
+     "/healthz", NULL},
     /* Readiness asks PostgreSQL: anonymous callers of the merchant listener get
      * a budget (the probes use the internal listener, which has no limits). */
-    {"GET", "/readyz", ROUTES_BOTH, ROUTES_AUTH_NONE, ROUTES_LIMIT_CLIENT, server_readyz,
-     "/readyz"},
+    {"GET", "/readyz", ROUTES_BOTH, ROUTES_AUTH_NONE, ROUTES_LIMIT_CLIENT, server_readyz, "/readyz",
+     NULL},
     {"HEAD", "/readyz", ROUTES_BOTH, ROUTES_AUTH_NONE, ROUTES_LIMIT_CLIENT, server_readyz,
-     "/readyz"},
+     "/readyz", NULL},
     {"GET", "/metrics", ROUTES_INTERNAL, ROUTES_AUTH_NONE, ROUTES_LIMIT_NONE, server_metrics,
-     "/metrics"},
+     "/metrics", NULL},
     {"HEAD", "/metrics", ROUTES_INTERNAL, ROUTES_AUTH_NONE, ROUTES_LIMIT_NONE, server_metrics,
-     "/metrics"},
+     "/metrics", NULL},
     {"GET", "/openapi.json", ROUTES_MERCHANT, ROUTES_AUTH_NONE, ROUTES_LIMIT_CLIENT,
-     openapi_respond, "/openapi.json"},
+     openapi_respond, "/openapi.json", NULL},
 };
 
 const size_t routes_table_len = sizeof(routes_table) / sizeof(routes_table[0]);

@@ -4,8 +4,9 @@
  * with Allow, authentication and the metrics' route label all come from it;
  * tests/unit/gateway/routes.c holds it against the OpenAPI document both ways.
  *
- * Adding a route: its handler (one function in the resource's module) and one
- * entry in routes_table (routes.c), then the operation in openapi.json. */
+ * Adding a route: its handler (one function in the resource's module, or a
+ * generic one with its context, as the catalog's) and one entry in
+ * routes_table (routes.c), then the operation in openapi.json. */
 #ifndef GATEWAY_ROUTES_H
 #define GATEWAY_ROUTES_H
 
@@ -61,6 +62,9 @@ struct route {
     routes_handler handler;
     /* caisse_http_requests_total{route=...}: one per template, never the raw path. */
     const char *label;
+    /* What the handler needs to know of its route, NULL when nothing: the
+     * catalog's handlers take their resource's struct catalog_resource. */
+    const void *ctx;
 };
 
 extern const struct route routes_table[];

@@ -111,8 +111,8 @@ int validate_http_url(const char *s)
 }
 
 /* Optional string field: absent or null leaves *out NULL. */
-static int validate_optional_string(const json_t *body, const char *name, size_t max_chars,
-                                    char **out, struct error *err)
+int validate_optional_string(const json_t *body, const char *name, size_t max_chars, char **out,
+                             struct error *err)
 {
     const json_t *v = json_object_get(body, name);
     if (v == NULL || json_is_null(v))
@@ -132,8 +132,8 @@ static int validate_optional_string(const json_t *body, const char *name, size_t
     return C_OK;
 }
 
-static int validate_optional_uuid(const json_t *body, const char *name, char out[UUID_STR_LEN],
-                                  struct error *err)
+int validate_optional_uuid(const json_t *body, const char *name, char out[UUID_STR_LEN],
+                           struct error *err)
 {
     const json_t *v = json_object_get(body, name);
     if (v == NULL || json_is_null(v))
@@ -145,8 +145,7 @@ static int validate_optional_uuid(const json_t *body, const char *name, char out
     return C_OK;
 }
 
-static int validate_optional_bool(const json_t *body, const char *name, bool *out,
-                                  struct error *err)
+int validate_optional_bool(const json_t *body, const char *name, bool *out, struct error *err)
 {
     const json_t *v = json_object_get(body, name);
     if (v == NULL || json_is_null(v))
@@ -278,7 +277,7 @@ static int validate_quantity(const json_t *body, struct session *out, struct err
 
 /* The metadata rules of every object that carries metadata; v is the value
  * given (not null). *out gets a copy. */
-static int validate_metadata_value(const json_t *v, json_t **out, struct error *err)
+int validate_metadata_value(const json_t *v, json_t **out, struct error *err)
 {
     if (!json_is_object(v))
         return error_set(err, "metadata", "metadata must be an object");
@@ -429,8 +428,8 @@ static const char *const validate_webhook_endpoint_fields[] = {
 };
 
 /* 400 for any field but the first n_allowed of the table. */
-static int validate_known_fields(const json_t *body, const char *const *fields, size_t n_allowed,
-                                 struct error *err)
+int validate_known_fields(const json_t *body, const char *const *fields, size_t n_allowed,
+                          struct error *err)
 {
     if (!json_is_object(body))
         return error_set(err, NULL, "Request body must be a JSON object");
@@ -476,8 +475,9 @@ static int validate_endpoint_url(const json_t *v, struct webhook_endpoint_input 
 static int validate_enabled_events(const json_t *v, struct webhook_endpoint_input *out,
                                    struct error *err)
 {
-    static const char expected[] = "checkout.session.created, checkout.session.completed,"
-                                   " checkout.session.expired or *";
+    char types[400], expected[410];
+    webhook_endpoint_event_types_text(types, sizeof(types));
+    snprintf(expected, sizeof(expected), "%s or *", types);
     if (v == NULL || json_is_null(v))
         return error_set(err, "enabled_events", "enabled_events is required");
     if (!json_is_array(v))
@@ -599,10 +599,11 @@ int validate_page_query(const char *limit, const char *starting_after, const cha
 int validate_event_type(const char *type, struct error *err)
 {
     if (type == NULL || strcmp(type, WEBHOOK_EVENT_ANY) == 0 ||
-        !webhook_endpoint_event_type_is_valid(type))
-        return error_set(err, "type",
-                         "type must be one of checkout.session.created,"
-                         " checkout.session.completed, checkout.session.expired");
+        !webhook_endpoint_event_type_is_valid(type)) {
+        char types[400];
+        webhook_endpoint_event_types_text(types, sizeof(types));
+        return error_set(err, "type", "type must be one of %s", types);
+    }
     return C_OK;
 }
 

@@ -48,12 +48,33 @@ int validate_webhook_endpoint_update(const json_t *body, struct webhook_endpoint
  * ("a webhook endpoint"); starting_after_out is "" when absent. */
 int validate_page_query(const char *limit, const char *starting_after, const char *noun,
                         long *limit_out, char starting_after_out[UUID_STR_LEN], struct error *err);
-/* The type filter of GET /events: one of the three event types. */
+/* The type filter of GET /events: one of the event types
+ * (webhook_endpoint_event_types). */
 int validate_event_type(const char *type, struct error *err);
 
 /* The Idempotency-Key header: 1 to 255 characters of UTF-8 text without
  * control characters (it is stored, compared and echoed in logs as text). */
 int validate_idempotency_key(const char *key, struct error *err);
+
+/* ---- the rules every resource's validation uses --------------------------------------- */
+
+/* 400 "Unknown parameter: <name>" for a member of body not among fields[0..n). */
+int validate_known_fields(const json_t *body, const char *const *fields, size_t n,
+                          struct error *err);
+/* An optional string member: absent or null leaves *out as it is; else a
+ * string without NUL of at most max_chars characters, copied into *out (the
+ * old value freed). */
+int validate_optional_string(const json_t *body, const char *name, size_t max_chars, char **out,
+                             struct error *err);
+/* An optional UUID member, in canonical lower case into out (left as it is
+ * when absent or null). */
+int validate_optional_uuid(const json_t *body, const char *name, char out[UUID_STR_LEN],
+                           struct error *err);
+/* An optional boolean member (left as it is when absent or null). */
+int validate_optional_bool(const json_t *body, const char *name, bool *out, struct error *err);
+/* The metadata rules (keys, values, sizes) of a given value (not null); *out
+ * gets a copy (the old one released). */
+int validate_metadata_value(const json_t *v, json_t **out, struct error *err);
 
 /* Helpers shared with the tests. */
 int validate_email(const char *s);

@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "core/result.h"
 #include "infra/notify.h"
+#include "model/product.h"
 
 /* ---- decoding -------------------------------------------------------------- */
 
@@ -162,6 +164,87 @@ static enum apply_decoded apply_decode_transition(struct apply_batch *b, const j
     return APPLY_TAKEN;
 }
 
+/* A catalog command (a create or update of a stored resource), with the id of
+ * the event it will write, made once here like the transitions'. */
+static enum apply_decoded apply_decode_stored(struct apply_batch *b, const json_t *cmd,
+                                              const struct resource_store *store,
+                                              enum resource_store_op op,
+                                              const struct apply_origin *o)
+{
+    if (b->stored == NULL) {
+        /* Only a batch that has catalog commands pays for their room. */
+        b->stored = calloc(b->capacity > 0 ? b->capacity : 1, sizeof(*b->stored));
+        if (b->stored == NULL)
+            return APPLY_FAILED;
+    }
+    struct apply_stored c;
+    memset(&c, 0, sizeof(c));
+    struct error err = ERROR_INIT;
+    if (resource_store_command_decode(store, op, cmd, &c.command, &err) != C_OK)
+        return apply_malformed(o, "invalid %s command: %s",
+                               op == RESOURCE_STORE_CREATE ? store->command_create
+                                                           : store->command_update,
+                               err.message);
+    if (uuid_v7_string(c.event_id) != C_OK) {
+        resource_store_command_free(&c.command);
+        return APPLY_FAILED;
+    }
+    c.origin = *o;
+    for (size_t i = 0; i < b->stored_count && !c.replay; i++)
+        c.replay = strcasecmp(b->stored[i].command.command_id, c.command.command_id) == 0;
+    b->stored[b->stored_count++] = c;
+    return APPLY_TAKEN;
+}
+
+/* ---- the command table ---------------------------------------------------------- */
+
+enum apply_family {
+    APPLY_SESSION_CREATE, /* inserted all at once, first in the transaction */
+    APPLY_TRANSITION,     /* then one by one in message order */
+    APPLY_STORED,         /* then one by one in message order, each with its outcome */
+};
+
+/* Every command the worker applies, by CloudEvents type: a type is one entry.
+ * The family says how it is decoded and applied (the session's creates in one
+ * insert, transitions by transition_command_apply, catalog commands by
+ * resource_store_command_apply); the rest of an entry is its family's
+ * argument. */
+struct apply_command {
+    const char *type;
+    enum apply_family family;
+    enum transition_command_kind transition; /* APPLY_TRANSITION */
+    const struct resource_store *store;      /* APPLY_STORED */
+    enum resource_store_op op;               /* APPLY_STORED */
+};
+
+static const struct apply_command apply_commands[] = {
+    {.type = SESSION_COMMAND_CREATE, .family = APPLY_SESSION_CREATE},
+    {.type = SESSION_COMMAND_COMPLETE,
+     .family = APPLY_TRANSITION,
+     .transition = TRANSITION_COMMAND_COMPLETE},
+    {.type = SESSION_COMMAND_EXPIRE,
+     .family = APPLY_TRANSITION,
+     .transition = TRANSITION_COMMAND_EXPIRE},
+    {.type = PRODUCT_COMMAND_CREATE,
+     .family = APPLY_STORED,
+     .store = &product_store,
+     .op = RESOURCE_STORE_CREATE},
+    {.type = PRODUCT_COMMAND_UPDATE,
+     .family = APPLY_STORED,
+     .store = &product_store,
+     .op = RESOURCE_STORE_UPDATE},
+};
+
+static const struct apply_command *apply_command_find(const char *type)
+{
+    for (size_t i = 0; type != NULL && i < sizeof(apply_commands) / sizeof(apply_commands[0]);
+         i++) {
+        if (strcmp(apply_commands[i].type, type) == 0)
+            return &apply_commands[i];
+    }
+    return NULL;
+}
+
 static enum apply_decoded apply_decode(struct apply_batch *b, const void *payload, size_t len,
                                        const struct apply_origin *o)
 {
@@ -174,14 +257,16 @@ static enum apply_decoded apply_decode(struct apply_batch *b, const void *payloa
         return apply_malformed(o, "%s", cmd == NULL ? jerr.text : "not a JSON object");
     }
     enum apply_decoded result;
-    enum transition_command_kind kind;
     const char *type = json_string_value(json_object_get(cmd, "type"));
-    if (type != NULL && strcmp(type, SESSION_COMMAND_CREATE) == 0)
-        result = apply_decode_create(b, cmd, o);
-    else if (transition_command_kind_parse(type, &kind) == C_OK)
-        result = apply_decode_transition(b, cmd, kind, o);
-    else
+    const struct apply_command *entry = apply_command_find(type);
+    if (entry == NULL)
         result = apply_malformed(o, "unknown command type \"%.100s\"", type ? type : "(none)");
+    else if (entry->family == APPLY_SESSION_CREATE)
+        result = apply_decode_create(b, cmd, o);
+    else if (entry->family == APPLY_TRANSITION)
+        result = apply_decode_transition(b, cmd, entry->transition, o);
+    else
+        result = apply_decode_stored(b, cmd, entry->store, entry->op, o);
     json_decref(cmd);
     return result;
 }
@@ -212,7 +297,7 @@ int apply_batch_init(struct apply_batch *b, size_t capacity, const char *public_
 int apply_batch_add(struct apply_batch *b, const void *payload, size_t len,
                     const struct apply_origin *origin)
 {
-    assert(b->create_count + b->transition_count + b->malformed < b->capacity);
+    assert(b->create_count + b->transition_count + b->stored_count + b->malformed < b->capacity);
     switch (apply_decode(b, payload, len, origin)) {
     case APPLY_TAKEN:
         return C_OK;
@@ -234,6 +319,9 @@ void apply_batch_free(struct apply_batch *b)
         transition_command_free(&b->transitions[i]);
     free(b->transitions);
     free(b->transition_origins);
+    for (size_t i = 0; i < b->stored_count; i++)
+        resource_store_command_free(&b->stored[i].command);
+    free(b->stored);
     json_writer_free(&b->events);
     free(b->index);
     memset(b, 0, sizeof(*b));
@@ -277,8 +365,8 @@ struct apply_refusal {
 };
 
 /* What one attempt at the batch did. refused is NULL on the fast path, else
- * it has a slot per command: the creates (b->create_count) then the
- * transitions; a replayed create shares its first's slot. */
+ * it has a slot per command: the creates (b->create_count), the transitions,
+ * then the catalog commands; a replayed create shares its first's slot. */
 struct apply_run {
     bool *inserted; /* per create; set for first ones */
     long inserted_count;
@@ -287,6 +375,13 @@ struct apply_run {
     long ignored;
     struct apply_refusal *refused;
     struct outbox_batch events;
+    /* Catalog commands: whether each inserted its object, and the outcomes
+     * of those applied in this attempt (outcome_count of them). */
+    bool *stored_inserted;
+    struct command_outcome *outcomes;
+    size_t outcome_count;
+    long stored;
+    long stored_refused;
 };
 
 static bool apply_is_refused(const struct apply_run *run, size_t slot)
@@ -405,6 +500,63 @@ static int apply_transitions(const struct apply_store *store, const struct apply
     return C_OK;
 }
 
+/* The slot of the i-th catalog command in run->refused. */
+static size_t apply_stored_slot(const struct apply_batch *b, size_t i)
+{
+    return b->create_count + b->transition_count + i;
+}
+
+/* The catalog commands, one by one in batch order after the transitions,
+ * each with its outcome. A command whose outcome is recorded already (Kafka
+ * delivered it again) and a replay within the batch are not applied again.
+ * With run->refused, each under its own savepoint, and one that PostgreSQL
+ * refuses as invalid data is recorded as refused (the gateway waiting for it
+ * answers 400 instead of waiting in vain). */
+static int apply_stored_commands(const struct apply_store *store, const struct apply_batch *b,
+                                 struct apply_run *run)
+{
+    size_t n = b->stored_count;
+    if (n == 0)
+        return C_OK;
+    const char **ids = calloc(n, sizeof(*ids));
+    bool *recorded = calloc(n, sizeof(*recorded));
+    int rc = ids != NULL && recorded != NULL ? C_OK : C_ERR;
+    for (size_t i = 0; rc == C_OK && i < n; i++)
+        ids[i] = b->stored[i].command.command_id;
+    if (rc == C_OK)
+        rc = store->recorded(store->ctx, ids, n, recorded);
+    for (size_t i = 0; rc == C_OK && i < n; i++) {
+        const struct apply_stored *c = &b->stored[i];
+        if (c->replay || recorded[i])
+            continue;
+        if (run->refused != NULL && store->step(store->ctx, APPLY_SAVEPOINT) != C_OK) {
+            rc = C_ERR;
+            break;
+        }
+        struct command_outcome *o = &run->outcomes[run->outcome_count];
+        bool inserted = false;
+        if (store->stored(store->ctx, &c->command, c->event_id, &run->events, o, &inserted) !=
+            C_OK) {
+            if (run->refused == NULL || apply_refuse(store, run, apply_stored_slot(b, i)) != C_OK) {
+                rc = C_ERR;
+                break;
+            }
+            command_outcome_refused(
+                o, c->command.command_id, c->command.id, COMMAND_OUTCOME_INVALID,
+                "%s could not be saved: a value breaks one of its rules", c->command.store->noun);
+        }
+        run->stored_inserted[i] = inserted;
+        run->outcome_count++;
+        if (o->refused)
+            run->stored_refused++;
+        else
+            run->stored++;
+    }
+    free(ids);
+    free(recorded);
+    return rc;
+}
+
 /* Adds text to ids unless seen: a replayed command may be in the batch twice,
  * and a create and its completion name the same session. */
 static int apply_add_id(json_t *ids, json_t *seen, const char *text)
@@ -430,7 +582,9 @@ static bool apply_single_create(const struct apply_batch *b, size_t first)
  * otherwise), as its command spelled it, marked when this batch inserted
  * its row (the gateway then answers 201 without reading it back); then
  * every transition, applied or not (the waiting gateway reads the row to
- * learn the outcome). NULL when out of memory. */
+ * learn the outcome); then the object of every catalog command, marked
+ * with its command when that command inserted it (the waiting gateway reads
+ * its command's outcome otherwise). NULL when out of memory. */
 static json_t *apply_notified_ids(const struct apply_batch *b, const struct apply_run *run)
 {
     json_t *ids = json_array();
@@ -457,6 +611,18 @@ static json_t *apply_notified_ids(const struct apply_batch *b, const struct appl
     }
     for (size_t i = 0; rc == C_OK && i < b->transition_count; i++)
         rc = apply_add_id(ids, seen, b->transitions[i].session_id);
+    for (size_t i = 0; rc == C_OK && i < b->stored_count; i++) {
+        /* Catalog commands are applied one by one: an insert is always known
+         * to be its command's, which the notification names. */
+        char text[1 + UUID_STR_LEN + 1 + UUID_STR_LEN];
+        const struct resource_store_command *c = &b->stored[i].command;
+        if (run->stored_inserted[i])
+            snprintf(text, sizeof(text), "%c%s%c%s", NOTIFY_INSERTED_MARK, c->id,
+                     NOTIFY_COMMAND_SEPARATOR, c->command_id);
+        else
+            snprintf(text, sizeof(text), "%s", c->id);
+        rc = apply_add_id(ids, seen, text);
+    }
     json_decref(seen);
     if (rc != C_OK) {
         json_decref(ids);
@@ -472,6 +638,9 @@ static int apply_finish(const struct apply_store *store, const struct apply_batc
                         struct apply_run *run)
 {
     if (store->write_events(store->ctx, &run->events) != C_OK)
+        return C_ERR;
+    if (run->outcome_count > 0 &&
+        store->write_outcomes(store->ctx, run->outcomes, run->outcome_count) != C_OK)
         return C_ERR;
     json_t *ids = apply_notified_ids(b, run);
     int rc = ids != NULL ? store->notify(store->ctx, ids, run->events.count > 0) : C_ERR;
@@ -489,7 +658,8 @@ static int apply_commit_all(const struct apply_store *store, const struct apply_
     if (store->step(store->ctx, APPLY_BEGIN) != C_OK)
         return C_ERR;
     if (apply_insert_all(store, b, run) != C_OK || apply_add_created_events(b, run) != C_OK ||
-        apply_transitions(store, b, run) != C_OK || apply_finish(store, b, run) != C_OK) {
+        apply_transitions(store, b, run) != C_OK || apply_stored_commands(store, b, run) != C_OK ||
+        apply_finish(store, b, run) != C_OK) {
         const char *sqlstate = store->sqlstate(store->ctx);
         if (apply_is_data_error(sqlstate))
             snprintf(data_error, 6, "%s", sqlstate);
@@ -513,8 +683,8 @@ static int apply_commit_each(const struct apply_store *store, const struct apply
     if (store->step(store->ctx, APPLY_BEGIN) != C_OK)
         return C_ERR;
     if (apply_insert_each(store, b, run) != C_OK || apply_add_created_events(b, run) != C_OK ||
-        apply_transitions(store, b, run) != C_OK || apply_finish(store, b, run) != C_OK ||
-        store->step(store->ctx, APPLY_COMMIT) != C_OK) {
+        apply_transitions(store, b, run) != C_OK || apply_stored_commands(store, b, run) != C_OK ||
+        apply_finish(store, b, run) != C_OK || store->step(store->ctx, APPLY_COMMIT) != C_OK) {
         store->step(store->ctx, APPLY_ROLLBACK);
         return C_ERR;
     }
@@ -524,7 +694,8 @@ static int apply_commit_each(const struct apply_store *store, const struct apply
 /* Logged only once the skip is committed, so a retried batch logs it once. */
 static void apply_log_refusals(const struct apply_batch *b, const struct apply_run *run)
 {
-    for (size_t i = 0; i < b->create_count + b->transition_count; i++) {
+    size_t commands = b->create_count + b->transition_count + b->stored_count;
+    for (size_t i = 0; i < commands; i++) {
         size_t slot = i < b->create_count ? b->creates[i].first : i;
         if (!apply_is_refused(run, slot))
             continue;
@@ -534,9 +705,12 @@ static void apply_log_refusals(const struct apply_batch *b, const struct apply_r
         if (i < b->create_count) {
             o = &b->creates[i].origin;
             id = b->creates[i].session.id;
-        } else {
+        } else if (i < b->create_count + b->transition_count) {
             o = &b->transition_origins[i - b->create_count];
             id = b->transitions[i - b->create_count].session_id;
+        } else {
+            o = &b->stored[i - b->create_count - b->transition_count].origin;
+            id = b->stored[i - b->create_count - b->transition_count].command.id;
         }
         log_fields(LOG_ERROR,
                    json_pack("{ss si sI ss ss}", "topic", o->topic, "partition", (int)o->partition,
@@ -547,54 +721,71 @@ static void apply_log_refusals(const struct apply_batch *b, const struct apply_r
 }
 
 /* A fresh attempt: nothing inserted, counted or refused yet. */
-static void apply_run_reset(struct apply_run *run, size_t creates)
+static void apply_run_reset(struct apply_run *run, const struct apply_batch *b)
 {
-    memset(run->inserted, 0, creates * sizeof(*run->inserted));
+    memset(run->inserted, 0, b->create_count * sizeof(*run->inserted));
+    if (run->stored_inserted != NULL)
+        memset(run->stored_inserted, 0, b->stored_count * sizeof(*run->stored_inserted));
     run->inserted_count = 0;
     run->completed = 0;
     run->expired = 0;
     run->ignored = 0;
+    run->outcome_count = 0;
+    run->stored = 0;
+    run->stored_refused = 0;
     outbox_batch_clear(&run->events);
 }
 
 int apply_commit(const struct apply_store *store, const struct apply_batch *b,
                  struct apply_stats *stats)
 {
-    *stats = (struct apply_stats){0, 0, 0, 0, 0, 0};
-    if (b->create_count == 0 && b->transition_count == 0)
+    *stats = (struct apply_stats){0};
+    if (b->create_count == 0 && b->transition_count == 0 && b->stored_count == 0)
         return C_OK;
+    size_t commands = b->create_count + b->transition_count + b->stored_count;
     struct apply_run run = {.events = OUTBOX_BATCH_INIT};
     run.inserted = calloc(b->create_count > 0 ? b->create_count : 1, sizeof(*run.inserted));
-    if (run.inserted == NULL)
-        return C_ERR;
-    char data_error[6];
-    int rc = apply_commit_all(store, b, &run, data_error);
+    if (b->stored_count > 0) {
+        run.stored_inserted = calloc(b->stored_count, sizeof(*run.stored_inserted));
+        run.outcomes = calloc(b->stored_count, sizeof(*run.outcomes));
+    }
+    int rc = run.inserted != NULL &&
+                     (b->stored_count == 0 || (run.stored_inserted != NULL && run.outcomes != NULL))
+                 ? C_OK
+                 : C_ERR;
+    char data_error[6] = "";
+    if (rc == C_OK)
+        rc = apply_commit_all(store, b, &run, data_error);
     if (rc != C_OK && data_error[0] != '\0') {
         log_warn("a command in the batch was refused by postgres (sqlstate %s); applying command "
                  "by command",
                  data_error);
-        apply_run_reset(&run, b->create_count);
-        run.refused = calloc(b->create_count + b->transition_count, sizeof(*run.refused));
+        apply_run_reset(&run, b);
+        run.refused = calloc(commands, sizeof(*run.refused));
         rc = run.refused != NULL ? apply_commit_each(store, b, &run) : C_ERR;
         if (rc == C_OK)
             apply_log_refusals(b, &run);
     }
     if (rc == C_OK) {
-        long rejected_creates = 0, rejected_transitions = 0;
+        long rejected_creates = 0, rejected_others = 0;
         for (size_t i = 0; i < b->create_count; i++)
             rejected_creates += apply_create_refused(b, &run, i);
-        for (size_t i = 0; i < b->transition_count; i++)
-            rejected_transitions += apply_is_refused(&run, b->create_count + i);
+        for (size_t i = b->create_count; i < commands; i++)
+            rejected_others += apply_is_refused(&run, i);
         *stats = (struct apply_stats){.inserted = run.inserted_count,
                                       .existing = (long)b->create_count - run.inserted_count -
                                                   rejected_creates,
                                       .completed = run.completed,
                                       .expired = run.expired,
                                       .ignored = run.ignored,
-                                      .rejected = rejected_creates + rejected_transitions};
+                                      .rejected = rejected_creates + rejected_others,
+                                      .stored = run.stored,
+                                      .refused = run.stored_refused};
     }
     free(run.inserted);
     free(run.refused);
+    free(run.stored_inserted);
+    free(run.outcomes);
     outbox_batch_free(&run.events);
     return rc;
 }
@@ -657,6 +848,23 @@ static const char *apply_pg_error(void *ctx)
     return ((struct db *)ctx)->last_error;
 }
 
+static int apply_pg_recorded(void *ctx, const char *const *command_ids, size_t n, bool *recorded)
+{
+    return command_outcome_find_recorded(ctx, command_ids, n, recorded);
+}
+
+static int apply_pg_stored(void *ctx, const struct resource_store_command *c, const char *event_id,
+                           struct outbox_batch *events, struct command_outcome *outcome,
+                           bool *inserted)
+{
+    return resource_store_command_apply(ctx, c, event_id, events, outcome, inserted);
+}
+
+static int apply_pg_write_outcomes(void *ctx, const struct command_outcome *outcomes, size_t n)
+{
+    return command_outcome_insert(ctx, outcomes, n);
+}
+
 struct apply_store apply_store_postgres(struct db *db)
 {
     return (struct apply_store){.ctx = db,
@@ -666,5 +874,8 @@ struct apply_store apply_store_postgres(struct db *db)
                                 .write_events = apply_pg_write_events,
                                 .notify = apply_pg_notify,
                                 .sqlstate = apply_pg_sqlstate,
-                                .error = apply_pg_error};
+                                .error = apply_pg_error,
+                                .recorded = apply_pg_recorded,
+                                .stored = apply_pg_stored,
+                                .write_outcomes = apply_pg_write_outcomes};
 }

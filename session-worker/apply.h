@@ -1,9 +1,11 @@
-/* Applying a batch of consumed commands: decoding them (creates into
- * sessions, each with its created event written once; complete/expire into
- * transitions), then one PostgreSQL transaction that inserts the new
- * sessions, applies the transitions in message order, writes the events of
- * everything that changed to the outbox (one outbox_insert, after the rows
- * they describe) and notifies listeners.
+/* Applying a batch of consumed commands: decoding them by their type through
+ * one command table (apply.c: session creates into sessions, each with its
+ * created event written once; complete/expire into transitions; the catalog's
+ * creates and updates into stored-resource commands), then one PostgreSQL
+ * transaction that inserts the new sessions, applies the transitions and then
+ * the catalog commands in message order, writes the events of everything that
+ * changed to the outbox (one outbox_insert, after the rows they describe),
+ * records the catalog commands' outcomes and notifies listeners.
  *
  * The transaction goes through a struct apply_store: PostgreSQL in the
  * worker (apply_store_postgres), a fake in the unit tests. */
@@ -20,7 +22,9 @@
 #include "core/json_writer.h"
 #include "core/uuid.h"
 #include "infra/db.h"
+#include "model/command_outcome.h"
 #include "model/outbox.h"
+#include "model/resource_store.h"
 #include "model/session.h"
 #include "transition_command.h"
 
@@ -47,6 +51,16 @@ struct apply_create {
     size_t event; /* offset of that event's text in the batch's events */
 };
 
+/* A command of a catalog resource (model/resource_store.h), decoded. */
+struct apply_stored {
+    struct resource_store_command command; /* owned */
+    struct apply_origin origin;
+    char event_id[UUID_STR_LEN]; /* of the event it writes if it changes something */
+    /* The same command (same command id) came earlier in the batch: a replay,
+     * applied once. */
+    bool replay;
+};
+
 struct apply_batch {
     struct apply_create *creates; /* in message order */
     size_t create_count;
@@ -56,6 +70,10 @@ struct apply_batch {
     struct transition_command *transitions;
     struct apply_origin *transition_origins; /* parallel to transitions */
     size_t transition_count;
+    /* Catalog commands in message order (per object, with key = object id,
+     * per-object order). Event ids already set. */
+    struct apply_stored *stored;
+    size_t stored_count;
     size_t capacity;             /* messages the batch can take */
     size_t malformed;            /* messages left out while decoding (logged) */
     const char *public_base_url; /* borrowed */
@@ -73,6 +91,8 @@ struct apply_stats {
     long expired;   /* sessions expired (each with its expired event) */
     long ignored;   /* transitions whose guard did not hold: replays, no longer open */
     long rejected;  /* commands PostgreSQL refused as invalid data (logged, skipped) */
+    long stored;    /* catalog commands applied (created or updated, each with its event) */
+    long refused;   /* catalog commands refused (their outcome says why) */
 };
 
 /* An empty batch for up to capacity messages. C_ERR: out of memory (b holds
@@ -116,22 +136,33 @@ struct apply_store {
     /* SQLSTATE of the last failure ("" if none) and its message */
     const char *(*sqlstate)(void *ctx);
     const char *(*error)(void *ctx);
+    /* command_outcome_find_recorded: the catalog commands applied before */
+    int (*recorded)(void *ctx, const char *const *command_ids, size_t n, bool *recorded);
+    /* resource_store_command_apply: its event, if any, goes into events */
+    int (*stored)(void *ctx, const struct resource_store_command *c, const char *event_id,
+                  struct outbox_batch *events, struct command_outcome *outcome, bool *inserted);
+    /* command_outcome_insert */
+    int (*write_outcomes)(void *ctx, const struct command_outcome *outcomes, size_t n);
 };
 
 /* The worker's store: PostgreSQL through db. */
 struct apply_store apply_store_postgres(struct db *db);
 
 /* Applies b in one transaction: first every create (one insert; replays
- * within the batch left out), then each transition in order, then the events
- * of what changed, in that order (created, then each transition's); NOTIFY
- * caisse_session_applied with the ids of every create applied (inserted or
- * already present) and of every transition (applied or not: the listener
- * reads the row to learn the outcome), NOTIFY caisse_outbox when events were
- * written, COMMIT. A command refused by PostgreSQL as invalid data
+ * within the batch left out), then each transition in order, then each
+ * catalog command in order (those whose outcome is recorded already, and
+ * replays within the batch, left out), then the events of what changed, in
+ * that order (created, then each transition's, then the catalog's), then the
+ * catalog commands' outcomes; NOTIFY caisse_session_applied with the ids of
+ * every create applied (inserted or already present), of every transition
+ * (applied or not: the listener reads the row to learn the outcome) and of
+ * the object of every catalog command (the listener reads its outcome),
+ * NOTIFY caisse_outbox when events were written, COMMIT. A batch without
+ * catalog commands makes no statement for them. A command refused by PostgreSQL as invalid data
  * (constraint, bad value) is logged and skipped rather than blocking the
  * batch: the batch is then applied again command by command, each under a
- * savepoint. C_ERR: nothing was committed (PostgreSQL unreachable or
- * failing); the same batch can be retried as is. */
+ * savepoint; a catalog command so skipped is recorded as refused. C_ERR: nothing was committed
+ * (PostgreSQL unreachable or failing); the same batch can be retried as is. */
 int apply_commit(const struct apply_store *store, const struct apply_batch *b,
                  struct apply_stats *stats);
 

@@ -53,12 +53,13 @@ static int consumer_apply(void *p, rd_kafka_message_t *const *msgs, size_t n)
     int rc = batch_consumer_retry(consumer_commit, consumer_db_error, c, "apply batch", n);
     if (rc == C_OK)
         log_fields(LOG_DEBUG,
-                   json_pack("{si si si si si si si si sI}", "messages", (int)n, "inserted",
+                   json_pack("{si si si si si si si si si si sI}", "messages", (int)n, "inserted",
                              (int)c->stats.inserted, "existing", (int)c->stats.existing,
                              "completed", (int)c->stats.completed, "expired", (int)c->stats.expired,
                              "ignored", (int)c->stats.ignored, "malformed", (int)c->batch.malformed,
-                             "rejected", (int)c->stats.rejected, "duration_ms",
-                             (json_int_t)(clock_now_ms() - started)),
+                             "rejected", (int)c->stats.rejected, "catalog_applied",
+                             (int)c->stats.stored, "catalog_refused", (int)c->stats.refused,
+                             "duration_ms", (json_int_t)(clock_now_ms() - started)),
                    "batch applied");
     apply_batch_free(&c->batch);
     return rc;

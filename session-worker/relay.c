@@ -106,7 +106,7 @@ static rd_kafka_resp_err_t relay_produce(void *ctx, const struct outbox_row *row
                                          struct relay_delivery *d)
 {
     struct relay *r = ctx;
-    return kafka_produce(r->producer, KAFKA_TOPIC_EVENTS, row->session_id, row->payload,
+    return kafka_produce(r->producer, KAFKA_TOPIC_EVENTS, row->subject_id, row->payload,
                          row->payload_len, OUTBOX_CONTENT_TYPE, d);
 }
 

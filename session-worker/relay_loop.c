@@ -101,7 +101,7 @@ static void relay_loop_log_failure(const struct outbox_row *row, rd_kafka_resp_e
 {
     log_fields(LOG_WARN,
                json_pack("{sI ss ss ss}", "seq", (json_int_t)row->seq, "event_id", row->id,
-                         "session_id", row->session_id, "error", rd_kafka_err2name(err)),
+                         "subject_id", row->subject_id, "error", rd_kafka_err2name(err)),
                "outbox relay: event not delivered, retrying from it: %s", rd_kafka_err2str(err));
 }
 

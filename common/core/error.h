@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#define ERROR_MESSAGE_MAX 300
+#define ERROR_MESSAGE_MAX 512
 #define ERROR_PARAM_MAX 64
 
 struct error {

@@ -4,19 +4,22 @@
  *
  * Channels:
  *   caisse_session_applied  the session worker committed a batch of
- *       commands; payload = comma-separated session ids (no spaces, no trailing
- *       comma, each once, as the command's data.checkout_session_id spelled
- *       it) of every create command in the batch, inserted or already present,
- *       and of every complete/expire command, applied or not (a listener reads
- *       the row to learn the outcome). The id of a create whose row this batch
+ *       commands; payload = comma-separated object ids (no spaces, no trailing
+ *       comma, each once, as the command spelled it): the session of every
+ *       create command in the batch, inserted or already present, and of every
+ *       complete/expire command, applied or not (a listener reads the row to
+ *       learn the outcome); the object (product...) of every catalog command,
+ *       applied or refused (a listener reads the command's outcome,
+ *       model/command_outcome.h). The id of an object whose row this batch
  *       inserted is prefixed with NOTIFY_INSERTED_MARK and, when the batch held
  *       a single create command for that id, followed by NOTIFY_COMMAND_SEPARATOR
- *       and that command's id ("+<session id>:<command id>"): that command made
- *       the session, and nothing needs to be read. (Retries of one
- *       Idempotency-Key share a session id, so only the command tells a waiting
- *       request whether the row is its own.) Malformed commands, and
- * creates that PostgreSQL refused, are not named. One batch may send several notifications (see
- * NOTIFY_PAYLOAD_MAX). The gateway waits on it to answer 201 (or to answer a completion or expiry).
+ *       and that command's id ("+<id>:<command id>"): that command made the
+ *       object, and nothing needs to be read. (Retries of one Idempotency-Key
+ *       share an object id, so only the command tells a waiting request whether
+ *       the row is its own.) Malformed commands, and session creates that
+ *       PostgreSQL refused, are not named. One batch may send several
+ *       notifications (see NOTIFY_PAYLOAD_MAX). The gateway waits on it to
+ *       answer 201 (or to answer a completion, an expiry, a catalog write).
  *   caisse_outbox (outbox.h)  new outbox rows; wakes the relay. */
 #ifndef CAISSE_NOTIFY_H
 #define CAISSE_NOTIFY_H

@@ -65,7 +65,7 @@ int outbox_fetch_pending(struct db *db, long limit, struct outbox_row **rows, si
         int row = (int)i;
         arr[i].seq = strtoll(PQgetvalue(r, row, 0), NULL, 10);
         snprintf(arr[i].id, sizeof(arr[i].id), "%s", PQgetvalue(r, row, 1));
-        snprintf(arr[i].session_id, sizeof(arr[i].session_id), "%s", PQgetvalue(r, row, 2));
+        snprintf(arr[i].subject_id, sizeof(arr[i].subject_id), "%s", PQgetvalue(r, row, 2));
         arr[i].payload_len = (size_t)PQgetlength(r, row, 3);
         arr[i].payload = malloc(arr[i].payload_len + 1);
         if (arr[i].payload == NULL) {
@@ -126,7 +126,7 @@ int outbox_measure_backlog(struct db *db, long long *rows, double *oldest_age_s)
 
 int outbox_batch_add(struct outbox_batch *b, const struct outbox_event *ev)
 {
-    const char *fields[] = {ev->id,          ev->session_id, ev->organization_id,
+    const char *fields[] = {ev->id,          ev->subject_id, ev->organization_id,
                             ev->environment, ev->type,       ev->payload};
     const size_t nfields = sizeof(fields) / sizeof(fields[0]);
     /* Room for the whole row first (every byte escaped at worst, a separator

@@ -4,9 +4,11 @@
  * outbox_pending, and one relay publishes the queued rows to Kafka in seq
  * order and takes them off the queue.
  *
- * Per-session order relies on writers inserting the outbox row after they
- * insert or lock the session row: a second change of the same session then
- * waits for the first to commit and gets a larger seq. */
+ * An event's subject is the object it describes (a session, a product...):
+ * the relay keys its Kafka record by it. (Its column keeps its first name,
+ * session_id.) Per-object order relies on writers inserting the outbox row
+ * after they insert or lock the object's row: a second change of the same
+ * object then waits for the first to commit and gets a larger seq. */
 #ifndef CAISSE_OUTBOX_H
 #define CAISSE_OUTBOX_H
 
@@ -25,15 +27,15 @@
 struct outbox_row {
     int64_t seq;
     char id[UUID_STR_LEN]; /* event id */
-    char session_id[UUID_STR_LEN];
+    char subject_id[UUID_STR_LEN];
     char *payload; /* owned: the CloudEvent JSON text */
     size_t payload_len;
 };
 
 /* One event on its way to the outbox: the columns of its row. */
 struct outbox_event {
-    const char *id; /* the event id */
-    const char *session_id;
+    const char *id;         /* the event id */
+    const char *subject_id; /* the id of the object it describes: the Kafka key */
     const char *organization_id;
     const char *environment;
     const char *type;

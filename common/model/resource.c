@@ -61,12 +61,25 @@ static bool resource_nullable(const struct resource_field *f)
     return (f->flags & RESOURCE_NULLABLE) != 0;
 }
 
+/* The C value of null for a nullable integer or time field. */
+static int64_t resource_null_int(const struct resource_field *f)
+{
+    return f->kind == RESOURCE_INT32 ? RESOURCE_NULL_INT32 : RESOURCE_NULL_INT64;
+}
+
+static bool resource_is_int(enum resource_kind kind)
+{
+    return kind == RESOURCE_INT64 || kind == RESOURCE_INT32 || kind == RESOURCE_TIME;
+}
+
 int resource_init(const struct resource *r, void *obj)
 {
     memset(obj, 0, r->size);
     for (size_t i = 0; i < r->nfields; i++) {
         const struct resource_field *f = &r->fields[i];
-        if (f->kind != RESOURCE_OBJECT)
+        if (resource_is_int(f->kind) && resource_nullable(f))
+            resource_set_int(obj, f, resource_null_int(f));
+        if (f->kind != RESOURCE_OBJECT || resource_nullable(f))
             continue;
         json_t *o = json_object();
         if (o == NULL) {
@@ -90,7 +103,82 @@ void resource_free(const struct resource *r, void *obj)
     memset(obj, 0, r->size);
 }
 
+bool resource_is_null(const struct resource_field *f, const void *obj)
+{
+    if (!resource_nullable(f))
+        return false;
+    switch (f->kind) {
+    case RESOURCE_UUID:
+    case RESOURCE_CODE:
+        return RESOURCE_CONST_AT(obj, f)[0] == '\0';
+    case RESOURCE_STRING:
+    case RESOURCE_OBJECT:
+        return *(void *const *)(const void *)RESOURCE_CONST_AT(obj, f) == NULL;
+    case RESOURCE_INT64:
+    case RESOURCE_INT32:
+    case RESOURCE_TIME:
+        return resource_int_value(obj, f) == resource_null_int(f);
+    case RESOURCE_BOOL:
+    case RESOURCE_ENUM:
+        break;
+    }
+    return false;
+}
+
+const struct resource_field *resource_field_by_column(const struct resource *r, const char *column)
+{
+    for (size_t i = 0; i < r->nfields; i++) {
+        if (strcmp(r->fields[i].column, column) == 0)
+            return &r->fields[i];
+    }
+    return NULL;
+}
+
+const struct resource_field *resource_field_by_json(const struct resource *r, const char *json)
+{
+    for (size_t i = 0; i < r->nfields; i++) {
+        if (r->fields[i].json != NULL && strcmp(r->fields[i].json, json) == 0)
+            return &r->fields[i];
+    }
+    return NULL;
+}
+
 /* ---- JSON ----------------------------------------------------------------- */
+
+/* The length of the group a field's REST name puts it in ("recurring" of
+ * "recurring.interval"), 0 when it is a member of its own. */
+static size_t resource_group_len(const struct resource_field *f)
+{
+    const char *dot = strchr(f->json, '.');
+    return dot != NULL ? (size_t)(dot - f->json) : 0;
+}
+
+/* The field's name within its object: after the group's dot, if any. */
+static const char *resource_member_name(const struct resource_field *f)
+{
+    size_t g = resource_group_len(f);
+    return g > 0 ? f->json + g + 1 : f->json;
+}
+
+/* The end (one past the last field) of the group that starts at fields[i],
+ * and whether every member of it is null in obj. Members of a group are
+ * consecutive and nullable. */
+static size_t resource_group_end(const struct resource *r, size_t i, const void *obj,
+                                 bool *all_null)
+{
+    const struct resource_field *first = &r->fields[i];
+    size_t len = resource_group_len(first);
+    size_t j = i;
+    *all_null = true;
+    while (j < r->nfields && r->fields[j].json != NULL &&
+           resource_group_len(&r->fields[j]) == len &&
+           strncmp(r->fields[j].json, first->json, len) == 0) {
+        assert(resource_nullable(&r->fields[j])); /* a null group means null members */
+        *all_null = *all_null && resource_is_null(&r->fields[j], obj);
+        j++;
+    }
+    return j;
+}
 
 /* The text of a UUID or CODE member; NULL when it is null. */
 static const char *resource_text(const void *obj, const struct resource_field *f)
@@ -103,6 +191,8 @@ static json_t *resource_value_to_json(const void *obj, const struct resource_fie
 {
     char when[RFC3339_LEN];
     const char *text;
+    if (resource_is_null(f, obj))
+        return json_null();
     switch (f->kind) {
     case RESOURCE_UUID:
     case RESOURCE_CODE:
@@ -127,28 +217,61 @@ static json_t *resource_value_to_json(const void *obj, const struct resource_fie
     return NULL;
 }
 
+/* Sets the members of fields[i..end) in o, each under its member name.
+ * json_object_set_new takes the value even when it fails. */
+static int resource_members_to_json(const struct resource *r, size_t i, size_t end, const void *obj,
+                                    json_t *o)
+{
+    for (; i < end; i++) {
+        const struct resource_field *f = &r->fields[i];
+        if (f->json == NULL)
+            continue;
+        if (json_object_set_new(o, resource_member_name(f), resource_value_to_json(obj, f)) != 0)
+            return C_ERR;
+    }
+    return C_OK;
+}
+
 json_t *resource_to_json(const struct resource *r, const void *obj)
 {
     json_t *o = json_object();
     if (o == NULL)
         return NULL;
-    for (size_t i = 0; i < r->nfields; i++) {
+    for (size_t i = 0; i < r->nfields;) {
         const struct resource_field *f = &r->fields[i];
-        if (f->json == NULL)
+        size_t glen = f->json != NULL ? resource_group_len(f) : 0;
+        if (glen == 0) {
+            if (resource_members_to_json(r, i, i + 1, obj, o) != C_OK)
+                goto fail;
+            i++;
             continue;
-        /* json_object_set_new takes the value even when it fails. */
-        if (json_object_set_new(o, f->json, resource_value_to_json(obj, f)) != 0) {
-            json_decref(o);
-            return NULL;
         }
+        bool all_null;
+        size_t end = resource_group_end(r, i, obj, &all_null);
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)glen, f->json);
+        json_t *group = all_null ? json_null() : json_object();
+        if (group != NULL && !all_null && resource_members_to_json(r, i, end, obj, group) != C_OK) {
+            json_decref(group);
+            goto fail;
+        }
+        if (json_object_set_new(o, name, group) != 0)
+            goto fail;
+        i = end;
     }
     return o;
+fail:
+    json_decref(o);
+    return NULL;
 }
 
-static void resource_write_value(struct json_writer *w, const void *obj,
-                                 const struct resource_field *f)
+void resource_write_value(struct json_writer *w, const struct resource_field *f, const void *obj)
 {
     char when[RFC3339_LEN];
+    if (resource_is_null(f, obj)) {
+        json_writer_literal(w, "null");
+        return;
+    }
     switch (f->kind) {
     case RESOURCE_UUID:
     case RESOURCE_CODE:
@@ -187,16 +310,49 @@ static void resource_write_name(struct json_writer *w, const char *name, bool fi
     json_writer_literal(w, "\":");
 }
 
+/* A group's name: the first glen bytes of its members' REST names. */
+static void resource_write_group_name(struct json_writer *w, const char *json, size_t glen,
+                                      bool first)
+{
+    if (!first)
+        json_writer_literal(w, ",");
+    json_writer_literal(w, "\"");
+    json_writer_raw(w, json, glen);
+    json_writer_literal(w, "\":");
+}
+
 void resource_write_members(struct json_writer *w, const struct resource *r, const void *obj)
 {
     bool first = true;
-    for (size_t i = 0; i < r->nfields; i++) {
+    for (size_t i = 0; i < r->nfields;) {
         const struct resource_field *f = &r->fields[i];
-        if (f->json == NULL)
+        if (f->json == NULL) {
+            i++;
             continue;
-        resource_write_name(w, f->json, first);
-        resource_write_value(w, obj, f);
+        }
+        size_t glen = resource_group_len(f);
+        if (glen == 0) {
+            resource_write_name(w, f->json, first);
+            resource_write_value(w, f, obj);
+            first = false;
+            i++;
+            continue;
+        }
+        bool all_null;
+        size_t end = resource_group_end(r, i, obj, &all_null);
+        resource_write_group_name(w, f->json, glen, first);
         first = false;
+        if (all_null) {
+            json_writer_literal(w, "null");
+        } else {
+            json_writer_literal(w, "{");
+            for (size_t k = i; k < end; k++) {
+                resource_write_name(w, resource_member_name(&r->fields[k]), k == i);
+                resource_write_value(w, &r->fields[k], obj);
+            }
+            json_writer_literal(w, "}");
+        }
+        i = end;
     }
 }
 
@@ -208,7 +364,7 @@ void resource_write_columns(struct json_writer *w, const struct resource *r, con
         if ((f->flags & RESOURCE_NOT_INSERTED) != 0)
             continue;
         resource_write_name(w, f->column, first);
-        resource_write_value(w, obj, f);
+        resource_write_value(w, f, obj);
         first = false;
     }
 }
@@ -270,6 +426,9 @@ static void resource_int_bounds(const struct resource_field *f, int64_t *min, in
         *min = f->kind == RESOURCE_INT32 ? INT32_MIN : INT64_MIN;
         *max = f->kind == RESOURCE_INT32 ? INT32_MAX : INT64_MAX;
     }
+    /* The smallest value is null's in C. */
+    if (resource_nullable(f) && *min == resource_null_int(f))
+        (*min)++;
 }
 
 static int resource_read_code(const struct resource_field *f, const char *s, void *obj,
@@ -291,14 +450,42 @@ static int resource_read_code(const struct resource_field *f, const char *s, voi
     return C_OK;
 }
 
+/* Gives a nullable field its null. */
+static void resource_set_null(const struct resource_field *f, void *obj)
+{
+    switch (f->kind) {
+    case RESOURCE_UUID:
+    case RESOURCE_CODE:
+        RESOURCE_AT(obj, f)[0] = '\0';
+        return;
+    case RESOURCE_STRING:
+        free(*resource_string_member(obj, f));
+        *resource_string_member(obj, f) = NULL;
+        return;
+    case RESOURCE_OBJECT:
+        json_decref(*resource_object_member(obj, f));
+        *resource_object_member(obj, f) = NULL;
+        return;
+    case RESOURCE_INT64:
+    case RESOURCE_INT32:
+    case RESOURCE_TIME:
+        resource_set_int(obj, f, resource_null_int(f));
+        return;
+    case RESOURCE_BOOL:
+    case RESOURCE_ENUM:
+        break;
+    }
+    assert(!"BOOL and ENUM fields are never nullable");
+}
+
 static int resource_read_field(const struct resource_field *f, const json_t *v, void *obj,
                                struct error *err)
 {
     if (v == NULL || json_is_null(v)) {
-        /* Null: the value init left (NULL, ""), if the field may be null. */
-        if (resource_nullable(f))
-            return C_OK;
-        return resource_wrong_type(f, err);
+        if (!resource_nullable(f))
+            return resource_wrong_type(f, err);
+        resource_set_null(f, obj);
+        return C_OK;
     }
     if (f->kind == RESOURCE_BOOL) {
         if (!json_is_boolean(v))
@@ -318,11 +505,14 @@ static int resource_read_field(const struct resource_field *f, const json_t *v, 
             return error_set(err, f->json, "field %s is not a UUID", f->json);
         snprintf(RESOURCE_AT(obj, f), UUID_STR_LEN, "%s", s);
         return C_OK;
-    case RESOURCE_STRING:
-        *resource_string_member(obj, f) = strdup(s);
-        if (*resource_string_member(obj, f) == NULL)
+    case RESOURCE_STRING: {
+        char *text = strdup(s);
+        if (text == NULL)
             return error_set(err, f->json, "out of memory reading %s", f->json);
+        free(*resource_string_member(obj, f));
+        *resource_string_member(obj, f) = text;
         return C_OK;
+    }
     case RESOURCE_CODE:
         return resource_read_code(f, s, obj, err);
     case RESOURCE_INT64:
@@ -356,13 +546,44 @@ static int resource_read_field(const struct resource_field *f, const json_t *v, 
     return C_ERR;
 }
 
+int resource_read_value(const struct resource_field *f, const json_t *in, void *obj,
+                        struct error *err)
+{
+    return resource_read_field(f, in, obj, err);
+}
+
+/* The value of f in the REST object in: its member, or its member of its
+ * group's object (NULL when the group is null or absent). C_ERR: the group
+ * is neither an object nor null. */
+static int resource_json_value(const struct resource_field *f, const json_t *in, const json_t **out,
+                               struct error *err)
+{
+    size_t glen = resource_group_len(f);
+    if (glen == 0) {
+        *out = json_object_get(in, f->json);
+        return C_OK;
+    }
+    char name[64];
+    snprintf(name, sizeof(name), "%.*s", (int)glen, f->json);
+    const json_t *group = json_object_get(in, name);
+    *out = NULL;
+    if (group == NULL || json_is_null(group))
+        return C_OK;
+    if (!json_is_object(group))
+        return error_set(err, name, "field %s is missing or has the wrong type", name);
+    *out = json_object_get(group, resource_member_name(f));
+    return C_OK;
+}
+
 int resource_read_json(const struct resource *r, const json_t *in, void *obj, struct error *err)
 {
     for (size_t i = 0; i < r->nfields; i++) {
         const struct resource_field *f = &r->fields[i];
         if (f->json == NULL)
             continue;
-        if (resource_read_field(f, json_object_get(in, f->json), obj, err) != C_OK)
+        const json_t *v;
+        if (resource_json_value(f, in, &v, err) != C_OK ||
+            resource_read_field(f, v, obj, err) != C_OK)
             return C_ERR;
     }
     return C_OK;
@@ -475,7 +696,8 @@ int resource_read_row(const struct resource *r, const PGresult *res, int row, vo
         if (PQgetisnull(res, row, col)) {
             if (!resource_nullable(f))
                 return C_ERR;
-            continue; /* NULL, "" from init */
+            resource_set_null(f, obj);
+            continue;
         }
         const char *s = PQgetvalue(res, row, col);
         int index;

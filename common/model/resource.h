@@ -13,8 +13,9 @@
  * X(kind, member, json, flags, arg, spec):
  *   kind    UUID, STRING, CODE, BOOL, INT64, INT32, TIME, OBJECT or ENUM (below)
  *   member  the C member, which is also the SQL column
- *   json    its name in the REST object, NULL when it is not part of it
- *   flags   RESOURCE_NULLABLE, RESOURCE_NOT_INSERTED
+ *   json    its name in the REST object, NULL when it is not part of it;
+ *           "group.member" puts it in a nested object (below)
+ *   flags   RESOURCE_NULLABLE, RESOURCE_NOT_INSERTED, RESOURCE_UPDATABLE
  *   arg     CODE: the array size (terminator included); ENUM: the enum's tag
  *           (session_status for enum session_status); else 0
  *   spec    more of struct resource_field, in parentheses: bounds, allowed
@@ -28,7 +29,12 @@
  *     static const struct resource thing_resource = {"thing", thing_fields,
  *         sizeof(thing_fields) / sizeof(thing_fields[0]), sizeof(struct thing)};
  *
- * The order of the list is the order of the REST object and of the select list. */
+ * The order of the list is the order of the REST object and of the select list.
+ *
+ * Nested objects: consecutive fields named "recurring.interval" and
+ * "recurring.interval_count" are the members of one REST member, "recurring":
+ * {"interval": ..., "interval_count": ...}, which is null when every one of
+ * them is null (they must all be nullable). Their columns stay flat. */
 #ifndef CAISSE_RESOURCE_H
 #define CAISSE_RESOURCE_H
 
@@ -55,11 +61,19 @@ enum resource_kind {
     RESOURCE_ENUM,   /* an enum, named in JSON and SQL by values[value]; SQL text */
 };
 
-/* null is a value of the field (JSON null or absent, SQL NULL). Only UUID,
- * STRING and CODE fields can be nullable. */
+/* null is a value of the field (JSON null or absent, SQL NULL). In C, null is
+ * "" for UUID and CODE, NULL for STRING and OBJECT, RESOURCE_NULL_INT64 for
+ * INT64 and TIME, RESOURCE_NULL_INT32 for INT32 (resource_init sets these);
+ * BOOL and ENUM fields cannot be null. */
 #define RESOURCE_NULLABLE 0x1u
 /* Set by later changes, never by the insert that creates the row. */
 #define RESOURCE_NOT_INSERTED 0x2u
+/* A command may change it after the create (model/resource_store.h: the
+ * update statement and command take only these). */
+#define RESOURCE_UPDATABLE 0x4u
+
+#define RESOURCE_NULL_INT64 INT64_MIN
+#define RESOURCE_NULL_INT32 INT32_MIN
 
 struct resource_field {
     const char *json;   /* name in the REST object; NULL: not part of it */
@@ -114,8 +128,8 @@ struct resource {
 
 /* ---- C form --------------------------------------------------------------- */
 
-/* Every field null, zero or false, objects empty. C_ERR: out of memory
- * (obj then holds nothing to free). */
+/* Every field null, zero or false, objects empty (null when nullable). C_ERR:
+ * out of memory (obj then holds nothing to free). */
 int resource_init(const struct resource *r, void *obj);
 /* Frees the owned members and zeroes obj: freeing twice is harmless. */
 void resource_free(const struct resource *r, void *obj);
@@ -138,6 +152,20 @@ void resource_write_columns(struct json_writer *w, const struct resource *r, con
  * Unknown members are ignored, fields outside the REST object left alone. On
  * C_ERR obj may hold part of what was read: the caller frees it. */
 int resource_read_json(const struct resource *r, const json_t *in, void *obj, struct error *err);
+
+/* Whether f's value in obj is null (never for a field that is not nullable). */
+bool resource_is_null(const struct resource_field *f, const void *obj);
+/* The field whose SQL column (C member) is column, or NULL. */
+const struct resource_field *resource_field_by_column(const struct resource *r, const char *column);
+/* The field whose REST name is json ("recurring.interval" for a nested one), or NULL. */
+const struct resource_field *resource_field_by_json(const struct resource *r, const char *json);
+/* One field of obj as it would be in the REST object (a nested one on its own),
+ * as text; the same value resource_write_columns writes for it. */
+void resource_write_value(struct json_writer *w, const struct resource_field *f, const void *obj);
+/* Reads in (the field's value: a JSON value, NULL when absent) into obj as
+ * resource_read_json would, with the same checks and messages. */
+int resource_read_value(const struct resource_field *f, const json_t *in, void *obj,
+                        struct error *err);
 
 /* ---- SQL ------------------------------------------------------------------ */
 

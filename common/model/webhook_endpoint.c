@@ -6,23 +6,36 @@
 
 #include "core/result.h"
 #include "core/rfc3339.h"
+#include "model/product.h"
 #include "model/session.h"
 
-static const char *const webhook_endpoint_event_types[] = {
-    SESSION_EVENT_CREATED,
-    SESSION_EVENT_COMPLETED,
-    SESSION_EVENT_EXPIRED,
-    WEBHOOK_EVENT_ANY,
+const char *const webhook_endpoint_event_types[] = {
+    SESSION_EVENT_CREATED, SESSION_EVENT_COMPLETED, SESSION_EVENT_EXPIRED,
+    PRODUCT_EVENT_CREATED, PRODUCT_EVENT_UPDATED,   NULL,
 };
 
 bool webhook_endpoint_event_type_is_valid(const char *name)
 {
-    for (size_t i = 0;
-         i < sizeof(webhook_endpoint_event_types) / sizeof(*webhook_endpoint_event_types); i++) {
+    if (strcmp(name, WEBHOOK_EVENT_ANY) == 0)
+        return true;
+    for (size_t i = 0; webhook_endpoint_event_types[i] != NULL; i++) {
         if (strcmp(name, webhook_endpoint_event_types[i]) == 0)
             return true;
     }
     return false;
+}
+
+void webhook_endpoint_event_types_text(char *out, size_t outlen)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; webhook_endpoint_event_types[i] != NULL && len < outlen; i++) {
+        int w = snprintf(out + len, outlen - len, "%s%s", i > 0 ? ", " : "",
+                         webhook_endpoint_event_types[i]);
+        if (w < 0)
+            return;
+        len += (size_t)w;
+    }
 }
 
 void webhook_endpoint_free(struct webhook_endpoint *e)

@@ -35,8 +35,14 @@ struct webhook_endpoint {
 void webhook_endpoint_free(struct webhook_endpoint *e);
 void webhook_endpoint_array_free(struct webhook_endpoint *arr, size_t count);
 
+/* Every event type there is, NULL-terminated: the one list of what an
+ * endpoint may subscribe to (enabled_events, with "*" for all of them) and of
+ * what GET /events filters on. A resource's new event types go here. */
+extern const char *const webhook_endpoint_event_types[];
 /* Whether name is an event type an endpoint may subscribe to ("*" included). */
 bool webhook_endpoint_event_type_is_valid(const char *name);
+/* The types of the list, "a, b, c", for messages; cut to outlen. */
+void webhook_endpoint_event_types_text(char *out, size_t outlen);
 
 /* The REST object: id, url, enabled_events, description, metadata, status
  * ("enabled"/"disabled"), disabled_reason, environment, created_at,

@@ -23,20 +23,41 @@ const CONTENT_TYPE = 'application/cloudevents+json';
 
 // Cross-field rules that JSON Schema cannot state; each is described in the message
 // schemas of asyncapi.yaml (subject, organizationid, environment, time). Keyed by the
-// CloudEvents type; `time` names the data field the event time must equal.
+// CloudEvents type; `dataId` names the data field the subject must equal, `time` the data
+// field the event time must equal.
+const SESSION_ID = 'checkout_session_id';
 const CROSS_FIELD_RULES = {
-  'checkout.session.create': { dataId: true },
-  'checkout.session.complete': { dataId: true },
-  'checkout.session.expire': { dataId: true },
-  'checkout.session.created': { dataId: true, tenant: true, time: 'created_at' },
-  'checkout.session.completed': { dataId: true, tenant: true, time: 'updated_at' },
-  'checkout.session.expired': { dataId: true, tenant: true, time: 'updated_at' },
+  'checkout.session.create': { dataId: SESSION_ID },
+  'checkout.session.complete': { dataId: SESSION_ID },
+  'checkout.session.expire': { dataId: SESSION_ID },
+  'checkout.session.created': { dataId: SESSION_ID, tenant: true, time: 'created_at' },
+  'checkout.session.completed': { dataId: SESSION_ID, tenant: true, time: 'updated_at' },
+  'checkout.session.expired': { dataId: SESSION_ID, tenant: true, time: 'updated_at' },
+  'product.create': { dataId: 'product_id' },
+  'product.update': { dataId: 'product_id' },
+  'product.created': { dataId: 'product_id', tenant: true, time: 'created_at' },
+  'product.updated': { dataId: 'product_id', tenant: true, time: 'updated_at' },
 };
 
-// The per-session event sequence the state machine allows (open → complete | expired).
-const FIRST_EVENT = 'checkout.session.created';
-const CREATE_COMMAND = 'checkout.session.create';
-const TERMINAL_EVENTS = new Set(['checkout.session.completed', 'checkout.session.expired']);
+// The event sequence each kind of object allows, its events keyed by the object's id: the
+// created event first (for objects whose create command was read), never again, and at
+// most one terminal event (a session: open → complete | expired; a product: any number
+// of updates).
+const LIFECYCLES = [
+  {
+    created: 'checkout.session.created',
+    createCommand: 'checkout.session.create',
+    types: new Set(['checkout.session.created', 'checkout.session.completed', 'checkout.session.expired']),
+    terminal: new Set(['checkout.session.completed', 'checkout.session.expired']),
+  },
+  {
+    created: 'product.created',
+    createCommand: 'product.create',
+    types: new Set(['product.created', 'product.updated']),
+    terminal: new Set(),
+  },
+];
+const CREATE_COMMANDS = new Set(LIFECYCLES.map((l) => l.createCommand));
 
 // ---- the document ------------------------------------------------------------------
 
@@ -307,8 +328,8 @@ export function createChecker(contract, { partialHistory = false } = {}) {
   const records = [];
   const keyPartition = new Map(); // topic \0 key → { partition, where }
   const idPayload = new Map(); // topic \0 id → { json, where }
-  const sessions = new Map(); // events: key → [{ offset, type, id, record }]
-  const createCommands = new Set(); // subjects of checkout.session.create commands
+  const sessions = new Map(); // events: key (an object's id) → [{ offset, type, id, record }]
+  const createCommands = new Set(); // subjects of create commands (sessions, products)
   const stats = { topics: new Map(), duplicates: 0, skipped: 0 };
 
   function add(envelope, lineNo) {
@@ -385,8 +406,8 @@ export function createChecker(contract, { partialHistory = false } = {}) {
 
     const rules = CROSS_FIELD_RULES[type] || {};
     const data = isObject(payload.data) ? payload.data : {};
-    if (rules.dataId && data.checkout_session_id !== payload.subject) {
-      fail(`subject ${payload.subject} differs from data.checkout_session_id ${data.checkout_session_id}`);
+    if (rules.dataId && data[rules.dataId] !== payload.subject) {
+      fail(`subject ${payload.subject} differs from data.${rules.dataId} ${data[rules.dataId]}`);
     }
     if (rules.tenant) {
       if (payload.organizationid !== data.organization_id) fail('organizationid differs from data.organization_id');
@@ -412,7 +433,7 @@ export function createChecker(contract, { partialHistory = false } = {}) {
         stats.duplicates++;
       }
     }
-    if (type === CREATE_COMMAND && typeof payload.subject === 'string') createCommands.add(payload.subject);
+    if (CREATE_COMMANDS.has(type) && typeof payload.subject === 'string') createCommands.add(payload.subject);
     if (channel.key === 'events' && typeof envelope.key === 'string' && !record.duplicate) {
       const list = sessions.get(envelope.key) || [];
       sessions.set(envelope.key, list);
@@ -422,22 +443,27 @@ export function createChecker(contract, { partialHistory = false } = {}) {
   }
 
   function finish() {
-    // Per session, in offset order (one partition per key, checked above): created
-    // first, then at most one of completed and expired. Duplicates were left out.
-    // "Created first" is required of the sessions whose create command was read: a
-    // session can also have been written to PostgreSQL directly (test fixtures seeding
-    // thousands of due sessions for the expiry worker), and then its first event is
-    // expired; and a read of the events topic alone cannot tell the two apart.
+    // Per object, in offset order (one partition per key, checked above), its kind's
+    // lifecycle: created first, then (a session) at most one of completed and expired.
+    // Duplicates were left out. "Created first" is required of the objects whose create
+    // command was read: a session can also have been written to PostgreSQL directly (test
+    // fixtures seeding thousands of due sessions for the expiry worker), and then its first
+    // event is expired; and a read of the events topic alone cannot tell the two apart.
     for (const [key, list] of sessions) {
       list.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+      const life = LIFECYCLES.find((l) => l.types.has(list[0].type));
+      if (!life) continue;
+      const kind = life.created.slice(0, life.created.lastIndexOf('.'));
       let terminal = null;
       list.forEach((ev, i) => {
-        if (i === 0 && ev.type !== FIRST_EVENT && !partialHistory && createCommands.has(key)) {
-          ev.record.errors.push(`session ${key}: first event is ${ev.type}, not ${FIRST_EVENT}`);
-        } else if (i > 0 && ev.type === FIRST_EVENT) {
-          ev.record.errors.push(`session ${key}: ${FIRST_EVENT} (another id) after ${list[0].type} (${list[0].record.where})`);
-        } else if (TERMINAL_EVENTS.has(ev.type)) {
-          if (terminal) ev.record.errors.push(`session ${key}: ${ev.type} after ${terminal.type} (${terminal.record.where})`);
+        if (!life.types.has(ev.type)) {
+          ev.record.errors.push(`${kind} ${key}: ${ev.type} is not an event of a ${kind}`);
+        } else if (i === 0 && ev.type !== life.created && !partialHistory && createCommands.has(key)) {
+          ev.record.errors.push(`${kind} ${key}: first event is ${ev.type}, not ${life.created}`);
+        } else if (i > 0 && ev.type === life.created) {
+          ev.record.errors.push(`${kind} ${key}: ${life.created} (another id) after ${list[0].type} (${list[0].record.where})`);
+        } else if (life.terminal.has(ev.type)) {
+          if (terminal) ev.record.errors.push(`${kind} ${key}: ${ev.type} after ${terminal.type} (${terminal.record.where})`);
           else terminal = ev;
         }
       });

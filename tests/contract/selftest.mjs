@@ -71,7 +71,7 @@ function rejects(name, rec, pattern) {
 }
 
 // ---- what must pass ------------------------------------------------------------------
-expect('all six message types have an example', Object.keys(examples).length === 6, Object.keys(examples).join(', '));
+expect('every message type has an example', Object.keys(examples).length === contract.typeInfo.size && contract.typeInfo.size >= 10, Object.keys(examples).join(', '));
 for (const type of Object.keys(examples)) {
   const { failed: n, records } = check([record(type)], { partialHistory: true });
   expect(`example ${type} passes`, n === 0, JSON.stringify(records[0].errors));
@@ -163,6 +163,15 @@ rejects('organizationid differs from data', record('checkout.session.created', (
 rejects('environment differs from data', record('checkout.session.created', (r, p) => (p.environment = 'live')), /environment differs/);
 rejects('created time is not created_at', record('checkout.session.created', (r, p) => (p.time = '2024-01-15T10:30:01Z')), /differs from data.created_at/);
 rejects('expired time is not updated_at', record('checkout.session.expired', (r, p) => (p.time = p.data.expires_at)), /differs from data.updated_at/);
+// The catalog's products.
+rejects('product with an empty name', record('product.created', (r, p) => (p.data.name = '')), /\/data\/name must NOT have fewer than 1 characters/);
+rejects('product without active', record('product.created', (r, p) => delete p.data.active), /\/data must have required property 'active'/);
+rejects('product event with the sessions\' source', record('product.updated', (r, p) => (p.source = '/caisse/checkout-sessions')), /\/source must be equal to constant/);
+rejects('subject differs from data.product_id', record('product.created', (r, p) => (p.data.product_id = '018d0cab-c440-7b3a-9d2e-41f6c8a05e78')), /differs from data.product_id/);
+rejects('product updated time is not updated_at', record('product.updated', (r, p) => (p.time = p.data.created_at)), /differs from data.updated_at/);
+rejects('product update changing what cannot change', record('product.update', (r, p) => (p.data.changes = { created_at: '2024-01-15T10:30:00Z' })), /\/data\/changes must NOT have additional properties: created_at/);
+rejects('product update changing nothing', record('product.update', (r, p) => (p.data.changes = {})), /\/data\/changes must NOT have fewer than 1 properties/);
+rejects('product create with the tenant of another', record('product.create', (r, p) => (p.organizationid = p.data.product_id)), /must NOT have additional properties: organizationid/);
 
 // Across records.
 // Record `index` of the history must fail with `pattern`; the others must pass unless
@@ -204,6 +213,20 @@ rejectsHistory('two created events with different ids', [
   const { failed: n } = check([record('checkout.session.completed')], { partialHistory: true });
   expect('--partial-history accepts a session starting with completed', n === 0);
 }
+{
+  const { failed: n, records } = check([
+    record('product.create'),
+    record('product.created', () => {}, { offset: 1 }),
+    record('product.updated', () => {}, { offset: 2 }),
+    record('product.updated', (r, p) => (p.id = '018d0ccb-f2a0-7b31-9e04-2c6d8f1a3b51'), { offset: 3 }),
+  ]);
+  expect('a product created then updated twice passes', n === 0, JSON.stringify(records.map((r) => r.errors)));
+}
+rejectsHistory('product updated before created (of a product whose create command was read)', [
+  record('product.create'),
+  record('product.updated', () => {}, { offset: 1 }),
+  record('product.created', () => {}, { offset: 2 }),
+], 1, /first event is product.updated, not product.created/, true);
 
 // A broken document must be refused, whatever else is right.
 {
@@ -218,7 +241,7 @@ rejectsHistory('two created events with different ids', [
   refused('asyncapi 2.6.0', text.replace('asyncapi: 3.0.0', 'asyncapi: 2.6.0'), /asyncapi is "2.6.0"/);
   refused('a dangling $ref', text.replace("$ref: '#/components/schemas/Timestamp'", "$ref: '#/components/schemas/Timestamps'"), /does not resolve/);
   refused('an external $ref', text.replace("$ref: '#/components/schemas/Environment'", "$ref: 'common.yaml#/Environment'"), /not a local reference/);
-  refused('an operation naming another channel\'s message', text.replace("      - $ref: '#/channels/commands/messages/checkoutSessionExpire'\n  receiveCommands:", "      - $ref: '#/channels/events/messages/checkoutSessionExpired'\n  receiveCommands:"), /is not one of #\/channels\/commands's messages/);
+  refused('an operation naming another channel\'s message', text.replace("      - $ref: '#/channels/commands/messages/productUpdate'\n  receiveCommands:", "      - $ref: '#/channels/events/messages/productUpdated'\n  receiveCommands:"), /is not one of #\/channels\/commands's messages/);
   refused('a duplicate key', text.replace('  title: caisse checkout sessions on Kafka\n', '  title: caisse checkout sessions on Kafka\n  title: again\n'), /not valid YAML/);
   refused('an unknown schema keyword', text.replace('          maxLength: 250\n', '          maxLenght: 250\n'), /does not compile/);
   refused('an example that breaks its schema', text.replace('              amount: 10000\n', '              amount: "10000"\n'), /example .*amount must be integer/);
@@ -252,7 +275,7 @@ rejectsHistory('two created events with different ids', [
     const { failed: n, records } = check([r], { partialHistory: true });
     expect(`README example ${payload.type} passes`, n === 0, JSON.stringify(records[0].errors));
   });
-  for (const type of ['checkout.session.created', 'checkout.session.completed', 'checkout.session.expired']) {
+  for (const type of ['checkout.session.created', 'checkout.session.completed', 'checkout.session.expired', 'product.updated']) {
     expect(`README has an example of ${type}`, types.has(type));
   }
 }

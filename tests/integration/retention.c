@@ -110,3 +110,28 @@ Test(retention, events_and_finished_deliveries_past_the_retention_are_deleted, .
                           NULL),
                  0);
 }
+
+Test(retention, command_outcomes_past_the_retention_are_deleted, .timeout = 120)
+{
+    /* Two outcomes of one object (its id marks them): one of 40 days ago, one of today. */
+    char object[UUID_STR_LEN];
+    cr_assert_eq(uuid_v7_string(object), 0);
+    char *v = test_sql_value(
+        "WITH ins AS (INSERT INTO command_outcomes (command_id, object_id, outcome, created_at)"
+        " VALUES (gen_random_uuid(), $1, 'applied', now() - interval '40 days'),"
+        "        (gen_random_uuid(), $1, 'applied', now()) RETURNING 1)"
+        " SELECT count(*) FROM ins",
+        object);
+    cr_assert_str_eq(v, "2");
+    free(v);
+    static const char old[] = "SELECT count(*) FROM command_outcomes WHERE object_id = $1"
+                              " AND created_at < now() - interval '30 days'";
+    long n = 1;
+    for (int i = 0; i < 60 && n > 0; i++) {
+        test_sleep_ms(1000);
+        n = count_of(old, object);
+    }
+    cr_assert_eq(n, 0, "the outcome past the retention is still there");
+    cr_assert_eq(count_of("SELECT count(*) FROM command_outcomes WHERE object_id = $1", object), 1,
+                 "the outcome of today was deleted");
+}

@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # Runs the README's quick start exactly as written: the shell block that follows the
-# <!-- quickstart --> marker, with bash -e so any failing step (curl -f included) fails
-# the test. The stack it starts is stopped afterwards whatever happens.
+# <!-- quickstart --> marker, then the catalog's (<!-- quickstart: catalog -->) in the same
+# shell, with bash -e so any failing step (curl -f included) fails the test. The stack it
+# starts is stopped afterwards whatever happens.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
 
-script=$(awk '
-  /<!-- quickstart -->/ { armed = 1; next }
-  armed && /^```bash$/ { inside = 1; next }
-  inside && /^```$/ { exit }
-  inside { print }
-' README.md)
+# The bash block that follows the marker $1.
+block() {
+  awk -v marker="$1" '
+    index($0, marker) == 1 { armed = 1; next }
+    armed && /^```bash$/ { inside = 1; next }
+    inside && /^```$/ { exit }
+    inside { print }
+  ' README.md
+}
+script=$(block '<!-- quickstart -->')
 [ -n "$script" ] || { echo "quickstart: no block after <!-- quickstart --> in README.md" >&2; exit 1; }
+catalog=$(block '<!-- quickstart: catalog -->')
+[ -n "$catalog" ] || { echo "quickstart: no block after <!-- quickstart: catalog --> in README.md" >&2; exit 1; }
+script="$script
+$catalog"
 
 cleanup() { make --no-print-directory down >/dev/null 2>&1 || true; }
 trap cleanup EXIT
@@ -26,4 +35,6 @@ timeout 300 bash -euo pipefail -c "$script" >build/quickstart.log 2>&1 || {
   exit 1
 }
 grep -Eq '"status": *"open"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no open session in the output" >&2; exit 1; }
-echo "quickstart: 1 passed, 0 failed"
+grep -Eq '"name": *"Premium plan"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no product in the output" >&2; exit 1; }
+grep -q '"type":"product.updated"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no product.updated event in the output" >&2; exit 1; }
+echo "quickstart: 2 passed, 0 failed"

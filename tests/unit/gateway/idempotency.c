@@ -91,3 +91,30 @@ Test(idempotency, the_fingerprint_tells_secrets_apart_and_reveals_nothing_of_the
     idempotency_fingerprint(fb);
     cr_assert_str_eq(fa, fb);
 }
+
+Test(idempotency, a_catalog_object_s_id_depends_on_its_kind_and_is_no_session_s)
+{
+    cr_assert_eq(idempotency_init(SECRET_A), C_OK);
+    char session[UUID_STR_LEN], product[UUID_STR_LEN], again[UUID_STR_LEN], price[UUID_STR_LEN];
+    id_of(ORG, "test", "order-1", session);
+    idempotency_object_id("products", ORG, "test", "order-1", product);
+    idempotency_object_id("products", ORG, "test", "order-1", again);
+    idempotency_object_id("prices", ORG, "test", "order-1", price);
+    cr_assert_str_eq(product, again);
+    cr_assert_str_neq(product, session, "one key for a session and a product: two ids");
+    cr_assert_str_neq(product, price, "another kind");
+    struct uuid u;
+    cr_assert_eq(uuid_parse(product, &u), C_OK);
+    cr_assert_eq(uuid_version(&u), 8);
+    /* A long key of 4-byte characters is taken whole: two keys that differ
+     * only in their last character name two objects. */
+    char k1[4 * 255 + 1], k2[4 * 255 + 1];
+    for (int i = 0; i < 255; i++)
+        memcpy(k1 + 4 * i, "\xf0\x9f\x98\x80", 4);
+    k1[4 * 255] = '\0';
+    memcpy(k2, k1, sizeof(k1));
+    k2[4 * 255 - 1] = '\x81';
+    idempotency_object_id("products", ORG, "test", k1, product);
+    idempotency_object_id("products", ORG, "test", k2, again);
+    cr_assert_str_neq(product, again);
+}

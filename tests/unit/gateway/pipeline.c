@@ -33,7 +33,7 @@ Test(pipeline, new_op_names_its_session_and_decide_function)
 {
     struct pipeline_op *op = pipeline_op_new(SESSION_ID, never_decides);
     cr_assert_not_null(op);
-    cr_assert_str_eq(op->session_id, SESSION_ID);
+    cr_assert_str_eq(op->object_id, SESSION_ID);
     cr_assert_eq(op->decide, never_decides);
     cr_assert_null(op->body);
     cr_assert_eq(op->status, 0);

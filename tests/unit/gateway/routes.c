@@ -11,7 +11,9 @@
 
 #include <jansson.h>
 
+#include "../../../gateway/catalog.h"
 #include "../../../gateway/openapi.h"
+#include "../../../gateway/products.h"
 #include "../../../gateway/routes.h"
 #include "../leak_check.h"
 
@@ -362,6 +364,33 @@ Test(routes, metrics_label_is_the_template_one_per_path)
                  r->template);
         cr_assert_str_eq(r->label, expected, "%s %s", r->method, r->template);
     }
+}
+
+Test(routes, the_catalog_s_routes_name_their_resource_and_only_they_have_a_context)
+{
+    size_t catalog_routes = 0;
+    for (size_t i = 0; i < routes_table_len; i++) {
+        const struct route *r = &routes_table[i];
+        bool generic = r->handler == catalog_create || r->handler == catalog_get ||
+                       r->handler == catalog_list || r->handler == catalog_update;
+        cr_assert_eq(generic, r->ctx != NULL, "%s %s: a catalog handler needs its descriptor",
+                     r->method, r->template);
+        if (!generic)
+            continue;
+        catalog_routes++;
+        /* The descriptor's collection is the route's. */
+        const struct catalog_resource *c = r->ctx;
+        cr_assert_eq(strncmp(r->template, c->store->path, strlen(c->store->path)), 0, "%s %s",
+                     r->method, r->template);
+    }
+    cr_assert_geq(catalog_routes, 4);
+    struct routes_match m;
+    routes_match(ROUTES_MERCHANT, "PATCH", "/products/" SOME_ID, &m);
+    cr_assert_eq(m.outcome, ROUTES_FOUND);
+    cr_assert_eq(m.route->ctx, &products_catalog);
+    routes_match(ROUTES_MERCHANT, "DELETE", "/products/" SOME_ID, &m);
+    cr_assert_eq(m.outcome, ROUTES_METHOD_NOT_ALLOWED);
+    cr_assert_str_eq(m.allow, "GET, PATCH", "products are archived, never deleted");
 }
 
 /* ---- the matcher ------------------------------------------------------------------ */

@@ -1,8 +1,9 @@
 /* Applying a batch of commands, against a fake store: how the messages are
- * decoded (creates, transitions, malformed ones), how replays within the
- * batch are told apart, what the transaction sends and in which order (the
- * inserts, the transitions, the events, the notifications), and what
- * happens when PostgreSQL refuses a command or fails. The same against the
+ * decoded (creates, transitions, catalog commands, malformed ones), how
+ * replays within the batch are told apart, what the transaction sends and in
+ * which order (the inserts, the transitions, the catalog commands, the events,
+ * the outcomes, the notifications), and what happens when PostgreSQL refuses
+ * a command or fails. The same against the
  * real PostgreSQL is tests/integration (create, idempotency, lifecycle, crash). */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
@@ -17,6 +18,7 @@
 #include "core/result.h"
 #include "infra/notify.h"
 #include "model/outbox.h"
+#include "model/product.h"
 #include "model/session.h"
 #include "../../../session-worker/apply.h"
 #include "../leak_check.h"
@@ -124,6 +126,14 @@ struct fake {
     /* every event line written, for the ids */
     char events[FAKE_LINES][200];
     size_t nevents;
+    /* the catalog: objects that exist, command ids whose outcome is recorded */
+    char objects[FAKE_ROWS][UUID_STR_LEN];
+    size_t nobjects;
+    char recorded[FAKE_ROWS][UUID_STR_LEN];
+    size_t nrecorded;
+    const char *refuse_stored_of;               /* a catalog command on this object: 23514 */
+    struct command_outcome outcomes[FAKE_ROWS]; /* every outcome written */
+    size_t noutcomes;
 };
 
 static void fake_log(struct fake *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -291,11 +301,95 @@ static const char *fake_error(void *ctx)
     return ((struct fake *)ctx)->error;
 }
 
+static bool fake_object_exists(const struct fake *f, const char *id)
+{
+    for (size_t i = 0; i < f->nobjects; i++)
+        if (strcasecmp(f->objects[i], id) == 0)
+            return true;
+    return false;
+}
+
+static int fake_recorded(void *ctx, const char *const *command_ids, size_t n, bool *recorded)
+{
+    struct fake *f = ctx;
+    fake_log(f, "RECORDED? %zu", n);
+    for (size_t i = 0; i < n; i++) {
+        recorded[i] = false;
+        for (size_t k = 0; k < f->nrecorded; k++)
+            recorded[i] = recorded[i] || strcasecmp(f->recorded[k], command_ids[i]) == 0;
+    }
+    return C_OK;
+}
+
+/* "product.create P1": creates the object unless it exists, updates it if it
+ * does; each change writes its event as the real store does. */
+static int fake_stored(void *ctx, const struct resource_store_command *c, const char *event_id,
+                       struct outbox_batch *events, struct command_outcome *outcome, bool *inserted)
+{
+    struct fake *f = ctx;
+    bool create = c->op == RESOURCE_STORE_CREATE;
+    fake_log(f, "%s %s", create ? c->store->command_create : c->store->command_update, c->id);
+    f->sqlstate[0] = '\0';
+    *inserted = false;
+    if (f->refuse_stored_of != NULL && strcmp(c->id, f->refuse_stored_of) == 0)
+        return fake_fail(f, "23514", "new row violates check constraint");
+    bool exists = fake_object_exists(f, c->id);
+    if (create && exists) {
+        command_outcome_applied(outcome, c->command_id, c->id);
+        return C_OK;
+    }
+    if (!create && !exists) {
+        command_outcome_refused(outcome, c->command_id, c->id, COMMAND_OUTCOME_NOT_FOUND,
+                                "not found");
+        return C_OK;
+    }
+    if (create) {
+        cr_assert_lt(f->nobjects, FAKE_ROWS);
+        snprintf(f->objects[f->nobjects++], UUID_STR_LEN, "%s", c->id);
+        *inserted = true;
+    }
+    struct outbox_event ev = {
+        event_id, c->id, ORG_ID, "test", create ? c->store->event_created : c->store->event_updated,
+        "{}"};
+    command_outcome_applied(outcome, c->command_id, c->id);
+    return outbox_batch_add(events, &ev);
+}
+
+/* "OUTCOMES applied:P1 refused(not_found):P2" */
+static int fake_write_outcomes(void *ctx, const struct command_outcome *outcomes, size_t n)
+{
+    struct fake *f = ctx;
+    char line[600] = "OUTCOMES";
+    for (size_t i = 0; i < n; i++) {
+        char item[160];
+        if (outcomes[i].refused)
+            snprintf(item, sizeof(item), " refused(%s):%s", outcomes[i].code,
+                     outcomes[i].object_id);
+        else
+            snprintf(item, sizeof(item), " applied:%s", outcomes[i].object_id);
+        strncat(line, item, sizeof(line) - strlen(line) - 1);
+        cr_assert_lt(f->nrecorded, FAKE_ROWS);
+        snprintf(f->recorded[f->nrecorded++], UUID_STR_LEN, "%s", outcomes[i].command_id);
+        cr_assert_lt(f->noutcomes, FAKE_ROWS);
+        f->outcomes[f->noutcomes++] = outcomes[i];
+    }
+    fake_log(f, "%s", line);
+    return C_OK;
+}
+
 static struct apply_store fake_store(struct fake *f)
 {
-    return (struct apply_store){
-        f,           fake_step,     fake_insert, fake_transition, fake_write_events,
-        fake_notify, fake_sqlstate, fake_error};
+    return (struct apply_store){.ctx = f,
+                                .step = fake_step,
+                                .insert = fake_insert,
+                                .transition = fake_transition,
+                                .write_events = fake_write_events,
+                                .notify = fake_notify,
+                                .sqlstate = fake_sqlstate,
+                                .error = fake_error,
+                                .recorded = fake_recorded,
+                                .stored = fake_stored,
+                                .write_outcomes = fake_write_outcomes};
 }
 
 static void assert_journal(const struct fake *f, const char *const *expected, size_t n)
@@ -591,5 +685,159 @@ Test(apply, a_transition_refused_as_invalid_data_is_skipped_and_the_rest_applied
     cr_assert_eq(st.expired, 1);
     cr_assert_eq(st.rejected, 1);
     cr_assert(fake_find(&f, S2)->open, "the refused completion changed nothing");
+    apply_batch_free(&b);
+}
+
+/* ---- catalog commands ------------------------------------------------------------- */
+
+#define P1 "0190a6e4-6b2c-7d3e-8f41-0000000000a1"
+#define P2 "0190a6e4-6b2c-7d3e-8f41-0000000000a2"
+#define C1 "0190a6e4-6b2c-7d3e-8f41-0000000000c1"
+#define C2 "0190a6e4-6b2c-7d3e-8f41-0000000000c2"
+#define C3 "0190a6e4-6b2c-7d3e-8f41-0000000000c3"
+
+/* A product create command as the gateway writes it, with command id cmd. */
+static char *product_create_command(const char *id, const char *cmd)
+{
+    struct product p;
+    cr_assert_eq(product_init(&p), C_OK);
+    cr_assert_eq(
+        resource_store_prepare_new(&product_store, &p, id, ORG_ID, "test", 1705314600, NULL, NULL),
+        C_OK);
+    p.name = strdup("Premium plan");
+    char *text = dump_and_free(resource_store_command_create(&product_store, &p, cmd));
+    product_free(&p);
+    return text;
+}
+
+static char *product_update_command(const char *id, const char *cmd, const char *changes)
+{
+    json_t *c = json_loads(changes, 0, NULL);
+    cr_assert_not_null(c, "%s", changes);
+    char *text =
+        dump_and_free(resource_store_command_update(&product_store, id, ORG_ID, "test", c, cmd));
+    json_decref(c);
+    return text;
+}
+
+Test(apply, catalog_commands_are_decoded_by_the_command_table)
+{
+    struct apply_batch b;
+    cr_assert_eq(apply_batch_init(&b, 8, BASE_URL), C_OK);
+    add(&b, product_create_command(P1, C1), 1);
+    add(&b, product_update_command(P1, C2, "{\"active\": false, \"description\": null}"), 2);
+    add(&b, create_command(S1, NULL), 3);
+    cr_assert_eq(b.stored_count, 2);
+    cr_assert_eq(b.create_count, 1);
+    cr_assert_eq(b.stored[0].command.op, RESOURCE_STORE_CREATE);
+    cr_assert_eq(b.stored[0].command.store, &product_store);
+    cr_assert_str_eq(b.stored[0].command.id, P1);
+    cr_assert_str_eq(b.stored[0].command.command_id, C1);
+    cr_assert_str_eq(((struct product *)b.stored[0].command.object)->name, "Premium plan");
+    cr_assert_eq(b.stored[0].origin.offset, 1);
+    cr_assert_eq(b.stored[1].command.op, RESOURCE_STORE_UPDATE);
+    cr_assert_str_eq(b.stored[1].command.changes, "{\"active\":false,\"description\":null}");
+    cr_assert_str_eq(b.stored[1].command.organization_id, ORG_ID);
+    cr_assert(uuid_is_valid(b.stored[0].event_id));
+    cr_assert_str_neq(b.stored[0].event_id, b.stored[1].event_id);
+    cr_assert(!b.stored[0].replay && !b.stored[1].replay);
+    /* Malformed: not updatable, of the wrong kind, a command id that is no UUID. */
+    add(&b, product_update_command(P1, C3, "{\"created_at\": \"2024-01-15T10:30:00Z\"}"), 4);
+    add(&b, product_update_command(P1, C3, "{\"active\": \"no\"}"), 5);
+    add(&b, product_create_command(P2, "not-a-uuid"), 6);
+    cr_assert_eq(b.malformed, 3);
+    cr_assert_eq(b.stored_count, 2);
+    apply_batch_free(&b);
+}
+
+Test(apply, catalog_commands_apply_after_the_transitions_with_their_events_and_outcomes)
+{
+    struct apply_batch b;
+    cr_assert_eq(apply_batch_init(&b, 5, BASE_URL), C_OK);
+    add(&b, product_create_command(P1, C1), 1);
+    add(&b, create_command(S1, NULL), 2);
+    add(&b, product_update_command(P1, C2, "{\"active\": false}"), 3);
+    add(&b, complete_command(S1), 4);
+    add(&b, product_update_command(P2, C3, "{\"active\": false}"), 5); /* no such product */
+    struct fake f = {0};
+    struct apply_stats st = commit_ok(&f, &b);
+    ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1, "complete " S1, "RECORDED? 3", "product.create " P1,
+                   "product.update " P1, "product.update " P2,
+                   "COPY created:" S1 " completed:" S1 " created:" P1 " updated:" P1,
+                   "OUTCOMES applied:" P1 " applied:" P1 " refused(not_found):" P2,
+                   "NOTIFY +" S1 ":cmd," S1 ",+" P1 ":" C1 "," P1 "," P2 " +wake", "COMMIT");
+    cr_assert_eq(st.stored, 2);
+    cr_assert_eq(st.refused, 1);
+    cr_assert_eq(st.inserted, 1);
+    cr_assert_eq(st.completed, 1);
+    /* The outcomes name their commands; the events are the ones made when decoding. */
+    cr_assert_str_eq(f.outcomes[0].command_id, C1);
+    cr_assert_str_eq(f.outcomes[2].command_id, C3);
+    char expected[200];
+    snprintf(expected, sizeof(expected), "%s %s %s", PRODUCT_EVENT_CREATED, P1,
+             b.stored[0].event_id);
+    cr_assert_str_eq(f.events[2], expected);
+    apply_batch_free(&b);
+}
+
+Test(apply, a_catalog_command_whose_outcome_is_recorded_is_not_applied_again)
+{
+    struct apply_batch b;
+    cr_assert_eq(apply_batch_init(&b, 3, BASE_URL), C_OK);
+    add(&b, product_create_command(P1, C1), 1);
+    add(&b, product_update_command(P1, C2, "{\"name\": \"Gold\"}"), 2);
+    add(&b, product_update_command(P1, C2, "{\"name\": \"Gold\"}"), 3); /* replay in the batch */
+    cr_assert(b.stored[2].replay);
+    struct fake f = {0};
+    struct apply_stats st = commit_ok(&f, &b);
+    ASSERT_JOURNAL(&f, "BEGIN", "RECORDED? 3", "product.create " P1, "product.update " P1,
+                   "COPY created:" P1 " updated:" P1, "OUTCOMES applied:" P1 " applied:" P1,
+                   "NOTIFY +" P1 ":" C1 "," P1 " +wake", "COMMIT");
+    cr_assert_eq(st.stored, 2);
+    /* Kafka delivers the batch again: nothing is applied, nothing written,
+     * the objects are still named for whoever waits. */
+    f.lines = 0;
+    f.nevents = 0;
+    st = commit_ok(&f, &b);
+    ASSERT_JOURNAL(&f, "BEGIN", "RECORDED? 3", "COPY", "NOTIFY " P1, "COMMIT");
+    cr_assert_eq(st.stored, 0);
+    cr_assert_eq(f.nevents, 0);
+    apply_batch_free(&b);
+}
+
+Test(apply, a_catalog_command_refused_as_invalid_data_is_recorded_as_refused)
+{
+    struct apply_batch b;
+    cr_assert_eq(apply_batch_init(&b, 3, BASE_URL), C_OK);
+    add(&b, product_create_command(P1, C1), 1);
+    add(&b, product_create_command(P2, C2), 2);
+    add(&b, create_command(S1, NULL), 3);
+    struct fake f = {0};
+    f.refuse_stored_of = P1;
+    struct apply_stats st = commit_ok(&f, &b);
+    ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1, "RECORDED? 2", "product.create " P1, "ROLLBACK",
+                   "BEGIN", "SAVEPOINT", "INSERT " S1, "RECORDED? 2", "SAVEPOINT",
+                   "product.create " P1, "ROLLBACK TO", "SAVEPOINT", "product.create " P2,
+                   "COPY created:" S1 " created:" P2,
+                   "OUTCOMES refused(validation_error):" P1 " applied:" P2,
+                   "NOTIFY +" S1 ":cmd," P1 ",+" P2 ":" C2 " +wake", "COMMIT");
+    cr_assert_eq(st.stored, 1);
+    cr_assert_eq(st.refused, 1);
+    cr_assert_eq(st.rejected, 1);
+    cr_assert_str_eq(f.outcomes[0].message, "Product could not be saved: a value breaks one of"
+                                            " its rules");
+    apply_batch_free(&b);
+}
+
+Test(apply, a_batch_without_catalog_commands_makes_no_catalog_statement)
+{
+    struct apply_batch b;
+    cr_assert_eq(apply_batch_init(&b, 1, BASE_URL), C_OK);
+    add(&b, create_command(S1, NULL), 1);
+    cr_assert_null(b.stored, "no room taken for catalog commands");
+    struct fake f = {0};
+    commit_ok(&f, &b);
+    ASSERT_JOURNAL(&f, "BEGIN", "INSERT " S1, "COPY created:" S1, "NOTIFY +" S1 ":cmd +wake",
+                   "COMMIT");
     apply_batch_free(&b);
 }

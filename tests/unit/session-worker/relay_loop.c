@@ -108,7 +108,7 @@ static int fake_fetch(void *ctx, long limit, struct outbox_row **rows, size_t *c
             continue;
         out[n].seq = (int64_t)seq;
         snprintf(out[n].id, sizeof(out[n].id), "0190a6e4-6b2c-7d3e-8f41-%012zx", seq);
-        snprintf(out[n].session_id, sizeof(out[n].session_id), "0190a6e4-6b2c-7d3e-8f41-%012zx",
+        snprintf(out[n].subject_id, sizeof(out[n].subject_id), "0190a6e4-6b2c-7d3e-8f41-%012zx",
                  seq % 3);
         out[n].payload = strdup("{\"type\":\"checkout.session.created\"}");
         cr_assert_not_null(out[n].payload);

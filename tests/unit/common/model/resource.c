@@ -402,3 +402,184 @@ Test(resource, read_row_refuses_a_row_that_does_not_fit)
     PQclear(r);
     resource_free(&thing_resource, &t);
 }
+
+/* ---- nullable numbers, times and objects; nested objects ------------------------- */
+
+/* A resource of the catalog's shapes: a nullable amount and count, a
+ * nullable time and object, and two nested objects ("range" and "every"). */
+#define GADGET_FIELDS(X)                                                                           \
+    X(UUID, id, "gadget_id", 0, 0, ())                                                             \
+    X(INT64, amount, "amount", RESOURCE_NULLABLE, 0, ())                                           \
+    X(INT32, count, "count", RESOURCE_NULLABLE, 0, (.min = 1, .max = 10))                          \
+    X(TIME, ends_at, "ends_at", RESOURCE_NULLABLE, 0, ())                                          \
+    X(OBJECT, address, "address", RESOURCE_NULLABLE, 0, ())                                        \
+    X(INT64, range_min, "range.minimum", RESOURCE_NULLABLE, 0, ())                                 \
+    X(INT64, range_max, "range.maximum", RESOURCE_NULLABLE, 0, ())                                 \
+    X(CODE, every_unit, "every.unit", RESOURCE_NULLABLE, 6, (.values = gadget_units))              \
+    X(INT32, every_count, "every.count", RESOURCE_NULLABLE, 0, ())                                 \
+    X(BOOL, on, "on", RESOURCE_UPDATABLE, 0, ())
+
+struct gadget {
+    GADGET_FIELDS(RESOURCE_MEMBER)
+};
+
+static const char *const gadget_units[] = {"day", "month", NULL};
+
+#define GADGET_FIELD(k, m, j, f, a, s) RESOURCE_FIELD(struct gadget, k, m, j, f, s)
+static const struct resource_field gadget_fields[] = {GADGET_FIELDS(GADGET_FIELD)};
+static const struct resource gadget_resource = {"gadget", gadget_fields,
+                                                sizeof(gadget_fields) / sizeof(gadget_fields[0]),
+                                                sizeof(struct gadget)};
+
+static const char null_gadget_json[] =
+    "{\"gadget_id\":\"" THING_ID "\",\"amount\":null,\"count\":null,\"ends_at\":null,"
+    "\"address\":null,\"range\":null,\"every\":null,\"on\":false}";
+
+static char *gadget_text(const struct gadget *g)
+{
+    struct json_writer w = JSON_WRITER_INIT;
+    json_writer_literal(&w, "{");
+    resource_write_members(&w, &gadget_resource, g);
+    json_writer_literal(&w, "}");
+    cr_assert_not(w.failed);
+    return w.buf;
+}
+
+/* to_json and the writer agree, and give expected. */
+static void assert_gadget_json(const struct gadget *g, const char *expected)
+{
+    char *written = gadget_text(g);
+    cr_assert_str_eq(written, expected);
+    json_t *j = resource_to_json(&gadget_resource, g);
+    char *dumped = json_dumps(j, JSON_COMPACT);
+    cr_assert_str_eq(dumped, expected);
+    free(dumped);
+    json_decref(j);
+    free(written);
+}
+
+Test(resource, init_makes_nullable_numbers_times_and_objects_null)
+{
+    struct gadget g;
+    cr_assert_eq(resource_init(&gadget_resource, &g), C_OK);
+    cr_assert_eq(g.amount, RESOURCE_NULL_INT64);
+    cr_assert_eq(g.count, RESOURCE_NULL_INT32);
+    cr_assert_eq(g.ends_at, RESOURCE_NULL_INT64);
+    cr_assert_null(g.address);
+    for (size_t i = 1; i < 9; i++)
+        cr_assert(resource_is_null(&gadget_fields[i], &g), "%s", gadget_fields[i].column);
+    cr_assert_not(resource_is_null(&gadget_fields[9], &g), "a boolean is never null");
+    snprintf(g.id, sizeof(g.id), "%s", THING_ID);
+    assert_gadget_json(&g, null_gadget_json);
+    resource_free(&gadget_resource, &g);
+}
+
+Test(resource, a_group_is_an_object_of_its_members_and_null_when_they_all_are)
+{
+    struct gadget g;
+    cr_assert_eq(resource_init(&gadget_resource, &g), C_OK);
+    snprintf(g.id, sizeof(g.id), "%s", THING_ID);
+    g.amount = 0;
+    g.count = 3;
+    g.ends_at = 1705314600;
+    g.address = json_pack("{ss}", "city", "Dakar");
+    g.range_min = 100;
+    snprintf(g.every_unit, sizeof(g.every_unit), "month");
+    g.every_count = 1;
+    g.on = true;
+    assert_gadget_json(&g, "{\"gadget_id\":\"" THING_ID "\",\"amount\":0,\"count\":3,"
+                           "\"ends_at\":\"2024-01-15T10:30:00Z\",\"address\":{\"city\":\"Dakar\"},"
+                           "\"range\":{\"minimum\":100,\"maximum\":null},"
+                           "\"every\":{\"unit\":\"month\",\"count\":1},\"on\":true}");
+    /* The columns stay flat. */
+    struct json_writer w = JSON_WRITER_INIT;
+    resource_write_columns(&w, &gadget_resource, &g);
+    cr_assert_not_null(strstr(w.buf, "\"range_min\":100,\"range_max\":null,"
+                                     "\"every_unit\":\"month\",\"every_count\":1"));
+    json_writer_free(&w);
+    resource_free(&gadget_resource, &g);
+}
+
+Test(resource, read_json_takes_groups_and_nulls_back)
+{
+    static const char text[] = "{\"gadget_id\":\"" THING_ID "\",\"amount\":-5,\"count\":null,"
+                               "\"ends_at\":\"2024-01-15T10:30:00Z\",\"address\":{\"a\":1},"
+                               "\"range\":{\"minimum\":1,\"maximum\":9},\"every\":null,"
+                               "\"on\":true}";
+    json_t *in = json_loads(text, 0, NULL);
+    struct gadget g;
+    cr_assert_eq(resource_init(&gadget_resource, &g), C_OK);
+    struct error err = ERROR_INIT;
+    cr_assert_eq(resource_read_json(&gadget_resource, in, &g, &err), C_OK, "%s", err.message);
+    cr_assert_eq(g.amount, -5);
+    cr_assert_eq(g.count, RESOURCE_NULL_INT32);
+    cr_assert_eq(g.range_max, 9);
+    cr_assert_str_eq(g.every_unit, "");
+    cr_assert_eq(g.every_count, RESOURCE_NULL_INT32);
+    assert_gadget_json(&g, text);
+    /* A null read over a value makes it null again (an update's change). */
+    cr_assert_eq(resource_read_value(&gadget_fields[4], json_null(), &g, &err), C_OK);
+    cr_assert_null(g.address);
+    cr_assert_eq(resource_read_value(&gadget_fields[1], NULL, &g, &err), C_OK);
+    cr_assert_eq(g.amount, RESOURCE_NULL_INT64);
+    json_decref(in);
+    resource_free(&gadget_resource, &g);
+}
+
+Test(resource, read_json_checks_groups_and_nullable_numbers)
+{
+    struct {
+        const char *json, *message, *param;
+    } cases[] = {
+        {"{\"gadget_id\":\"" THING_ID "\",\"range\":5,\"on\":true}",
+         "field range is missing or has the wrong type", "range"},
+        {"{\"gadget_id\":\"" THING_ID "\",\"every\":{\"unit\":\"year\"},\"on\":true}",
+         "field every.unit must be day or month", "every.unit"},
+        {"{\"gadget_id\":\"" THING_ID "\",\"count\":0,\"on\":true}", "field count is out of range",
+         "count"},
+        /* The smallest int64 is null's in C: never a value. */
+        {"{\"gadget_id\":\"" THING_ID "\",\"amount\":-9223372036854775808,\"on\":true}",
+         "field amount is out of range", "amount"},
+        {"{\"gadget_id\":\"" THING_ID "\",\"address\":[],\"on\":true}",
+         "field address is missing or has the wrong type", "address"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *in = json_loads(cases[i].json, 0, NULL);
+        cr_assert_not_null(in, "%s", cases[i].json);
+        struct gadget g;
+        cr_assert_eq(resource_init(&gadget_resource, &g), C_OK);
+        struct error err = ERROR_INIT;
+        cr_assert_eq(resource_read_json(&gadget_resource, in, &g, &err), C_ERR, "%s",
+                     cases[i].json);
+        cr_assert_str_eq(err.message, cases[i].message);
+        cr_assert_str_eq(err.param, cases[i].param);
+        json_decref(in);
+        resource_free(&gadget_resource, &g);
+    }
+}
+
+Test(resource, read_row_takes_sql_null_for_nullable_numbers_times_and_objects)
+{
+    const char *row[10] = {THING_ID, NULL, NULL, NULL, NULL, "7", NULL, NULL, NULL, "f"};
+    PGresult *r = thing_result(row, 10);
+    struct gadget g;
+    cr_assert_eq(resource_init(&gadget_resource, &g), C_OK);
+    g.amount = 5; /* made null by the row */
+    cr_assert_eq(resource_read_row(&gadget_resource, r, 0, &g), C_OK);
+    cr_assert_eq(g.amount, RESOURCE_NULL_INT64);
+    cr_assert_eq(g.ends_at, RESOURCE_NULL_INT64);
+    cr_assert_null(g.address);
+    cr_assert_eq(g.range_min, 7);
+    cr_assert_eq(g.range_max, RESOURCE_NULL_INT64);
+    PQclear(r);
+    resource_free(&gadget_resource, &g);
+}
+
+Test(resource, fields_are_found_by_column_and_by_rest_name)
+{
+    cr_assert_eq(resource_field_by_column(&gadget_resource, "range_max"), &gadget_fields[6]);
+    cr_assert_eq(resource_field_by_json(&gadget_resource, "every.count"), &gadget_fields[8]);
+    cr_assert_null(resource_field_by_json(&gadget_resource, "every"));
+    cr_assert_null(resource_field_by_column(&gadget_resource, "nope"));
+    cr_assert_eq(gadget_fields[9].flags & RESOURCE_UPDATABLE, RESOURCE_UPDATABLE);
+}

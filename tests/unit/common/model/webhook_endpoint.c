@@ -20,6 +20,25 @@ Test(webhook_endpoint, event_types)
     cr_assert(!webhook_endpoint_event_type_is_valid(""));
 }
 
+Test(webhook_endpoint, the_catalog_s_event_types_are_subscribable_and_listed_once)
+{
+    cr_assert(webhook_endpoint_event_type_is_valid("product.created"));
+    cr_assert(webhook_endpoint_event_type_is_valid("product.updated"));
+    cr_assert(!webhook_endpoint_event_type_is_valid("product.create"));
+    char text[400];
+    webhook_endpoint_event_types_text(text, sizeof(text));
+    cr_assert_str_eq(text, "checkout.session.created, checkout.session.completed,"
+                           " checkout.session.expired, product.created, product.updated");
+    /* Every listed type is valid; "*" is not a type of the list. */
+    for (size_t i = 0; webhook_endpoint_event_types[i] != NULL; i++) {
+        cr_assert(webhook_endpoint_event_type_is_valid(webhook_endpoint_event_types[i]));
+        cr_assert_str_neq(webhook_endpoint_event_types[i], "*");
+    }
+    char small[20];
+    webhook_endpoint_event_types_text(small, sizeof(small));
+    cr_assert_eq(strlen(small), sizeof(small) - 1, "cut to fit");
+}
+
 Test(webhook_endpoint, rest_object_has_the_fields_and_never_a_secret)
 {
     struct webhook_endpoint e;
