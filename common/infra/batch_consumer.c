@@ -15,25 +15,81 @@
  * (a pod rescheduled), instead of triggering two rebalances. */
 #define BATCH_CONSUMER_SESSION_TIMEOUT_MS 45000
 
-/* batch_loop's source: the consumer's records; error events are logged here. */
+/* batch_loop's source: a consumer, replaced by a new one when it is fenced. */
+struct batch_consumer_source {
+    struct kafka_consumer_options options;
+    const char *topic;
+    rd_kafka_t *rk; /* NULL only after a failed renewal */
+};
+
+/* The consumer's records; error events are logged here. The one fatal error
+ * a consumer raises is the group coordinator fencing this static member:
+ * another JoinGroup with its group.instance.id took its place. After a
+ * coordinator outage longer than the session timeout, librdkafka gives up
+ * its member id and joins again as a new member under the same instance id;
+ * a request it still sends under the member id it gave up (the auto commit
+ * of its lost assignment's stored offsets) is then refused as coming from a
+ * fenced member, and the consumer is unusable for good. A new one joins
+ * cleanly. Two replicas with the same CAISSE_INSTANCE_ID fence each other
+ * the same way. */
 static enum batch_loop_take batch_consumer_take(void *source, int timeout_ms,
                                                 rd_kafka_message_t **out)
 {
-    rd_kafka_message_t *m = kafka_consume(source, timeout_ms);
+    struct batch_consumer_source *s = source;
+    rd_kafka_message_t *m = kafka_consume(s->rk, timeout_ms);
     if (m == NULL)
         return BATCH_LOOP_NONE;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         *out = m;
         return BATCH_LOOP_RECORD;
     }
-    bool fatal = m->err == RD_KAFKA_RESP_ERR__FATAL;
-    if (fatal)
+    enum batch_loop_take took = BATCH_LOOP_SKIPPED;
+    if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+        rd_kafka_resp_err_t why = rd_kafka_fatal_error(s->rk, NULL, 0);
+        took = why == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID ? BATCH_LOOP_FENCED : BATCH_LOOP_FATAL;
         log_error("kafka consumer fatal error: %s", rd_kafka_message_errstr(m));
-    else
+        /* Not taking work until a new consumer has joined. */
+        if (took == BATCH_LOOP_FENCED)
+            ops_http_set_accepting(false);
+    } else {
         log_fields(LOG_WARN, json_pack("{ss}", "error", rd_kafka_err2name(m->err)),
                    "kafka consumer error: %s", rd_kafka_message_errstr(m));
+    }
     rd_kafka_message_destroy(m);
-    return fatal ? BATCH_LOOP_FATAL : BATCH_LOOP_SKIPPED;
+    return took;
+}
+
+/* Commits the stored offsets and leaves the group (a static member stays
+ * registered until its session times out, so a quick restart keeps its
+ * partitions), then frees the consumer. */
+static void batch_consumer_close(rd_kafka_t *rk)
+{
+    rd_kafka_resp_err_t e = rd_kafka_consumer_close(rk);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        log_warn("kafka consumer close: %s", rd_kafka_err2str(e));
+    rd_kafka_destroy(rk);
+}
+
+/* A new consumer in place of a fenced one: it joins under the same
+ * group.instance.id (fencing the old member id, which nothing uses any more)
+ * and resumes from the committed offsets; the records after them are applied
+ * again, which is idempotent. */
+static int batch_consumer_renew(void *source)
+{
+    struct batch_consumer_source *s = source;
+    /* A fenced consumer can neither commit nor leave (librdkafka refuses its
+     * close): only free it. */
+    rd_kafka_destroy_flags(s->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    s->rk = NULL;
+    struct error err = ERROR_INIT;
+    s->rk = kafka_consumer_new(&s->options, s->topic, &err);
+    if (s->rk == NULL) {
+        log_error("cannot create a new kafka consumer: %s", err.message);
+        return C_ERR;
+    }
+    log_fields(LOG_INFO, json_pack("{ss}", "topic", s->topic),
+               "new kafka consumer created in place of the fenced one");
+    return C_OK;
 }
 
 static void batch_consumer_release(void *source, rd_kafka_message_t *m)
@@ -45,7 +101,7 @@ static void batch_consumer_release(void *source, rd_kafka_message_t *m)
 /* Stores offset+1 of the last record of each partition in the batch. */
 static void batch_consumer_store_offsets(void *source, rd_kafka_message_t *const *msgs, size_t n)
 {
-    rd_kafka_t *rk = source;
+    rd_kafka_t *rk = ((struct batch_consumer_source *)source)->rk;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n);
     for (size_t i = 0; i < n; i++) {
         const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
@@ -78,7 +134,7 @@ static void batch_consumer_store_offsets(void *source, rd_kafka_message_t *const
  * readiness probe says so. Asked after each batch until it has joined. */
 static bool batch_consumer_joined(void *source)
 {
-    rd_kafka_t *rk = source;
+    rd_kafka_t *rk = ((struct batch_consumer_source *)source)->rk;
     char *member = rd_kafka_memberid(rk);
     bool joined = member != NULL && member[0] != '\0';
     if (member != NULL)
@@ -96,6 +152,7 @@ static const struct batch_loop_io batch_consumer_io = {
     .release = batch_consumer_release,
     .store = batch_consumer_store_offsets,
     .joined = batch_consumer_joined,
+    .renew = batch_consumer_renew,
     .now_ms = clock_now_ms,
     .stopping = service_stopping,
     .request_stop = service_request_stop,
@@ -106,34 +163,32 @@ int batch_consumer_run(const struct batch_consumer_options *opt, batch_consumer_
                        void *ctx)
 {
     struct error err = ERROR_INIT;
-    struct kafka_consumer_options ko = {.brokers = opt->brokers,
-                                        .group_id = opt->group_id,
-                                        .instance_id = opt->instance_id,
-                                        .session_timeout_ms = BATCH_CONSUMER_SESSION_TIMEOUT_MS};
-    rd_kafka_t *rk = kafka_consumer_new(&ko, opt->topic, &err);
-    if (rk == NULL) {
+    struct batch_consumer_source source = {
+        .options = {.brokers = opt->brokers,
+                    .group_id = opt->group_id,
+                    .instance_id = opt->instance_id,
+                    .session_timeout_ms = BATCH_CONSUMER_SESSION_TIMEOUT_MS},
+        .topic = opt->topic,
+    };
+    source.rk = kafka_consumer_new(&source.options, opt->topic, &err);
+    if (source.rk == NULL) {
         log_error("cannot create the kafka consumer: %s", err.message);
         return C_ERR;
     }
     rd_kafka_message_t **msgs = calloc((size_t)opt->batch_max, sizeof(*msgs));
     if (msgs == NULL) {
         log_error("out of memory");
-        rd_kafka_destroy(rk);
+        rd_kafka_destroy(source.rk);
         return C_ERR;
     }
     struct batch_loop_io io = batch_consumer_io;
-    io.source = rk;
+    io.source = &source;
     struct batch_loop_limits limits = {.batch_max = opt->batch_max,
                                        .batch_wait_ms = opt->batch_wait_ms};
     int rc = batch_loop_run(&io, &limits, msgs, apply, ctx);
     free(msgs);
-    /* Commits the stored offsets and leaves the group (a static member stays
-     * registered until its session times out, so a quick restart keeps its
-     * partitions). */
-    rd_kafka_resp_err_t e = rd_kafka_consumer_close(rk);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-        log_warn("kafka consumer close: %s", rd_kafka_err2str(e));
-    rd_kafka_destroy(rk);
+    if (source.rk != NULL)
+        batch_consumer_close(source.rk);
     log_fields(LOG_INFO, json_pack("{ss}", "topic", opt->topic), "consumer stopped");
     return rc;
 }

@@ -26,9 +26,12 @@ struct batch_consumer_options {
 typedef int (*batch_consumer_apply_fn)(void *ctx, rd_kafka_message_t *const *msgs, size_t n);
 
 /* Runs until a stop is requested or the consumer fails fatally (C_ERR, and a
- * stop is requested for the whole service). Marks the worker as taking work
- * (ops_http_set_accepting) once its consumer has joined the group. Closes
- * the consumer, which commits the stored offsets. */
+ * stop is requested for the whole service). A consumer fenced off its static
+ * membership (after a Kafka outage longer than the session timeout) is not
+ * fatal: it is closed and a new one takes over (batch_loop's renewal).
+ * Marks the worker as taking work (ops_http_set_accepting) once its consumer
+ * has joined the group, and as not taking any while it has none. Closes the
+ * consumer, which commits the stored offsets. */
 int batch_consumer_run(const struct batch_consumer_options *opt, batch_consumer_apply_fn apply,
                        void *ctx);
 

@@ -5,11 +5,11 @@
 #include "core/result.h"
 
 size_t batch_loop_fill(const struct batch_loop_io *io, const struct batch_loop_limits *limits,
-                       rd_kafka_message_t **msgs, bool *fatal)
+                       rd_kafka_message_t **msgs, enum batch_loop_take *failure)
 {
     size_t n = 0;
     int64_t deadline = 0;
-    while (n < (size_t)limits->batch_max && !*fatal) {
+    while (n < (size_t)limits->batch_max && *failure == BATCH_LOOP_NONE) {
         int timeout = BATCH_LOOP_FIRST_WAIT_MS;
         if (n > 0) {
             /* A stop request ends the filling, not the batch in hand. */
@@ -22,7 +22,8 @@ size_t batch_loop_fill(const struct batch_loop_io *io, const struct batch_loop_l
             timeout = left > 0 ? (int)left : 0;
         }
         rd_kafka_message_t *m = NULL;
-        switch (io->take(io->source, timeout, &m)) {
+        enum batch_loop_take took = io->take(io->source, timeout, &m);
+        switch (took) {
         case BATCH_LOOP_RECORD:
             if (n == 0)
                 deadline = io->now_ms() + limits->batch_wait_ms;
@@ -34,20 +35,53 @@ size_t batch_loop_fill(const struct batch_loop_io *io, const struct batch_loop_l
             break;
         case BATCH_LOOP_SKIPPED:
             break;
+        case BATCH_LOOP_FENCED:
         case BATCH_LOOP_FATAL:
-            *fatal = true;
+            *failure = took;
             break;
         }
     }
     return n;
 }
 
+/* The renewal state of one batch_loop_run. */
+struct batch_loop_renewals {
+    struct backoff pause;
+    int count;
+    int64_t last_ms; /* when the last renewal was done */
+};
+
+/* Waits the renewal pause, then renews the fenced source. C_OK with the
+ * source renewed, or untouched if a stop was requested meanwhile; C_ERR if it
+ * cannot be renewed. */
+static int batch_loop_renew(const struct batch_loop_io *io, struct batch_loop_renewals *r)
+{
+    if (io->renew == NULL)
+        return C_ERR;
+    if (r->count > 0 && io->now_ms() - r->last_ms >= BATCH_LOOP_RENEW_QUIET_MS)
+        backoff_reset(&r->pause);
+    long delay = backoff_next(&r->pause);
+    log_fields(LOG_WARN, json_pack("{si si}", "renewals", r->count, "renew_in_ms", (int)delay),
+               "the consumer was fenced; a new one takes over in %ld ms", delay);
+    io->sleep_ms(delay);
+    if (io->stopping())
+        return C_OK;
+    if (io->renew(io->source) != C_OK)
+        return C_ERR;
+    r->count++;
+    r->last_ms = io->now_ms();
+    return C_OK;
+}
+
 int batch_loop_run(const struct batch_loop_io *io, const struct batch_loop_limits *limits,
                    rd_kafka_message_t **msgs, batch_loop_apply_fn apply, void *ctx)
 {
-    bool fatal = false, joined = false;
-    while (!io->stopping() && !fatal) {
-        size_t n = batch_loop_fill(io, limits, msgs, &fatal);
+    enum batch_loop_take failure = BATCH_LOOP_NONE;
+    bool joined = false;
+    struct batch_loop_renewals renewals = {.count = 0, .last_ms = 0};
+    backoff_init(&renewals.pause, BATCH_LOOP_RENEW_MIN_MS, BATCH_LOOP_RENEW_MAX_MS);
+    while (!io->stopping() && failure == BATCH_LOOP_NONE) {
+        size_t n = batch_loop_fill(io, limits, msgs, &failure);
         if (!joined)
             joined = io->joined(io->source);
         if (n > 0) {
@@ -63,7 +97,19 @@ int batch_loop_run(const struct batch_loop_io *io, const struct batch_loop_limit
         }
         for (size_t i = 0; i < n; i++)
             io->release(io->source, msgs[i]);
+        /* A fenced source's partitions went to its successor: what it took
+         * and did not store is redelivered to the new one, and applying is
+         * idempotent. */
+        if (failure == BATCH_LOOP_FENCED && !io->stopping()) {
+            if (batch_loop_renew(io, &renewals) != C_OK)
+                failure = BATCH_LOOP_FATAL;
+            else {
+                failure = BATCH_LOOP_NONE;
+                joined = false;
+            }
+        }
     }
+    bool fatal = failure == BATCH_LOOP_FATAL;
     if (fatal)
         io->request_stop();
     return fatal ? C_ERR : C_OK;

@@ -1,9 +1,10 @@
 /* The decisions of batch_consumer's loop, apart from Kafka and the process so
  * a unit test can drive them: take a batch (wait for the first record, then
  * take what arrives within the window, up to batch_max), apply it, store its
- * offsets only once it is applied, retry a failing apply with backoff, and end
- * on a stop request or a fatal source error. batch_consumer.c gives it a Kafka
- * consumer and the service's clock and stop flag. */
+ * offsets only once it is applied, retry a failing apply with backoff, renew a
+ * source that was fenced, and end on a stop request or a fatal source error.
+ * batch_consumer.c gives it a Kafka consumer and the service's clock and stop
+ * flag. */
 #ifndef CAISSE_BATCH_LOOP_H
 #define CAISSE_BATCH_LOOP_H
 
@@ -18,12 +19,22 @@
 #define BATCH_LOOP_FIRST_WAIT_MS 500
 #define BATCH_LOOP_RETRY_MIN_MS 100
 #define BATCH_LOOP_RETRY_MAX_MS 5000
+/* A fenced source is renewed after a pause that doubles from _MIN_MS to
+ * _MAX_MS while fences keep coming (two replicas sharing one identity fence
+ * each other in turn: this caps their ping-pong), and starts from _MIN_MS
+ * again once the last renewal is _QUIET_MS old. */
+#define BATCH_LOOP_RENEW_MIN_MS 1000
+#define BATCH_LOOP_RENEW_MAX_MS 60000
+#define BATCH_LOOP_RENEW_QUIET_MS 600000
 
 /* What one take from the source gave. */
 enum batch_loop_take {
     BATCH_LOOP_RECORD,  /* a record: *out, the loop's until it releases it */
     BATCH_LOOP_NONE,    /* nothing within the timeout */
     BATCH_LOOP_SKIPPED, /* an error event, logged and dropped by the source */
+    BATCH_LOOP_FENCED,  /* the source is unusable, but a new one would work: a
+                         * Kafka static member whose group.instance.id another
+                         * member took over (logged by the source) */
     BATCH_LOOP_FATAL,   /* the source is unusable (logged by the source) */
 };
 
@@ -38,6 +49,10 @@ struct batch_loop_io {
     /* Whether the source takes work yet; asked after each batch, empty or not,
      * until it does. */
     bool (*joined)(void *source);
+    /* After BATCH_LOOP_FENCED: replaces what source holds by a new one (same
+     * pointer, not joined yet). C_ERR (logged): the loop ends as on
+     * BATCH_LOOP_FATAL. NULL: a fenced source is fatal. */
+    int (*renew)(void *source);
     int64_t (*now_ms)(void); /* monotonic */
     bool (*stopping)(void);
     void (*request_stop)(void);
@@ -54,14 +69,17 @@ typedef int (*batch_loop_apply_fn)(void *ctx, rd_kafka_message_t *const *msgs, s
 
 /* Fills msgs (room for batch_max) with one batch and returns its size; 0
  * after BATCH_LOOP_FIRST_WAIT_MS without a record. A stop request ends the
- * filling, not the batch in hand. *fatal: the source failed for good (the
- * records taken before are still returned). */
+ * filling, not the batch in hand. *failure (BATCH_LOOP_NONE on entry) becomes
+ * BATCH_LOOP_FATAL or BATCH_LOOP_FENCED when the source fails: the filling
+ * ends and the records taken before are still returned. */
 size_t batch_loop_fill(const struct batch_loop_io *io, const struct batch_loop_limits *limits,
-                       rd_kafka_message_t **msgs, bool *fatal);
+                       rd_kafka_message_t **msgs, enum batch_loop_take *failure);
 
 /* Takes, applies and stores batches until a stop is requested (C_OK) or the
- * source fails for good (C_ERR, and a stop is requested). An apply that
- * returns C_ERR stores nothing and requests a stop, so the source
+ * source fails for good (C_ERR, and a stop is requested). A fenced source
+ * has its batch in hand applied and stored like any, then is renewed
+ * (io->renew, after the BATCH_LOOP_RENEW_* pause) and the loop goes on. An
+ * apply that returns C_ERR stores nothing and requests a stop, so the source
  * redelivers the batch to the next consumer. msgs has room for batch_max. */
 int batch_loop_run(const struct batch_loop_io *io, const struct batch_loop_limits *limits,
                    rd_kafka_message_t **msgs, batch_loop_apply_fn apply, void *ctx);

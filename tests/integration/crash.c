@@ -20,24 +20,10 @@
 #include "core/clock.h"
 #include "core/uuid.h"
 
+/* Until the gateway is ready, through refused connections while it restarts. */
 static long wait_for_ready(int seconds)
 {
-    long status = 0;
-    for (long deadline = clock_now_ms() + seconds * 1000L; clock_now_ms() < deadline;) {
-        /* A gateway just started may not listen yet, and test_api fails the test on a
-         * refused connection: curl's exit status first (7 while nothing listens). */
-        if (test_shell("curl -s -o /dev/null %s/readyz", test_env("CAISSE_TEST_URL")) != 0) {
-            test_sleep_ms(250);
-            continue;
-        }
-        struct api_response r = test_api("GET", "/readyz", NULL, NULL, NULL);
-        status = r.status;
-        test_api_free(&r);
-        if (status == 200)
-            break;
-        test_sleep_ms(250);
-    }
-    return status;
+    return test_wait_readyz(test_env("CAISSE_TEST_URL"), 200, seconds, NULL, 0);
 }
 
 static void ensure_service(const char *name, const char *repo)

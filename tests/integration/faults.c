@@ -12,23 +12,10 @@
 #include "support.h"
 #include "core/uuid.h"
 
+/* Until the gateway is ready, through refused connections while it restarts. */
 static long wait_for_ready(int seconds)
 {
-    long status = 0;
-    for (int i = 0; i < seconds * 4; i++) {
-        /* Nothing may listen yet (a gateway restarted by a test): curl's exit status first. */
-        if (test_shell("curl -s -o /dev/null %s/readyz", test_env("CAISSE_TEST_URL")) != 0) {
-            test_sleep_ms(250);
-            continue;
-        }
-        struct api_response r = test_api("GET", "/readyz", NULL, NULL, NULL);
-        status = r.status;
-        test_api_free(&r);
-        if (status == 200)
-            break;
-        test_sleep_ms(250);
-    }
-    return status;
+    return test_wait_readyz(test_env("CAISSE_TEST_URL"), 200, seconds, NULL, 0);
 }
 
 /* Whatever a test asserted, the next one starts with both dependencies up. */
@@ -150,8 +137,7 @@ static const struct ops_target ops_targets[] = {
 
 /* restore_stack, and any stopped service started again (stack.sh
  * start-service does nothing for a running one): these tests need all four,
- * and a worker whose static group membership was fenced after an earlier
- * test's long Kafka outage has exited (a fatal consumer error stops it). */
+ * whatever an earlier test stopped or killed. */
 static void restore_stack_and_services(void)
 {
     restore_stack();
@@ -162,27 +148,10 @@ static void restore_stack_and_services(void)
                    test_env("CAISSE_TEST_REPO"), names[i]);
 }
 
-/* Polls base/readyz until it answers want; returns the last answer (status
- * and, in *reason, the body's reason when there is one). */
-static long wait_readyz(const char *base, long want, int seconds, char *reason, size_t reasonlen)
-{
-    long status = 0;
-    for (time_t end = time(NULL) + seconds;; test_sleep_ms(250)) {
-        struct api_response r = test_api_at(base, "GET", "/readyz", NULL, NULL, NULL);
-        status = r.status;
-        const char *why = json_string_value(json_object_get(r.json, "reason"));
-        if (reason != NULL)
-            snprintf(reason, reasonlen, "%s", why != NULL ? why : "");
-        test_api_free(&r);
-        if (status == want || time(NULL) >= end)
-            return status;
-    }
-}
-
 static void assert_all_ready(int seconds)
 {
     for (size_t i = 0; i < OPS_TARGETS; i++)
-        cr_assert_eq(wait_readyz(test_env(ops_targets[i].env), 200, seconds, NULL, 0), 200,
+        cr_assert_eq(test_wait_readyz(test_env(ops_targets[i].env), 200, seconds, NULL, 0), 200,
                      "%s is not ready", ops_targets[i].service);
 }
 
@@ -194,7 +163,8 @@ Test(faults, postgres_down_makes_every_service_unready_until_it_is_back, .timeou
         test_shell("bash %s/deploy/pg.sh stop >/dev/null 2>&1", test_env("CAISSE_TEST_REPO")), 0);
     for (size_t i = 0; i < OPS_TARGETS; i++) {
         char reason[128] = "";
-        long status = wait_readyz(test_env(ops_targets[i].env), 503, 30, reason, sizeof(reason));
+        long status =
+            test_wait_readyz(test_env(ops_targets[i].env), 503, 30, reason, sizeof(reason));
         cr_assert_eq(status, 503, "%s stayed ready without PostgreSQL", ops_targets[i].service);
         cr_assert_str_eq(reason, "postgres unreachable", "%s", ops_targets[i].service);
         /* Liveness does not depend on PostgreSQL: nothing to restart for. */
@@ -230,16 +200,16 @@ Test(faults, kafka_down_fills_the_outbox_backlog_until_the_relay_drains_it, .tim
         test_shell("bash %s/deploy/kafka.sh stop >/dev/null 2>&1", test_env("CAISSE_TEST_REPO")),
         0);
     char reason[128];
-    cr_assert_eq(wait_readyz(test_env("CAISSE_TEST_SESSION_WORKER_OPS_URL"), 503, 30, reason,
-                             sizeof(reason)),
+    cr_assert_eq(test_wait_readyz(test_env("CAISSE_TEST_SESSION_WORKER_OPS_URL"), 503, 30, reason,
+                                  sizeof(reason)),
                  503);
     cr_assert_str_eq(reason, "kafka unreachable");
-    cr_assert_eq(wait_readyz(test_env("CAISSE_TEST_WEBHOOK_WORKER_OPS_URL"), 503, 30, reason,
-                             sizeof(reason)),
+    cr_assert_eq(test_wait_readyz(test_env("CAISSE_TEST_WEBHOOK_WORKER_OPS_URL"), 503, 30, reason,
+                                  sizeof(reason)),
                  503);
     cr_assert_str_eq(reason, "kafka unreachable");
-    cr_assert_eq(wait_readyz(test_env("CAISSE_TEST_EXPIRY_WORKER_OPS_URL"), 200, 5, NULL, 0), 200,
-                 "the expiry worker does not use Kafka");
+    cr_assert_eq(test_wait_readyz(test_env("CAISSE_TEST_EXPIRY_WORKER_OPS_URL"), 200, 5, NULL, 0),
+                 200, "the expiry worker does not use Kafka");
 
     /* A session already due, straight into the table (its own tenant). */
     char org[UUID_STR_LEN];
@@ -292,9 +262,7 @@ Test(faults, kafka_down_fills_the_outbox_backlog_until_the_relay_drains_it, .tim
     cr_assert_str_eq(unpublished, "0");
     free(unpublished);
     /* The published events reach the webhook worker's consumer: its group
-     * session is alive again, so the next test's outage starts afresh (two
-     * outages back to back beyond the 45 s session timeout would get the
-     * static member fenced, which stops the worker). */
+     * session is alive again. */
     double consumed = 0;
     for (time_t end = time(NULL) + 90; time(NULL) < end && consumed < 1; test_sleep_ms(500))
         consumed = ops_metric("CAISSE_TEST_WEBHOOK_WORKER_OPS_URL",
@@ -380,4 +348,144 @@ Test(faults, a_statement_past_its_timeout_answers_503_instead_of_holding_a_threa
         test_api_free(&g);
     }
     cr_assert_eq(status, 200);
+}
+
+/* ---- consumers that keep their group through fences and outages ----------------------- */
+
+/* The two Kafka consumers, as deploy/stack.sh runs them. */
+struct consumer_target {
+    const char *service;
+    const char *group; /* the worker's default CAISSE_*_GROUP */
+    const char *topic;
+    const char *instance_id; /* stack.sh's CAISSE_INSTANCE_ID */
+    const char *ops_env;     /* base URL of its /readyz */
+};
+static const struct consumer_target consumers[] = {
+    {"session-worker", "caisse-session-worker", "checkout.session.commands", "session-worker-1",
+     "CAISSE_TEST_SESSION_WORKER_OPS_URL"},
+    {"webhook-worker", "caisse-webhook-worker", "checkout.session.events", "webhook-worker-1",
+     "CAISSE_TEST_WEBHOOK_WORKER_OPS_URL"},
+};
+#define CONSUMERS (sizeof(consumers) / sizeof(consumers[0]))
+
+static void consumer_pids(pid_t *pids)
+{
+    for (size_t i = 0; i < CONSUMERS; i++) {
+        pids[i] = test_service_pid(consumers[i].service);
+        cr_assert(pids[i] > 0, "%s is not running", consumers[i].service);
+    }
+}
+
+static void assert_consumers_not_restarted(const pid_t *before, const char *after)
+{
+    for (size_t i = 0; i < CONSUMERS; i++)
+        cr_assert_eq(test_service_pid(consumers[i].service), before[i],
+                     "%s exited or was restarted after %s", consumers[i].service, after);
+}
+
+/* How often the worker renewed a fenced consumer, from its log. */
+static long renewals_logged(const char *service)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/logs/%s.log", test_env("CAISSE_STACK_DIR"), service);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    long n = 0;
+    char line[4096];
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (strstr(line, "new kafka consumer created in place of the fenced one") != NULL)
+            n++;
+    fclose(f);
+    return n;
+}
+
+/* Both consumers take work: a create is applied by the session worker (201,
+ * not 202) and its event reaches the webhook worker's consumer. */
+static void assert_consumers_consume(const char *after)
+{
+    const char *const events[] = {"topic", "checkout.session.events", NULL};
+    double consumed_before = ops_metric("CAISSE_TEST_WEBHOOK_WORKER_OPS_URL",
+                                        "caisse_kafka_messages_consumed_total", events);
+    char *body = test_body(NULL);
+    long status = 0;
+    for (time_t end = time(NULL) + 90; time(NULL) < end && status != 201; test_sleep_ms(500)) {
+        struct api_response r = test_create(test_env("CAISSE_TEST_KEY_A"), body);
+        status = r.status;
+        test_api_free(&r);
+    }
+    free(body);
+    cr_assert_eq(status, 201, "no create was applied after %s", after);
+    double consumed = 0;
+    for (time_t end = time(NULL) + 90; time(NULL) < end && consumed < 1; test_sleep_ms(500))
+        consumed = ops_metric("CAISSE_TEST_WEBHOOK_WORKER_OPS_URL",
+                              "caisse_kafka_messages_consumed_total", events) -
+                   consumed_before;
+    cr_assert_geq(consumed, 1.0, "the webhook worker consumed nothing after %s", after);
+}
+
+/* A consumer of ours fenced off its group.instance.id (what a Kafka outage
+ * past the session timeout can do, made certain here by a kcat that joins
+ * under the same instance id) closes it and takes over with a new one, in the
+ * same process: it stays up and consumes. The kcat stores and commits no
+ * offset, so whatever it received is still due to the worker. */
+Test(faults, a_consumer_fenced_off_its_static_membership_takes_over_again_without_a_restart,
+     .timeout = 300, .init = restore_stack_and_services, .fini = restore_stack_and_services)
+{
+    assert_all_ready(60);
+    pid_t before[CONSUMERS];
+    consumer_pids(before);
+    const char *stack = test_env("CAISSE_STACK_DIR");
+    for (size_t i = 0; i < CONSUMERS; i++) {
+        const struct consumer_target *c = &consumers[i];
+        long renewed = renewals_logged(c->service);
+        char pidfile[1024];
+        snprintf(pidfile, sizeof(pidfile), "%s/run/kcat-fencer.pid", stack);
+        cr_assert_eq(test_shell("setsid kcat -q -b %s -G %s -X group.instance.id=%s"
+                                " -X enable.auto.commit=false -X enable.auto.offset.store=false"
+                                " %s >/dev/null 2>&1 </dev/null & echo $! >%s",
+                                test_env("CAISSE_KAFKA_BROKERS"), c->group, c->instance_id,
+                                c->topic, pidfile),
+                     0);
+        /* The kcat's join takes the instance id: the worker's next heartbeat
+         * is refused, and it renews its consumer, which fences the kcat. */
+        for (time_t end = time(NULL) + 60;
+             time(NULL) < end && renewals_logged(c->service) == renewed; test_sleep_ms(250))
+            ;
+        long renewals = renewals_logged(c->service) - renewed;
+        test_shell("kill $(cat %s) 2>/dev/null; rm -f %s", pidfile, pidfile);
+        cr_assert_geq(renewals, 1, "%s did not renew its fenced consumer within 60 s", c->service);
+        cr_assert_eq(test_service_pid(c->service), before[i], "%s exited after the fence",
+                     c->service);
+        cr_assert_eq(test_wait_readyz(test_env(c->ops_env), 200, 90, NULL, 0), 200,
+                     "%s is not ready again after its renewal", c->service);
+    }
+    assert_consumers_consume("the fences");
+    assert_consumers_not_restarted(before, "the fences");
+}
+
+/* A Kafka outage longer than the consumers' session timeout (45 s): their
+ * sessions time out on both sides, and librdkafka's rejoin gets the old
+ * member fenced. The workers ride it out in the same process and consume
+ * again once the broker is back. */
+Test(faults, kafka_outage_past_the_session_timeout_leaves_the_workers_running_and_consuming,
+     .timeout = 420, .init = restore_stack_and_services, .fini = restore_stack_and_services)
+{
+    assert_all_ready(60);
+    pid_t before[CONSUMERS];
+    consumer_pids(before);
+    /* Records consumed just before the outage: offsets stored but maybe not
+     * yet committed, what the consumers' auto commit retries once Kafka is
+     * back (under the member id they gave up). */
+    assert_consumers_consume("the start");
+    const char *repo = test_env("CAISSE_TEST_REPO");
+    cr_assert_eq(test_shell("bash %s/deploy/kafka.sh stop >/dev/null 2>&1", repo), 0);
+    test_sleep_ms(55000);
+    cr_assert_eq(test_shell("bash %s/deploy/kafka.sh start >/dev/null 2>&1", repo), 0);
+    assert_all_ready(120);
+    assert_consumers_consume("a long Kafka outage");
+    assert_consumers_not_restarted(before, "a long Kafka outage");
+    for (size_t i = 0; i < CONSUMERS; i++)
+        fprintf(stderr, "long kafka outage: %s renewed its consumer %ld times so far\n",
+                consumers[i].service, renewals_logged(consumers[i].service));
 }

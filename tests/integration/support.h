@@ -30,7 +30,19 @@ struct api_response test_api(const char *method, const char *path, const char *a
 /* The same against another listener (the internal API, the short-TTL gateway). */
 struct api_response test_api_at(const char *base_url, const char *method, const char *path,
                                 const char *api_key, const char *body, const char *const *headers);
+/* The same, for a listener that may not be up (a service restarting): a
+ * transport error (connection refused, reset, timeout) answers status 0
+ * instead of failing the test. */
+struct api_response test_api_try_at(const char *base_url, const char *method, const char *path,
+                                    const char *api_key, const char *body,
+                                    const char *const *headers);
 void test_api_free(struct api_response *r);
+
+/* Polls base_url/readyz every 250 ms until it answers want or `seconds` have
+ * passed, through refused connections (a listener restarting); returns the
+ * last status (0: no answer) and, in reason (may be NULL), the last body's
+ * reason ("" without one). */
+long test_wait_readyz(const char *base_url, long want, int seconds, char *reason, size_t reasonlen);
 
 /* POST /checkout-sessions with a JSON body and a JSON content type. */
 struct api_response test_create(const char *api_key, const char *body);

@@ -1,7 +1,8 @@
 /* The batch consumer's loop with a scripted message source and clock: how a
  * batch is taken (the first record, the window, batch_max), that offsets are
- * stored only after the batch is applied, the retry of a failing apply, and
- * the ways the loop ends (stop request, fatal source error, failed apply). */
+ * stored only after the batch is applied, the retry of a failing apply, the
+ * renewal of a fenced source, and the ways the loop ends (stop request, fatal
+ * source error, failed apply). */
 #include <criterion/criterion.h>
 
 #include <stdlib.h>
@@ -18,7 +19,8 @@ enum event_kind {
     RECORD,
     ERROR_EVENT, /* a consumer error the source logs and drops */
     FATAL_EVENT,
-    STOP, /* SIGTERM: the stop flag goes up */
+    FENCED_EVENT, /* a static member fenced: a new source would do */
+    STOP,         /* SIGTERM: the stop flag goes up */
 };
 
 struct event {
@@ -43,6 +45,10 @@ static struct {
     int joined_calls, joined_after;
     long slept[MAX_EVENTS];
     size_t slept_len;
+    bool stop_in_sleep; /* SIGTERM during the next sleep */
+    int renew_calls;
+    int renew_result; /* C_OK unless set to C_ERR */
+    int64_t renewed_at[MAX_EVENTS];
     /* apply */
     int apply_results[MAX_EVENTS]; /* C_OK unless set to C_ERR */
     int apply_calls;
@@ -80,6 +86,8 @@ static enum batch_loop_take fake_take(void *source, int timeout_ms, rd_kafka_mes
         return BATCH_LOOP_SKIPPED;
     case FATAL_EVENT:
         return BATCH_LOOP_FATAL;
+    case FENCED_EVENT:
+        return BATCH_LOOP_FENCED;
     case STOP:
         fake.stopping = true;
         return BATCH_LOOP_NONE;
@@ -112,6 +120,14 @@ static bool fake_joined(void *source)
     return ++fake.joined_calls >= fake.joined_after;
 }
 
+static int fake_renew(void *source)
+{
+    cr_assert_eq(source, &fake);
+    cr_assert_lt(fake.renew_calls, MAX_EVENTS);
+    fake.renewed_at[fake.renew_calls++] = fake.now_ms;
+    return fake.renew_result;
+}
+
 static int64_t fake_now_ms(void)
 {
     return fake.now_ms;
@@ -133,6 +149,8 @@ static void fake_sleep_ms(long ms)
     cr_assert_lt(fake.slept_len, MAX_EVENTS);
     fake.slept[fake.slept_len++] = ms;
     fake.now_ms += ms;
+    if (fake.stop_in_sleep)
+        fake.stopping = true;
 }
 
 static const struct batch_loop_io io = {
@@ -141,6 +159,7 @@ static const struct batch_loop_io io = {
     .release = fake_release,
     .store = fake_store,
     .joined = fake_joined,
+    .renew = fake_renew,
     .now_ms = fake_now_ms,
     .stopping = fake_stopping,
     .request_stop = fake_request_stop,
@@ -194,26 +213,26 @@ TestSuite(batch_loop, .fini = check_every_record_released);
 Test(batch_loop, fill_waits_for_a_first_record_and_returns_nothing_without_one)
 {
     struct batch_loop_limits limits = {.batch_max = 10, .batch_wait_ms = 5};
-    bool fatal = false;
-    cr_assert_eq(batch_loop_fill(&io, &limits, batch, &fatal), 0);
+    enum batch_loop_take failure = BATCH_LOOP_NONE;
+    cr_assert_eq(batch_loop_fill(&io, &limits, batch, &failure), 0);
     cr_assert_eq(fake.takes, 1);
     cr_assert_eq(fake.timeouts[0], BATCH_LOOP_FIRST_WAIT_MS);
-    cr_assert_not(fatal);
+    cr_assert_eq(failure, BATCH_LOOP_NONE);
 }
 
 Test(batch_loop, fill_takes_what_arrives_within_the_window_after_the_first_record)
 {
     SCRIPT({100, RECORD}, {103, RECORD}, {108, RECORD}, {112, RECORD});
     struct batch_loop_limits limits = {.batch_max = 10, .batch_wait_ms = 10};
-    bool fatal = false;
-    size_t n = batch_loop_fill(&io, &limits, batch, &fatal);
+    enum batch_loop_take failure = BATCH_LOOP_NONE;
+    size_t n = batch_loop_fill(&io, &limits, batch, &failure);
     cr_assert_eq(n, 3, "the record at 112 ms came after the window (100 + 10 ms)");
     cr_assert_eq(fake.timeouts[0], BATCH_LOOP_FIRST_WAIT_MS);
     cr_assert_eq(fake.timeouts[1], 10, "the window starts at the first record");
     cr_assert_eq(fake.timeouts[2], 7);
     cr_assert_eq(fake.now_ms, 110, "waited the window out, not longer");
     release_batch(n);
-    n = batch_loop_fill(&io, &limits, batch, &fatal);
+    n = batch_loop_fill(&io, &limits, batch, &failure);
     cr_assert_eq(n, 1);
     cr_assert_eq(batch[0]->offset, 3);
     release_batch(n);
@@ -224,8 +243,8 @@ Test(batch_loop, fill_takes_records_already_fetched_without_a_window)
     /* Records that came while the last batch was applied: one group commit. */
     SCRIPT({0, RECORD}, {0, RECORD}, {0, RECORD}, {1, RECORD});
     struct batch_loop_limits limits = {.batch_max = 10, .batch_wait_ms = 0};
-    bool fatal = false;
-    size_t n = batch_loop_fill(&io, &limits, batch, &fatal);
+    enum batch_loop_take failure = BATCH_LOOP_NONE;
+    size_t n = batch_loop_fill(&io, &limits, batch, &failure);
     cr_assert_eq(n, 3);
     cr_assert_eq(fake.timeouts[1], 0);
     cr_assert_eq(fake.now_ms, 0, "no wait for more");
@@ -237,10 +256,10 @@ Test(batch_loop, fill_stops_at_batch_max)
     SCRIPT({0, RECORD}, {0, RECORD}, {0, RECORD}, {0, RECORD}, {0, RECORD}, {0, RECORD},
            {0, RECORD});
     struct batch_loop_limits limits = {.batch_max = 3, .batch_wait_ms = 50};
-    bool fatal = false;
+    enum batch_loop_take failure = BATCH_LOOP_NONE;
     size_t sizes[3];
     for (size_t i = 0; i < 3; i++) {
-        sizes[i] = batch_loop_fill(&io, &limits, batch, &fatal);
+        sizes[i] = batch_loop_fill(&io, &limits, batch, &failure);
         release_batch(sizes[i]);
     }
     cr_assert_eq(sizes[0], 3);
@@ -252,12 +271,12 @@ Test(batch_loop, fill_drops_error_events_and_goes_on_filling)
 {
     SCRIPT({0, ERROR_EVENT}, {1, RECORD}, {2, ERROR_EVENT}, {3, RECORD});
     struct batch_loop_limits limits = {.batch_max = 10, .batch_wait_ms = 20};
-    bool fatal = false;
-    size_t n = batch_loop_fill(&io, &limits, batch, &fatal);
+    enum batch_loop_take failure = BATCH_LOOP_NONE;
+    size_t n = batch_loop_fill(&io, &limits, batch, &failure);
     cr_assert_eq(n, 2);
     cr_assert_eq(batch[0]->offset, 0);
     cr_assert_eq(batch[1]->offset, 1);
-    cr_assert_not(fatal);
+    cr_assert_eq(failure, BATCH_LOOP_NONE);
     release_batch(n);
 }
 
@@ -265,8 +284,8 @@ Test(batch_loop, stop_request_ends_the_filling_with_the_batch_in_hand)
 {
     SCRIPT({0, RECORD}, {1, RECORD}, {2, STOP}, {3, RECORD});
     struct batch_loop_limits limits = {.batch_max = 10, .batch_wait_ms = 20};
-    bool fatal = false;
-    size_t n = batch_loop_fill(&io, &limits, batch, &fatal);
+    enum batch_loop_take failure = BATCH_LOOP_NONE;
+    size_t n = batch_loop_fill(&io, &limits, batch, &failure);
     cr_assert_eq(n, 2);
     cr_assert_eq(fake.takes, 3, "took nothing after the stop request");
     release_batch(n);
@@ -276,10 +295,10 @@ Test(batch_loop, fatal_error_ends_the_filling_and_keeps_what_was_taken)
 {
     SCRIPT({0, RECORD}, {1, FATAL_EVENT}, {2, RECORD});
     struct batch_loop_limits limits = {.batch_max = 10, .batch_wait_ms = 20};
-    bool fatal = false;
-    size_t n = batch_loop_fill(&io, &limits, batch, &fatal);
+    enum batch_loop_take failure = BATCH_LOOP_NONE;
+    size_t n = batch_loop_fill(&io, &limits, batch, &failure);
     cr_assert_eq(n, 1);
-    cr_assert(fatal);
+    cr_assert_eq(failure, BATCH_LOOP_FATAL);
     release_batch(n);
 }
 
@@ -363,6 +382,112 @@ Test(batch_loop, joined_is_asked_after_each_batch_until_it_says_so)
     cr_assert_eq(batch_loop_run(&io, &limits, batch, fake_apply, &fake), C_OK);
     cr_assert_gt(fake.takes, 4, "empty waits are batches too");
     cr_assert_eq(fake.joined_calls, 3);
+}
+
+/* ---- renewing a fenced source ---------------------------------------------------------- */
+
+Test(batch_loop, fenced_source_applies_the_batch_in_hand_then_is_renewed_and_goes_on)
+{
+    SCRIPT({0, RECORD}, {1, RECORD}, {2, FENCED_EVENT}, {3000, RECORD});
+    fake.stop_when_dry = true;
+    struct batch_loop_limits limits = {.batch_max = 10, .batch_wait_ms = 10};
+    cr_assert_eq(batch_loop_run(&io, &limits, batch, fake_apply, &fake), C_OK);
+    cr_assert_eq(fake.stop_requests, 0, "a fence stopped the service");
+    cr_assert_eq(fake.renew_calls, 1);
+    cr_assert_eq(fake.slept_len, 1);
+    cr_assert_eq(fake.slept[0], BATCH_LOOP_RENEW_MIN_MS, "renewed without a pause");
+    cr_assert_eq(fake.renewed_at[0], 2 + BATCH_LOOP_RENEW_MIN_MS);
+    cr_assert_eq(fake.apply_calls, 2);
+    cr_assert_eq(fake.batch_sizes[0], 2, "the batch in hand was not applied");
+    cr_assert_eq(fake.batch_sizes[1], 1, "nothing taken after the renewal");
+    cr_assert_eq(fake.stored_len, 3);
+    cr_assert_eq(fake.joined_calls, 2, "joined not asked again of the new source");
+}
+
+Test(batch_loop, fences_in_a_row_are_renewed_after_doubling_pauses_up_to_the_ceiling)
+{
+    SCRIPT({0, FENCED_EVENT}, {0, FENCED_EVENT}, {0, FENCED_EVENT}, {0, FENCED_EVENT},
+           {0, FENCED_EVENT}, {0, FENCED_EVENT}, {0, FENCED_EVENT}, {0, FENCED_EVENT}, {0, RECORD});
+    fake.stop_when_dry = true;
+    struct batch_loop_limits limits = {.batch_max = 10, .batch_wait_ms = 10};
+    cr_assert_eq(batch_loop_run(&io, &limits, batch, fake_apply, &fake), C_OK);
+    cr_assert_eq(fake.renew_calls, 8);
+    static const long want[] = {1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000};
+    cr_assert_eq(fake.slept_len, 8);
+    for (size_t i = 0; i < 8; i++)
+        cr_assert_eq(fake.slept[i], want[i], "pause %zu: %ld ms", i, fake.slept[i]);
+    cr_assert_eq(fake.stop_requests, 0);
+    cr_assert_eq(fake.applied_len, 1);
+}
+
+Test(batch_loop, a_fence_long_after_the_last_renewal_pauses_the_least_again)
+{
+    SCRIPT({0, FENCED_EVENT}, {0, FENCED_EVENT}, {0, FENCED_EVENT},
+           {7000 + BATCH_LOOP_RENEW_QUIET_MS, FENCED_EVENT});
+    fake.stop_when_dry = true;
+    struct batch_loop_limits limits = {.batch_max = 10, .batch_wait_ms = 10};
+    cr_assert_eq(batch_loop_run(&io, &limits, batch, fake_apply, &fake), C_OK);
+    cr_assert_eq(fake.renew_calls, 4);
+    cr_assert_eq(fake.slept[2], 4000);
+    cr_assert_eq(fake.slept[3], BATCH_LOOP_RENEW_MIN_MS, "the pause kept growing: %ld ms",
+                 fake.slept[3]);
+}
+
+Test(batch_loop, a_fence_close_to_the_last_renewal_keeps_the_pause_growing)
+{
+    SCRIPT({0, FENCED_EVENT}, {0, FENCED_EVENT}, {0, FENCED_EVENT},
+           {BATCH_LOOP_RENEW_QUIET_MS, FENCED_EVENT});
+    fake.stop_when_dry = true;
+    struct batch_loop_limits limits = {.batch_max = 10, .batch_wait_ms = 10};
+    cr_assert_eq(batch_loop_run(&io, &limits, batch, fake_apply, &fake), C_OK);
+    cr_assert_eq(fake.renew_calls, 4);
+    cr_assert_eq(fake.slept[3], 8000);
+}
+
+Test(batch_loop, a_source_that_cannot_be_renewed_ends_with_an_error)
+{
+    SCRIPT({0, RECORD}, {1, FENCED_EVENT}, {2, RECORD});
+    fake.renew_result = C_ERR;
+    struct batch_loop_limits limits = {.batch_max = 10, .batch_wait_ms = 10};
+    cr_assert_eq(batch_loop_run(&io, &limits, batch, fake_apply, &fake), C_ERR);
+    cr_assert_eq(fake.renew_calls, 1);
+    cr_assert_eq(fake.stored_len, 1, "the batch in hand was not stored");
+    cr_assert_eq(fake.stop_requests, 1, "the whole service stops");
+    cr_assert_eq(fake.taken, 1, "took a record after the failed renewal");
+}
+
+Test(batch_loop, a_fenced_source_without_renew_is_fatal)
+{
+    SCRIPT({0, RECORD}, {1, FENCED_EVENT}, {2, RECORD});
+    struct batch_loop_io no_renew = io;
+    no_renew.renew = NULL;
+    struct batch_loop_limits limits = {.batch_max = 10, .batch_wait_ms = 10};
+    cr_assert_eq(batch_loop_run(&no_renew, &limits, batch, fake_apply, &fake), C_ERR);
+    cr_assert_eq(fake.slept_len, 0);
+    cr_assert_eq(fake.stored_len, 1);
+    cr_assert_eq(fake.stop_requests, 1);
+}
+
+Test(batch_loop, a_stop_during_the_renewal_pause_ends_the_loop_without_renewing)
+{
+    SCRIPT({0, RECORD}, {1, FENCED_EVENT}, {2, RECORD});
+    fake.stop_in_sleep = true;
+    struct batch_loop_limits limits = {.batch_max = 10, .batch_wait_ms = 10};
+    cr_assert_eq(batch_loop_run(&io, &limits, batch, fake_apply, &fake), C_OK);
+    cr_assert_eq(fake.renew_calls, 0);
+    cr_assert_eq(fake.stop_requests, 0);
+    cr_assert_eq(fake.taken, 1);
+}
+
+Test(batch_loop, a_fence_with_the_batch_in_hand_not_applied_stops_without_renewing)
+{
+    SCRIPT({0, RECORD}, {1, FENCED_EVENT}, {2, RECORD});
+    fake.apply_results[0] = C_ERR;
+    struct batch_loop_limits limits = {.batch_max = 10, .batch_wait_ms = 10};
+    cr_assert_eq(batch_loop_run(&io, &limits, batch, fake_apply, &fake), C_OK);
+    cr_assert_eq(fake.renew_calls, 0);
+    cr_assert_eq(fake.stored_len, 0);
+    cr_assert_eq(fake.stop_requests, 1);
 }
 
 /* ---- retrying an apply ---------------------------------------------------------------- */
