@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/result.h"
 #include "infra/notify.h"
+#include "model/coupon.h"
 #include "model/product.h"
 
 /* ---- decoding -------------------------------------------------------------- */
@@ -232,6 +233,14 @@ static const struct apply_command apply_commands[] = {
     {.type = PRODUCT_COMMAND_UPDATE,
      .family = APPLY_STORED,
      .store = &product_store,
+     .op = RESOURCE_STORE_UPDATE},
+    {.type = COUPON_COMMAND_CREATE,
+     .family = APPLY_STORED,
+     .store = &coupon_store,
+     .op = RESOURCE_STORE_CREATE},
+    {.type = COUPON_COMMAND_UPDATE,
+     .family = APPLY_STORED,
+     .store = &coupon_store,
      .op = RESOURCE_STORE_UPDATE},
 };
 

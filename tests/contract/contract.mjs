@@ -37,6 +37,10 @@ const CROSS_FIELD_RULES = {
   'product.update': { dataId: 'product_id' },
   'product.created': { dataId: 'product_id', tenant: true, time: 'created_at' },
   'product.updated': { dataId: 'product_id', tenant: true, time: 'updated_at' },
+  'coupon.create': { dataId: 'coupon_id' },
+  'coupon.update': { dataId: 'coupon_id' },
+  'coupon.created': { dataId: 'coupon_id', tenant: true, time: 'created_at' },
+  'coupon.updated': { dataId: 'coupon_id', tenant: true, time: 'updated_at' },
 };
 
 // The event sequence each kind of object allows, its events keyed by the object's id: the
@@ -54,6 +58,12 @@ const LIFECYCLES = [
     created: 'product.created',
     createCommand: 'product.create',
     types: new Set(['product.created', 'product.updated']),
+    terminal: new Set(),
+  },
+  {
+    created: 'coupon.created',
+    createCommand: 'coupon.create',
+    types: new Set(['coupon.created', 'coupon.updated']),
     terminal: new Set(),
   },
 ];

@@ -1197,9 +1197,11 @@ Test(validate, endpoint_create_takes_url_events_description_metadata)
 
 Test(validate, endpoint_create_messages)
 {
-    const char *unsupported = "Unsupported event type in enabled_events: %s (expected "
-                              "checkout.session.created, checkout.session.completed,"
-                              " checkout.session.expired, product.created, product.updated or *)";
+    const char *unsupported =
+        "Unsupported event type in enabled_events: %s (expected "
+        "checkout.session.created, checkout.session.completed,"
+        " checkout.session.expired, product.created, product.updated, coupon.created,"
+        " coupon.updated or *)";
     char msg[300];
     expect_endpoint_error("{\"enabled_events\": [\"*\"]}", true, "url", "url is required");
     expect_endpoint_error("{\"url\": null, \"enabled_events\": [\"*\"]}", true, "url",
@@ -1218,11 +1220,11 @@ Test(validate, endpoint_create_messages)
     expect_endpoint_error(
         "{\"url\": \"https://a.example\", \"enabled_events\": [\"checkout.session.create\"]}", true,
         "enabled_events", msg);
-    expect_endpoint_error("{\"url\": \"https://a.example\", \"enabled_events\": [1]}", true,
-                          "enabled_events",
-                          "enabled_events must contain only strings (checkout.session.created,"
-                          " checkout.session.completed, checkout.session.expired,"
-                          " product.created, product.updated or *)");
+    expect_endpoint_error(
+        "{\"url\": \"https://a.example\", \"enabled_events\": [1]}", true, "enabled_events",
+        "enabled_events must contain only strings (checkout.session.created,"
+        " checkout.session.completed, checkout.session.expired,"
+        " product.created, product.updated, coupon.created, coupon.updated or *)");
     expect_endpoint_error("{\"url\": \"https://a.example\", \"enabled_events\":"
                           " [\"checkout.session.expired\", \"checkout.session.expired\"]}",
                           true, "enabled_events",
