@@ -169,14 +169,13 @@ static int coupons_max_redemptions(const json_t *v, int32_t *out, struct error *
     return C_OK;
 }
 
-/* applies_to: null or {"product_ids": [ids]} (absent or null ids: all);
- * *out gets {"product_ids": [...]} with the ids in canonical lower case. */
+/* applies_to: absent, null or {"product_ids": [ids]} (absent or null ids:
+ * all); *out gets {"product_ids": [...]} with the ids in canonical lower case,
+ * [] for all, whatever the generic init left in it. */
 static int coupons_applies_to(const json_t *v, json_t **out, struct error *err)
 {
     const char *param = "applies_to.product_ids";
-    if (!coupons_is_given(v))
-        return C_OK;
-    if (!json_is_object(v))
+    if (v != NULL && !json_is_null(v) && !json_is_object(v))
         return error_set(err, "applies_to", "applies_to must be an object");
     const char *key;
     const json_t *member;
@@ -188,6 +187,7 @@ static int coupons_applies_to(const json_t *v, json_t **out, struct error *err)
             return error_set(err, "applies_to", "Unknown parameter: applies_to.%s", shown);
         }
     }
+    /* Absent or null: every product, said as the object every coupon has. */
     const json_t *ids = json_object_get(v, "product_ids");
     json_t *canonical = json_array();
     if (canonical == NULL)
@@ -384,6 +384,77 @@ enum catalog_check coupons_check_update(struct db *db, const struct tenant_ident
         return CATALOG_CHECK_INVALID;
     }
     return CATALOG_CHECK_OK;
+}
+
+/* ---- coupons on sessions ------------------------------------------------------------ */
+
+int coupons_session_code(const json_t *body, char code[COUPON_CODE_MAX + 1], struct error *err)
+{
+    const json_t *v = json_object_get(body, "coupon_code");
+    code[0] = '\0';
+    if (!coupons_is_given(v))
+        return C_OK;
+    if (!json_is_string(v))
+        return error_set(err, "coupon_code", "coupon_code must be a string");
+    const char *s = json_string_value(v);
+    if (strlen(s) != json_string_length(v) || !coupon_code_is_valid(s)) {
+        char shown[COUPON_CODE_MAX + 1];
+        utf8_truncate(s, shown, sizeof(shown)); /* bound what we echo back */
+        return error_set(err, "coupon_code", "No coupon with code %s", shown);
+    }
+    memcpy(code, s, strlen(s) + 1);
+    return C_OK;
+}
+
+enum catalog_check coupons_apply_to_session(struct db *db, const struct tenant_identity *who,
+                                            const char *code, int64_t now, struct session *s,
+                                            struct error *err)
+{
+    s->amount_subtotal = s->amount;
+    s->amount_discount = 0;
+    s->amount_total = s->amount;
+    if (code[0] == '\0')
+        return CATALOG_CHECK_OK;
+    struct coupon c;
+    bool found = false;
+    if (coupon_find_by_code(db, who->organization_id, who->environment, code, &c, &found) != C_OK) {
+        error_set(err, NULL, "cannot read the coupon");
+        return CATALOG_CHECK_UNAVAILABLE;
+    }
+    struct discount_purchase p = {.subtotal = s->amount,
+                                  .currency = currency_find(s->currency_code),
+                                  .product_id = s->product_id,
+                                  .now = now};
+    int64_t discount = 0;
+    enum discount_refusal r = DISCOUNT_UNKNOWN;
+    /* A currency the table no longer supports cannot take an amount off. */
+    if (p.currency != NULL)
+        r = coupon_discount(found ? &c : NULL, &p, &discount);
+    else if (found)
+        r = DISCOUNT_WRONG_CURRENCY;
+    enum catalog_check check = CATALOG_CHECK_OK;
+    char *stored_code = NULL;
+    if (r != DISCOUNT_APPLIES) {
+        char message[300];
+        static const struct currency none = {"", 0, ""};
+        if (p.currency == NULL)
+            p.currency = &none;
+        coupon_refusal_message(r, found ? &c : NULL, code, &p, message, sizeof(message));
+        error_set(err, "coupon_code", "%s", message);
+        check = CATALOG_CHECK_INVALID;
+    } else if ((stored_code = strdup(c.code)) == NULL) {
+        error_set(err, NULL, "out of memory");
+        check = CATALOG_CHECK_UNAVAILABLE;
+    } else {
+        s->amount_discount = discount;
+        s->amount_total = s->amount - discount;
+        memcpy(s->coupon_id, c.id, sizeof(s->coupon_id));
+        free(s->coupon_code);
+        s->coupon_code = stored_code;
+    }
+    if (found)
+        coupon_free(&c);
+    return check;
 }
 
 const struct catalog_resource coupons_catalog = {

@@ -11,6 +11,7 @@
 #include "catalog.h"
 #include "core/error.h"
 #include "model/coupon.h"
+#include "model/session.h"
 #include "model/tenant.h"
 
 extern const struct catalog_resource coupons_catalog;
@@ -32,5 +33,22 @@ enum catalog_check coupons_check_create(struct db *db, const struct tenant_ident
 enum catalog_check coupons_check_update(struct db *db, const struct tenant_identity *who,
                                         const void *current, const json_t *changes,
                                         struct error *err);
+
+/* ---- coupons on sessions ------------------------------------------------------------ */
+
+/* The coupon_code of a session create's body: absent or null gives "" (none);
+ * a string gives its text (a string that cannot be a code finds no coupon
+ * later); anything else is a 400 ("coupon_code must be a string"). */
+int coupons_session_code(const json_t *body, char code[COUPON_CODE_MAX + 1], struct error *err);
+/* Sets s's totals: without a code (""), subtotal and total s->amount, no
+ * discount, no coupon and no query. With one, the tenant's coupon of that
+ * code (whatever its case) must apply to s at now (model/discount.h: active,
+ * valid, not used up, for s's product, an amount off in s's currency): s gets
+ * the discount, the total, and the coupon's id and code (as stored);
+ * CATALOG_CHECK_INVALID with the reason in err (param coupon_code) otherwise.
+ * The redemption is counted when s completes (coupon_redeem_for_completion). */
+enum catalog_check coupons_apply_to_session(struct db *db, const struct tenant_identity *who,
+                                            const char *code, int64_t now, struct session *s,
+                                            struct error *err);
 
 #endif

@@ -160,6 +160,9 @@ static enum apply_decoded apply_decode_transition(struct apply_batch *b, const j
         transition_command_free(&t);
         return APPLY_FAILED;
     }
+    const char *command_id = json_string_value(json_object_get(cmd, "id"));
+    if (command_id != NULL && uuid_is_valid(command_id))
+        snprintf(t.command_id, sizeof(t.command_id), "%s", command_id);
     b->transitions[b->transition_count] = t;
     b->transition_origins[b->transition_count++] = *o;
     return APPLY_TAKEN;

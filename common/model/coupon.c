@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/result.h"
+#include "model/command_outcome.h"
 #include "model/currency.h"
 
 bool coupon_currency_is_supported(const char *code)
@@ -85,16 +86,23 @@ bool coupon_code_is_valid(const char *code)
     "SELECT {select} FROM coupons"                                                                 \
     " WHERE organization_id = $1 AND environment = $2 AND lower(code) = lower($3)"
 
-/* The row by primary key, the tenant checked on it (as resource_store's
- * statements); the count's guard is the UPDATE's own condition, so a
+/* The session is locked first (FOR UPDATE), as its completion will lock it,
+ * and only while its completion's guard holds. The coupon is found by primary
+ * key (the initplan's value, whatever the statistics) and must be the
+ * session's tenant's; the count's guard is the UPDATE's own condition, so a
  * concurrent redemption that committed first is seen (PostgreSQL re-reads the
- * row it waited for and checks the guard again on it). */
+ * row it waited for and checks the condition again on it). One row: the
+ * session is open, with its coupon's code and whether it counted. */
 #define COUPON_REDEEM                                                                              \
-    "UPDATE coupons SET times_redeemed = times_redeemed + 1"                                       \
-    " WHERE id = (SELECT s.id FROM (SELECT * FROM coupons WHERE id = $3 OFFSET 0) s"               \
-    " WHERE s.organization_id = $1 AND s.environment = $2)"                                        \
+    "WITH s AS (SELECT coupon_id, coupon_code, organization_id, environment"                       \
+    " FROM checkout_sessions WHERE id = $1 AND status = 'open' AND expires_at > now()"             \
+    " AND coupon_id IS NOT NULL FOR UPDATE),"                                                      \
+    " r AS (UPDATE coupons SET times_redeemed = times_redeemed + 1"                                \
+    " WHERE id = (SELECT coupon_id FROM s)"                                                        \
+    " AND (organization_id, environment) = (SELECT organization_id, environment FROM s)"           \
     " AND (max_redemptions IS NULL OR times_redeemed < max_redemptions)"                           \
-    " RETURNING times_redeemed"
+    " RETURNING id)"                                                                               \
+    " SELECT s.coupon_code, (SELECT count(*) FROM r) FROM s"
 
 static char *coupon_statements[COUPON_SQL_COUNT];
 static pthread_once_t coupon_statements_once = PTHREAD_ONCE_INIT;
@@ -154,18 +162,31 @@ int coupon_find_by_code(struct db *db, const char *organization_id, const char *
     return rc;
 }
 
-int coupon_redeem(struct db *db, const char *organization_id, const char *environment,
-                  const char *coupon_id, bool *counted)
+int coupon_redeem_for_completion(struct db *db, const char *session_id, const char *command_id,
+                                 bool *refused)
 {
+    *refused = false;
     const char *sql = coupon_sql(COUPON_SQL_REDEEM);
     if (sql == NULL)
         return C_ERR;
-    const char *params[3] = {organization_id, environment, coupon_id};
-    PGresult *r = db_exec(db, sql, 3, params);
+    const char *params[1] = {session_id};
+    PGresult *r = db_exec(db, sql, 1, params);
     if (r == NULL)
         return C_ERR;
-    *counted = PQntuples(r) > 0;
+    if (PQntuples(r) == 0 || strcmp(PQgetvalue(r, 0, 1), "0") != 0) {
+        PQclear(r);
+        return C_OK;
+    }
+    struct command_outcome o;
+    command_outcome_refused(&o, command_id, session_id, COMMAND_OUTCOME_INVALID_STATE,
+                            "Coupon %s has been redeemed its maximum number of times: checkout"
+                            " session %s was not completed",
+                            PQgetvalue(r, 0, 0), session_id);
     PQclear(r);
+    *refused = true;
+    /* Without a command id (none to answer) the refusal stands unrecorded. */
+    if (command_id[0] != '\0' && command_outcome_insert(db, &o, 1) != C_OK)
+        return C_ERR;
     return C_OK;
 }
 

@@ -93,16 +93,22 @@ bool coupon_currency_is_supported(const char *code);
 int coupon_find_by_code(struct db *db, const char *organization_id, const char *environment,
                         const char *code, struct coupon *out, bool *found);
 
-/* Counts one redemption of the tenant's coupon coupon_id, in the caller's
- * transaction (a session's completion), only while times_redeemed is below
- * max_redemptions (or there is none): *counted says whether it did. One
- * guarded UPDATE: concurrent completions queue on the row, and each sees the
- * count the one before committed, so exactly max_redemptions of them count,
- * whatever their number. A coupon of another tenant, or none, never counts.
- * The coupon's terms do not change: updated_at stays, and no event is written.
- * C_ERR: PostgreSQL failed (sqlstate in db). */
-int coupon_redeem(struct db *db, const char *organization_id, const char *environment,
-                  const char *coupon_id, bool *counted);
+/* The redemption a session's completion counts, in the caller's transaction
+ * (the session worker's batch), before it completes the session: one
+ * statement that locks the session if it is still open (and not past
+ * expires_at) and counts one redemption of its coupon while times_redeemed is
+ * below max_redemptions. Concurrent completions queue on the coupon's row and
+ * each sees the count the one before committed, so exactly max_redemptions of
+ * them count, whatever their number. *refused: the session is open but its
+ * coupon is used up: the caller must not complete it, and the refusal is
+ * recorded as command_id's outcome (invalid_state, with the reason) for the
+ * gateway that waits on it. Otherwise (counted, or the session is no longer
+ * open, which the completion's own guard then sees) *refused is false.
+ * Called only for a session made with a coupon (the completion command names
+ * it), so other completions pay nothing. C_ERR: PostgreSQL failed (sqlstate
+ * in db). */
+int coupon_redeem_for_completion(struct db *db, const char *session_id, const char *command_id,
+                                 bool *refused);
 
 /* What c takes off p (model/discount.h's rules and rounding); c NULL: no
  * coupon had the code (DISCOUNT_UNKNOWN). With a refusal, c's code and the

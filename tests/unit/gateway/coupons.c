@@ -125,6 +125,21 @@ Test(coupons, an_amount_coupon_takes_its_currency_and_no_limits)
     coupon_free(&c);
 }
 
+Test(coupons, applies_to_is_always_the_object_of_product_ids)
+{
+    /* The catalog initializes the struct generically (an empty applies_to). */
+    struct coupon c;
+    cr_assert_eq(resource_init(&coupon_resource, &c), C_OK);
+    struct error err = ERROR_INIT;
+    json_t *body = parse("{\"code\": \"ALL\", \"percent_off\": 5}");
+    cr_assert_eq(coupons_validate_create(body, &who, &c, &err), C_OK, "%s", err.message);
+    const json_t *ids = json_object_get(c.applies_to, "product_ids");
+    cr_assert(json_is_array(ids));
+    cr_assert_eq(json_array_size(ids), 0);
+    json_decref(body);
+    coupon_free(&c);
+}
+
 Test(coupons, create_messages)
 {
     expect_create_error("[]", NULL, "Request body must be a JSON object");
@@ -289,4 +304,50 @@ Test(coupons, an_update_that_needs_the_coupon_as_it_is)
     cr_assert_eq(coupons_check_update(NULL, &who, &current, changes, &err), CATALOG_CHECK_OK);
     json_decref(changes);
     coupon_free(&current);
+}
+
+/* ---- coupons on sessions (the rules that need a coupon run against the stack) ---- */
+
+Test(coupons, a_session_code_is_read_from_the_create_body)
+{
+    char code[COUPON_CODE_MAX + 1];
+    struct error err = ERROR_INIT;
+    json_t *body = parse("{\"amount\": 1}");
+    cr_assert_eq(coupons_session_code(body, code, &err), C_OK);
+    cr_assert_str_eq(code, "", "none");
+    json_decref(body);
+    body = parse("{\"coupon_code\": null}");
+    cr_assert_eq(coupons_session_code(body, code, &err), C_OK);
+    cr_assert_str_eq(code, "");
+    json_decref(body);
+    body = parse("{\"coupon_code\": \"summer10\"}");
+    cr_assert_eq(coupons_session_code(body, code, &err), C_OK);
+    cr_assert_str_eq(code, "summer10", "as given: the lookup ignores case");
+    json_decref(body);
+    body = parse("{\"coupon_code\": 10}");
+    cr_assert_eq(coupons_session_code(body, code, &err), C_ERR);
+    cr_assert_str_eq(err.param, "coupon_code");
+    cr_assert_str_eq(err.message, "coupon_code must be a string");
+    json_decref(body);
+    /* What cannot be a code names no coupon. */
+    body = parse("{\"coupon_code\": \"10 % off\"}");
+    cr_assert_eq(coupons_session_code(body, code, &err), C_ERR);
+    cr_assert_str_eq(err.message, "No coupon with code 10 % off");
+    json_decref(body);
+}
+
+Test(coupons, a_session_without_a_code_totals_its_amount_without_a_query)
+{
+    struct session s;
+    cr_assert_eq(session_init(&s), C_OK);
+    s.amount = 15000;
+    struct error err = ERROR_INIT;
+    /* No database: a query would crash on it. */
+    cr_assert_eq(coupons_apply_to_session(NULL, &who, "", 1767225600, &s, &err), CATALOG_CHECK_OK);
+    cr_assert_eq(s.amount_subtotal, 15000);
+    cr_assert_eq(s.amount_discount, 0);
+    cr_assert_eq(s.amount_total, 15000);
+    cr_assert_str_eq(s.coupon_id, "");
+    cr_assert_null(s.coupon_code);
+    session_free(&s);
 }
