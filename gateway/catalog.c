@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_writer.h"
 #include "core/result.h"
 #include "core/rfc3339.h"
 #include "core/utf8.h"
@@ -71,6 +72,48 @@ static void catalog_object_free(const struct resource_store *store, void *obj)
         return;
     resource_free(store->resource, obj);
     free(obj);
+}
+
+/* The REST object of obj as text, written by the resource's writer (a
+ * HUNDREDTHS field's number exactly: 12.5, never a double's digits), which is
+ * otherwise what json_dumps prints of resource_to_json. New string, NULL when
+ * out of memory. */
+static char *catalog_object_text(const struct resource_store *store, const void *obj)
+{
+    struct json_writer w = JSON_WRITER_INIT;
+    size_t mark = json_writer_begin(&w);
+    json_writer_literal(&w, "{");
+    resource_write_members(&w, store->resource, obj);
+    json_writer_literal(&w, "}");
+    if (json_writer_end(&w, mark) != C_OK) {
+        json_writer_free(&w);
+        return NULL;
+    }
+    return w.buf; /* taken */
+}
+
+/* Answers obj (its text: http_respond_json_text answers a bodiless 500 when
+ * it could not be written). */
+static enum MHD_Result catalog_respond_object(struct http_request *req, unsigned status,
+                                              const struct resource_store *store, const void *obj,
+                                              const char *const *headers)
+{
+    return http_respond_json_text(req, status, catalog_object_text(store, obj), headers);
+}
+
+/* The op's answer: obj as a tree (for the Location and comparisons) and as text. */
+static bool catalog_op_set_object(struct pipeline_op *op, const struct resource_store *store,
+                                  const void *obj)
+{
+    json_t *tree = resource_to_json(store->resource, obj);
+    char *text = catalog_object_text(store, obj);
+    if (tree == NULL || text == NULL) {
+        json_decref(tree);
+        free(text);
+        return false;
+    }
+    pipeline_op_set_body_text(op, tree, text);
+    return true;
 }
 
 /* A checked object read in a new allocation: *out NULL when not found. */
@@ -181,12 +224,9 @@ static unsigned catalog_create_by_key(struct pipeline_op *op, struct db *db, boo
         json_t *as_stored = resource_to_json(store->resource, stored);
         /* Ours as stored, or a retry's identical to the second: nothing replayed. */
         if (as_stored != NULL && !(strcmp(resource_store_id(store, stored), op->object_id) == 0 &&
-                                   json_equal(as_stored, op->body))) {
-            pipeline_op_set_body(op, as_stored);
-            op->replayed = true;
-        } else {
-            json_decref(as_stored);
-        }
+                                   json_equal(as_stored, op->body)))
+            op->replayed = catalog_op_set_object(op, store, stored);
+        json_decref(as_stored);
     }
     catalog_object_free(store, stored);
     return status;
@@ -238,7 +278,7 @@ static enum MHD_Result catalog_answer_existing(struct http_request *req,
     char location[128];
     snprintf(location, sizeof(location), "%s/%s", store->path, resource_store_id(store, existing));
     const char *headers[] = {"Idempotent-Replayed", "true", "Location", location, NULL};
-    return http_respond_json(req, 201, resource_to_json(store->resource, existing), headers);
+    return catalog_respond_object(req, 201, store, existing, headers);
 }
 
 /* Validation, the database's checks and the Idempotency-Key's earlier create:
@@ -313,7 +353,8 @@ enum MHD_Result catalog_create(struct http_request *req, struct db *db)
     char id[UUID_STR_LEN];
     struct catalog_ctx *ctx = calloc(1, sizeof(*ctx));
     struct pipeline_op *op = NULL;
-    json_t *answer = NULL, *command = NULL;
+    char *command = NULL;
+    bool answered = false;
     /* A keyed create's id is the key's, so that every retry names one object
      * whatever the worker's lag (gateway/idempotency.h). */
     if (key != NULL)
@@ -329,15 +370,14 @@ enum MHD_Result catalog_create(struct http_request *req, struct db *db)
         memcpy(ctx->environment, req->identity.environment, sizeof(ctx->environment));
         memcpy(ctx->request_hash, hash, sizeof(ctx->request_hash));
         op = pipeline_op_new(id, catalog_create_decide);
-        answer = resource_to_json(store->resource, obj);
-        command = resource_store_command_create(store, obj, ctx->command_id);
+        answered = op != NULL && catalog_op_set_object(op, store, obj);
+        command = resource_store_command_create_text(store, obj, ctx->command_id);
     }
     catalog_object_free(store, obj);
-    if (op == NULL || answer == NULL || command == NULL) {
+    if (op == NULL || !answered || command == NULL) {
         catalog_ctx_free(ctx);
         pipeline_op_free(op);
-        json_decref(answer);
-        json_decref(command);
+        free(command);
         return http_respond_unavailable(req);
     }
     op->ctx = ctx;
@@ -348,9 +388,8 @@ enum MHD_Result catalog_create(struct http_request *req, struct db *db)
      * naming this command says it inserted the row. */
     if (key != NULL)
         memcpy(op->command_id, ctx->command_id, sizeof(op->command_id));
-    pipeline_op_set_body(op, answer);
-    rc = pipeline_submit(req, op, command);
-    json_decref(command);
+    rc = pipeline_submit_text(req, op, command);
+    free(command);
     return rc;
 }
 
@@ -369,9 +408,9 @@ enum MHD_Result catalog_get(struct http_request *req, struct db *db)
         return http_respond_unavailable(req);
     if (obj == NULL)
         return catalog_not_found(req, store, req->route.params[0]);
-    json_t *body = resource_to_json(store->resource, obj);
+    rc = catalog_respond_object(req, 200, store, obj, NULL);
     catalog_object_free(store, obj);
-    return http_respond_json(req, 200, body, NULL);
+    return rc;
 }
 
 /* ---- list ------------------------------------------------------------------------------ */
@@ -501,18 +540,23 @@ enum MHD_Result catalog_list(struct http_request *req, struct db *db)
     if (!cursor_found)
         return http_respond_error(req, 400, "validation_error", "starting_after",
                                   "starting_after must be the id of one of your %s", store->plural);
-    json_t *arr = json_array();
-    for (size_t i = 0; arr != NULL && i < count; i++) {
-        json_t *o = resource_to_json(store->resource, (char *)rows + i * store->resource->size);
-        if (o == NULL || json_array_append_new(arr, o) != 0) {
-            json_decref(arr);
-            arr = NULL;
-        }
+    struct json_writer w = JSON_WRITER_INIT;
+    size_t mark = json_writer_begin(&w);
+    json_writer_literal(&w, "[");
+    for (size_t i = 0; i < count; i++) {
+        if (i > 0)
+            json_writer_literal(&w, ",");
+        json_writer_literal(&w, "{");
+        resource_write_members(&w, store->resource, (char *)rows + i * store->resource->size);
+        json_writer_literal(&w, "}");
     }
+    json_writer_literal(&w, "]");
     resource_store_array_free(store, rows, count);
-    if (arr == NULL)
+    if (json_writer_end(&w, mark) != C_OK) {
+        json_writer_free(&w);
         return http_respond_unavailable(req);
-    return http_respond_json(req, 200, arr, NULL);
+    }
+    return http_respond_json_text(req, 200, w.buf, NULL);
 }
 
 /* ---- update ---------------------------------------------------------------------------- */
@@ -526,9 +570,9 @@ static bool catalog_body_from_row(struct pipeline_op *op, struct db *db,
             C_OK ||
         obj == NULL)
         return false;
-    pipeline_op_set_body(op, resource_to_json(ctx->store->resource, obj));
+    bool set = catalog_op_set_object(op, ctx->store, obj);
     catalog_object_free(ctx->store, obj);
-    return op->body != NULL;
+    return set;
 }
 
 /* Applied: 200 with the object after the change (read back: another update
@@ -589,7 +633,7 @@ static bool catalog_update_prepare(struct http_request *req, struct db *db,
                                    : CATALOG_CHECK_OK;
     /* Nothing to change: the object as it is, without a command or an event. */
     if (check == CATALOG_CHECK_OK && json_object_size(*changes) == 0)
-        *rc = http_respond_json(req, 200, resource_to_json(store->resource, *current), NULL);
+        *rc = catalog_respond_object(req, 200, store, *current, NULL);
     else if (check == CATALOG_CHECK_INVALID)
         *rc = http_respond_error(req, 400, "validation_error", err.param, "%s", err.message);
     else if (check == CATALOG_CHECK_UNAVAILABLE)

@@ -7,6 +7,7 @@
 #include "pipeline.h"
 #include "core/result.h"
 #include "core/utf8.h"
+#include "model/command_outcome.h"
 #include "model/session.h"
 #include "validate.h"
 
@@ -21,6 +22,9 @@ struct closing_ctx {
     char organization_id[UUID_STR_LEN]; /* expire: the tenant; complete: "" */
     char environment[SESSION_ENV_LEN];
     char *payment_reference; /* complete only */
+    /* complete of a session with a coupon: the command, whose outcome says
+     * when the coupon's redemption refused it; "" otherwise */
+    char coupon_command_id[UUID_STR_LEN];
 };
 
 static void closing_ctx_free(void *p)
@@ -190,6 +194,20 @@ static unsigned closing_complete_outcome(struct pipeline_op *op, const struct se
     return 0;
 }
 
+/* Still open after the worker applied the command: refused if its coupon was
+ * used up meanwhile (model/coupon.h: coupon_redeem_for_completion records
+ * why), else 0 (not applied yet). */
+static unsigned closing_complete_refused(struct pipeline_op *op, struct db *db,
+                                         const char *command_id)
+{
+    struct command_outcome o;
+    bool found = false;
+    if (command_outcome_get(db, command_id, &o, &found) != C_OK || !found || !o.refused)
+        return 0;
+    pipeline_op_set_error(op, o.code, "id", "%s", o.message);
+    return 409;
+}
+
 static unsigned closing_complete_decide(struct pipeline_op *op, struct db *db,
                                         enum pipeline_reason why)
 {
@@ -200,6 +218,8 @@ static unsigned closing_complete_decide(struct pipeline_op *op, struct db *db,
     if (session_store_get_any(db, op->object_id, &s, &found) != C_OK || !found)
         return 0;
     unsigned status = closing_complete_outcome(op, &s, ctx->payment_reference);
+    if (status == 0 && ctx->coupon_command_id[0] != '\0')
+        status = closing_complete_refused(op, db, ctx->coupon_command_id);
     if (status == 0 && deadline)
         pipeline_op_set_body(op, session_to_json(&s, closing_base_url));
     session_free(&s);
@@ -281,6 +301,8 @@ enum MHD_Result closing_complete(struct http_request *req, struct db *db)
         return http_respond_error(req, 404, "not_found", "id",
                                   "Checkout session with ID %s not found", raw_id);
     }
+    char coupon_id[UUID_STR_LEN];
+    memcpy(coupon_id, s.coupon_id, sizeof(coupon_id));
     struct pipeline_op *op = pipeline_op_new(id, closing_complete_decide);
     if (op == NULL) {
         session_free(&s);
@@ -304,6 +326,16 @@ enum MHD_Result closing_complete(struct http_request *req, struct db *db)
     if (uuid_v7_string(command_id) == C_OK)
         command = session_command_complete(id, ctx->payment_reference,
                                            customer_id[0] != '\0' ? customer_id : NULL, command_id);
+    /* A session made with a coupon: the worker counts its redemption with the
+     * completion (and may refuse it); the others cost it nothing. */
+    if (command != NULL && coupon_id[0] != '\0') {
+        memcpy(ctx->coupon_command_id, command_id, sizeof(ctx->coupon_command_id));
+        if (json_object_set_new(json_object_get(command, "data"), "coupon_id",
+                                json_string(coupon_id)) != 0) {
+            json_decref(command);
+            command = NULL;
+        }
+    }
     if (command == NULL) {
         pipeline_op_free(op);
         return http_respond_unavailable(req);

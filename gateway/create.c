@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "coupons.h"
 #include "idempotency.h"
 #include "pipeline.h"
 #include "core/result.h"
@@ -145,7 +146,9 @@ enum MHD_Result create_handle(struct http_request *req, struct db *db)
         .max_ttl_seconds = create_cfg.max_ttl_seconds,
     };
     struct error verr;
-    if (validate_create_request(body, &vo, &s, &verr) != C_OK) {
+    char coupon_code[COUPON_CODE_MAX + 1];
+    if (validate_create_request(body, &vo, &s, &verr) != C_OK ||
+        coupons_session_code(body, coupon_code, &verr) != C_OK) {
         json_decref(body);
         session_free(&s);
         return http_respond_error(req, 400, "validation_error", verr.param, "%s", verr.message);
@@ -182,6 +185,16 @@ enum MHD_Result create_handle(struct http_request *req, struct db *db)
                                           verr.message);
             return http_respond_unavailable(req);
         }
+    }
+
+    /* The totals, and the coupon's rules: a query only for a coupon_code. */
+    enum catalog_check coupon =
+        coupons_apply_to_session(db, &req->identity, coupon_code, now, &s, &verr);
+    if (coupon != CATALOG_CHECK_OK) {
+        session_free(&s);
+        if (coupon == CATALOG_CHECK_UNAVAILABLE)
+            return http_respond_unavailable(req);
+        return http_respond_error(req, 400, "validation_error", verr.param, "%s", verr.message);
     }
 
     char command_id[UUID_STR_LEN];

@@ -50,13 +50,21 @@ void pipeline_op_free(struct pipeline_op *op)
     if (op->ctx_free != NULL)
         op->ctx_free(op->ctx);
     json_decref(op->body);
+    free(op->body_text);
     free(op);
 }
 
 void pipeline_op_set_body(struct pipeline_op *op, json_t *body)
 {
+    pipeline_op_set_body_text(op, body, NULL);
+}
+
+void pipeline_op_set_body_text(struct pipeline_op *op, json_t *body, char *text)
+{
     json_decref(op->body);
     op->body = body;
+    free(op->body_text);
+    op->body_text = text;
 }
 
 void pipeline_op_set_error(struct pipeline_op *op, const char *code, const char *param,
@@ -254,6 +262,15 @@ size_t pipeline_in_flight(void)
 enum MHD_Result pipeline_submit(struct http_request *req, struct pipeline_op *op,
                                 const json_t *command)
 {
+    char *text = json_dumps(command, JSON_COMPACT);
+    enum MHD_Result rc = pipeline_submit_text(req, op, text);
+    free(text);
+    return rc;
+}
+
+enum MHD_Result pipeline_submit_text(struct http_request *req, struct pipeline_op *op,
+                                     const char *text)
+{
     op->req = req;
     req->op = op;
     pthread_rwlock_rdlock(&pipeline_intake);
@@ -261,7 +278,6 @@ enum MHD_Result pipeline_submit(struct http_request *req, struct pipeline_op *op
         pthread_rwlock_unlock(&pipeline_intake);
         return http_respond_unavailable(req);
     }
-    char *text = json_dumps(command, JSON_COMPACT);
     /* Register and suspend before producing: the delivery report may arrive on
      * another thread before this function returns. */
     op->command.command_id = op->command_id[0] != '\0' ? op->command_id : NULL;
@@ -271,7 +287,6 @@ enum MHD_Result pipeline_submit(struct http_request *req, struct pipeline_op *op
         text == NULL ? RD_KAFKA_RESP_ERR__FAIL
                      : kafka_produce(pipeline_producer, KAFKA_TOPIC_COMMANDS, op->object_id, text,
                                      strlen(text), "application/cloudevents+json", op);
-    free(text);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         log_fields(LOG_WARN, json_pack("{ss}", "request_id", req->request_id),
                    "cannot enqueue command: %s", rd_kafka_err2str(err));
@@ -307,6 +322,10 @@ enum MHD_Result pipeline_answer(struct http_request *req)
     if (op->replayed) {
         headers[n++] = "Idempotent-Replayed";
         headers[n++] = "true";
+    }
+    if (op->body_text != NULL) {
+        char *text = strdup(op->body_text);
+        return http_respond_json_text(req, op->status, text, headers);
     }
     return http_respond_json(req, op->status, json_incref(op->body), headers);
 }

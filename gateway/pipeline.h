@@ -53,7 +53,10 @@ struct pipeline_op {
     pipeline_decide_fn decide;
     void *ctx; /* the handler's, freed with ctx_free */
     void (*ctx_free)(void *ctx);
-    json_t *body;  /* answer for 2xx; owned */
+    json_t *body; /* answer for 2xx; owned */
+    /* The same answer as text, when the handler writes it itself (a number
+     * a double would print inexactly); owned, NULL: body is printed. */
+    char *body_text;
     bool replayed; /* Idempotent-Replayed: true */
     /* The 2xx answer's Location: <location_path>/<the body's location_member>;
      * NULL location_path: none. pipeline_op_new sets the session's. */
@@ -84,6 +87,8 @@ void pipeline_shutdown(int64_t deadline_us);
 struct pipeline_op *pipeline_op_new(const char *object_id, pipeline_decide_fn decide);
 void pipeline_op_free(struct pipeline_op *op);
 void pipeline_op_set_body(struct pipeline_op *op, json_t *body); /* steals body */
+/* body, and text its answer as the handler wrote it; steals both. */
+void pipeline_op_set_body_text(struct pipeline_op *op, json_t *body, char *text);
 void pipeline_op_set_error(struct pipeline_op *op, const char *code, const char *param,
                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -92,6 +97,9 @@ void pipeline_op_set_error(struct pipeline_op *op, const char *code, const char 
  * submit after pipeline_shutdown closed the intake (answered at once). Takes op. */
 enum MHD_Result pipeline_submit(struct http_request *req, struct pipeline_op *op,
                                 const json_t *command);
+/* The same with the command as JSON text (NULL: out of memory, answered 503). */
+enum MHD_Result pipeline_submit_text(struct http_request *req, struct pipeline_op *op,
+                                     const char *command);
 /* After the connection was resumed: answers with the op's outcome. */
 enum MHD_Result pipeline_answer(struct http_request *req);
 

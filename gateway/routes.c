@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "catalog.h"
 #include "core/utf8.h"
+#include "coupons.h"
 #include "closing.h"
 #include "create.h"
 #include "http.h"
@@ -78,6 +79,14 @@ const struct route routes_table[] = {
      "/v1/prices/{id}", &prices_catalog},
     {"PATCH", "/prices/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
      catalog_update, "/v1/prices/{id}", &prices_catalog},
+    {"GET", "/coupons", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY, catalog_list,
+     "/v1/coupons", &coupons_catalog},
+    {"POST", "/coupons", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY, catalog_create,
+     "/v1/coupons", &coupons_catalog},
+    {"GET", "/coupons/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     catalog_get, "/v1/coupons/{id}", &coupons_catalog},
+    {"PATCH", "/coupons/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     catalog_update, "/v1/coupons/{id}", &coupons_catalog},
     /* Operations */
     {"GET", "/healthz", ROUTES_BOTH, ROUTES_AUTH_NONE, ROUTES_LIMIT_NONE, server_healthz,
      "/healthz", NULL},

@@ -46,6 +46,8 @@ static const char *const validate_create_fields[] = {
     "require_billing_address",
     "metadata",
     "expires_at",
+    /* Read by the coupons' rules (gateway/coupons.h), which need the database. */
+    "coupon_code",
 };
 
 int validate_email(const char *s)

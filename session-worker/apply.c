@@ -12,6 +12,7 @@
 #include "core/result.h"
 #include "infra/notify.h"
 #include "model/price.h"
+#include "model/coupon.h"
 #include "model/product.h"
 
 /* ---- decoding -------------------------------------------------------------- */
@@ -160,6 +161,9 @@ static enum apply_decoded apply_decode_transition(struct apply_batch *b, const j
         transition_command_free(&t);
         return APPLY_FAILED;
     }
+    const char *command_id = json_string_value(json_object_get(cmd, "id"));
+    if (command_id != NULL && uuid_is_valid(command_id))
+        snprintf(t.command_id, sizeof(t.command_id), "%s", command_id);
     b->transitions[b->transition_count] = t;
     b->transition_origins[b->transition_count++] = *o;
     return APPLY_TAKEN;
@@ -241,6 +245,14 @@ static const struct apply_command apply_commands[] = {
     {.type = PRICE_COMMAND_UPDATE,
      .family = APPLY_STORED,
      .store = &price_store,
+     .op = RESOURCE_STORE_UPDATE},
+    {.type = COUPON_COMMAND_CREATE,
+     .family = APPLY_STORED,
+     .store = &coupon_store,
+     .op = RESOURCE_STORE_CREATE},
+    {.type = COUPON_COMMAND_UPDATE,
+     .family = APPLY_STORED,
+     .store = &coupon_store,
      .op = RESOURCE_STORE_UPDATE},
 };
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/result.h"
+#include "model/coupon.h"
 
 int transition_command_kind_parse(const char *type, enum transition_command_kind *out)
 {
@@ -81,6 +82,8 @@ static int transition_command_decode_complete(const json_t *data, struct transit
                          SESSION_PAYMENT_REFERENCE_MAX);
     if (transition_command_uuid(data, "customer_id", true, t->customer_id, err) != C_OK)
         return C_ERR;
+    if (transition_command_uuid(data, "coupon_id", true, t->coupon_id, err) != C_OK)
+        return C_ERR;
     t->payment_reference = strdup(ref);
     if (t->payment_reference == NULL)
         return error_set(err, NULL, "out of memory");
@@ -133,10 +136,17 @@ int transition_command_apply(struct db *db, const struct transition_command *t,
                              bool *applied)
 {
     *applied = false;
-    if (t->kind == TRANSITION_COMMAND_COMPLETE)
+    if (t->kind == TRANSITION_COMMAND_COMPLETE) {
+        bool refused = false;
+        if (t->coupon_id[0] != '\0' &&
+            coupon_redeem_for_completion(db, t->session_id, t->command_id, &refused) != C_OK)
+            return C_ERR;
+        if (refused)
+            return C_OK; /* its coupon is used up: the session stays open */
         return session_store_complete(db, t->session_id, t->payment_reference,
                                       t->customer_id[0] != '\0' ? t->customer_id : NULL,
                                       t->event_id, public_base_url, events, applied);
+    }
     return session_store_expire(db, t->session_id, t->organization_id, t->environment, t->event_id,
                                 public_base_url, events, applied);
 }

@@ -27,6 +27,11 @@ struct transition_command {
     /* complete */
     char *payment_reference; /* owned */
     char customer_id[UUID_STR_LEN];
+    /* The session's coupon, named by the gateway for a session made with one
+     * (its redemption is counted with the completion), else ""; and the
+     * command's own id, under which a refusal is recorded. */
+    char coupon_id[UUID_STR_LEN];
+    char command_id[UUID_STR_LEN];
     /* expire */
     char organization_id[UUID_STR_LEN];
     char environment[SESSION_ENV_LEN];

@@ -1,6 +1,8 @@
 #include "resource.h"
 
 #include <assert.h>
+#include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,10 +35,16 @@ static int resource_enum_value(const void *obj, const struct resource_field *f)
     return v;
 }
 
+/* The kinds whose member is an int32_t. */
+static bool resource_is_int32(enum resource_kind kind)
+{
+    return kind == RESOURCE_INT32 || kind == RESOURCE_HUNDREDTHS;
+}
+
 static int64_t resource_int_value(const void *obj, const struct resource_field *f)
 {
-    assert(f->size == (f->kind == RESOURCE_INT32 ? sizeof(int32_t) : sizeof(int64_t)));
-    if (f->kind == RESOURCE_INT32) {
+    assert(f->size == (resource_is_int32(f->kind) ? sizeof(int32_t) : sizeof(int64_t)));
+    if (resource_is_int32(f->kind)) {
         int32_t v;
         memcpy(&v, RESOURCE_CONST_AT(obj, f), sizeof(v));
         return v;
@@ -48,7 +56,7 @@ static int64_t resource_int_value(const void *obj, const struct resource_field *
 
 static void resource_set_int(void *obj, const struct resource_field *f, int64_t v)
 {
-    if (f->kind == RESOURCE_INT32) {
+    if (resource_is_int32(f->kind)) {
         int32_t narrow = (int32_t)v;
         memcpy(RESOURCE_AT(obj, f), &narrow, sizeof(narrow));
     } else {
@@ -64,12 +72,13 @@ static bool resource_nullable(const struct resource_field *f)
 /* The C value of null for a nullable integer or time field. */
 static int64_t resource_null_int(const struct resource_field *f)
 {
-    return f->kind == RESOURCE_INT32 ? RESOURCE_NULL_INT32 : RESOURCE_NULL_INT64;
+    return resource_is_int32(f->kind) ? RESOURCE_NULL_INT32 : RESOURCE_NULL_INT64;
 }
 
 static bool resource_is_int(enum resource_kind kind)
 {
-    return kind == RESOURCE_INT64 || kind == RESOURCE_INT32 || kind == RESOURCE_TIME;
+    return kind == RESOURCE_INT64 || kind == RESOURCE_INT32 || kind == RESOURCE_TIME ||
+           kind == RESOURCE_HUNDREDTHS;
 }
 
 int resource_init(const struct resource *r, void *obj)
@@ -117,6 +126,7 @@ bool resource_is_null(const struct resource_field *f, const void *obj)
     case RESOURCE_INT64:
     case RESOURCE_INT32:
     case RESOURCE_TIME:
+    case RESOURCE_HUNDREDTHS:
         return resource_int_value(obj, f) == resource_null_int(f);
     case RESOURCE_BOOL:
     case RESOURCE_ENUM:
@@ -213,6 +223,14 @@ static json_t *resource_value_to_json(const void *obj, const struct resource_fie
         return json_incref(*(json_t *const *)(const void *)RESOURCE_CONST_AT(obj, f));
     case RESOURCE_ENUM:
         return json_string(f->values[resource_enum_value(obj, f)]);
+    case RESOURCE_HUNDREDTHS: {
+        /* A whole number stays an integer in the tree; the others are the
+         * double nearest to them, which reads back as the same hundredths
+         * (resource_hundredths_from_json). Text is written by
+         * resource_write_hundredths, never by printing the double. */
+        int64_t v = resource_int_value(obj, f);
+        return v % 100 == 0 ? json_integer(v / 100) : json_real((double)v / 100.0);
+    }
     }
     return NULL;
 }
@@ -297,7 +315,64 @@ void resource_write_value(struct json_writer *w, const struct resource_field *f,
     case RESOURCE_ENUM:
         json_writer_string(w, f->values[resource_enum_value(obj, f)]);
         return;
+    case RESOURCE_HUNDREDTHS:
+        resource_write_hundredths(w, resource_int_value(obj, f));
+        return;
     }
+}
+
+void resource_write_hundredths(struct json_writer *w, int64_t hundredths)
+{
+    /* Through the unsigned magnitude: -INT64_MIN does not fit an int64_t. */
+    uint64_t m = hundredths < 0 ? (uint64_t)0 - (uint64_t)hundredths : (uint64_t)hundredths;
+    unsigned cents = (unsigned)(m % 100);
+    char text[40];
+    int len;
+    if (cents == 0)
+        len = snprintf(text, sizeof(text), "%s%" PRIu64, hundredths < 0 ? "-" : "", m / 100);
+    else if (cents % 10 == 0)
+        len = snprintf(text, sizeof(text), "%s%" PRIu64 ".%u", hundredths < 0 ? "-" : "", m / 100,
+                       cents / 10);
+    else
+        len = snprintf(text, sizeof(text), "%s%" PRIu64 ".%02u", hundredths < 0 ? "-" : "", m / 100,
+                       cents);
+    assert(len > 0 && (size_t)len < sizeof(text));
+    json_writer_raw(w, text, (size_t)len);
+}
+
+void resource_write_column_value(struct json_writer *w, const struct resource_field *f,
+                                 const void *obj)
+{
+    if (f->kind == RESOURCE_HUNDREDTHS && !resource_is_null(f, obj))
+        json_writer_int(w, resource_int_value(obj, f));
+    else
+        resource_write_value(w, f, obj);
+}
+
+int resource_hundredths_from_json(const json_t *v, int64_t *out)
+{
+    if (json_is_integer(v)) {
+        json_int_t i = json_integer_value(v);
+        if (i > INT64_MAX / 100 || i < INT64_MIN / 100)
+            return C_ERR;
+        *out = (int64_t)i * 100;
+        return C_OK;
+    }
+    if (!json_is_real(v))
+        return C_ERR;
+    double d = json_real_value(v);
+    /* Past 2^53 / 100 the hundredths are no longer exact in a double. */
+    if (!isfinite(d) || fabs(d) > 9e13)
+        return C_ERR;
+    double hundredths = round(d * 100.0);
+    /* The parser gave the double nearest to the decimal text, and so does this
+     * division for a number of two decimals (both are correctly rounded):
+     * equality says the text had at most two decimals, up to what a double
+     * can tell apart. */
+    if (hundredths / 100.0 != d)
+        return C_ERR;
+    *out = (int64_t)hundredths;
+    return C_OK;
 }
 
 /* A member name: every name of the model is plain ASCII, written as is. */
@@ -364,7 +439,7 @@ void resource_write_columns(struct json_writer *w, const struct resource *r, con
         if ((f->flags & RESOURCE_NOT_INSERTED) != 0)
             continue;
         resource_write_name(w, f->column, first);
-        resource_write_value(w, f, obj);
+        resource_write_column_value(w, f, obj);
         first = false;
     }
 }
@@ -423,8 +498,8 @@ static void resource_int_bounds(const struct resource_field *f, int64_t *min, in
     *min = f->min;
     *max = f->max;
     if (*min == 0 && *max == 0) {
-        *min = f->kind == RESOURCE_INT32 ? INT32_MIN : INT64_MIN;
-        *max = f->kind == RESOURCE_INT32 ? INT32_MAX : INT64_MAX;
+        *min = resource_is_int32(f->kind) ? INT32_MIN : INT64_MIN;
+        *max = resource_is_int32(f->kind) ? INT32_MAX : INT64_MAX;
     }
     /* The smallest value is null's in C. */
     if (resource_nullable(f) && *min == resource_null_int(f))
@@ -469,6 +544,7 @@ static void resource_set_null(const struct resource_field *f, void *obj)
     case RESOURCE_INT64:
     case RESOURCE_INT32:
     case RESOURCE_TIME:
+    case RESOURCE_HUNDREDTHS:
         resource_set_int(obj, f, resource_null_int(f));
         return;
     case RESOURCE_BOOL:
@@ -476,6 +552,21 @@ static void resource_set_null(const struct resource_field *f, void *obj)
         break;
     }
     assert(!"BOOL and ENUM fields are never nullable");
+}
+
+static int resource_read_hundredths(const struct resource_field *f, const json_t *v, void *obj,
+                                    struct error *err)
+{
+    if (!json_is_number(v))
+        return resource_wrong_type(f, err);
+    int64_t h, min, max;
+    if (resource_hundredths_from_json(v, &h) != C_OK)
+        return error_set(err, f->json, "field %s must have at most 2 decimal places", f->json);
+    resource_int_bounds(f, &min, &max);
+    if (h < min || h > max)
+        return error_set(err, f->json, "field %s is out of range", f->json);
+    resource_set_int(obj, f, h);
+    return C_OK;
 }
 
 static int resource_read_field(const struct resource_field *f, const json_t *v, void *obj,
@@ -493,6 +584,8 @@ static int resource_read_field(const struct resource_field *f, const json_t *v, 
         *(bool *)(void *)RESOURCE_AT(obj, f) = json_is_true(v);
         return C_OK;
     }
+    if (f->kind == RESOURCE_HUNDREDTHS)
+        return resource_read_hundredths(f, v, obj, err);
     if (json_typeof(v) != resource_json_type(f->kind))
         return resource_wrong_type(f, err);
     const char *s = json_string_value(v);
@@ -541,6 +634,7 @@ static int resource_read_field(const struct resource_field *f, const json_t *v, 
         memcpy(RESOURCE_AT(obj, f), &index, sizeof(index));
         return C_OK;
     case RESOURCE_BOOL:
+    case RESOURCE_HUNDREDTHS:
         break;
     }
     return C_ERR;
@@ -601,6 +695,7 @@ static const char *resource_sql_type(enum resource_kind kind)
     case RESOURCE_INT64:
         return "bigint";
     case RESOURCE_INT32:
+    case RESOURCE_HUNDREDTHS:
         return "integer";
     case RESOURCE_TIME:
         return "timestamptz";
@@ -718,6 +813,7 @@ int resource_read_row(const struct resource *r, const PGresult *res, int row, vo
         case RESOURCE_INT64:
         case RESOURCE_INT32:
         case RESOURCE_TIME:
+        case RESOURCE_HUNDREDTHS:
             resource_set_int(obj, f, strtoll(s, NULL, 10));
             break;
         case RESOURCE_OBJECT:

@@ -11,7 +11,8 @@
  *         X(STRING, note, NULL, RESOURCE_NULLABLE, 0, ())
  *
  * X(kind, member, json, flags, arg, spec):
- *   kind    UUID, STRING, CODE, BOOL, INT64, INT32, TIME, OBJECT or ENUM (below)
+ *   kind    UUID, STRING, CODE, BOOL, INT64, INT32, TIME, OBJECT, ENUM or
+ *           HUNDREDTHS (below)
  *   member  the C member, which is also the SQL column
  *   json    its name in the REST object, NULL when it is not part of it;
  *           "group.member" puts it in a nested object (below)
@@ -59,11 +60,17 @@ enum resource_kind {
     RESOURCE_TIME,   /* int64_t epoch seconds; RFC 3339 in JSON, timestamptz in SQL */
     RESOURCE_OBJECT, /* json_t *, an owned JSON object, never NULL after init; SQL jsonb */
     RESOURCE_ENUM,   /* an enum, named in JSON and SQL by values[value]; SQL text */
+    /* int32_t counting hundredths (1250 is 12.5, a percentage in basis points):
+     * in JSON a number of at most two decimals, written exactly (12.5, 10, 0.01,
+     * never a double's 12.4999...); SQL integer, the hundredths. min and max
+     * bound the hundredths. */
+    RESOURCE_HUNDREDTHS,
 };
 
 /* null is a value of the field (JSON null or absent, SQL NULL). In C, null is
  * "" for UUID and CODE, NULL for STRING and OBJECT, RESOURCE_NULL_INT64 for
- * INT64 and TIME, RESOURCE_NULL_INT32 for INT32 (resource_init sets these);
+ * INT64 and TIME, RESOURCE_NULL_INT32 for INT32 and HUNDREDTHS (resource_init
+ * sets these);
  * BOOL and ENUM fields cannot be null. */
 #define RESOURCE_NULLABLE 0x1u
 /* Set by later changes, never by the insert that creates the row. */
@@ -115,6 +122,7 @@ struct resource {
 #define RESOURCE_MEMBER_TIME(m, arg) int64_t m
 #define RESOURCE_MEMBER_OBJECT(m, arg) json_t *m
 #define RESOURCE_MEMBER_ENUM(m, arg) enum arg m
+#define RESOURCE_MEMBER_HUNDREDTHS(m, arg) int32_t m
 
 #define RESOURCE_UNPAREN(...) __VA_ARGS__
 #define RESOURCE_FIELD(type, k, m, j, f, s)                                                        \
@@ -143,9 +151,20 @@ json_t *resource_to_json(const struct resource *r, const void *obj);
  * the braces (the caller may add members of its own). */
 void resource_write_members(struct json_writer *w, const struct resource *r, const void *obj);
 /* The row the insert takes (an element of its recordset): the members of
- * every inserted field, keyed by SQL column, values as in the REST object;
- * no braces either. */
+ * every inserted field, keyed by SQL column, values as the columns hold them
+ * (resource_write_column_value); no braces either. */
 void resource_write_columns(struct json_writer *w, const struct resource *r, const void *obj);
+/* One field's value as its column holds it, for the insert's recordset and an
+ * update's changes: the REST value, but HUNDREDTHS as the integer of hundredths. */
+void resource_write_column_value(struct json_writer *w, const struct resource_field *f,
+                                 const void *obj);
+/* The hundredths of a JSON number of at most two decimals (12.5 gives 1250):
+ * C_ERR when v is not a number, is not the double nearest to a number of two
+ * decimals (12.499 is refused; 12.50000000000000001 parses to 12.5 and is
+ * taken), or its hundredths would not fit an int64. */
+int resource_hundredths_from_json(const json_t *v, int64_t *out);
+/* Writes hundredths as that number, exactly: 1250 as 12.5, 1000 as 10, 1 as 0.01. */
+void resource_write_hundredths(struct json_writer *w, int64_t hundredths);
 /* Reads the REST object's fields of a JSON object into obj (resource_init
  * done by the caller), checking each as declared, in field order; the first
  * failure stops it with "field <name> ..." in err (param: the field's name).

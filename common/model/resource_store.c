@@ -60,6 +60,15 @@ int resource_store_check(const struct resource_store *store, struct error *err)
             return error_set(err, NULL, "%s: filter %s is not a field that can be compared",
                              store->table, store->filters[i].name);
     }
+    if (store->unique != NULL) {
+        const struct resource_field *f = resource_field_by_json(r, store->unique);
+        if (f == NULL || f->kind != RESOURCE_STRING || (f->flags & RESOURCE_NULLABLE) != 0)
+            return error_set(err, NULL, "%s: the unique field %s is not a required string",
+                             store->table, store->unique);
+    }
+    if ((store->update_guard == NULL) != (store->update_refusal == NULL))
+        return error_set(err, NULL, "%s: an update guard needs its refusal, and only it",
+                         store->table);
     if (store->noun == NULL || store->plural == NULL || store->path == NULL ||
         store->command_create == NULL || store->command_update == NULL ||
         store->event_created == NULL || store->event_updated == NULL)
@@ -199,10 +208,12 @@ static const char *const resource_store_templates[RESOURCE_STORE_SQL_COUNT] = {
      * which finds the row by its primary key and checks the tenant on it, as
      * GET does: with the tenant's conditions in the UPDATE's own WHERE, a
      * generic plan without statistics scans the tenant's rows through the
-     * idempotency index (EXPLAIN on a new database showed it). */
+     * idempotency index (EXPLAIN on a new database showed it). The store's
+     * update_guard, if any, is a condition of the UPDATE's own, so it is
+     * checked again on the row version the UPDATE locks. */
     [RESOURCE_STORE_SQL_UPDATE] = "UPDATE %s SET %supdated_at = date_trunc('second', now())"
                                   " WHERE id = (SELECT s.id FROM " RESOURCE_STORE_BY_ID
-                                  " s WHERE s.organization_id = $2 AND s.environment = $3)"
+                                  " s WHERE s.organization_id = $2 AND s.environment = $3)%s"
                                   " RETURNING {select}",
 };
 
@@ -245,6 +256,7 @@ static const char *resource_store_sql_type(enum resource_kind kind)
     case RESOURCE_INT64:
         return "bigint";
     case RESOURCE_INT32:
+    case RESOURCE_HUNDREDTHS:
         return "integer";
     case RESOURCE_TIME:
         return "timestamptz";
@@ -320,10 +332,17 @@ static char *resource_store_build(const struct resource_store *store,
         resource_store_filters_sql(store, extra);
         resource_store_append(tmpl, &len, fmt, t, "$3::uuid", t, extra);
         break;
-    case RESOURCE_STORE_SQL_UPDATE:
+    case RESOURCE_STORE_SQL_UPDATE: {
         resource_store_sets_sql(store, extra);
-        resource_store_append(tmpl, &len, fmt, t, extra, t, "$1");
+        char guard[1024] = "";
+        if (store->update_guard != NULL) {
+            int n = snprintf(guard, sizeof(guard), " AND (%s)", store->update_guard);
+            assert(n > 0 && (size_t)n < sizeof(guard));
+            (void)n;
+        }
+        resource_store_append(tmpl, &len, fmt, t, extra, t, "$1", guard);
         break;
+    }
     default:
         resource_store_append(tmpl, &len, fmt, t);
         break;
@@ -537,22 +556,45 @@ static json_t *resource_store_command(const char *type, const char *subject, con
                      "datacontenttype", "application/json", "data", data);
 }
 
+char *resource_store_command_create_text(const struct resource_store *store, const void *obj,
+                                         const char *command_id)
+{
+    char now[RFC3339_LEN];
+    rfc3339_format(rfc3339_now(), now);
+    struct json_writer w = JSON_WRITER_INIT;
+    size_t mark = json_writer_begin(&w);
+    json_writer_literal(&w, "{\"specversion\":\"1.0\",\"id\":");
+    json_writer_string(&w, command_id);
+    json_writer_literal(&w, ",\"source\":\"" RESOURCE_STORE_COMMAND_SOURCE "\",\"type\":");
+    json_writer_string(&w, store->command_create);
+    json_writer_literal(&w, ",\"subject\":");
+    json_writer_string(&w, resource_store_id(store, obj));
+    json_writer_literal(&w, ",\"time\":");
+    json_writer_string(&w, now);
+    json_writer_literal(&w, ",\"datacontenttype\":\"application/json\",\"data\":{");
+    resource_write_members(&w, store->resource, obj);
+    json_writer_literal(&w, "}");
+    const char *key = resource_store_idempotency_key(store, obj);
+    if (key != NULL) {
+        json_writer_literal(&w, ",\"idempotencykey\":");
+        json_writer_string(&w, key);
+        json_writer_literal(&w, ",\"requesthash\":");
+        json_writer_string(&w, resource_store_request_hash(store, obj));
+    }
+    json_writer_literal(&w, "}");
+    if (json_writer_end(&w, mark) != C_OK) {
+        json_writer_free(&w);
+        return NULL;
+    }
+    return w.buf; /* taken */
+}
+
 json_t *resource_store_command_create(const struct resource_store *store, const void *obj,
                                       const char *command_id)
 {
-    json_t *data = resource_to_json(store->resource, obj);
-    if (data == NULL)
-        return NULL;
-    json_t *cmd = resource_store_command(store->command_create, resource_store_id(store, obj),
-                                         command_id, data);
-    const char *key = resource_store_idempotency_key(store, obj);
-    if (cmd != NULL && key != NULL &&
-        (json_object_set_new(cmd, "idempotencykey", json_string(key)) != 0 ||
-         json_object_set_new(cmd, "requesthash",
-                             json_string(resource_store_request_hash(store, obj))) != 0)) {
-        json_decref(cmd);
-        return NULL;
-    }
+    char *text = resource_store_command_create_text(store, obj, command_id);
+    json_t *cmd = text != NULL ? json_loads(text, 0, NULL) : NULL;
+    free(text);
     return cmd;
 }
 
@@ -667,7 +709,7 @@ static int resource_store_decode_update(const struct resource_store *store, cons
         json_writer_literal(&w, "\"");
         json_writer_raw(&w, f->column, strlen(f->column));
         json_writer_literal(&w, "\":");
-        resource_write_value(&w, f, scratch);
+        resource_write_column_value(&w, f, scratch);
         first = false;
     }
     json_writer_literal(&w, "}");
@@ -763,8 +805,20 @@ static int resource_store_apply_create(struct db *db, const struct resource_stor
         return C_ERR;
     bool exists = PQntuples(r) > 0;
     PQclear(r);
+    const struct resource_field *unique =
+        store->unique != NULL ? resource_field_by_json(store->resource, store->unique) : NULL;
+    const char *value = NULL;
+    if (unique != NULL) {
+        assert(unique->kind == RESOURCE_STRING); /* resource_store_check */
+        memcpy(&value, (const char *)c->object + unique->offset, sizeof(value));
+    }
     if (exists)
         command_outcome_applied(outcome, c->command_id, c->id);
+    else if (value != NULL)
+        /* The Idempotency-Key cannot be the conflict: a keyed create's id is
+         * derived from its key, so the same key finds its own row (exists). */
+        command_outcome_refused(outcome, c->command_id, c->id, COMMAND_OUTCOME_CONFLICT,
+                                "%s with %s %s already exists", store->noun, store->unique, value);
     else
         command_outcome_refused(outcome, c->command_id, c->id, COMMAND_OUTCOME_CONFLICT,
                                 "%s could not be created: it conflicts with an existing one",
@@ -783,8 +837,22 @@ static int resource_store_apply_update(struct db *db, const struct resource_stor
         return C_ERR;
     if (PQntuples(r) == 0) {
         PQclear(r);
-        command_outcome_refused(outcome, c->command_id, c->id, COMMAND_OUTCOME_NOT_FOUND,
-                                "%s with ID %s not found or access denied", store->noun, c->id);
+        bool exists = false;
+        if (store->update_guard != NULL) {
+            /* Nothing updated: no such object, or the guard refused it. */
+            const char *gp[3] = {c->organization_id, c->environment, c->id};
+            PGresult *g = resource_store_exec(db, store, RESOURCE_STORE_SQL_GET, 3, gp);
+            if (g == NULL)
+                return C_ERR;
+            exists = PQntuples(g) > 0;
+            PQclear(g);
+        }
+        if (exists)
+            command_outcome_refused(outcome, c->command_id, c->id, COMMAND_OUTCOME_INVALID, "%s",
+                                    store->update_refusal);
+        else
+            command_outcome_refused(outcome, c->command_id, c->id, COMMAND_OUTCOME_NOT_FOUND,
+                                    "%s with ID %s not found or access denied", store->noun, c->id);
         return C_OK;
     }
     const struct resource *res = store->resource;

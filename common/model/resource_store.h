@@ -68,6 +68,18 @@ struct resource_store {
     const char *event_created, *event_updated;   /* "product.created", "product.updated" */
     const struct resource_filter *filters;       /* list filters, nfilters of them */
     size_t nfilters;
+    /* Optional: the REST name of a STRING field unique in the tenant (a unique
+     * index makes the create's insert do nothing): a create refused because
+     * another object holds its value says "<Noun> with <field> <value> already
+     * exists" (resource_conflict). */
+    const char *unique;
+    /* Optional: a condition the row must meet for an update to apply, an SQL
+     * expression on the table's columns and $4, the changes ({column: value}).
+     * The UPDATE checks it itself, so it holds against concurrent writers; an
+     * update of an object that fails it is refused (validation_error) with
+     * update_refusal as the message. */
+    const char *update_guard;
+    const char *update_refusal;
 };
 
 /* C_OK when store's declaration has every column, kind and flag this module
@@ -142,6 +154,11 @@ int resource_store_add_event(struct outbox_batch *events, struct json_writer *w,
  * reference, NULL when out of memory. */
 json_t *resource_store_command_create(const struct resource_store *store, const void *obj,
                                       const char *command_id);
+/* The same command as the JSON text to publish, its data written as events'
+ * is (resource_write_members: a HUNDREDTHS field's number exactly, as the REST
+ * answer shows it). New string, NULL when out of memory. */
+char *resource_store_command_create_text(const struct resource_store *store, const void *obj,
+                                         const char *command_id);
 /* Update the tenant's object id: data {<id>, organization_id, environment,
  * changes}, changes a REST object of updatable fields only, with their new
  * values. New reference (changes is not stolen), NULL when out of memory. */
@@ -184,7 +201,8 @@ void resource_store_command_free(struct resource_store_command *c);
  *           the Idempotency-Key or a unique value: resource_conflict).
  *   update: changes the tenant's object, sets updated_at, adds the updated event
  *           (time updated_at); refused (not_found) when the tenant has no such
- *           object.
+ *           object, or (validation_error) when it fails the store's
+ *           update_guard.
  * C_ERR: PostgreSQL failed (sqlstate in db), nothing to keep. */
 int resource_store_command_apply(struct db *db, const struct resource_store_command *c,
                                  const char *event_id, struct outbox_batch *events,

@@ -114,6 +114,13 @@ int session_from_json(const json_t *obj, struct session *out, struct error *err)
         return error_set(err, "customer_email",
                          "one of customer_id and customer_email is required");
     }
+    /* A command written before the totals existed: nothing was taken off. */
+    if (s.amount_subtotal == RESOURCE_NULL_INT64)
+        s.amount_subtotal = s.amount;
+    if (s.amount_discount == RESOURCE_NULL_INT64)
+        s.amount_discount = 0;
+    if (s.amount_total == RESOURCE_NULL_INT64)
+        s.amount_total = s.amount_subtotal - s.amount_discount;
     *out = s;
     return C_OK;
 }

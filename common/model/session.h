@@ -70,6 +70,20 @@ enum session_status { SESSION_OPEN = 0, SESSION_COMPLETE, SESSION_EXPIRED };
     X(TIME, created_at, "created_at", 0, 0, ())                                                    \
     X(UUID, created_by, "created_by", 0, 0, ())                                                    \
     X(TIME, updated_at, "updated_at", 0, 0, ())                                                    \
+    /* The catalog's totals: amount is the subtotal, less what a coupon takes                      \
+     * off (model/discount.h) is what is left to pay. Rows written before they                     \
+     * existed read as amount, 0, amount; commands without them are read so too                    \
+     * (session_from_json). */                                                                     \
+    X(INT64, amount_subtotal, "amount_subtotal", RESOURCE_NULLABLE, 0,                             \
+      (.min = 1, .max = SESSION_MAX_AMOUNT, .read_sql = "COALESCE(amount_subtotal, amount)"))      \
+    X(INT64, amount_discount, "amount_discount", RESOURCE_NULLABLE, 0,                             \
+      (.min = 0, .max = SESSION_MAX_AMOUNT, .read_sql = "COALESCE(amount_discount, 0)"))           \
+    X(INT64, amount_total, "amount_total", RESOURCE_NULLABLE, 0,                                   \
+      (.min = 0, .max = SESSION_MAX_AMOUNT, .read_sql = "COALESCE(amount_total, amount)"))         \
+    /* The coupon applied at creation ({id, code}, or null), redeemed when the                     \
+     * session completes. */                                                                       \
+    X(UUID, coupon_id, "coupon.id", RESOURCE_NULLABLE, 0, ())                                      \
+    X(STRING, coupon_code, "coupon.code", RESOURCE_NULLABLE, 0, ())                                \
     /* Not part of the REST object: the create request's Idempotency-Key and                       \
      * the hash of its canonical body, kept to answer retries... */                                \
     X(STRING, idempotency_key, NULL, RESOURCE_NULLABLE, 0, ())                                     \

@@ -41,6 +41,10 @@ const CROSS_FIELD_RULES = {
   'price.update': { dataId: 'price_id' },
   'price.created': { dataId: 'price_id', tenant: true, time: 'created_at' },
   'price.updated': { dataId: 'price_id', tenant: true, time: 'updated_at' },
+  'coupon.create': { dataId: 'coupon_id' },
+  'coupon.update': { dataId: 'coupon_id' },
+  'coupon.created': { dataId: 'coupon_id', tenant: true, time: 'created_at' },
+  'coupon.updated': { dataId: 'coupon_id', tenant: true, time: 'updated_at' },
 };
 
 // The event sequence each kind of object allows, its events keyed by the object's id: the
@@ -64,6 +68,12 @@ const LIFECYCLES = [
     created: 'price.created',
     createCommand: 'price.create',
     types: new Set(['price.created', 'price.updated']),
+    terminal: new Set(),
+  },
+  {
+    created: 'coupon.created',
+    createCommand: 'coupon.create',
+    types: new Set(['coupon.created', 'coupon.updated']),
     terminal: new Set(),
   },
 ];

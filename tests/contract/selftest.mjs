@@ -262,7 +262,7 @@ rejectsHistory('product updated before created (of a product whose create comman
   refused('asyncapi 2.6.0', text.replace('asyncapi: 3.0.0', 'asyncapi: 2.6.0'), /asyncapi is "2.6.0"/);
   refused('a dangling $ref', text.replace("$ref: '#/components/schemas/Timestamp'", "$ref: '#/components/schemas/Timestamps'"), /does not resolve/);
   refused('an external $ref', text.replace("$ref: '#/components/schemas/Environment'", "$ref: 'common.yaml#/Environment'"), /not a local reference/);
-  refused('an operation naming another channel\'s message', text.replace("      - $ref: '#/channels/commands/messages/productUpdate'\n", "      - $ref: '#/channels/events/messages/productUpdated'\n"), /is not one of #\/channels\/commands's messages/);
+  refused('an operation naming another channel\'s message', text.replace("      - $ref: '#/channels/commands/messages/checkoutSessionCreate'\n", "      - $ref: '#/channels/events/messages/checkoutSessionCreated'\n"), /is not one of #\/channels\/commands's messages/);
   refused('a duplicate key', text.replace('  title: caisse checkout sessions on Kafka\n', '  title: caisse checkout sessions on Kafka\n  title: again\n'), /not valid YAML/);
   refused('an unknown schema keyword', text.replace('          maxLength: 250\n', '          maxLenght: 250\n'), /does not compile/);
   refused('an example that breaks its schema', text.replace('              amount: 10000\n', '              amount: "10000"\n'), /example .*amount must be integer/);

@@ -89,6 +89,10 @@ Test(create, returns_201_with_the_full_session_object)
                                          "created_at",
                                          "created_by",
                                          "updated_at",
+                                         "amount_subtotal",
+                                         "amount_discount",
+                                         "amount_total",
+                                         "coupon",
                                          "url"};
     cr_assert_eq(json_object_size(s), sizeof(fields) / sizeof(*fields), "%s", r.text);
     for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++)

@@ -6,12 +6,15 @@ only by repeating a pattern on every string): no string or key holds U+0000, a
 cursor must name one of the tenant's own objects, expires_at must fall between
 30 minutes and 24 hours from now, a webhook URL's host must resolve to an
 allowed address, a bracketed IPv6 host must be a valid address, a price's
-custom_unit_amount.maximum must be at least its minimum; and the
-catalog's references: an id in a body must name an object of the tenant, in a
-state and with amounts that fit (an active product, a price of that product,
-an amount that is the price's). Those refusals, and only those (matched by
-their documented message), are not failures of positive_data_acceptance; every
-other 400 to a schema-valid request still is.
+custom_unit_amount.maximum must be at least its minimum; a coupon's
+percent_off has at most 2 decimals, its valid_until is after its valid_from,
+its applies_to names products of the tenant and its code is not another
+coupon's (409); a session's coupon_code names a coupon of the tenant that
+applies to it; and the catalog's references: an id in a body must name an
+object of the tenant, in a state and with amounts that fit (an active product,
+a price of that product, an amount that is the price's). Those refusals, and
+only those (matched by their documented message), are not failures of
+positive_data_acceptance; every other 400 to a schema-valid request still is.
 """
 import json
 import re
@@ -27,6 +30,10 @@ DOCUMENTED_REFUSALS = (
     "url host did not resolve within ",
     "url resolves to a forbidden address",
     "custom_unit_amount.maximum must be at least custom_unit_amount.minimum",
+    "percent_off must have at most 2 decimal places",
+    "valid_until must be after valid_from",
+    "No coupon with code ",
+    "Coupon ",
 )
 
 
@@ -43,6 +50,8 @@ CATALOG_REFUSALS = re.compile(
     r"|^unit_amount [0-9]+ x quantity [0-9]+ = [0-9]+ exceeds the maximum amount "
 )
 
+PRODUCT_NOT_FOUND = re.compile(r"^applies_to\.product_ids [0-9a-f-]{36} not found$")
+
 
 BRACKETED_HOST = re.compile(r"^[A-Za-z]+://\[")
 
@@ -54,14 +63,16 @@ def _bracketed_url(case):
 
 @schemathesis.hook
 def filter_failure(ctx, failure, case, response):
-    if getattr(failure, "code", None) != "ST202" or response.status_code != 400:
+    if getattr(failure, "code", None) != "ST202" or response.status_code not in (400, 409):
         return True
     try:
         message = json.loads(response.content).get("message", "")
     except (ValueError, AttributeError):
         return True
+    if response.status_code == 409:
+        return not (message.startswith("Coupon with code ") and message.endswith(" already exists"))
     if message == "url has an invalid host" and _bracketed_url(case):
         return False
-    if CATALOG_REFUSALS.match(message):
+    if CATALOG_REFUSALS.match(message) or PRODUCT_NOT_FOUND.match(message):
         return False
     return not any(message.startswith(m) for m in DOCUMENTED_REFUSALS)

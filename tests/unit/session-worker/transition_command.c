@@ -283,3 +283,23 @@ Test(transition_command, a_complete_payload_is_not_an_expire_and_vice_versa)
     assert_refused(TRANSITION_COMMAND_COMPLETE, expire_data(ORG_ID, "live"),
                    "payment_reference is missing");
 }
+
+/* ---- a session made with a coupon ---------------------------------------- */
+
+Test(transition_command, a_completion_names_the_coupon_to_redeem_or_none)
+{
+    struct transition_command t;
+    struct error err = ERROR_INIT;
+    json_t *data = complete_data("pay_1", NULL);
+    cr_assert_eq(transition_command_decode(TRANSITION_COMMAND_COMPLETE, data, &t, &err), C_OK, "%s",
+                 err.message);
+    cr_assert_str_eq(t.coupon_id, "", "a session without a coupon: no redemption");
+    transition_command_free(&t);
+    cr_assert_eq(json_object_set_new(data, "coupon_id", json_string(CUSTOMER_ID)), 0);
+    cr_assert_eq(transition_command_decode(TRANSITION_COMMAND_COMPLETE, data, &t, &err), C_OK, "%s",
+                 err.message);
+    cr_assert_str_eq(t.coupon_id, CUSTOMER_ID);
+    transition_command_free(&t);
+    cr_assert_eq(json_object_set_new(data, "coupon_id", json_string("SUMMER10")), 0);
+    assert_refused(TRANSITION_COMMAND_COMPLETE, data, "field coupon_id is not a UUID");
+}

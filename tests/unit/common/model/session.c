@@ -25,7 +25,8 @@
 #define T_CREATED 1705314600 /* 2024-01-15T10:30:00Z */
 #define T_EXPIRES 1705318200 /* 2024-01-15T11:30:00Z */
 
-/* The seed's response example, in the seed's field order, plus url. */
+/* The seed's response example, in the seed's field order, then the catalog's
+ * totals and coupon (issue 13), plus url. */
 static const char seed_json[] =
     "{\"checkout_session_id\":\"" SESSION_ID "\",\"organization_id\":\"" ORG_ID "\","
     "\"amount\":10000,\"currency_code\":\"XOF\",\"status\":\"open\","
@@ -41,6 +42,7 @@ static const char seed_json[] =
     "\"metadata\":{\"order_id\":\"ORDER-12345\"},\"environment\":\"live\","
     "\"created_at\":\"2024-01-15T10:30:00Z\",\"created_by\":\"" CREATOR_ID "\","
     "\"updated_at\":\"2024-01-15T10:30:00Z\","
+    "\"amount_subtotal\":10000,\"amount_discount\":0,\"amount_total\":10000,\"coupon\":null,"
     "\"url\":\"" BASE_URL "/checkout/" SESSION_ID "\"}";
 
 static const char *const seed_fields[] = {
@@ -73,6 +75,10 @@ static const char *const seed_fields[] = {
     "created_at",
     "created_by",
     "updated_at",
+    "amount_subtotal",
+    "amount_discount",
+    "amount_total",
+    "coupon",
     "url",
 };
 #define SEED_FIELD_COUNT (sizeof(seed_fields) / sizeof(seed_fields[0]))
@@ -111,6 +117,8 @@ static void seed_session(struct session *s)
     s->created_at = T_CREATED;
     snprintf(s->created_by, sizeof(s->created_by), "%s", CREATOR_ID);
     s->updated_at = T_CREATED;
+    s->amount_subtotal = s->amount_total = 10000;
+    s->amount_discount = 0;
 }
 
 /* Only what a session cannot be without: everything optional left null. */
@@ -127,6 +135,8 @@ static void minimal_session(struct session *s)
     s->created_at = T_CREATED;
     s->updated_at = T_CREATED;
     snprintf(s->created_by, sizeof(s->created_by), "%s", CREATOR_ID);
+    s->amount_subtotal = s->amount_total = 500;
+    s->amount_discount = 0;
 }
 
 static char *dump(const json_t *j)
@@ -591,6 +601,47 @@ Test(session, from_json_ignores_url_and_unknown_fields)
     session_free(&s);
 }
 
+Test(session, from_json_of_a_command_without_the_totals_takes_nothing_off)
+{
+    struct session s;
+    seed_session(&s);
+    json_t *j = session_to_json(&s, BASE_URL);
+    session_free(&s);
+    json_object_del(j, "amount_subtotal");
+    json_object_del(j, "amount_discount");
+    json_object_del(j, "amount_total");
+    json_object_del(j, "coupon");
+    struct session back;
+    struct error err = ERROR_INIT;
+    cr_assert_eq(session_from_json(j, &back, &err), C_OK, "%s", err.message);
+    cr_assert_eq(back.amount_subtotal, 10000);
+    cr_assert_eq(back.amount_discount, 0);
+    cr_assert_eq(back.amount_total, 10000);
+    cr_assert_str_eq(back.coupon_id, "");
+    cr_assert_null(back.coupon_code);
+    session_free(&back);
+    json_decref(j);
+}
+
+Test(session, a_coupon_is_an_object_of_its_id_and_code)
+{
+    struct session s;
+    seed_session(&s);
+    s.amount_discount = 1250;
+    s.amount_total = 8750;
+    snprintf(s.coupon_id, sizeof(s.coupon_id), "%s", PRICE_ID);
+    s.coupon_code = dup_or_die("Summer10");
+    json_t *j = session_to_json(&s, BASE_URL);
+    const json_t *c = json_object_get(j, "coupon");
+    cr_assert_eq(json_object_size(c), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(c, "id")), PRICE_ID);
+    cr_assert_str_eq(json_string_value(json_object_get(c, "code")), "Summer10");
+    cr_assert_eq(json_integer_value(json_object_get(j, "amount_total")), 8750);
+    assert_round_trip(&s);
+    json_decref(j);
+    session_free(&s);
+}
+
 /* ---- CloudEvents ------------------------------------------------------- */
 
 /* CloudEvents 1.0: attribute names are lower-case ASCII letters and digits
@@ -954,6 +1005,12 @@ static void hard_session(struct session *s)
     s->created_at = (int64_t)(rng_next() % 4102444800ULL);
     random_uuid(s->created_by, false);
     s->updated_at = (int64_t)(rng_next() % 4102444800ULL);
+    s->amount_subtotal = s->amount;
+    s->amount_discount = (int64_t)(rng_next() % 1000);
+    s->amount_total = s->amount_subtotal - s->amount_discount;
+    random_uuid(s->coupon_id, true);
+    if (s->coupon_id[0] != '\0')
+        s->coupon_code = hard_string(64, false);
 }
 
 Test(session, event_text_equals_the_jansson_tree_for_a_thousand_hard_sessions)
@@ -1057,12 +1114,16 @@ Test(session, insert_rows_are_the_stored_columns_with_their_index)
     json_object_foreach(rest, key, value)
     {
         const char *column = strcmp(key, "checkout_session_id") == 0 ? "id" : key;
-        if (strcmp(key, "url") == 0)
+        if (strcmp(key, "url") == 0 || strcmp(key, "coupon") == 0)
             continue;
         cr_assert(json_equal(value, json_object_get(r0, column)), "%s", key);
     }
-    cr_assert_eq(json_object_size(r0), json_object_size(rest) - 1 + 3,
-                 "REST fields but url, plus ord, idempotency_key and request_hash");
+    /* The coupon's members are flat columns. */
+    cr_assert(json_is_null(json_object_get(r0, "coupon_id")));
+    cr_assert(json_is_null(json_object_get(r0, "coupon_code")));
+    cr_assert_eq(json_object_size(r0), json_object_size(rest) - 2 + 2 + 3,
+                 "REST fields but url and coupon, plus coupon_id, coupon_code, ord,"
+                 " idempotency_key and request_hash");
     json_decref(rest);
     json_decref(rows);
     json_writer_free(&w);
