@@ -6,12 +6,14 @@
 
 #include "core/result.h"
 #include "core/rfc3339.h"
+#include "model/customer.h"
 #include "model/product.h"
 #include "model/session.h"
 
 const char *const webhook_endpoint_event_types[] = {
-    SESSION_EVENT_CREATED, SESSION_EVENT_COMPLETED, SESSION_EVENT_EXPIRED,
-    PRODUCT_EVENT_CREATED, PRODUCT_EVENT_UPDATED,   NULL,
+    SESSION_EVENT_CREATED,  SESSION_EVENT_COMPLETED, SESSION_EVENT_EXPIRED,
+    PRODUCT_EVENT_CREATED,  PRODUCT_EVENT_UPDATED,   CUSTOMER_EVENT_CREATED,
+    CUSTOMER_EVENT_UPDATED, CUSTOMER_EVENT_DELETED,  NULL,
 };
 
 bool webhook_endpoint_event_type_is_valid(const char *name)

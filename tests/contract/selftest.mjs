@@ -172,6 +172,13 @@ rejects('product updated time is not updated_at', record('product.updated', (r, 
 rejects('product update changing what cannot change', record('product.update', (r, p) => (p.data.changes = { created_at: '2024-01-15T10:30:00Z' })), /\/data\/changes must NOT have additional properties: created_at/);
 rejects('product update changing nothing', record('product.update', (r, p) => (p.data.changes = {})), /\/data\/changes must NOT have fewer than 1 properties/);
 rejects('product create with the tenant of another', record('product.create', (r, p) => (p.organizationid = p.data.product_id)), /must NOT have additional properties: organizationid/);
+// The catalog's customers.
+rejects('customer with a lower-case country', record('customer.created', (r, p) => (p.data.billing_address.country = 'sn')), /\/data\/billing_address\/country must match pattern/);
+rejects('customer address without a city', record('customer.updated', (r, p) => delete p.data.billing_address.city), /\/data\/billing_address must have required property 'city'/);
+rejects('customer phone not E.164', record('customer.created', (r, p) => (p.data.phone = '771234567')), /\/data\/phone must match pattern/);
+rejects('customer event with the products\' source', record('customer.deleted', (r, p) => (p.source = '/caisse/products')), /\/source must be equal to constant/);
+rejects('subject differs from data.customer_id', record('customer.delete', (r, p) => (p.data.customer_id = '018d0cab-c440-7b3a-9d2e-41f6c8a05e78')), /differs from data.customer_id/);
+rejects('customer delete with changes', record('customer.delete', (r, p) => (p.data.changes = { name: 'x' })), /\/data must NOT have additional properties: changes/);
 
 // Across records.
 // Record `index` of the history must fail with `pattern`; the others must pass unless
@@ -222,6 +229,25 @@ rejectsHistory('two created events with different ids', [
   ]);
   expect('a product created then updated twice passes', n === 0, JSON.stringify(records.map((r) => r.errors)));
 }
+{
+  const { failed: n, records } = check([
+    record('customer.create'),
+    record('customer.created', () => {}, { offset: 1 }),
+    record('customer.updated', () => {}, { offset: 2 }),
+    record('customer.deleted', () => {}, { offset: 3 }),
+  ]);
+  expect('a customer created, updated then deleted passes', n === 0, JSON.stringify(records.map((r) => r.errors)));
+}
+{
+  // A completion's customer has no create command: its created event comes alone.
+  const { failed: n } = check([record('customer.created')]);
+  expect('a customer created by a completion passes', n === 0);
+}
+rejectsHistory('customer deleted twice', [
+  record('customer.created'),
+  record('customer.deleted', () => {}, { offset: 1 }),
+  record('customer.deleted', (r, p) => (p.id = '018d0ccb-f31c-7d53-8c4d-5e6f7a8b9ca1'), { offset: 2 }),
+], 2, /customer.deleted after customer.deleted/);
 rejectsHistory('product updated before created (of a product whose create command was read)', [
   record('product.create'),
   record('product.updated', () => {}, { offset: 1 }),
@@ -241,7 +267,7 @@ rejectsHistory('product updated before created (of a product whose create comman
   refused('asyncapi 2.6.0', text.replace('asyncapi: 3.0.0', 'asyncapi: 2.6.0'), /asyncapi is "2.6.0"/);
   refused('a dangling $ref', text.replace("$ref: '#/components/schemas/Timestamp'", "$ref: '#/components/schemas/Timestamps'"), /does not resolve/);
   refused('an external $ref', text.replace("$ref: '#/components/schemas/Environment'", "$ref: 'common.yaml#/Environment'"), /not a local reference/);
-  refused('an operation naming another channel\'s message', text.replace("      - $ref: '#/channels/commands/messages/productUpdate'\n  receiveCommands:", "      - $ref: '#/channels/events/messages/productUpdated'\n  receiveCommands:"), /is not one of #\/channels\/commands's messages/);
+  refused('an operation naming another channel\'s message', text.replace("      - $ref: '#/channels/commands/messages/customerDelete'\n  receiveCommands:", "      - $ref: '#/channels/events/messages/customerDeleted'\n  receiveCommands:"), /is not one of #\/channels\/commands's messages/);
   refused('a duplicate key', text.replace('  title: caisse checkout sessions on Kafka\n', '  title: caisse checkout sessions on Kafka\n  title: again\n'), /not valid YAML/);
   refused('an unknown schema keyword', text.replace('          maxLength: 250\n', '          maxLenght: 250\n'), /does not compile/);
   refused('an example that breaks its schema', text.replace('              amount: 10000\n', '              amount: "10000"\n'), /example .*amount must be integer/);

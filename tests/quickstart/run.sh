@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the README's quick start exactly as written: the shell block that follows the
-# <!-- quickstart --> marker, then the catalog's (<!-- quickstart: catalog -->) in the same
-# shell, with bash -e so any failing step (curl -f included) fails the test. The stack it
-# starts is stopped afterwards whatever happens.
+# <!-- quickstart --> marker, then the catalog's (<!-- quickstart: catalog -->, then each
+# <!-- quickstart: catalog <resource> -->) in the same shell, with bash -e so any failing
+# step (curl -f included) fails the test. The stack it starts is stopped afterwards
+# whatever happens.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
@@ -22,6 +23,11 @@ catalog=$(block '<!-- quickstart: catalog -->')
 [ -n "$catalog" ] || { echo "quickstart: no block after <!-- quickstart: catalog --> in README.md" >&2; exit 1; }
 script="$script
 $catalog"
+# Then each resource's block (<!-- quickstart: catalog <resource> -->), in the README's order.
+for resource in $(grep -o '^<!-- quickstart: catalog [a-z]* -->' README.md | awk '{print $4}'); do
+  script="$script
+$(block "<!-- quickstart: catalog $resource -->")"
+done
 
 cleanup() { make --no-print-directory down >/dev/null 2>&1 || true; }
 trap cleanup EXIT
@@ -37,4 +43,7 @@ timeout 300 bash -euo pipefail -c "$script" >build/quickstart.log 2>&1 || {
 grep -Eq '"status": *"open"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no open session in the output" >&2; exit 1; }
 grep -Eq '"name": *"Premium plan"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no product in the output" >&2; exit 1; }
 grep -q '"type":"product.updated"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no product.updated event in the output" >&2; exit 1; }
+grep -q '"customer_email":"awa.diop@example.com"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no session with the customer's email in the output" >&2; exit 1; }
+grep -q '"code":"resource_conflict"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: the used customer was not refused" >&2; exit 1; }
+grep -q '"deleted":true' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no customer deleted in the output" >&2; exit 1; }
 echo "quickstart: 2 passed, 0 failed"
