@@ -8,7 +8,8 @@
 -- customers_email), the planner without statistics takes the tenant's idempotency index
 -- instead (EXPLAIN on a new database, 50,000 customers in the tenant: every row of the
 -- tenant read, 18 to 100 ms a lookup). organization_id is 36 characters and environment
--- 4, so the key is unambiguous. Newest first, as lists are.
+-- 4, so the key is unambiguous. Newest first, as lists are. No release before this one
+-- reads customers, so replacing 0006's index takes nothing from one still running.
 DROP INDEX customers_email;
 CREATE INDEX customers_email ON customers
     ((organization_id::text || environment || lower(email)), created_at DESC, id DESC);
@@ -18,7 +19,7 @@ CREATE INDEX customers_email ON customers
 -- subscriptions_customer); without it, through every session of the tenant. Partial:
 -- sessions without a customer stay out. Building it locks writes to checkout_sessions
 -- while it runs (migrations run in a transaction, so not CONCURRENTLY): on a large table,
--- apply this migration in a quiet moment, or create the index CONCURRENTLY beforehand
--- under this name and definition.
+-- create it CONCURRENTLY by hand first, under this name and definition
+-- (deploy/OPERATIONS.md, backwards-compatible migrations).
 CREATE INDEX IF NOT EXISTS checkout_sessions_customer ON checkout_sessions (customer_id)
     WHERE customer_id IS NOT NULL;
