@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "coupons.h"
+#include "customers.h"
 #include "idempotency.h"
 #include "pipeline.h"
 #include "core/result.h"
@@ -195,6 +196,17 @@ enum MHD_Result create_handle(struct http_request *req, struct db *db)
         if (coupon == CATALOG_CHECK_UNAVAILABLE)
             return http_respond_unavailable(req);
         return http_respond_error(req, 400, "validation_error", verr.param, "%s", verr.message);
+    }
+    if (s.customer_id[0] != '\0') {
+        struct error cerr = ERROR_INIT;
+        enum catalog_check check = customers_fill_session(db, &req->identity, &s, &cerr);
+        if (check != CATALOG_CHECK_OK) {
+            session_free(&s);
+            if (check == CATALOG_CHECK_INVALID)
+                return http_respond_error(req, 400, "validation_error", cerr.param, "%s",
+                                          cerr.message);
+            return http_respond_unavailable(req);
+        }
     }
 
     char command_id[UUID_STR_LEN];

@@ -490,7 +490,7 @@ static int validate_endpoint_url(const json_t *v, struct webhook_endpoint_input 
 static int validate_enabled_events(const json_t *v, struct webhook_endpoint_input *out,
                                    struct error *err)
 {
-    char types[400], expected[410];
+    char types[ERROR_MESSAGE_MAX], expected[ERROR_MESSAGE_MAX + 8];
     webhook_endpoint_event_types_text(types, sizeof(types));
     snprintf(expected, sizeof(expected), "%s or *", types);
     if (v == NULL || json_is_null(v))
@@ -615,7 +615,7 @@ int validate_event_type(const char *type, struct error *err)
 {
     if (type == NULL || strcmp(type, WEBHOOK_EVENT_ANY) == 0 ||
         !webhook_endpoint_event_type_is_valid(type)) {
-        char types[400];
+        char types[ERROR_MESSAGE_MAX];
         webhook_endpoint_event_types_text(types, sizeof(types));
         return error_set(err, "type", "type must be one of %s", types);
     }

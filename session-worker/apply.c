@@ -13,6 +13,7 @@
 #include "infra/notify.h"
 #include "model/price.h"
 #include "model/coupon.h"
+#include "model/customer.h"
 #include "model/product.h"
 
 /* ---- decoding -------------------------------------------------------------- */
@@ -169,7 +170,7 @@ static enum apply_decoded apply_decode_transition(struct apply_batch *b, const j
     return APPLY_TAKEN;
 }
 
-/* A catalog command (a create or update of a stored resource), with the id of
+/* A catalog command (a create, update or delete of a stored resource), with the id of
  * the event it will write, made once here like the transitions'. */
 static enum apply_decoded apply_decode_stored(struct apply_batch *b, const json_t *cmd,
                                               const struct resource_store *store,
@@ -186,9 +187,7 @@ static enum apply_decoded apply_decode_stored(struct apply_batch *b, const json_
     memset(&c, 0, sizeof(c));
     struct error err = ERROR_INIT;
     if (resource_store_command_decode(store, op, cmd, &c.command, &err) != C_OK)
-        return apply_malformed(o, "invalid %s command: %s",
-                               op == RESOURCE_STORE_CREATE ? store->command_create
-                                                           : store->command_update,
+        return apply_malformed(o, "invalid %s command: %s", resource_store_command_type(store, op),
                                err.message);
     if (uuid_v7_string(c.event_id) != C_OK) {
         resource_store_command_free(&c.command);
@@ -254,6 +253,18 @@ static const struct apply_command apply_commands[] = {
      .family = APPLY_STORED,
      .store = &coupon_store,
      .op = RESOURCE_STORE_UPDATE},
+    {.type = CUSTOMER_COMMAND_CREATE,
+     .family = APPLY_STORED,
+     .store = &customer_store,
+     .op = RESOURCE_STORE_CREATE},
+    {.type = CUSTOMER_COMMAND_UPDATE,
+     .family = APPLY_STORED,
+     .store = &customer_store,
+     .op = RESOURCE_STORE_UPDATE},
+    {.type = CUSTOMER_COMMAND_DELETE,
+     .family = APPLY_STORED,
+     .store = &customer_store,
+     .op = RESOURCE_STORE_DELETE},
 };
 
 static const struct apply_command *apply_command_find(const char *type)
@@ -506,9 +517,14 @@ static int apply_transitions(const struct apply_store *store, const struct apply
         if (run->refused != NULL && store->step(store->ctx, APPLY_SAVEPOINT) != C_OK)
             return C_ERR;
         bool applied = false;
+        /* A transition may add several events (a completion's new customer's,
+         * then its own): a refused one takes back those it added. */
+        size_t events_len = run->events.len, events_count = run->events.count;
         if (store->transition(store->ctx, t, b->public_base_url, &run->events, &applied) != C_OK) {
             if (run->refused == NULL || apply_refuse(store, run, b->create_count + i) != C_OK)
                 return C_ERR;
+            run->events.len = events_len;
+            run->events.count = events_count;
             continue;
         }
         if (!applied)

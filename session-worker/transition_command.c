@@ -6,6 +6,7 @@
 
 #include "core/result.h"
 #include "model/coupon.h"
+#include "model/customer.h"
 
 int transition_command_kind_parse(const char *type, enum transition_command_kind *out)
 {
@@ -143,9 +144,15 @@ int transition_command_apply(struct db *db, const struct transition_command *t,
             return C_ERR;
         if (refused)
             return C_OK; /* its coupon is used up: the session stays open */
+        char customer_id[UUID_STR_LEN];
+        snprintf(customer_id, sizeof(customer_id), "%s", t->customer_id);
+        /* A session completed without a customer gets one (model/customer.h). */
+        if (customer_id[0] == '\0' &&
+            customer_for_completion(db, t->session_id, events, customer_id) != C_OK)
+            return C_ERR;
         return session_store_complete(db, t->session_id, t->payment_reference,
-                                      t->customer_id[0] != '\0' ? t->customer_id : NULL,
-                                      t->event_id, public_base_url, events, applied);
+                                      customer_id[0] != '\0' ? customer_id : NULL, t->event_id,
+                                      public_base_url, events, applied);
     }
     return session_store_expire(db, t->session_id, t->organization_id, t->environment, t->event_id,
                                 public_base_url, events, applied);

@@ -8,15 +8,24 @@
 #include "core/rfc3339.h"
 #include "model/price.h"
 #include "model/coupon.h"
+#include "model/customer.h"
 #include "model/product.h"
 #include "model/session.h"
 
 const char *const webhook_endpoint_event_types[] = {
-    SESSION_EVENT_CREATED, SESSION_EVENT_COMPLETED,
-    SESSION_EVENT_EXPIRED, PRODUCT_EVENT_CREATED,
-    PRODUCT_EVENT_UPDATED, PRICE_EVENT_CREATED,
-    PRICE_EVENT_UPDATED,   COUPON_EVENT_CREATED,
-    COUPON_EVENT_UPDATED,  NULL,
+    SESSION_EVENT_CREATED,
+    SESSION_EVENT_COMPLETED,
+    SESSION_EVENT_EXPIRED,
+    PRODUCT_EVENT_CREATED,
+    PRODUCT_EVENT_UPDATED,
+    PRICE_EVENT_CREATED,
+    PRICE_EVENT_UPDATED,
+    COUPON_EVENT_CREATED,
+    COUPON_EVENT_UPDATED,
+    CUSTOMER_EVENT_CREATED,
+    CUSTOMER_EVENT_UPDATED,
+    CUSTOMER_EVENT_DELETED,
+    NULL,
 };
 
 bool webhook_endpoint_event_type_is_valid(const char *name)

@@ -42,4 +42,7 @@ grep -q '"type":"product.updated"' build/quickstart.log || { cat build/quickstar
 grep -Eq '"nickname": *"Monthly"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no price in the output" >&2; exit 1; }
 grep -q '"type":"price.created"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no price.created event in the output" >&2; exit 1; }
 grep -q '"amount":30000,"currency_code":"XOF","title":"Gold plan"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no session made from a price in the output" >&2; exit 1; }
+grep -q '"customer_email":"awa.diop@example.com"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no session with the customer's email in the output" >&2; exit 1; }
+grep -q '"code":"resource_conflict"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: the used customer was not refused" >&2; exit 1; }
+grep -q '"deleted":true' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no customer deleted in the output" >&2; exit 1; }
 echo "quickstart: 2 passed, 0 failed"

@@ -1200,8 +1200,9 @@ Test(validate, endpoint_create_messages)
     const char *unsupported = "Unsupported event type in enabled_events: %s (expected "
                               "checkout.session.created, checkout.session.completed,"
                               " checkout.session.expired, product.created, product.updated,"
-                              " price.created, price.updated, coupon.created, coupon.updated or *)";
-    char msg[300];
+                              " price.created, price.updated, coupon.created, coupon.updated,"
+                              " customer.created, customer.updated, customer.deleted or *)";
+    char msg[600];
     expect_endpoint_error("{\"enabled_events\": [\"*\"]}", true, "url", "url is required");
     expect_endpoint_error("{\"url\": null, \"enabled_events\": [\"*\"]}", true, "url",
                           "url is required");
@@ -1224,7 +1225,8 @@ Test(validate, endpoint_create_messages)
                           "enabled_events must contain only strings (checkout.session.created,"
                           " checkout.session.completed, checkout.session.expired,"
                           " product.created, product.updated, price.created, price.updated,"
-                          " coupon.created, coupon.updated or *)");
+                          " coupon.created, coupon.updated, customer.created, customer.updated,"
+                          " customer.deleted or *)");
     expect_endpoint_error("{\"url\": \"https://a.example\", \"enabled_events\":"
                           " [\"checkout.session.expired\", \"checkout.session.expired\"]}",
                           true, "enabled_events",
