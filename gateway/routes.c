@@ -16,6 +16,7 @@
 #include "products.h"
 #include "reads.h"
 #include "server.h"
+#include "subscriptions.h"
 #include "throttle.h"
 #include "webhooks.h"
 
@@ -69,6 +70,12 @@ const struct route routes_table[] = {
      catalog_get, "/v1/products/{id}", &products_catalog},
     {"PATCH", "/products/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
      catalog_update, "/v1/products/{id}", &products_catalog},
+    {"GET", "/subscriptions", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     catalog_list, "/v1/subscriptions", &subscriptions_catalog},
+    {"GET", "/subscriptions/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     catalog_get, "/v1/subscriptions/{id}", &subscriptions_catalog},
+    {"POST", "/subscriptions/{id}/cancel", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY,
+     ROUTES_LIMIT_API_KEY, catalog_action, "/v1/subscriptions/{id}/cancel", &subscriptions_catalog},
     /* Operations */
     {"GET", "/healthz", ROUTES_BOTH, ROUTES_AUTH_NONE, ROUTES_LIMIT_NONE, server_healthz,
      "/healthz", NULL},

@@ -12,6 +12,7 @@
 #include "core/result.h"
 #include "infra/notify.h"
 #include "model/product.h"
+#include "model/subscription.h"
 
 /* ---- decoding -------------------------------------------------------------- */
 
@@ -180,11 +181,11 @@ static enum apply_decoded apply_decode_stored(struct apply_batch *b, const json_
     struct apply_stored c;
     memset(&c, 0, sizeof(c));
     struct error err = ERROR_INIT;
-    if (resource_store_command_decode(store, op, cmd, &c.command, &err) != C_OK)
-        return apply_malformed(o, "invalid %s command: %s",
-                               op == RESOURCE_STORE_CREATE ? store->command_create
-                                                           : store->command_update,
+    if (resource_store_command_decode(store, op, cmd, &c.command, &err) != C_OK) {
+        const char *type = json_string_value(json_object_get(cmd, "type"));
+        return apply_malformed(o, "invalid %s command: %s", type != NULL ? type : "(none)",
                                err.message);
+    }
     if (uuid_v7_string(c.event_id) != C_OK) {
         resource_store_command_free(&c.command);
         return APPLY_FAILED;
@@ -233,6 +234,10 @@ static const struct apply_command apply_commands[] = {
      .family = APPLY_STORED,
      .store = &product_store,
      .op = RESOURCE_STORE_UPDATE},
+    {.type = SUBSCRIPTION_COMMAND_CANCEL,
+     .family = APPLY_STORED,
+     .store = &subscription_store,
+     .op = RESOURCE_STORE_ACTION},
 };
 
 static const struct apply_command *apply_command_find(const char *type)

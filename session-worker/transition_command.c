@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/result.h"
+#include "model/subscription.h"
 
 int transition_command_kind_parse(const char *type, enum transition_command_kind *out)
 {
@@ -128,15 +130,36 @@ void transition_command_free(struct transition_command *t)
     t->payment_reference = NULL;
 }
 
+/* A completed session's subscription, started or renewed in the same
+ * transaction (model/subscription.h); what could not be done is logged. */
+static int transition_command_subscription(struct db *db, const struct transition_command *t,
+                                           struct outbox_batch *events)
+{
+    enum subscription_completion what;
+    if (subscription_store_complete(db, t->session_id, events, &what) != C_OK)
+        return C_ERR;
+    if (what == SUBSCRIPTION_COMPLETION_NO_CUSTOMER)
+        log_fields(LOG_WARN, json_pack("{ss}", "checkout_session_id", t->session_id),
+                   "completed session of a recurring price has no customer: no subscription");
+    else if (what == SUBSCRIPTION_COMPLETION_NOT_RENEWED)
+        log_fields(LOG_WARN, json_pack("{ss}", "checkout_session_id", t->session_id),
+                   "completed renewal session names a canceled subscription: not renewed");
+    return C_OK;
+}
+
 int transition_command_apply(struct db *db, const struct transition_command *t,
                              const char *public_base_url, struct outbox_batch *events,
                              bool *applied)
 {
     *applied = false;
-    if (t->kind == TRANSITION_COMMAND_COMPLETE)
-        return session_store_complete(db, t->session_id, t->payment_reference,
-                                      t->customer_id[0] != '\0' ? t->customer_id : NULL,
-                                      t->event_id, public_base_url, events, applied);
+    if (t->kind == TRANSITION_COMMAND_COMPLETE) {
+        int rc = session_store_complete(db, t->session_id, t->payment_reference,
+                                        t->customer_id[0] != '\0' ? t->customer_id : NULL,
+                                        t->event_id, public_base_url, events, applied);
+        if (rc == C_OK && *applied)
+            rc = transition_command_subscription(db, t, events);
+        return rc;
+    }
     return session_store_expire(db, t->session_id, t->organization_id, t->environment, t->event_id,
                                 public_base_url, events, applied);
 }

@@ -58,16 +58,35 @@ struct resource_filter {
     unsigned flags;
 };
 
+/* A change of state a command asks for by name, e.g. cancel a subscription
+ * (POST <path>/{id}/<name>): the columns it sets and the guard under which it
+ * applies, both SQL over the table's columns (constants, never input). The
+ * worker applies it as one guarded update; when the guard does not hold it
+ * records the command refused (invalid_state: "<Noun> <id> <refusal>"). */
+#define RESOURCE_STORE_ACTIONS_MAX 4
+struct resource_store_action {
+    const char *name;      /* "cancel": the route's last segment */
+    const char *command;   /* "subscription.cancel" */
+    const char *event;     /* "subscription.canceled", written with the object after it */
+    const char *set_sql;   /* "status = 'canceled', canceled_at = date_trunc('second', now())" */
+    const char *guard_sql; /* "status <> 'canceled'" */
+    const char *refusal;   /* "is already canceled" */
+};
+
 struct resource_store {
     const struct resource *resource;
     const char *table;  /* "products" */
     const char *noun;   /* "Product", in messages: "Product with ID ... not found ..." */
     const char *plural; /* "products": "starting_after must be the id of one of your products" */
     const char *path;   /* "/products": the REST collection; events' source is /caisse<path> */
-    const char *command_create, *command_update; /* "product.create", "product.update" */
-    const char *event_created, *event_updated;   /* "product.created", "product.updated" */
-    const struct resource_filter *filters;       /* list filters, nfilters of them */
+    /* "product.create", "product.update"; NULL for a resource no request
+     * creates or updates (subscriptions come from completions). */
+    const char *command_create, *command_update;
+    const char *event_created, *event_updated; /* "product.created", "product.updated" */
+    const struct resource_filter *filters;     /* list filters, nfilters of them */
     size_t nfilters;
+    const struct resource_store_action *actions; /* nactions of them */
+    size_t nactions;
 };
 
 /* C_OK when store's declaration has every column, kind and flag this module
@@ -148,8 +167,18 @@ json_t *resource_store_command_create(const struct resource_store *store, const 
 json_t *resource_store_command_update(const struct resource_store *store, const char *id,
                                       const char *organization_id, const char *environment,
                                       const json_t *changes, const char *command_id);
+/* Apply action (one of store's) to the tenant's object id: data {<id>,
+ * organization_id, environment}. New reference, NULL when out of memory. */
+json_t *resource_store_command_action(const struct resource_store *store,
+                                      const struct resource_store_action *action, const char *id,
+                                      const char *organization_id, const char *environment,
+                                      const char *command_id);
+/* The action of store whose command type or name (which is which says by_name) is
+ * text; NULL when none. */
+const struct resource_store_action *resource_store_action_find(const struct resource_store *store,
+                                                               const char *text, bool by_name);
 
-enum resource_store_op { RESOURCE_STORE_CREATE, RESOURCE_STORE_UPDATE };
+enum resource_store_op { RESOURCE_STORE_CREATE, RESOURCE_STORE_UPDATE, RESOURCE_STORE_ACTION };
 
 /* A command, decoded. */
 struct resource_store_command {
@@ -160,13 +189,15 @@ struct resource_store_command {
      * the way the waiting gateway does. */
     char id[UUID_STR_LEN];
     void *object; /* create: the new object (owned), its key and hash included */
-    /* update: */
+    /* update and action: */
     char organization_id[UUID_STR_LEN];
     char environment[RESOURCE_STORE_ENV_LEN];
     char *changes; /* owned: JSON text, {column: new value} for the update statement */
+    const struct resource_store_action *action; /* action: which (the command's type) */
 };
 
-/* Decodes cmd, a command of store of kind op (the caller knows its type).
+/* Decodes cmd, a command of store of kind op (the caller knows its type; an
+ * action's is found among store's actions).
  * Refuses what PostgreSQL would refuse (a command id or object id that is no
  * UUID, a field of the wrong kind or out of its declared range, a change of a
  * field that is not updatable) so that one bad message is reported as such.
@@ -185,6 +216,9 @@ void resource_store_command_free(struct resource_store_command *c);
  *   update: changes the tenant's object, sets updated_at, adds the updated event
  *           (time updated_at); refused (not_found) when the tenant has no such
  *           object.
+ *   action: the same with the action's columns, only where its guard holds,
+ *           and the action's event; refused (invalid_state) when the guard
+ *           does not hold, (not_found) when the tenant has no such object.
  * C_ERR: PostgreSQL failed (sqlstate in db), nothing to keep. */
 int resource_store_command_apply(struct db *db, const struct resource_store_command *c,
                                  const char *event_id, struct outbox_batch *events,
@@ -205,5 +239,8 @@ enum resource_store_statement {
 /* The text of a statement of store, built once from its declaration. */
 const char *resource_store_sql(const struct resource_store *store,
                                enum resource_store_statement st);
+/* The guarded update of one of store's actions, built once like the others. */
+const char *resource_store_action_sql(const struct resource_store *store,
+                                      const struct resource_store_action *action);
 
 #endif

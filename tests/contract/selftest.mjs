@@ -172,6 +172,13 @@ rejects('product updated time is not updated_at', record('product.updated', (r, 
 rejects('product update changing what cannot change', record('product.update', (r, p) => (p.data.changes = { created_at: '2024-01-15T10:30:00Z' })), /\/data\/changes must NOT have additional properties: created_at/);
 rejects('product update changing nothing', record('product.update', (r, p) => (p.data.changes = {})), /\/data\/changes must NOT have fewer than 1 properties/);
 rejects('product create with the tenant of another', record('product.create', (r, p) => (p.organizationid = p.data.product_id)), /must NOT have additional properties: organizationid/);
+// The catalog's subscriptions.
+rejects('subscription with a status of its own', record('subscription.renewed', (r, p) => (p.data.status = 'paused')), /\/data\/status must be equal to one of the allowed values/);
+rejects('canceled event of an active subscription', record('subscription.canceled', (r, p) => (p.data.status = 'active')), /\/data\/status must be equal to constant/);
+rejects('past_due event with the products\' source', record('subscription.past_due', (r, p) => (p.source = '/caisse/products')), /\/source must be equal to constant/);
+rejects('subject differs from data.subscription_id', record('subscription.created', (r, p) => (p.data.subscription_id = '018d0cab-c440-7b3a-9d2e-41f6c8a05e78')), /differs from data.subscription_id/);
+rejects('subscription renewed time is not updated_at', record('subscription.renewed', (r, p) => (p.time = p.data.created_at)), /differs from data.updated_at/);
+rejects('subscription cancel with a reason', record('subscription.cancel', (r, p) => (p.data.reason = 'too dear')), /\/data must NOT have additional properties: reason/);
 
 // Across records.
 // Record `index` of the history must fail with `pattern`; the others must pass unless
@@ -227,6 +234,26 @@ rejectsHistory('product updated before created (of a product whose create comman
   record('product.updated', () => {}, { offset: 1 }),
   record('product.created', () => {}, { offset: 2 }),
 ], 1, /first event is product.updated, not product.created/, true);
+{
+  const { failed: n, records } = check([
+    record('subscription.created'),
+    record('subscription.renewed', () => {}, { offset: 1 }),
+    record('subscription.past_due', () => {}, { offset: 2 }),
+    record('subscription.cancel', () => {}, { offset: 0 }),
+    record('subscription.canceled', () => {}, { offset: 3 }),
+  ]);
+  expect('a subscription created, renewed, past due then canceled passes', n === 0, JSON.stringify(records.map((r) => r.errors)));
+}
+rejectsHistory('subscription past due after canceled', [
+  record('subscription.created'),
+  record('subscription.canceled', () => {}, { offset: 1 }),
+  record('subscription.past_due', () => {}, { offset: 2 }),
+], 2, /subscription.past_due after subscription.canceled/);
+rejectsHistory('subscription renewed after canceled', [
+  record('subscription.created'),
+  record('subscription.canceled', () => {}, { offset: 1 }),
+  record('subscription.renewed', () => {}, { offset: 2 }),
+], 2, /subscription.renewed after subscription.canceled/);
 
 // A broken document must be refused, whatever else is right.
 {
@@ -241,7 +268,7 @@ rejectsHistory('product updated before created (of a product whose create comman
   refused('asyncapi 2.6.0', text.replace('asyncapi: 3.0.0', 'asyncapi: 2.6.0'), /asyncapi is "2.6.0"/);
   refused('a dangling $ref', text.replace("$ref: '#/components/schemas/Timestamp'", "$ref: '#/components/schemas/Timestamps'"), /does not resolve/);
   refused('an external $ref', text.replace("$ref: '#/components/schemas/Environment'", "$ref: 'common.yaml#/Environment'"), /not a local reference/);
-  refused('an operation naming another channel\'s message', text.replace("      - $ref: '#/channels/commands/messages/productUpdate'\n  receiveCommands:", "      - $ref: '#/channels/events/messages/productUpdated'\n  receiveCommands:"), /is not one of #\/channels\/commands's messages/);
+  refused('an operation naming another channel\'s message', text.replace("      - $ref: '#/channels/commands/messages/productUpdate'\n", "      - $ref: '#/channels/events/messages/productUpdated'\n"), /is not one of #\/channels\/commands's messages/);
   refused('a duplicate key', text.replace('  title: caisse checkout sessions on Kafka\n', '  title: caisse checkout sessions on Kafka\n  title: again\n'), /not valid YAML/);
   refused('an unknown schema keyword', text.replace('          maxLength: 250\n', '          maxLenght: 250\n'), /does not compile/);
   refused('an example that breaks its schema', text.replace('              amount: 10000\n', '              amount: "10000"\n'), /example .*amount must be integer/);
@@ -275,7 +302,7 @@ rejectsHistory('product updated before created (of a product whose create comman
     const { failed: n, records } = check([r], { partialHistory: true });
     expect(`README example ${payload.type} passes`, n === 0, JSON.stringify(records[0].errors));
   });
-  for (const type of ['checkout.session.created', 'checkout.session.completed', 'checkout.session.expired', 'product.updated']) {
+  for (const type of ['checkout.session.created', 'checkout.session.completed', 'checkout.session.expired', 'product.updated', 'subscription.renewed']) {
     expect(`README has an example of ${type}`, types.has(type));
   }
 }

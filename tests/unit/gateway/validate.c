@@ -1199,8 +1199,10 @@ Test(validate, endpoint_create_messages)
 {
     const char *unsupported = "Unsupported event type in enabled_events: %s (expected "
                               "checkout.session.created, checkout.session.completed,"
-                              " checkout.session.expired, product.created, product.updated or *)";
-    char msg[300];
+                              " checkout.session.expired, product.created, product.updated, "
+                              "subscription.created, subscription.renewed,"
+                              " subscription.canceled, subscription.past_due or *)";
+    char msg[600];
     expect_endpoint_error("{\"enabled_events\": [\"*\"]}", true, "url", "url is required");
     expect_endpoint_error("{\"url\": null, \"enabled_events\": [\"*\"]}", true, "url",
                           "url is required");
@@ -1218,11 +1220,12 @@ Test(validate, endpoint_create_messages)
     expect_endpoint_error(
         "{\"url\": \"https://a.example\", \"enabled_events\": [\"checkout.session.create\"]}", true,
         "enabled_events", msg);
-    expect_endpoint_error("{\"url\": \"https://a.example\", \"enabled_events\": [1]}", true,
-                          "enabled_events",
-                          "enabled_events must contain only strings (checkout.session.created,"
-                          " checkout.session.completed, checkout.session.expired,"
-                          " product.created, product.updated or *)");
+    expect_endpoint_error(
+        "{\"url\": \"https://a.example\", \"enabled_events\": [1]}", true, "enabled_events",
+        "enabled_events must contain only strings (checkout.session.created,"
+        " checkout.session.completed, checkout.session.expired,"
+        " product.created, product.updated, subscription.created,"
+        " subscription.renewed, subscription.canceled, subscription.past_due or *)");
     expect_endpoint_error("{\"url\": \"https://a.example\", \"enabled_events\":"
                           " [\"checkout.session.expired\", \"checkout.session.expired\"]}",
                           true, "enabled_events",
