@@ -11,6 +11,7 @@
 #include "core/result.h"
 #include "core/rfc3339.h"
 #include "model/session.h"
+#include "session_subscription.h"
 #include "validate.h"
 
 static struct create_config create_cfg;
@@ -150,6 +151,8 @@ enum MHD_Result create_handle(struct http_request *req, struct db *db)
         return http_respond_error(req, 400, "validation_error", verr.param, "%s", verr.message);
     }
     create_request_hash(body, s.request_hash);
+    struct session_subscription_given renewal;
+    session_subscription_given_of(body, &renewal);
     json_decref(body);
 
     if (key != NULL) {
@@ -168,6 +171,19 @@ enum MHD_Result create_handle(struct http_request *req, struct db *db)
             return rc;
         }
         s.idempotency_key = strdup(key);
+    }
+    /* A renewal takes its amount and customer from the subscription; other
+     * sessions make no query here. */
+    if (s.subscription_id[0] != '\0') {
+        enum catalog_check check =
+            session_subscription_resolve(db, &req->identity, &renewal, &s, &verr);
+        if (check != CATALOG_CHECK_OK) {
+            session_free(&s);
+            if (check == CATALOG_CHECK_INVALID)
+                return http_respond_error(req, 400, "validation_error", verr.param, "%s",
+                                          verr.message);
+            return http_respond_unavailable(req);
+        }
     }
 
     char command_id[UUID_STR_LEN];

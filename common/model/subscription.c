@@ -209,6 +209,14 @@ static const char *const subscription_sql_templates[SUBSCRIPTION_SQL_COUNT] = {
     [SUBSCRIPTION_SQL_SESSION] =
         "SELECT organization_id, environment, customer_id, price_id, subscription_id"
         " FROM checkout_sessions WHERE id = $1",
+    /* A renewal session's terms: the subscription by its primary key, then
+     * its price and product by theirs. */
+    [SUBSCRIPTION_SQL_RENEWAL] =
+        "SELECT s.status, s.customer_id, s.price_id, s.product_id, p.currency_code,"
+        " coalesce(p.unit_amount, 0), pr.name"
+        " FROM (SELECT * FROM subscriptions WHERE id = $1 OFFSET 0) s"
+        " JOIN prices p ON p.id = s.price_id JOIN products pr ON pr.id = s.product_id"
+        " WHERE s.organization_id = $2 AND s.environment = $3",
 };
 
 static char subscription_sql_text[SUBSCRIPTION_SQL_COUNT][4096];
@@ -545,4 +553,39 @@ int subscription_store_complete(struct db *db, const char *checkout_session_id,
     else if (change == SUBSCRIPTION_NO_CUSTOMER)
         *what = SUBSCRIPTION_COMPLETION_NO_CUSTOMER;
     return C_OK;
+}
+
+int subscription_store_renewal(struct db *db, const char *organization_id, const char *environment,
+                               const char *id, struct subscription_renewal *out, bool *found)
+{
+    memset(out, 0, sizeof(*out));
+    const char *params[3] = {id, organization_id, environment};
+    PGresult *r = db_exec(db, subscription_sql(SUBSCRIPTION_SQL_RENEWAL), 3, params);
+    if (r == NULL)
+        return C_ERR;
+    *found = PQntuples(r) > 0;
+    int rc = C_OK;
+    if (*found) {
+        const char *status = PQgetvalue(r, 0, 0);
+        out->status = SUBSCRIPTION_ACTIVE;
+        for (int i = 0; subscription_status_names[i] != NULL; i++) {
+            if (strcmp(status, subscription_status_names[i]) == 0)
+                out->status = (enum subscription_status)i;
+        }
+        subscription_column(r, 1, out->customer_id, sizeof(out->customer_id));
+        subscription_column(r, 2, out->price_id, sizeof(out->price_id));
+        subscription_column(r, 3, out->product_id, sizeof(out->product_id));
+        subscription_column(r, 4, out->currency_code, sizeof(out->currency_code));
+        out->unit_amount = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+        out->product_name = strdup(PQgetvalue(r, 0, 6));
+        rc = out->product_name != NULL ? C_OK : C_ERR;
+    }
+    PQclear(r);
+    return rc;
+}
+
+void subscription_renewal_free(struct subscription_renewal *r)
+{
+    free(r->product_name);
+    r->product_name = NULL;
 }

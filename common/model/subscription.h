@@ -187,6 +187,25 @@ enum subscription_completion {
 int subscription_store_complete(struct db *db, const char *checkout_session_id,
                                 struct outbox_batch *events, enum subscription_completion *what);
 
+/* What a renewal session takes from the tenant's subscription: its state,
+ * customer, price (even archived: an existing subscription keeps its price),
+ * the price's amount and currency, and the product's name. */
+struct subscription_renewal {
+    enum subscription_status status; /* as stored; canceled is what matters */
+    char customer_id[UUID_STR_LEN];
+    char price_id[UUID_STR_LEN];
+    char product_id[UUID_STR_LEN];
+    char currency_code[4];
+    int64_t unit_amount; /* a recurring price always has one */
+    char *product_name;  /* owned */
+};
+
+/* The terms of the tenant's subscription id; found false when it has none.
+ * subscription_renewal_free releases them (twice is harmless). */
+int subscription_store_renewal(struct db *db, const char *organization_id, const char *environment,
+                               const char *id, struct subscription_renewal *out, bool *found);
+void subscription_renewal_free(struct subscription_renewal *r);
+
 /* The expiry worker's sweep, in the caller's transaction: claims up to limit
  * active subscriptions whose current_period_end has passed (FOR UPDATE SKIP
  * LOCKED, so replicas never wait on or move each other's rows), makes them
@@ -204,6 +223,7 @@ enum subscription_statement {
     SUBSCRIPTION_SQL_RENEW,
     SUBSCRIPTION_SQL_PAST_DUE,
     SUBSCRIPTION_SQL_SESSION,
+    SUBSCRIPTION_SQL_RENEWAL,
     SUBSCRIPTION_SQL_COUNT
 };
 
