@@ -11,6 +11,7 @@
 #include "core/result.h"
 #include "core/rfc3339.h"
 #include "model/session.h"
+#include "session_catalog.h"
 #include "session_subscription.h"
 #include "validate.h"
 
@@ -151,8 +152,8 @@ enum MHD_Result create_handle(struct http_request *req, struct db *db)
         return http_respond_error(req, 400, "validation_error", verr.param, "%s", verr.message);
     }
     create_request_hash(body, s.request_hash);
-    struct session_subscription_given renewal;
-    session_subscription_given_of(body, &renewal);
+    struct session_catalog_given given;
+    session_catalog_given_of(body, &given);
     json_decref(body);
 
     if (key != NULL) {
@@ -172,11 +173,13 @@ enum MHD_Result create_handle(struct http_request *req, struct db *db)
         }
         s.idempotency_key = strdup(key);
     }
-    /* A renewal takes its amount and customer from the subscription; other
-     * sessions make no query here. */
-    if (s.subscription_id[0] != '\0') {
+    /* A renewal takes its amount, price and customer from the subscription;
+     * another session naming the catalog reads it; the others make no query. */
+    if (s.subscription_id[0] != '\0' || session_catalog_needed(&s)) {
         enum catalog_check check =
-            session_subscription_resolve(db, &req->identity, &renewal, &s, &verr);
+            s.subscription_id[0] != '\0'
+                ? session_subscription_resolve(db, &req->identity, &given, &s, &verr)
+                : session_catalog_resolve(db, &req->identity, &given, &s, &verr);
         if (check != CATALOG_CHECK_OK) {
             session_free(&s);
             if (check == CATALOG_CHECK_INVALID)

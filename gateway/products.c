@@ -6,9 +6,14 @@
 
 #include "core/result.h"
 #include "core/utf8.h"
+#include "model/price.h"
 #include "validate.h"
 
 static const char *const products_fields[] = {"name", "description", "active", "metadata"};
+/* A PATCH also sets the default price: a new product has no prices yet. */
+static const char *const products_patch_fields[] = {"name", "description", "active", "metadata",
+                                                    "default_price_id"};
+#define PRODUCTS_NPATCH_FIELDS (sizeof(products_patch_fields) / sizeof(products_patch_fields[0]))
 #define PRODUCTS_NFIELDS (sizeof(products_fields) / sizeof(products_fields[0]))
 
 /* A name: a string without NUL, not blank, of at most PRODUCT_NAME_MAX
@@ -107,13 +112,20 @@ static int products_update_fields(const json_t *body, json_t *changes, struct er
         if (products_change(changes, "metadata", metadata, err) != C_OK)
             return C_ERR;
     }
+    if ((v = json_object_get(body, "default_price_id")) != NULL) {
+        char id[UUID_STR_LEN] = "";
+        if (validate_optional_uuid(body, "default_price_id", id, err) != C_OK ||
+            products_change(changes, "default_price_id",
+                            id[0] != '\0' ? json_string(id) : json_null(), err) != C_OK)
+            return C_ERR;
+    }
     return C_OK;
 }
 
 int products_validate_update(const json_t *body, json_t **changes, struct error *err)
 {
     *changes = NULL;
-    if (validate_known_fields(body, products_fields, PRODUCTS_NFIELDS, err) != C_OK)
+    if (validate_known_fields(body, products_patch_fields, PRODUCTS_NPATCH_FIELDS, err) != C_OK)
         return C_ERR;
     json_t *c = json_object();
     if (c == NULL)
@@ -126,8 +138,53 @@ int products_validate_update(const json_t *body, json_t **changes, struct error 
     return C_OK;
 }
 
+/* ---- default_price_id: the prices' rule ------------------------------------------------ */
+
+/* id, as the default price of the tenant's product product_id: an active
+ * price of that very product. */
+static enum catalog_check products_check_default_price(struct db *db,
+                                                       const struct tenant_identity *who,
+                                                       const char *product_id, const char *id,
+                                                       struct error *err)
+{
+    struct price price;
+    bool found = false;
+    if (resource_store_get(db, &price_store, who->organization_id, who->environment, id, &price,
+                           &found) != C_OK)
+        return CATALOG_CHECK_UNAVAILABLE;
+    if (!found) {
+        error_set(err, "default_price_id", "default_price_id %s not found", id);
+        return CATALOG_CHECK_INVALID;
+    }
+    bool ours = strcmp(price.product_id, product_id) == 0;
+    bool active = price.active;
+    price_free(&price);
+    if (!ours) {
+        error_set(err, "default_price_id", "default_price_id %s is a price of another product", id);
+        return CATALOG_CHECK_INVALID;
+    }
+    if (!active) {
+        error_set(err, "default_price_id",
+                  "default_price_id %s is archived: a product's default price must be active", id);
+        return CATALOG_CHECK_INVALID;
+    }
+    return CATALOG_CHECK_OK;
+}
+
+enum catalog_check products_check_update(struct db *db, const struct tenant_identity *who,
+                                         const void *current, const json_t *changes,
+                                         struct error *err)
+{
+    const struct product *p = current;
+    const char *id = json_string_value(json_object_get(changes, "default_price_id"));
+    if (id == NULL) /* unchanged, or cleared */
+        return CATALOG_CHECK_OK;
+    return products_check_default_price(db, who, p->id, id, err);
+}
+
 const struct catalog_resource products_catalog = {
     .store = &product_store,
     .validate_create = products_validate_create,
     .validate_update = products_validate_update,
+    .check_update = products_check_update,
 };

@@ -13,6 +13,7 @@
 #include "create.h"
 #include "http.h"
 #include "openapi.h"
+#include "prices.h"
 #include "products.h"
 #include "reads.h"
 #include "server.h"
@@ -70,6 +71,14 @@ const struct route routes_table[] = {
      catalog_get, "/v1/products/{id}", &products_catalog},
     {"PATCH", "/products/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
      catalog_update, "/v1/products/{id}", &products_catalog},
+    {"GET", "/prices", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY, catalog_list,
+     "/v1/prices", &prices_catalog},
+    {"POST", "/prices", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY, catalog_create,
+     "/v1/prices", &prices_catalog},
+    {"GET", "/prices/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY, catalog_get,
+     "/v1/prices/{id}", &prices_catalog},
+    {"PATCH", "/prices/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     catalog_update, "/v1/prices/{id}", &prices_catalog},
     {"GET", "/subscriptions", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
      catalog_list, "/v1/subscriptions", &subscriptions_catalog},
     {"GET", "/subscriptions/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,

@@ -6,19 +6,6 @@
 
 #include "core/result.h"
 
-static bool session_subscription_member_given(const json_t *body, const char *name)
-{
-    const json_t *v = json_object_get(body, name);
-    return v != NULL && !json_is_null(v);
-}
-
-void session_subscription_given_of(const json_t *body, struct session_subscription_given *out)
-{
-    out->amount = session_subscription_member_given(body, "amount");
-    out->currency_code = session_subscription_member_given(body, "currency_code");
-    out->title = session_subscription_member_given(body, "title");
-}
-
 /* A given id that must be the subscription's. */
 static bool session_subscription_same(const char *given, const char *field, const char *expected,
                                       const char *what, const char *subscription_id,
@@ -32,7 +19,7 @@ static bool session_subscription_same(const char *given, const char *field, cons
 }
 
 enum catalog_check session_subscription_apply(const struct subscription_renewal *terms,
-                                              const struct session_subscription_given *given,
+                                              const struct session_catalog_given *given,
                                               struct session *s, struct error *err)
 {
     const char *id = s->subscription_id;
@@ -88,7 +75,7 @@ enum catalog_check session_subscription_apply(const struct subscription_renewal 
 }
 
 enum catalog_check session_subscription_resolve(struct db *db, const struct tenant_identity *who,
-                                                const struct session_subscription_given *given,
+                                                const struct session_catalog_given *given,
                                                 struct session *s, struct error *err)
 {
     struct subscription_renewal terms;

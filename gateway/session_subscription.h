@@ -27,28 +27,21 @@
 #include "model/session.h"
 #include "model/subscription.h"
 #include "model/tenant.h"
-
-/* Which members the create's body gave itself (not null). */
-struct session_subscription_given {
-    bool amount;
-    bool currency_code;
-    bool title;
-};
-
-void session_subscription_given_of(const json_t *body, struct session_subscription_given *out);
+#include "session_catalog.h"
 
 /* Checks s (as validate_create_request left it, s->subscription_id set)
- * against the tenant's subscription and fills what it leaves out, as above.
+ * against the tenant's subscription and fills what it leaves out, as above;
+ * given says what the body gave itself (session_catalog_given_of).
  * CATALOG_CHECK_INVALID: err has the 400 (param, message), s unchanged;
  * CATALOG_CHECK_UNAVAILABLE: the database failed (503). */
 enum catalog_check session_subscription_resolve(struct db *db, const struct tenant_identity *who,
-                                                const struct session_subscription_given *given,
+                                                const struct session_catalog_given *given,
                                                 struct session *s, struct error *err);
 
 /* The pure part, for tests: s against the terms of subscription
  * s->subscription_id. */
 enum catalog_check session_subscription_apply(const struct subscription_renewal *terms,
-                                              const struct session_subscription_given *given,
+                                              const struct session_catalog_given *given,
                                               struct session *s, struct error *err);
 
 #endif

@@ -184,6 +184,15 @@ static int validate_whole_number(const json_t *v, long long *out)
     return C_OK;
 }
 
+/* Whether body names a product or a price (not null), whose amount a
+ * session may take instead of its own. */
+static bool validate_names_catalog(const json_t *body)
+{
+    const json_t *product = json_object_get(body, "product_id");
+    const json_t *price = json_object_get(body, "price_id");
+    return (product != NULL && !json_is_null(product)) || (price != NULL && !json_is_null(price));
+}
+
 /* Whether body names a subscription (not null): a renewal session, whose
  * amount and customer are the subscription's (gateway/session_subscription.h). */
 static bool validate_names_subscription(const json_t *body)
@@ -195,10 +204,13 @@ static bool validate_names_subscription(const json_t *body)
 static int validate_amount(const json_t *body, struct session *out, struct error *err)
 {
     const json_t *v = json_object_get(body, "amount");
-    if ((v == NULL || json_is_null(v)) && validate_names_subscription(body))
-        return C_OK;
-    if (v == NULL || json_is_null(v))
+    if (v == NULL || json_is_null(v)) {
+        /* The catalog's price gives it (gateway/session_catalog.h), or the
+         * renewed subscription's (gateway/session_subscription.h). */
+        if (validate_names_catalog(body) || validate_names_subscription(body))
+            return C_OK;
         return error_set(err, "amount", "amount is required");
+    }
     if (!json_is_number(v))
         return error_set(err, "amount", "amount must be a number");
     long long amount;

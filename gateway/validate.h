@@ -22,7 +22,9 @@ struct validate_create_options {
 
 /* Checks a parsed POST /checkout-sessions body and fills the request fields of
  * out (which must be session_init()ed). Tenancy, ids and times other than
- * expires_at are the caller's. On C_ERR err says why; out may hold partial
+ * expires_at are the caller's. A body naming a product_id or price_id may
+ * leave amount out: out->amount is then 0 until the catalog's price gives it
+ * (gateway/session_catalog.h). On C_ERR err says why; out may hold partial
  * values and is still freed by session_free. */
 int validate_create_request(const json_t *body, const struct validate_create_options *opt,
                             struct session *out, struct error *err);

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/result.h"
 #include "infra/notify.h"
+#include "model/price.h"
 #include "model/product.h"
 #include "model/subscription.h"
 
@@ -233,6 +234,14 @@ static const struct apply_command apply_commands[] = {
     {.type = PRODUCT_COMMAND_UPDATE,
      .family = APPLY_STORED,
      .store = &product_store,
+     .op = RESOURCE_STORE_UPDATE},
+    {.type = PRICE_COMMAND_CREATE,
+     .family = APPLY_STORED,
+     .store = &price_store,
+     .op = RESOURCE_STORE_CREATE},
+    {.type = PRICE_COMMAND_UPDATE,
+     .family = APPLY_STORED,
+     .store = &price_store,
      .op = RESOURCE_STORE_UPDATE},
     {.type = SUBSCRIPTION_COMMAND_CANCEL,
      .family = APPLY_STORED,

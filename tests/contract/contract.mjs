@@ -37,6 +37,10 @@ const CROSS_FIELD_RULES = {
   'product.update': { dataId: 'product_id' },
   'product.created': { dataId: 'product_id', tenant: true, time: 'created_at' },
   'product.updated': { dataId: 'product_id', tenant: true, time: 'updated_at' },
+  'price.create': { dataId: 'price_id' },
+  'price.update': { dataId: 'price_id' },
+  'price.created': { dataId: 'price_id', tenant: true, time: 'created_at' },
+  'price.updated': { dataId: 'price_id', tenant: true, time: 'updated_at' },
   'subscription.cancel': { dataId: 'subscription_id' },
   'subscription.created': { dataId: 'subscription_id', tenant: true, time: 'created_at' },
   'subscription.renewed': { dataId: 'subscription_id', tenant: true, time: 'updated_at' },
@@ -59,6 +63,12 @@ const LIFECYCLES = [
     created: 'product.created',
     createCommand: 'product.create',
     types: new Set(['product.created', 'product.updated']),
+    terminal: new Set(),
+  },
+  {
+    created: 'price.created',
+    createCommand: 'price.create',
+    types: new Set(['price.created', 'price.updated']),
     terminal: new Set(),
   },
   {

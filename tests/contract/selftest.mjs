@@ -172,6 +172,19 @@ rejects('product updated time is not updated_at', record('product.updated', (r, 
 rejects('product update changing what cannot change', record('product.update', (r, p) => (p.data.changes = { created_at: '2024-01-15T10:30:00Z' })), /\/data\/changes must NOT have additional properties: created_at/);
 rejects('product update changing nothing', record('product.update', (r, p) => (p.data.changes = {})), /\/data\/changes must NOT have fewer than 1 properties/);
 rejects('product create with the tenant of another', record('product.create', (r, p) => (p.organizationid = p.data.product_id)), /must NOT have additional properties: organizationid/);
+// The catalog's prices.
+rejects('price with both unit_amount and custom_unit_amount', record('price.created', (r, p) => (p.data.custom_unit_amount = { minimum: 1, maximum: 2 })), /\/data must match exactly one schema in oneOf/);
+rejects('price with neither unit_amount nor custom_unit_amount', record('price.created', (r, p) => (p.data.unit_amount = null)), /\/data must match exactly one schema in oneOf/);
+rejects('recurring price without recurring', record('price.created', (r, p) => (p.data.recurring = null)), /\/data\/recurring must be object/);
+rejects('one_time price with recurring', record('price.created', (r, p) => (p.data.type = 'one_time')), /\/data\/recurring must be null/);
+rejects('pay-what-you-want recurring price', record('price.created', (r, p) => {
+  p.data.unit_amount = null;
+  p.data.custom_unit_amount = { minimum: 100, maximum: 200 };
+}), /\/data\/type must be equal to constant/);
+rejects('price with an interval of a fortnight', record('price.created', (r, p) => (p.data.recurring.interval = 'fortnight')), /\/data\/recurring\/interval must be equal to one of the allowed values/);
+rejects('subject differs from data.price_id', record('price.created', (r, p) => (p.data.price_id = '018d0cab-c440-7b3a-9d2e-41f6c8a05e78')), /differs from data.price_id/);
+rejects('price event with the products\' source', record('price.updated', (r, p) => (p.source = '/caisse/products')), /\/source must be equal to constant/);
+rejects('price update changing an amount', record('price.update', (r, p) => (p.data.changes = { unit_amount: 100 })), /\/data\/changes must NOT have additional properties: unit_amount/);
 // The catalog's subscriptions.
 rejects('subscription with a status of its own', record('subscription.renewed', (r, p) => (p.data.status = 'paused')), /\/data\/status must be equal to one of the allowed values/);
 rejects('canceled event of an active subscription', record('subscription.canceled', (r, p) => (p.data.status = 'active')), /\/data\/status must be equal to constant/);
@@ -228,6 +241,14 @@ rejectsHistory('two created events with different ids', [
     record('product.updated', (r, p) => (p.id = '018d0ccb-f2a0-7b31-9e04-2c6d8f1a3b51'), { offset: 3 }),
   ]);
   expect('a product created then updated twice passes', n === 0, JSON.stringify(records.map((r) => r.errors)));
+}
+{
+  const { failed: n, records } = check([
+    record('price.create'),
+    record('price.created', () => {}, { offset: 1 }),
+    record('price.updated', () => {}, { offset: 2 }),
+  ]);
+  expect('a price created then archived passes', n === 0, JSON.stringify(records.map((r) => r.errors)));
 }
 rejectsHistory('product updated before created (of a product whose create command was read)', [
   record('product.create'),
@@ -302,7 +323,7 @@ rejectsHistory('subscription renewed after canceled', [
     const { failed: n, records } = check([r], { partialHistory: true });
     expect(`README example ${payload.type} passes`, n === 0, JSON.stringify(records[0].errors));
   });
-  for (const type of ['checkout.session.created', 'checkout.session.completed', 'checkout.session.expired', 'product.updated', 'subscription.renewed']) {
+  for (const type of ['checkout.session.created', 'checkout.session.completed', 'checkout.session.expired', 'product.updated', 'price.updated', 'subscription.renewed']) {
     expect(`README has an example of ${type}`, types.has(type));
   }
 }

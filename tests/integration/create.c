@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/uuid.h"
 #include "support.h"
 
 static const char *key_a(void)
@@ -22,23 +23,43 @@ static void expect_invalid(const char *extra, const char *param, const char *mes
     free(body);
 }
 
+/* POST path with body as key A, 201; the new object's member (a UUID) into id. */
+static void create_catalog_object(const char *path, const char *body, const char *member,
+                                  char id[UUID_STR_LEN])
+{
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct api_response r = test_api("POST", path, key_a(), body, h);
+    cr_assert_eq(r.status, 201, "%s: %s", path, r.text);
+    snprintf(id, UUID_STR_LEN, "%s", json_string_value(json_object_get(r.json, member)));
+    test_api_free(&r);
+}
+
 Test(create, returns_201_with_the_full_session_object)
 {
-    struct api_response r = test_create(
-        key_a(), "{\"amount\": 10000.0, \"currency_code\": \"XOF\","
-                 " \"title\": \"Premium Subscription\", \"description\": \"Monthly subscription to "
-                 "premium features\","
-                 " \"customer_email\": \"john@example.com\", \"customer_name\": \"John Doe\","
-                 " \"customer_phone\": \"+221771234567\", \"product_id\": "
-                 "\"123e4567-e89b-12d3-a456-426614174000\","
-                 " \"price_id\": \"321e4567-e89b-12d3-a456-426614174000\", \"allow_quantity\": "
-                 "false, \"quantity\": 1,"
-                 " \"success_url\": \"https://example.com/success\", \"cancel_url\": "
-                 "\"https://example.com/cancel\","
-                 " \"allow_coupon_code\": true, \"require_billing_address\": true,"
-                 " \"metadata\": {\"order_id\": \"ORDER-12345\"}}");
+    /* The reference's body, with a product and price of the tenant (they are checked). */
+    char product[UUID_STR_LEN], price[UUID_STR_LEN], body[1200];
+    create_catalog_object("/products", "{\"name\": \"Premium\"}", "product_id", product);
+    snprintf(body, sizeof(body),
+             "{\"product_id\": \"%s\", \"unit_amount\": 10000, \"currency_code\": \"XOF\"}",
+             product);
+    create_catalog_object("/prices", body, "price_id", price);
+    snprintf(body, sizeof(body),
+             "{\"amount\": 10000.0, \"currency_code\": \"XOF\","
+             " \"title\": \"Premium Subscription\", \"description\": \"Monthly subscription to "
+             "premium features\","
+             " \"customer_email\": \"john@example.com\", \"customer_name\": \"John Doe\","
+             " \"customer_phone\": \"+221771234567\", \"product_id\": \"%s\","
+             " \"price_id\": \"%s\", \"allow_quantity\": false, \"quantity\": 1,"
+             " \"success_url\": \"https://example.com/success\", \"cancel_url\": "
+             "\"https://example.com/cancel\","
+             " \"allow_coupon_code\": true, \"require_billing_address\": true,"
+             " \"metadata\": {\"order_id\": \"ORDER-12345\"}}",
+             product, price);
+    struct api_response r = test_create(key_a(), body);
     cr_assert_eq(r.status, 201, "%s", r.text);
     json_t *s = r.json;
+    cr_assert_str_eq(json_string_value(json_object_get(s, "product_id")), product);
+    cr_assert_str_eq(json_string_value(json_object_get(s, "price_id")), price);
     static const char *const fields[] = {"checkout_session_id",
                                          "organization_id",
                                          "amount",

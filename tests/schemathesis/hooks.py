@@ -5,10 +5,12 @@ OpenAPI document states in words because JSON Schema cannot express them (or
 only by repeating a pattern on every string): no string or key holds U+0000, a
 cursor must name one of the tenant's own objects, expires_at must fall between
 30 minutes and 24 hours from now, a webhook URL's host must resolve to an
-allowed address, and a bracketed IPv6 host must be a valid address. Those
-refusals, and only those (matched by their documented message), are not
-failures of positive_data_acceptance; every other 400 to a schema-valid request
-still is.
+allowed address, and a bracketed IPv6 host must be a valid address; and the
+catalog's references: an id in a body must name an object of the tenant, in a
+state and with amounts that fit (an active product, a price of that product,
+an amount that is the price's). Those refusals, and only those (matched by
+their documented message), are not failures of positive_data_acceptance; every
+other 400 to a schema-valid request still is.
 """
 import json
 import re
@@ -23,6 +25,20 @@ DOCUMENTED_REFUSALS = (
     "url host does not resolve",
     "url host did not resolve within ",
     "url resolves to a forbidden address",
+)
+
+
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+CATALOG_REFUSALS = re.compile(
+    r"^[a-z_]+ " + UUID + r" (not found$|is archived: |is a price of another product$"
+    r"|is not a price of product_id )"
+    r"|^Price " + UUID + r" is the default price of product "
+    r"|^Product has no default price; give price_id or amount$"
+    r"|^amount [0-9]+ does not match price " + UUID + ": "
+    r"|^amount [0-9]+ is outside the range of pay-what-you-want price " + UUID + ": "
+    r"|^amount is required with pay-what-you-want price " + UUID + ": "
+    r"|^currency_code [A-Z]{3} does not match the currency of price " + UUID + ": "
+    r"|^unit_amount [0-9]+ x quantity [0-9]+ = [0-9]+ exceeds the maximum amount "
 )
 
 
@@ -43,5 +59,7 @@ def filter_failure(ctx, failure, case, response):
     except (ValueError, AttributeError):
         return True
     if message == "url has an invalid host" and _bracketed_url(case):
+        return False
+    if CATALOG_REFUSALS.match(message):
         return False
     return not any(message.startswith(m) for m in DOCUMENTED_REFUSALS)

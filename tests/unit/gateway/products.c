@@ -155,6 +155,17 @@ Test(products, an_update_gives_only_the_changes_named)
     cr_assert_str_eq(text, "{\"description\":\"New\",\"metadata\":{\"k\":true}}");
     free(text);
     json_decref(c);
+    /* The default price: a UUID, lower-cased, or null to clear it. */
+    c = update("{\"default_price_id\": \"0190A6E4-6B2C-7D3E-8F41-0000000000B1\"}", &err);
+    text = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
+    cr_assert_str_eq(text, "{\"default_price_id\":\"0190a6e4-6b2c-7d3e-8f41-0000000000b1\"}");
+    free(text);
+    json_decref(c);
+    c = update("{\"default_price_id\": null}", &err);
+    text = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
+    cr_assert_str_eq(text, "{\"default_price_id\":null}");
+    free(text);
+    json_decref(c);
 }
 
 Test(products, update_messages)
@@ -170,6 +181,10 @@ Test(products, update_messages)
                         "Unknown parameter: created_at");
     expect_update_error("{\"organization_id\": null}", "organization_id",
                         "Unknown parameter: organization_id");
+    expect_update_error("{\"default_price_id\": \"yearly\"}", "default_price_id",
+                        "default_price_id must be a UUID");
+    expect_update_error("{\"default_price_id\": false}", "default_price_id",
+                        "default_price_id must be a UUID");
 }
 
 Test(products, the_descriptor_names_the_store_and_the_rules)
@@ -178,4 +193,5 @@ Test(products, the_descriptor_names_the_store_and_the_rules)
     cr_assert_eq(products_catalog.validate_create, products_validate_create);
     cr_assert_eq(products_catalog.validate_update, products_validate_update);
     cr_assert_null(products_catalog.check_create, "a product names no other object");
+    cr_assert_eq(products_catalog.check_update, products_check_update, "its default price");
 }

@@ -1199,9 +1199,10 @@ Test(validate, endpoint_create_messages)
 {
     const char *unsupported = "Unsupported event type in enabled_events: %s (expected "
                               "checkout.session.created, checkout.session.completed,"
-                              " checkout.session.expired, product.created, product.updated, "
-                              "subscription.created, subscription.renewed,"
-                              " subscription.canceled, subscription.past_due or *)";
+                              " checkout.session.expired, product.created, product.updated,"
+                              " price.created, price.updated, subscription.created,"
+                              " subscription.renewed, subscription.canceled,"
+                              " subscription.past_due or *)";
     char msg[600];
     expect_endpoint_error("{\"enabled_events\": [\"*\"]}", true, "url", "url is required");
     expect_endpoint_error("{\"url\": null, \"enabled_events\": [\"*\"]}", true, "url",
@@ -1220,12 +1221,13 @@ Test(validate, endpoint_create_messages)
     expect_endpoint_error(
         "{\"url\": \"https://a.example\", \"enabled_events\": [\"checkout.session.create\"]}", true,
         "enabled_events", msg);
-    expect_endpoint_error(
-        "{\"url\": \"https://a.example\", \"enabled_events\": [1]}", true, "enabled_events",
-        "enabled_events must contain only strings (checkout.session.created,"
-        " checkout.session.completed, checkout.session.expired,"
-        " product.created, product.updated, subscription.created,"
-        " subscription.renewed, subscription.canceled, subscription.past_due or *)");
+    expect_endpoint_error("{\"url\": \"https://a.example\", \"enabled_events\": [1]}", true,
+                          "enabled_events",
+                          "enabled_events must contain only strings (checkout.session.created,"
+                          " checkout.session.completed, checkout.session.expired,"
+                          " product.created, product.updated, price.created, price.updated,"
+                          " subscription.created, subscription.renewed, subscription.canceled,"
+                          " subscription.past_due or *)");
     expect_endpoint_error("{\"url\": \"https://a.example\", \"enabled_events\":"
                           " [\"checkout.session.expired\", \"checkout.session.expired\"]}",
                           true, "enabled_events",
@@ -1366,4 +1368,31 @@ Test(validate, endpoint_rejects_metadata_reals_outside_int64)
                           false, "metadata",
                           "metadata numbers must be from -9223372036854775808 to "
                           "9223372036854775807");
+}
+
+/* ---- sessions made from the catalog ------------------------------------------------ */
+
+Test(validate, create_leaves_the_amount_to_a_named_product_or_price)
+{
+    struct session s;
+    expect_ok("{\"price_id\": \"" VALID_UUID "\", \"customer_email\": \"a@example.com\"}", &s);
+    cr_assert_eq(s.amount, 0, "the price gives it");
+    cr_assert_str_eq(s.price_id, VALID_UUID);
+    session_free(&s);
+    expect_ok("{\"product_id\": \"" VALID_UUID "\", \"customer_email\": \"a@example.com\"}", &s);
+    cr_assert_eq(s.amount, 0, "the product's default price gives it");
+    session_free(&s);
+    /* Given, it is checked as ever. */
+    expect_error("{\"product_id\": \"" VALID_UUID "\", \"amount\": 0, \"customer_email\":"
+                 " \"a@example.com\"}",
+                 "amount", "amount must be greater than 0");
+    expect_error("{\"product_id\": null, \"price_id\": null, \"customer_email\":"
+                 " \"a@example.com\"}",
+                 "amount", "amount is required");
+    /* The reference's placeholders keep their own message. */
+    expect_error("{\"product_id\": \"premium-plan-id\", \"price_id\": \"monthly-price-id\","
+                 " \"customer_email\": \"a@example.com\"}",
+                 "product_id", "product_id must be a UUID");
+    expect_error("{\"price_id\": \"monthly-price-id\", \"customer_email\": \"a@example.com\"}",
+                 "price_id", "price_id must be a UUID");
 }
