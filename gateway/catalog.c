@@ -795,3 +795,71 @@ enum MHD_Result catalog_action(struct http_request *req, struct db *db)
     json_decref(command);
     return rc;
 }
+
+/* ---- delete ---------------------------------------------------------------------------- */
+
+/* Applied: 200 with the deletion's receipt. Refused: its error (404, 409).
+ * The wait ran out: 202 with the object as it was read before the command
+ * (the op's body already). */
+static unsigned catalog_delete_decide(struct pipeline_op *op, struct db *db,
+                                      enum pipeline_reason why)
+{
+    struct catalog_ctx *ctx = op->ctx;
+    bool deadline = why == PIPELINE_DEADLINE;
+    struct command_outcome o;
+    bool found = false;
+    if (command_outcome_get(db, ctx->command_id, &o, &found) != C_OK || !found)
+        return deadline ? 202 : 0;
+    if (o.refused)
+        return catalog_refused(op, &o);
+    json_t *receipt =
+        json_pack("{ss sb}", ctx->store->resource->fields[0].json, op->object_id, "deleted", 1);
+    if (receipt == NULL)
+        return deadline ? 202 : 0;
+    pipeline_op_set_body(op, receipt);
+    return 200;
+}
+
+enum MHD_Result catalog_delete(struct http_request *req, struct db *db)
+{
+    const struct resource_store *store = catalog_of(req)->store;
+    assert(store->command_delete != NULL); /* routed only for a store that deletes */
+    char id[UUID_STR_LEN];
+    enum MHD_Result rc;
+    if (!catalog_parse_id(req, store, id, &rc))
+        return rc;
+    void *current;
+    if (catalog_read(db, store, req->identity.organization_id, req->identity.environment, id,
+                     &current) != C_OK)
+        return http_respond_unavailable(req);
+    if (current == NULL)
+        return catalog_not_found(req, store, req->route.params[0]);
+    json_t *as_is = resource_to_json(store->resource, current);
+    catalog_object_free(store, current);
+
+    struct catalog_ctx *ctx = calloc(1, sizeof(*ctx));
+    struct pipeline_op *op = NULL;
+    json_t *command = NULL;
+    if (as_is != NULL && ctx != NULL && uuid_v7_string(ctx->command_id) == C_OK) {
+        ctx->store = store;
+        memcpy(ctx->organization_id, req->identity.organization_id, UUID_STR_LEN);
+        memcpy(ctx->environment, req->identity.environment, sizeof(ctx->environment));
+        op = pipeline_op_new(id, catalog_delete_decide);
+        command = resource_store_command_delete(store, id, req->identity.organization_id,
+                                                req->identity.environment, ctx->command_id);
+    }
+    if (op == NULL || command == NULL) {
+        json_decref(as_is);
+        catalog_ctx_free(ctx);
+        pipeline_op_free(op);
+        json_decref(command);
+        return http_respond_unavailable(req);
+    }
+    op->ctx = ctx;
+    op->ctx_free = catalog_ctx_free;
+    op->location_path = NULL;
+    pipeline_op_set_body(op, as_is); /* the 202's; an applied delete replaces it */
+    rc = pipeline_submit(req, op, command);
+    json_decref(command);
+    return rc;
+}

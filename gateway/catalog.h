@@ -1,6 +1,7 @@
 /* The REST handlers every catalog resource shares (products, prices,
  * customers, coupons, subscriptions): create with Idempotency-Key, get, list
- * with filters and a cursor, update (PATCH). A resource's gateway part is a
+ * with filters and a cursor, update (PATCH), and delete for a resource whose
+ * store declares it (a customer). A resource's gateway part is a
  * struct catalog_resource (its store and its validation) and its route
  * entries in routes.c, whose context pointer names that descriptor:
  *
@@ -8,8 +9,9 @@
  *
  * Writes are commands (model/resource_store.h) published through the
  * pipeline: the answer comes once the session worker applied the command
- * (201 for a create, 200 for an update) or refused it (its outcome: 404, 409,
- * 400), or 202 with the object as known past CAISSE_CREATE_WAIT_MS, as
+ * (201 for a create, 200 for an update or a delete) or refused it (its
+ * outcome: 404, 409, 400), or 202 with the object as known past
+ * CAISSE_CREATE_WAIT_MS, as
  * session creates do. Messages name the resource ("Product with ID ... not
  * found or access denied", "Product id must be a UUID"). */
 #ifndef GATEWAY_CATALOG_H
@@ -63,6 +65,11 @@ enum MHD_Result catalog_update(struct http_request *req, struct db *db);
  * with the object after it once applied, the refusal's error (404, 409
  * invalid_state), or 202 with the object as it is past CAISSE_CREATE_WAIT_MS. */
 enum MHD_Result catalog_action(struct http_request *req, struct db *db);
+/* DELETE: 200 {"<id field>": id, "deleted": true} once the worker deleted it;
+ * its refusal (404, or 409 resource_conflict while something refers to it);
+ * 202 with the object as it is past the wait. Only for a store with
+ * command_delete. */
+enum MHD_Result catalog_delete(struct http_request *req, struct db *db);
 
 /* Whether id names an object of store of the tenant; CATALOG_CHECK_INVALID
  * with "<field> <id> not found" (param field) in err when it does not. */

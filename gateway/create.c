@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "customers.h"
 #include "idempotency.h"
 #include "pipeline.h"
 #include "core/result.h"
@@ -185,6 +186,17 @@ enum MHD_Result create_handle(struct http_request *req, struct db *db)
             if (check == CATALOG_CHECK_INVALID)
                 return http_respond_error(req, 400, "validation_error", verr.param, "%s",
                                           verr.message);
+            return http_respond_unavailable(req);
+        }
+    }
+    if (s.customer_id[0] != '\0') {
+        struct error cerr = ERROR_INIT;
+        enum catalog_check check = customers_fill_session(db, &req->identity, &s, &cerr);
+        if (check != CATALOG_CHECK_OK) {
+            session_free(&s);
+            if (check == CATALOG_CHECK_INVALID)
+                return http_respond_error(req, 400, "validation_error", cerr.param, "%s",
+                                          cerr.message);
             return http_respond_unavailable(req);
         }
     }

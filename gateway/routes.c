@@ -11,6 +11,7 @@
 #include "core/utf8.h"
 #include "closing.h"
 #include "create.h"
+#include "customers.h"
 #include "http.h"
 #include "openapi.h"
 #include "prices.h"
@@ -85,6 +86,16 @@ const struct route routes_table[] = {
      catalog_get, "/v1/subscriptions/{id}", &subscriptions_catalog},
     {"POST", "/subscriptions/{id}/cancel", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY,
      ROUTES_LIMIT_API_KEY, catalog_action, "/v1/subscriptions/{id}/cancel", &subscriptions_catalog},
+    {"GET", "/customers", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY, catalog_list,
+     "/v1/customers", &customers_catalog},
+    {"POST", "/customers", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     catalog_create, "/v1/customers", &customers_catalog},
+    {"GET", "/customers/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     catalog_get, "/v1/customers/{id}", &customers_catalog},
+    {"PATCH", "/customers/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     catalog_update, "/v1/customers/{id}", &customers_catalog},
+    {"DELETE", "/customers/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     catalog_delete, "/v1/customers/{id}", &customers_catalog},
     /* Operations */
     {"GET", "/healthz", ROUTES_BOTH, ROUTES_AUTH_NONE, ROUTES_LIMIT_NONE, server_healthz,
      "/healthz", NULL},

@@ -12,6 +12,7 @@
 #include "core/result.h"
 #include "infra/notify.h"
 #include "model/price.h"
+#include "model/customer.h"
 #include "model/product.h"
 #include "model/subscription.h"
 
@@ -166,7 +167,7 @@ static enum apply_decoded apply_decode_transition(struct apply_batch *b, const j
     return APPLY_TAKEN;
 }
 
-/* A catalog command (a create or update of a stored resource), with the id of
+/* A catalog command (a create, update or delete of a stored resource), with the id of
  * the event it will write, made once here like the transitions'. */
 static enum apply_decoded apply_decode_stored(struct apply_batch *b, const json_t *cmd,
                                               const struct resource_store *store,
@@ -183,7 +184,10 @@ static enum apply_decoded apply_decode_stored(struct apply_batch *b, const json_
     memset(&c, 0, sizeof(c));
     struct error err = ERROR_INIT;
     if (resource_store_command_decode(store, op, cmd, &c.command, &err) != C_OK) {
-        const char *type = json_string_value(json_object_get(cmd, "type"));
+        /* An action's type is its own (resource_store_command_type has none). */
+        const char *type = op == RESOURCE_STORE_ACTION
+                               ? json_string_value(json_object_get(cmd, "type"))
+                               : resource_store_command_type(store, op);
         return apply_malformed(o, "invalid %s command: %s", type != NULL ? type : "(none)",
                                err.message);
     }
@@ -247,6 +251,18 @@ static const struct apply_command apply_commands[] = {
      .family = APPLY_STORED,
      .store = &subscription_store,
      .op = RESOURCE_STORE_ACTION},
+    {.type = CUSTOMER_COMMAND_CREATE,
+     .family = APPLY_STORED,
+     .store = &customer_store,
+     .op = RESOURCE_STORE_CREATE},
+    {.type = CUSTOMER_COMMAND_UPDATE,
+     .family = APPLY_STORED,
+     .store = &customer_store,
+     .op = RESOURCE_STORE_UPDATE},
+    {.type = CUSTOMER_COMMAND_DELETE,
+     .family = APPLY_STORED,
+     .store = &customer_store,
+     .op = RESOURCE_STORE_DELETE},
 };
 
 static const struct apply_command *apply_command_find(const char *type)
@@ -499,9 +515,14 @@ static int apply_transitions(const struct apply_store *store, const struct apply
         if (run->refused != NULL && store->step(store->ctx, APPLY_SAVEPOINT) != C_OK)
             return C_ERR;
         bool applied = false;
+        /* A transition may add several events (a completion's new customer's,
+         * then its own): a refused one takes back those it added. */
+        size_t events_len = run->events.len, events_count = run->events.count;
         if (store->transition(store->ctx, t, b->public_base_url, &run->events, &applied) != C_OK) {
             if (run->refused == NULL || apply_refuse(store, run, b->create_count + i) != C_OK)
                 return C_ERR;
+            run->events.len = events_len;
+            run->events.count = events_count;
             continue;
         }
         if (!applied)

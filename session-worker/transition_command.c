@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "core/result.h"
+#include "model/customer.h"
 #include "model/subscription.h"
 
 int transition_command_kind_parse(const char *type, enum transition_command_kind *out)
@@ -153,9 +154,16 @@ int transition_command_apply(struct db *db, const struct transition_command *t,
 {
     *applied = false;
     if (t->kind == TRANSITION_COMMAND_COMPLETE) {
+        char customer_id[UUID_STR_LEN];
+        snprintf(customer_id, sizeof(customer_id), "%s", t->customer_id);
+        /* A session completed without a customer gets one (model/customer.h). */
+        if (customer_id[0] == '\0' &&
+            customer_for_completion(db, t->session_id, events, customer_id) != C_OK)
+            return C_ERR;
         int rc = session_store_complete(db, t->session_id, t->payment_reference,
-                                        t->customer_id[0] != '\0' ? t->customer_id : NULL,
-                                        t->event_id, public_base_url, events, applied);
+                                        customer_id[0] != '\0' ? customer_id : NULL, t->event_id,
+                                        public_base_url, events, applied);
+        /* Then its subscription, started or renewed (model/subscription.h). */
         if (rc == C_OK && *applied)
             rc = transition_command_subscription(db, t, events);
         return rc;

@@ -46,7 +46,9 @@ int transition_command_decode(enum transition_command_kind kind, const json_t *d
 void transition_command_free(struct transition_command *t);
 
 /* Applies t in the caller's transaction: session_store_complete or
- * session_store_expire with t's event id, which adds the event to events.
+ * session_store_expire with t's event id, which adds the event to events. A
+ * completion that names no customer_id first gives the session its customer
+ * (customer_for_completion: found by email or created, with its event).
  * *applied false: the guard did not hold (a replay, a session no longer open,
  * another tenant's), nothing added. */
 int transition_command_apply(struct db *db, const struct transition_command *t,

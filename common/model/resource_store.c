@@ -54,11 +54,19 @@ int resource_store_check(const struct resource_store *store, struct error *err)
     if (store->nfilters > RESOURCE_STORE_FILTERS_MAX)
         return error_set(err, NULL, "%s: more than %d filters", store->table,
                          RESOURCE_STORE_FILTERS_MAX);
+    size_t keyed = 0;
     for (size_t i = 0; i < store->nfilters; i++) {
         const struct resource_field *f = resource_field_by_json(r, store->filters[i].name);
         if (f == NULL || f->kind == RESOURCE_TIME || f->kind == RESOURCE_OBJECT)
             return error_set(err, NULL, "%s: filter %s is not a field that can be compared",
                              store->table, store->filters[i].name);
+        if ((store->filters[i].flags & RESOURCE_FILTER_INDEXED) == 0)
+            continue;
+        if (f->kind != RESOURCE_STRING && f->kind != RESOURCE_CODE)
+            return error_set(err, NULL, "%s: filter %s is indexed but not text", store->table,
+                             store->filters[i].name);
+        if (++keyed > 1)
+            return error_set(err, NULL, "%s: more than one indexed filter", store->table);
     }
     if (store->noun == NULL || store->plural == NULL || store->path == NULL ||
         (store->command_create != NULL && store->event_created == NULL) ||
@@ -73,6 +81,16 @@ int resource_store_check(const struct resource_store *store, struct error *err)
             a->guard_sql == NULL || a->refusal == NULL)
             return error_set(err, NULL, "%s: action %zu lacks a name, a statement or a message",
                              store->table, i);
+    }
+    if ((store->command_delete == NULL) != (store->event_deleted == NULL))
+        return error_set(err, NULL, "%s: a delete needs both its command and its event",
+                         store->table);
+    if (store->nreferences > 0 && store->command_delete == NULL)
+        return error_set(err, NULL, "%s: references hold only what may be deleted", store->table);
+    for (size_t i = 0; i < store->nreferences; i++) {
+        const struct resource_reference *ref = &store->references[i];
+        if (ref->table == NULL || ref->column == NULL || ref->noun == NULL)
+            return error_set(err, NULL, "%s: reference %zu has a name missing", store->table, i);
     }
     return C_OK;
 }
@@ -214,6 +232,28 @@ static const char *const resource_store_templates[RESOURCE_STORE_SQL_COUNT] = {
                                   " WHERE id = (SELECT s.id FROM " RESOURCE_STORE_BY_ID
                                   " s WHERE s.organization_id = $2 AND s.environment = $3)"
                                   " RETURNING {select}",
+    /* The list when its indexed filter is given (RESOURCE_FILTER_INDEXED):
+     * the tenant is compared within the key, whose index alone can serve it
+     * (in order); the same parameters as the list's. */
+    [RESOURCE_STORE_SQL_LIST_KEYED] =
+        "WITH cursor AS (SELECT created_at, id FROM " RESOURCE_STORE_BY_ID
+        " s WHERE organization_id = $1 AND environment = $2)"
+        " SELECT {select} FROM %s WHERE %s"
+        " AND ($3::uuid IS NULL OR (created_at, id) <"
+        " (SELECT created_at, id FROM cursor))%s"
+        " ORDER BY created_at DESC, id DESC LIMIT $4",
+    /* A delete's first step: the tenant's object, locked until the commit, so
+     * that a reference with a foreign key (which takes a share lock on it)
+     * waits for the delete's decision. The row found as GET finds it. */
+    [RESOURCE_STORE_SQL_LOCK] =
+        "SELECT {select} FROM %s WHERE id = (SELECT s.id FROM " RESOURCE_STORE_BY_ID
+        " s WHERE s.organization_id = $1 AND s.environment = $2)"
+        " FOR UPDATE",
+    /* Whether a row of the tenant names the object ($1), one boolean per
+     * reference: each read by its column's index (OFFSET 0 keeps the tenant's
+     * conditions out of the index choice, as for lookups by id). */
+    [RESOURCE_STORE_SQL_REFERENCED] = "SELECT %s",
+    [RESOURCE_STORE_SQL_DELETE] = "DELETE FROM %s WHERE id = $1 RETURNING {select}",
 };
 
 #define RESOURCE_STORE_SQL_MAX 8192
@@ -264,8 +304,9 @@ static const char *resource_store_sql_type(enum resource_kind kind)
     }
 }
 
-/* " AND ($5::boolean IS NULL OR active = $5::boolean)"... one per filter. */
-static void resource_store_filters_sql(const struct resource_store *store, char *out)
+/* " AND ($5::boolean IS NULL OR active = $5::boolean)"... one per filter;
+ * but the indexed filter when keyed (the list by its index compares it). */
+static void resource_store_filters_sql(const struct resource_store *store, bool keyed, char *out)
 {
     size_t len = 0;
     out[0] = '\0';
@@ -273,6 +314,8 @@ static void resource_store_filters_sql(const struct resource_store *store, char 
         const struct resource_field *f =
             resource_field_by_json(store->resource, store->filters[i].name);
         int n = 5 + (int)i;
+        if (keyed && (store->filters[i].flags & RESOURCE_FILTER_INDEXED) != 0)
+            continue;
         const char *type = resource_store_sql_type(f->kind);
         if (f->read_sql != NULL)
             /* The value reads show (a status computed from other columns). */
@@ -285,6 +328,53 @@ static void resource_store_filters_sql(const struct resource_store *store, char 
         else
             resource_store_append(out, &len, " AND ($%d::%s IS NULL OR %s = $%d::%s)", n, type,
                                   f->column, n, type);
+    }
+}
+
+/* The index of the store's indexed filter, or -1. */
+static int resource_store_keyed_filter(const struct resource_store *store)
+{
+    for (size_t i = 0; i < store->nfilters; i++) {
+        if ((store->filters[i].flags & RESOURCE_FILTER_INDEXED) != 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* The indexed filter's condition: its index's key equal to the tenant's and
+ * the filter's value, "(organization_id::text || environment || lower(email))
+ * = ($1::uuid::text || $2::text || lower($5::text))". */
+static void resource_store_key_sql(const struct resource_store *store, char *out)
+{
+    size_t len = 0;
+    int i = resource_store_keyed_filter(store);
+    assert(i >= 0); /* only built for a store that has one */
+    const struct resource_filter *filter = &store->filters[i];
+    const char *column = resource_field_by_json(store->resource, filter->name)->column;
+    bool caseless = (filter->flags & RESOURCE_FILTER_CASELESS) != 0;
+    char value[32];
+    snprintf(value, sizeof(value), "$%d::text", 5 + i);
+    resource_store_append(out, &len, "(organization_id::text || environment || %s%s%s) =",
+                          caseless ? "lower(" : "", column, caseless ? ")" : "");
+    resource_store_append(out, &len, " ($1::uuid::text || $2::text || %s%s%s)",
+                          caseless ? "lower(" : "", value, caseless ? ")" : "");
+}
+
+/* "EXISTS (SELECT 1 FROM (SELECT organization_id, environment FROM checkout_sessions
+ * WHERE customer_id = $1 OFFSET 0) r WHERE r.organization_id = $2 AND r.environment =
+ * $3), ..." one per reference: each read by its column's index alone (OFFSET 0 keeps
+ * the tenant's conditions out of the index choice, as for lookups by id). */
+static void resource_store_references_sql(const struct resource_store *store, char *out)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < store->nreferences; i++) {
+        const struct resource_reference *ref = &store->references[i];
+        resource_store_append(out, &len,
+                              "%sEXISTS (SELECT 1 FROM (SELECT organization_id, environment"
+                              " FROM %s WHERE %s = $1 OFFSET 0) r"
+                              " WHERE r.organization_id = $2 AND r.environment = $3)",
+                              i > 0 ? ", " : "", ref->table, ref->column);
     }
 }
 
@@ -332,8 +422,22 @@ static char *resource_store_build(const struct resource_store *store,
         resource_store_append(tmpl, &len, fmt, t, "$3");
         break;
     case RESOURCE_STORE_SQL_LIST:
-        resource_store_filters_sql(store, extra);
+        resource_store_filters_sql(store, false, extra);
         resource_store_append(tmpl, &len, fmt, t, "$3::uuid", t, extra);
+        break;
+    case RESOURCE_STORE_SQL_LIST_KEYED: {
+        char key[512];
+        resource_store_key_sql(store, key);
+        resource_store_filters_sql(store, true, extra);
+        resource_store_append(tmpl, &len, fmt, t, "$3::uuid", t, key, extra);
+        break;
+    }
+    case RESOURCE_STORE_SQL_LOCK:
+        resource_store_append(tmpl, &len, fmt, t, t, "$3");
+        break;
+    case RESOURCE_STORE_SQL_REFERENCED:
+        resource_store_references_sql(store, extra);
+        resource_store_append(tmpl, &len, fmt, extra);
         break;
     case RESOURCE_STORE_SQL_UPDATE:
         resource_store_sets_sql(store, extra);
@@ -426,9 +530,16 @@ static PGresult *resource_store_exec(struct db *db, const struct resource_store 
                                      const char *const *params)
 {
     static const char *const what[RESOURCE_STORE_SQL_COUNT] = {
-        [RESOURCE_STORE_SQL_GET] = "get",       [RESOURCE_STORE_SQL_FIND_BY_KEY] = "find_by_key",
-        [RESOURCE_STORE_SQL_LIST] = "list",     [RESOURCE_STORE_SQL_INSERT] = "insert",
-        [RESOURCE_STORE_SQL_EXISTS] = "exists", [RESOURCE_STORE_SQL_UPDATE] = "update",
+        [RESOURCE_STORE_SQL_GET] = "get",
+        [RESOURCE_STORE_SQL_FIND_BY_KEY] = "find_by_key",
+        [RESOURCE_STORE_SQL_LIST] = "list",
+        [RESOURCE_STORE_SQL_INSERT] = "insert",
+        [RESOURCE_STORE_SQL_EXISTS] = "exists",
+        [RESOURCE_STORE_SQL_UPDATE] = "update",
+        [RESOURCE_STORE_SQL_LIST_KEYED] = "list_keyed",
+        [RESOURCE_STORE_SQL_LOCK] = "lock",
+        [RESOURCE_STORE_SQL_REFERENCED] = "referenced",
+        [RESOURCE_STORE_SQL_DELETE] = "delete",
     };
     const char *sql = resource_store_sql(store, st);
     if (sql == NULL)
@@ -523,8 +634,11 @@ int resource_store_list(struct db *db, const struct resource_store *store,
         limit};
     for (size_t i = 0; i < store->nfilters; i++)
         params[4 + i] = q->filters[i];
-    PGresult *r =
-        resource_store_exec(db, store, RESOURCE_STORE_SQL_LIST, 4 + (int)store->nfilters, params);
+    int keyed = resource_store_keyed_filter(store);
+    enum resource_store_statement st = keyed >= 0 && q->filters[keyed] != NULL
+                                           ? RESOURCE_STORE_SQL_LIST_KEYED
+                                           : RESOURCE_STORE_SQL_LIST;
+    PGresult *r = resource_store_exec(db, store, st, 4 + (int)store->nfilters, params);
     if (r == NULL)
         return C_ERR;
     size_t n = (size_t)PQntuples(r);
@@ -633,6 +747,34 @@ json_t *resource_store_command_update(const struct resource_store *store, const 
     return resource_store_command(store->command_update, id, command_id, data);
 }
 
+json_t *resource_store_command_delete(const struct resource_store *store, const char *id,
+                                      const char *organization_id, const char *environment,
+                                      const char *command_id)
+{
+    assert(store->command_delete != NULL); /* only a store whose objects may be deleted */
+    json_t *data = json_pack("{ss ss ss}", store->resource->fields[0].json, id, "organization_id",
+                             organization_id, "environment", environment);
+    if (data == NULL)
+        return NULL;
+    return resource_store_command(store->command_delete, id, command_id, data);
+}
+
+const char *resource_store_command_type(const struct resource_store *store,
+                                        enum resource_store_op op)
+{
+    switch (op) {
+    case RESOURCE_STORE_CREATE:
+        return store->command_create;
+    case RESOURCE_STORE_UPDATE:
+        return store->command_update;
+    case RESOURCE_STORE_DELETE:
+        return store->command_delete;
+    case RESOURCE_STORE_ACTION:
+        break; /* an action's type is the action's */
+    }
+    return NULL;
+}
+
 json_t *resource_store_command_action(const struct resource_store *store,
                                       const struct resource_store_action *action, const char *id,
                                       const char *organization_id, const char *environment,
@@ -708,12 +850,11 @@ static int resource_store_decode_create(const struct resource_store *store, cons
     return C_OK;
 }
 
-/* The object an update or an action names: its id and tenant, from data. */
+/* The object an update, a delete or an action names: its id and tenant,
+ * from data (an object). */
 static int resource_store_decode_target(const struct resource_store *store, const json_t *data,
                                         struct resource_store_command *c, struct error *err)
 {
-    if (!json_is_object(data))
-        return error_set(err, NULL, "data is not a JSON object");
     if (resource_store_uuid_member(data, store->resource->fields[0].json, c->id, err) != C_OK ||
         resource_store_uuid_member(data, "organization_id", c->organization_id, err) != C_OK)
         return C_ERR;
@@ -732,13 +873,29 @@ static int resource_store_decode_action(const struct resource_store *store, cons
     if (c->action == NULL)
         return error_set(err, "type", "%.100s is no action of %s", type != NULL ? type : "(none)",
                          store->plural);
-    return resource_store_decode_target(store, json_object_get(cmd, "data"), c, err);
+    const json_t *data = json_object_get(cmd, "data");
+    if (!json_is_object(data))
+        return error_set(err, NULL, "data is not a JSON object");
+    return resource_store_decode_target(store, data, c, err);
+}
+
+static int resource_store_decode_delete(const struct resource_store *store, const json_t *cmd,
+                                        struct resource_store_command *c, struct error *err)
+{
+    if (store->command_delete == NULL)
+        return error_set(err, NULL, "%s are never deleted", store->plural);
+    const json_t *data = json_object_get(cmd, "data");
+    if (!json_is_object(data))
+        return error_set(err, NULL, "data is not a JSON object");
+    return resource_store_decode_target(store, data, c, err);
 }
 
 static int resource_store_decode_update(const struct resource_store *store, const json_t *cmd,
                                         struct resource_store_command *c, struct error *err)
 {
     const json_t *data = json_object_get(cmd, "data");
+    if (!json_is_object(data))
+        return error_set(err, NULL, "data is not a JSON object");
     if (resource_store_decode_target(store, data, c, err) != C_OK)
         return C_ERR;
     const json_t *changes = json_object_get(data, "changes");
@@ -803,7 +960,7 @@ int resource_store_command_decode(const struct resource_store *store, enum resou
     if (command_id == NULL || !uuid_is_valid(command_id))
         return error_set(err, "id", "the command id is missing or not a UUID");
     snprintf(c.command_id, sizeof(c.command_id), "%s", command_id);
-    int rc;
+    int rc = C_ERR;
     switch (op) {
     case RESOURCE_STORE_CREATE:
         rc = resource_store_decode_create(store, cmd, &c, err);
@@ -811,7 +968,10 @@ int resource_store_command_decode(const struct resource_store *store, enum resou
     case RESOURCE_STORE_UPDATE:
         rc = resource_store_decode_update(store, cmd, &c, err);
         break;
-    default:
+    case RESOURCE_STORE_DELETE:
+        rc = resource_store_decode_delete(store, cmd, &c, err);
+        break;
+    case RESOURCE_STORE_ACTION:
         rc = resource_store_decode_action(store, cmd, &c, err);
         break;
     }
@@ -856,22 +1016,35 @@ static int resource_store_insert_one(struct db *db, const struct resource_store 
     return C_OK;
 }
 
+int resource_store_insert(struct db *db, const struct resource_store *store, const void *obj,
+                          const char *event_id, struct outbox_batch *events, bool *inserted)
+{
+    *inserted = false;
+    bool done = false;
+    if (resource_store_insert_one(db, store, obj, &done) != C_OK)
+        return C_ERR;
+    if (done) {
+        struct json_writer w = JSON_WRITER_INIT;
+        /* The event time is the creation time: the event describes the object
+         * as created, whenever the worker gets to apply it. */
+        int rc = resource_store_add_event(events, &w, store, obj, store->event_created, event_id,
+                                          resource_store_created_at(store, obj));
+        json_writer_free(&w);
+        if (rc != C_OK)
+            return C_ERR;
+    }
+    *inserted = done;
+    return C_OK;
+}
+
 static int resource_store_apply_create(struct db *db, const struct resource_store_command *c,
                                        const char *event_id, struct outbox_batch *events,
                                        struct command_outcome *outcome, bool *inserted)
 {
     const struct resource_store *store = c->store;
-    if (resource_store_insert_one(db, store, c->object, inserted) != C_OK)
+    if (resource_store_insert(db, store, c->object, event_id, events, inserted) != C_OK)
         return C_ERR;
     if (*inserted) {
-        struct json_writer w = JSON_WRITER_INIT;
-        /* The event time is the creation time: the event describes the object
-         * as created, whenever the worker gets to apply it. */
-        int rc = resource_store_add_event(events, &w, store, c->object, store->event_created,
-                                          event_id, resource_store_created_at(store, c->object));
-        json_writer_free(&w);
-        if (rc != C_OK)
-            return C_ERR;
         command_outcome_applied(outcome, c->command_id, c->id);
         return C_OK;
     }
@@ -978,6 +1151,73 @@ static int resource_store_apply_action(struct db *db, const struct resource_stor
     return rc;
 }
 
+/* The first of the store's references that holds c's object (NULL: none). */
+static int resource_store_holder(struct db *db, const struct resource_store_command *c,
+                                 const struct resource_reference **holder)
+{
+    const struct resource_store *store = c->store;
+    *holder = NULL;
+    if (store->nreferences == 0)
+        return C_OK;
+    const char *params[3] = {c->id, c->organization_id, c->environment};
+    PGresult *r = resource_store_exec(db, store, RESOURCE_STORE_SQL_REFERENCED, 3, params);
+    if (r == NULL)
+        return C_ERR;
+    for (size_t i = 0; i < store->nreferences && *holder == NULL; i++) {
+        if (strcmp(PQgetvalue(r, 0, (int)i), "t") == 0)
+            *holder = &store->references[i];
+    }
+    PQclear(r);
+    return C_OK;
+}
+
+static int resource_store_apply_delete(struct db *db, const struct resource_store_command *c,
+                                       const char *event_id, struct outbox_batch *events,
+                                       struct command_outcome *outcome)
+{
+    const struct resource_store *store = c->store;
+    const char *params[3] = {c->organization_id, c->environment, c->id};
+    PGresult *r = resource_store_exec(db, store, RESOURCE_STORE_SQL_LOCK, 3, params);
+    if (r == NULL)
+        return C_ERR;
+    bool found = PQntuples(r) > 0;
+    PQclear(r);
+    if (!found) {
+        command_outcome_refused(outcome, c->command_id, c->id, COMMAND_OUTCOME_NOT_FOUND,
+                                "%s with ID %s not found or access denied", store->noun, c->id);
+        return C_OK;
+    }
+    const struct resource_reference *holder;
+    if (resource_store_holder(db, c, &holder) != C_OK)
+        return C_ERR;
+    if (holder != NULL) {
+        command_outcome_refused(outcome, c->command_id, c->id, COMMAND_OUTCOME_CONFLICT,
+                                "%s %s cannot be deleted while %s refers to it", store->noun, c->id,
+                                holder->noun);
+        return C_OK;
+    }
+    const char *id[1] = {c->id};
+    r = resource_store_exec(db, store, RESOURCE_STORE_SQL_DELETE, 1, id);
+    if (r == NULL)
+        return C_ERR;
+    const struct resource *res = store->resource;
+    char *obj = malloc(res->size);
+    /* Locked above: the row is there to delete. */
+    int rc = obj != NULL && PQntuples(r) == 1 ? resource_store_from_row(store, r, 0, obj) : C_ERR;
+    PQclear(r);
+    if (rc == C_OK) {
+        struct json_writer w = JSON_WRITER_INIT;
+        rc = resource_store_add_event(events, &w, store, obj, store->event_deleted, event_id,
+                                      rfc3339_now());
+        json_writer_free(&w);
+        resource_free(res, obj);
+    }
+    free(obj);
+    if (rc == C_OK)
+        command_outcome_applied(outcome, c->command_id, c->id);
+    return rc;
+}
+
 int resource_store_command_apply(struct db *db, const struct resource_store_command *c,
                                  const char *event_id, struct outbox_batch *events,
                                  struct command_outcome *outcome, bool *inserted)
@@ -988,7 +1228,10 @@ int resource_store_command_apply(struct db *db, const struct resource_store_comm
         return resource_store_apply_create(db, c, event_id, events, outcome, inserted);
     case RESOURCE_STORE_UPDATE:
         return resource_store_apply_update(db, c, event_id, events, outcome);
-    default:
+    case RESOURCE_STORE_DELETE:
+        return resource_store_apply_delete(db, c, event_id, events, outcome);
+    case RESOURCE_STORE_ACTION:
         return resource_store_apply_action(db, c, event_id, events, outcome);
     }
+    return C_ERR;
 }

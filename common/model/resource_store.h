@@ -8,13 +8,15 @@
  *
  *   reads      get by id within the tenant (statistics-proof), a cursor list
  *              newest first with optional filters, find by Idempotency-Key;
- *   commands   the create and update commands the gateway publishes, their
- *              decoding and their application in the worker's transaction
- *              (idempotent insert, update of the updatable fields), each with
- *              its event and its outcome (model/command_outcome.h);
- *   events     <thing>.created and <thing>.updated, CloudEvents like the
- *              session's, data = the REST object, subject and Kafka key = the
- *              object's id.
+ *   commands   the create, update and (for a resource that may be deleted)
+ *              delete commands the gateway publishes, their decoding and their
+ *              application in the worker's transaction (idempotent insert,
+ *              update of the updatable fields, delete unless a reference holds
+ *              the object), each with its event and its outcome
+ *              (model/command_outcome.h);
+ *   events     <thing>.created, <thing>.updated and <thing>.deleted,
+ *              CloudEvents like the session's, data = the REST object, subject
+ *              and Kafka key = the object's id.
  *
  * A resource declares its fields with these columns, and a struct
  * resource_store:
@@ -53,6 +55,16 @@ extern const char *const resource_store_environments[];
 /* A list filter: a query parameter named as the field it compares (its REST
  * name), equal to the value given. */
 #define RESOURCE_FILTER_CASELESS 0x1u /* text compared as lower(column) = lower(value) */
+/* Text served by an index of its own, on the tenant and the compared value
+ * as one key, newest first:
+ *     ((organization_id::text || environment || lower(column)), created_at DESC, id DESC)
+ * (column itself without RESOURCE_FILTER_CASELESS). When the filter is given
+ * the list compares that key instead of the tenant's columns, which the list
+ * and idempotency indexes also lead with: the key's index is then the only
+ * one that can serve it, with or without statistics (with the tenant and the
+ * value as columns of their own, a database without statistics reads the
+ * tenant's rows through its idempotency index). At most one per store. */
+#define RESOURCE_FILTER_INDEXED 0x2u
 struct resource_filter {
     const char *name;
     unsigned flags;
@@ -73,6 +85,15 @@ struct resource_store_action {
     const char *refusal;   /* "is already canceled" */
 };
 
+/* Rows of another table that name objects of a store (a checkout session's
+ * customer_id). The table has the tenant's columns (organization_id,
+ * environment) and an index that leads with column. */
+struct resource_reference {
+    const char *table;  /* "checkout_sessions" */
+    const char *column; /* "customer_id" */
+    const char *noun;   /* "a checkout session", in the refusal's message */
+};
+
 struct resource_store {
     const struct resource *resource;
     const char *table;  /* "products" */
@@ -87,6 +108,13 @@ struct resource_store {
     size_t nfilters;
     const struct resource_store_action *actions; /* nactions of them */
     size_t nactions;
+    /* A resource that may be deleted (NULL: never, e.g. products, archived
+     * instead): its delete command and event ("customer.delete",
+     * "customer.deleted"), and the tables whose rows hold it (a delete is
+     * refused while one of the tenant's rows names it). */
+    const char *command_delete, *event_deleted;
+    const struct resource_reference *references;
+    size_t nreferences;
 };
 
 /* C_OK when store's declaration has every column, kind and flag this module
@@ -140,6 +168,14 @@ int resource_store_list(struct db *db, const struct resource_store *store,
                         bool *cursor_found);
 void resource_store_array_free(const struct resource_store *store, void *arr, size_t count);
 
+/* Inserts obj (a new object, resource_store_prepare_new) in the caller's
+ * transaction unless its row exists (ON CONFLICT DO NOTHING); *inserted
+ * true: this call inserted it, and its created event (id event_id, time
+ * created_at) is added to events. For the model's own writes in the worker's
+ * transaction (a completion's new customer) as for create commands. */
+int resource_store_insert(struct db *db, const struct resource_store *store, const void *obj,
+                          const char *event_id, struct outbox_batch *events, bool *inserted);
+
 /* ---- events ------------------------------------------------------------------------ */
 
 /* The event of a change of obj, as the outbox keeps it: a CloudEvent (structured
@@ -178,7 +214,23 @@ json_t *resource_store_command_action(const struct resource_store *store,
 const struct resource_store_action *resource_store_action_find(const struct resource_store *store,
                                                                const char *text, bool by_name);
 
-enum resource_store_op { RESOURCE_STORE_CREATE, RESOURCE_STORE_UPDATE, RESOURCE_STORE_ACTION };
+/* Delete the tenant's object id (store->command_delete): data {<id>,
+ * organization_id, environment}. New reference, NULL when out of memory. */
+json_t *resource_store_command_delete(const struct resource_store *store, const char *id,
+                                      const char *organization_id, const char *environment,
+                                      const char *command_id);
+
+enum resource_store_op {
+    RESOURCE_STORE_CREATE,
+    RESOURCE_STORE_UPDATE,
+    RESOURCE_STORE_DELETE,
+    RESOURCE_STORE_ACTION
+};
+
+/* The command type of op on store ("product.update"); NULL for an action
+ * (its type is the action's: resource_store_action_find). */
+const char *resource_store_command_type(const struct resource_store *store,
+                                        enum resource_store_op op);
 
 /* A command, decoded. */
 struct resource_store_command {
@@ -189,10 +241,10 @@ struct resource_store_command {
      * the way the waiting gateway does. */
     char id[UUID_STR_LEN];
     void *object; /* create: the new object (owned), its key and hash included */
-    /* update and action: */
+    /* update, delete and action: */
     char organization_id[UUID_STR_LEN];
     char environment[RESOURCE_STORE_ENV_LEN];
-    char *changes; /* owned: JSON text, {column: new value} for the update statement */
+    char *changes; /* update, owned: JSON text, {column: new value} for the update statement */
     const struct resource_store_action *action; /* action: which (the command's type) */
 };
 
@@ -219,6 +271,13 @@ void resource_store_command_free(struct resource_store_command *c);
  *   action: the same with the action's columns, only where its guard holds,
  *           and the action's event; refused (invalid_state) when the guard
  *           does not hold, (not_found) when the tenant has no such object.
+ *   delete: locks the tenant's object (refused, not_found, when there is none),
+ *           refuses (resource_conflict) while a row of one of the store's
+ *           references names it, else deletes it and adds the deleted event
+ *           (data: the object as it was; time: now). The lock makes a reference
+ *           protected by a foreign key (a subscription's) wait for the delete's
+ *           decision; one without (a session's customer_id) is only seen once
+ *           committed.
  * C_ERR: PostgreSQL failed (sqlstate in db), nothing to keep. */
 int resource_store_command_apply(struct db *db, const struct resource_store_command *c,
                                  const char *event_id, struct outbox_batch *events,
@@ -233,6 +292,10 @@ enum resource_store_statement {
     RESOURCE_STORE_SQL_INSERT,
     RESOURCE_STORE_SQL_EXISTS,
     RESOURCE_STORE_SQL_UPDATE,
+    RESOURCE_STORE_SQL_LIST_KEYED,
+    RESOURCE_STORE_SQL_LOCK,
+    RESOURCE_STORE_SQL_REFERENCED,
+    RESOURCE_STORE_SQL_DELETE,
     RESOURCE_STORE_SQL_COUNT
 };
 

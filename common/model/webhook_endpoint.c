@@ -7,6 +7,7 @@
 #include "core/result.h"
 #include "core/rfc3339.h"
 #include "model/price.h"
+#include "model/customer.h"
 #include "model/product.h"
 #include "model/session.h"
 #include "model/subscription.h"
@@ -14,7 +15,8 @@
 const char *const webhook_endpoint_event_types[] = {
     SESSION_EVENT_CREATED,       SESSION_EVENT_COMPLETED,     SESSION_EVENT_EXPIRED,
     PRODUCT_EVENT_CREATED,       PRODUCT_EVENT_UPDATED,       PRICE_EVENT_CREATED,
-    PRICE_EVENT_UPDATED,         SUBSCRIPTION_EVENT_CREATED,  SUBSCRIPTION_EVENT_RENEWED,
+    PRICE_EVENT_UPDATED,         CUSTOMER_EVENT_CREATED,      CUSTOMER_EVENT_UPDATED,
+    CUSTOMER_EVENT_DELETED,      SUBSCRIPTION_EVENT_CREATED,  SUBSCRIPTION_EVENT_RENEWED,
     SUBSCRIPTION_EVENT_CANCELED, SUBSCRIPTION_EVENT_PAST_DUE, NULL,
 };
 

@@ -46,11 +46,17 @@ const CROSS_FIELD_RULES = {
   'subscription.renewed': { dataId: 'subscription_id', tenant: true, time: 'updated_at' },
   'subscription.canceled': { dataId: 'subscription_id', tenant: true, time: 'updated_at' },
   'subscription.past_due': { dataId: 'subscription_id', tenant: true, time: 'updated_at' },
+  'customer.create': { dataId: 'customer_id' },
+  'customer.update': { dataId: 'customer_id' },
+  'customer.delete': { dataId: 'customer_id' },
+  'customer.created': { dataId: 'customer_id', tenant: true, time: 'created_at' },
+  'customer.updated': { dataId: 'customer_id', tenant: true, time: 'updated_at' },
+  'customer.deleted': { dataId: 'customer_id', tenant: true },
 };
 
 // The event sequence each kind of object allows, its events keyed by the object's id: the
 // created event first (for objects whose create command was read), never again, and at
-// most one terminal event (a session: open → complete | expired; a product: any number
+// most one terminal event (a session: open → complete | expired; a customer: deleted; a product: any number
 // of updates).
 const LIFECYCLES = [
   {
@@ -78,6 +84,12 @@ const LIFECYCLES = [
     createCommand: null,
     types: new Set(['subscription.created', 'subscription.renewed', 'subscription.canceled', 'subscription.past_due']),
     terminal: new Set(['subscription.canceled']),
+  },
+  {
+    created: 'customer.created',
+    createCommand: 'customer.create',
+    types: new Set(['customer.created', 'customer.updated', 'customer.deleted']),
+    terminal: new Set(['customer.deleted']),
   },
 ];
 const CREATE_COMMANDS = new Set(LIFECYCLES.map((l) => l.createCommand).filter((c) => c !== null));

@@ -192,6 +192,13 @@ rejects('past_due event with the products\' source', record('subscription.past_d
 rejects('subject differs from data.subscription_id', record('subscription.created', (r, p) => (p.data.subscription_id = '018d0cab-c440-7b3a-9d2e-41f6c8a05e78')), /differs from data.subscription_id/);
 rejects('subscription renewed time is not updated_at', record('subscription.renewed', (r, p) => (p.time = p.data.created_at)), /differs from data.updated_at/);
 rejects('subscription cancel with a reason', record('subscription.cancel', (r, p) => (p.data.reason = 'too dear')), /\/data must NOT have additional properties: reason/);
+// The catalog's customers.
+rejects('customer with a lower-case country', record('customer.created', (r, p) => (p.data.billing_address.country = 'sn')), /\/data\/billing_address\/country must match pattern/);
+rejects('customer address without a city', record('customer.updated', (r, p) => delete p.data.billing_address.city), /\/data\/billing_address must have required property 'city'/);
+rejects('customer phone not E.164', record('customer.created', (r, p) => (p.data.phone = '771234567')), /\/data\/phone must match pattern/);
+rejects('customer event with the products\' source', record('customer.deleted', (r, p) => (p.source = '/caisse/products')), /\/source must be equal to constant/);
+rejects('subject differs from data.customer_id', record('customer.delete', (r, p) => (p.data.customer_id = '018d0cab-c440-7b3a-9d2e-41f6c8a05e78')), /differs from data.customer_id/);
+rejects('customer delete with changes', record('customer.delete', (r, p) => (p.data.changes = { name: 'x' })), /\/data must NOT have additional properties: changes/);
 
 // Across records.
 // Record `index` of the history must fail with `pattern`; the others must pass unless
@@ -250,6 +257,25 @@ rejectsHistory('two created events with different ids', [
   ]);
   expect('a price created then archived passes', n === 0, JSON.stringify(records.map((r) => r.errors)));
 }
+{
+  const { failed: n, records } = check([
+    record('customer.create'),
+    record('customer.created', () => {}, { offset: 1 }),
+    record('customer.updated', () => {}, { offset: 2 }),
+    record('customer.deleted', () => {}, { offset: 3 }),
+  ]);
+  expect('a customer created, updated then deleted passes', n === 0, JSON.stringify(records.map((r) => r.errors)));
+}
+{
+  // A completion's customer has no create command: its created event comes alone.
+  const { failed: n } = check([record('customer.created')]);
+  expect('a customer created by a completion passes', n === 0);
+}
+rejectsHistory('customer deleted twice', [
+  record('customer.created'),
+  record('customer.deleted', () => {}, { offset: 1 }),
+  record('customer.deleted', (r, p) => (p.id = '018d0ccb-f31c-7d53-8c4d-5e6f7a8b9ca1'), { offset: 2 }),
+], 2, /customer.deleted after customer.deleted/);
 rejectsHistory('product updated before created (of a product whose create command was read)', [
   record('product.create'),
   record('product.updated', () => {}, { offset: 1 }),

@@ -148,11 +148,18 @@ Test(create, session_is_readable_as_soon_as_201_is_returned)
 
 Test(create, accepts_customer_id_without_email)
 {
-    struct api_response r = test_create(
-        key_a(), "{\"amount\": 500, \"customer_id\": \"123e4567-e89b-12d3-a456-426614174000\"}");
+    /* A customer of the key's (issue 13: customer_id must name one), without an email. */
+    const char *h[] = {"Content-Type: application/json", NULL};
+    struct api_response c = test_api("POST", "/customers", key_a(), "{\"name\": \"No email\"}", h);
+    cr_assert_eq(c.status, 201, "%s", c.text);
+    char customer_id[64], body[160];
+    snprintf(customer_id, sizeof(customer_id), "%s",
+             json_string_value(json_object_get(c.json, "customer_id")));
+    test_api_free(&c);
+    snprintf(body, sizeof(body), "{\"amount\": 500, \"customer_id\": \"%s\"}", customer_id);
+    struct api_response r = test_create(key_a(), body);
     cr_assert_eq(r.status, 201, "%s", r.text);
-    cr_assert_str_eq(json_string_value(json_object_get(r.json, "customer_id")),
-                     "123e4567-e89b-12d3-a456-426614174000");
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "customer_id")), customer_id);
     cr_assert(json_is_null(json_object_get(r.json, "customer_email")));
     /* The organization's default currency. */
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "currency_code")), "XOF");

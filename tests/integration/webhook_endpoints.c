@@ -316,12 +316,12 @@ Test(webhook_endpoints, validation_messages)
     tenant_new(&t);
     const char *k = t.key;
     const char *p = "/webhook-endpoints";
-    const char *bad_type =
-        "Unsupported event type in enabled_events: %s (expected "
-        "checkout.session.created, checkout.session.completed,"
-        " checkout.session.expired, product.created, product.updated,"
-        " price.created, price.updated, subscription.created,"
-        " subscription.renewed, subscription.canceled, subscription.past_due or *)";
+    const char *bad_type = "Unsupported event type in enabled_events: %s (expected "
+                           "checkout.session.created, checkout.session.completed,"
+                           " checkout.session.expired, product.created, product.updated,"
+                           " price.created, price.updated, customer.created, customer.updated,"
+                           " customer.deleted, subscription.created, subscription.renewed,"
+                           " subscription.canceled, subscription.past_due or *)";
     char msg[600];
     expect_400(k, "POST", p, "{\"enabled_events\": [\"*\"]}", "url", "url is required");
     expect_400(k, "POST", p, "{\"url\": 5, \"enabled_events\": [\"*\"]}", "url",
@@ -631,8 +631,9 @@ Test(webhook_endpoints, events_list_filter_paginate_and_get, .timeout = 60)
     expect_400(t.key, "GET", "/events?type=*", NULL, "type",
                "type must be one of checkout.session.created, checkout.session.completed,"
                " checkout.session.expired, product.created, product.updated, price.created,"
-               " price.updated, subscription.created, subscription.renewed,"
-               " subscription.canceled, subscription.past_due");
+               " price.updated, customer.created, customer.updated, customer.deleted,"
+               " subscription.created, subscription.renewed, subscription.canceled,"
+               " subscription.past_due");
     expect_400(t.key, "GET", "/events?limit=101", NULL, "limit",
                "limit must be an integer from 1 to 100");
     expect_400(t.key, "GET", "/events?starting_after=x", NULL, "starting_after",

@@ -86,6 +86,22 @@ static size_t records_with_id(const json_t *records, const char *id)
     return n;
 }
 
+/* The customer.created event of the customer the completion of session sid
+ * made (a session completed without a customer gets one: issue 13); new
+ * reference. */
+static json_t *completion_customer_created(const char *api_key, const char *sid)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/checkout-sessions/%s", sid);
+    struct api_response r = test_api("GET", path, api_key, NULL, NULL);
+    cr_assert_eq(r.status, 200, "%s", r.text);
+    const char *customer_id = json_string_value(json_object_get(r.json, "customer_id"));
+    cr_assert_not_null(customer_id, "the completed session has a customer: %s", r.text);
+    json_t *created = wh_kafka_event(customer_id, "customer.created");
+    test_api_free(&r);
+    return created;
+}
+
 Test(webhooks, every_delivery_is_signed_and_verified_by_standardwebhooks, .timeout = 90)
 {
     struct wh_tenant t;
@@ -103,9 +119,11 @@ Test(webhooks, every_delivery_is_signed_and_verified_by_standardwebhooks, .timeo
     wh_session_complete(sid);
     json_t *created = wh_kafka_event(sid, "checkout.session.created");
     json_t *completed = wh_kafka_event(sid, "checkout.session.completed");
+    /* "*" takes the customer the completion made too. */
+    json_t *customer = completion_customer_created(t.key_test, sid);
 
-    json_t *records = wh_receiver_wait(e.path, 2, 30000);
-    cr_assert_eq(json_array_size(records), 2, "deliveries to %s: %zu", e.path,
+    json_t *records = wh_receiver_wait(e.path, 3, 30000);
+    cr_assert_eq(json_array_size(records), 3, "deliveries to %s: %zu", e.path,
                  json_array_size(records));
     size_t i;
     json_t *rec;
@@ -113,13 +131,15 @@ Test(webhooks, every_delivery_is_signed_and_verified_by_standardwebhooks, .timeo
     {
         const char *wid = wh_record_header(rec, "webhook-id");
         cr_assert(wid != NULL);
-        const json_t *ev = strcmp(wid, json_string_value(json_object_get(created, "id"))) == 0
-                               ? created
-                               : completed;
+        const json_t *ev =
+            strcmp(wid, json_string_value(json_object_get(created, "id"))) == 0    ? created
+            : strcmp(wid, json_string_value(json_object_get(customer, "id"))) == 0 ? customer
+                                                                                   : completed;
         assert_record_is_event(rec, ev);
     }
     cr_assert_eq(records_with_id(records, json_string_value(json_object_get(created, "id"))), 1);
     cr_assert_eq(records_with_id(records, json_string_value(json_object_get(completed, "id"))), 1);
+    cr_assert_eq(records_with_id(records, json_string_value(json_object_get(customer, "id"))), 1);
 
     /* The API's view: both delivered at the first attempt. */
     json_t *d = delivery_with_status(
@@ -131,6 +151,7 @@ Test(webhooks, every_delivery_is_signed_and_verified_by_standardwebhooks, .timeo
     json_decref(records);
     json_decref(created);
     json_decref(completed);
+    json_decref(customer);
     free(sid);
 }
 
@@ -331,11 +352,12 @@ Test(webhooks, only_subscribed_enabled_endpoints_of_the_tenant_and_environment_r
     json_t *ys_created = wh_kafka_event(ys, "checkout.session.created");
     json_t *ys_completed = wh_kafka_event(ys, "checkout.session.completed");
     json_t *xl_completed = wh_kafka_event(xl, "checkout.session.completed");
+    json_t *ys_customer = completion_customer_created(y.key_test, ys);
 
     /* What should arrive does, then time for anything that should not. */
     json_decref(wh_receiver_wait(completed_only.path, 1, 30000));
     json_decref(wh_receiver_wait(created_only.path, 1, 30000));
-    json_decref(wh_receiver_wait(other_org.path, 2, 30000));
+    json_decref(wh_receiver_wait(other_org.path, 3, 30000));
     test_sleep_ms(4000);
 
     json_t *got = wh_receiver_requests(completed_only.path);
@@ -353,9 +375,10 @@ Test(webhooks, only_subscribed_enabled_endpoints_of_the_tenant_and_environment_r
     json_decref(got);
 
     got = wh_receiver_requests(other_org.path);
-    cr_assert_eq(json_array_size(got), 2, "the other org's endpoint got %zu", json_array_size(got));
+    cr_assert_eq(json_array_size(got), 3, "the other org's endpoint got %zu", json_array_size(got));
     cr_assert_eq(records_with_id(got, json_string_value(json_object_get(ys_created, "id"))), 1);
     cr_assert_eq(records_with_id(got, json_string_value(json_object_get(ys_completed, "id"))), 1);
+    cr_assert_eq(records_with_id(got, json_string_value(json_object_get(ys_customer, "id"))), 1);
     json_decref(got);
 
     /* Nor is a delivery even recorded for them. */
@@ -374,6 +397,7 @@ Test(webhooks, only_subscribed_enabled_endpoints_of_the_tenant_and_environment_r
     json_decref(ys_created);
     json_decref(ys_completed);
     json_decref(xl_completed);
+    json_decref(ys_customer);
     free(xs);
     free(xl);
     free(ys);

@@ -13,6 +13,7 @@
 
 #include "../../../gateway/catalog.h"
 #include "../../../gateway/openapi.h"
+#include "../../../gateway/customers.h"
 #include "../../../gateway/products.h"
 #include "../../../gateway/routes.h"
 #include "../leak_check.h"
@@ -373,7 +374,7 @@ Test(routes, the_catalog_s_routes_name_their_resource_and_only_they_have_a_conte
         const struct route *r = &routes_table[i];
         bool generic = r->handler == catalog_create || r->handler == catalog_get ||
                        r->handler == catalog_list || r->handler == catalog_update ||
-                       r->handler == catalog_action;
+                       r->handler == catalog_action || r->handler == catalog_delete;
         cr_assert_eq(generic, r->ctx != NULL, "%s %s: a catalog handler needs its descriptor",
                      r->method, r->template);
         if (!generic)
@@ -392,6 +393,10 @@ Test(routes, the_catalog_s_routes_name_their_resource_and_only_they_have_a_conte
     routes_match(ROUTES_MERCHANT, "DELETE", "/products/" SOME_ID, &m);
     cr_assert_eq(m.outcome, ROUTES_METHOD_NOT_ALLOWED);
     cr_assert_str_eq(m.allow, "GET, PATCH", "products are archived, never deleted");
+    routes_match(ROUTES_MERCHANT, "DELETE", "/customers/" SOME_ID, &m);
+    cr_assert_eq(m.outcome, ROUTES_FOUND);
+    cr_assert_eq(m.route->handler, catalog_delete);
+    cr_assert_eq(m.route->ctx, &customers_catalog);
 }
 
 /* ---- the matcher ------------------------------------------------------------------ */

@@ -1200,7 +1200,8 @@ Test(validate, endpoint_create_messages)
     const char *unsupported = "Unsupported event type in enabled_events: %s (expected "
                               "checkout.session.created, checkout.session.completed,"
                               " checkout.session.expired, product.created, product.updated,"
-                              " price.created, price.updated, subscription.created,"
+                              " price.created, price.updated, customer.created,"
+                              " customer.updated, customer.deleted, subscription.created,"
                               " subscription.renewed, subscription.canceled,"
                               " subscription.past_due or *)";
     char msg[600];
@@ -1226,6 +1227,7 @@ Test(validate, endpoint_create_messages)
                           "enabled_events must contain only strings (checkout.session.created,"
                           " checkout.session.completed, checkout.session.expired,"
                           " product.created, product.updated, price.created, price.updated,"
+                          " customer.created, customer.updated, customer.deleted,"
                           " subscription.created, subscription.renewed, subscription.canceled,"
                           " subscription.past_due or *)");
     expect_endpoint_error("{\"url\": \"https://a.example\", \"enabled_events\":"

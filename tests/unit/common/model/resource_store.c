@@ -516,3 +516,121 @@ Test(resource_store, a_malformed_action_command_is_refused_with_the_reason)
                      " {\"widget_id\": 7, \"organization_id\": \"" ORG_ID "\"}}",
                      "field widget_id is missing or not a UUID");
 }
+/* ---- deletes and the indexed filter (customers) -------------------------------------- */
+
+static const struct resource_filter gadget_filters[] = {
+    {"active", 0}, {"email", RESOURCE_FILTER_CASELESS | RESOURCE_FILTER_INDEXED}};
+static const struct resource_reference gadget_references[] = {
+    {"orders", "widget_id", "an order"},
+    {"loans", "widget_id", "a loan"},
+};
+
+/* A widget that may be deleted while nothing refers to it, listed by email. */
+static const struct resource_store gadget_store = {
+    .resource = &widget_resource,
+    .table = "gadgets",
+    .noun = "Gadget",
+    .plural = "gadgets",
+    .path = "/gadgets",
+    .command_create = "gadget.create",
+    .command_update = "gadget.update",
+    .event_created = "gadget.created",
+    .event_updated = "gadget.updated",
+    .filters = gadget_filters,
+    .nfilters = sizeof(gadget_filters) / sizeof(gadget_filters[0]),
+    .command_delete = "gadget.delete",
+    .event_deleted = "gadget.deleted",
+    .references = gadget_references,
+    .nreferences = sizeof(gadget_references) / sizeof(gadget_references[0]),
+};
+
+Test(resource_store, a_deletable_declaration_needs_its_delete_names)
+{
+    struct error err = ERROR_INIT;
+    cr_assert_eq(resource_store_check(&gadget_store, &err), C_OK, "%s", err.message);
+    struct resource_store s = gadget_store;
+    s.event_deleted = NULL;
+    cr_assert_eq(resource_store_check(&s, &err), C_ERR);
+    cr_assert_str_eq(err.message, "gadgets: a delete needs both its command and its event");
+    s.command_delete = NULL;
+    cr_assert_eq(resource_store_check(&s, &err), C_ERR);
+    cr_assert_str_eq(err.message, "gadgets: references hold only what may be deleted");
+    static const struct resource_filter two[] = {{"email", RESOURCE_FILTER_INDEXED},
+                                                 {"environment", RESOURCE_FILTER_INDEXED}};
+    s = gadget_store;
+    s.filters = two;
+    s.nfilters = 2;
+    cr_assert_eq(resource_store_check(&s, &err), C_ERR);
+    cr_assert_str_eq(err.message, "gadgets: more than one indexed filter");
+    static const struct resource_filter size[] = {{"size", RESOURCE_FILTER_INDEXED}};
+    s.filters = size;
+    s.nfilters = 1;
+    cr_assert_eq(resource_store_check(&s, &err), C_ERR);
+    cr_assert_str_eq(err.message, "gadgets: filter size is indexed but not text");
+}
+
+Test(resource_store, the_indexed_filter_compares_its_index_s_key)
+{
+    /* The other filters stay switched off by NULL; the tenant and the value
+     * are compared as one key, which only the filter's index has. */
+    cr_assert_str_eq(
+        resource_store_sql(&gadget_store, RESOURCE_STORE_SQL_LIST_KEYED),
+        "WITH cursor AS (SELECT created_at, id FROM (SELECT * FROM gadgets WHERE id = $3::uuid"
+        " OFFSET 0) s WHERE organization_id = $1 AND environment = $2) SELECT " WIDGET_SELECT
+        " FROM gadgets WHERE (organization_id::text || environment || lower(email)) ="
+        " ($1::uuid::text || $2::text || lower($6::text))"
+        " AND ($3::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM cursor))"
+        " AND ($5::boolean IS NULL OR active = $5::boolean)"
+        " ORDER BY created_at DESC, id DESC LIMIT $4");
+    /* Without it, the list is the usual one. */
+    cr_assert(strstr(resource_store_sql(&gadget_store, RESOURCE_STORE_SQL_LIST),
+                     " AND ($6::text IS NULL OR lower(email) = lower($6::text))") != NULL);
+}
+
+Test(resource_store, a_delete_locks_the_object_then_looks_for_what_refers_to_it)
+{
+    cr_assert_str_eq(resource_store_sql(&gadget_store, RESOURCE_STORE_SQL_LOCK),
+                     "SELECT " WIDGET_SELECT " FROM gadgets WHERE id = (SELECT s.id FROM"
+                     " (SELECT * FROM gadgets WHERE id = $3 OFFSET 0) s"
+                     " WHERE s.organization_id = $1 AND s.environment = $2) FOR UPDATE");
+    /* Each reference read by its column's index alone. */
+    cr_assert_str_eq(resource_store_sql(&gadget_store, RESOURCE_STORE_SQL_REFERENCED),
+                     "SELECT EXISTS (SELECT 1 FROM (SELECT organization_id, environment FROM orders"
+                     " WHERE widget_id = $1 OFFSET 0) r"
+                     " WHERE r.organization_id = $2 AND r.environment = $3),"
+                     " EXISTS (SELECT 1 FROM (SELECT organization_id, environment FROM loans"
+                     " WHERE widget_id = $1 OFFSET 0) r"
+                     " WHERE r.organization_id = $2 AND r.environment = $3)");
+    cr_assert_str_eq(resource_store_sql(&gadget_store, RESOURCE_STORE_SQL_DELETE),
+                     "DELETE FROM gadgets WHERE id = $1 RETURNING " WIDGET_SELECT);
+}
+
+Test(resource_store, a_delete_command_names_the_object_and_its_tenant)
+{
+    json_t *cmd =
+        parsed(resource_store_command_delete(&gadget_store, WIDGET_ID, ORG_ID, "test", COMMAND_ID));
+    cr_assert_str_eq(json_string_value(json_object_get(cmd, "type")), "gadget.delete");
+    cr_assert_str_eq(json_string_value(json_object_get(cmd, "subject")), WIDGET_ID);
+    char *data = json_dumps(json_object_get(cmd, "data"), JSON_COMPACT | JSON_SORT_KEYS);
+    cr_assert_str_eq(data, "{\"environment\":\"test\",\"organization_id\":\"" ORG_ID
+                           "\",\"widget_id\":\"" WIDGET_ID "\"}");
+    free(data);
+    cr_assert_str_eq(resource_store_command_type(&gadget_store, RESOURCE_STORE_DELETE),
+                     "gadget.delete");
+    struct resource_store_command c;
+    struct error err = ERROR_INIT;
+    cr_assert_eq(resource_store_command_decode(&gadget_store, RESOURCE_STORE_DELETE, cmd, &c, &err),
+                 C_OK, "%s", err.message);
+    cr_assert_eq(c.op, RESOURCE_STORE_DELETE);
+    cr_assert_str_eq(c.id, WIDGET_ID);
+    cr_assert_str_eq(c.organization_id, ORG_ID);
+    cr_assert_str_eq(c.environment, "test");
+    cr_assert_null(c.object);
+    cr_assert_null(c.changes);
+    resource_store_command_free(&c);
+    /* A store that never deletes refuses the command as malformed. */
+    cr_assert_eq(resource_store_command_decode(&widget_store, RESOURCE_STORE_DELETE, cmd, &c, &err),
+                 C_ERR);
+    cr_assert_str_eq(err.message, "widgets are never deleted");
+    json_decref(cmd);
+}
