@@ -1145,6 +1145,220 @@ Test(subscriptions, completing_a_renewal_session_advances_the_period, .timeout =
     free(orphan);
 }
 
+/* ---- the reference's use cases, with ids created through the API -------------------- */
+
+/* POST path with body (201); the new object's member into id. */
+static void api_create(const char *key, const char *path, const char *body, const char *member,
+                       char id[UUID_STR_LEN])
+{
+    struct api_response r = call("POST", path, key, body);
+    cr_assert_eq(r.status, 201, "%s %s: %ld %s", path, body, r.status, r.text);
+    snprintf(id, UUID_STR_LEN, "%s", str(r.json, member));
+    test_api_free(&r);
+}
+
+/* A product and its monthly price (15 000 F CFA) through the API. */
+static void plan_new(const char *key, char product[UUID_STR_LEN], char price[UUID_STR_LEN])
+{
+    api_create(key, "/products", "{\"name\": \"Premium plan\"}", "product_id", product);
+    char body[300];
+    snprintf(body, sizeof(body),
+             "{\"product_id\": \"%s\", \"unit_amount\": 15000, \"currency_code\": \"XOF\","
+             " \"recurring\": {\"interval\": \"month\"}}",
+             product);
+    api_create(key, "/prices", body, "price_id", price);
+}
+
+Test(subscriptions, reference_subscription_signup, .timeout = 90)
+{
+    struct tenant t;
+    tenant_new(&t);
+    char product[UUID_STR_LEN], price[UUID_STR_LEN];
+    plan_new(t.key, product, price);
+    /* As the reference writes it: a plan's product and price, the customer's email. */
+    char body[600];
+    snprintf(body, sizeof(body),
+             "{\"product_id\": \"%s\", \"price_id\": \"%s\","
+             " \"customer_email\": \"signup@example.com\","
+             " \"success_url\": \"https://myapp.com/welcome\","
+             " \"cancel_url\": \"https://myapp.com/pricing\", \"allow_coupon_code\": true}",
+             product, price);
+    struct api_response r = test_create(t.key, body);
+    cr_assert_eq(r.status, 201, "%s", r.text);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "amount")), 15000);
+    char *session = strdup(str(r.json, "checkout_session_id"));
+    test_api_free(&r);
+    wh_session_complete(session);
+
+    /* The completion gave the session a customer, and that customer the subscription. */
+    char path[160];
+    snprintf(path, sizeof(path), "/checkout-sessions/%s", session);
+    struct api_response g = call("GET", path, t.key, NULL);
+    const char *customer = str(g.json, "customer_id");
+    cr_assert(customer != NULL && uuid_is_valid(customer), "%s", g.text);
+    json_t *list = subscriptions_of(t.key, customer);
+    cr_assert_eq(json_array_size(list), 1, "%s", json_dumps(list, 0));
+    json_t *s = json_array_get(list, 0);
+    cr_assert_str_eq(str(s, "status"), "active");
+    cr_assert_str_eq(str(s, "price_id"), price);
+    cr_assert_str_eq(str(s, "product_id"), product);
+    cr_assert_str_eq(str(s, "latest_checkout_session_id"), session);
+    cr_assert_str_eq(str(s, "current_period_start"), str(g.json, "updated_at"));
+    char *end = sql_time_plus(str(s, "current_period_start"), "1 month");
+    cr_assert_str_eq(str(s, "current_period_end"), end);
+    free(end);
+    json_t *ev = kafka_event(str(s, "subscription_id"), "subscription.created", 1);
+    cr_assert(json_equal(json_object_get(ev, "data"), s));
+    json_decref(ev);
+    test_api_free(&g);
+    json_decref(list);
+    free(session);
+}
+
+Test(subscriptions, reference_subscription_renewal, .timeout = 90)
+{
+    struct tenant t;
+    tenant_new(&t);
+    char product[UUID_STR_LEN], price[UUID_STR_LEN], customer[UUID_STR_LEN];
+    plan_new(t.key, product, price);
+    api_create(t.key, "/customers", "{\"email\": \"renewal@example.com\", \"name\": \"Awa\"}",
+               "customer_id", customer);
+    /* Signed up: a session of the price for the customer, completed. */
+    char body[600];
+    snprintf(body, sizeof(body), "{\"price_id\": \"%s\", \"customer_id\": \"%s\"}", price,
+             customer);
+    struct api_response r = test_create(t.key, body);
+    cr_assert_eq(r.status, 201, "%s", r.text);
+    char *first = strdup(str(r.json, "checkout_session_id"));
+    test_api_free(&r);
+    wh_session_complete(first);
+    json_t *list = subscriptions_of(t.key, customer);
+    cr_assert_eq(json_array_size(list), 1);
+    json_t *before = json_incref(json_array_get(list, 0));
+    json_decref(list);
+    const char *id = str(before, "subscription_id");
+
+    /* As the reference writes it: the subscription, its customer, where to go. */
+    snprintf(body, sizeof(body),
+             "{\"subscription_id\": \"%s\", \"customer_id\": \"%s\","
+             " \"success_url\": \"https://myapp.com/subscription-renewed\"}",
+             id, customer);
+    r = test_create(t.key, body);
+    cr_assert_eq(r.status, 201, "%s", r.text);
+    cr_assert_eq(json_integer_value(json_object_get(r.json, "amount")), 15000);
+    cr_assert_str_eq(str(r.json, "currency_code"), "XOF");
+    cr_assert_str_eq(str(r.json, "title"), "Premium plan");
+    cr_assert_str_eq(str(r.json, "subscription_id"), id);
+    cr_assert_str_eq(str(r.json, "price_id"), price);
+    cr_assert_str_eq(str(r.json, "product_id"), product);
+    cr_assert_str_eq(str(r.json, "customer_id"), customer);
+    cr_assert_str_eq(str(r.json, "customer_email"), "renewal@example.com");
+    char *renewal = strdup(str(r.json, "checkout_session_id"));
+    test_api_free(&r);
+    /* Without customer_id too: the subscription's. */
+    snprintf(body, sizeof(body), "{\"subscription_id\": \"%s\"}", id);
+    r = test_create(t.key, body);
+    cr_assert_eq(r.status, 201, "%s", r.text);
+    cr_assert_str_eq(str(r.json, "customer_id"), customer);
+    test_api_free(&r);
+
+    wh_session_complete(renewal);
+    json_t *after = get_subscription(t.key, id);
+    cr_assert_str_eq(str(after, "status"), "active");
+    cr_assert_str_eq(str(after, "current_period_start"), str(before, "current_period_end"));
+    char *end = sql_time_plus(str(before, "current_period_end"), "1 month");
+    cr_assert_str_eq(str(after, "current_period_end"), end);
+    free(end);
+    cr_assert_str_eq(str(after, "latest_checkout_session_id"), renewal);
+    json_t *ev = kafka_event(id, "subscription.renewed", 2);
+    cr_assert(json_equal(json_object_get(ev, "data"), after));
+    json_decref(ev);
+    json_decref(before);
+    json_decref(after);
+    free(first);
+    free(renewal);
+}
+
+Test(subscriptions, a_renewal_session_must_agree_with_its_subscription)
+{
+    struct tenant t, other;
+    tenant_new(&t);
+    tenant_new(&other);
+    struct fixture f;
+    fixture_new(&f, t.org, "test");
+    char id[UUID_STR_LEN], canceled[UUID_STR_LEN], due[UUID_STR_LEN], stranger[UUID_STR_LEN];
+    char unknown[UUID_STR_LEN];
+    subscription_active(&f, id);
+    subscription_insert(&f, NULL, "canceled", -86400, 29 * 86400, 86400, canceled);
+    subscription_insert(&f, NULL, "past_due", -31 * 86400, -86400, 31 * 86400, due);
+    fixture_customer(&f, stranger);
+    cr_assert_eq(uuid_v7_string(unknown), 0);
+    struct fixture g;
+    fixture_new(&g, other.org, "test");
+    char theirs[UUID_STR_LEN];
+    subscription_active(&g, theirs);
+    char body[600], msg[400];
+
+#define RENEWAL_400(param, message, fmt, ...)                                                      \
+    do {                                                                                           \
+        snprintf(body, sizeof(body), fmt, __VA_ARGS__);                                            \
+        struct api_response rr = test_create(t.key, body);                                         \
+        test_assert_error(&rr, 400, "validation_error", param, message);                           \
+        test_api_free(&rr);                                                                        \
+    } while (0)
+
+    snprintf(msg, sizeof(msg), "subscription_id %s not found", unknown);
+    RENEWAL_400("subscription_id", msg, "{\"subscription_id\": \"%s\"}", unknown);
+    /* Another tenant's, or the other environment's, is not found either. */
+    snprintf(msg, sizeof(msg), "subscription_id %s not found", theirs);
+    RENEWAL_400("subscription_id", msg, "{\"subscription_id\": \"%s\"}", theirs);
+    snprintf(msg, sizeof(msg), "subscription_id %s not found", id);
+    snprintf(body, sizeof(body), "{\"subscription_id\": \"%s\"}", id);
+    struct api_response live = test_create(t.live, body);
+    test_assert_error(&live, 400, "validation_error", "subscription_id", msg);
+    test_api_free(&live);
+    snprintf(msg, sizeof(msg),
+             "subscription_id %s is canceled: a canceled subscription cannot be renewed", canceled);
+    RENEWAL_400("subscription_id", msg, "{\"subscription_id\": \"%s\"}", canceled);
+    snprintf(msg, sizeof(msg), "customer_id %s is not the customer of subscription %s (%s)",
+             stranger, id, f.customer);
+    RENEWAL_400("customer_id", msg, "{\"subscription_id\": \"%s\", \"customer_id\": \"%s\"}", id,
+                stranger);
+    snprintf(msg, sizeof(msg), "price_id %s is not the price of subscription %s (%s)", unknown, id,
+             f.price);
+    RENEWAL_400("price_id", msg, "{\"subscription_id\": \"%s\", \"price_id\": \"%s\"}", id,
+                unknown);
+    snprintf(msg, sizeof(msg), "product_id %s is not the product of subscription %s (%s)", unknown,
+             id, f.product);
+    RENEWAL_400("product_id", msg, "{\"subscription_id\": \"%s\", \"product_id\": \"%s\"}", id,
+                unknown);
+    snprintf(msg, sizeof(msg),
+             "amount 100 does not match the price %s of subscription %s: unit_amount 15000 x "
+             "quantity 1 = 15000 (omit amount to use the price's)",
+             f.price, id);
+    RENEWAL_400("amount", msg, "{\"subscription_id\": \"%s\", \"amount\": 100}", id);
+    snprintf(msg, sizeof(msg),
+             "currency_code USD does not match the price %s of subscription %s (XOF)", f.price, id);
+    RENEWAL_400("currency_code", msg, "{\"subscription_id\": \"%s\", \"currency_code\": \"USD\"}",
+                id);
+#undef RENEWAL_400
+
+    /* A past_due one is renewed; quantity multiplies; an archived price still renews. */
+    char sql[256];
+    snprintf(sql, sizeof(sql), "UPDATE prices SET active = false WHERE id = '%s' RETURNING id",
+             f.price);
+    free(test_sql_value(sql, NULL));
+    snprintf(body, sizeof(body),
+             "{\"subscription_id\": \"%s\", \"quantity\": 2, \"title\": \"Two seats\"}", due);
+    struct api_response ok = test_create(t.key, body);
+    cr_assert_eq(ok.status, 201, "%s", ok.text);
+    cr_assert_eq(json_integer_value(json_object_get(ok.json, "amount")), 30000);
+    cr_assert_str_eq(str(ok.json, "title"), "Two seats");
+    cr_assert_str_eq(str(ok.json, "customer_id"), f.customer);
+    cr_assert_str_eq(str(ok.json, "customer_email"), "subscriber@example.com");
+    test_api_free(&ok);
+}
+
 /* ---- suite faults (runs alone, last): the wait that runs out --------------------- */
 
 static void restore_the_session_worker(void)

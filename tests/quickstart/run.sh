@@ -24,11 +24,6 @@ grep -q '^<!-- quickstart: catalog -->' README.md && [ -n "$catalog" ] ||
   { echo "quickstart: no block after <!-- quickstart: catalog --> in README.md" >&2; exit 1; }
 script="$script
 $catalog"
-# Then each resource's block (<!-- quickstart: catalog <resource> -->), in the README's order.
-for resource in $(grep -o '^<!-- quickstart: catalog [a-z]* -->' README.md | awk '{print $4}'); do
-  script="$script
-$(block "<!-- quickstart: catalog $resource -->")"
-done
 
 cleanup() { make --no-print-directory down >/dev/null 2>&1 || true; }
 trap cleanup EXIT
@@ -50,4 +45,6 @@ grep -q '"amount":30000,"currency_code":"XOF","title":"Gold plan"' build/quickst
 grep -q '"customer_email":"awa.diop@example.com"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no session with the customer's email in the output" >&2; exit 1; }
 grep -q '"code":"resource_conflict"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: the used customer was not refused" >&2; exit 1; }
 grep -q '"deleted":true' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no customer deleted in the output" >&2; exit 1; }
+grep -q '"type":"subscription.canceled"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no subscription.canceled event in the output" >&2; exit 1; }
+grep -q '"status":"complete","amount":15000,"subscription_id":"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no completed renewal session in the output" >&2; exit 1; }
 echo "quickstart: 2 passed, 0 failed"
