@@ -5,7 +5,8 @@ OpenAPI document states in words because JSON Schema cannot express them (or
 only by repeating a pattern on every string): no string or key holds U+0000, a
 cursor must name one of the tenant's own objects, expires_at must fall between
 30 minutes and 24 hours from now, a webhook URL's host must resolve to an
-allowed address, and a bracketed IPv6 host must be a valid address; and the
+allowed address, a bracketed IPv6 host must be a valid address, a price's
+custom_unit_amount.maximum must be at least its minimum; and the
 catalog's references: an id in a body must name an object of the tenant, in a
 state and with amounts that fit (an active product, a price of that product,
 an amount that is the price's). Those refusals, and only those (matched by
@@ -25,6 +26,7 @@ DOCUMENTED_REFUSALS = (
     "url host does not resolve",
     "url host did not resolve within ",
     "url resolves to a forbidden address",
+    "custom_unit_amount.maximum must be at least custom_unit_amount.minimum",
 )
 
 
