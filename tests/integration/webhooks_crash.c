@@ -143,7 +143,9 @@ static void deliveries_survive_a_stop(bool graceful)
     test_sleep_ms(500);
     test_service_start(WORKER, NULL);
 
-    long events = sessions + completions;
+    /* With the customer.created of each customer the completions made (issue 13). */
+    long customers = sql_count("SELECT count(*) FROM customers WHERE organization_id = $1", t.org);
+    long events = sessions + completions + customers;
     long expected = events * CRASH_ENDPOINTS;
     cr_assert_eq(wait_sql_count("SELECT count(*) FROM outbox WHERE organization_id = $1", t.org,
                                 events, 30000),

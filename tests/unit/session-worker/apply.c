@@ -121,6 +121,7 @@ struct fake {
     /* what to refuse or fail */
     const char *refuse_insert_of;     /* an insert holding this id: 23514 */
     const char *refuse_transition_of; /* a transition of this id: 22P02 */
+    bool event_before_refusal;        /* ...after adding an event (a completion's customer) */
     bool fail_commit;                 /* COMMIT: 08006 (connection lost) */
     char sqlstate[6];
     char error[128];
@@ -232,8 +233,13 @@ static int fake_transition(void *ctx, const struct transition_command *t,
     fake_log(f, "%s %s", complete ? "complete" : "expire", t->session_id);
     cr_assert_str_eq(public_base_url, BASE_URL);
     f->sqlstate[0] = '\0';
-    if (f->refuse_transition_of != NULL && strcmp(t->session_id, f->refuse_transition_of) == 0)
+    if (f->refuse_transition_of != NULL && strcmp(t->session_id, f->refuse_transition_of) == 0) {
+        struct outbox_event customer = {t->event_id, t->session_id,      ORG_ID,
+                                        "test",      "customer.created", "{}"};
+        if (f->event_before_refusal)
+            cr_assert_eq(outbox_batch_add(events, &customer), C_OK);
         return fake_fail(f, "22P02", "invalid input syntax");
+    }
     struct fake_row *r = fake_find(f, t->session_id);
     *applied = r != NULL && r->open;
     if (!*applied)
@@ -686,6 +692,27 @@ Test(apply, a_transition_refused_as_invalid_data_is_skipped_and_the_rest_applied
     cr_assert_eq(st.expired, 1);
     cr_assert_eq(st.rejected, 1);
     cr_assert(fake_find(&f, S2)->open, "the refused completion changed nothing");
+    apply_batch_free(&b);
+}
+
+Test(apply, a_refused_transition_takes_back_the_events_it_added)
+{
+    struct apply_batch b;
+    cr_assert_eq(apply_batch_init(&b, 2, BASE_URL), C_OK);
+    add(&b, complete_command(S2), 1);
+    add(&b, complete_command(S1), 2);
+    struct fake f = {0};
+    fake_put(&f, S1, true);
+    fake_put(&f, S2, true);
+    f.refuse_transition_of = S2;
+    f.event_before_refusal = true;
+    struct apply_stats st = commit_ok(&f, &b);
+    /* The refused completion's customer event is not written; the other's is. */
+    ASSERT_JOURNAL(&f, "BEGIN", "complete " S2, "ROLLBACK", "BEGIN", "SAVEPOINT", "complete " S2,
+                   "ROLLBACK TO", "SAVEPOINT", "complete " S1, "COPY completed:" S1,
+                   "NOTIFY " S2 "," S1 " +wake", "COMMIT");
+    cr_assert_eq(st.completed, 1);
+    cr_assert_eq(st.rejected, 1);
     apply_batch_free(&b);
 }
 
