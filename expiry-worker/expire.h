@@ -1,10 +1,11 @@
 /* The expiry loop: sweeps that each claim a batch of due open sessions, expire
  * them and write their checkout.session.expired outbox rows in one short
- * transaction (session_store_expire_due). A full batch means more may be due,
- * so the next sweep starts at once: a backlog drains as a run of short
- * transactions instead of one long one. Replicas need no coordination: the
- * claim skips rows another replica holds, and the status guard makes a repeat
- * a no-op. */
+ * transaction (session_store_expire_due), then likewise a batch of active
+ * subscriptions whose period ended, made past_due with their
+ * subscription.past_due events (subscription_store_mark_past_due). A full batch means more may be
+ * due, so the next sweep starts at once: a backlog drains as a run of short transactions instead of
+ * one long one. Replicas need no coordination: the claim skips rows another replica holds, and the
+ * status guard makes a repeat a no-op. */
 #ifndef CAISSE_EXPIRY_EXPIRE_H
 #define CAISSE_EXPIRY_EXPIRE_H
 
@@ -28,6 +29,11 @@ struct expire_options {
  * with their events, wake the outbox relay if any, COMMIT. On C_ERR the
  * transaction was rolled back (nothing expired); retrying is always safe. */
 int expire_sweep(struct db *db, long batch, const char *public_base_url, long *expired);
+/* The same for subscriptions: up to batch active subscriptions whose period
+ * ended without a renewal become past_due, each with its
+ * subscription.past_due event (subscription_store_mark_past_due), counted in
+ * caisse_subscriptions_past_due_total. */
+int expire_sweep_subscriptions(struct db *db, long batch, long *moved);
 
 /* Sweeps until a stop is requested, retrying PostgreSQL failures with
  * backoff; returns only between transactions. housekeeping: this loop also

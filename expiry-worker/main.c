@@ -1,8 +1,9 @@
 /* caisse-expiry-worker: expires open checkout sessions whose expires_at has
  * passed, in batches (see expire.h), writing their checkout.session.expired
- * events to the outbox in the same transactions. It needs no Kafka: the
- * session worker's outbox relay publishes the events. Any number of replicas
- * may run. */
+ * events to the outbox in the same transactions; likewise makes active
+ * subscriptions whose period ended without a renewal past_due
+ * (subscription.past_due). It needs no Kafka: the session worker's outbox
+ * relay publishes the events. Any number of replicas may run. */
 #include "core/config.h"
 #include "core/metrics.h"
 #include "core/result.h"
@@ -25,7 +26,8 @@ static const struct config_entry expiry_worker_config[] = {
     {"CAISSE_EXPIRY_INTERVAL_MS", CONFIG_INT, "2000",
      "Pause between sweeps when the last one did not fill a batch", &cfg_interval_ms, 10, 3600000},
     {"CAISSE_EXPIRY_BATCH", CONFIG_INT, "1000",
-     "Most sessions expired per transaction; a full batch is followed at once by another",
+     "Most sessions expired (and, in a transaction of its own, most subscriptions made past_due)"
+     " per transaction; a full batch is followed at once by another",
      &cfg_batch, 1, 20000},
     {"CAISSE_EXPIRY_CONCURRENCY", CONFIG_INT, "2",
      "Sweeps in flight at once, each on its own PostgreSQL connection: while one builds its"
@@ -79,8 +81,9 @@ static int expiry_worker_run(const struct service_settings *s, struct db *db)
 
 static const struct service_spec expiry_worker_spec = {
     .name = "expiry-worker",
-    .summary = "Expires open checkout sessions whose expires_at has passed, in batches, writing "
-               "their checkout.session.expired events to the outbox.",
+    .summary = "Expires open checkout sessions whose expires_at has passed, and makes active "
+               "subscriptions whose period ended without a renewal past_due, in batches, writing "
+               "their checkout.session.expired and subscription.past_due events to the outbox.",
     .uses = SERVICE_USES_PUBLIC_BASE_URL | SERVICE_OPS_LISTENER,
     .config = expiry_worker_config,
     .config_count = CONFIG_TABLE_SIZE(expiry_worker_config),

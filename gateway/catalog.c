@@ -148,13 +148,30 @@ unsigned catalog_outcome_status(const char *code)
     return 409; /* resource_conflict, invalid_state */
 }
 
+/* The parameter a refusal names: the object's id when it is about the object
+ * the path names (it is not there, or its state forbids the change). */
+static const char *catalog_outcome_param(const char *code)
+{
+    return strcmp(code, COMMAND_OUTCOME_NOT_FOUND) == 0 ||
+                   strcmp(code, COMMAND_OUTCOME_INVALID_STATE) == 0
+               ? "id"
+               : NULL;
+}
+
 /* The answer to a refused command: its outcome's error. */
 static unsigned catalog_refused(struct pipeline_op *op, const struct command_outcome *o)
 {
-    pipeline_op_set_error(op, o->code,
-                          strcmp(o->code, COMMAND_OUTCOME_NOT_FOUND) == 0 ? "id" : NULL, "%s",
-                          o->message);
+    pipeline_op_set_error(op, o->code, catalog_outcome_param(o->code), "%s", o->message);
     return catalog_outcome_status(o->code);
+}
+
+/* An Idempotency-Key reused for another object (an action's: its command id
+ * comes from the key, its object from the path). */
+static unsigned catalog_key_conflict(struct pipeline_op *op)
+{
+    pipeline_op_set_error(op, "idempotency_conflict", "Idempotency-Key",
+                          "Idempotency-Key was reused with a different request payload");
+    return 409;
 }
 
 enum catalog_check catalog_check_reference(struct db *db, const struct tenant_identity *who,
@@ -591,6 +608,10 @@ static unsigned catalog_update_decide(struct pipeline_op *op, struct db *db,
             catalog_body_from_row(op, db, ctx);
         return deadline ? 202 : 0;
     }
+    /* A keyed action's command id is the key's: the outcome of that key's
+     * first use, maybe on another object. */
+    if (strcmp(o.object_id, op->object_id) != 0)
+        return catalog_key_conflict(op);
     if (o.refused)
         return catalog_refused(op, &o);
     if (!catalog_body_from_row(op, db, ctx))
@@ -682,6 +703,138 @@ enum MHD_Result catalog_update(struct http_request *req, struct db *db)
     op->ctx = ctx;
     op->ctx_free = catalog_ctx_free;
     op->location_path = NULL; /* an update names no new resource */
+    rc = pipeline_submit(req, op, command);
+    json_decref(command);
+    return rc;
+}
+
+/* ---- actions ---------------------------------------------------------------------------- */
+
+/* The action the route names: its template's last segment
+ * ("/subscriptions/{id}/cancel"). */
+static const struct resource_store_action *catalog_action_of(const struct http_request *req)
+{
+    const char *slash = strrchr(req->route.route->template, '/');
+    const struct resource_store_action *a =
+        resource_store_action_find(catalog_of(req)->store, slash + 1, true);
+    assert(a != NULL); /* routes.c names only declared actions (tests/unit/gateway/routes.c) */
+    return a;
+}
+
+/* No body, or an empty object: an action takes no parameter. true when the
+ * request goes on, false when answered. */
+static bool catalog_action_body(struct http_request *req, enum MHD_Result *rc)
+{
+    if (req->body_len == 0 && !req->body_too_large)
+        return true;
+    json_t *body;
+    *rc = http_read_json_object(req, &body);
+    if (body == NULL)
+        return false;
+    struct error err = ERROR_INIT;
+    int known = validate_known_fields(body, NULL, 0, &err);
+    json_decref(body);
+    if (known != C_OK) {
+        *rc = http_respond_error(req, 400, "validation_error", err.param, "%s", err.message);
+        return false;
+    }
+    return true;
+}
+
+/* A keyed action whose key was used already (its outcome is recorded): the
+ * same answer again, or 409 when the key was used for another object. true
+ * when answered. */
+static bool catalog_action_replay(struct http_request *req, struct db *db,
+                                  const struct resource_store *store, const char *id,
+                                  const char *command_id, enum MHD_Result *rc)
+{
+    struct command_outcome o;
+    bool found = false;
+    if (command_outcome_get(db, command_id, &o, &found) != C_OK) {
+        *rc = http_respond_unavailable(req);
+        return true;
+    }
+    if (!found)
+        return false;
+    if (strcmp(o.object_id, id) != 0) {
+        *rc = http_respond_error(req, 409, "idempotency_conflict", "Idempotency-Key",
+                                 "Idempotency-Key was reused with a different request payload");
+        return true;
+    }
+    if (o.refused) {
+        *rc = http_respond_error(req, catalog_outcome_status(o.code), o.code,
+                                 catalog_outcome_param(o.code), "%s", o.message);
+        return true;
+    }
+    void *obj;
+    if (catalog_read(db, store, req->identity.organization_id, req->identity.environment, id,
+                     &obj) != C_OK ||
+        obj == NULL) {
+        *rc = http_respond_unavailable(req);
+        return true;
+    }
+    const char *headers[] = {"Idempotent-Replayed", "true", NULL};
+    *rc = http_respond_json(req, 200, resource_to_json(store->resource, obj), headers);
+    catalog_object_free(store, obj);
+    return true;
+}
+
+enum MHD_Result catalog_action(struct http_request *req, struct db *db)
+{
+    const struct resource_store *store = catalog_of(req)->store;
+    const struct resource_store_action *action = catalog_action_of(req);
+    char id[UUID_STR_LEN];
+    enum MHD_Result rc;
+    if (!catalog_parse_id(req, store, id, &rc) || !catalog_action_body(req, &rc))
+        return rc;
+    const char *key = http_header(req, "Idempotency-Key");
+    struct error kerr = ERROR_INIT;
+    if (key != NULL && validate_idempotency_key(key, &kerr) != C_OK)
+        return http_respond_error(req, 400, "validation_error", kerr.param, "%s", kerr.message);
+    struct catalog_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (ctx == NULL)
+        return http_respond_unavailable(req);
+    ctx->store = store;
+    memcpy(ctx->organization_id, req->identity.organization_id, UUID_STR_LEN);
+    memcpy(ctx->environment, req->identity.environment, sizeof(ctx->environment));
+    /* With a key, the command's id is the key's: every retry sends the same
+     * command, which the worker applies once, and its outcome answers them
+     * all. */
+    if (key != NULL)
+        idempotency_object_id(action->command, ctx->organization_id, ctx->environment, key,
+                              ctx->command_id);
+    else if (uuid_v7_string(ctx->command_id) != C_OK) {
+        catalog_ctx_free(ctx);
+        return http_respond_unavailable(req);
+    }
+    if (key != NULL && catalog_action_replay(req, db, store, id, ctx->command_id, &rc)) {
+        catalog_ctx_free(ctx);
+        return rc;
+    }
+    void *current;
+    if (catalog_read(db, store, ctx->organization_id, ctx->environment, id, &current) != C_OK) {
+        catalog_ctx_free(ctx);
+        return http_respond_unavailable(req);
+    }
+    if (current == NULL) {
+        catalog_ctx_free(ctx);
+        return catalog_not_found(req, store, req->route.params[0]);
+    }
+    catalog_object_free(store, current);
+    /* The worker decides: the guard holds in its transaction or the command
+     * is refused (invalid_state), whatever happened since this read. */
+    struct pipeline_op *op = pipeline_op_new(id, catalog_update_decide);
+    json_t *command = resource_store_command_action(store, action, id, ctx->organization_id,
+                                                    ctx->environment, ctx->command_id);
+    if (op == NULL || command == NULL) {
+        catalog_ctx_free(ctx);
+        pipeline_op_free(op);
+        json_decref(command);
+        return http_respond_unavailable(req);
+    }
+    op->ctx = ctx;
+    op->ctx_free = catalog_ctx_free;
+    op->location_path = NULL; /* an action names no new resource */
     rc = pipeline_submit(req, op, command);
     json_decref(command);
     return rc;

@@ -59,6 +59,12 @@ enum MHD_Result catalog_create(struct http_request *req, struct db *db);
 enum MHD_Result catalog_get(struct http_request *req, struct db *db);
 enum MHD_Result catalog_list(struct http_request *req, struct db *db);
 enum MHD_Result catalog_update(struct http_request *req, struct db *db);
+/* POST <path>/{id}/<action>: one of the store's actions (the template's last
+ * segment names it), no body or an empty object, Idempotency-Key optional
+ * (the key's retries send one command; reused for another object: 409). 200
+ * with the object after it once applied, the refusal's error (404, 409
+ * invalid_state), or 202 with the object as it is past CAISSE_CREATE_WAIT_MS. */
+enum MHD_Result catalog_action(struct http_request *req, struct db *db);
 /* DELETE: 200 {"<id field>": id, "deleted": true} once the worker deleted it;
  * its refusal (404, or 409 resource_conflict while something refers to it);
  * 202 with the object as it is past the wait. Only for a store with

@@ -14,6 +14,7 @@
 #include "core/rfc3339.h"
 #include "model/session.h"
 #include "session_catalog.h"
+#include "session_subscription.h"
 #include "validate.h"
 
 static struct create_config create_cfg;
@@ -176,9 +177,13 @@ enum MHD_Result create_handle(struct http_request *req, struct db *db)
         }
         s.idempotency_key = strdup(key);
     }
-    /* Only a session naming the catalog reads it: the others make no query. */
-    if (session_catalog_needed(&s)) {
-        enum catalog_check check = session_catalog_resolve(db, &req->identity, &given, &s, &verr);
+    /* A renewal takes its amount, price and customer from the subscription;
+     * another session naming the catalog reads it; the others make no query. */
+    if (s.subscription_id[0] != '\0' || session_catalog_needed(&s)) {
+        enum catalog_check check =
+            s.subscription_id[0] != '\0'
+                ? session_subscription_resolve(db, &req->identity, &given, &s, &verr)
+                : session_catalog_resolve(db, &req->identity, &given, &s, &verr);
         if (check != CATALOG_CHECK_OK) {
             session_free(&s);
             if (check == CATALOG_CHECK_INVALID)

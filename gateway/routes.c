@@ -19,6 +19,7 @@
 #include "products.h"
 #include "reads.h"
 #include "server.h"
+#include "subscriptions.h"
 #include "throttle.h"
 #include "webhooks.h"
 
@@ -88,6 +89,12 @@ const struct route routes_table[] = {
      catalog_get, "/v1/coupons/{id}", &coupons_catalog},
     {"PATCH", "/coupons/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
      catalog_update, "/v1/coupons/{id}", &coupons_catalog},
+    {"GET", "/subscriptions", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     catalog_list, "/v1/subscriptions", &subscriptions_catalog},
+    {"GET", "/subscriptions/{id}", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
+     catalog_get, "/v1/subscriptions/{id}", &subscriptions_catalog},
+    {"POST", "/subscriptions/{id}/cancel", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY,
+     ROUTES_LIMIT_API_KEY, catalog_action, "/v1/subscriptions/{id}/cancel", &subscriptions_catalog},
     {"GET", "/customers", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY, catalog_list,
      "/v1/customers", &customers_catalog},
     {"POST", "/customers", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,

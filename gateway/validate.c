@@ -195,12 +195,21 @@ static bool validate_names_catalog(const json_t *body)
     return (product != NULL && !json_is_null(product)) || (price != NULL && !json_is_null(price));
 }
 
+/* Whether body names a subscription (not null): a renewal session, whose
+ * amount and customer are the subscription's (gateway/session_subscription.h). */
+static bool validate_names_subscription(const json_t *body)
+{
+    const json_t *v = json_object_get(body, "subscription_id");
+    return v != NULL && !json_is_null(v);
+}
+
 static int validate_amount(const json_t *body, struct session *out, struct error *err)
 {
     const json_t *v = json_object_get(body, "amount");
     if (v == NULL || json_is_null(v)) {
-        /* The catalog's price gives it (gateway/session_catalog.h). */
-        if (validate_names_catalog(body))
+        /* The catalog's price gives it (gateway/session_catalog.h), or the
+         * renewed subscription's (gateway/session_subscription.h). */
+        if (validate_names_catalog(body) || validate_names_subscription(body))
             return C_OK;
         return error_set(err, "amount", "amount is required");
     }
@@ -260,7 +269,8 @@ static int validate_customer(const json_t *body, struct session *out, struct err
             C_OK)
             return C_ERR;
     }
-    if (out->customer_id[0] == '\0' && out->customer_email == NULL)
+    if (out->customer_id[0] == '\0' && out->customer_email == NULL &&
+        !validate_names_subscription(body))
         return error_set(err, "customer_email", "Either customer_id or customer_email is required");
     if (validate_optional_string(body, "customer_name", 250, &out->customer_name, err) != C_OK)
         return C_ERR;

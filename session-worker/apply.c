@@ -15,6 +15,7 @@
 #include "model/coupon.h"
 #include "model/customer.h"
 #include "model/product.h"
+#include "model/subscription.h"
 
 /* ---- decoding -------------------------------------------------------------- */
 
@@ -186,9 +187,14 @@ static enum apply_decoded apply_decode_stored(struct apply_batch *b, const json_
     struct apply_stored c;
     memset(&c, 0, sizeof(c));
     struct error err = ERROR_INIT;
-    if (resource_store_command_decode(store, op, cmd, &c.command, &err) != C_OK)
-        return apply_malformed(o, "invalid %s command: %s", resource_store_command_type(store, op),
+    if (resource_store_command_decode(store, op, cmd, &c.command, &err) != C_OK) {
+        /* An action's type is its own (resource_store_command_type has none). */
+        const char *type = op == RESOURCE_STORE_ACTION
+                               ? json_string_value(json_object_get(cmd, "type"))
+                               : resource_store_command_type(store, op);
+        return apply_malformed(o, "invalid %s command: %s", type != NULL ? type : "(none)",
                                err.message);
+    }
     if (uuid_v7_string(c.event_id) != C_OK) {
         resource_store_command_free(&c.command);
         return APPLY_FAILED;
@@ -253,6 +259,10 @@ static const struct apply_command apply_commands[] = {
      .family = APPLY_STORED,
      .store = &coupon_store,
      .op = RESOURCE_STORE_UPDATE},
+    {.type = SUBSCRIPTION_COMMAND_CANCEL,
+     .family = APPLY_STORED,
+     .store = &subscription_store,
+     .op = RESOURCE_STORE_ACTION},
     {.type = CUSTOMER_COMMAND_CREATE,
      .family = APPLY_STORED,
      .store = &customer_store,

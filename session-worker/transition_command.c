@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/result.h"
 #include "model/coupon.h"
 #include "model/customer.h"
+#include "model/subscription.h"
 
 int transition_command_kind_parse(const char *type, enum transition_command_kind *out)
 {
@@ -132,6 +134,23 @@ void transition_command_free(struct transition_command *t)
     t->payment_reference = NULL;
 }
 
+/* A completed session's subscription, started or renewed in the same
+ * transaction (model/subscription.h); what could not be done is logged. */
+static int transition_command_subscription(struct db *db, const struct transition_command *t,
+                                           struct outbox_batch *events)
+{
+    enum subscription_completion what;
+    if (subscription_store_complete(db, t->session_id, events, &what) != C_OK)
+        return C_ERR;
+    if (what == SUBSCRIPTION_COMPLETION_NO_CUSTOMER)
+        log_fields(LOG_WARN, json_pack("{ss}", "checkout_session_id", t->session_id),
+                   "completed session of a recurring price has no customer: no subscription");
+    else if (what == SUBSCRIPTION_COMPLETION_NOT_RENEWED)
+        log_fields(LOG_WARN, json_pack("{ss}", "checkout_session_id", t->session_id),
+                   "completed renewal session names a canceled subscription: not renewed");
+    return C_OK;
+}
+
 int transition_command_apply(struct db *db, const struct transition_command *t,
                              const char *public_base_url, struct outbox_batch *events,
                              bool *applied)
@@ -150,9 +169,13 @@ int transition_command_apply(struct db *db, const struct transition_command *t,
         if (customer_id[0] == '\0' &&
             customer_for_completion(db, t->session_id, events, customer_id) != C_OK)
             return C_ERR;
-        return session_store_complete(db, t->session_id, t->payment_reference,
-                                      customer_id[0] != '\0' ? customer_id : NULL, t->event_id,
-                                      public_base_url, events, applied);
+        int rc = session_store_complete(db, t->session_id, t->payment_reference,
+                                        customer_id[0] != '\0' ? customer_id : NULL, t->event_id,
+                                        public_base_url, events, applied);
+        /* Then its subscription, started or renewed (model/subscription.h). */
+        if (rc == C_OK && *applied)
+            rc = transition_command_subscription(db, t, events);
+        return rc;
     }
     return session_store_expire(db, t->session_id, t->organization_id, t->environment, t->event_id,
                                 public_base_url, events, applied);

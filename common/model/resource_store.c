@@ -78,9 +78,19 @@ int resource_store_check(const struct resource_store *store, struct error *err)
         return error_set(err, NULL, "%s: an update guard needs its refusal, and only it",
                          store->table);
     if (store->noun == NULL || store->plural == NULL || store->path == NULL ||
-        store->command_create == NULL || store->command_update == NULL ||
-        store->event_created == NULL || store->event_updated == NULL)
+        (store->command_create != NULL && store->event_created == NULL) ||
+        (store->command_update != NULL && store->event_updated == NULL))
         return error_set(err, NULL, "%s: a name is missing", store->table);
+    if (store->nactions > RESOURCE_STORE_ACTIONS_MAX)
+        return error_set(err, NULL, "%s: more than %d actions", store->table,
+                         RESOURCE_STORE_ACTIONS_MAX);
+    for (size_t i = 0; i < store->nactions; i++) {
+        const struct resource_store_action *a = &store->actions[i];
+        if (a->name == NULL || a->command == NULL || a->event == NULL || a->set_sql == NULL ||
+            a->guard_sql == NULL || a->refusal == NULL)
+            return error_set(err, NULL, "%s: action %zu lacks a name, a statement or a message",
+                             store->table, i);
+    }
     if ((store->command_delete == NULL) != (store->event_deleted == NULL))
         return error_set(err, NULL, "%s: a delete needs both its command and its event",
                          store->table);
@@ -263,6 +273,7 @@ static const char *const resource_store_templates[RESOURCE_STORE_SQL_COUNT] = {
 struct resource_store_statements {
     const struct resource_store *store;
     char *text[RESOURCE_STORE_SQL_COUNT];
+    char *action_text[RESOURCE_STORE_ACTIONS_MAX]; /* by index in store->actions */
 };
 
 /* Built once per store and process, never freed: the same text every call,
@@ -318,7 +329,11 @@ static void resource_store_filters_sql(const struct resource_store *store, bool 
         if (keyed && (store->filters[i].flags & RESOURCE_FILTER_INDEXED) != 0)
             continue;
         const char *type = resource_store_sql_type(f->kind);
-        if ((store->filters[i].flags & RESOURCE_FILTER_CASELESS) != 0)
+        if (f->read_sql != NULL)
+            /* The value reads show (a status computed from other columns). */
+            resource_store_append(out, &len, " AND ($%d::text IS NULL OR (%s) = $%d::text)", n,
+                                  f->read_sql, n);
+        else if ((store->filters[i].flags & RESOURCE_FILTER_CASELESS) != 0)
             resource_store_append(out, &len,
                                   " AND ($%d::text IS NULL OR lower(%s) = lower($%d::text))", n,
                                   f->column, n);
@@ -459,22 +474,70 @@ static char *resource_store_build(const struct resource_store *store,
     return out;
 }
 
+/* An action's guarded update: the row found as GET finds it (the tenant
+ * checked on the row the primary key gives), changed only where the guard
+ * holds. A new string. */
+#define RESOURCE_STORE_ACTION_TEMPLATE                                                             \
+    "UPDATE %s SET %s, updated_at = date_trunc('second', now())"                                   \
+    " WHERE id = (SELECT s.id FROM " RESOURCE_STORE_BY_ID                                          \
+    " s WHERE s.organization_id = $2 AND s.environment = $3) AND (%s)"                             \
+    " RETURNING {select}"
+
+static char *resource_store_build_action(const struct resource_store *store,
+                                         const struct resource_store_action *action)
+{
+    char *tmpl = malloc(RESOURCE_STORE_SQL_MAX);
+    char *out = malloc(RESOURCE_STORE_SQL_MAX);
+    if (tmpl == NULL || out == NULL) {
+        free(tmpl);
+        free(out);
+        return NULL;
+    }
+    size_t len = 0;
+    resource_store_append(tmpl, &len, RESOURCE_STORE_ACTION_TEMPLATE, store->table, action->set_sql,
+                          store->table, "$1", action->guard_sql);
+    int rc = resource_sql_format(store->resource, tmpl, out, RESOURCE_STORE_SQL_MAX);
+    assert(rc == C_OK); /* the buffer fits every statement */
+    (void)rc;
+    free(tmpl);
+    return out;
+}
+
+/* The statements of store, found or added; called with the lock held. */
+static struct resource_store_statements *
+resource_store_statements_of(const struct resource_store *store)
+{
+    for (size_t i = 0; i < resource_store_nbuilt; i++) {
+        if (resource_store_built[i].store == store)
+            return &resource_store_built[i];
+    }
+    assert(resource_store_nbuilt < RESOURCE_STORE_MAX);
+    struct resource_store_statements *s = &resource_store_built[resource_store_nbuilt++];
+    s->store = store;
+    return s;
+}
+
 const char *resource_store_sql(const struct resource_store *store, enum resource_store_statement st)
 {
     pthread_mutex_lock(&resource_store_lock);
-    struct resource_store_statements *s = NULL;
-    for (size_t i = 0; i < resource_store_nbuilt && s == NULL; i++) {
-        if (resource_store_built[i].store == store)
-            s = &resource_store_built[i];
-    }
-    if (s == NULL) {
-        assert(resource_store_nbuilt < RESOURCE_STORE_MAX);
-        s = &resource_store_built[resource_store_nbuilt++];
-        s->store = store;
-    }
+    struct resource_store_statements *s = resource_store_statements_of(store);
     if (s->text[st] == NULL)
         s->text[st] = resource_store_build(store, st);
     const char *text = s->text[st];
+    pthread_mutex_unlock(&resource_store_lock);
+    return text;
+}
+
+const char *resource_store_action_sql(const struct resource_store *store,
+                                      const struct resource_store_action *action)
+{
+    size_t i = (size_t)(action - store->actions);
+    assert(store->actions != NULL && i < store->nactions); /* one of store's */
+    pthread_mutex_lock(&resource_store_lock);
+    struct resource_store_statements *s = resource_store_statements_of(store);
+    if (s->action_text[i] == NULL)
+        s->action_text[i] = resource_store_build_action(store, action);
+    const char *text = s->action_text[i];
     pthread_mutex_unlock(&resource_store_lock);
     return text;
 }
@@ -706,6 +769,7 @@ char *resource_store_command_create_text(const struct resource_store *store, con
 json_t *resource_store_command_create(const struct resource_store *store, const void *obj,
                                       const char *command_id)
 {
+    assert(store->command_create != NULL); /* no create route for a store without one */
     char *text = resource_store_command_create_text(store, obj, command_id);
     json_t *cmd = text != NULL ? json_loads(text, 0, NULL) : NULL;
     free(text);
@@ -716,6 +780,7 @@ json_t *resource_store_command_update(const struct resource_store *store, const 
                                       const char *organization_id, const char *environment,
                                       const json_t *changes, const char *command_id)
 {
+    assert(store->command_update != NULL); /* no update route for a store without one */
     json_t *data =
         json_pack("{ss ss ss sO}", store->resource->fields[0].json, id, "organization_id",
                   organization_id, "environment", environment, "changes", changes);
@@ -746,6 +811,31 @@ const char *resource_store_command_type(const struct resource_store *store,
         return store->command_update;
     case RESOURCE_STORE_DELETE:
         return store->command_delete;
+    case RESOURCE_STORE_ACTION:
+        break; /* an action's type is the action's */
+    }
+    return NULL;
+}
+
+json_t *resource_store_command_action(const struct resource_store *store,
+                                      const struct resource_store_action *action, const char *id,
+                                      const char *organization_id, const char *environment,
+                                      const char *command_id)
+{
+    json_t *data = json_pack("{ss ss ss}", store->resource->fields[0].json, id, "organization_id",
+                             organization_id, "environment", environment);
+    if (data == NULL)
+        return NULL;
+    return resource_store_command(action->command, id, command_id, data);
+}
+
+const struct resource_store_action *resource_store_action_find(const struct resource_store *store,
+                                                               const char *text, bool by_name)
+{
+    for (size_t i = 0; text != NULL && i < store->nactions; i++) {
+        const struct resource_store_action *a = &store->actions[i];
+        if (strcmp(by_name ? a->name : a->command, text) == 0)
+            return a;
     }
     return NULL;
 }
@@ -802,7 +892,8 @@ static int resource_store_decode_create(const struct resource_store *store, cons
     return C_OK;
 }
 
-/* The object an update or a delete names: its id and tenant, from data. */
+/* The object an update, a delete or an action names: its id and tenant,
+ * from data (an object). */
 static int resource_store_decode_target(const struct resource_store *store, const json_t *data,
                                         struct resource_store_command *c, struct error *err)
 {
@@ -814,6 +905,20 @@ static int resource_store_decode_target(const struct resource_store *store, cons
         return error_set(err, "environment", "field environment must be test or live");
     snprintf(c->environment, sizeof(c->environment), "%s", env);
     return C_OK;
+}
+
+static int resource_store_decode_action(const struct resource_store *store, const json_t *cmd,
+                                        struct resource_store_command *c, struct error *err)
+{
+    const char *type = json_string_value(json_object_get(cmd, "type"));
+    c->action = resource_store_action_find(store, type, false);
+    if (c->action == NULL)
+        return error_set(err, "type", "%.100s is no action of %s", type != NULL ? type : "(none)",
+                         store->plural);
+    const json_t *data = json_object_get(cmd, "data");
+    if (!json_is_object(data))
+        return error_set(err, NULL, "data is not a JSON object");
+    return resource_store_decode_target(store, data, c, err);
 }
 
 static int resource_store_decode_delete(const struct resource_store *store, const json_t *cmd,
@@ -907,6 +1012,9 @@ int resource_store_command_decode(const struct resource_store *store, enum resou
         break;
     case RESOURCE_STORE_DELETE:
         rc = resource_store_decode_delete(store, cmd, &c, err);
+        break;
+    case RESOURCE_STORE_ACTION:
+        rc = resource_store_decode_action(store, cmd, &c, err);
         break;
     }
     if (rc != C_OK) {
@@ -1055,6 +1163,62 @@ static int resource_store_apply_update(struct db *db, const struct resource_stor
     return rc;
 }
 
+/* The guard did not hold, or there is no such object: which one, read as
+ * GET reads it. */
+static int resource_store_refuse_action(struct db *db, const struct resource_store_command *c,
+                                        struct command_outcome *outcome)
+{
+    const struct resource_store *store = c->store;
+    const char *params[3] = {c->organization_id, c->environment, c->id};
+    PGresult *r = resource_store_exec(db, store, RESOURCE_STORE_SQL_GET, 3, params);
+    if (r == NULL)
+        return C_ERR;
+    bool exists = PQntuples(r) > 0;
+    PQclear(r);
+    if (exists)
+        command_outcome_refused(outcome, c->command_id, c->id, COMMAND_OUTCOME_INVALID_STATE,
+                                "%s %s %s", store->noun, c->id, c->action->refusal);
+    else
+        command_outcome_refused(outcome, c->command_id, c->id, COMMAND_OUTCOME_NOT_FOUND,
+                                "%s with ID %s not found or access denied", store->noun, c->id);
+    return C_OK;
+}
+
+static int resource_store_apply_action(struct db *db, const struct resource_store_command *c,
+                                       const char *event_id, struct outbox_batch *events,
+                                       struct command_outcome *outcome)
+{
+    const struct resource_store *store = c->store;
+    const char *sql = resource_store_action_sql(store, c->action);
+    if (sql == NULL)
+        return C_ERR;
+    char label[64];
+    snprintf(label, sizeof(label), "%s_%s", store->table, c->action->name);
+    const char *params[3] = {c->id, c->organization_id, c->environment};
+    PGresult *r = db_exec_as(db, label, sql, 3, params);
+    if (r == NULL)
+        return C_ERR;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return resource_store_refuse_action(db, c, outcome);
+    }
+    const struct resource *res = store->resource;
+    char *obj = malloc(res->size);
+    int rc = obj != NULL ? resource_store_from_row(store, r, 0, obj) : C_ERR;
+    PQclear(r);
+    if (rc == C_OK) {
+        struct json_writer w = JSON_WRITER_INIT;
+        rc = resource_store_add_event(events, &w, store, obj, c->action->event, event_id,
+                                      resource_store_updated_at(store, obj));
+        json_writer_free(&w);
+        resource_free(res, obj);
+    }
+    free(obj);
+    if (rc == C_OK)
+        command_outcome_applied(outcome, c->command_id, c->id);
+    return rc;
+}
+
 /* The first of the store's references that holds c's object (NULL: none). */
 static int resource_store_holder(struct db *db, const struct resource_store_command *c,
                                  const struct resource_reference **holder)
@@ -1134,6 +1298,8 @@ int resource_store_command_apply(struct db *db, const struct resource_store_comm
         return resource_store_apply_update(db, c, event_id, events, outcome);
     case RESOURCE_STORE_DELETE:
         return resource_store_apply_delete(db, c, event_id, events, outcome);
+    case RESOURCE_STORE_ACTION:
+        return resource_store_apply_action(db, c, event_id, events, outcome);
     }
     return C_ERR;
 }

@@ -70,6 +70,21 @@ struct resource_filter {
     unsigned flags;
 };
 
+/* A change of state a command asks for by name, e.g. cancel a subscription
+ * (POST <path>/{id}/<name>): the columns it sets and the guard under which it
+ * applies, both SQL over the table's columns (constants, never input). The
+ * worker applies it as one guarded update; when the guard does not hold it
+ * records the command refused (invalid_state: "<Noun> <id> <refusal>"). */
+#define RESOURCE_STORE_ACTIONS_MAX 4
+struct resource_store_action {
+    const char *name;      /* "cancel": the route's last segment */
+    const char *command;   /* "subscription.cancel" */
+    const char *event;     /* "subscription.canceled", written with the object after it */
+    const char *set_sql;   /* "status = 'canceled', canceled_at = date_trunc('second', now())" */
+    const char *guard_sql; /* "status <> 'canceled'" */
+    const char *refusal;   /* "is already canceled" */
+};
+
 /* Rows of another table that name objects of a store (a checkout session's
  * customer_id). The table has the tenant's columns (organization_id,
  * environment) and an index that leads with column. */
@@ -85,9 +100,11 @@ struct resource_store {
     const char *noun;   /* "Product", in messages: "Product with ID ... not found ..." */
     const char *plural; /* "products": "starting_after must be the id of one of your products" */
     const char *path;   /* "/products": the REST collection; events' source is /caisse<path> */
-    const char *command_create, *command_update; /* "product.create", "product.update" */
-    const char *event_created, *event_updated;   /* "product.created", "product.updated" */
-    const struct resource_filter *filters;       /* list filters, nfilters of them */
+    /* "product.create", "product.update"; NULL for a resource no request
+     * creates or updates (subscriptions come from completions). */
+    const char *command_create, *command_update;
+    const char *event_created, *event_updated; /* "product.created", "product.updated" */
+    const struct resource_filter *filters;     /* list filters, nfilters of them */
     size_t nfilters;
     /* Optional: the REST name of a STRING field unique in the tenant (a unique
      * index makes the create's insert do nothing): a create refused because
@@ -101,6 +118,8 @@ struct resource_store {
      * update_refusal as the message. */
     const char *update_guard;
     const char *update_refusal;
+    const struct resource_store_action *actions; /* nactions of them */
+    size_t nactions;
     /* A resource that may be deleted (NULL: never, e.g. products, archived
      * instead): its delete command and event ("customer.delete",
      * "customer.deleted"), and the tables whose rows hold it (a delete is
@@ -201,6 +220,16 @@ char *resource_store_command_create_text(const struct resource_store *store, con
 json_t *resource_store_command_update(const struct resource_store *store, const char *id,
                                       const char *organization_id, const char *environment,
                                       const json_t *changes, const char *command_id);
+/* Apply action (one of store's) to the tenant's object id: data {<id>,
+ * organization_id, environment}. New reference, NULL when out of memory. */
+json_t *resource_store_command_action(const struct resource_store *store,
+                                      const struct resource_store_action *action, const char *id,
+                                      const char *organization_id, const char *environment,
+                                      const char *command_id);
+/* The action of store whose command type or name (which is which says by_name) is
+ * text; NULL when none. */
+const struct resource_store_action *resource_store_action_find(const struct resource_store *store,
+                                                               const char *text, bool by_name);
 
 /* Delete the tenant's object id (store->command_delete): data {<id>,
  * organization_id, environment}. New reference, NULL when out of memory. */
@@ -208,9 +237,15 @@ json_t *resource_store_command_delete(const struct resource_store *store, const 
                                       const char *organization_id, const char *environment,
                                       const char *command_id);
 
-enum resource_store_op { RESOURCE_STORE_CREATE, RESOURCE_STORE_UPDATE, RESOURCE_STORE_DELETE };
+enum resource_store_op {
+    RESOURCE_STORE_CREATE,
+    RESOURCE_STORE_UPDATE,
+    RESOURCE_STORE_DELETE,
+    RESOURCE_STORE_ACTION
+};
 
-/* The command type of op on store ("product.update"). */
+/* The command type of op on store ("product.update"); NULL for an action
+ * (its type is the action's: resource_store_action_find). */
 const char *resource_store_command_type(const struct resource_store *store,
                                         enum resource_store_op op);
 
@@ -223,13 +258,15 @@ struct resource_store_command {
      * the way the waiting gateway does. */
     char id[UUID_STR_LEN];
     void *object; /* create: the new object (owned), its key and hash included */
-    /* update and delete: */
+    /* update, delete and action: */
     char organization_id[UUID_STR_LEN];
     char environment[RESOURCE_STORE_ENV_LEN];
     char *changes; /* update, owned: JSON text, {column: new value} for the update statement */
+    const struct resource_store_action *action; /* action: which (the command's type) */
 };
 
-/* Decodes cmd, a command of store of kind op (the caller knows its type).
+/* Decodes cmd, a command of store of kind op (the caller knows its type; an
+ * action's is found among store's actions).
  * Refuses what PostgreSQL would refuse (a command id or object id that is no
  * UUID, a field of the wrong kind or out of its declared range, a change of a
  * field that is not updatable) so that one bad message is reported as such.
@@ -249,6 +286,9 @@ void resource_store_command_free(struct resource_store_command *c);
  *           (time updated_at); refused (not_found) when the tenant has no such
  *           object, or (validation_error) when it fails the store's
  *           update_guard.
+ *   action: the same with the action's columns, only where its guard holds,
+ *           and the action's event; refused (invalid_state) when the guard
+ *           does not hold, (not_found) when the tenant has no such object.
  *   delete: locks the tenant's object (refused, not_found, when there is none),
  *           refuses (resource_conflict) while a row of one of the store's
  *           references names it, else deletes it and adds the deleted event
@@ -280,5 +320,8 @@ enum resource_store_statement {
 /* The text of a statement of store, built once from its declaration. */
 const char *resource_store_sql(const struct resource_store *store,
                                enum resource_store_statement st);
+/* The guarded update of one of store's actions, built once like the others. */
+const char *resource_store_action_sql(const struct resource_store *store,
+                                      const struct resource_store_action *action);
 
 #endif

@@ -11,6 +11,7 @@
 #include "model/customer.h"
 #include "model/product.h"
 #include "model/session.h"
+#include "model/subscription.h"
 
 const char *const webhook_endpoint_event_types[] = {
     SESSION_EVENT_CREATED,
@@ -25,6 +26,10 @@ const char *const webhook_endpoint_event_types[] = {
     CUSTOMER_EVENT_CREATED,
     CUSTOMER_EVENT_UPDATED,
     CUSTOMER_EVENT_DELETED,
+    SUBSCRIPTION_EVENT_CREATED,
+    SUBSCRIPTION_EVENT_RENEWED,
+    SUBSCRIPTION_EVENT_CANCELED,
+    SUBSCRIPTION_EVENT_PAST_DUE,
     NULL,
 };
 

@@ -45,6 +45,11 @@ const CROSS_FIELD_RULES = {
   'coupon.update': { dataId: 'coupon_id' },
   'coupon.created': { dataId: 'coupon_id', tenant: true, time: 'created_at' },
   'coupon.updated': { dataId: 'coupon_id', tenant: true, time: 'updated_at' },
+  'subscription.cancel': { dataId: 'subscription_id' },
+  'subscription.created': { dataId: 'subscription_id', tenant: true, time: 'created_at' },
+  'subscription.renewed': { dataId: 'subscription_id', tenant: true, time: 'updated_at' },
+  'subscription.canceled': { dataId: 'subscription_id', tenant: true, time: 'updated_at' },
+  'subscription.past_due': { dataId: 'subscription_id', tenant: true, time: 'updated_at' },
   'customer.create': { dataId: 'customer_id' },
   'customer.update': { dataId: 'customer_id' },
   'customer.delete': { dataId: 'customer_id' },
@@ -83,13 +88,21 @@ const LIFECYCLES = [
     terminal: new Set(),
   },
   {
+    // Made by a completion, not by a create command of its own (createCommand null): its
+    // created event comes first only as far as the history read shows it.
+    created: 'subscription.created',
+    createCommand: null,
+    types: new Set(['subscription.created', 'subscription.renewed', 'subscription.canceled', 'subscription.past_due']),
+    terminal: new Set(['subscription.canceled']),
+  },
+  {
     created: 'customer.created',
     createCommand: 'customer.create',
     types: new Set(['customer.created', 'customer.updated', 'customer.deleted']),
     terminal: new Set(['customer.deleted']),
   },
 ];
-const CREATE_COMMANDS = new Set(LIFECYCLES.map((l) => l.createCommand));
+const CREATE_COMMANDS = new Set(LIFECYCLES.map((l) => l.createCommand).filter((c) => c !== null));
 
 // ---- the document ------------------------------------------------------------------
 
@@ -494,9 +507,11 @@ export function createChecker(contract, { partialHistory = false } = {}) {
           ev.record.errors.push(`${kind} ${key}: first event is ${ev.type}, not ${life.created}`);
         } else if (i > 0 && ev.type === life.created) {
           ev.record.errors.push(`${kind} ${key}: ${life.created} (another id) after ${list[0].type} (${list[0].record.where})`);
+        } else if (terminal) {
+          // Nothing follows a terminal event (a canceled subscription stays canceled).
+          ev.record.errors.push(`${kind} ${key}: ${ev.type} after ${terminal.type} (${terminal.record.where})`);
         } else if (life.terminal.has(ev.type)) {
-          if (terminal) ev.record.errors.push(`${kind} ${key}: ${ev.type} after ${terminal.type} (${terminal.record.where})`);
-          else terminal = ev;
+          terminal = ev;
         }
       });
     }

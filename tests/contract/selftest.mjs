@@ -185,6 +185,13 @@ rejects('price with an interval of a fortnight', record('price.created', (r, p) 
 rejects('subject differs from data.price_id', record('price.created', (r, p) => (p.data.price_id = '018d0cab-c440-7b3a-9d2e-41f6c8a05e78')), /differs from data.price_id/);
 rejects('price event with the products\' source', record('price.updated', (r, p) => (p.source = '/caisse/products')), /\/source must be equal to constant/);
 rejects('price update changing an amount', record('price.update', (r, p) => (p.data.changes = { unit_amount: 100 })), /\/data\/changes must NOT have additional properties: unit_amount/);
+// The catalog's subscriptions.
+rejects('subscription with a status of its own', record('subscription.renewed', (r, p) => (p.data.status = 'paused')), /\/data\/status must be equal to one of the allowed values/);
+rejects('canceled event of an active subscription', record('subscription.canceled', (r, p) => (p.data.status = 'active')), /\/data\/status must be equal to constant/);
+rejects('past_due event with the products\' source', record('subscription.past_due', (r, p) => (p.source = '/caisse/products')), /\/source must be equal to constant/);
+rejects('subject differs from data.subscription_id', record('subscription.created', (r, p) => (p.data.subscription_id = '018d0cab-c440-7b3a-9d2e-41f6c8a05e78')), /differs from data.subscription_id/);
+rejects('subscription renewed time is not updated_at', record('subscription.renewed', (r, p) => (p.time = p.data.created_at)), /differs from data.updated_at/);
+rejects('subscription cancel with a reason', record('subscription.cancel', (r, p) => (p.data.reason = 'too dear')), /\/data must NOT have additional properties: reason/);
 // The catalog's customers.
 rejects('customer with a lower-case country', record('customer.created', (r, p) => (p.data.billing_address.country = 'sn')), /\/data\/billing_address\/country must match pattern/);
 rejects('customer address without a city', record('customer.updated', (r, p) => delete p.data.billing_address.city), /\/data\/billing_address must have required property 'city'/);
@@ -274,6 +281,26 @@ rejectsHistory('product updated before created (of a product whose create comman
   record('product.updated', () => {}, { offset: 1 }),
   record('product.created', () => {}, { offset: 2 }),
 ], 1, /first event is product.updated, not product.created/, true);
+{
+  const { failed: n, records } = check([
+    record('subscription.created'),
+    record('subscription.renewed', () => {}, { offset: 1 }),
+    record('subscription.past_due', () => {}, { offset: 2 }),
+    record('subscription.cancel', () => {}, { offset: 0 }),
+    record('subscription.canceled', () => {}, { offset: 3 }),
+  ]);
+  expect('a subscription created, renewed, past due then canceled passes', n === 0, JSON.stringify(records.map((r) => r.errors)));
+}
+rejectsHistory('subscription past due after canceled', [
+  record('subscription.created'),
+  record('subscription.canceled', () => {}, { offset: 1 }),
+  record('subscription.past_due', () => {}, { offset: 2 }),
+], 2, /subscription.past_due after subscription.canceled/);
+rejectsHistory('subscription renewed after canceled', [
+  record('subscription.created'),
+  record('subscription.canceled', () => {}, { offset: 1 }),
+  record('subscription.renewed', () => {}, { offset: 2 }),
+], 2, /subscription.renewed after subscription.canceled/);
 
 // A broken document must be refused, whatever else is right.
 {
@@ -322,7 +349,7 @@ rejectsHistory('product updated before created (of a product whose create comman
     const { failed: n, records } = check([r], { partialHistory: true });
     expect(`README example ${payload.type} passes`, n === 0, JSON.stringify(records[0].errors));
   });
-  for (const type of ['checkout.session.created', 'checkout.session.completed', 'checkout.session.expired', 'product.updated', 'price.updated']) {
+  for (const type of ['checkout.session.created', 'checkout.session.completed', 'checkout.session.expired', 'product.updated', 'price.updated', 'subscription.renewed']) {
     expect(`README has an example of ${type}`, types.has(type));
   }
 }

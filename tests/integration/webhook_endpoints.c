@@ -320,7 +320,9 @@ Test(webhook_endpoints, validation_messages)
                            "checkout.session.created, checkout.session.completed,"
                            " checkout.session.expired, product.created, product.updated,"
                            " price.created, price.updated, coupon.created, coupon.updated,"
-                           " customer.created, customer.updated, customer.deleted or *)";
+                           " customer.created, customer.updated, customer.deleted,"
+                           " subscription.created, subscription.renewed, subscription.canceled,"
+                           " subscription.past_due or *)";
     char msg[600];
     expect_400(k, "POST", p, "{\"enabled_events\": [\"*\"]}", "url", "url is required");
     expect_400(k, "POST", p, "{\"url\": 5, \"enabled_events\": [\"*\"]}", "url",
@@ -631,7 +633,8 @@ Test(webhook_endpoints, events_list_filter_paginate_and_get, .timeout = 60)
                "type must be one of checkout.session.created, checkout.session.completed,"
                " checkout.session.expired, product.created, product.updated, price.created,"
                " price.updated, coupon.created, coupon.updated, customer.created,"
-               " customer.updated, customer.deleted");
+               " customer.updated, customer.deleted, subscription.created, subscription.renewed,"
+               " subscription.canceled, subscription.past_due");
     expect_400(t.key, "GET", "/events?limit=101", NULL, "limit",
                "limit must be an integer from 1 to 100");
     expect_400(t.key, "GET", "/events?starting_after=x", NULL, "starting_after",

@@ -45,4 +45,6 @@ grep -q '"amount":30000,"currency_code":"XOF","title":"Gold plan"' build/quickst
 grep -q '"customer_email":"awa.diop@example.com"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no session with the customer's email in the output" >&2; exit 1; }
 grep -q '"code":"resource_conflict"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: the used customer was not refused" >&2; exit 1; }
 grep -q '"deleted":true' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no customer deleted in the output" >&2; exit 1; }
+grep -q '"type":"subscription.canceled"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no subscription.canceled event in the output" >&2; exit 1; }
+grep -q '"status":"complete","amount":15000,"subscription_id":"' build/quickstart.log || { cat build/quickstart.log >&2; echo "quickstart: no completed renewal session in the output" >&2; exit 1; }
 echo "quickstart: 2 passed, 0 failed"

@@ -13,11 +13,12 @@ coupon's (409); a session's coupon_code names a coupon of the tenant that
 applies to it; and the catalog's references: an id in a body (a session's
 product_id, price_id, customer_id) must name an object of the tenant, in a
 state and with amounts that fit (an active product, a price of that product,
-an amount that is the price's). Those refusals, and only those (matched by
-their documented message), are not failures of positive_data_acceptance; every
-other 400 to a schema-valid request still is. A metadata number out of int64's
-range is refused too, but only when the request really holds one: the
-generator sometimes goes past the schema's own minimum and maximum there.
+an amount that is the price's; a session's customer_id, a renewal's
+subscription). Those refusals, and only those (matched by their documented
+message), are not failures of positive_data_acceptance; every other 400 to a
+schema-valid request still is. A metadata number out of int64's range is
+refused too, but only when the request really holds one: the generator
+sometimes goes past the schema's own minimum and maximum there.
 """
 import json
 import re

@@ -107,14 +107,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (validate_create_request(body, &opt, &s, &err) != C_OK) {
         fake_mhd_check_validation_error(&err);
     } else {
-        /* Without an amount, a product or price of the catalog gives it later. */
-        bool from_catalog = s.amount == 0 && (s.product_id[0] != '\0' || s.price_id[0] != '\0');
+        /* Without an amount, a product or price of the catalog gives it later,
+         * or the subscription a renewal names (with its customer). */
+        bool renewal = s.subscription_id[0] != '\0';
+        bool from_catalog =
+            s.amount == 0 && (s.product_id[0] != '\0' || s.price_id[0] != '\0' || renewal);
         FUZZ_CHECK(from_catalog || (s.amount >= 1 && s.amount <= 1000000000000LL), "amount %lld",
                    (long long)s.amount);
         if (from_catalog)
             s.amount = 1; /* what the worker is sent is whole */
         FUZZ_CHECK(currency_find(s.currency_code) != NULL, "currency %s", s.currency_code);
-        FUZZ_CHECK(s.customer_id[0] != '\0' || s.customer_email != NULL, "no customer");
+        FUZZ_CHECK(renewal || s.customer_id[0] != '\0' || s.customer_email != NULL, "no customer");
         FUZZ_CHECK(s.quantity >= 1 && s.quantity <= 10000, "quantity %d", (int)s.quantity);
         FUZZ_CHECK(s.expires_at >= NOW + opt.min_ttl_seconds &&
                        s.expires_at <= NOW + opt.max_ttl_seconds,

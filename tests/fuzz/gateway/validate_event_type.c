@@ -20,8 +20,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                         "checkout.session.expired",
                                         "product.created",
                                         "product.updated",
+                                        "price.created",
+                                        "price.updated",
                                         "coupon.created",
-                                        "coupon.updated"};
+                                        "coupon.updated",
+                                        "customer.created",
+                                        "customer.updated",
+                                        "customer.deleted",
+                                        "subscription.created",
+                                        "subscription.renewed",
+                                        "subscription.canceled",
+                                        "subscription.past_due"};
     bool known = false;
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         known = known || strcmp(type, types[i]) == 0;

@@ -374,7 +374,7 @@ Test(routes, the_catalog_s_routes_name_their_resource_and_only_they_have_a_conte
         const struct route *r = &routes_table[i];
         bool generic = r->handler == catalog_create || r->handler == catalog_get ||
                        r->handler == catalog_list || r->handler == catalog_update ||
-                       r->handler == catalog_delete;
+                       r->handler == catalog_action || r->handler == catalog_delete;
         cr_assert_eq(generic, r->ctx != NULL, "%s %s: a catalog handler needs its descriptor",
                      r->method, r->template);
         if (!generic)

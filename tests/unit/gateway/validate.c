@@ -1201,7 +1201,9 @@ Test(validate, endpoint_create_messages)
                               "checkout.session.created, checkout.session.completed,"
                               " checkout.session.expired, product.created, product.updated,"
                               " price.created, price.updated, coupon.created, coupon.updated,"
-                              " customer.created, customer.updated, customer.deleted or *)";
+                              " customer.created, customer.updated, customer.deleted,"
+                              " subscription.created, subscription.renewed,"
+                              " subscription.canceled, subscription.past_due or *)";
     char msg[600];
     expect_endpoint_error("{\"enabled_events\": [\"*\"]}", true, "url", "url is required");
     expect_endpoint_error("{\"url\": null, \"enabled_events\": [\"*\"]}", true, "url",
@@ -1226,7 +1228,8 @@ Test(validate, endpoint_create_messages)
                           " checkout.session.completed, checkout.session.expired,"
                           " product.created, product.updated, price.created, price.updated,"
                           " coupon.created, coupon.updated, customer.created, customer.updated,"
-                          " customer.deleted or *)");
+                          " customer.deleted, subscription.created, subscription.renewed,"
+                          " subscription.canceled, subscription.past_due or *)");
     expect_endpoint_error("{\"url\": \"https://a.example\", \"enabled_events\":"
                           " [\"checkout.session.expired\", \"checkout.session.expired\"]}",
                           true, "enabled_events",

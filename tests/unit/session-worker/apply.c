@@ -19,6 +19,7 @@
 #include "infra/notify.h"
 #include "model/outbox.h"
 #include "model/product.h"
+#include "model/subscription.h"
 #include "model/session.h"
 #include "../../../session-worker/apply.h"
 #include "../leak_check.h"
@@ -774,6 +775,34 @@ Test(apply, catalog_commands_are_decoded_by_the_command_table)
     add(&b, product_create_command(P2, "not-a-uuid"), 6);
     cr_assert_eq(b.malformed, 3);
     cr_assert_eq(b.stored_count, 2);
+    apply_batch_free(&b);
+}
+
+Test(apply, a_subscription_cancel_is_an_action_of_the_command_table)
+{
+    struct apply_batch b;
+    cr_assert_eq(apply_batch_init(&b, 4, BASE_URL), C_OK);
+    add(&b,
+        dump_and_free(resource_store_command_action(&subscription_store, &subscription_cancel, P1,
+                                                    ORG_ID, "live", C1)),
+        1);
+    cr_assert_eq(b.stored_count, 1);
+    cr_assert_eq(b.malformed, 0);
+    const struct resource_store_command *c = &b.stored[0].command;
+    cr_assert_eq(c->op, RESOURCE_STORE_ACTION);
+    cr_assert_eq(c->store, &subscription_store);
+    cr_assert_eq(c->action, &subscription_cancel);
+    cr_assert_str_eq(c->id, P1);
+    cr_assert_str_eq(c->organization_id, ORG_ID);
+    cr_assert_str_eq(c->environment, "live");
+    cr_assert(uuid_is_valid(b.stored[0].event_id));
+    /* Without its tenant it is malformed, reported under its own type. */
+    add(&b,
+        dump_and_free(json_pack("{ss ss ss s{ss}}", "id", C2, "type", "subscription.cancel",
+                                "subject", P1, "data", "subscription_id", P1)),
+        2);
+    cr_assert_eq(b.malformed, 1);
+    cr_assert_eq(b.stored_count, 1);
     apply_batch_free(&b);
 }
 

@@ -56,6 +56,16 @@ static const struct resource widget_resource = {"widget", widget_fields,
 static const struct resource_filter widget_filters[] = {
     {"active", 0}, {"owner_id", 0}, {"email", RESOURCE_FILTER_CASELESS}, {"kind", 0}};
 
+/* An action: retire an active widget. */
+static const struct resource_store_action widget_retire = {
+    .name = "retire",
+    .command = "widget.retire",
+    .event = "widget.retired",
+    .set_sql = "active = false",
+    .guard_sql = "active",
+    .refusal = "is retired already",
+};
+
 static const struct resource_store widget_store = {
     .resource = &widget_resource,
     .table = "widgets",
@@ -68,6 +78,8 @@ static const struct resource_store widget_store = {
     .event_updated = "widget.updated",
     .filters = widget_filters,
     .nfilters = sizeof(widget_filters) / sizeof(widget_filters[0]),
+    .actions = &widget_retire,
+    .nactions = 1,
 };
 
 static void new_widget(struct widget *w, const char *key)
@@ -417,6 +429,93 @@ Test(resource_store, a_product_command_round_trips)
     product_free(&p);
 }
 
+/* ---- actions ------------------------------------------------------------------------- */
+
+Test(resource_store, a_store_without_commands_or_with_an_incomplete_action_is_told_apart)
+{
+    struct error err = ERROR_INIT;
+    /* Created elsewhere (a subscription by a completion): no create or update command. */
+    struct resource_store s = widget_store;
+    s.command_create = NULL;
+    s.command_update = NULL;
+    s.event_updated = NULL;
+    cr_assert_eq(resource_store_check(&s, &err), C_OK, "%s", err.message);
+    /* A command needs its event. */
+    s.command_update = "widget.update";
+    cr_assert_eq(resource_store_check(&s, &err), C_ERR);
+    cr_assert_str_eq(err.message, "widgets: a name is missing");
+    s = widget_store;
+    struct resource_store_action half = widget_retire;
+    half.guard_sql = NULL;
+    s.actions = &half;
+    cr_assert_eq(resource_store_check(&s, &err), C_ERR);
+    cr_assert_str_eq(err.message, "widgets: action 0 lacks a name, a statement or a message");
+    s.actions = &widget_retire;
+    s.nactions = RESOURCE_STORE_ACTIONS_MAX + 1;
+    cr_assert_eq(resource_store_check(&s, &err), C_ERR);
+    cr_assert_str_eq(err.message, "widgets: more than 4 actions");
+}
+
+Test(resource_store, an_action_is_one_update_where_its_guard_holds)
+{
+    cr_assert_str_eq(
+        resource_store_action_sql(&widget_store, &widget_retire),
+        "UPDATE widgets SET active = false, updated_at = date_trunc('second', now())"
+        " WHERE id = (SELECT s.id FROM (SELECT * FROM widgets WHERE id = $1 OFFSET 0) s"
+        " WHERE s.organization_id = $2 AND s.environment = $3) AND (active)"
+        " RETURNING " WIDGET_SELECT);
+    cr_assert_eq(resource_store_action_sql(&widget_store, &widget_retire),
+                 resource_store_action_sql(&widget_store, &widget_retire), "built once");
+    cr_assert_eq(resource_store_action_find(&widget_store, "retire", true), &widget_retire);
+    cr_assert_eq(resource_store_action_find(&widget_store, "widget.retire", false), &widget_retire);
+    cr_assert_null(resource_store_action_find(&widget_store, "widget.retire", true));
+    cr_assert_null(resource_store_action_find(&widget_store, NULL, false));
+}
+
+Test(resource_store, an_action_command_names_the_object_and_its_tenant)
+{
+    json_t *cmd = parsed(resource_store_command_action(&widget_store, &widget_retire, WIDGET_ID,
+                                                       ORG_ID, "live", COMMAND_ID));
+    cr_assert_str_eq(json_string_value(json_object_get(cmd, "type")), "widget.retire");
+    cr_assert_str_eq(json_string_value(json_object_get(cmd, "subject")), WIDGET_ID);
+    cr_assert_str_eq(json_string_value(json_object_get(cmd, "id")), COMMAND_ID);
+    char *data = json_dumps(json_object_get(cmd, "data"), JSON_COMPACT | JSON_SORT_KEYS);
+    cr_assert_str_eq(data, "{\"environment\":\"live\",\"organization_id\":\"" ORG_ID
+                           "\",\"widget_id\":\"" WIDGET_ID "\"}");
+    free(data);
+    struct resource_store_command c;
+    struct error err = ERROR_INIT;
+    cr_assert_eq(resource_store_command_decode(&widget_store, RESOURCE_STORE_ACTION, cmd, &c, &err),
+                 C_OK, "%s", err.message);
+    cr_assert_eq(c.op, RESOURCE_STORE_ACTION);
+    cr_assert_eq(c.action, &widget_retire);
+    cr_assert_str_eq(c.command_id, COMMAND_ID);
+    cr_assert_str_eq(c.id, WIDGET_ID);
+    cr_assert_str_eq(c.organization_id, ORG_ID);
+    cr_assert_str_eq(c.environment, "live");
+    cr_assert_null(c.object);
+    cr_assert_null(c.changes);
+    resource_store_command_free(&c);
+    json_decref(cmd);
+}
+
+Test(resource_store, a_malformed_action_command_is_refused_with_the_reason)
+{
+    expect_malformed(RESOURCE_STORE_ACTION,
+                     "{\"id\": \"" COMMAND_ID "\", \"type\": \"widget.polish\", \"data\": {}}",
+                     "widget.polish is no action of widgets");
+    expect_malformed(RESOURCE_STORE_ACTION,
+                     "{\"id\": \"" COMMAND_ID "\", \"type\": \"widget.retire\", \"data\": 5}",
+                     "data is not a JSON object");
+    expect_malformed(RESOURCE_STORE_ACTION,
+                     "{\"id\": \"" COMMAND_ID "\", \"type\": \"widget.retire\", \"data\":"
+                     " {\"widget_id\": \"" WIDGET_ID "\", \"organization_id\": \"" ORG_ID "\"}}",
+                     "field environment must be test or live");
+    expect_malformed(RESOURCE_STORE_ACTION,
+                     "{\"id\": \"" COMMAND_ID "\", \"type\": \"widget.retire\", \"data\":"
+                     " {\"widget_id\": 7, \"organization_id\": \"" ORG_ID "\"}}",
+                     "field widget_id is missing or not a UUID");
+}
 /* ---- deletes and the indexed filter (customers) -------------------------------------- */
 
 static const struct resource_filter gadget_filters[] = {

@@ -33,7 +33,8 @@ Test(webhook_endpoint, the_catalog_s_event_types_are_subscribable_and_listed_onc
                      "checkout.session.created, checkout.session.completed,"
                      " checkout.session.expired, product.created, product.updated, price.created,"
                      " price.updated, coupon.created, coupon.updated, customer.created,"
-                     " customer.updated, customer.deleted");
+                     " customer.updated, customer.deleted, subscription.created,"
+                     " subscription.renewed, subscription.canceled, subscription.past_due");
     /* Every listed type is valid; "*" is not a type of the list. */
     for (size_t i = 0; webhook_endpoint_event_types[i] != NULL; i++) {
         cr_assert(webhook_endpoint_event_type_is_valid(webhook_endpoint_event_types[i]));
