@@ -20,9 +20,14 @@ void utf8_truncate(const char *s, char *out, size_t outlen)
     size_t len = strlen(s);
     if (len >= outlen) {
         len = outlen - 1;
-        /* Back off over continuation bytes to the start of the cut sequence. */
-        while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
-            len--;
+        /* A character cut in half (its lead byte at most 3 bytes back) goes
+         * whole; stray continuation bytes belong to no character and are cut
+         * where they fall, so a long run of them never empties the result. */
+        size_t lead = len;
+        while (lead > 0 && len - lead < 3 && ((unsigned char)s[lead] & 0xC0) == 0x80)
+            lead--;
+        if (lead < len && ((unsigned char)s[lead] & 0xC0) == 0xC0)
+            len = lead;
     }
     memcpy(out, s, len);
     out[len] = '\0';

@@ -29,6 +29,16 @@ Test(utf8, truncate_never_cuts_a_utf8_character_in_half)
     cr_assert_str_eq(out, "short");
 }
 
+Test(utf8, truncate_cuts_a_run_of_stray_continuation_bytes_where_it_falls)
+{
+    /* No lead byte within 3 bytes of the cut: not a character cut in half,
+     * so nothing is backed off (the router once got an empty path here). */
+    char out[8];
+    utf8_truncate("/\x90\x90\x90\x90\x90\x90\x90\x90\x90", out, sizeof(out));
+    cr_assert_eq(strlen(out), 7);
+    cr_assert_eq(out[0], '/');
+}
+
 Test(utf8, sequence_length_accepts_well_formed_sequences)
 {
     cr_assert_eq(utf8_sequence_length("a", 1), 1);
