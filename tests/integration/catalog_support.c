@@ -89,6 +89,33 @@ void ct_expect_400(const char *key, const char *method, const char *path, const 
     ct_expect_error(key, method, path, body, 400, "validation_error", param, message);
 }
 
+struct api_response ct_session_complete(const char *session_id, const char *body)
+{
+    char path[256], auth[256];
+    snprintf(path, sizeof(path), "/internal/checkout-sessions/%s/complete", session_id);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
+             test_env("CAISSE_TEST_INTERNAL_TOKEN"));
+    const char *h[] = {"Content-Type: application/json", auth, NULL};
+    return test_api_at(test_env("CAISSE_TEST_INTERNAL_URL"), "POST", path, NULL, body, h);
+}
+
+void ct_assert_event(const json_t *ev, const char *source, const char *type, const char *id,
+                     const char *org, const json_t *data, const char *time)
+{
+    cr_assert_str_eq(ct_str(ev, "specversion"), "1.0");
+    cr_assert_str_eq(ct_str(ev, "type"), type);
+    cr_assert_str_eq(ct_str(ev, "source"), source);
+    cr_assert_str_eq(ct_str(ev, "subject"), id);
+    cr_assert_str_eq(ct_str(ev, "_key"), id, "the Kafka key is the object's id");
+    cr_assert(uuid_is_valid(ct_str(ev, "id")));
+    cr_assert_str_eq(ct_str(ev, "datacontenttype"), "application/json");
+    cr_assert_str_eq(ct_str(ev, "organizationid"), org);
+    cr_assert_str_eq(ct_str(ev, "environment"), "test");
+    cr_assert_str_eq(ct_str(ev, "time"), time);
+    cr_assert_str_eq(ct_event_header(ev, "content-type"), "application/cloudevents+json");
+    cr_assert(json_equal(json_object_get(ev, "data"), data), "data is the REST object");
+}
+
 const char *ct_event_header(const json_t *ev, const char *name)
 {
     const json_t *h = json_object_get(ev, "_headers");

@@ -44,6 +44,15 @@ void ct_expect_error(const char *key, const char *method, const char *path, cons
 void ct_expect_400(const char *key, const char *method, const char *path, const char *body,
                    const char *param, const char *message);
 
+/* POST /internal/checkout-sessions/<id>/complete with body (JSON text); its answer. */
+struct api_response ct_session_complete(const char *session_id, const char *body);
+
+/* Asserts the CloudEvents attributes of a catalog event of org in the test
+ * environment, from source ("/caisse/products"), about object id (its subject
+ * and Kafka key), carrying data (the REST object). */
+void ct_assert_event(const json_t *ev, const char *source, const char *type, const char *id,
+                     const char *org, const json_t *data, const char *time);
+
 /* A Kafka header of an event of test_kafka_events_for, NULL when absent. */
 const char *ct_event_header(const json_t *ev, const char *name);
 

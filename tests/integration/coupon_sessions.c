@@ -28,13 +28,9 @@ static void expect_session_refused(const char *key, const char *body, const char
 
 static struct api_response complete(const char *id, const char *reference)
 {
-    char path[128], auth[256], body[200];
-    snprintf(path, sizeof(path), "/internal/checkout-sessions/%s/complete", id);
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
-             test_env("CAISSE_TEST_INTERNAL_TOKEN"));
+    char body[200];
     snprintf(body, sizeof(body), "{\"payment_reference\": \"%s\"}", reference);
-    const char *h[] = {"Content-Type: application/json", auth, NULL};
-    return test_api_at(test_env("CAISSE_TEST_INTERNAL_URL"), "POST", path, NULL, body, h);
+    return ct_session_complete(id, body);
 }
 
 static char *times_redeemed(const char *coupon_id)

@@ -23,17 +23,6 @@ static long customer_count(const char *org)
     return v;
 }
 
-/* Completes the session through the internal API (body: the JSON text); its answer. */
-static struct api_response complete(const char *session_id, const char *body)
-{
-    char path[256], auth[256];
-    snprintf(path, sizeof(path), "/internal/checkout-sessions/%s/complete", session_id);
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
-             test_env("CAISSE_TEST_INTERNAL_TOKEN"));
-    const char *h[] = {"Content-Type: application/json", auth, NULL};
-    return test_api_at(test_env("CAISSE_TEST_INTERNAL_URL"), "POST", path, NULL, body, h);
-}
-
 /* The event of type among the subject's events on Kafka (waits for it); new reference. */
 static json_t *kafka_event(const char *subject, const char *type)
 {
@@ -562,7 +551,7 @@ Test(customers, a_completion_gives_the_session_the_customer_with_its_email, .tim
         t.key, "{\"amount\": 5000, \"customer_email\": \"AWA.DIOP@example.com\"}");
     const char *sid = ct_str(s, "checkout_session_id");
     cr_assert(json_is_null(json_object_get(s, "customer_id")));
-    struct api_response r = complete(sid, "{\"payment_reference\": \"pay-1\"}");
+    struct api_response r = ct_session_complete(sid, "{\"payment_reference\": \"pay-1\"}");
     cr_assert_eq(r.status, 200, "%s", r.text);
     cr_assert_str_eq(ct_str(r.json, "status"), "complete");
     cr_assert_str_eq(ct_str(r.json, "customer_id"), ct_str(c, "customer_id"), "the newest");
@@ -579,7 +568,7 @@ Test(customers, a_completion_gives_the_session_the_customer_with_its_email, .tim
              ct_str(c, "customer_id"));
     ct_expect_error(t.key, "DELETE", path, NULL, 409, "resource_conflict", NULL, msg);
     /* The same completion again changes nothing. */
-    r = complete(sid, "{\"payment_reference\": \"pay-1\"}");
+    r = ct_session_complete(sid, "{\"payment_reference\": \"pay-1\"}");
     cr_assert_eq(r.status, 200, "%s", r.text);
     cr_assert_str_eq(ct_str(r.json, "customer_id"), ct_str(c, "customer_id"));
     test_api_free(&r);
@@ -600,7 +589,7 @@ Test(customers, a_completion_without_a_known_email_makes_a_customer, .timeout = 
                                  " \"customer_name\": \"Moussa Fall\","
                                  " \"customer_phone\": \"+221770000001\"}");
     const char *sid = ct_str(s, "checkout_session_id");
-    struct api_response r = complete(sid, "{\"payment_reference\": \"pay-2\"}");
+    struct api_response r = ct_session_complete(sid, "{\"payment_reference\": \"pay-2\"}");
     cr_assert_eq(r.status, 200, "%s", r.text);
     const char *cid = ct_str(r.json, "customer_id");
     cr_assert(cid != NULL && uuid_is_valid(cid), "%s", r.text);
@@ -626,8 +615,8 @@ Test(customers, a_completion_without_a_known_email_makes_a_customer, .timeout = 
     /* A second session with that email finds it. */
     json_t *s2 =
         ct_session_create(t.key, "{\"amount\": 700, \"customer_email\": \"new@EXAMPLE.com\"}");
-    struct api_response r2 =
-        complete(ct_str(s2, "checkout_session_id"), "{\"payment_reference\": \"pay-3\"}");
+    struct api_response r2 = ct_session_complete(ct_str(s2, "checkout_session_id"),
+                                                 "{\"payment_reference\": \"pay-3\"}");
     cr_assert_eq(r2.status, 200, "%s", r2.text);
     cr_assert_str_eq(ct_str(r2.json, "customer_id"), cid);
     test_api_free(&r2);
@@ -650,7 +639,7 @@ Test(customers, a_completion_keeps_a_customer_given_and_makes_none_without_an_em
     json_t *s = ct_session_create(t.key, body);
     cr_assert(json_is_null(json_object_get(s, "customer_email")));
     struct api_response r =
-        complete(ct_str(s, "checkout_session_id"), "{\"payment_reference\": \"pay-4\"}");
+        ct_session_complete(ct_str(s, "checkout_session_id"), "{\"payment_reference\": \"pay-4\"}");
     cr_assert_eq(r.status, 200, "%s", r.text);
     cr_assert_str_eq(ct_str(r.json, "customer_id"), ct_str(c, "customer_id"));
     cr_assert(json_is_null(json_object_get(r.json, "customer_email")));
@@ -661,7 +650,7 @@ Test(customers, a_completion_keeps_a_customer_given_and_makes_none_without_an_em
                                              " \"customer_email\": \"given@example.com\"}");
     snprintf(body, sizeof(body), "{\"payment_reference\": \"pay-5\", \"customer_id\": \"%s\"}",
              ct_str(c, "customer_id"));
-    r = complete(ct_str(other, "checkout_session_id"), body);
+    r = ct_session_complete(ct_str(other, "checkout_session_id"), body);
     cr_assert_eq(r.status, 200, "%s", r.text);
     cr_assert_str_eq(ct_str(r.json, "customer_id"), ct_str(c, "customer_id"));
     test_api_free(&r);

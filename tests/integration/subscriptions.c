@@ -355,25 +355,6 @@ Test(subscriptions, another_tenant_or_environment_sees_nothing)
     json_decref(after);
 }
 
-/* The event's CloudEvents attributes for a subscription of org. */
-static void assert_subscription_event(const json_t *ev, const char *type, const char *id,
-                                      const char *org, const json_t *data, const char *time)
-{
-    cr_assert_str_eq(ct_str(ev, "specversion"), "1.0");
-    cr_assert_str_eq(ct_str(ev, "type"), type);
-    cr_assert_str_eq(ct_str(ev, "source"), "/caisse/subscriptions");
-    cr_assert_str_eq(ct_str(ev, "subject"), id);
-    cr_assert_str_eq(ct_str(ev, "_key"), id, "the Kafka key is the subscription id");
-    cr_assert(uuid_is_valid(ct_str(ev, "id")));
-    cr_assert_str_eq(ct_str(ev, "datacontenttype"), "application/json");
-    cr_assert_str_eq(ct_str(ev, "organizationid"), org);
-    cr_assert_str_eq(ct_str(ev, "environment"), "test");
-    cr_assert_str_eq(ct_str(ev, "time"), time);
-    cr_assert_str_eq(ct_event_header(ev, "content-type"), "application/cloudevents+json");
-    if (data != NULL)
-        cr_assert(json_equal(json_object_get(ev, "data"), data), "data is the REST object");
-}
-
 Test(subscriptions, cancel_sets_canceled_at_once_with_its_event, .timeout = 60)
 {
     struct ct_tenant t;
@@ -414,8 +395,8 @@ Test(subscriptions, cancel_sets_canceled_at_once_with_its_event, .timeout = 60)
     json_decref(events);
     events = test_kafka_events_for(id, 1, 0);
     cr_assert_eq(json_array_size(events), 1, "%zu events", json_array_size(events));
-    assert_subscription_event(json_array_get(events, 0), "subscription.canceled", id, t.org, after,
-                              ct_str(after, "updated_at"));
+    ct_assert_event(json_array_get(events, 0), "/caisse/subscriptions", "subscription.canceled", id,
+                    t.org, after, ct_str(after, "updated_at"));
     json_decref(events);
     /* The events API lists it under its type. */
     struct api_response l = ct_call("GET", "/events?type=subscription.canceled", t.key, NULL);
@@ -676,8 +657,8 @@ Test(subscriptions, the_expiry_worker_makes_an_ended_period_past_due_once, .time
     json_decref(events);
     events = test_kafka_events_for(due, 1, 0);
     cr_assert_eq(json_array_size(events), 1, "%zu events", json_array_size(events));
-    assert_subscription_event(json_array_get(events, 0), "subscription.past_due", due, t.org, after,
-                              ct_str(after, "updated_at"));
+    ct_assert_event(json_array_get(events, 0), "/caisse/subscriptions", "subscription.past_due",
+                    due, t.org, after, ct_str(after, "updated_at"));
     json_decref(events);
     cr_assert_eq(sql_long("SELECT count(*) FROM outbox WHERE session_id = $1::uuid"
                           " AND type = 'subscription.past_due'",
@@ -965,7 +946,8 @@ Test(subscriptions, completing_a_session_of_a_recurring_price_starts_a_subscript
     test_api_free(&g);
     /* Its created event, after the session's completed one. */
     json_t *ev = kafka_event(id, "subscription.created", 1);
-    assert_subscription_event(ev, "subscription.created", id, t.org, s, ct_str(s, "created_at"));
+    ct_assert_event(ev, "/caisse/subscriptions", "subscription.created", id, t.org, s,
+                    ct_str(s, "created_at"));
     json_decref(ev);
     json_t *completed = wh_kafka_event(session, "checkout.session.completed");
     json_decref(completed);
@@ -1036,8 +1018,8 @@ Test(subscriptions, completing_a_renewal_session_advances_the_period, .timeout =
     cr_assert_str_eq(ct_str(after, "latest_checkout_session_id"), session);
     cr_assert_str_eq(ct_str(after, "created_at"), ct_str(before, "created_at"));
     json_t *ev = kafka_event(id, "subscription.renewed", 1);
-    assert_subscription_event(ev, "subscription.renewed", id, t.org, after,
-                              ct_str(after, "updated_at"));
+    ct_assert_event(ev, "/caisse/subscriptions", "subscription.renewed", id, t.org, after,
+                    ct_str(after, "updated_at"));
     json_decref(ev);
 
     /* Past due: the new period starts at the renewal's completion. */
