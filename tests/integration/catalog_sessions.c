@@ -7,69 +7,19 @@
 #include <string.h>
 
 #include "core/uuid.h"
+#include "catalog_support.h"
 #include "support.h"
-
-struct tenant {
-    char org[64];
-    char key[128];  /* test environment */
-    char live[128]; /* live environment */
-};
-
-static void admin_line(const char *args, char *out, size_t outlen)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "%s %s 2>/dev/null", test_env("CAISSE_TEST_ADMIN"), args);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p != NULL);
-    out[0] = '\0';
-    cr_assert(fgets(out, (int)outlen, p) != NULL, "%s printed nothing", cmd);
-    pclose(p);
-    out[strcspn(out, "\n")] = '\0';
-}
-
-static void tenant_new(struct tenant *t)
-{
-    char args[256];
-    admin_line("create-org --name 'Catalog session tests' --currency XOF", t->org, sizeof(t->org));
-    cr_assert(uuid_is_valid(t->org), "org: %s", t->org);
-    snprintf(args, sizeof(args), "create-key --org %s --env test", t->org);
-    admin_line(args, t->key, sizeof(t->key));
-    snprintf(args, sizeof(args), "create-key --org %s --env live", t->org);
-    admin_line(args, t->live, sizeof(t->live));
-}
-
-static struct api_response call(const char *method, const char *path, const char *key,
-                                const char *body)
-{
-    const char *h[] = {"Content-Type: application/json", NULL};
-    return test_api(method, path, key, body, body != NULL ? h : NULL);
-}
-
-static const char *str(const json_t *o, const char *name)
-{
-    return json_string_value(json_object_get(o, name));
-}
 
 static long long num(const json_t *o, const char *name)
 {
     return json_integer_value(json_object_get(o, name));
 }
 
-/* POST path with body, 201; the new object's id member into id. */
-static void create(const char *key, const char *path, const char *body, const char *member,
-                   char id[UUID_STR_LEN])
-{
-    struct api_response r = call("POST", path, key, body);
-    cr_assert_eq(r.status, 201, "%s %s: %ld %s", path, body, r.status, r.text);
-    snprintf(id, UUID_STR_LEN, "%s", str(r.json, member));
-    test_api_free(&r);
-}
-
 static void product_new(const char *key, const char *name, char id[UUID_STR_LEN])
 {
     char body[300];
     snprintf(body, sizeof(body), "{\"name\": \"%s\"}", name);
-    create(key, "/products", body, "product_id", id);
+    ct_create_id("/products", key, body, "product_id", id);
 }
 
 /* A price of product: the members after product_id in rest. */
@@ -77,17 +27,7 @@ static void price_new(const char *key, const char *product, const char *rest, ch
 {
     char body[600];
     snprintf(body, sizeof(body), "{\"product_id\": \"%s\", %s}", product, rest);
-    create(key, "/prices", body, "price_id", id);
-}
-
-/* POST /checkout-sessions with body (a printf format), 201; the session. */
-static json_t *session_new(const char *key, const char *body)
-{
-    struct api_response r = test_create(key, body);
-    cr_assert_eq(r.status, 201, "%s: %ld %s", body, r.status, r.text);
-    json_t *s = json_incref(r.json);
-    test_api_free(&r);
-    return s;
+    ct_create_id("/prices", key, body, "price_id", id);
 }
 
 static void expect_400(const char *key, const char *body, const char *param, const char *message)
@@ -101,25 +41,25 @@ static void expect_400(const char *key, const char *body, const char *param, con
 
 Test(catalog_sessions, simple_one_time_payment)
 {
-    struct tenant t;
-    tenant_new(&t);
-    json_t *s = session_new(t.key, "{\"amount\": 5000, \"currency_code\": \"XOF\","
-                                   " \"title\": \"Coffee Beans - 1kg\","
-                                   " \"customer_email\": \"customer@example.com\","
-                                   " \"success_url\": \"https://mystore.com/thank-you\","
-                                   " \"cancel_url\": \"https://mystore.com/cart\"}");
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Catalog session tests");
+    json_t *s = ct_session_create(t.key, "{\"amount\": 5000, \"currency_code\": \"XOF\","
+                                         " \"title\": \"Coffee Beans - 1kg\","
+                                         " \"customer_email\": \"customer@example.com\","
+                                         " \"success_url\": \"https://mystore.com/thank-you\","
+                                         " \"cancel_url\": \"https://mystore.com/cart\"}");
     cr_assert_eq(num(s, "amount"), 5000);
-    cr_assert_str_eq(str(s, "title"), "Coffee Beans - 1kg");
+    cr_assert_str_eq(ct_str(s, "title"), "Coffee Beans - 1kg");
     cr_assert(json_is_null(json_object_get(s, "product_id")));
     cr_assert(json_is_null(json_object_get(s, "price_id")));
-    cr_assert(str(s, "url") != NULL, "redirect the customer to session.url");
+    cr_assert(ct_str(s, "url") != NULL, "redirect the customer to session.url");
     json_decref(s);
 }
 
 Test(catalog_sessions, product_purchase_with_multiple_prices)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Catalog session tests");
     /* The reference's placeholders are not ids: their own clear 400. */
     expect_400(t.key,
                "{\"product_id\": \"premium-plan-id\", \"price_id\": \"monthly-price-id\","
@@ -141,17 +81,17 @@ Test(catalog_sessions, product_purchase_with_multiple_prices)
                  " \"customer_email\": \"customer@example.com\","
                  " \"success_url\": \"https://myapp.com/dashboard\", \"allow_coupon_code\": true}",
                  premium, ids[i]);
-        json_t *s = session_new(t.key, body);
+        json_t *s = ct_session_create(t.key, body);
         cr_assert_eq(num(s, "amount"), amounts[i], "the price's unit_amount x 1");
-        cr_assert_str_eq(str(s, "currency_code"), "XOF");
-        cr_assert_str_eq(str(s, "title"), "Premium plan", "the product's name");
-        cr_assert_str_eq(str(s, "product_id"), premium);
-        cr_assert_str_eq(str(s, "price_id"), ids[i]);
+        cr_assert_str_eq(ct_str(s, "currency_code"), "XOF");
+        cr_assert_str_eq(ct_str(s, "title"), "Premium plan", "the product's name");
+        cr_assert_str_eq(ct_str(s, "product_id"), premium);
+        cr_assert_str_eq(ct_str(s, "price_id"), ids[i]);
         cr_assert(json_is_true(json_object_get(s, "allow_coupon_code")));
         /* As stored. */
         char path[128];
-        snprintf(path, sizeof(path), "/checkout-sessions/%s", str(s, "checkout_session_id"));
-        struct api_response g = call("GET", path, t.key, NULL);
+        snprintf(path, sizeof(path), "/checkout-sessions/%s", ct_str(s, "checkout_session_id"));
+        struct api_response g = ct_call("GET", path, t.key, NULL);
         cr_assert(json_equal(g.json, s), "%s", g.text);
         test_api_free(&g);
         json_decref(s);
@@ -160,24 +100,24 @@ Test(catalog_sessions, product_purchase_with_multiple_prices)
 
 Test(catalog_sessions, custom_amount_no_product)
 {
-    struct tenant t;
-    tenant_new(&t);
-    json_t *s = session_new(t.key, "{\"amount\": 15000, \"currency_code\": \"XOF\","
-                                   " \"title\": \"Consultation Fee\","
-                                   " \"description\": \"1 hour consultation\","
-                                   " \"customer_name\": \"John Doe\","
-                                   " \"customer_email\": \"john@example.com\","
-                                   " \"customer_phone\": \"+221771234567\"}");
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Catalog session tests");
+    json_t *s = ct_session_create(t.key, "{\"amount\": 15000, \"currency_code\": \"XOF\","
+                                         " \"title\": \"Consultation Fee\","
+                                         " \"description\": \"1 hour consultation\","
+                                         " \"customer_name\": \"John Doe\","
+                                         " \"customer_email\": \"john@example.com\","
+                                         " \"customer_phone\": \"+221771234567\"}");
     cr_assert_eq(num(s, "amount"), 15000);
-    cr_assert_str_eq(str(s, "description"), "1 hour consultation");
+    cr_assert_str_eq(ct_str(s, "description"), "1 hour consultation");
     cr_assert(json_is_null(json_object_get(s, "product_id")));
     json_decref(s);
 }
 
 Test(catalog_sessions, pay_what_you_want)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Catalog session tests");
     /* Verbatim: the amount the customer chose (x 100), no catalog. */
     long long amount = 25 * 100;
     char body[800];
@@ -187,7 +127,7 @@ Test(catalog_sessions, pay_what_you_want)
              " \"customer_email\": \"customer@example.com\","
              " \"success_url\": \"https://mysite.com/thank-you\"}",
              amount);
-    json_t *s = session_new(t.key, body);
+    json_t *s = ct_session_create(t.key, body);
     cr_assert_eq(num(s, "amount"), amount);
     json_decref(s);
     /* The same through a pay-what-you-want price: the minimum is the catalog's. */
@@ -200,11 +140,11 @@ Test(catalog_sessions, pay_what_you_want)
              "support!\", \"customer_email\": \"customer@example.com\","
              " \"success_url\": \"https://mysite.com/thank-you\"}",
              amount, tip);
-    s = session_new(t.key, body);
+    s = ct_session_create(t.key, body);
     cr_assert_eq(num(s, "amount"), amount, "the customer's amount");
-    cr_assert_str_eq(str(s, "title"), "Support Us");
-    cr_assert_str_eq(str(s, "product_id"), support);
-    cr_assert_str_eq(str(s, "price_id"), tip);
+    cr_assert_str_eq(ct_str(s, "title"), "Support Us");
+    cr_assert_str_eq(ct_str(s, "product_id"), support);
+    cr_assert_str_eq(ct_str(s, "price_id"), tip);
     json_decref(s);
     char msg[300];
     snprintf(
@@ -220,7 +160,7 @@ Test(catalog_sessions, pay_what_you_want)
              "{\"amount\": 150000, \"quantity\": 2, \"price_id\": \"%s\","
              " \"customer_email\": \"customer@example.com\"}",
              tip);
-    s = session_new(t.key, body);
+    s = ct_session_create(t.key, body);
     cr_assert_eq(num(s, "amount"), 150000, "within the range x quantity 2");
     json_decref(s);
     snprintf(body, sizeof(body),
@@ -236,8 +176,8 @@ Test(catalog_sessions, pay_what_you_want)
 
 Test(catalog_sessions, a_price_gives_amount_times_quantity_currency_and_title)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Catalog session tests");
     char beans[UUID_STR_LEN], kilo[UUID_STR_LEN];
     product_new(t.key, "Coffee beans", beans);
     price_new(t.key, beans, "\"unit_amount\": 1250, \"currency_code\": \"EUR\"", kilo);
@@ -246,19 +186,19 @@ Test(catalog_sessions, a_price_gives_amount_times_quantity_currency_and_title)
              "{\"price_id\": \"%s\", \"quantity\": 3, \"title\": \"Three kilos\","
              " \"customer_email\": \"a@example.com\"}",
              kilo);
-    json_t *s = session_new(t.key, body);
+    json_t *s = ct_session_create(t.key, body);
     cr_assert_eq(num(s, "amount"), 3750);
     cr_assert_eq(num(s, "quantity"), 3);
-    cr_assert_str_eq(str(s, "currency_code"), "EUR", "the price's, not the organization's");
-    cr_assert_str_eq(str(s, "title"), "Three kilos", "given, kept");
-    cr_assert_str_eq(str(s, "product_id"), beans, "filled in");
+    cr_assert_str_eq(ct_str(s, "currency_code"), "EUR", "the price's, not the organization's");
+    cr_assert_str_eq(ct_str(s, "title"), "Three kilos", "given, kept");
+    cr_assert_str_eq(ct_str(s, "product_id"), beans, "filled in");
     json_decref(s);
     /* An amount and currency that agree with the price are accepted. */
     snprintf(body, sizeof(body),
              "{\"price_id\": \"%s\", \"product_id\": \"%s\", \"quantity\": 2, \"amount\": 2500,"
              " \"currency_code\": \"EUR\", \"customer_email\": \"a@example.com\"}",
              kilo, beans);
-    s = session_new(t.key, body);
+    s = ct_session_create(t.key, body);
     cr_assert_eq(num(s, "amount"), 2500);
     json_decref(s);
     char msg[300];
@@ -282,8 +222,8 @@ Test(catalog_sessions, a_price_gives_amount_times_quantity_currency_and_title)
 
 Test(catalog_sessions, a_product_alone_takes_its_default_price)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Catalog session tests");
     char plan[UUID_STR_LEN], monthly[UUID_STR_LEN];
     product_new(t.key, "Plan", plan);
     char body[600];
@@ -294,32 +234,32 @@ Test(catalog_sessions, a_product_alone_takes_its_default_price)
     snprintf(body, sizeof(body),
              "{\"product_id\": \"%s\", \"amount\": 777, \"customer_email\": \"a@example.com\"}",
              plan);
-    json_t *s = session_new(t.key, body);
+    json_t *s = ct_session_create(t.key, body);
     cr_assert_eq(num(s, "amount"), 777);
     cr_assert(json_is_null(json_object_get(s, "price_id")));
-    cr_assert_str_eq(str(s, "title"), "Plan");
+    cr_assert_str_eq(ct_str(s, "title"), "Plan");
     json_decref(s);
     price_new(t.key, plan, "\"unit_amount\": 9900", monthly);
     char path[128], patch[128];
     snprintf(path, sizeof(path), "/products/%s", plan);
     snprintf(patch, sizeof(patch), "{\"default_price_id\": \"%s\"}", monthly);
-    struct api_response r = call("PATCH", path, t.key, patch);
+    struct api_response r = ct_call("PATCH", path, t.key, patch);
     cr_assert_eq(r.status, 200, "%s", r.text);
     test_api_free(&r);
     snprintf(body, sizeof(body),
              "{\"product_id\": \"%s\", \"quantity\": 2, \"customer_email\": \"a@example.com\"}",
              plan);
-    s = session_new(t.key, body);
+    s = ct_session_create(t.key, body);
     cr_assert_eq(num(s, "amount"), 19800);
-    cr_assert_str_eq(str(s, "price_id"), monthly, "the default price");
+    cr_assert_str_eq(ct_str(s, "price_id"), monthly, "the default price");
     json_decref(s);
 }
 
 Test(catalog_sessions, archived_mismatched_and_foreign_ids_are_refused)
 {
-    struct tenant t, other;
-    tenant_new(&t);
-    tenant_new(&other);
+    struct ct_tenant t, other;
+    ct_tenant_new(&t, "Catalog session tests");
+    ct_tenant_new(&other, "Catalog session tests");
     char plan[UUID_STR_LEN], second[UUID_STR_LEN], price[UUID_STR_LEN], theirs[UUID_STR_LEN],
         their_price[UUID_STR_LEN];
     product_new(t.key, "Plan", plan);
@@ -352,7 +292,7 @@ Test(catalog_sessions, archived_mismatched_and_foreign_ids_are_refused)
     /* Archived: the price, then its product. */
     char path[128];
     snprintf(path, sizeof(path), "/prices/%s", price);
-    struct api_response r = call("PATCH", path, t.key, "{\"active\": false}");
+    struct api_response r = ct_call("PATCH", path, t.key, "{\"active\": false}");
     cr_assert_eq(r.status, 200, "%s", r.text);
     test_api_free(&r);
     snprintf(body, sizeof(body), "{\"price_id\": \"%s\", \"customer_email\": \"a@example.com\"}",
@@ -360,21 +300,21 @@ Test(catalog_sessions, archived_mismatched_and_foreign_ids_are_refused)
     snprintf(msg, sizeof(msg), "price_id %s is archived: it cannot be sold anymore", price);
     expect_400(t.key, body, "price_id", msg);
     snprintf(path, sizeof(path), "/products/%s", plan);
-    r = call("PATCH", path, t.key, "{\"active\": false}");
+    r = ct_call("PATCH", path, t.key, "{\"active\": false}");
     cr_assert_eq(r.status, 200, "%s", r.text);
     test_api_free(&r);
     snprintf(msg, sizeof(msg), "product_id %s is archived: it cannot be sold anymore", plan);
     expect_400(t.key, body, "product_id", msg);
     /* Nothing refused made a session. */
-    r = call("GET", "/checkout-sessions", t.key, NULL);
+    r = ct_call("GET", "/checkout-sessions", t.key, NULL);
     cr_assert_eq(json_array_size(r.json), 0, "%s", r.text);
     test_api_free(&r);
 }
 
 Test(catalog_sessions, a_keyed_create_from_a_price_replays_as_stored)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Catalog session tests");
     char plan[UUID_STR_LEN], price[UUID_STR_LEN], idem[UUID_STR_LEN];
     product_new(t.key, "Plan", plan);
     price_new(t.key, plan, "\"unit_amount\": 4000", price);
@@ -390,7 +330,7 @@ Test(catalog_sessions, a_keyed_create_from_a_price_replays_as_stored)
     /* Archived since: the key still answers with the session it made. */
     char path[128];
     snprintf(path, sizeof(path), "/prices/%s", price);
-    struct api_response r = call("PATCH", path, t.key, "{\"active\": false}");
+    struct api_response r = ct_call("PATCH", path, t.key, "{\"active\": false}");
     cr_assert_eq(r.status, 200, "%s", r.text);
     test_api_free(&r);
     struct api_response b = test_api("POST", "/checkout-sessions", t.key, body, headers);

@@ -9,45 +9,8 @@
 #include <unistd.h>
 
 #include "core/uuid.h"
+#include "catalog_support.h"
 #include "support.h"
-
-struct tenant {
-    char org[64];
-    char key[128];
-};
-
-static void admin_line(const char *args, char *out, size_t outlen)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "%s %s 2>/dev/null", test_env("CAISSE_TEST_ADMIN"), args);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p != NULL);
-    out[0] = '\0';
-    cr_assert(fgets(out, (int)outlen, p) != NULL, "%s printed nothing", cmd);
-    pclose(p);
-    out[strcspn(out, "\n")] = '\0';
-}
-
-static void tenant_new(struct tenant *t)
-{
-    char args[256];
-    admin_line("create-org --name 'Coupon session tests' --currency XOF", t->org, sizeof(t->org));
-    cr_assert(uuid_is_valid(t->org), "org: %s", t->org);
-    snprintf(args, sizeof(args), "create-key --org %s --env test", t->org);
-    admin_line(args, t->key, sizeof(t->key));
-}
-
-static struct api_response call(const char *method, const char *path, const char *key,
-                                const char *body)
-{
-    const char *h[] = {"Content-Type: application/json", NULL};
-    return test_api(method, path, key, body, body != NULL ? h : NULL);
-}
-
-static const char *str(const json_t *o, const char *name)
-{
-    return json_string_value(json_object_get(o, name));
-}
 
 static json_int_t num(const json_t *o, const char *name)
 {
@@ -56,31 +19,18 @@ static json_int_t num(const json_t *o, const char *name)
     return json_integer_value(v);
 }
 
-static json_t *create_ok(const char *key, const char *path, const char *body)
-{
-    struct api_response r = call("POST", path, key, body);
-    cr_assert_eq(r.status, 201, "%s: %ld %s", body, r.status, r.text);
-    json_t *o = json_incref(r.json);
-    test_api_free(&r);
-    return o;
-}
-
 static void expect_session_refused(const char *key, const char *body, const char *message)
 {
-    struct api_response r = call("POST", "/checkout-sessions", key, body);
+    struct api_response r = ct_call("POST", "/checkout-sessions", key, body);
     test_assert_error(&r, 400, "validation_error", "coupon_code", message);
     test_api_free(&r);
 }
 
 static struct api_response complete(const char *id, const char *reference)
 {
-    char path[128], auth[256], body[200];
-    snprintf(path, sizeof(path), "/internal/checkout-sessions/%s/complete", id);
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
-             test_env("CAISSE_TEST_INTERNAL_TOKEN"));
+    char body[200];
     snprintf(body, sizeof(body), "{\"payment_reference\": \"%s\"}", reference);
-    const char *h[] = {"Content-Type: application/json", auth, NULL};
-    return test_api_at(test_env("CAISSE_TEST_INTERNAL_URL"), "POST", path, NULL, body, h);
+    return ct_session_complete(id, body);
 }
 
 static char *times_redeemed(const char *coupon_id)
@@ -90,9 +40,9 @@ static char *times_redeemed(const char *coupon_id)
 
 Test(coupon_sessions, a_session_without_a_coupon_totals_its_amount)
 {
-    struct tenant t;
-    tenant_new(&t);
-    json_t *s = create_ok(t.key, "/checkout-sessions",
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Coupon session tests");
+    json_t *s = ct_create("/checkout-sessions", t.key,
                           "{\"amount\": 15000, \"customer_email\": \"a@example.com\"}");
     cr_assert_eq(num(s, "amount_subtotal"), 15000);
     cr_assert_eq(num(s, "amount_discount"), 0);
@@ -118,8 +68,8 @@ Test(coupon_sessions, a_session_without_a_coupon_totals_its_amount)
         i++;
     }
     char path[128];
-    snprintf(path, sizeof(path), "/checkout-sessions/%s", str(s, "checkout_session_id"));
-    struct api_response g = call("GET", path, t.key, NULL);
+    snprintf(path, sizeof(path), "/checkout-sessions/%s", ct_str(s, "checkout_session_id"));
+    struct api_response g = ct_call("GET", path, t.key, NULL);
     cr_assert(json_equal(g.json, s), "%s", g.text);
     test_api_free(&g);
     json_decref(s);
@@ -127,13 +77,13 @@ Test(coupon_sessions, a_session_without_a_coupon_totals_its_amount)
 
 Test(coupon_sessions, a_coupon_code_applies_at_create, .timeout = 60)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Coupon session tests");
     json_t *c =
-        create_ok(t.key, "/coupons",
+        ct_create("/coupons", t.key,
                   "{\"code\": \"Summer10\", \"percent_off\": 12.5, \"max_redemptions\": 5}");
     /* Any case finds it; 12.5 % of 999 F CFA is 124.875: 125. */
-    json_t *s = create_ok(t.key, "/checkout-sessions",
+    json_t *s = ct_create("/checkout-sessions", t.key,
                           "{\"amount\": 999, \"customer_email\": \"a@example.com\","
                           " \"coupon_code\": \"SUMMER10\"}");
     cr_assert_eq(num(s, "amount"), 999);
@@ -142,45 +92,45 @@ Test(coupon_sessions, a_coupon_code_applies_at_create, .timeout = 60)
     cr_assert_eq(num(s, "amount_total"), 874);
     const json_t *coupon = json_object_get(s, "coupon");
     cr_assert_eq(json_object_size(coupon), 2);
-    cr_assert_str_eq(str(coupon, "id"), str(c, "coupon_id"));
-    cr_assert_str_eq(str(coupon, "code"), "Summer10", "the coupon's code as stored");
+    cr_assert_str_eq(ct_str(coupon, "id"), ct_str(c, "coupon_id"));
+    cr_assert_str_eq(ct_str(coupon, "code"), "Summer10", "the coupon's code as stored");
     char path[128];
-    snprintf(path, sizeof(path), "/checkout-sessions/%s", str(s, "checkout_session_id"));
-    struct api_response g = call("GET", path, t.key, NULL);
+    snprintf(path, sizeof(path), "/checkout-sessions/%s", ct_str(s, "checkout_session_id"));
+    struct api_response g = ct_call("GET", path, t.key, NULL);
     cr_assert(json_equal(g.json, s), "%s", g.text);
     test_api_free(&g);
     /* The created event carries the totals. */
-    json_t *events = test_kafka_events_for(str(s, "checkout_session_id"), 1, 20000);
+    json_t *events = test_kafka_events_for(ct_str(s, "checkout_session_id"), 1, 20000);
     cr_assert_geq(json_array_size(events), 1);
     cr_assert(json_equal(json_object_get(json_array_get(events, 0), "data"), s));
     json_decref(events);
     /* Counted at completion, not at create. */
-    char *n = times_redeemed(str(c, "coupon_id"));
+    char *n = times_redeemed(ct_str(c, "coupon_id"));
     cr_assert_str_eq(n, "0");
     free(n);
 
     /* 100 % makes the total 0; an amount off never exceeds the subtotal. */
-    json_decref(create_ok(t.key, "/coupons", "{\"code\": \"FREE\", \"percent_off\": 100}"));
-    json_decref(create_ok(t.key, "/coupons",
+    json_decref(ct_create("/coupons", t.key, "{\"code\": \"FREE\", \"percent_off\": 100}"));
+    json_decref(ct_create("/coupons", t.key,
                           "{\"code\": \"BIG\", \"amount_off\": 5000, \"currency_code\": \"XOF\"}"));
-    json_t *free_s = create_ok(t.key, "/checkout-sessions",
+    json_t *free_s = ct_create("/checkout-sessions", t.key,
                                "{\"amount\": 15000, \"customer_email\": \"a@example.com\","
                                " \"coupon_code\": \"free\"}");
     cr_assert_eq(num(free_s, "amount_discount"), 15000);
     cr_assert_eq(num(free_s, "amount_total"), 0);
-    json_t *big = create_ok(t.key, "/checkout-sessions",
+    json_t *big = ct_create("/checkout-sessions", t.key,
                             "{\"amount\": 3000, \"customer_email\": \"a@example.com\","
                             " \"coupon_code\": \"BIG\"}");
     cr_assert_eq(num(big, "amount_discount"), 3000);
     cr_assert_eq(num(big, "amount_total"), 0);
-    json_t *part = create_ok(t.key, "/checkout-sessions",
+    json_t *part = ct_create("/checkout-sessions", t.key,
                              "{\"amount\": 8000, \"customer_email\": \"a@example.com\","
                              " \"coupon_code\": \"BIG\"}");
     cr_assert_eq(num(part, "amount_discount"), 5000);
     cr_assert_eq(num(part, "amount_total"), 3000);
     /* Two decimals: 12.5 % of 9.99 EUR is 1.24875 EUR: 1.25 EUR. */
     json_t *eur =
-        create_ok(t.key, "/checkout-sessions",
+        ct_create("/checkout-sessions", t.key,
                   "{\"amount\": 999, \"currency_code\": \"EUR\","
                   " \"customer_email\": \"a@example.com\", \"coupon_code\": \"summer10\"}");
     cr_assert_eq(num(eur, "amount_discount"), 125);
@@ -195,35 +145,35 @@ Test(coupon_sessions, a_coupon_code_applies_at_create, .timeout = 60)
 
 Test(coupon_sessions, each_rule_of_a_coupon_refuses_the_session_with_its_reason)
 {
-    struct tenant t, other;
-    tenant_new(&t);
-    tenant_new(&other);
+    struct ct_tenant t, other;
+    ct_tenant_new(&t, "Coupon session tests");
+    ct_tenant_new(&other, "Coupon session tests");
     const char *k = t.key;
-    json_t *product = create_ok(k, "/products", "{\"name\": \"Plan\"}");
-    json_t *another = create_ok(k, "/products", "{\"name\": \"Other plan\"}");
+    json_t *product = ct_create("/products", k, "{\"name\": \"Plan\"}");
+    json_t *another = ct_create("/products", k, "{\"name\": \"Other plan\"}");
     char body[600];
     json_decref(
-        create_ok(k, "/coupons", "{\"code\": \"OFF\", \"percent_off\": 10, \"active\": false}"));
-    json_decref(create_ok(k, "/coupons",
+        ct_create("/coupons", k, "{\"code\": \"OFF\", \"percent_off\": 10, \"active\": false}"));
+    json_decref(ct_create("/coupons", k,
                           "{\"code\": \"LATER\", \"percent_off\": 10,"
                           " \"valid_from\": \"2098-01-01T00:00:00Z\"}"));
-    json_decref(create_ok(k, "/coupons",
+    json_decref(ct_create("/coupons", k,
                           "{\"code\": \"OLD\", \"percent_off\": 10,"
                           " \"valid_from\": \"2020-01-01T00:00:00Z\","
                           " \"valid_until\": \"2020-02-01T00:00:00Z\"}"));
-    json_t *once = create_ok(k, "/coupons",
+    json_t *once = ct_create("/coupons", k,
                              "{\"code\": \"ONCE\", \"percent_off\": 10, \"max_redemptions\": 1}");
     char *set = test_sql_value("UPDATE coupons SET times_redeemed = 1 WHERE id = $1 RETURNING 1",
-                               str(once, "coupon_id"));
+                               ct_str(once, "coupon_id"));
     free(set);
     snprintf(body, sizeof(body),
              "{\"code\": \"PLANONLY\", \"percent_off\": 10,"
              " \"applies_to\": {\"product_ids\": [\"%s\"]}}",
-             str(product, "product_id"));
-    json_decref(create_ok(k, "/coupons", body));
-    json_decref(create_ok(
-        k, "/coupons", "{\"code\": \"EUROS\", \"amount_off\": 100, \"currency_code\": \"EUR\"}"));
-    json_decref(create_ok(other.key, "/coupons", "{\"code\": \"THEIRS\", \"percent_off\": 10}"));
+             ct_str(product, "product_id"));
+    json_decref(ct_create("/coupons", k, body));
+    json_decref(ct_create(
+        "/coupons", k, "{\"code\": \"EUROS\", \"amount_off\": 100, \"currency_code\": \"EUR\"}"));
+    json_decref(ct_create("/coupons", other.key, "{\"code\": \"THEIRS\", \"percent_off\": 10}"));
 
 #define SESSION(extra) "{\"amount\": 10000, \"customer_email\": \"a@example.com\", " extra "}"
     expect_session_refused(k, SESSION("\"coupon_code\": \"NOPE\""), "No coupon with code NOPE");
@@ -241,21 +191,21 @@ Test(coupon_sessions, each_rule_of_a_coupon_refuses_the_session_with_its_reason)
     expect_session_refused(k, SESSION("\"coupon_code\": \"PLANONLY\""),
                            "Coupon PLANONLY does not apply to this product");
     snprintf(body, sizeof(body), SESSION("\"coupon_code\": \"PLANONLY\", \"product_id\": \"%s\""),
-             str(another, "product_id"));
+             ct_str(another, "product_id"));
     expect_session_refused(k, body, "Coupon PLANONLY does not apply to this product");
     expect_session_refused(k, SESSION("\"coupon_code\": \"EUROS\""),
                            "Coupon EUROS takes an amount off in EUR, not in XOF");
     /* Nothing refused was created; the right product and currency are taken. */
-    struct api_response l = call("GET", "/checkout-sessions", k, NULL);
+    struct api_response l = ct_call("GET", "/checkout-sessions", k, NULL);
     cr_assert_eq(json_array_size(l.json), 0, "%s", l.text);
     test_api_free(&l);
     snprintf(body, sizeof(body), SESSION("\"coupon_code\": \"PLANONLY\", \"product_id\": \"%s\""),
-             str(product, "product_id"));
-    json_t *s = create_ok(k, "/checkout-sessions", body);
+             ct_str(product, "product_id"));
+    json_t *s = ct_create("/checkout-sessions", k, body);
     cr_assert_eq(num(s, "amount_discount"), 1000);
     json_decref(s);
-    s = create_ok(
-        k, "/checkout-sessions",
+    s = ct_create(
+        "/checkout-sessions", k,
         "{\"amount\": 250, \"currency_code\": \"EUR\", \"customer_email\": \"a@example.com\","
         " \"coupon_code\": \"euros\"}");
     cr_assert_eq(num(s, "amount_discount"), 100);
@@ -269,40 +219,40 @@ Test(coupon_sessions, each_rule_of_a_coupon_refuses_the_session_with_its_reason)
 
 Test(coupon_sessions, the_completion_counts_the_redemption_once, .timeout = 60)
 {
-    struct tenant t;
-    tenant_new(&t);
-    json_t *c = create_ok(t.key, "/coupons",
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Coupon session tests");
+    json_t *c = ct_create("/coupons", t.key,
                           "{\"code\": \"COUNTME\", \"percent_off\": 50, \"max_redemptions\": 3}");
-    json_t *s = create_ok(t.key, "/checkout-sessions",
+    json_t *s = ct_create("/checkout-sessions", t.key,
                           "{\"amount\": 10000, \"customer_email\": \"a@example.com\","
                           " \"coupon_code\": \"COUNTME\"}");
-    const char *id = str(s, "checkout_session_id");
+    const char *id = ct_str(s, "checkout_session_id");
     struct api_response r = complete(id, "pay_countme_1");
     cr_assert_eq(r.status, 200, "%s", r.text);
-    cr_assert_str_eq(str(r.json, "status"), "complete");
+    cr_assert_str_eq(ct_str(r.json, "status"), "complete");
     cr_assert_eq(num(r.json, "amount_total"), 5000);
-    cr_assert_str_eq(str(json_object_get(r.json, "coupon"), "code"), "COUNTME");
+    cr_assert_str_eq(ct_str(json_object_get(r.json, "coupon"), "code"), "COUNTME");
     test_api_free(&r);
-    char *n = times_redeemed(str(c, "coupon_id"));
+    char *n = times_redeemed(ct_str(c, "coupon_id"));
     cr_assert_str_eq(n, "1");
     free(n);
     /* The same payment again: the same answer, no second redemption. */
     r = complete(id, "pay_countme_1");
     cr_assert_eq(r.status, 200, "%s", r.text);
     test_api_free(&r);
-    n = times_redeemed(str(c, "coupon_id"));
+    n = times_redeemed(ct_str(c, "coupon_id"));
     cr_assert_str_eq(n, "1");
     free(n);
-    struct api_response g = call("GET", "/coupons", t.key, NULL);
+    struct api_response g = ct_call("GET", "/coupons", t.key, NULL);
     cr_assert_eq(num(json_array_get(g.json, 0), "times_redeemed"), 1, "%s", g.text);
     test_api_free(&g);
     /* A session without a coupon completes as before and counts nothing. */
-    json_t *plain = create_ok(t.key, "/checkout-sessions",
+    json_t *plain = ct_create("/checkout-sessions", t.key,
                               "{\"amount\": 10000, \"customer_email\": \"a@example.com\"}");
-    r = complete(str(plain, "checkout_session_id"), "pay_plain");
+    r = complete(ct_str(plain, "checkout_session_id"), "pay_plain");
     cr_assert_eq(r.status, 200, "%s", r.text);
     test_api_free(&r);
-    n = times_redeemed(str(c, "coupon_id"));
+    n = times_redeemed(ct_str(c, "coupon_id"));
     cr_assert_str_eq(n, "1");
     free(n);
     json_decref(plain);
@@ -312,19 +262,19 @@ Test(coupon_sessions, the_completion_counts_the_redemption_once, .timeout = 60)
 
 Test(coupon_sessions, concurrent_completions_redeem_exactly_max_redemptions, .timeout = 120)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Coupon session tests");
     enum { N = 8, MAX = 3 };
     char body[200];
     snprintf(body, sizeof(body),
              "{\"code\": \"RACE\", \"percent_off\": 20, \"max_redemptions\": %d}", MAX);
-    json_t *c = create_ok(t.key, "/coupons", body);
+    json_t *c = ct_create("/coupons", t.key, body);
     char ids[N][UUID_STR_LEN];
     for (int i = 0; i < N; i++) {
-        json_t *s = create_ok(t.key, "/checkout-sessions",
+        json_t *s = ct_create("/checkout-sessions", t.key,
                               "{\"amount\": 10000, \"customer_email\": \"a@example.com\","
                               " \"coupon_code\": \"race\"}");
-        snprintf(ids[i], sizeof(ids[i]), "%s", str(s, "checkout_session_id"));
+        snprintf(ids[i], sizeof(ids[i]), "%s", ct_str(s, "checkout_session_id"));
         json_decref(s);
     }
     char dir[] = "/tmp/caisse-coupon-race-XXXXXX";
@@ -353,17 +303,17 @@ Test(coupon_sessions, concurrent_completions_redeem_exactly_max_redemptions, .ti
         cr_assert(o != NULL, "answer %d is not JSON", i);
         long status = (long)json_integer_value(json_object_get(o, "statusCode"));
         if (json_object_get(o, "checkout_session_id") != NULL) {
-            cr_assert_str_eq(str(o, "status"), "complete");
+            cr_assert_str_eq(ct_str(o, "status"), "complete");
             completed++;
         } else {
             cr_assert_eq(status, 409, "answer %d", i);
-            cr_assert_str_eq(str(o, "code"), "invalid_state");
+            cr_assert_str_eq(ct_str(o, "code"), "invalid_state");
             char msg[300];
             snprintf(msg, sizeof(msg),
                      "Coupon RACE has been redeemed its maximum number of times: checkout"
                      " session %.36s was not completed",
                      ids[i]);
-            cr_assert_str_eq(str(o, "message"), msg);
+            cr_assert_str_eq(ct_str(o, "message"), msg);
             refused++;
             /* Nothing changed: still open, no completed event. */
             char *st = test_sql_value("SELECT status FROM checkout_sessions WHERE id = $1", ids[i]);
@@ -379,12 +329,12 @@ Test(coupon_sessions, concurrent_completions_redeem_exactly_max_redemptions, .ti
     rmdir(dir);
     cr_assert_eq(completed, MAX, "%d completed, %d refused", completed, refused);
     cr_assert_eq(refused, N - MAX);
-    char *r = times_redeemed(str(c, "coupon_id"));
+    char *r = times_redeemed(ct_str(c, "coupon_id"));
     cr_assert_str_eq(r, "3");
     free(r);
     char *done = test_sql_value("SELECT count(*) FROM checkout_sessions WHERE coupon_id = $1"
                                 " AND status = 'complete'",
-                                str(c, "coupon_id"));
+                                ct_str(c, "coupon_id"));
     cr_assert_str_eq(done, "3");
     free(done);
     json_decref(c);

@@ -9,83 +9,9 @@
 #include <string.h>
 
 #include "core/uuid.h"
+#include "catalog_support.h"
 #include "support.h"
 #include "webhook_support.h"
-
-/* A tenant of the test's own, so listings see only its customers. */
-struct tenant {
-    char org[64];
-    char key[128];  /* test environment */
-    char live[128]; /* live environment */
-};
-
-static void admin_line(const char *args, char *out, size_t outlen)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "%s %s 2>/dev/null", test_env("CAISSE_TEST_ADMIN"), args);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p != NULL);
-    out[0] = '\0';
-    cr_assert(fgets(out, (int)outlen, p) != NULL, "%s printed nothing", cmd);
-    pclose(p);
-    out[strcspn(out, "\n")] = '\0';
-}
-
-static void tenant_new(struct tenant *t)
-{
-    char args[256];
-    admin_line("create-org --name 'Customer tests' --currency XOF", t->org, sizeof(t->org));
-    cr_assert(uuid_is_valid(t->org), "org: %s", t->org);
-    snprintf(args, sizeof(args), "create-key --org %s --env test", t->org);
-    admin_line(args, t->key, sizeof(t->key));
-    snprintf(args, sizeof(args), "create-key --org %s --env live", t->org);
-    admin_line(args, t->live, sizeof(t->live));
-}
-
-static struct api_response call(const char *method, const char *path, const char *key,
-                                const char *body)
-{
-    const char *h[] = {"Content-Type: application/json", NULL};
-    return test_api(method, path, key, body, body != NULL ? h : NULL);
-}
-
-static struct api_response call_with_key(const char *path, const char *key, const char *idem,
-                                         const char *body)
-{
-    char h[400];
-    snprintf(h, sizeof(h), "Idempotency-Key: %s", idem);
-    const char *headers[] = {"Content-Type: application/json", h, NULL};
-    return test_api("POST", path, key, body, headers);
-}
-
-static const char *str(const json_t *o, const char *name)
-{
-    return json_string_value(json_object_get(o, name));
-}
-
-/* POST /customers, 201; the new customer (a new reference). */
-static json_t *create_customer(const char *key, const char *body)
-{
-    struct api_response r = call("POST", "/customers", key, body);
-    cr_assert_eq(r.status, 201, "%s: %ld %s", body, r.status, r.text);
-    json_t *c = json_incref(r.json);
-    test_api_free(&r);
-    return c;
-}
-
-static void expect_error(const char *key, const char *method, const char *path, const char *body,
-                         long status, const char *code, const char *param, const char *message)
-{
-    struct api_response r = call(method, path, key, body);
-    test_assert_error(&r, status, code, param, message);
-    test_api_free(&r);
-}
-
-static void expect_400(const char *key, const char *method, const char *path, const char *body,
-                       const char *param, const char *message)
-{
-    expect_error(key, method, path, body, 400, "validation_error", param, message);
-}
 
 /* The number of customers of org (every environment). */
 static long customer_count(const char *org)
@@ -97,27 +23,6 @@ static long customer_count(const char *org)
     return v;
 }
 
-/* POST /checkout-sessions, 201; the session (a new reference). */
-static json_t *create_session(const char *key, const char *body)
-{
-    struct api_response r = test_create(key, body);
-    cr_assert_eq(r.status, 201, "%s: %ld %s", body, r.status, r.text);
-    json_t *s = json_incref(r.json);
-    test_api_free(&r);
-    return s;
-}
-
-/* Completes the session through the internal API (body: the JSON text); its answer. */
-static struct api_response complete(const char *session_id, const char *body)
-{
-    char path[256], auth[256];
-    snprintf(path, sizeof(path), "/internal/checkout-sessions/%s/complete", session_id);
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
-             test_env("CAISSE_TEST_INTERNAL_TOKEN"));
-    const char *h[] = {"Content-Type: application/json", auth, NULL};
-    return test_api_at(test_env("CAISSE_TEST_INTERNAL_URL"), "POST", path, NULL, body, h);
-}
-
 /* The event of type among the subject's events on Kafka (waits for it); new reference. */
 static json_t *kafka_event(const char *subject, const char *type)
 {
@@ -127,7 +32,7 @@ static json_t *kafka_event(const char *subject, const char *type)
         json_t *ev;
         json_array_foreach(events, i, ev)
         {
-            if (strcmp(str(ev, "type"), type) == 0) {
+            if (strcmp(ct_str(ev, "type"), type) == 0) {
                 json_t *found = json_incref(ev);
                 json_decref(events);
                 return found;
@@ -147,50 +52,50 @@ static json_t *kafka_event(const char *subject, const char *type)
 
 Test(customers, create_then_get_and_list)
 {
-    struct tenant t;
-    tenant_new(&t);
-    struct api_response r = call("POST", "/customers", t.key, AWA);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Customer tests");
+    struct api_response r = ct_call("POST", "/customers", t.key, AWA);
     cr_assert_eq(r.status, 201, "%s", r.text);
     json_t *c = r.json;
-    const char *id = str(c, "customer_id");
+    const char *id = ct_str(c, "customer_id");
     cr_assert(uuid_is_valid(id), "%s", r.text);
-    cr_assert_str_eq(str(c, "organization_id"), t.org);
-    cr_assert_str_eq(str(c, "email"), "Awa.Diop@example.com", "kept as given");
-    cr_assert_str_eq(str(c, "name"), "Awa Diop");
-    cr_assert_str_eq(str(c, "phone"), "+221771234567");
+    cr_assert_str_eq(ct_str(c, "organization_id"), t.org);
+    cr_assert_str_eq(ct_str(c, "email"), "Awa.Diop@example.com", "kept as given");
+    cr_assert_str_eq(ct_str(c, "name"), "Awa Diop");
+    cr_assert_str_eq(ct_str(c, "phone"), "+221771234567");
     json_t *address = json_object_get(c, "billing_address");
-    cr_assert_str_eq(str(address, "line1"), "12 rue Carnot");
+    cr_assert_str_eq(ct_str(address, "line1"), "12 rue Carnot");
     cr_assert(json_is_null(json_object_get(address, "line2")));
-    cr_assert_str_eq(str(address, "city"), "Dakar");
-    cr_assert_str_eq(str(address, "postal_code"), "10200");
+    cr_assert_str_eq(ct_str(address, "city"), "Dakar");
+    cr_assert_str_eq(ct_str(address, "postal_code"), "10200");
     cr_assert(json_is_null(json_object_get(address, "state")));
-    cr_assert_str_eq(str(address, "country"), "SN");
+    cr_assert_str_eq(ct_str(address, "country"), "SN");
     cr_assert_eq(json_object_size(address), 6);
-    cr_assert_str_eq(str(json_object_get(c, "metadata"), "crm_id"), "C-1042");
-    cr_assert_str_eq(str(c, "environment"), "test");
-    cr_assert_str_eq(str(c, "created_at"), str(c, "updated_at"));
+    cr_assert_str_eq(ct_str(json_object_get(c, "metadata"), "crm_id"), "C-1042");
+    cr_assert_str_eq(ct_str(c, "environment"), "test");
+    cr_assert_str_eq(ct_str(c, "created_at"), ct_str(c, "updated_at"));
     cr_assert_eq(json_object_size(c), 10, "%s", r.text);
     char location[128];
     snprintf(location, sizeof(location), "/customers/%s", id);
     cr_assert_str_eq(r.location, location);
 
-    struct api_response g = call("GET", location, t.key, NULL);
+    struct api_response g = ct_call("GET", location, t.key, NULL);
     cr_assert_eq(g.status, 200, "%s", g.text);
     cr_assert(json_equal(g.json, c), "%s\n%s", g.text, r.text);
     test_api_free(&g);
     char v1[140];
     snprintf(v1, sizeof(v1), "/v1%s", location);
-    g = call("GET", v1, t.key, NULL);
+    g = ct_call("GET", v1, t.key, NULL);
     cr_assert_eq(g.status, 200);
     test_api_free(&g);
 
-    struct api_response l = call("GET", "/v1/customers", t.key, NULL);
+    struct api_response l = ct_call("GET", "/v1/customers", t.key, NULL);
     cr_assert_eq(l.status, 200, "%s", l.text);
     cr_assert_eq(json_array_size(l.json), 1, "%s", l.text);
     cr_assert(json_equal(json_array_get(l.json, 0), c));
     test_api_free(&l);
     /* Nothing is required. */
-    json_t *bare = create_customer(t.key, "{}");
+    json_t *bare = ct_create("/customers", t.key, "{}");
     cr_assert(json_is_null(json_object_get(bare, "email")));
     cr_assert(json_is_null(json_object_get(bare, "billing_address")));
     cr_assert_eq(json_object_size(json_object_get(bare, "metadata")), 0);
@@ -200,45 +105,46 @@ Test(customers, create_then_get_and_list)
 
 Test(customers, create_rules_and_messages)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Customer tests");
     const char *k = t.key;
     const char *p = "/customers";
-    expect_400(k, "POST", p, "{\"email\": \"nobody\"}", "email",
-               "email must be a valid email address");
-    expect_400(k, "POST", p, "{\"email\": 5}", "email", "email must be a string");
-    expect_400(k, "POST", p, "{\"phone\": \"771234567\"}", "phone",
-               "phone must be in E.164 format (+ followed by 8 to 15 digits)");
-    expect_400(k, "POST", p, "{\"name\": 5}", "name", "name must be a string");
-    expect_400(k, "POST", p, "{\"billing_address\": []}", "billing_address",
-               "billing_address must be an object or null");
-    expect_400(k, "POST", p, "{\"billing_address\": {\"line1\": \"x\", \"country\": \"SN\"}}",
-               "billing_address.city", "billing_address.city is required");
-    expect_400(
+    ct_expect_400(k, "POST", p, "{\"email\": \"nobody\"}", "email",
+                  "email must be a valid email address");
+    ct_expect_400(k, "POST", p, "{\"email\": 5}", "email", "email must be a string");
+    ct_expect_400(k, "POST", p, "{\"phone\": \"771234567\"}", "phone",
+                  "phone must be in E.164 format (+ followed by 8 to 15 digits)");
+    ct_expect_400(k, "POST", p, "{\"name\": 5}", "name", "name must be a string");
+    ct_expect_400(k, "POST", p, "{\"billing_address\": []}", "billing_address",
+                  "billing_address must be an object or null");
+    ct_expect_400(k, "POST", p, "{\"billing_address\": {\"line1\": \"x\", \"country\": \"SN\"}}",
+                  "billing_address.city", "billing_address.city is required");
+    ct_expect_400(
         k, "POST", p,
         "{\"billing_address\": {\"line1\": \"x\", \"city\": \"Dakar\", \"country\": \"sn\"}}",
         "billing_address.country",
         "billing_address.country must be an ISO 3166-1 alpha-2 country code in upper case,"
         " such as SN");
-    expect_400(
+    ct_expect_400(
         k, "POST", p,
         "{\"billing_address\": {\"line1\": \"x\", \"city\": \"Dakar\", \"country\": \"XX\"}}",
         "billing_address.country",
         "billing_address.country must be an ISO 3166-1 alpha-2 country code in upper case,"
         " such as SN");
-    expect_400(
+    ct_expect_400(
         k, "POST", p,
         "{\"billing_address\": {\"line1\": \" \", \"city\": \"Dakar\", \"country\": \"SN\"}}",
         "billing_address.line1", "billing_address.line1 must not be empty");
-    expect_400(k, "POST", p,
-               "{\"billing_address\": {\"line1\": \"x\", \"city\": \"Dakar\", \"country\": \"SN\","
-               " \"zip\": \"1\"}}",
-               "billing_address.zip", "Unknown parameter: billing_address.zip");
-    expect_400(k, "POST", p, "{\"metadata\": {\"k\": [1]}}", "metadata",
-               "metadata values must be strings, numbers or booleans");
-    expect_400(k, "POST", p, "{\"customer_id\": \"x\"}", "customer_id",
-               "Unknown parameter: customer_id");
-    expect_400(k, "POST", p, "[]", NULL, "Request body must be a JSON object");
+    ct_expect_400(
+        k, "POST", p,
+        "{\"billing_address\": {\"line1\": \"x\", \"city\": \"Dakar\", \"country\": \"SN\","
+        " \"zip\": \"1\"}}",
+        "billing_address.zip", "Unknown parameter: billing_address.zip");
+    ct_expect_400(k, "POST", p, "{\"metadata\": {\"k\": [1]}}", "metadata",
+                  "metadata values must be strings, numbers or booleans");
+    ct_expect_400(k, "POST", p, "{\"customer_id\": \"x\"}", "customer_id",
+                  "Unknown parameter: customer_id");
+    ct_expect_400(k, "POST", p, "[]", NULL, "Request body must be a JSON object");
     struct api_response r = test_api("POST", p, k, "{}", NULL);
     test_assert_error(&r, 415, "unsupported_media_type", NULL,
                       "Content-Type must be application/json");
@@ -251,46 +157,47 @@ Test(customers, create_rules_and_messages)
 
 Test(customers, read_update_and_delete_rules_and_messages)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Customer tests");
     const char *k = t.key;
-    json_t *c = create_customer(k, AWA);
+    json_t *c = ct_create("/customers", k, AWA);
     char path[128], missing[128], unknown_id[UUID_STR_LEN], msg[200];
-    snprintf(path, sizeof(path), "/customers/%s", str(c, "customer_id"));
+    snprintf(path, sizeof(path), "/customers/%s", ct_str(c, "customer_id"));
     cr_assert_eq(uuid_v7_string(unknown_id), 0);
     snprintf(missing, sizeof(missing), "/customers/%s", unknown_id);
     snprintf(msg, sizeof(msg), "Customer with ID %s not found or access denied", unknown_id);
 
-    expect_400(k, "GET", "/customers/nope", NULL, "id", "Customer id must be a UUID");
-    expect_400(k, "PATCH", "/customers/nope", "{\"name\": \"x\"}", "id",
-               "Customer id must be a UUID");
-    expect_400(k, "DELETE", "/customers/nope", NULL, "id", "Customer id must be a UUID");
-    expect_error(k, "GET", missing, NULL, 404, "not_found", "id", msg);
-    expect_error(k, "PATCH", missing, "{\"name\": \"x\"}", 404, "not_found", "id", msg);
-    expect_error(k, "DELETE", missing, NULL, 404, "not_found", "id", msg);
+    ct_expect_400(k, "GET", "/customers/nope", NULL, "id", "Customer id must be a UUID");
+    ct_expect_400(k, "PATCH", "/customers/nope", "{\"name\": \"x\"}", "id",
+                  "Customer id must be a UUID");
+    ct_expect_400(k, "DELETE", "/customers/nope", NULL, "id", "Customer id must be a UUID");
+    ct_expect_error(k, "GET", missing, NULL, 404, "not_found", "id", msg);
+    ct_expect_error(k, "PATCH", missing, "{\"name\": \"x\"}", 404, "not_found", "id", msg);
+    ct_expect_error(k, "DELETE", missing, NULL, 404, "not_found", "id", msg);
 
-    expect_400(k, "PATCH", path, "{\"email\": \"x@y\"}", "email",
-               "email must be a valid email address");
-    expect_400(k, "PATCH", path, "{\"phone\": \"+0123456789\"}", "phone",
-               "phone must be in E.164 format (+ followed by 8 to 15 digits)");
-    expect_400(k, "PATCH", path, "{\"billing_address\": {\"city\": \"Dakar\"}}",
-               "billing_address.line1", "billing_address.line1 is required");
-    expect_400(k, "PATCH", path, "{\"created_at\": \"2024-01-15T10:30:00Z\"}", "created_at",
-               "Unknown parameter: created_at");
+    ct_expect_400(k, "PATCH", path, "{\"email\": \"x@y\"}", "email",
+                  "email must be a valid email address");
+    ct_expect_400(k, "PATCH", path, "{\"phone\": \"+0123456789\"}", "phone",
+                  "phone must be in E.164 format (+ followed by 8 to 15 digits)");
+    ct_expect_400(k, "PATCH", path, "{\"billing_address\": {\"city\": \"Dakar\"}}",
+                  "billing_address.line1", "billing_address.line1 is required");
+    ct_expect_400(k, "PATCH", path, "{\"created_at\": \"2024-01-15T10:30:00Z\"}", "created_at",
+                  "Unknown parameter: created_at");
 
-    expect_400(k, "GET", "/customers?limit=0", NULL, "limit",
-               "limit must be an integer from 1 to 100");
-    expect_400(k, "GET", "/customers?starting_after=x", NULL, "starting_after",
-               "starting_after must be a customer id (UUID)");
+    ct_expect_400(k, "GET", "/customers?limit=0", NULL, "limit",
+                  "limit must be an integer from 1 to 100");
+    ct_expect_400(k, "GET", "/customers?starting_after=x", NULL, "starting_after",
+                  "starting_after must be a customer id (UUID)");
     char cursor[200];
     snprintf(cursor, sizeof(cursor), "/customers?starting_after=%s", unknown_id);
-    expect_400(k, "GET", cursor, NULL, "starting_after",
-               "starting_after must be the id of one of your customers");
-    expect_400(k, "GET", "/customers?email=", NULL, "email", "email must be 1 to 254 characters");
-    expect_400(k, "GET", "/customers?active=true", NULL, "active",
-               "Unknown query parameter: active");
+    ct_expect_400(k, "GET", cursor, NULL, "starting_after",
+                  "starting_after must be the id of one of your customers");
+    ct_expect_400(k, "GET", "/customers?email=", NULL, "email",
+                  "email must be 1 to 254 characters");
+    ct_expect_400(k, "GET", "/customers?active=true", NULL, "active",
+                  "Unknown query parameter: active");
     /* The customer is as it was. */
-    struct api_response r = call("GET", path, k, NULL);
+    struct api_response r = ct_call("GET", path, k, NULL);
     cr_assert(json_equal(r.json, c), "%s", r.text);
     test_api_free(&r);
     json_decref(c);
@@ -298,28 +205,28 @@ Test(customers, read_update_and_delete_rules_and_messages)
 
 Test(customers, another_tenant_or_environment_sees_nothing)
 {
-    struct tenant a, b;
-    tenant_new(&a);
-    tenant_new(&b);
-    json_t *c = create_customer(a.key, AWA);
-    const char *id = str(c, "customer_id");
+    struct ct_tenant a, b;
+    ct_tenant_new(&a, "Customer tests");
+    ct_tenant_new(&b, "Customer tests");
+    json_t *c = ct_create("/customers", a.key, AWA);
+    const char *id = ct_str(c, "customer_id");
     char path[128], msg[200];
     snprintf(path, sizeof(path), "/customers/%s", id);
     snprintf(msg, sizeof(msg), "Customer with ID %s not found or access denied", id);
     const char *others[] = {b.key, a.live, b.live};
     for (size_t i = 0; i < 3; i++) {
-        expect_error(others[i], "GET", path, NULL, 404, "not_found", "id", msg);
-        expect_error(others[i], "PATCH", path, "{\"name\": \"x\"}", 404, "not_found", "id", msg);
-        expect_error(others[i], "DELETE", path, NULL, 404, "not_found", "id", msg);
+        ct_expect_error(others[i], "GET", path, NULL, 404, "not_found", "id", msg);
+        ct_expect_error(others[i], "PATCH", path, "{\"name\": \"x\"}", 404, "not_found", "id", msg);
+        ct_expect_error(others[i], "DELETE", path, NULL, 404, "not_found", "id", msg);
         struct api_response l =
-            call("GET", "/customers?email=awa.diop@example.com", others[i], NULL);
+            ct_call("GET", "/customers?email=awa.diop@example.com", others[i], NULL);
         cr_assert_eq(l.status, 200);
         cr_assert_eq(json_array_size(l.json), 0, "%s", l.text);
         test_api_free(&l);
         char cursor[200];
         snprintf(cursor, sizeof(cursor), "/customers?starting_after=%s", id);
-        expect_400(others[i], "GET", cursor, NULL, "starting_after",
-                   "starting_after must be the id of one of your customers");
+        ct_expect_400(others[i], "GET", cursor, NULL, "starting_after",
+                      "starting_after must be the id of one of your customers");
         /* A session of another tenant cannot name it. */
         char body[200], message[120];
         snprintf(body, sizeof(body), "{\"amount\": 5000, \"customer_id\": \"%s\"}", id);
@@ -329,7 +236,7 @@ Test(customers, another_tenant_or_environment_sees_nothing)
         test_api_free(&s);
     }
     /* Untouched by the refused writes. */
-    struct api_response r = call("GET", path, a.key, NULL);
+    struct api_response r = ct_call("GET", path, a.key, NULL);
     cr_assert(json_equal(r.json, c), "%s", r.text);
     test_api_free(&r);
     json_decref(c);
@@ -337,27 +244,27 @@ Test(customers, another_tenant_or_environment_sees_nothing)
 
 Test(customers, same_idempotency_key_and_body_is_the_same_customer)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Customer tests");
     char idem[UUID_STR_LEN];
     cr_assert_eq(uuid_v7_string(idem), 0);
-    struct api_response a = call_with_key("/customers", t.key, idem, AWA);
+    struct api_response a = ct_call_keyed("/customers", t.key, idem, AWA);
     cr_assert_eq(a.status, 201, "%s", a.text);
     cr_assert(!a.idempotent_replayed);
-    struct api_response b = call_with_key("/customers", t.key, idem, AWA);
+    struct api_response b = ct_call_keyed("/customers", t.key, idem, AWA);
     cr_assert_eq(b.status, 201, "%s", b.text);
     cr_assert(b.idempotent_replayed);
     cr_assert(json_equal(a.json, b.json), "%s\n%s", a.text, b.text);
     cr_assert_str_eq(a.location, b.location);
-    struct api_response d = call_with_key("/customers", t.key, idem, "{\"name\": \"Other\"}");
+    struct api_response d = ct_call_keyed("/customers", t.key, idem, "{\"name\": \"Other\"}");
     test_assert_error(&d, 409, "idempotency_conflict", "Idempotency-Key",
                       "Idempotency-Key was reused with a different request payload");
     cr_assert_eq(customer_count(t.org), 1);
     /* Keys are per environment. */
-    struct api_response e = call_with_key("/customers", t.live, idem, AWA);
+    struct api_response e = ct_call_keyed("/customers", t.live, idem, AWA);
     cr_assert_eq(e.status, 201, "%s", e.text);
     cr_assert(!e.idempotent_replayed);
-    cr_assert_str_neq(str(e.json, "customer_id"), str(a.json, "customer_id"));
+    cr_assert_str_neq(ct_str(e.json, "customer_id"), ct_str(a.json, "customer_id"));
     test_api_free(&a);
     test_api_free(&b);
     test_api_free(&d);
@@ -366,52 +273,52 @@ Test(customers, same_idempotency_key_and_body_is_the_same_customer)
 
 Test(customers, update_changes_only_what_is_given)
 {
-    struct tenant t;
-    tenant_new(&t);
-    json_t *c = create_customer(t.key, AWA);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Customer tests");
+    json_t *c = ct_create("/customers", t.key, AWA);
     char path[128];
-    snprintf(path, sizeof(path), "/customers/%s", str(c, "customer_id"));
+    snprintf(path, sizeof(path), "/customers/%s", ct_str(c, "customer_id"));
     test_sleep_ms(1100); /* updated_at moves on by a whole second */
-    struct api_response r = call("PATCH", path, t.key, "{\"name\": \"Awa Diop Ndiaye\"}");
+    struct api_response r = ct_call("PATCH", path, t.key, "{\"name\": \"Awa Diop Ndiaye\"}");
     cr_assert_eq(r.status, 200, "%s", r.text);
-    cr_assert_str_eq(str(r.json, "name"), "Awa Diop Ndiaye");
-    cr_assert_str_eq(str(r.json, "email"), "Awa.Diop@example.com");
+    cr_assert_str_eq(ct_str(r.json, "name"), "Awa Diop Ndiaye");
+    cr_assert_str_eq(ct_str(r.json, "email"), "Awa.Diop@example.com");
     cr_assert(json_equal(json_object_get(r.json, "billing_address"),
                          json_object_get(c, "billing_address")));
-    cr_assert_str_eq(str(r.json, "created_at"), str(c, "created_at"));
-    cr_assert(strcmp(str(r.json, "updated_at"), str(c, "updated_at")) > 0, "%s", r.text);
-    struct api_response g = call("GET", path, t.key, NULL);
+    cr_assert_str_eq(ct_str(r.json, "created_at"), ct_str(c, "created_at"));
+    cr_assert(strcmp(ct_str(r.json, "updated_at"), ct_str(c, "updated_at")) > 0, "%s", r.text);
+    struct api_response g = ct_call("GET", path, t.key, NULL);
     cr_assert(json_equal(g.json, r.json), "%s\n%s", g.text, r.text);
     test_api_free(&g);
     test_api_free(&r);
 
-    r = call("PATCH", path, t.key,
-             "{\"phone\": null, \"metadata\": {\"b\": true},"
-             " \"billing_address\": {\"line1\": \"1 Main St\", \"city\": \"Paris\","
-             " \"country\": \"FR\"}}");
+    r = ct_call("PATCH", path, t.key,
+                "{\"phone\": null, \"metadata\": {\"b\": true},"
+                " \"billing_address\": {\"line1\": \"1 Main St\", \"city\": \"Paris\","
+                " \"country\": \"FR\"}}");
     cr_assert_eq(r.status, 200, "%s", r.text);
     cr_assert(json_is_null(json_object_get(r.json, "phone")));
     cr_assert_eq(json_object_size(json_object_get(r.json, "metadata")), 1, "replaced whole");
     json_t *address = json_object_get(r.json, "billing_address");
-    cr_assert_str_eq(str(address, "country"), "FR");
+    cr_assert_str_eq(ct_str(address, "country"), "FR");
     cr_assert(json_is_null(json_object_get(address, "postal_code")), "replaced whole");
     test_api_free(&r);
-    r = call("PATCH", path, t.key, "{\"billing_address\": null, \"email\": null}");
+    r = ct_call("PATCH", path, t.key, "{\"billing_address\": null, \"email\": null}");
     cr_assert_eq(r.status, 200, "%s", r.text);
     cr_assert(json_is_null(json_object_get(r.json, "billing_address")));
     cr_assert(json_is_null(json_object_get(r.json, "email")));
     json_t *before = json_incref(r.json);
     test_api_free(&r);
     /* Nothing to change: the customer as it is, and no event. */
-    r = call("PATCH", path, t.key, "{}");
+    r = ct_call("PATCH", path, t.key, "{}");
     cr_assert_eq(r.status, 200, "%s", r.text);
     cr_assert(json_equal(r.json, before));
     test_api_free(&r);
     /* created, then one updated event per change (three), none for {}. */
-    json_t *events = test_kafka_events_for(str(c, "customer_id"), 4, 20000);
+    json_t *events = test_kafka_events_for(ct_str(c, "customer_id"), 4, 20000);
     test_sleep_ms(300);
     json_decref(events);
-    events = test_kafka_events_for(str(c, "customer_id"), 4, 0);
+    events = test_kafka_events_for(ct_str(c, "customer_id"), 4, 0);
     cr_assert_eq(json_array_size(events), 4, "%zu events", json_array_size(events));
     json_decref(events);
     json_decref(before);
@@ -420,8 +327,8 @@ Test(customers, update_changes_only_what_is_given)
 
 Test(customers, list_filters_on_email_whatever_its_case_newest_first_with_a_cursor)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Customer tests");
     enum { N = 5 };
     char ids[N][64];
     for (int i = 0; i < N; i++) {
@@ -430,85 +337,85 @@ Test(customers, list_filters_on_email_whatever_its_case_newest_first_with_a_curs
         snprintf(body, sizeof(body), "{\"email\": \"%s\"}",
                  i % 2 == 0 ? (i == 2 ? "SAME@Example.com" : "same@example.com")
                             : (i == 1 ? "one@example.com" : "three@example.com"));
-        json_t *c = create_customer(t.key, body);
-        snprintf(ids[i], sizeof(ids[i]), "%s", str(c, "customer_id"));
+        json_t *c = ct_create("/customers", t.key, body);
+        snprintf(ids[i], sizeof(ids[i]), "%s", ct_str(c, "customer_id"));
         json_decref(c);
     }
-    struct api_response r = call("GET", "/customers", t.key, NULL);
+    struct api_response r = ct_call("GET", "/customers", t.key, NULL);
     cr_assert_eq(json_array_size(r.json), N);
     for (int i = 0; i < N; i++)
-        cr_assert_str_eq(str(json_array_get(r.json, (size_t)i), "customer_id"), ids[N - 1 - i]);
+        cr_assert_str_eq(ct_str(json_array_get(r.json, (size_t)i), "customer_id"), ids[N - 1 - i]);
     test_api_free(&r);
-    r = call("GET", "/customers?email=Same@EXAMPLE.com", t.key, NULL);
+    r = ct_call("GET", "/customers?email=Same@EXAMPLE.com", t.key, NULL);
     cr_assert_eq(json_array_size(r.json), 3, "%s", r.text);
-    cr_assert_str_eq(str(json_array_get(r.json, 0), "customer_id"), ids[4]);
-    cr_assert_str_eq(str(json_array_get(r.json, 1), "customer_id"), ids[2]);
-    cr_assert_str_eq(str(json_array_get(r.json, 2), "customer_id"), ids[0]);
-    cr_assert_str_eq(str(json_array_get(r.json, 1), "email"), "SAME@Example.com");
+    cr_assert_str_eq(ct_str(json_array_get(r.json, 0), "customer_id"), ids[4]);
+    cr_assert_str_eq(ct_str(json_array_get(r.json, 1), "customer_id"), ids[2]);
+    cr_assert_str_eq(ct_str(json_array_get(r.json, 2), "customer_id"), ids[0]);
+    cr_assert_str_eq(ct_str(json_array_get(r.json, 1), "email"), "SAME@Example.com");
     test_api_free(&r);
     /* Exact: neither a part of the address nor another one. */
-    r = call("GET", "/customers?email=same@example", t.key, NULL);
+    r = ct_call("GET", "/customers?email=same@example", t.key, NULL);
     cr_assert_eq(json_array_size(r.json), 0, "%s", r.text);
     test_api_free(&r);
-    r = call("GET", "/customers?email=one%40example.com", t.key, NULL);
+    r = ct_call("GET", "/customers?email=one%40example.com", t.key, NULL);
     cr_assert_eq(json_array_size(r.json), 1, "%s", r.text);
-    cr_assert_str_eq(str(json_array_get(r.json, 0), "customer_id"), ids[1]);
+    cr_assert_str_eq(ct_str(json_array_get(r.json, 0), "customer_id"), ids[1]);
     test_api_free(&r);
     /* The filter with a cursor and a limit. */
     char path[200];
     snprintf(path, sizeof(path), "/customers?email=same@example.com&limit=1&starting_after=%s",
              ids[4]);
-    r = call("GET", path, t.key, NULL);
+    r = ct_call("GET", path, t.key, NULL);
     cr_assert_eq(json_array_size(r.json), 1, "%s", r.text);
-    cr_assert_str_eq(str(json_array_get(r.json, 0), "customer_id"), ids[2]);
+    cr_assert_str_eq(ct_str(json_array_get(r.json, 0), "customer_id"), ids[2]);
     test_api_free(&r);
     snprintf(path, sizeof(path), "/customers?limit=2&starting_after=%s", ids[3]);
-    r = call("GET", path, t.key, NULL);
+    r = ct_call("GET", path, t.key, NULL);
     cr_assert_eq(json_array_size(r.json), 2, "%s", r.text);
-    cr_assert_str_eq(str(json_array_get(r.json, 0), "customer_id"), ids[2]);
-    cr_assert_str_eq(str(json_array_get(r.json, 1), "customer_id"), ids[1]);
+    cr_assert_str_eq(ct_str(json_array_get(r.json, 0), "customer_id"), ids[2]);
+    cr_assert_str_eq(ct_str(json_array_get(r.json, 1), "customer_id"), ids[1]);
     test_api_free(&r);
 }
 
 Test(customers, delete_removes_an_unused_customer_and_refuses_one_a_session_names, .timeout = 60)
 {
-    struct tenant t;
-    tenant_new(&t);
-    json_t *unused = create_customer(t.key, "{\"name\": \"Walk-in\"}");
-    const char *id = str(unused, "customer_id");
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Customer tests");
+    json_t *unused = ct_create("/customers", t.key, "{\"name\": \"Walk-in\"}");
+    const char *id = ct_str(unused, "customer_id");
     char path[128];
     snprintf(path, sizeof(path), "/customers/%s", id);
-    struct api_response r = call("DELETE", path, t.key, NULL);
+    struct api_response r = ct_call("DELETE", path, t.key, NULL);
     cr_assert_eq(r.status, 200, "%s", r.text);
-    cr_assert_str_eq(str(r.json, "customer_id"), id);
+    cr_assert_str_eq(ct_str(r.json, "customer_id"), id);
     cr_assert(json_is_true(json_object_get(r.json, "deleted")));
     cr_assert_eq(json_object_size(r.json), 2);
     test_api_free(&r);
     char msg[200];
     snprintf(msg, sizeof(msg), "Customer with ID %s not found or access denied", id);
-    expect_error(t.key, "GET", path, NULL, 404, "not_found", "id", msg);
-    expect_error(t.key, "DELETE", path, NULL, 404, "not_found", "id", msg);
+    ct_expect_error(t.key, "GET", path, NULL, 404, "not_found", "id", msg);
+    ct_expect_error(t.key, "DELETE", path, NULL, 404, "not_found", "id", msg);
     /* Its events: created, then deleted with the customer as it was. */
     json_t *deleted = kafka_event(id, "customer.deleted");
-    cr_assert_str_eq(str(deleted, "source"), "/caisse/customers");
-    cr_assert_str_eq(str(deleted, "subject"), id);
-    cr_assert_str_eq(str(deleted, "_key"), id);
-    cr_assert_str_eq(str(deleted, "organizationid"), t.org);
+    cr_assert_str_eq(ct_str(deleted, "source"), "/caisse/customers");
+    cr_assert_str_eq(ct_str(deleted, "subject"), id);
+    cr_assert_str_eq(ct_str(deleted, "_key"), id);
+    cr_assert_str_eq(ct_str(deleted, "organizationid"), t.org);
     cr_assert(json_equal(json_object_get(deleted, "data"), unused));
     json_decref(deleted);
 
     /* A customer a session names stays. */
-    json_t *used = create_customer(t.key, AWA);
+    json_t *used = ct_create("/customers", t.key, AWA);
     char body[200];
     snprintf(body, sizeof(body), "{\"amount\": 5000, \"customer_id\": \"%s\"}",
-             str(used, "customer_id"));
-    json_t *s = create_session(t.key, body);
-    snprintf(path, sizeof(path), "/customers/%s", str(used, "customer_id"));
+             ct_str(used, "customer_id"));
+    json_t *s = ct_session_create(t.key, body);
+    snprintf(path, sizeof(path), "/customers/%s", ct_str(used, "customer_id"));
     snprintf(msg, sizeof(msg),
              "Customer %s cannot be deleted while a checkout session refers to it",
-             str(used, "customer_id"));
-    expect_error(t.key, "DELETE", path, NULL, 409, "resource_conflict", NULL, msg);
-    r = call("GET", path, t.key, NULL);
+             ct_str(used, "customer_id"));
+    ct_expect_error(t.key, "DELETE", path, NULL, 409, "resource_conflict", NULL, msg);
+    r = ct_call("GET", path, t.key, NULL);
     cr_assert_eq(r.status, 200);
     cr_assert(json_equal(r.json, used), "nothing changed: %s", r.text);
     test_api_free(&r);
@@ -519,31 +426,31 @@ Test(customers, delete_removes_an_unused_customer_and_refuses_one_a_session_name
 
 Test(customers, events_on_kafka_carry_the_customer, .timeout = 60)
 {
-    struct tenant t;
-    tenant_new(&t);
-    json_t *c = create_customer(t.key, AWA);
-    const char *id = str(c, "customer_id");
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Customer tests");
+    json_t *c = ct_create("/customers", t.key, AWA);
+    const char *id = ct_str(c, "customer_id");
     char path[128];
     snprintf(path, sizeof(path), "/customers/%s", id);
-    struct api_response u = call("PATCH", path, t.key, "{\"name\": \"Awa\"}");
+    struct api_response u = ct_call("PATCH", path, t.key, "{\"name\": \"Awa\"}");
     cr_assert_eq(u.status, 200, "%s", u.text);
     json_t *events = test_kafka_events_for(id, 2, 20000);
     cr_assert_eq(json_array_size(events), 2, "%zu events", json_array_size(events));
     const json_t *created = json_array_get(events, 0);
-    cr_assert_str_eq(str(created, "type"), "customer.created");
-    cr_assert_str_eq(str(created, "specversion"), "1.0");
-    cr_assert_str_eq(str(created, "source"), "/caisse/customers");
-    cr_assert_str_eq(str(created, "subject"), id);
-    cr_assert_str_eq(str(created, "_key"), id, "the Kafka key is the customer id");
-    cr_assert_str_eq(str(created, "organizationid"), t.org);
-    cr_assert_str_eq(str(created, "environment"), "test");
-    cr_assert_str_eq(str(created, "time"), str(c, "created_at"));
+    cr_assert_str_eq(ct_str(created, "type"), "customer.created");
+    cr_assert_str_eq(ct_str(created, "specversion"), "1.0");
+    cr_assert_str_eq(ct_str(created, "source"), "/caisse/customers");
+    cr_assert_str_eq(ct_str(created, "subject"), id);
+    cr_assert_str_eq(ct_str(created, "_key"), id, "the Kafka key is the customer id");
+    cr_assert_str_eq(ct_str(created, "organizationid"), t.org);
+    cr_assert_str_eq(ct_str(created, "environment"), "test");
+    cr_assert_str_eq(ct_str(created, "time"), ct_str(c, "created_at"));
     cr_assert(json_equal(json_object_get(created, "data"), c), "data is the REST object");
     const json_t *updated = json_array_get(events, 1);
-    cr_assert_str_eq(str(updated, "type"), "customer.updated");
-    cr_assert_str_eq(str(updated, "time"), str(u.json, "updated_at"));
+    cr_assert_str_eq(ct_str(updated, "type"), "customer.updated");
+    cr_assert_str_eq(ct_str(updated, "time"), ct_str(u.json, "updated_at"));
     cr_assert(json_equal(json_object_get(updated, "data"), u.json));
-    struct api_response l = call("GET", "/events?type=customer.updated", t.key, NULL);
+    struct api_response l = ct_call("GET", "/events?type=customer.updated", t.key, NULL);
     cr_assert_eq(l.status, 200, "%s", l.text);
     cr_assert_eq(json_array_size(l.json), 1, "%s", l.text);
     test_api_free(&l);
@@ -559,10 +466,10 @@ Test(customers, webhook_endpoints_subscribe_to_customer_events, .timeout = 90)
     struct wh_endpoint e;
     wh_endpoint_create(&e, t.key_test, "customers",
                        "[\"customer.created\", \"customer.updated\", \"customer.deleted\"]");
-    json_t *c = create_customer(t.key_test, "{\"name\": \"Hooked\"}");
+    json_t *c = ct_create("/customers", t.key_test, "{\"name\": \"Hooked\"}");
     char path[128];
-    snprintf(path, sizeof(path), "/customers/%s", str(c, "customer_id"));
-    struct api_response r = call("DELETE", path, t.key_test, NULL);
+    snprintf(path, sizeof(path), "/customers/%s", ct_str(c, "customer_id"));
+    struct api_response r = ct_call("DELETE", path, t.key_test, NULL);
     cr_assert_eq(r.status, 200, "%s", r.text);
     test_api_free(&r);
     json_t *records = wh_receiver_wait(e.path, 2, 30000);
@@ -570,9 +477,10 @@ Test(customers, webhook_endpoints_subscribe_to_customer_events, .timeout = 90)
     const char *types[2];
     for (size_t i = 0; i < 2; i++) {
         const json_t *rec = json_array_get(records, i);
-        json_t *delivered = json_loads(str(rec, "body"), 0, NULL);
+        json_t *delivered = json_loads(ct_str(rec, "body"), 0, NULL);
         cr_assert_not_null(delivered);
-        types[i] = strcmp(str(delivered, "type"), "customer.created") == 0 ? "created" : "deleted";
+        types[i] =
+            strcmp(ct_str(delivered, "type"), "customer.created") == 0 ? "created" : "deleted";
         cr_assert(json_equal(json_object_get(delivered, "data"), c));
         cr_assert(json_is_true(json_object_get(rec, "verified")));
         json_decref(delivered);
@@ -586,20 +494,20 @@ Test(customers, webhook_endpoints_subscribe_to_customer_events, .timeout = 90)
 
 Test(customers, a_session_for_a_customer_takes_its_details_unless_given)
 {
-    struct tenant t;
-    tenant_new(&t);
-    json_t *c = create_customer(t.key, AWA);
-    const char *id = str(c, "customer_id");
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Customer tests");
+    json_t *c = ct_create("/customers", t.key, AWA);
+    const char *id = ct_str(c, "customer_id");
     char body[400];
     snprintf(body, sizeof(body), "{\"amount\": 5000, \"customer_id\": \"%s\"}", id);
-    json_t *s = create_session(t.key, body);
-    cr_assert_str_eq(str(s, "customer_id"), id);
-    cr_assert_str_eq(str(s, "customer_email"), "Awa.Diop@example.com");
-    cr_assert_str_eq(str(s, "customer_name"), "Awa Diop");
-    cr_assert_str_eq(str(s, "customer_phone"), "+221771234567");
+    json_t *s = ct_session_create(t.key, body);
+    cr_assert_str_eq(ct_str(s, "customer_id"), id);
+    cr_assert_str_eq(ct_str(s, "customer_email"), "Awa.Diop@example.com");
+    cr_assert_str_eq(ct_str(s, "customer_name"), "Awa Diop");
+    cr_assert_str_eq(ct_str(s, "customer_phone"), "+221771234567");
     char path[128];
-    snprintf(path, sizeof(path), "/checkout-sessions/%s", str(s, "checkout_session_id"));
-    struct api_response g = call("GET", path, t.key, NULL);
+    snprintf(path, sizeof(path), "/checkout-sessions/%s", ct_str(s, "checkout_session_id"));
+    struct api_response g = ct_call("GET", path, t.key, NULL);
     cr_assert(json_equal(g.json, s), "stored as answered: %s", g.text);
     test_api_free(&g);
     json_decref(s);
@@ -613,10 +521,10 @@ Test(customers, a_session_for_a_customer_takes_its_details_unless_given)
              "{\"amount\": 5000, \"customer_id\": \"%s\", \"customer_email\": \"pay@example.com\","
              " \"customer_name\": null}",
              upper);
-    s = create_session(t.key, body);
-    cr_assert_str_eq(str(s, "customer_id"), id);
-    cr_assert_str_eq(str(s, "customer_email"), "pay@example.com");
-    cr_assert_str_eq(str(s, "customer_name"), "Awa Diop", "null is not given");
+    s = ct_session_create(t.key, body);
+    cr_assert_str_eq(ct_str(s, "customer_id"), id);
+    cr_assert_str_eq(ct_str(s, "customer_email"), "pay@example.com");
+    cr_assert_str_eq(ct_str(s, "customer_name"), "Awa Diop", "null is not given");
     json_decref(s);
     /* An id that names no customer of the tenant. */
     char unknown[UUID_STR_LEN], message[100];
@@ -635,34 +543,34 @@ Test(customers, a_session_for_a_customer_takes_its_details_unless_given)
 
 Test(customers, a_completion_gives_the_session_the_customer_with_its_email, .timeout = 60)
 {
-    struct tenant t;
-    tenant_new(&t);
-    json_t *older = create_customer(t.key, "{\"email\": \"awa.diop@example.com\"}");
-    json_t *c = create_customer(t.key, AWA); /* the same address, newer */
-    json_t *s =
-        create_session(t.key, "{\"amount\": 5000, \"customer_email\": \"AWA.DIOP@example.com\"}");
-    const char *sid = str(s, "checkout_session_id");
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Customer tests");
+    json_t *older = ct_create("/customers", t.key, "{\"email\": \"awa.diop@example.com\"}");
+    json_t *c = ct_create("/customers", t.key, AWA); /* the same address, newer */
+    json_t *s = ct_session_create(
+        t.key, "{\"amount\": 5000, \"customer_email\": \"AWA.DIOP@example.com\"}");
+    const char *sid = ct_str(s, "checkout_session_id");
     cr_assert(json_is_null(json_object_get(s, "customer_id")));
-    struct api_response r = complete(sid, "{\"payment_reference\": \"pay-1\"}");
+    struct api_response r = ct_session_complete(sid, "{\"payment_reference\": \"pay-1\"}");
     cr_assert_eq(r.status, 200, "%s", r.text);
-    cr_assert_str_eq(str(r.json, "status"), "complete");
-    cr_assert_str_eq(str(r.json, "customer_id"), str(c, "customer_id"), "the newest");
+    cr_assert_str_eq(ct_str(r.json, "status"), "complete");
+    cr_assert_str_eq(ct_str(r.json, "customer_id"), ct_str(c, "customer_id"), "the newest");
     test_api_free(&r);
     cr_assert_eq(customer_count(t.org), 2, "no customer made");
     json_t *ev = kafka_event(sid, "checkout.session.completed");
-    cr_assert_str_eq(str(json_object_get(ev, "data"), "customer_id"), str(c, "customer_id"));
+    cr_assert_str_eq(ct_str(json_object_get(ev, "data"), "customer_id"), ct_str(c, "customer_id"));
     json_decref(ev);
     /* The customer is now in use. */
     char path[128], msg[200];
-    snprintf(path, sizeof(path), "/customers/%s", str(c, "customer_id"));
+    snprintf(path, sizeof(path), "/customers/%s", ct_str(c, "customer_id"));
     snprintf(msg, sizeof(msg),
              "Customer %s cannot be deleted while a checkout session refers to it",
-             str(c, "customer_id"));
-    expect_error(t.key, "DELETE", path, NULL, 409, "resource_conflict", NULL, msg);
+             ct_str(c, "customer_id"));
+    ct_expect_error(t.key, "DELETE", path, NULL, 409, "resource_conflict", NULL, msg);
     /* The same completion again changes nothing. */
-    r = complete(sid, "{\"payment_reference\": \"pay-1\"}");
+    r = ct_session_complete(sid, "{\"payment_reference\": \"pay-1\"}");
     cr_assert_eq(r.status, 200, "%s", r.text);
-    cr_assert_str_eq(str(r.json, "customer_id"), str(c, "customer_id"));
+    cr_assert_str_eq(ct_str(r.json, "customer_id"), ct_str(c, "customer_id"));
     test_api_free(&r);
     cr_assert_eq(customer_count(t.org), 2);
     json_decref(s);
@@ -672,44 +580,45 @@ Test(customers, a_completion_gives_the_session_the_customer_with_its_email, .tim
 
 Test(customers, a_completion_without_a_known_email_makes_a_customer, .timeout = 60)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Customer tests");
     /* The live environment's customer with that email is another tenant's. */
-    json_t *live = create_customer(t.live, "{\"email\": \"new@example.com\"}");
-    json_t *s = create_session(t.key, "{\"amount\": 5000, \"customer_email\": \"New@example.com\","
-                                      " \"customer_name\": \"Moussa Fall\","
-                                      " \"customer_phone\": \"+221770000001\"}");
-    const char *sid = str(s, "checkout_session_id");
-    struct api_response r = complete(sid, "{\"payment_reference\": \"pay-2\"}");
+    json_t *live = ct_create("/customers", t.live, "{\"email\": \"new@example.com\"}");
+    json_t *s =
+        ct_session_create(t.key, "{\"amount\": 5000, \"customer_email\": \"New@example.com\","
+                                 " \"customer_name\": \"Moussa Fall\","
+                                 " \"customer_phone\": \"+221770000001\"}");
+    const char *sid = ct_str(s, "checkout_session_id");
+    struct api_response r = ct_session_complete(sid, "{\"payment_reference\": \"pay-2\"}");
     cr_assert_eq(r.status, 200, "%s", r.text);
-    const char *cid = str(r.json, "customer_id");
+    const char *cid = ct_str(r.json, "customer_id");
     cr_assert(cid != NULL && uuid_is_valid(cid), "%s", r.text);
-    cr_assert_str_neq(cid, str(live, "customer_id"));
+    cr_assert_str_neq(cid, ct_str(live, "customer_id"));
     char path[128];
     snprintf(path, sizeof(path), "/customers/%s", cid);
-    struct api_response g = call("GET", path, t.key, NULL);
+    struct api_response g = ct_call("GET", path, t.key, NULL);
     cr_assert_eq(g.status, 200, "%s", g.text);
-    cr_assert_str_eq(str(g.json, "email"), "New@example.com");
-    cr_assert_str_eq(str(g.json, "name"), "Moussa Fall");
-    cr_assert_str_eq(str(g.json, "phone"), "+221770000001");
+    cr_assert_str_eq(ct_str(g.json, "email"), "New@example.com");
+    cr_assert_str_eq(ct_str(g.json, "name"), "Moussa Fall");
+    cr_assert_str_eq(ct_str(g.json, "phone"), "+221770000001");
     cr_assert(json_is_null(json_object_get(g.json, "billing_address")));
-    cr_assert_str_eq(str(g.json, "environment"), "test");
+    cr_assert_str_eq(ct_str(g.json, "environment"), "test");
     /* Its created event, and the session's completed event naming it. */
     json_t *created = kafka_event(cid, "customer.created");
     cr_assert(json_equal(json_object_get(created, "data"), g.json));
-    cr_assert_str_eq(str(created, "time"), str(g.json, "created_at"));
+    cr_assert_str_eq(ct_str(created, "time"), ct_str(g.json, "created_at"));
     json_decref(created);
     json_t *completed = kafka_event(sid, "checkout.session.completed");
-    cr_assert_str_eq(str(json_object_get(completed, "data"), "customer_id"), cid);
+    cr_assert_str_eq(ct_str(json_object_get(completed, "data"), "customer_id"), cid);
     json_decref(completed);
     test_api_free(&g);
     /* A second session with that email finds it. */
     json_t *s2 =
-        create_session(t.key, "{\"amount\": 700, \"customer_email\": \"new@EXAMPLE.com\"}");
-    struct api_response r2 =
-        complete(str(s2, "checkout_session_id"), "{\"payment_reference\": \"pay-3\"}");
+        ct_session_create(t.key, "{\"amount\": 700, \"customer_email\": \"new@EXAMPLE.com\"}");
+    struct api_response r2 = ct_session_complete(ct_str(s2, "checkout_session_id"),
+                                                 "{\"payment_reference\": \"pay-3\"}");
     cr_assert_eq(r2.status, 200, "%s", r2.text);
-    cr_assert_str_eq(str(r2.json, "customer_id"), cid);
+    cr_assert_str_eq(ct_str(r2.json, "customer_id"), cid);
     test_api_free(&r2);
     cr_assert_eq(customer_count(t.org), 2, "the live one and the one made");
     test_api_free(&r);
@@ -720,30 +629,30 @@ Test(customers, a_completion_without_a_known_email_makes_a_customer, .timeout = 
 
 Test(customers, a_completion_keeps_a_customer_given_and_makes_none_without_an_email, .timeout = 60)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Customer tests");
     /* A customer without an email: its session has no email either. */
-    json_t *c = create_customer(t.key, "{\"name\": \"No mail\"}");
+    json_t *c = ct_create("/customers", t.key, "{\"name\": \"No mail\"}");
     char body[200];
     snprintf(body, sizeof(body), "{\"amount\": 5000, \"customer_id\": \"%s\"}",
-             str(c, "customer_id"));
-    json_t *s = create_session(t.key, body);
+             ct_str(c, "customer_id"));
+    json_t *s = ct_session_create(t.key, body);
     cr_assert(json_is_null(json_object_get(s, "customer_email")));
     struct api_response r =
-        complete(str(s, "checkout_session_id"), "{\"payment_reference\": \"pay-4\"}");
+        ct_session_complete(ct_str(s, "checkout_session_id"), "{\"payment_reference\": \"pay-4\"}");
     cr_assert_eq(r.status, 200, "%s", r.text);
-    cr_assert_str_eq(str(r.json, "customer_id"), str(c, "customer_id"));
+    cr_assert_str_eq(ct_str(r.json, "customer_id"), ct_str(c, "customer_id"));
     cr_assert(json_is_null(json_object_get(r.json, "customer_email")));
     test_api_free(&r);
     cr_assert_eq(customer_count(t.org), 1, "no customer made");
     /* A customer_id the completion gives is the session's; none is looked for. */
-    json_t *other = create_session(t.key, "{\"amount\": 5000,"
-                                          " \"customer_email\": \"given@example.com\"}");
+    json_t *other = ct_session_create(t.key, "{\"amount\": 5000,"
+                                             " \"customer_email\": \"given@example.com\"}");
     snprintf(body, sizeof(body), "{\"payment_reference\": \"pay-5\", \"customer_id\": \"%s\"}",
-             str(c, "customer_id"));
-    r = complete(str(other, "checkout_session_id"), body);
+             ct_str(c, "customer_id"));
+    r = ct_session_complete(ct_str(other, "checkout_session_id"), body);
     cr_assert_eq(r.status, 200, "%s", r.text);
-    cr_assert_str_eq(str(r.json, "customer_id"), str(c, "customer_id"));
+    cr_assert_str_eq(ct_str(r.json, "customer_id"), ct_str(c, "customer_id"));
     test_api_free(&r);
     cr_assert_eq(customer_count(t.org), 1, "no customer made");
     json_decref(other);
@@ -753,30 +662,24 @@ Test(customers, a_completion_keeps_a_customer_given_and_makes_none_without_an_em
 
 /* ---- suite faults (runs alone, last): the wait that runs out --------------------- */
 
-static void restore_session_worker(void)
-{
-    if (test_service_pid("session-worker") == 0)
-        test_service_start("session-worker", NULL);
-}
-
 Test(faults, customer_delete_answers_202_while_the_worker_is_away_then_applies, .timeout = 120,
-     .fini = restore_session_worker)
+     .fini = ct_restore_session_worker)
 {
-    struct tenant t;
-    tenant_new(&t);
-    json_t *c = create_customer(t.key, "{\"name\": \"Leaving\"}");
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Customer tests");
+    json_t *c = ct_create("/customers", t.key, "{\"name\": \"Leaving\"}");
     char path[128];
-    snprintf(path, sizeof(path), "/customers/%s", str(c, "customer_id"));
+    snprintf(path, sizeof(path), "/customers/%s", ct_str(c, "customer_id"));
     test_service_stop("session-worker");
     /* Past CAISSE_CREATE_WAIT_MS: 202 with the customer as it is; the command waits in Kafka. */
-    struct api_response d = call("DELETE", path, t.key, NULL);
+    struct api_response d = ct_call("DELETE", path, t.key, NULL);
     cr_assert_eq(d.status, 202, "%s", d.text);
     cr_assert(json_equal(d.json, c), "%s", d.text);
     test_api_free(&d);
     test_service_start("session-worker", NULL);
     long status = 200;
     for (int i = 0; i < 120 && status != 404; i++) {
-        struct api_response g = call("GET", path, t.key, NULL);
+        struct api_response g = ct_call("GET", path, t.key, NULL);
         status = g.status;
         test_api_free(&g);
         if (status != 404)

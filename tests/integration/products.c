@@ -8,120 +8,46 @@
 #include <unistd.h>
 
 #include "core/uuid.h"
+#include "catalog_support.h"
 #include "support.h"
 #include "webhook_support.h"
 
-/* A tenant of the test's own, so listings see only its products. */
-struct tenant {
-    char org[64];
-    char key[128];  /* test environment */
-    char live[128]; /* live environment */
-};
-
-static void admin_line(const char *args, char *out, size_t outlen)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "%s %s 2>/dev/null", test_env("CAISSE_TEST_ADMIN"), args);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p != NULL);
-    out[0] = '\0';
-    cr_assert(fgets(out, (int)outlen, p) != NULL, "%s printed nothing", cmd);
-    pclose(p);
-    out[strcspn(out, "\n")] = '\0';
-}
-
-static void tenant_new(struct tenant *t)
-{
-    char args[256];
-    admin_line("create-org --name 'Product tests' --currency XOF", t->org, sizeof(t->org));
-    cr_assert(uuid_is_valid(t->org), "org: %s", t->org);
-    snprintf(args, sizeof(args), "create-key --org %s --env test", t->org);
-    admin_line(args, t->key, sizeof(t->key));
-    snprintf(args, sizeof(args), "create-key --org %s --env live", t->org);
-    admin_line(args, t->live, sizeof(t->live));
-}
-
-static struct api_response call(const char *method, const char *path, const char *key,
-                                const char *body)
-{
-    const char *h[] = {"Content-Type: application/json", NULL};
-    return test_api(method, path, key, body, body != NULL ? h : NULL);
-}
-
-static struct api_response call_with_key(const char *path, const char *key, const char *idem,
-                                         const char *body)
-{
-    char h[400];
-    snprintf(h, sizeof(h), "Idempotency-Key: %s", idem);
-    const char *headers[] = {"Content-Type: application/json", h, NULL};
-    return test_api("POST", path, key, body, headers);
-}
-
-static const char *str(const json_t *o, const char *name)
-{
-    return json_string_value(json_object_get(o, name));
-}
-
-/* POST /products, 201; the new product (a new reference). */
-static json_t *create_product(const char *key, const char *body)
-{
-    struct api_response r = call("POST", "/products", key, body);
-    cr_assert_eq(r.status, 201, "%s: %ld %s", body, r.status, r.text);
-    json_t *p = json_incref(r.json);
-    test_api_free(&r);
-    return p;
-}
-
-static void expect_error(const char *key, const char *method, const char *path, const char *body,
-                         long status, const char *code, const char *param, const char *message)
-{
-    struct api_response r = call(method, path, key, body);
-    test_assert_error(&r, status, code, param, message);
-    test_api_free(&r);
-}
-
-static void expect_400(const char *key, const char *method, const char *path, const char *body,
-                       const char *param, const char *message)
-{
-    expect_error(key, method, path, body, 400, "validation_error", param, message);
-}
-
 Test(products, create_then_get_and_list)
 {
-    struct tenant t;
-    tenant_new(&t);
-    struct api_response r = call("POST", "/products", t.key,
-                                 "{\"name\": \"Premium plan\", \"description\": \"Everything\","
-                                 " \"metadata\": {\"tier\": \"gold\"}}");
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Product tests");
+    struct api_response r = ct_call("POST", "/products", t.key,
+                                    "{\"name\": \"Premium plan\", \"description\": \"Everything\","
+                                    " \"metadata\": {\"tier\": \"gold\"}}");
     cr_assert_eq(r.status, 201, "%s", r.text);
     json_t *p = r.json;
-    const char *id = str(p, "product_id");
+    const char *id = ct_str(p, "product_id");
     cr_assert(uuid_is_valid(id), "%s", r.text);
-    cr_assert_str_eq(str(p, "organization_id"), t.org);
-    cr_assert_str_eq(str(p, "name"), "Premium plan");
-    cr_assert_str_eq(str(p, "description"), "Everything");
+    cr_assert_str_eq(ct_str(p, "organization_id"), t.org);
+    cr_assert_str_eq(ct_str(p, "name"), "Premium plan");
+    cr_assert_str_eq(ct_str(p, "description"), "Everything");
     cr_assert(json_is_true(json_object_get(p, "active")));
     cr_assert(json_is_null(json_object_get(p, "default_price_id")));
-    cr_assert_str_eq(str(json_object_get(p, "metadata"), "tier"), "gold");
-    cr_assert_str_eq(str(p, "environment"), "test");
-    cr_assert_eq(strlen(str(p, "created_at")), 20);
-    cr_assert_str_eq(str(p, "created_at"), str(p, "updated_at"));
+    cr_assert_str_eq(ct_str(json_object_get(p, "metadata"), "tier"), "gold");
+    cr_assert_str_eq(ct_str(p, "environment"), "test");
+    cr_assert_eq(strlen(ct_str(p, "created_at")), 20);
+    cr_assert_str_eq(ct_str(p, "created_at"), ct_str(p, "updated_at"));
     cr_assert_eq(json_object_size(p), 10, "%s", r.text);
     char location[128];
     snprintf(location, sizeof(location), "/products/%s", id);
     cr_assert_str_eq(r.location, location);
 
-    struct api_response g = call("GET", location, t.key, NULL);
+    struct api_response g = ct_call("GET", location, t.key, NULL);
     cr_assert_eq(g.status, 200, "%s", g.text);
     cr_assert(json_equal(g.json, p), "%s\n%s", g.text, r.text);
     test_api_free(&g);
     char v1[140];
     snprintf(v1, sizeof(v1), "/v1%s", location);
-    g = call("GET", v1, t.key, NULL);
+    g = ct_call("GET", v1, t.key, NULL);
     cr_assert_eq(g.status, 200);
     test_api_free(&g);
 
-    struct api_response l = call("GET", "/products", t.key, NULL);
+    struct api_response l = ct_call("GET", "/products", t.key, NULL);
     cr_assert_eq(l.status, 200, "%s", l.text);
     cr_assert_eq(json_array_size(l.json), 1, "%s", l.text);
     cr_assert(json_equal(json_array_get(l.json, 0), p));
@@ -131,46 +57,46 @@ Test(products, create_then_get_and_list)
 
 Test(products, create_rules_and_messages)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Product tests");
     const char *k = t.key;
     const char *p = "/products";
     char body[3000], name[600];
-    expect_400(k, "POST", p, "{}", "name", "name is required");
-    expect_400(k, "POST", p, "{\"name\": null}", "name", "name is required");
-    expect_400(k, "POST", p, "{\"name\": 5}", "name", "name must be a string");
-    expect_400(k, "POST", p, "{\"name\": \"\"}", "name", "name must not be empty");
-    expect_400(k, "POST", p, "{\"name\": \" \\t \"}", "name", "name must not be empty");
+    ct_expect_400(k, "POST", p, "{}", "name", "name is required");
+    ct_expect_400(k, "POST", p, "{\"name\": null}", "name", "name is required");
+    ct_expect_400(k, "POST", p, "{\"name\": 5}", "name", "name must be a string");
+    ct_expect_400(k, "POST", p, "{\"name\": \"\"}", "name", "name must not be empty");
+    ct_expect_400(k, "POST", p, "{\"name\": \" \\t \"}", "name", "name must not be empty");
     memset(name, 'n', 251);
     name[251] = '\0';
     snprintf(body, sizeof(body), "{\"name\": \"%s\"}", name);
-    expect_400(k, "POST", p, body, "name", "name must be at most 250 characters");
+    ct_expect_400(k, "POST", p, body, "name", "name must be at most 250 characters");
     /* 250 characters, counted as characters (é is two bytes). */
     for (int i = 0; i < 250; i++)
         memcpy(name + 2 * i, "\xc3\xa9", 2);
     name[500] = '\0';
     snprintf(body, sizeof(body), "{\"name\": \"%s\"}", name);
-    json_t *longest = create_product(k, body);
-    cr_assert_str_eq(str(longest, "name"), name);
+    json_t *longest = ct_create("/products", k, body);
+    cr_assert_str_eq(ct_str(longest, "name"), name);
     json_decref(longest);
-    expect_400(k, "POST", p, "{\"name\": \"x\", \"description\": 5}", "description",
-               "description must be a string");
+    ct_expect_400(k, "POST", p, "{\"name\": \"x\", \"description\": 5}", "description",
+                  "description must be a string");
     char description[2100];
     memset(description, 'd', 2001);
     description[2001] = '\0';
     snprintf(body, sizeof(body), "{\"name\": \"x\", \"description\": \"%s\"}", description);
-    expect_400(k, "POST", p, body, "description", "description must be at most 2000 characters");
-    expect_400(k, "POST", p, "{\"name\": \"x\", \"active\": \"yes\"}", "active",
-               "active must be a boolean");
-    expect_400(k, "POST", p, "{\"name\": \"x\", \"metadata\": []}", "metadata",
-               "metadata must be an object");
-    expect_400(k, "POST", p, "{\"name\": \"x\", \"metadata\": {\"k\": [1]}}", "metadata",
-               "metadata values must be strings, numbers or booleans");
-    expect_400(k, "POST", p, "{\"name\": \"x\", \"price\": 5}", "price",
-               "Unknown parameter: price");
-    expect_400(k, "POST", p, "[]", NULL, "Request body must be a JSON object");
-    expect_400(k, "POST", p, "{\"name\": ", NULL,
-               "Request body must be valid JSON (line 1, column 9)");
+    ct_expect_400(k, "POST", p, body, "description", "description must be at most 2000 characters");
+    ct_expect_400(k, "POST", p, "{\"name\": \"x\", \"active\": \"yes\"}", "active",
+                  "active must be a boolean");
+    ct_expect_400(k, "POST", p, "{\"name\": \"x\", \"metadata\": []}", "metadata",
+                  "metadata must be an object");
+    ct_expect_400(k, "POST", p, "{\"name\": \"x\", \"metadata\": {\"k\": [1]}}", "metadata",
+                  "metadata values must be strings, numbers or booleans");
+    ct_expect_400(k, "POST", p, "{\"name\": \"x\", \"price\": 5}", "price",
+                  "Unknown parameter: price");
+    ct_expect_400(k, "POST", p, "[]", NULL, "Request body must be a JSON object");
+    ct_expect_400(k, "POST", p, "{\"name\": ", NULL,
+                  "Request body must be valid JSON (line 1, column 9)");
     struct api_response r = test_api("POST", p, k, "{\"name\": \"x\"}", NULL);
     test_assert_error(&r, 415, "unsupported_media_type", NULL,
                       "Content-Type must be application/json");
@@ -178,7 +104,7 @@ Test(products, create_rules_and_messages)
     char long_key[300];
     memset(long_key, 'k', 256);
     long_key[256] = '\0';
-    r = call_with_key(p, k, long_key, "{\"name\": \"x\"}");
+    r = ct_call_keyed(p, k, long_key, "{\"name\": \"x\"}");
     test_assert_error(&r, 400, "validation_error", "Idempotency-Key",
                       "Idempotency-Key must be 1 to 255 characters");
     test_api_free(&r);
@@ -186,60 +112,61 @@ Test(products, create_rules_and_messages)
     test_assert_error(&r, 401, "authentication_error", NULL, "API key is missing");
     test_api_free(&r);
     /* Nothing refused was created; inactive at creation is allowed. */
-    json_t *inactive = create_product(k, "{\"name\": \"Later\", \"active\": false}");
+    json_t *inactive = ct_create("/products", k, "{\"name\": \"Later\", \"active\": false}");
     cr_assert(json_is_false(json_object_get(inactive, "active")));
     cr_assert(json_is_null(json_object_get(inactive, "description")));
     cr_assert_eq(json_object_size(json_object_get(inactive, "metadata")), 0);
     json_decref(inactive);
-    r = call("GET", "/products", k, NULL);
+    r = ct_call("GET", "/products", k, NULL);
     cr_assert_eq(json_array_size(r.json), 2, "%s", r.text);
     test_api_free(&r);
 }
 
 Test(products, read_and_update_rules_and_messages)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Product tests");
     const char *k = t.key;
-    json_t *p = create_product(k, "{\"name\": \"Plan\"}");
+    json_t *p = ct_create("/products", k, "{\"name\": \"Plan\"}");
     char path[128], missing[128], unknown_id[UUID_STR_LEN];
-    snprintf(path, sizeof(path), "/products/%s", str(p, "product_id"));
+    snprintf(path, sizeof(path), "/products/%s", ct_str(p, "product_id"));
     cr_assert_eq(uuid_v7_string(unknown_id), 0);
     snprintf(missing, sizeof(missing), "/products/%s", unknown_id);
     char msg[200];
     snprintf(msg, sizeof(msg), "Product with ID %s not found or access denied", unknown_id);
 
-    expect_400(k, "GET", "/products/nope", NULL, "id", "Product id must be a UUID");
-    expect_400(k, "PATCH", "/products/nope", "{\"name\": \"x\"}", "id",
-               "Product id must be a UUID");
-    expect_error(k, "GET", missing, NULL, 404, "not_found", "id", msg);
-    expect_error(k, "PATCH", missing, "{\"name\": \"x\"}", 404, "not_found", "id", msg);
+    ct_expect_400(k, "GET", "/products/nope", NULL, "id", "Product id must be a UUID");
+    ct_expect_400(k, "PATCH", "/products/nope", "{\"name\": \"x\"}", "id",
+                  "Product id must be a UUID");
+    ct_expect_error(k, "GET", missing, NULL, 404, "not_found", "id", msg);
+    ct_expect_error(k, "PATCH", missing, "{\"name\": \"x\"}", 404, "not_found", "id", msg);
 
-    expect_400(k, "PATCH", path, "{\"name\": null}", "name", "name cannot be removed");
-    expect_400(k, "PATCH", path, "{\"name\": \"  \"}", "name", "name must not be empty");
-    expect_400(k, "PATCH", path, "{\"active\": null}", "active", "active must be a boolean");
-    expect_400(k, "PATCH", path, "{\"active\": 1}", "active", "active must be a boolean");
-    expect_400(k, "PATCH", path, "{\"metadata\": \"x\"}", "metadata", "metadata must be an object");
-    expect_400(k, "PATCH", path, "{\"product_id\": \"x\"}", "product_id",
-               "Unknown parameter: product_id");
-    expect_400(k, "PATCH", path, "{\"created_at\": \"2024-01-15T10:30:00Z\"}", "created_at",
-               "Unknown parameter: created_at");
+    ct_expect_400(k, "PATCH", path, "{\"name\": null}", "name", "name cannot be removed");
+    ct_expect_400(k, "PATCH", path, "{\"name\": \"  \"}", "name", "name must not be empty");
+    ct_expect_400(k, "PATCH", path, "{\"active\": null}", "active", "active must be a boolean");
+    ct_expect_400(k, "PATCH", path, "{\"active\": 1}", "active", "active must be a boolean");
+    ct_expect_400(k, "PATCH", path, "{\"metadata\": \"x\"}", "metadata",
+                  "metadata must be an object");
+    ct_expect_400(k, "PATCH", path, "{\"product_id\": \"x\"}", "product_id",
+                  "Unknown parameter: product_id");
+    ct_expect_400(k, "PATCH", path, "{\"created_at\": \"2024-01-15T10:30:00Z\"}", "created_at",
+                  "Unknown parameter: created_at");
 
-    expect_400(k, "GET", "/products?limit=0", NULL, "limit",
-               "limit must be an integer from 1 to 100");
-    expect_400(k, "GET", "/products?limit=101", NULL, "limit",
-               "limit must be an integer from 1 to 100");
-    expect_400(k, "GET", "/products?starting_after=x", NULL, "starting_after",
-               "starting_after must be a product id (UUID)");
+    ct_expect_400(k, "GET", "/products?limit=0", NULL, "limit",
+                  "limit must be an integer from 1 to 100");
+    ct_expect_400(k, "GET", "/products?limit=101", NULL, "limit",
+                  "limit must be an integer from 1 to 100");
+    ct_expect_400(k, "GET", "/products?starting_after=x", NULL, "starting_after",
+                  "starting_after must be a product id (UUID)");
     snprintf(path, sizeof(path), "/products?starting_after=%s", unknown_id);
-    expect_400(k, "GET", path, NULL, "starting_after",
-               "starting_after must be the id of one of your products");
-    expect_400(k, "GET", "/products?active=yes", NULL, "active", "active must be true or false");
-    expect_400(k, "GET", "/products?status=active", NULL, "status",
-               "Unknown query parameter: status");
+    ct_expect_400(k, "GET", path, NULL, "starting_after",
+                  "starting_after must be the id of one of your products");
+    ct_expect_400(k, "GET", "/products?active=yes", NULL, "active", "active must be true or false");
+    ct_expect_400(k, "GET", "/products?status=active", NULL, "status",
+                  "Unknown query parameter: status");
     /* The product is as it was. */
-    snprintf(path, sizeof(path), "/products/%s", str(p, "product_id"));
-    struct api_response r = call("GET", path, k, NULL);
+    snprintf(path, sizeof(path), "/products/%s", ct_str(p, "product_id"));
+    struct api_response r = ct_call("GET", path, k, NULL);
     cr_assert(json_equal(r.json, p), "%s", r.text);
     test_api_free(&r);
     json_decref(p);
@@ -247,29 +174,30 @@ Test(products, read_and_update_rules_and_messages)
 
 Test(products, another_tenant_or_environment_sees_nothing)
 {
-    struct tenant a, b;
-    tenant_new(&a);
-    tenant_new(&b);
-    json_t *p = create_product(a.key, "{\"name\": \"Mine\"}");
-    const char *id = str(p, "product_id");
+    struct ct_tenant a, b;
+    ct_tenant_new(&a, "Product tests");
+    ct_tenant_new(&b, "Product tests");
+    json_t *p = ct_create("/products", a.key, "{\"name\": \"Mine\"}");
+    const char *id = ct_str(p, "product_id");
     char path[128], msg[200];
     snprintf(path, sizeof(path), "/products/%s", id);
     snprintf(msg, sizeof(msg), "Product with ID %s not found or access denied", id);
     const char *others[] = {b.key, a.live, b.live};
     for (size_t i = 0; i < 3; i++) {
-        expect_error(others[i], "GET", path, NULL, 404, "not_found", "id", msg);
-        expect_error(others[i], "PATCH", path, "{\"active\": false}", 404, "not_found", "id", msg);
-        struct api_response l = call("GET", "/products", others[i], NULL);
+        ct_expect_error(others[i], "GET", path, NULL, 404, "not_found", "id", msg);
+        ct_expect_error(others[i], "PATCH", path, "{\"active\": false}", 404, "not_found", "id",
+                        msg);
+        struct api_response l = ct_call("GET", "/products", others[i], NULL);
         cr_assert_eq(l.status, 200);
         cr_assert_eq(json_array_size(l.json), 0, "%s", l.text);
         test_api_free(&l);
         char cursor[200];
         snprintf(cursor, sizeof(cursor), "/products?starting_after=%s", id);
-        expect_400(others[i], "GET", cursor, NULL, "starting_after",
-                   "starting_after must be the id of one of your products");
+        ct_expect_400(others[i], "GET", cursor, NULL, "starting_after",
+                      "starting_after must be the id of one of your products");
     }
     /* Untouched by the refused updates. */
-    struct api_response r = call("GET", path, a.key, NULL);
+    struct api_response r = ct_call("GET", path, a.key, NULL);
     cr_assert(json_equal(r.json, p), "%s", r.text);
     test_api_free(&r);
     json_decref(p);
@@ -277,37 +205,37 @@ Test(products, another_tenant_or_environment_sees_nothing)
 
 Test(products, same_idempotency_key_and_body_is_the_same_product)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Product tests");
     char idem[UUID_STR_LEN];
     cr_assert_eq(uuid_v7_string(idem), 0);
     const char *body = "{\"name\": \"Plan\", \"metadata\": {\"a\": 1}}";
-    struct api_response a = call_with_key("/products", t.key, idem, body);
+    struct api_response a = ct_call_keyed("/products", t.key, idem, body);
     cr_assert_eq(a.status, 201, "%s", a.text);
     cr_assert(!a.idempotent_replayed);
-    struct api_response b = call_with_key("/products", t.key, idem, body);
+    struct api_response b = ct_call_keyed("/products", t.key, idem, body);
     cr_assert_eq(b.status, 201, "%s", b.text);
     cr_assert(b.idempotent_replayed);
     cr_assert(json_equal(a.json, b.json), "%s\n%s", a.text, b.text);
     cr_assert_str_eq(a.location, b.location);
     /* Spacing and key order do not make another request. */
     struct api_response c =
-        call_with_key("/products", t.key, idem, "{ \"metadata\":{\"a\":1},   \"name\":\"Plan\" }");
+        ct_call_keyed("/products", t.key, idem, "{ \"metadata\":{\"a\":1},   \"name\":\"Plan\" }");
     cr_assert_eq(c.status, 201, "%s", c.text);
     cr_assert(c.idempotent_replayed);
-    cr_assert_str_eq(str(c.json, "product_id"), str(a.json, "product_id"));
+    cr_assert_str_eq(ct_str(c.json, "product_id"), ct_str(a.json, "product_id"));
     /* Another body with the key: 409, and nothing created. */
-    struct api_response d = call_with_key("/products", t.key, idem, "{\"name\": \"Other\"}");
+    struct api_response d = ct_call_keyed("/products", t.key, idem, "{\"name\": \"Other\"}");
     test_assert_error(&d, 409, "idempotency_conflict", "Idempotency-Key",
                       "Idempotency-Key was reused with a different request payload");
     char *n = test_sql_value("SELECT count(*) FROM products WHERE idempotency_key = $1", idem);
     cr_assert_str_eq(n, "1");
     free(n);
     /* Keys are per tenant and environment. */
-    struct api_response e = call_with_key("/products", t.live, idem, body);
+    struct api_response e = ct_call_keyed("/products", t.live, idem, body);
     cr_assert_eq(e.status, 201, "%s", e.text);
     cr_assert(!e.idempotent_replayed);
-    cr_assert_str_neq(str(e.json, "product_id"), str(a.json, "product_id"));
+    cr_assert_str_neq(ct_str(e.json, "product_id"), ct_str(a.json, "product_id"));
     test_api_free(&a);
     test_api_free(&b);
     test_api_free(&c);
@@ -317,8 +245,8 @@ Test(products, same_idempotency_key_and_body_is_the_same_product)
 
 Test(products, concurrent_retries_of_a_keyed_create_make_one_product, .timeout = 60)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Product tests");
     char idem[UUID_STR_LEN];
     cr_assert_eq(uuid_v7_string(idem), 0);
     char bodyfile[] = "/tmp/caisse-product-XXXXXX";
@@ -345,7 +273,7 @@ Test(products, concurrent_retries_of_a_keyed_create_make_one_product, .timeout =
         unlink(headers);
         json_t *o = json_load_file(path, 0, NULL);
         cr_assert(o != NULL, "answer %d is not JSON", i);
-        const char *id = str(o, "product_id");
+        const char *id = ct_str(o, "product_id");
         cr_assert(id != NULL, "answer %d has no product", i);
         if (first[0] == '\0')
             snprintf(first, sizeof(first), "%s", id);
@@ -369,51 +297,52 @@ Test(products, concurrent_retries_of_a_keyed_create_make_one_product, .timeout =
 
 Test(products, update_changes_only_what_is_given_and_archives)
 {
-    struct tenant t;
-    tenant_new(&t);
-    json_t *p = create_product(
-        t.key, "{\"name\": \"Plan\", \"description\": \"Old\", \"metadata\": {\"a\": \"1\"}}");
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Product tests");
+    json_t *p =
+        ct_create("/products", t.key,
+                  "{\"name\": \"Plan\", \"description\": \"Old\", \"metadata\": {\"a\": \"1\"}}");
     char path[128];
-    snprintf(path, sizeof(path), "/products/%s", str(p, "product_id"));
+    snprintf(path, sizeof(path), "/products/%s", ct_str(p, "product_id"));
     test_sleep_ms(1100); /* updated_at moves on by a whole second */
-    struct api_response r = call("PATCH", path, t.key, "{\"name\": \"Gold plan\"}");
+    struct api_response r = ct_call("PATCH", path, t.key, "{\"name\": \"Gold plan\"}");
     cr_assert_eq(r.status, 200, "%s", r.text);
-    cr_assert_str_eq(str(r.json, "name"), "Gold plan");
-    cr_assert_str_eq(str(r.json, "description"), "Old");
-    cr_assert_str_eq(str(json_object_get(r.json, "metadata"), "a"), "1");
-    cr_assert_str_eq(str(r.json, "created_at"), str(p, "created_at"));
-    cr_assert(strcmp(str(r.json, "updated_at"), str(p, "updated_at")) > 0, "%s", r.text);
+    cr_assert_str_eq(ct_str(r.json, "name"), "Gold plan");
+    cr_assert_str_eq(ct_str(r.json, "description"), "Old");
+    cr_assert_str_eq(ct_str(json_object_get(r.json, "metadata"), "a"), "1");
+    cr_assert_str_eq(ct_str(r.json, "created_at"), ct_str(p, "created_at"));
+    cr_assert(strcmp(ct_str(r.json, "updated_at"), ct_str(p, "updated_at")) > 0, "%s", r.text);
     cr_assert_str_eq(r.location, "", "an update names no new resource");
-    struct api_response g = call("GET", path, t.key, NULL);
+    struct api_response g = ct_call("GET", path, t.key, NULL);
     cr_assert(json_equal(g.json, r.json), "%s\n%s", g.text, r.text);
     test_api_free(&g);
     test_api_free(&r);
 
-    r = call("PATCH", path, t.key,
-             "{\"description\": null, \"metadata\": {\"b\": true}, \"active\": false}");
+    r = ct_call("PATCH", path, t.key,
+                "{\"description\": null, \"metadata\": {\"b\": true}, \"active\": false}");
     cr_assert_eq(r.status, 200, "%s", r.text);
     cr_assert(json_is_null(json_object_get(r.json, "description")));
     cr_assert_eq(json_object_size(json_object_get(r.json, "metadata")), 1, "replaced whole");
     cr_assert(json_is_true(json_object_get(json_object_get(r.json, "metadata"), "b")));
     cr_assert(json_is_false(json_object_get(r.json, "active")), "archived");
     test_api_free(&r);
-    r = call("PATCH", path, t.key, "{\"metadata\": null}");
+    r = ct_call("PATCH", path, t.key, "{\"metadata\": null}");
     cr_assert_eq(r.status, 200, "%s", r.text);
     cr_assert_eq(json_object_size(json_object_get(r.json, "metadata")), 0);
     json_t *before = json_incref(r.json);
     test_api_free(&r);
     /* Nothing to change: the product as it is, and no event. */
-    r = call("PATCH", path, t.key, "{}");
+    r = ct_call("PATCH", path, t.key, "{}");
     cr_assert_eq(r.status, 200, "%s", r.text);
     cr_assert(json_equal(r.json, before));
     test_api_free(&r);
     /* Archived is not deleted: still readable, active again on demand. */
-    r = call("PATCH", path, t.key, "{\"active\": true}");
+    r = ct_call("PATCH", path, t.key, "{\"active\": true}");
     cr_assert_eq(r.status, 200, "%s", r.text);
     cr_assert(json_is_true(json_object_get(r.json, "active")));
     test_api_free(&r);
     /* created, then one updated event per change (four), none for {}. */
-    json_t *events = test_kafka_events_for(str(p, "product_id"), 5, 20000);
+    json_t *events = test_kafka_events_for(ct_str(p, "product_id"), 5, 20000);
     cr_assert_eq(json_array_size(events), 5, "%zu events", json_array_size(events));
     json_decref(events);
     json_decref(before);
@@ -422,48 +351,48 @@ Test(products, update_changes_only_what_is_given_and_archives)
 
 Test(products, list_is_newest_first_with_filters_and_a_cursor)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Product tests");
     enum { N = 5 };
     char ids[N][64];
     for (int i = 0; i < N; i++) {
         char body[100];
         snprintf(body, sizeof(body), "{\"name\": \"P%d\", \"active\": %s}", i,
                  i % 2 == 0 ? "true" : "false");
-        json_t *p = create_product(t.key, body);
-        snprintf(ids[i], sizeof(ids[i]), "%s", str(p, "product_id"));
+        json_t *p = ct_create("/products", t.key, body);
+        snprintf(ids[i], sizeof(ids[i]), "%s", ct_str(p, "product_id"));
         json_decref(p);
     }
-    struct api_response r = call("GET", "/v1/products", t.key, NULL);
+    struct api_response r = ct_call("GET", "/v1/products", t.key, NULL);
     cr_assert_eq(json_array_size(r.json), N);
     for (int i = 0; i < N; i++)
-        cr_assert_str_eq(str(json_array_get(r.json, (size_t)i), "product_id"), ids[N - 1 - i]);
+        cr_assert_str_eq(ct_str(json_array_get(r.json, (size_t)i), "product_id"), ids[N - 1 - i]);
     test_api_free(&r);
-    r = call("GET", "/products?active=true", t.key, NULL);
+    r = ct_call("GET", "/products?active=true", t.key, NULL);
     cr_assert_eq(json_array_size(r.json), 3, "%s", r.text);
-    cr_assert_str_eq(str(json_array_get(r.json, 0), "product_id"), ids[4]);
-    cr_assert_str_eq(str(json_array_get(r.json, 2), "product_id"), ids[0]);
+    cr_assert_str_eq(ct_str(json_array_get(r.json, 0), "product_id"), ids[4]);
+    cr_assert_str_eq(ct_str(json_array_get(r.json, 2), "product_id"), ids[0]);
     test_api_free(&r);
-    r = call("GET", "/products?active=false", t.key, NULL);
+    r = ct_call("GET", "/products?active=false", t.key, NULL);
     cr_assert_eq(json_array_size(r.json), 2, "%s", r.text);
-    cr_assert_str_eq(str(json_array_get(r.json, 0), "product_id"), ids[3]);
+    cr_assert_str_eq(ct_str(json_array_get(r.json, 0), "product_id"), ids[3]);
     test_api_free(&r);
     /* Pages of two: 4 3, then 2 1, then 0. */
     char path[200];
-    r = call("GET", "/products?limit=2", t.key, NULL);
+    r = ct_call("GET", "/products?limit=2", t.key, NULL);
     cr_assert_eq(json_array_size(r.json), 2);
-    cr_assert_str_eq(str(json_array_get(r.json, 1), "product_id"), ids[3]);
+    cr_assert_str_eq(ct_str(json_array_get(r.json, 1), "product_id"), ids[3]);
     test_api_free(&r);
     snprintf(path, sizeof(path), "/products?limit=2&starting_after=%s", ids[3]);
-    r = call("GET", path, t.key, NULL);
+    r = ct_call("GET", path, t.key, NULL);
     cr_assert_eq(json_array_size(r.json), 2, "%s", r.text);
-    cr_assert_str_eq(str(json_array_get(r.json, 0), "product_id"), ids[2]);
-    cr_assert_str_eq(str(json_array_get(r.json, 1), "product_id"), ids[1]);
+    cr_assert_str_eq(ct_str(json_array_get(r.json, 0), "product_id"), ids[2]);
+    cr_assert_str_eq(ct_str(json_array_get(r.json, 1), "product_id"), ids[1]);
     test_api_free(&r);
     snprintf(path, sizeof(path), "/products?limit=2&starting_after=%s", ids[1]);
-    r = call("GET", path, t.key, NULL);
+    r = ct_call("GET", path, t.key, NULL);
     cr_assert_eq(json_array_size(r.json), 1, "%s", r.text);
-    cr_assert_str_eq(str(json_array_get(r.json, 0), "product_id"), ids[0]);
+    cr_assert_str_eq(ct_str(json_array_get(r.json, 0), "product_id"), ids[0]);
     test_api_free(&r);
     /* The cursor and a filter together; the cursor's case does not matter. */
     char upper[64];
@@ -472,65 +401,38 @@ Test(products, list_is_newest_first_with_filters_and_a_cursor)
         if (*c >= 'a' && *c <= 'f')
             *c = (char)(*c - 'a' + 'A');
     snprintf(path, sizeof(path), "/products?active=true&starting_after=%s", upper);
-    r = call("GET", path, t.key, NULL);
+    r = ct_call("GET", path, t.key, NULL);
     cr_assert_eq(json_array_size(r.json), 2, "%s", r.text);
-    cr_assert_str_eq(str(json_array_get(r.json, 0), "product_id"), ids[2]);
+    cr_assert_str_eq(ct_str(json_array_get(r.json, 0), "product_id"), ids[2]);
     test_api_free(&r);
-}
-
-static const char *header_of(const json_t *ev, const char *name)
-{
-    const json_t *h = json_object_get(ev, "_headers");
-    for (size_t i = 0; i + 1 < json_array_size(h); i += 2) {
-        if (strcmp(json_string_value(json_array_get(h, i)), name) == 0)
-            return json_string_value(json_array_get(h, i + 1));
-    }
-    return NULL;
-}
-
-/* The event's CloudEvents attributes for a product of org. */
-static void assert_product_event(const json_t *ev, const char *type, const char *id,
-                                 const char *org, const json_t *data, const char *time)
-{
-    cr_assert_str_eq(str(ev, "specversion"), "1.0");
-    cr_assert_str_eq(str(ev, "type"), type);
-    cr_assert_str_eq(str(ev, "source"), "/caisse/products");
-    cr_assert_str_eq(str(ev, "subject"), id);
-    cr_assert_str_eq(str(ev, "_key"), id, "the Kafka key is the product id");
-    cr_assert(uuid_is_valid(str(ev, "id")));
-    cr_assert_str_eq(str(ev, "datacontenttype"), "application/json");
-    cr_assert_str_eq(str(ev, "organizationid"), org);
-    cr_assert_str_eq(str(ev, "environment"), "test");
-    cr_assert_str_eq(str(ev, "time"), time);
-    cr_assert_str_eq(header_of(ev, "content-type"), "application/cloudevents+json");
-    cr_assert(json_equal(json_object_get(ev, "data"), data), "data is the REST object");
 }
 
 Test(products, events_on_kafka_carry_the_product, .timeout = 60)
 {
-    struct tenant t;
-    tenant_new(&t);
-    json_t *p = create_product(t.key, "{\"name\": \"Evented\", \"metadata\": {\"n\": 1}}");
-    const char *id = str(p, "product_id");
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Product tests");
+    json_t *p = ct_create("/products", t.key, "{\"name\": \"Evented\", \"metadata\": {\"n\": 1}}");
+    const char *id = ct_str(p, "product_id");
     char path[128];
     snprintf(path, sizeof(path), "/products/%s", id);
-    struct api_response u = call("PATCH", path, t.key, "{\"active\": false}");
+    struct api_response u = ct_call("PATCH", path, t.key, "{\"active\": false}");
     cr_assert_eq(u.status, 200, "%s", u.text);
     json_t *events = test_kafka_events_for(id, 2, 20000);
     cr_assert_eq(json_array_size(events), 2, "%zu events", json_array_size(events));
-    assert_product_event(json_array_get(events, 0), "product.created", id, t.org, p,
-                         str(p, "created_at"));
-    assert_product_event(json_array_get(events, 1), "product.updated", id, t.org, u.json,
-                         str(u.json, "updated_at"));
+    ct_assert_event(json_array_get(events, 0), "/caisse/products", "product.created", id, t.org, p,
+                    ct_str(p, "created_at"));
+    ct_assert_event(json_array_get(events, 1), "/caisse/products", "product.updated", id, t.org,
+                    u.json, ct_str(u.json, "updated_at"));
     /* The events API lists them, newest first, and filters on their types. */
-    struct api_response l = call("GET", "/events?type=product.updated", t.key, NULL);
+    struct api_response l = ct_call("GET", "/events?type=product.updated", t.key, NULL);
     cr_assert_eq(l.status, 200, "%s", l.text);
     cr_assert_eq(json_array_size(l.json), 1, "%s", l.text);
-    cr_assert_str_eq(str(json_array_get(l.json, 0), "id"), str(json_array_get(events, 1), "id"));
+    cr_assert_str_eq(ct_str(json_array_get(l.json, 0), "id"),
+                     ct_str(json_array_get(events, 1), "id"));
     test_api_free(&l);
-    l = call("GET", "/events", t.key, NULL);
+    l = ct_call("GET", "/events", t.key, NULL);
     cr_assert_eq(json_array_size(l.json), 2, "%s", l.text);
-    cr_assert_str_eq(str(json_array_get(l.json, 0), "type"), "product.updated");
+    cr_assert_str_eq(ct_str(json_array_get(l.json, 0), "type"), "product.updated");
     test_api_free(&l);
     json_decref(events);
     test_api_free(&u);
@@ -546,13 +448,13 @@ Test(products, webhook_endpoints_subscribe_to_product_events, .timeout = 90)
     json_t *endpoint = wh_endpoint_get(t.key_test, e.id);
     cr_assert_eq(json_array_size(json_object_get(endpoint, "enabled_events")), 2);
     json_decref(endpoint);
-    json_t *p = create_product(t.key_test, "{\"name\": \"Hooked\"}");
+    json_t *p = ct_create("/products", t.key_test, "{\"name\": \"Hooked\"}");
     json_t *records = wh_receiver_wait(e.path, 1, 30000);
     cr_assert_eq(json_array_size(records), 1, "one delivery: %zu", json_array_size(records));
     const json_t *rec = json_array_get(records, 0);
     json_t *delivered = json_loads(json_string_value(json_object_get(rec, "body")), 0, NULL);
     cr_assert_not_null(delivered, "the delivery's body is the event");
-    cr_assert_str_eq(str(delivered, "type"), "product.created");
+    cr_assert_str_eq(ct_str(delivered, "type"), "product.created");
     cr_assert(json_equal(json_object_get(delivered, "data"), p));
     cr_assert(json_is_true(json_object_get(rec, "verified")), "signed like every webhook");
     json_decref(delivered);
@@ -562,55 +464,49 @@ Test(products, webhook_endpoints_subscribe_to_product_events, .timeout = 90)
 
 /* ---- suite faults (runs alone, last): the wait that runs out --------------------- */
 
-static void restore_session_worker(void)
-{
-    if (test_service_pid("session-worker") == 0)
-        test_service_start("session-worker", NULL);
-}
-
 Test(faults, product_writes_answer_202_while_the_worker_is_away_then_apply, .timeout = 120,
-     .fini = restore_session_worker)
+     .fini = ct_restore_session_worker)
 {
-    struct tenant t;
-    tenant_new(&t);
-    json_t *p = create_product(t.key, "{\"name\": \"Before\"}");
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Product tests");
+    json_t *p = ct_create("/products", t.key, "{\"name\": \"Before\"}");
     char path[128];
-    snprintf(path, sizeof(path), "/products/%s", str(p, "product_id"));
+    snprintf(path, sizeof(path), "/products/%s", ct_str(p, "product_id"));
     test_service_stop("session-worker");
     /* Past CAISSE_CREATE_WAIT_MS: 202 with the object as it will be (create)
      * or as it is (update); the commands wait in Kafka. */
     char idem[UUID_STR_LEN];
     cr_assert_eq(uuid_v7_string(idem), 0);
-    struct api_response c = call_with_key("/products", t.key, idem, "{\"name\": \"Accepted\"}");
+    struct api_response c = ct_call_keyed("/products", t.key, idem, "{\"name\": \"Accepted\"}");
     cr_assert_eq(c.status, 202, "%s", c.text);
-    cr_assert_str_eq(str(c.json, "name"), "Accepted");
+    cr_assert_str_eq(ct_str(c.json, "name"), "Accepted");
     char location[128];
-    snprintf(location, sizeof(location), "/products/%s", str(c.json, "product_id"));
+    snprintf(location, sizeof(location), "/products/%s", ct_str(c.json, "product_id"));
     cr_assert_str_eq(c.location, location);
-    struct api_response u = call("PATCH", path, t.key, "{\"name\": \"After\"}");
+    struct api_response u = ct_call("PATCH", path, t.key, "{\"name\": \"After\"}");
     cr_assert_eq(u.status, 202, "%s", u.text);
-    cr_assert_str_eq(str(u.json, "name"), "Before");
+    cr_assert_str_eq(ct_str(u.json, "name"), "Before");
     test_service_start("session-worker", NULL);
     /* Both are applied once the worker is back. */
     long status = 0;
     for (int i = 0; i < 120 && status != 200; i++) {
-        struct api_response g = call("GET", location, t.key, NULL);
+        struct api_response g = ct_call("GET", location, t.key, NULL);
         status = g.status;
         test_api_free(&g);
         if (status != 200)
             test_sleep_ms(250);
     }
     cr_assert_eq(status, 200, "the accepted product appears");
-    struct api_response g = call("GET", path, t.key, NULL);
-    for (int i = 0; i < 120 && strcmp(str(g.json, "name"), "After") != 0; i++) {
+    struct api_response g = ct_call("GET", path, t.key, NULL);
+    for (int i = 0; i < 120 && strcmp(ct_str(g.json, "name"), "After") != 0; i++) {
         test_api_free(&g);
         test_sleep_ms(250);
-        g = call("GET", path, t.key, NULL);
+        g = ct_call("GET", path, t.key, NULL);
     }
-    cr_assert_str_eq(str(g.json, "name"), "After");
+    cr_assert_str_eq(ct_str(g.json, "name"), "After");
     test_api_free(&g);
     /* The retry of the accepted create is that product. */
-    struct api_response again = call_with_key("/products", t.key, idem, "{\"name\": \"Accepted\"}");
+    struct api_response again = ct_call_keyed("/products", t.key, idem, "{\"name\": \"Accepted\"}");
     cr_assert_eq(again.status, 201, "%s", again.text);
     cr_assert(again.idempotent_replayed);
     cr_assert(json_equal(again.json, c.json), "%s\n%s", again.text, c.text);

@@ -15,38 +15,9 @@
 #include "core/clock.h"
 #include "core/uuid.h"
 #include "metrics_support.h"
+#include "catalog_support.h"
 #include "support.h"
 #include "webhook_support.h"
-
-/* A tenant of the test's own, so listings see only its subscriptions. */
-struct tenant {
-    char org[64];
-    char key[128];  /* test environment */
-    char live[128]; /* live environment */
-};
-
-static void admin_line(const char *args, char *out, size_t outlen)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "%s %s 2>/dev/null", test_env("CAISSE_TEST_ADMIN"), args);
-    FILE *p = popen(cmd, "r");
-    cr_assert(p != NULL);
-    out[0] = '\0';
-    cr_assert(fgets(out, (int)outlen, p) != NULL, "%s printed nothing", cmd);
-    pclose(p);
-    out[strcspn(out, "\n")] = '\0';
-}
-
-static void tenant_new(struct tenant *t)
-{
-    char args[256];
-    admin_line("create-org --name 'Subscription tests' --currency XOF", t->org, sizeof(t->org));
-    cr_assert(uuid_is_valid(t->org), "org: %s", t->org);
-    snprintf(args, sizeof(args), "create-key --org %s --env test", t->org);
-    admin_line(args, t->key, sizeof(t->key));
-    snprintf(args, sizeof(args), "create-key --org %s --env live", t->org);
-    admin_line(args, t->live, sizeof(t->live));
-}
 
 /* What a subscription refers to: a product, its monthly price and a customer
  * of one tenant and environment. */
@@ -132,13 +103,6 @@ static void subscription_active(const struct fixture *f, char out[UUID_STR_LEN])
     subscription_insert(f, NULL, "active", -86400, 29 * 86400, 86400, out);
 }
 
-static struct api_response call(const char *method, const char *path, const char *key,
-                                const char *body)
-{
-    const char *h[] = {"Content-Type: application/json", NULL};
-    return test_api(method, path, key, body, body != NULL ? h : NULL);
-}
-
 static struct api_response cancel_with_key(const char *id, const char *key, const char *idem)
 {
     char path[128], h[400];
@@ -155,35 +119,16 @@ static struct api_response cancel(const char *id, const char *key)
     return test_api("POST", path, key, NULL, NULL);
 }
 
-static const char *str(const json_t *o, const char *name)
-{
-    return json_string_value(json_object_get(o, name));
-}
-
 /* GET /subscriptions/<id>, 200; a new reference. */
 static json_t *get_subscription(const char *key, const char *id)
 {
     char path[128];
     snprintf(path, sizeof(path), "/subscriptions/%s", id);
-    struct api_response r = call("GET", path, key, NULL);
+    struct api_response r = ct_call("GET", path, key, NULL);
     cr_assert_eq(r.status, 200, "%s: %ld %s", path, r.status, r.text);
     json_t *s = json_incref(r.json);
     test_api_free(&r);
     return s;
-}
-
-static void expect_error(const char *key, const char *method, const char *path, const char *body,
-                         long status, const char *code, const char *param, const char *message)
-{
-    struct api_response r = call(method, path, key, body);
-    test_assert_error(&r, status, code, param, message);
-    test_api_free(&r);
-}
-
-static void expect_400(const char *key, const char *method, const char *path, const char *body,
-                       const char *param, const char *message)
-{
-    expect_error(key, method, path, body, 400, "validation_error", param, message);
 }
 
 static long sql_long(const char *sql, const char *param)
@@ -198,50 +143,50 @@ static long sql_long(const char *sql, const char *param)
 /* The ids of a list answer, in order, joined by spaces. */
 static void list_ids(const char *key, const char *path, char *out, size_t outlen)
 {
-    struct api_response r = call("GET", path, key, NULL);
+    struct api_response r = ct_call("GET", path, key, NULL);
     cr_assert_eq(r.status, 200, "%s: %ld %s", path, r.status, r.text);
     cr_assert(json_is_array(r.json), "%s", r.text);
     size_t len = 0;
     out[0] = '\0';
     for (size_t i = 0; i < json_array_size(r.json); i++)
         len += (size_t)snprintf(out + len, outlen - len, "%s%s", i > 0 ? " " : "",
-                                str(json_array_get(r.json, i), "subscription_id"));
+                                ct_str(json_array_get(r.json, i), "subscription_id"));
     test_api_free(&r);
 }
 
 Test(subscriptions, get_shows_the_subscription_as_stored)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Subscription tests");
     struct fixture f;
     fixture_new(&f, t.org, "test");
     char id[UUID_STR_LEN];
     subscription_active(&f, id);
     json_t *s = get_subscription(t.key, id);
     cr_assert_eq(json_object_size(s), 14, "%s", json_dumps(s, 0));
-    cr_assert_str_eq(str(s, "subscription_id"), id);
-    cr_assert_str_eq(str(s, "organization_id"), t.org);
-    cr_assert_str_eq(str(s, "customer_id"), f.customer);
-    cr_assert_str_eq(str(s, "price_id"), f.price);
-    cr_assert_str_eq(str(s, "product_id"), f.product);
-    cr_assert_str_eq(str(s, "status"), "active");
+    cr_assert_str_eq(ct_str(s, "subscription_id"), id);
+    cr_assert_str_eq(ct_str(s, "organization_id"), t.org);
+    cr_assert_str_eq(ct_str(s, "customer_id"), f.customer);
+    cr_assert_str_eq(ct_str(s, "price_id"), f.price);
+    cr_assert_str_eq(ct_str(s, "product_id"), f.product);
+    cr_assert_str_eq(ct_str(s, "status"), "active");
     cr_assert(json_is_null(json_object_get(s, "canceled_at")));
     cr_assert_eq(json_object_size(json_object_get(s, "metadata")), 0);
-    cr_assert_str_eq(str(s, "environment"), "test");
-    cr_assert(uuid_is_valid(str(s, "latest_checkout_session_id")));
+    cr_assert_str_eq(ct_str(s, "environment"), "test");
+    cr_assert(uuid_is_valid(ct_str(s, "latest_checkout_session_id")));
     /* Whole seconds in UTC; the period is the one stored. */
-    cr_assert_eq(strlen(str(s, "current_period_start")), 20);
+    cr_assert_eq(strlen(ct_str(s, "current_period_start")), 20);
     char *start = test_sql_value("SELECT to_char(current_period_start AT TIME ZONE 'UTC',"
                                  " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM subscriptions"
                                  " WHERE id = $1::uuid",
                                  id);
-    cr_assert_str_eq(str(s, "current_period_start"), start);
+    cr_assert_str_eq(ct_str(s, "current_period_start"), start);
     free(start);
-    cr_assert(strcmp(str(s, "current_period_end"), str(s, "current_period_start")) > 0);
+    cr_assert(strcmp(ct_str(s, "current_period_end"), ct_str(s, "current_period_start")) > 0);
     /* The same under /v1. */
     char v1[140];
     snprintf(v1, sizeof(v1), "/v1/subscriptions/%s", id);
-    struct api_response r = call("GET", v1, t.key, NULL);
+    struct api_response r = ct_call("GET", v1, t.key, NULL);
     cr_assert_eq(r.status, 200, "%s", r.text);
     cr_assert(json_equal(r.json, s));
     test_api_free(&r);
@@ -250,8 +195,8 @@ Test(subscriptions, get_shows_the_subscription_as_stored)
 
 Test(subscriptions, list_is_newest_first_with_filters_and_a_cursor)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Subscription tests");
     struct fixture f;
     fixture_new(&f, t.org, "test");
     char other[UUID_STR_LEN];
@@ -293,7 +238,7 @@ Test(subscriptions, list_is_newest_first_with_filters_and_a_cursor)
     list_ids(t.key, "/subscriptions?status=canceled", got, sizeof(got));
     cr_assert_str_eq(got, b);
     json_t *sc = get_subscription(t.key, c);
-    cr_assert_str_eq(str(sc, "status"), "past_due");
+    cr_assert_str_eq(ct_str(sc, "status"), "past_due");
     json_decref(sc);
     /* Both filters and the cursor together. */
     snprintf(path, sizeof(path), "/subscriptions?customer_id=%s&status=past_due&starting_after=%s",
@@ -307,8 +252,8 @@ Test(subscriptions, list_is_newest_first_with_filters_and_a_cursor)
 
 Test(subscriptions, rules_and_messages)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Subscription tests");
     struct fixture f;
     fixture_new(&f, t.org, "test");
     char id[UUID_STR_LEN], unknown[UUID_STR_LEN];
@@ -317,20 +262,20 @@ Test(subscriptions, rules_and_messages)
     const char *k = t.key;
     char path[160], msg[200];
 
-    expect_400(k, "GET", "/subscriptions/nope", NULL, "id", "Subscription id must be a UUID");
-    expect_400(k, "POST", "/subscriptions/nope/cancel", NULL, "id",
-               "Subscription id must be a UUID");
+    ct_expect_400(k, "GET", "/subscriptions/nope", NULL, "id", "Subscription id must be a UUID");
+    ct_expect_400(k, "POST", "/subscriptions/nope/cancel", NULL, "id",
+                  "Subscription id must be a UUID");
     snprintf(msg, sizeof(msg), "Subscription with ID %s not found or access denied", unknown);
     snprintf(path, sizeof(path), "/subscriptions/%s", unknown);
-    expect_error(k, "GET", path, NULL, 404, "not_found", "id", msg);
+    ct_expect_error(k, "GET", path, NULL, 404, "not_found", "id", msg);
     snprintf(path, sizeof(path), "/subscriptions/%s/cancel", unknown);
-    expect_error(k, "POST", path, NULL, 404, "not_found", "id", msg);
+    ct_expect_error(k, "POST", path, NULL, 404, "not_found", "id", msg);
 
     /* A cancel takes no parameter. */
     snprintf(path, sizeof(path), "/subscriptions/%s/cancel", id);
-    expect_400(k, "POST", path, "{\"reason\": \"too dear\"}", "reason",
-               "Unknown parameter: reason");
-    expect_400(k, "POST", path, "[]", NULL, "Request body must be a JSON object");
+    ct_expect_400(k, "POST", path, "{\"reason\": \"too dear\"}", "reason",
+                  "Unknown parameter: reason");
+    ct_expect_400(k, "POST", path, "[]", NULL, "Request body must be a JSON object");
     struct api_response r = test_api("POST", path, k, "{}", NULL);
     test_assert_error(&r, 415, "unsupported_media_type", NULL,
                       "Content-Type must be application/json");
@@ -346,40 +291,40 @@ Test(subscriptions, rules_and_messages)
     test_assert_error(&r, 401, "authentication_error", NULL, "API key is missing");
     test_api_free(&r);
     /* Nothing a request could create or change. */
-    r = call("POST", "/subscriptions", k, "{}");
+    r = ct_call("POST", "/subscriptions", k, "{}");
     cr_assert_eq(r.status, 405, "%s", r.text);
     test_api_free(&r);
     snprintf(path, sizeof(path), "/subscriptions/%s", id);
-    r = call("PATCH", path, k, "{\"status\": \"canceled\"}");
+    r = ct_call("PATCH", path, k, "{\"status\": \"canceled\"}");
     cr_assert_eq(r.status, 405, "%s", r.text);
     test_api_free(&r);
 
-    expect_400(k, "GET", "/subscriptions?limit=0", NULL, "limit",
-               "limit must be an integer from 1 to 100");
-    expect_400(k, "GET", "/subscriptions?limit=101", NULL, "limit",
-               "limit must be an integer from 1 to 100");
-    expect_400(k, "GET", "/subscriptions?starting_after=x", NULL, "starting_after",
-               "starting_after must be a subscription id (UUID)");
+    ct_expect_400(k, "GET", "/subscriptions?limit=0", NULL, "limit",
+                  "limit must be an integer from 1 to 100");
+    ct_expect_400(k, "GET", "/subscriptions?limit=101", NULL, "limit",
+                  "limit must be an integer from 1 to 100");
+    ct_expect_400(k, "GET", "/subscriptions?starting_after=x", NULL, "starting_after",
+                  "starting_after must be a subscription id (UUID)");
     snprintf(path, sizeof(path), "/subscriptions?starting_after=%s", unknown);
-    expect_400(k, "GET", path, NULL, "starting_after",
-               "starting_after must be the id of one of your subscriptions");
-    expect_400(k, "GET", "/subscriptions?customer_id=x", NULL, "customer_id",
-               "customer_id must be a UUID");
-    expect_400(k, "GET", "/subscriptions?status=paused", NULL, "status",
-               "status must be one of active, past_due, canceled");
-    expect_400(k, "GET", "/subscriptions?price_id=x", NULL, "price_id",
-               "Unknown query parameter: price_id");
+    ct_expect_400(k, "GET", path, NULL, "starting_after",
+                  "starting_after must be the id of one of your subscriptions");
+    ct_expect_400(k, "GET", "/subscriptions?customer_id=x", NULL, "customer_id",
+                  "customer_id must be a UUID");
+    ct_expect_400(k, "GET", "/subscriptions?status=paused", NULL, "status",
+                  "status must be one of active, past_due, canceled");
+    ct_expect_400(k, "GET", "/subscriptions?price_id=x", NULL, "price_id",
+                  "Unknown query parameter: price_id");
     /* Refused requests changed nothing. */
     json_t *s = get_subscription(k, id);
-    cr_assert_str_eq(str(s, "status"), "active");
+    cr_assert_str_eq(ct_str(s, "status"), "active");
     json_decref(s);
 }
 
 Test(subscriptions, another_tenant_or_environment_sees_nothing)
 {
-    struct tenant a, b;
-    tenant_new(&a);
-    tenant_new(&b);
+    struct ct_tenant a, b;
+    ct_tenant_new(&a, "Subscription tests");
+    ct_tenant_new(&b, "Subscription tests");
     struct fixture f;
     fixture_new(&f, a.org, "test");
     char id[UUID_STR_LEN];
@@ -393,15 +338,15 @@ Test(subscriptions, another_tenant_or_environment_sees_nothing)
     snprintf(by_customer, sizeof(by_customer), "/subscriptions?customer_id=%s", f.customer);
     const char *others[] = {b.key, a.live, b.live};
     for (size_t i = 0; i < 3; i++) {
-        expect_error(others[i], "GET", path, NULL, 404, "not_found", "id", msg);
-        expect_error(others[i], "POST", cancel_path, NULL, 404, "not_found", "id", msg);
+        ct_expect_error(others[i], "GET", path, NULL, 404, "not_found", "id", msg);
+        ct_expect_error(others[i], "POST", cancel_path, NULL, 404, "not_found", "id", msg);
         char got[256];
         list_ids(others[i], "/subscriptions", got, sizeof(got));
         cr_assert_str_eq(got, "");
         list_ids(others[i], by_customer, got, sizeof(got));
         cr_assert_str_eq(got, "");
-        expect_400(others[i], "GET", cursor, NULL, "starting_after",
-                   "starting_after must be the id of one of your subscriptions");
+        ct_expect_400(others[i], "GET", cursor, NULL, "starting_after",
+                      "starting_after must be the id of one of your subscriptions");
     }
     /* Untouched by the refused cancels. */
     json_t *after = get_subscription(a.key, id);
@@ -410,39 +355,10 @@ Test(subscriptions, another_tenant_or_environment_sees_nothing)
     json_decref(after);
 }
 
-static const char *header_of(const json_t *ev, const char *name)
-{
-    const json_t *h = json_object_get(ev, "_headers");
-    for (size_t i = 0; i + 1 < json_array_size(h); i += 2) {
-        if (strcmp(json_string_value(json_array_get(h, i)), name) == 0)
-            return json_string_value(json_array_get(h, i + 1));
-    }
-    return NULL;
-}
-
-/* The event's CloudEvents attributes for a subscription of org. */
-static void assert_subscription_event(const json_t *ev, const char *type, const char *id,
-                                      const char *org, const json_t *data, const char *time)
-{
-    cr_assert_str_eq(str(ev, "specversion"), "1.0");
-    cr_assert_str_eq(str(ev, "type"), type);
-    cr_assert_str_eq(str(ev, "source"), "/caisse/subscriptions");
-    cr_assert_str_eq(str(ev, "subject"), id);
-    cr_assert_str_eq(str(ev, "_key"), id, "the Kafka key is the subscription id");
-    cr_assert(uuid_is_valid(str(ev, "id")));
-    cr_assert_str_eq(str(ev, "datacontenttype"), "application/json");
-    cr_assert_str_eq(str(ev, "organizationid"), org);
-    cr_assert_str_eq(str(ev, "environment"), "test");
-    cr_assert_str_eq(str(ev, "time"), time);
-    cr_assert_str_eq(header_of(ev, "content-type"), "application/cloudevents+json");
-    if (data != NULL)
-        cr_assert(json_equal(json_object_get(ev, "data"), data), "data is the REST object");
-}
-
 Test(subscriptions, cancel_sets_canceled_at_once_with_its_event, .timeout = 60)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Subscription tests");
     struct fixture f;
     fixture_new(&f, t.org, "test");
     char id[UUID_STR_LEN];
@@ -452,14 +368,14 @@ Test(subscriptions, cancel_sets_canceled_at_once_with_its_event, .timeout = 60)
     /* An empty object is the same as no body. */
     char path[160];
     snprintf(path, sizeof(path), "/subscriptions/%s/cancel", id);
-    struct api_response r = call("POST", path, t.key, "{}");
+    struct api_response r = ct_call("POST", path, t.key, "{}");
     cr_assert_eq(r.status, 200, "%s", r.text);
     cr_assert(!r.idempotent_replayed);
     cr_assert_str_eq(r.location, "", "an action names no new resource");
-    cr_assert_str_eq(str(r.json, "status"), "canceled");
-    cr_assert_str_eq(str(r.json, "canceled_at"), str(r.json, "updated_at"));
-    cr_assert_str_eq(str(r.json, "created_at"), str(before, "created_at"));
-    cr_assert_str_eq(str(r.json, "current_period_end"), str(before, "current_period_end"),
+    cr_assert_str_eq(ct_str(r.json, "status"), "canceled");
+    cr_assert_str_eq(ct_str(r.json, "canceled_at"), ct_str(r.json, "updated_at"));
+    cr_assert_str_eq(ct_str(r.json, "created_at"), ct_str(before, "created_at"));
+    cr_assert_str_eq(ct_str(r.json, "current_period_end"), ct_str(before, "current_period_end"),
                      "the period is kept");
     json_t *after = get_subscription(t.key, id);
     cr_assert(json_equal(after, r.json), "GET shows the answer");
@@ -479,14 +395,14 @@ Test(subscriptions, cancel_sets_canceled_at_once_with_its_event, .timeout = 60)
     json_decref(events);
     events = test_kafka_events_for(id, 1, 0);
     cr_assert_eq(json_array_size(events), 1, "%zu events", json_array_size(events));
-    assert_subscription_event(json_array_get(events, 0), "subscription.canceled", id, t.org, after,
-                              str(after, "updated_at"));
+    ct_assert_event(json_array_get(events, 0), "/caisse/subscriptions", "subscription.canceled", id,
+                    t.org, after, ct_str(after, "updated_at"));
     json_decref(events);
     /* The events API lists it under its type. */
-    struct api_response l = call("GET", "/events?type=subscription.canceled", t.key, NULL);
+    struct api_response l = ct_call("GET", "/events?type=subscription.canceled", t.key, NULL);
     cr_assert_eq(l.status, 200, "%s", l.text);
     cr_assert_eq(json_array_size(l.json), 1, "%s", l.text);
-    cr_assert_str_eq(str(json_array_get(l.json, 0), "subject"), id);
+    cr_assert_str_eq(ct_str(json_array_get(l.json, 0), "subject"), id);
     test_api_free(&l);
     test_api_free(&r);
     json_decref(before);
@@ -496,28 +412,28 @@ Test(subscriptions, cancel_sets_canceled_at_once_with_its_event, .timeout = 60)
 
 Test(subscriptions, a_past_due_subscription_can_be_canceled)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Subscription tests");
     struct fixture f;
     fixture_new(&f, t.org, "test");
     char id[UUID_STR_LEN];
     subscription_insert(&f, NULL, "past_due", -31 * 86400, -86400, 86400, id);
     struct api_response r = cancel(id, t.key);
     cr_assert_eq(r.status, 200, "%s", r.text);
-    cr_assert_str_eq(str(r.json, "status"), "canceled");
+    cr_assert_str_eq(ct_str(r.json, "status"), "canceled");
     cr_assert(json_is_string(json_object_get(r.json, "canceled_at")));
     test_api_free(&r);
     /* The sweep leaves canceled ones alone, even past their period. */
     test_sleep_ms(1500);
     json_t *s = get_subscription(t.key, id);
-    cr_assert_str_eq(str(s, "status"), "canceled");
+    cr_assert_str_eq(ct_str(s, "status"), "canceled");
     json_decref(s);
 }
 
 Test(subscriptions, a_keyed_cancel_answers_its_retries_the_same, .timeout = 60)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Subscription tests");
     struct fixture f;
     fixture_new(&f, t.org, "test");
     char id[UUID_STR_LEN], other[UUID_STR_LEN], idem[UUID_STR_LEN];
@@ -528,7 +444,7 @@ Test(subscriptions, a_keyed_cancel_answers_its_retries_the_same, .timeout = 60)
     struct api_response a = cancel_with_key(id, t.key, idem);
     cr_assert_eq(a.status, 200, "%s", a.text);
     cr_assert(!a.idempotent_replayed);
-    cr_assert_str_eq(str(a.json, "status"), "canceled");
+    cr_assert_str_eq(ct_str(a.json, "status"), "canceled");
     /* The retry: the same subscription, replayed, no second command applied. */
     struct api_response b = cancel_with_key(id, t.key, idem);
     cr_assert_eq(b.status, 200, "%s", b.text);
@@ -539,7 +455,7 @@ Test(subscriptions, a_keyed_cancel_answers_its_retries_the_same, .timeout = 60)
     test_assert_error(&c, 409, "idempotency_conflict", "Idempotency-Key",
                       "Idempotency-Key was reused with a different request payload");
     json_t *o = get_subscription(t.key, other);
-    cr_assert_str_eq(str(o, "status"), "active");
+    cr_assert_str_eq(ct_str(o, "status"), "active");
     json_decref(o);
     /* Keys are per tenant and environment: the same key in live is another
      * request, here for a subscription live does not have. */
@@ -614,8 +530,8 @@ static long concurrent_answer(const char *outdir, int i, const char *id, json_t 
 
 Test(subscriptions, concurrent_cancels_cancel_once, .timeout = 90)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Subscription tests");
     struct fixture f;
     fixture_new(&f, t.org, "test");
     enum { N = 6 };
@@ -630,10 +546,10 @@ Test(subscriptions, concurrent_cancels_cancel_once, .timeout = 90)
         long status = concurrent_answer(outdir, i, id, &body);
         if (status == 200) {
             applied++;
-            cr_assert_str_eq(str(body, "status"), "canceled");
+            cr_assert_str_eq(ct_str(body, "status"), "canceled");
         } else {
             cr_assert_eq(status, 409, "answer %d: %ld", i, status);
-            cr_assert_str_eq(str(body, "code"), "invalid_state");
+            cr_assert_str_eq(ct_str(body, "code"), "invalid_state");
             refused++;
         }
         json_decref(body);
@@ -651,7 +567,7 @@ Test(subscriptions, concurrent_cancels_cancel_once, .timeout = 90)
         json_t *body;
         long status = concurrent_answer(outdir2, i, keyed, &body);
         cr_assert_eq(status, 200, "answer %d: %ld %s", i, status, json_dumps(body, 0));
-        cr_assert_str_eq(str(body, "status"), "canceled");
+        cr_assert_str_eq(ct_str(body, "status"), "canceled");
         json_decref(body);
     }
     rmdir(outdir2);
@@ -690,7 +606,7 @@ Test(subscriptions, webhook_endpoints_subscribe_to_subscription_events, .timeout
     const json_t *rec = json_array_get(records, 0);
     json_t *delivered = json_loads(json_string_value(json_object_get(rec, "body")), 0, NULL);
     cr_assert_not_null(delivered, "the delivery's body is the event");
-    cr_assert_str_eq(str(delivered, "type"), "subscription.canceled");
+    cr_assert_str_eq(ct_str(delivered, "type"), "subscription.canceled");
     cr_assert(json_equal(json_object_get(delivered, "data"), r.json));
     cr_assert(json_is_true(json_object_get(rec, "verified")), "signed like every webhook");
     json_decref(delivered);
@@ -718,8 +634,8 @@ static bool wait_stored_status(const char *id, const char *status, long timeout_
 
 Test(subscriptions, the_expiry_worker_makes_an_ended_period_past_due_once, .timeout = 90)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Subscription tests");
     struct fixture f;
     fixture_new(&f, t.org, "test");
     char due[UUID_STR_LEN], running[UUID_STR_LEN], canceled[UUID_STR_LEN];
@@ -729,20 +645,20 @@ Test(subscriptions, the_expiry_worker_makes_an_ended_period_past_due_once, .time
     subscription_insert(&f, NULL, "canceled", -30 * 86400, -1, 30 * 86400, canceled);
     /* Past its period it reads past_due at once, moved or not. */
     json_t *s = get_subscription(t.key, due);
-    cr_assert_str_eq(str(s, "status"), "past_due");
+    cr_assert_str_eq(ct_str(s, "status"), "past_due");
     json_decref(s);
 
     cr_assert(wait_stored_status(due, "past_due", 30000), "the expiry worker did not move it");
     json_t *after = get_subscription(t.key, due);
-    cr_assert_str_eq(str(after, "status"), "past_due");
+    cr_assert_str_eq(ct_str(after, "status"), "past_due");
     cr_assert(json_is_null(json_object_get(after, "canceled_at")));
     json_t *events = test_kafka_events_for(due, 1, 20000);
     test_sleep_ms(1500); /* three more sweeps: none may add a second event */
     json_decref(events);
     events = test_kafka_events_for(due, 1, 0);
     cr_assert_eq(json_array_size(events), 1, "%zu events", json_array_size(events));
-    assert_subscription_event(json_array_get(events, 0), "subscription.past_due", due, t.org, after,
-                              str(after, "updated_at"));
+    ct_assert_event(json_array_get(events, 0), "/caisse/subscriptions", "subscription.past_due",
+                    due, t.org, after, ct_str(after, "updated_at"));
     json_decref(events);
     cr_assert_eq(sql_long("SELECT count(*) FROM outbox WHERE session_id = $1::uuid"
                           " AND type = 'subscription.past_due'",
@@ -750,10 +666,10 @@ Test(subscriptions, the_expiry_worker_makes_an_ended_period_past_due_once, .time
                  1);
     /* The others are as they were, without events. */
     json_t *r = get_subscription(t.key, running);
-    cr_assert_str_eq(str(r, "status"), "active");
+    cr_assert_str_eq(ct_str(r, "status"), "active");
     json_decref(r);
     json_t *c = get_subscription(t.key, canceled);
-    cr_assert_str_eq(str(c, "status"), "canceled");
+    cr_assert_str_eq(ct_str(c, "status"), "canceled");
     json_decref(c);
     cr_assert_eq(sql_long("SELECT count(*) FROM outbox WHERE session_id IN ($1::uuid)", running),
                  0);
@@ -816,8 +732,8 @@ Test(subscriptions, replicas_make_each_subscription_past_due_exactly_once, .time
      .fini = stop_replicas)
 {
     enum { N = 400 };
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Subscription tests");
     struct fixture f;
     fixture_new(&f, t.org, "test");
     snprintf(replica_dir, sizeof(replica_dir), "/tmp/caisse-subscriptions-XXXXXX");
@@ -850,7 +766,7 @@ Test(subscriptions, replicas_make_each_subscription_past_due_exactly_once, .time
              f.customer, f.price, f.product, N);
     cr_assert_eq(sql_long(sql, t.org), N);
     /* No worker runs: they read past_due, but are stored active. */
-    struct api_response l = call("GET", "/subscriptions?status=active", t.key, NULL);
+    struct api_response l = ct_call("GET", "/subscriptions?status=active", t.key, NULL);
     cr_assert_eq(json_array_size(l.json), 0, "%s", l.text);
     test_api_free(&l);
     cr_assert_eq(sql_long("SELECT count(*) FROM subscriptions WHERE organization_id = $1::uuid"
@@ -936,7 +852,7 @@ static char *session_new(const char *key, const char *extra)
     struct api_response r = test_create(key, body);
     cr_assert_eq(r.status, 201, "%s: %ld %s", body, r.status, r.text);
     free(body);
-    char *id = strdup(str(r.json, "checkout_session_id"));
+    char *id = strdup(ct_str(r.json, "checkout_session_id"));
     test_api_free(&r);
     return id;
 }
@@ -946,7 +862,7 @@ static json_t *subscriptions_of(const char *key, const char *customer)
 {
     char path[160];
     snprintf(path, sizeof(path), "/subscriptions?customer_id=%s", customer);
-    struct api_response r = call("GET", path, key, NULL);
+    struct api_response r = ct_call("GET", path, key, NULL);
     cr_assert_eq(r.status, 200, "%s", r.text);
     json_t *l = json_incref(r.json);
     test_api_free(&r);
@@ -975,7 +891,7 @@ static json_t *kafka_event(const char *subject, const char *type, size_t min_cou
     json_t *ev;
     json_array_foreach(events, i, ev)
     {
-        if (strcmp(str(ev, "type"), type) == 0) {
+        if (strcmp(ct_str(ev, "type"), type) == 0) {
             cr_assert_null(found, "two %s events for %s", type, subject);
             found = json_incref(ev);
         }
@@ -1007,30 +923,31 @@ Test(subscriptions, completing_a_session_of_a_recurring_price_starts_a_subscript
     json_t *list = subscriptions_of(t.key_test, f.customer);
     cr_assert_eq(json_array_size(list), 1, "%s", json_dumps(list, 0));
     json_t *s = json_array_get(list, 0);
-    const char *id = str(s, "subscription_id");
+    const char *id = ct_str(s, "subscription_id");
     cr_assert(uuid_is_valid(id));
-    cr_assert_str_eq(str(s, "status"), "active");
-    cr_assert_str_eq(str(s, "customer_id"), f.customer);
-    cr_assert_str_eq(str(s, "price_id"), f.price);
-    cr_assert_str_eq(str(s, "product_id"), f.product);
-    cr_assert_str_eq(str(s, "latest_checkout_session_id"), session);
+    cr_assert_str_eq(ct_str(s, "status"), "active");
+    cr_assert_str_eq(ct_str(s, "customer_id"), f.customer);
+    cr_assert_str_eq(ct_str(s, "price_id"), f.price);
+    cr_assert_str_eq(ct_str(s, "product_id"), f.product);
+    cr_assert_str_eq(ct_str(s, "latest_checkout_session_id"), session);
     cr_assert(json_is_null(json_object_get(s, "canceled_at")));
-    cr_assert_str_eq(str(s, "organization_id"), t.org);
+    cr_assert_str_eq(ct_str(s, "organization_id"), t.org);
     char path[160];
     snprintf(path, sizeof(path), "/checkout-sessions/%s", session);
-    struct api_response g = call("GET", path, t.key_test, NULL);
-    cr_assert_str_eq(str(g.json, "status"), "complete");
+    struct api_response g = ct_call("GET", path, t.key_test, NULL);
+    cr_assert_str_eq(ct_str(g.json, "status"), "complete");
     /* The period starts at the completion (the session's updated_at) and
      * lasts the price's month. */
-    cr_assert_str_eq(str(s, "current_period_start"), str(g.json, "updated_at"));
-    cr_assert_str_eq(str(s, "created_at"), str(g.json, "updated_at"));
-    char *end = sql_time_plus(str(s, "current_period_start"), "1 month");
-    cr_assert_str_eq(str(s, "current_period_end"), end);
+    cr_assert_str_eq(ct_str(s, "current_period_start"), ct_str(g.json, "updated_at"));
+    cr_assert_str_eq(ct_str(s, "created_at"), ct_str(g.json, "updated_at"));
+    char *end = sql_time_plus(ct_str(s, "current_period_start"), "1 month");
+    cr_assert_str_eq(ct_str(s, "current_period_end"), end);
     free(end);
     test_api_free(&g);
     /* Its created event, after the session's completed one. */
     json_t *ev = kafka_event(id, "subscription.created", 1);
-    assert_subscription_event(ev, "subscription.created", id, t.org, s, str(s, "created_at"));
+    ct_assert_event(ev, "/caisse/subscriptions", "subscription.created", id, t.org, s,
+                    ct_str(s, "created_at"));
     json_decref(ev);
     json_t *completed = wh_kafka_event(session, "checkout.session.completed");
     json_decref(completed);
@@ -1093,16 +1010,16 @@ Test(subscriptions, completing_a_renewal_session_advances_the_period, .timeout =
     char *session = session_new(t.key_test, extra);
     wh_session_complete(session);
     json_t *after = get_subscription(t.key_test, id);
-    cr_assert_str_eq(str(after, "status"), "active");
-    cr_assert_str_eq(str(after, "current_period_start"), str(before, "current_period_end"));
-    char *end = sql_time_plus(str(before, "current_period_end"), "1 month");
-    cr_assert_str_eq(str(after, "current_period_end"), end);
+    cr_assert_str_eq(ct_str(after, "status"), "active");
+    cr_assert_str_eq(ct_str(after, "current_period_start"), ct_str(before, "current_period_end"));
+    char *end = sql_time_plus(ct_str(before, "current_period_end"), "1 month");
+    cr_assert_str_eq(ct_str(after, "current_period_end"), end);
     free(end);
-    cr_assert_str_eq(str(after, "latest_checkout_session_id"), session);
-    cr_assert_str_eq(str(after, "created_at"), str(before, "created_at"));
+    cr_assert_str_eq(ct_str(after, "latest_checkout_session_id"), session);
+    cr_assert_str_eq(ct_str(after, "created_at"), ct_str(before, "created_at"));
     json_t *ev = kafka_event(id, "subscription.renewed", 1);
-    assert_subscription_event(ev, "subscription.renewed", id, t.org, after,
-                              str(after, "updated_at"));
+    ct_assert_event(ev, "/caisse/subscriptions", "subscription.renewed", id, t.org, after,
+                    ct_str(after, "updated_at"));
     json_decref(ev);
 
     /* Past due: the new period starts at the renewal's completion. */
@@ -1115,12 +1032,12 @@ Test(subscriptions, completing_a_renewal_session_advances_the_period, .timeout =
     char *late = session_new(t.key_test, extra);
     wh_session_complete(late);
     json_t *revived = get_subscription(t.key_test, due);
-    cr_assert_str_eq(str(revived, "status"), "active");
-    cr_assert_str_eq(str(revived, "current_period_start"), str(revived, "updated_at"));
-    end = sql_time_plus(str(revived, "current_period_start"), "1 month");
-    cr_assert_str_eq(str(revived, "current_period_end"), end);
+    cr_assert_str_eq(ct_str(revived, "status"), "active");
+    cr_assert_str_eq(ct_str(revived, "current_period_start"), ct_str(revived, "updated_at"));
+    end = sql_time_plus(ct_str(revived, "current_period_start"), "1 month");
+    cr_assert_str_eq(ct_str(revived, "current_period_end"), end);
     free(end);
-    cr_assert_str_eq(str(revived, "latest_checkout_session_id"), late);
+    cr_assert_str_eq(ct_str(revived, "latest_checkout_session_id"), late);
 
     /* Canceled meanwhile: the session completes, the subscription stays canceled. */
     char gone[UUID_STR_LEN];
@@ -1147,32 +1064,22 @@ Test(subscriptions, completing_a_renewal_session_advances_the_period, .timeout =
 
 /* ---- the reference's use cases, with ids created through the API -------------------- */
 
-/* POST path with body (201); the new object's member into id. */
-static void api_create(const char *key, const char *path, const char *body, const char *member,
-                       char id[UUID_STR_LEN])
-{
-    struct api_response r = call("POST", path, key, body);
-    cr_assert_eq(r.status, 201, "%s %s: %ld %s", path, body, r.status, r.text);
-    snprintf(id, UUID_STR_LEN, "%s", str(r.json, member));
-    test_api_free(&r);
-}
-
 /* A product and its monthly price (15 000 F CFA) through the API. */
 static void plan_new(const char *key, char product[UUID_STR_LEN], char price[UUID_STR_LEN])
 {
-    api_create(key, "/products", "{\"name\": \"Premium plan\"}", "product_id", product);
+    ct_create_id("/products", key, "{\"name\": \"Premium plan\"}", "product_id", product);
     char body[300];
     snprintf(body, sizeof(body),
              "{\"product_id\": \"%s\", \"unit_amount\": 15000, \"currency_code\": \"XOF\","
              " \"recurring\": {\"interval\": \"month\"}}",
              product);
-    api_create(key, "/prices", body, "price_id", price);
+    ct_create_id("/prices", key, body, "price_id", price);
 }
 
 Test(subscriptions, reference_subscription_signup, .timeout = 90)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Subscription tests");
     char product[UUID_STR_LEN], price[UUID_STR_LEN];
     plan_new(t.key, product, price);
     /* As the reference writes it: a plan's product and price, the customer's email. */
@@ -1186,28 +1093,28 @@ Test(subscriptions, reference_subscription_signup, .timeout = 90)
     struct api_response r = test_create(t.key, body);
     cr_assert_eq(r.status, 201, "%s", r.text);
     cr_assert_eq(json_integer_value(json_object_get(r.json, "amount")), 15000);
-    char *session = strdup(str(r.json, "checkout_session_id"));
+    char *session = strdup(ct_str(r.json, "checkout_session_id"));
     test_api_free(&r);
     wh_session_complete(session);
 
     /* The completion gave the session a customer, and that customer the subscription. */
     char path[160];
     snprintf(path, sizeof(path), "/checkout-sessions/%s", session);
-    struct api_response g = call("GET", path, t.key, NULL);
-    const char *customer = str(g.json, "customer_id");
+    struct api_response g = ct_call("GET", path, t.key, NULL);
+    const char *customer = ct_str(g.json, "customer_id");
     cr_assert(customer != NULL && uuid_is_valid(customer), "%s", g.text);
     json_t *list = subscriptions_of(t.key, customer);
     cr_assert_eq(json_array_size(list), 1, "%s", json_dumps(list, 0));
     json_t *s = json_array_get(list, 0);
-    cr_assert_str_eq(str(s, "status"), "active");
-    cr_assert_str_eq(str(s, "price_id"), price);
-    cr_assert_str_eq(str(s, "product_id"), product);
-    cr_assert_str_eq(str(s, "latest_checkout_session_id"), session);
-    cr_assert_str_eq(str(s, "current_period_start"), str(g.json, "updated_at"));
-    char *end = sql_time_plus(str(s, "current_period_start"), "1 month");
-    cr_assert_str_eq(str(s, "current_period_end"), end);
+    cr_assert_str_eq(ct_str(s, "status"), "active");
+    cr_assert_str_eq(ct_str(s, "price_id"), price);
+    cr_assert_str_eq(ct_str(s, "product_id"), product);
+    cr_assert_str_eq(ct_str(s, "latest_checkout_session_id"), session);
+    cr_assert_str_eq(ct_str(s, "current_period_start"), ct_str(g.json, "updated_at"));
+    char *end = sql_time_plus(ct_str(s, "current_period_start"), "1 month");
+    cr_assert_str_eq(ct_str(s, "current_period_end"), end);
     free(end);
-    json_t *ev = kafka_event(str(s, "subscription_id"), "subscription.created", 1);
+    json_t *ev = kafka_event(ct_str(s, "subscription_id"), "subscription.created", 1);
     cr_assert(json_equal(json_object_get(ev, "data"), s));
     json_decref(ev);
     test_api_free(&g);
@@ -1217,26 +1124,26 @@ Test(subscriptions, reference_subscription_signup, .timeout = 90)
 
 Test(subscriptions, reference_subscription_renewal, .timeout = 90)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Subscription tests");
     char product[UUID_STR_LEN], price[UUID_STR_LEN], customer[UUID_STR_LEN];
     plan_new(t.key, product, price);
-    api_create(t.key, "/customers", "{\"email\": \"renewal@example.com\", \"name\": \"Awa\"}",
-               "customer_id", customer);
+    ct_create_id("/customers", t.key, "{\"email\": \"renewal@example.com\", \"name\": \"Awa\"}",
+                 "customer_id", customer);
     /* Signed up: a session of the price for the customer, completed. */
     char body[600];
     snprintf(body, sizeof(body), "{\"price_id\": \"%s\", \"customer_id\": \"%s\"}", price,
              customer);
     struct api_response r = test_create(t.key, body);
     cr_assert_eq(r.status, 201, "%s", r.text);
-    char *first = strdup(str(r.json, "checkout_session_id"));
+    char *first = strdup(ct_str(r.json, "checkout_session_id"));
     test_api_free(&r);
     wh_session_complete(first);
     json_t *list = subscriptions_of(t.key, customer);
     cr_assert_eq(json_array_size(list), 1);
     json_t *before = json_incref(json_array_get(list, 0));
     json_decref(list);
-    const char *id = str(before, "subscription_id");
+    const char *id = ct_str(before, "subscription_id");
 
     /* As the reference writes it: the subscription, its customer, where to go. */
     snprintf(body, sizeof(body),
@@ -1246,30 +1153,30 @@ Test(subscriptions, reference_subscription_renewal, .timeout = 90)
     r = test_create(t.key, body);
     cr_assert_eq(r.status, 201, "%s", r.text);
     cr_assert_eq(json_integer_value(json_object_get(r.json, "amount")), 15000);
-    cr_assert_str_eq(str(r.json, "currency_code"), "XOF");
-    cr_assert_str_eq(str(r.json, "title"), "Premium plan");
-    cr_assert_str_eq(str(r.json, "subscription_id"), id);
-    cr_assert_str_eq(str(r.json, "price_id"), price);
-    cr_assert_str_eq(str(r.json, "product_id"), product);
-    cr_assert_str_eq(str(r.json, "customer_id"), customer);
-    cr_assert_str_eq(str(r.json, "customer_email"), "renewal@example.com");
-    char *renewal = strdup(str(r.json, "checkout_session_id"));
+    cr_assert_str_eq(ct_str(r.json, "currency_code"), "XOF");
+    cr_assert_str_eq(ct_str(r.json, "title"), "Premium plan");
+    cr_assert_str_eq(ct_str(r.json, "subscription_id"), id);
+    cr_assert_str_eq(ct_str(r.json, "price_id"), price);
+    cr_assert_str_eq(ct_str(r.json, "product_id"), product);
+    cr_assert_str_eq(ct_str(r.json, "customer_id"), customer);
+    cr_assert_str_eq(ct_str(r.json, "customer_email"), "renewal@example.com");
+    char *renewal = strdup(ct_str(r.json, "checkout_session_id"));
     test_api_free(&r);
     /* Without customer_id too: the subscription's. */
     snprintf(body, sizeof(body), "{\"subscription_id\": \"%s\"}", id);
     r = test_create(t.key, body);
     cr_assert_eq(r.status, 201, "%s", r.text);
-    cr_assert_str_eq(str(r.json, "customer_id"), customer);
+    cr_assert_str_eq(ct_str(r.json, "customer_id"), customer);
     test_api_free(&r);
 
     wh_session_complete(renewal);
     json_t *after = get_subscription(t.key, id);
-    cr_assert_str_eq(str(after, "status"), "active");
-    cr_assert_str_eq(str(after, "current_period_start"), str(before, "current_period_end"));
-    char *end = sql_time_plus(str(before, "current_period_end"), "1 month");
-    cr_assert_str_eq(str(after, "current_period_end"), end);
+    cr_assert_str_eq(ct_str(after, "status"), "active");
+    cr_assert_str_eq(ct_str(after, "current_period_start"), ct_str(before, "current_period_end"));
+    char *end = sql_time_plus(ct_str(before, "current_period_end"), "1 month");
+    cr_assert_str_eq(ct_str(after, "current_period_end"), end);
     free(end);
-    cr_assert_str_eq(str(after, "latest_checkout_session_id"), renewal);
+    cr_assert_str_eq(ct_str(after, "latest_checkout_session_id"), renewal);
     json_t *ev = kafka_event(id, "subscription.renewed", 2);
     cr_assert(json_equal(json_object_get(ev, "data"), after));
     json_decref(ev);
@@ -1281,9 +1188,9 @@ Test(subscriptions, reference_subscription_renewal, .timeout = 90)
 
 Test(subscriptions, a_renewal_session_must_agree_with_its_subscription)
 {
-    struct tenant t, other;
-    tenant_new(&t);
-    tenant_new(&other);
+    struct ct_tenant t, other;
+    ct_tenant_new(&t, "Subscription tests");
+    ct_tenant_new(&other, "Subscription tests");
     struct fixture f;
     fixture_new(&f, t.org, "test");
     char id[UUID_STR_LEN], canceled[UUID_STR_LEN], due[UUID_STR_LEN], stranger[UUID_STR_LEN];
@@ -1353,25 +1260,19 @@ Test(subscriptions, a_renewal_session_must_agree_with_its_subscription)
     struct api_response ok = test_create(t.key, body);
     cr_assert_eq(ok.status, 201, "%s", ok.text);
     cr_assert_eq(json_integer_value(json_object_get(ok.json, "amount")), 30000);
-    cr_assert_str_eq(str(ok.json, "title"), "Two seats");
-    cr_assert_str_eq(str(ok.json, "customer_id"), f.customer);
-    cr_assert_str_eq(str(ok.json, "customer_email"), "subscriber@example.com");
+    cr_assert_str_eq(ct_str(ok.json, "title"), "Two seats");
+    cr_assert_str_eq(ct_str(ok.json, "customer_id"), f.customer);
+    cr_assert_str_eq(ct_str(ok.json, "customer_email"), "subscriber@example.com");
     test_api_free(&ok);
 }
 
 /* ---- suite faults (runs alone, last): the wait that runs out --------------------- */
 
-static void restore_the_session_worker(void)
-{
-    if (test_service_pid("session-worker") == 0)
-        test_service_start("session-worker", NULL);
-}
-
 Test(faults, a_cancel_answers_202_while_the_worker_is_away_then_applies, .timeout = 120,
-     .fini = restore_the_session_worker)
+     .fini = ct_restore_session_worker)
 {
-    struct tenant t;
-    tenant_new(&t);
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Subscription tests");
     struct fixture f;
     fixture_new(&f, t.org, "test");
     char id[UUID_STR_LEN], idem[UUID_STR_LEN];
@@ -1382,14 +1283,14 @@ Test(faults, a_cancel_answers_202_while_the_worker_is_away_then_applies, .timeou
      * command waits in Kafka. */
     struct api_response a = cancel_with_key(id, t.key, idem);
     cr_assert_eq(a.status, 202, "%s", a.text);
-    cr_assert_str_eq(str(a.json, "status"), "active");
+    cr_assert_str_eq(ct_str(a.json, "status"), "active");
     test_service_start("session-worker", NULL);
     cr_assert(wait_stored_status(id, "canceled", 60000), "the accepted cancel is applied");
     /* The key's retry: the canceled subscription, replayed. */
     struct api_response b = cancel_with_key(id, t.key, idem);
     cr_assert_eq(b.status, 200, "%s", b.text);
     cr_assert(b.idempotent_replayed);
-    cr_assert_str_eq(str(b.json, "status"), "canceled");
+    cr_assert_str_eq(ct_str(b.json, "status"), "canceled");
     test_api_free(&a);
     test_api_free(&b);
 }
