@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "expiry_replicas.h"
 #include "support.h"
 #include "core/clock.h"
 #include "core/uuid.h"
@@ -207,54 +208,10 @@ Test(expiry, a_stored_number_past_int64_stops_neither_reads_nor_expiry, .timeout
 
 /* ---- replicas ------------------------------------------------------------ */
 
-enum { REPLICAS = 2 };
-static char replica_dir[64];
-
-static void replica_file(int i, const char *what, char *out, size_t outlen)
-{
-    snprintf(out, outlen, "%s/replica%d.%s", replica_dir, i, what);
-}
-
-/* Whatever the test asserted, no replica outlives it. */
-static void stop_replicas(void)
-{
-    if (replica_dir[0] != '\0')
-        test_shell("for f in %s/replica*.pid; do [ -f \"$f\" ] && kill -TERM \"$(cat \"$f\")\" "
-                   "2>/dev/null; done; true",
-                   replica_dir);
-    if (test_service_pid("expiry-worker") == 0)
-        test_service_start("expiry-worker", NULL);
-}
-
-/* The sum of "expired" over a replica's debug "expiry sweep" lines. */
-static long replica_expired(int i)
-{
-    char path[128], line[4096];
-    replica_file(i, "log", path, sizeof(path));
-    FILE *f = fopen(path, "r");
-    cr_assert(f != NULL, "no log %s", path);
-    long total = 0;
-    while (fgets(line, sizeof(line), f) != NULL) {
-        json_t *o = json_loads(line, 0, NULL);
-        const char *msg = json_string_value(json_object_get(o, "msg"));
-        if (msg != NULL && strcmp(msg, "expiry sweep") == 0)
-            total += (long)json_integer_value(json_object_get(o, "expired"));
-        json_decref(o);
-    }
-    fclose(f);
-    return total;
-}
-
-static bool file_contains(const char *path, const char *needle)
-{
-    return test_shell("grep -q '%s' %s 2>/dev/null", needle, path) == 0;
-}
-
-Test(expiry, replicas_expire_each_session_exactly_once, .timeout = 240, .fini = stop_replicas)
+Test(expiry, replicas_expire_each_session_exactly_once, .timeout = 240,
+     .fini = expiry_replicas_stop)
 {
     enum { N = 2000 };
-    snprintf(replica_dir, sizeof(replica_dir), "/tmp/caisse-expiry-XXXXXX");
-    cr_assert(mkdtemp(replica_dir) != NULL);
     /* The stack's own worker stops for the test: with its larger batch it took
      * every due row before the replicas woke up when the box was busy, and the
      * test proved nothing about concurrent sweepers (it failed instead). Two
@@ -271,28 +228,7 @@ Test(expiry, replicas_expire_each_session_exactly_once, .timeout = 240, .fini = 
         snprintf(base_url, sizeof(base_url), "http://localhost:%s",
                  test_env("CAISSE_GATEWAY_PORT"));
     test_service_stop("expiry-worker");
-    for (int i = 0; i < REPLICAS; i++) {
-        char log[128], pid[128], rc[128];
-        replica_file(i, "log", log, sizeof(log));
-        replica_file(i, "pid", pid, sizeof(pid));
-        replica_file(i, "rc", rc, sizeof(rc));
-        cr_assert_eq(test_shell("( CAISSE_DATABASE_URL='%s' CAISSE_PUBLIC_BASE_URL='%s'"
-                                " CAISSE_LOG_LEVEL=debug CAISSE_EXPIRY_BATCH=%d"
-                                " CAISSE_EXPIRY_INTERVAL_MS=100 CAISSE_OPS_PORT=0"
-                                " %s/build/bin/caisse-expiry-worker 2>%s </dev/null &"
-                                " echo $! >%s; wait $!; echo $? >%s ) >/dev/null 2>&1 &",
-                                test_env("CAISSE_DATABASE_URL"), base_url, 50 + 25 * i,
-                                test_env("CAISSE_TEST_REPO"), log, pid, rc),
-                     0);
-    }
-    for (int i = 0; i < REPLICAS; i++) {
-        char log[128];
-        replica_file(i, "log", log, sizeof(log));
-        long start = clock_now_ms();
-        while (!file_contains(log, "postgres connected") && clock_now_ms() - start < 20000)
-            test_sleep_ms(100);
-        cr_assert(file_contains(log, "postgres connected"), "replica %d did not start", i);
-    }
+    expiry_replicas_start("expiry", base_url, 50, 25);
 
     /* Straight into the table: a tenant of its own (the marker is the
      * organization id) and expires_at already past, spread over a minute.
@@ -357,8 +293,8 @@ Test(expiry, replicas_expire_each_session_exactly_once, .timeout = 240, .fini = 
                  N);
 
     long by_replicas = 0;
-    for (int i = 0; i < REPLICAS; i++) {
-        long n = replica_expired(i);
+    for (int i = 0; i < EXPIRY_REPLICAS; i++) {
+        long n = expiry_replicas_sum(i, "expired");
         cr_log_info("replica %d expired %ld of %d", i, n, N);
         by_replicas += n;
     }
@@ -368,15 +304,15 @@ Test(expiry, replicas_expire_each_session_exactly_once, .timeout = 240, .fini = 
                   N);
 
     /* Still running after the drain, and SIGTERM is an orderly exit 0. */
-    for (int i = 0; i < REPLICAS; i++) {
+    for (int i = 0; i < EXPIRY_REPLICAS; i++) {
         char rc[128];
-        replica_file(i, "rc", rc, sizeof(rc));
+        expiry_replicas_file(i, "rc", rc, sizeof(rc));
         cr_assert_neq(access(rc, F_OK), 0, "replica %d exited during the test", i);
     }
-    stop_replicas();
-    for (int i = 0; i < REPLICAS; i++) {
+    expiry_replicas_stop();
+    for (int i = 0; i < EXPIRY_REPLICAS; i++) {
         char rc[128];
-        replica_file(i, "rc", rc, sizeof(rc));
+        expiry_replicas_file(i, "rc", rc, sizeof(rc));
         /* The shell creates the file before it writes the status into it. */
         long start_wait = clock_now_ms();
         char status[16] = "";
@@ -392,8 +328,7 @@ Test(expiry, replicas_expire_each_session_exactly_once, .timeout = 240, .fini = 
         cr_assert(status[0] != '\0', "replica %d did not exit after SIGTERM", i);
         cr_assert_eq(strtol(status, NULL, 10), 0, "replica %d exited with %s", i, status);
     }
-    test_shell("rm -rf %s", replica_dir);
-    replica_dir[0] = '\0';
+    expiry_replicas_remove();
 }
 
 Test(expiry, help_lists_the_configuration)

@@ -16,6 +16,7 @@
 #include "core/uuid.h"
 #include "metrics_support.h"
 #include "catalog_support.h"
+#include "expiry_replicas.h"
 #include "support.h"
 #include "webhook_support.h"
 
@@ -685,59 +686,14 @@ Test(subscriptions, the_expiry_worker_makes_an_ended_period_past_due_once, .time
 
 /* ---- replicas ------------------------------------------------------------------------ */
 
-enum { REPLICAS = 2 };
-static char replica_dir[64];
-
-static void replica_file(int i, const char *what, char *out, size_t outlen)
-{
-    snprintf(out, outlen, "%s/replica%d.%s", replica_dir, i, what);
-}
-
-/* Whatever the test asserted, no replica outlives it. */
-static void stop_replicas(void)
-{
-    if (replica_dir[0] != '\0')
-        test_shell("for f in %s/replica*.pid; do [ -f \"$f\" ] && kill -TERM \"$(cat \"$f\")\" "
-                   "2>/dev/null; done; true",
-                   replica_dir);
-    if (test_service_pid("expiry-worker") == 0)
-        test_service_start("expiry-worker", NULL);
-}
-
-/* The sum of "past_due" over a replica's debug "expiry sweep" lines. */
-static long replica_past_due(int i)
-{
-    char path[128], line[4096];
-    replica_file(i, "log", path, sizeof(path));
-    FILE *f = fopen(path, "r");
-    cr_assert(f != NULL, "no log %s", path);
-    long total = 0;
-    while (fgets(line, sizeof(line), f) != NULL) {
-        json_t *o = json_loads(line, 0, NULL);
-        const char *msg = json_string_value(json_object_get(o, "msg"));
-        if (msg != NULL && strcmp(msg, "expiry sweep") == 0)
-            total += (long)json_integer_value(json_object_get(o, "past_due"));
-        json_decref(o);
-    }
-    fclose(f);
-    return total;
-}
-
-static bool file_contains(const char *path, const char *needle)
-{
-    return test_shell("grep -q '%s' %s 2>/dev/null", needle, path) == 0;
-}
-
 Test(subscriptions, replicas_make_each_subscription_past_due_exactly_once, .timeout = 240,
-     .fini = stop_replicas)
+     .fini = expiry_replicas_stop)
 {
     enum { N = 400 };
     struct ct_tenant t;
     ct_tenant_new(&t, "Subscription tests");
     struct fixture f;
     fixture_new(&f, t.org, "test");
-    snprintf(replica_dir, sizeof(replica_dir), "/tmp/caisse-subscriptions-XXXXXX");
-    cr_assert(mkdtemp(replica_dir) != NULL);
     /* The stack's worker stops, so that two replicas with small batches claim
      * from the same due rows at once (as tests/integration/expiry.c does for
      * sessions). */
@@ -774,28 +730,7 @@ Test(subscriptions, replicas_make_each_subscription_past_due_exactly_once, .time
                           t.org),
                  N);
 
-    for (int i = 0; i < REPLICAS; i++) {
-        char log[128], pid[128], rc[128];
-        replica_file(i, "log", log, sizeof(log));
-        replica_file(i, "pid", pid, sizeof(pid));
-        replica_file(i, "rc", rc, sizeof(rc));
-        cr_assert_eq(test_shell("( CAISSE_DATABASE_URL='%s' CAISSE_PUBLIC_BASE_URL='%s'"
-                                " CAISSE_LOG_LEVEL=debug CAISSE_EXPIRY_BATCH=%d"
-                                " CAISSE_EXPIRY_INTERVAL_MS=100 CAISSE_OPS_PORT=0"
-                                " %s/build/bin/caisse-expiry-worker 2>%s </dev/null &"
-                                " echo $! >%s; wait $!; echo $? >%s ) >/dev/null 2>&1 &",
-                                test_env("CAISSE_DATABASE_URL"), base_url, 20 + 15 * i,
-                                test_env("CAISSE_TEST_REPO"), log, pid, rc),
-                     0);
-    }
-    for (int i = 0; i < REPLICAS; i++) {
-        char log[128];
-        replica_file(i, "log", log, sizeof(log));
-        long start = clock_now_ms();
-        while (!file_contains(log, "postgres connected") && clock_now_ms() - start < 20000)
-            test_sleep_ms(100);
-        cr_assert(file_contains(log, "postgres connected"), "replica %d did not start", i);
-    }
+    expiry_replicas_start("subscriptions", base_url, 20, 15);
 
     long start = clock_now_ms(), active = N;
     for (; clock_now_ms() - start < 120000; test_sleep_ms(200)) {
@@ -827,20 +762,19 @@ Test(subscriptions, replicas_make_each_subscription_past_due_exactly_once, .time
                           t.org),
                  N, "no other event");
     long by_replicas = 0;
-    for (int i = 0; i < REPLICAS; i++) {
-        long n = replica_past_due(i);
+    for (int i = 0; i < EXPIRY_REPLICAS; i++) {
+        long n = expiry_replicas_sum(i, "past_due");
         cr_log_info("replica %d made %ld of %d past_due", i, n, N);
         by_replicas += n;
     }
     cr_assert_geq(by_replicas, N, "the replicas report %ld of %d", by_replicas, N);
-    for (int i = 0; i < REPLICAS; i++) {
+    for (int i = 0; i < EXPIRY_REPLICAS; i++) {
         char rc[128];
-        replica_file(i, "rc", rc, sizeof(rc));
+        expiry_replicas_file(i, "rc", rc, sizeof(rc));
         cr_assert_neq(access(rc, F_OK), 0, "replica %d exited during the test", i);
     }
-    stop_replicas();
-    test_shell("sleep 1; rm -rf %s", replica_dir);
-    replica_dir[0] = '\0';
+    expiry_replicas_stop();
+    expiry_replicas_remove();
 }
 
 /* ---- completions: signup and renewal --------------------------------------------------- */
