@@ -165,10 +165,16 @@ Test(page, the_open_page_is_the_form_in_french_with_xof_amounts)
     struct page p;
     page_create(&p, tenant.key,
                 "{\"allow_quantity\": true, \"allow_coupon_code\": true,"
-                " \"require_billing_address\": true, \"cancel_url\": \"https://shop.example/c\"}");
+                " \"require_billing_address\": true, \"cancel_url\": \"https://shop.example/c\","
+                " \"success_url\": \"https://pay.example:8443/ok\"}");
     struct api_response r = page_get(p.path, "fr-SN,fr;q=0.9,en;q=0.5");
     cr_assert_eq(r.status, 200, "%ld %s", r.status, r.text);
     assert_page_headers(&r);
+    /* The form may be sent on to the success URL's origin (the 303 of a payment). */
+    cr_assert_not_null(strstr(header(&r, "content-security-policy"),
+                              "form-action 'self' https://pay.example:8443"),
+                       "CSP %s", header(&r, "content-security-policy"));
+    assert_has(&r, "<option value=\"SN\">Sénégal</option>");
     cr_assert_str_eq(header(&r, "content-language"), "fr");
     const char *cookie = header(&r, "set-cookie");
     cr_assert_not_null(strstr(cookie, "HttpOnly"));
