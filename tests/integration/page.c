@@ -278,6 +278,16 @@ Test(page, the_secret_is_not_in_the_access_log)
     struct api_response r = page_get(p.path, "en");
     cr_assert_eq(r.status, 200);
     test_api_free(&r);
+    /* Nor of the answers the router gives itself: 405, an unknown path below it. */
+    r = test_api("PUT", p.path, NULL, NULL, NULL);
+    cr_assert_eq(r.status, 405);
+    cr_assert_null(strstr(r.text, p.path + strlen(p.path) - 32), "%s", r.text);
+    test_api_free(&r);
+    char below[300];
+    snprintf(below, sizeof(below), "%s/nothing/here", p.path);
+    r = page_get(below, NULL);
+    cr_assert_eq(r.status, 404);
+    test_api_free(&r);
     const char *secret = p.path + strlen(p.path) - 32;
     char cmd[512];
     snprintf(cmd, sizeof(cmd),
