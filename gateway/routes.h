@@ -32,6 +32,10 @@ enum routes_auth {
     ROUTES_AUTH_API_KEY,
     /* The service token, CAISSE_INTERNAL_TOKEN, as a Bearer token. */
     ROUTES_AUTH_INTERNAL_TOKEN,
+    /* No credentials, but the database: the hosted checkout page, whose path
+     * carries the session's secret, which its handler checks (page.c).
+     * Documented like ROUTES_AUTH_NONE (security: []). */
+    ROUTES_AUTH_PAGE_SECRET,
 };
 
 /* Which rate limit the router applies (throttle.c) on the merchant listener,
@@ -105,6 +109,11 @@ void routes_path(const char *url, char *path, size_t size);
  * wins; that template's entries are its methods. Allocates nothing. */
 void routes_match(enum routes_listener listener, const char *method, const char *path,
                   struct routes_match *m);
+
+/* Hides a hosted page's secret in path (from routes_path, once routed): the
+ * second segment after /checkout/ becomes {secret}, the assets excepted, so
+ * that no log line, metric or error message ever shows one. In place. */
+void routes_redact_path(char *path, size_t size);
 
 /* The rate limit of a match on the merchant listener: its route's, and
  * ROUTES_LIMIT_CLIENT for an unrouted answer (404, 405); on the internal
