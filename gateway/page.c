@@ -257,6 +257,30 @@ static void page_ctx_free(struct page_ctx *c)
         customer_free(&c->customer);
 }
 
+/* The context of the path's session, or NULL once *rc answered (its 404
+ * page, or 503). The caller frees it with page_ctx_free and free. */
+static struct page_ctx *page_open(struct http_request *req, struct db *db, enum i18n_lang lang,
+                                  enum MHD_Result *rc)
+{
+    struct page_ctx *c = calloc(1, sizeof(*c));
+    bool found = false;
+    if (c == NULL || session_init(&c->s) != C_OK || page_load(req, db, &c->s, &found) != C_OK) {
+        *rc = http_respond_unavailable(req);
+    } else if (!found) {
+        *rc = page_not_found(req, lang);
+    } else {
+        snprintf(c->path, sizeof(c->path), "/checkout/%s/%s", req->route.params[0],
+                 req->route.params[1]);
+        c->now = rfc3339_now();
+        return c;
+    }
+    if (c != NULL) {
+        page_ctx_free(c);
+        free(c);
+    }
+    return NULL;
+}
+
 static enum page_state page_state_of(const struct page_ctx *c)
 {
     const struct session *s = &c->s;
@@ -486,22 +510,10 @@ enum MHD_Result page_get(struct http_request *req, struct db *db)
 {
     page_redact_path(req, "");
     enum i18n_lang lang = page_lang(req, NULL);
-    struct page_ctx *c = calloc(1, sizeof(*c));
-    if (c == NULL)
-        return http_respond_unavailable(req);
     enum MHD_Result rc;
-    bool found = false;
-    if (session_init(&c->s) != C_OK || page_load(req, db, &c->s, &found) != C_OK) {
-        rc = http_respond_unavailable(req);
-        goto done;
-    }
-    if (!found) {
-        rc = page_not_found(req, lang);
-        goto done;
-    }
-    snprintf(c->path, sizeof(c->path), "/checkout/%s/%s", req->route.params[0],
-             req->route.params[1]);
-    c->now = rfc3339_now();
+    struct page_ctx *c = page_open(req, db, lang, &rc);
+    if (c == NULL)
+        return rc;
     struct error err = ERROR_INIT;
     if (page_read_context(db, c) != C_OK || page_csrf_token(req, c) != C_OK) {
         rc = http_respond_unavailable(req);
@@ -578,26 +590,15 @@ enum MHD_Result page_post(struct http_request *req, struct db *db)
     long retry = 0;
     if (!throttle_client_take(req, THROTTLE_PAGE_POST, &retry))
         return page_error(req, 429, lang, NULL, "too_many_requests", retry);
-    struct page_ctx *c = calloc(1, sizeof(*c));
     struct page_form *f = calloc(1, sizeof(*f));
-    if (c == NULL || f == NULL) {
-        free(c);
-        free(f);
+    if (f == NULL)
         return http_respond_unavailable(req);
-    }
     enum MHD_Result rc;
-    bool found = false;
-    if (session_init(&c->s) != C_OK || page_load(req, db, &c->s, &found) != C_OK) {
-        rc = http_respond_unavailable(req);
-        goto done;
+    struct page_ctx *c = page_open(req, db, lang, &rc);
+    if (c == NULL) {
+        free(f);
+        return rc;
     }
-    if (!found) {
-        rc = page_not_found(req, lang);
-        goto done;
-    }
-    snprintf(c->path, sizeof(c->path), "/checkout/%s/%s", req->route.params[0],
-             req->route.params[1]);
-    c->now = rfc3339_now();
     struct error err = ERROR_INIT;
     bool form_ok = !req->body_too_large && page_form_decode(req->body != NULL ? req->body : "",
                                                             req->body_len, f, &err) == C_OK;
@@ -758,20 +759,10 @@ done:
 enum MHD_Result page_status(struct http_request *req, struct db *db)
 {
     page_redact_path(req, "/status");
-    struct page_ctx *c = calloc(1, sizeof(*c));
-    if (c == NULL)
-        return http_respond_unavailable(req);
     enum MHD_Result rc;
-    bool found = false;
-    if (session_init(&c->s) != C_OK || page_load(req, db, &c->s, &found) != C_OK) {
-        rc = http_respond_unavailable(req);
-        goto done;
-    }
-    if (!found) {
-        rc = page_not_found(req, page_lang(req, NULL));
-        goto done;
-    }
-    c->now = rfc3339_now();
+    struct page_ctx *c = page_open(req, db, page_lang(req, NULL), &rc);
+    if (c == NULL)
+        return rc;
     bool have = false;
     if (payment_attempt_latest(db, c->s.id, &c->attempt, &have) != C_OK) {
         rc = http_respond_unavailable(req);
