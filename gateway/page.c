@@ -295,21 +295,6 @@ static enum page_state page_state_of(const struct page_ctx *c)
     return PAGE_OPEN;
 }
 
-static const char *page_state_name(enum page_state st)
-{
-    switch (st) {
-    case PAGE_OPEN:
-        return "open";
-    case PAGE_PROCESSING:
-        return "processing";
-    case PAGE_COMPLETE:
-        return "complete";
-    case PAGE_EXPIRED:
-        return "expired";
-    }
-    return "open";
-}
-
 /* The CSRF cookie's token when the request has a well-formed one, else a new one to set. */
 static int page_csrf_token(struct http_request *req, struct page_ctx *c)
 {
@@ -772,7 +757,8 @@ enum MHD_Result page_status(struct http_request *req, struct db *db)
     enum page_state state = page_state_of(c);
     if (state == PAGE_PROCESSING)
         page_poll(db, c);
-    rc = http_respond_json(req, 200, json_pack("{ss}", "state", page_state_name(state)), NULL);
+    rc = http_respond_json(req, 200, json_pack("{ss}", "state", page_render_state_name(state)),
+                           NULL);
 done:
     page_ctx_free(c);
     free(c);

@@ -13,7 +13,7 @@
 /* The processing page reloads itself this often without JavaScript. */
 #define PAGE_REFRESH_SECONDS "3"
 
-static const char *page_state_name(enum page_state s)
+const char *page_render_state_name(enum page_state s)
 {
     switch (s) {
     case PAGE_OPEN:
@@ -169,7 +169,7 @@ int page_render(const struct page_view *pv, struct html_buf *out, struct error *
 {
     struct template_vars vars = {0};
     struct template_vars *v = &vars;
-    page_set_common(v, pv->lang, page_state_name(pv->state), pv->path, pv->merchant);
+    page_set_common(v, pv->lang, page_render_state_name(pv->state), pv->path, pv->merchant);
     struct page_amounts a;
     if (page_set_amounts(pv, &a, v, err) != C_OK)
         return C_ERR;

@@ -13,6 +13,8 @@
 #include "i18n.h"
 
 enum page_state { PAGE_OPEN, PAGE_PROCESSING, PAGE_COMPLETE, PAGE_EXPIRED };
+/* "open", "processing", ...: the page's data-state and the status poll's answer. */
+const char *page_render_state_name(enum page_state s);
 
 #define PAGE_ERRORS_MAX 8
 

@@ -79,29 +79,8 @@ int checkout_total_with_coupon(const struct session *s, int32_t quantity,
 {
     if (coupon == NULL)
         return checkout_total_compute(s, quantity, NULL, s->product_id, now, out, refusal, err);
-    const json_t *ids = json_object_get(coupon->applies_to, "product_ids");
     const char *product_ids[COUPON_PRODUCT_IDS_MAX];
-    size_t n = 0;
-    for (size_t i = 0; i < json_array_size(ids) && n < COUPON_PRODUCT_IDS_MAX; i++) {
-        const char *id = json_string_value(json_array_get(ids, i));
-        if (id != NULL)
-            product_ids[n++] = id;
-    }
-    struct discount_terms t = {
-        .percent_off_bp =
-            coupon->percent_off_bp != RESOURCE_NULL_INT32 ? coupon->percent_off_bp : 0,
-        .amount_off = coupon->amount_off != RESOURCE_NULL_INT64 ? coupon->amount_off : 0,
-        .currency_code = coupon->currency_code[0] != '\0' ? coupon->currency_code : NULL,
-        .active = coupon->active,
-        .valid_from =
-            coupon->valid_from != RESOURCE_NULL_INT64 ? coupon->valid_from : DISCOUNT_NO_TIME,
-        .valid_until =
-            coupon->valid_until != RESOURCE_NULL_INT64 ? coupon->valid_until : DISCOUNT_NO_TIME,
-        .max_redemptions =
-            coupon->max_redemptions != RESOURCE_NULL_INT32 ? coupon->max_redemptions : 0,
-        .times_redeemed = coupon->times_redeemed,
-        .product_ids = product_ids,
-        .nproduct_ids = n,
-    };
+    struct discount_terms t;
+    coupon_terms(coupon, product_ids, &t);
     return checkout_total_compute(s, quantity, &t, s->product_id, now, out, refusal, err);
 }

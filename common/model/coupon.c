@@ -206,13 +206,10 @@ int coupon_redeem(struct db *db, const char *coupon_id, const char *organization
 
 /* ---- the discount -------------------------------------------------------------------- */
 
-enum discount_refusal coupon_discount(const struct coupon *c, const struct discount_purchase *p,
-                                      int64_t *discount)
+void coupon_terms(const struct coupon *c, const char *product_ids[COUPON_PRODUCT_IDS_MAX],
+                  struct discount_terms *out)
 {
-    if (c == NULL)
-        return discount_compute(NULL, p, discount);
     const json_t *ids = json_object_get(c->applies_to, "product_ids");
-    const char *product_ids[COUPON_PRODUCT_IDS_MAX];
     size_t n = 0;
     /* At most COUPON_PRODUCT_IDS_MAX: the gateway takes no more. */
     for (size_t i = 0; i < json_array_size(ids) && n < COUPON_PRODUCT_IDS_MAX; i++) {
@@ -220,7 +217,7 @@ enum discount_refusal coupon_discount(const struct coupon *c, const struct disco
         if (id != NULL)
             product_ids[n++] = id;
     }
-    struct discount_terms t = {
+    *out = (struct discount_terms){
         .percent_off_bp = c->percent_off_bp != RESOURCE_NULL_INT32 ? c->percent_off_bp : 0,
         .amount_off = c->amount_off != RESOURCE_NULL_INT64 ? c->amount_off : 0,
         .currency_code = c->currency_code[0] != '\0' ? c->currency_code : NULL,
@@ -232,6 +229,16 @@ enum discount_refusal coupon_discount(const struct coupon *c, const struct disco
         .product_ids = product_ids,
         .nproduct_ids = n,
     };
+}
+
+enum discount_refusal coupon_discount(const struct coupon *c, const struct discount_purchase *p,
+                                      int64_t *discount)
+{
+    if (c == NULL)
+        return discount_compute(NULL, p, discount);
+    const char *product_ids[COUPON_PRODUCT_IDS_MAX];
+    struct discount_terms t;
+    coupon_terms(c, product_ids, &t);
     return discount_compute(&t, p, discount);
 }
 

@@ -118,6 +118,10 @@ int coupon_redeem_for_completion(struct db *db, const char *session_id, const ch
  * of the tenant). */
 int coupon_redeem(struct db *db, const char *coupon_id, const char *organization_id,
                   const char *environment, bool *redeemed);
+/* c's terms for model/discount.h; product_ids is the storage their product
+ * list points into (c's strings: valid while c is). */
+void coupon_terms(const struct coupon *c, const char *product_ids[COUPON_PRODUCT_IDS_MAX],
+                  struct discount_terms *out);
 /* What c takes off p (model/discount.h's rules and rounding); c NULL: no
  * coupon had the code (DISCOUNT_UNKNOWN). With a refusal, c's code and the
  * message for the client are discount_refusal_message's (coupon_refusal_message). */
