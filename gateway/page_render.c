@@ -10,9 +10,6 @@
 #include "page_assets.h"
 #include "template.h"
 
-/* The processing page reloads itself this often without JavaScript. */
-#define PAGE_REFRESH_SECONDS "3"
-
 const char *page_render_state_name(enum page_state s)
 {
     switch (s) {
@@ -220,7 +217,6 @@ int page_render(const struct page_view *pv, struct html_buf *out, struct error *
         body = "processing.html";
         template_set(v, "page_title", "title_processing");
         template_set(v, "script", "1");
-        template_set(v, "refresh", PAGE_REFRESH_SECONDS);
         break;
     case PAGE_COMPLETE:
         body = "complete.html";

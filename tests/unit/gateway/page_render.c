@@ -216,13 +216,17 @@ Test(page_render, a_live_session_without_a_provider_says_payments_are_not_config
     free(t);
 }
 
-Test(page_render, processing_refreshes_itself_and_offers_a_link)
+/* No <meta http-equiv="refresh">: a page that reloads itself on a timer is
+ * a critical accessibility fault (WCAG 2.2.1, axe's meta-refresh). The script
+ * polls; without it the customer follows the refresh link. */
+Test(page_render, processing_polls_by_script_and_offers_a_refresh_link_without_a_timed_reload)
 {
     struct page_view v = open_view();
     v.state = PAGE_PROCESSING;
     char *t = render(&v);
     assert_has(t, "data-state=\"processing\"");
-    assert_has(t, "<meta http-equiv=\"refresh\" content=\"3\">");
+    assert_lacks(t, "http-equiv=\"refresh\"");
+    assert_has(t, "<script src=\"/checkout/assets/checkout.js\" defer></script>");
     assert_has(t, "id=\"refresh\"");
     assert_has(t, "Approve the payment on your phone");
     assert_lacks(t, "id=\"checkout-form\"");
