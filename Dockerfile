@@ -16,6 +16,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         build-essential pkg-config \
         librdkafka-dev libmicrohttpd-dev libjansson-dev libpq-dev libcurl4-openssl-dev libssl-dev \
+        libicu-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the binaries are built from (see .dockerignore), so a change to tests or docs
@@ -34,7 +35,7 @@ RUN make -j"$(nproc)" all \
 FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        librdkafka1 libmicrohttpd12 libjansson4 libpq5 libcurl4 libssl3 \
+        librdkafka1 libmicrohttpd12 libjansson4 libpq5 libcurl4 libssl3 libicu72 \
         ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 caisse \

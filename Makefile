@@ -10,7 +10,7 @@
 CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O2
-PKGS     = rdkafka libmicrohttpd jansson libpq libcurl libcrypto
+PKGS     = rdkafka libmicrohttpd jansson libpq libcurl libcrypto icu-i18n icu-uc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
@@ -65,6 +65,17 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 # The migrations are the admin tool's: their table type is declared in admin/migrate.h.
 $(BUILD)/obj/gen/migrations.o: ALL_CFLAGS += -Iadmin
 
+# The hosted checkout page's templates, CSS, JavaScript and gettext catalogues
+# (gateway/page/) are compiled into the gateway too.
+PAGE_FILES = $(sort $(wildcard gateway/page/*.html gateway/page/*.css gateway/page/*.js gateway/page/*.po))
+$(BUILD)/gen/page_files.c: gateway/page/embed.sh $(PAGE_FILES)
+	@mkdir -p $(dir $@)
+	$(Q)sh gateway/page/embed.sh $(PAGE_FILES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/page_files.o: $(BUILD)/gen/page_files.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Igateway -c $< -o $@
+
 $(BUILD)/obj/gen/openapi_document.o: $(BUILD)/gen/openapi_document.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Igateway -c $< -o $@
@@ -81,7 +92,7 @@ $(BUILD)/bin/caisse-$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) 
 	$$(Q)$$(CC) $$(ALL_CFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rule,$(s))))
-$(BUILD)/bin/caisse-gateway: $(BUILD)/obj/gen/openapi_document.o
+$(BUILD)/bin/caisse-gateway: $(BUILD)/obj/gen/openapi_document.o $(BUILD)/obj/gen/page_files.o
 
 $(BUILD)/bin/caisse-admin: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard admin/*.c)) $(BUILD)/obj/gen/migrations.o $(BUILD)/lib/libcaisse.a
 	@mkdir -p $(dir $@)
@@ -97,7 +108,7 @@ UNIT_BIN = $(BUILD)/bin/unit-tests
 # the test binary too, all but main.o (the test binary has its own main).
 UNIT_SERVICES = $(filter $(SERVICES),$(notdir $(patsubst %/,%,$(sort $(dir $(UNIT_SRC))))))
 UNIT_SERVICE_OBJ = $(foreach s,$(UNIT_SERVICES),$(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(s)/main.c,$(wildcard $(s)/*.c))))
-UNIT_SERVICE_OBJ += $(if $(filter gateway,$(UNIT_SERVICES)),$(BUILD)/obj/gen/openapi_document.o)
+UNIT_SERVICE_OBJ += $(if $(filter gateway,$(UNIT_SERVICES)),$(BUILD)/obj/gen/openapi_document.o $(BUILD)/obj/gen/page_files.o)
 
 $(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(UNIT_SERVICE_OBJ) $(BUILD)/lib/libcaisse.a
 	@mkdir -p $(dir $@)
@@ -131,7 +142,7 @@ FUZZ_NAMES = $(FUZZ_SRC:tests/fuzz/%.c=%)
 FUZZ_SANITIZE = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 fuzz_program = $(firstword $(subst /, ,$(1)))
 fuzz_program_obj = $(if $(filter $(SERVICES),$(call fuzz_program,$(1))),$(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(call fuzz_program,$(1))/main.c,$(wildcard $(call fuzz_program,$(1))/*.c))))
-fuzz_extra_obj = $(if $(filter gateway,$(call fuzz_program,$(1))),$(BUILD)/obj/gen/openapi_document.o $(BUILD)/obj/tests/fuzz/fake_mhd.o $(BUILD)/obj/tests/fuzz/jsonb_model.o)
+fuzz_extra_obj = $(if $(filter gateway,$(call fuzz_program,$(1))),$(BUILD)/obj/gen/openapi_document.o $(BUILD)/obj/gen/page_files.o $(BUILD)/obj/tests/fuzz/fake_mhd.o $(BUILD)/obj/tests/fuzz/jsonb_model.o)
 
 define fuzz_rule
 $(BUILD)/bin/fuzz/$(1): $(BUILD)/obj/tests/fuzz/$(1).o $(BUILD)/obj/tests/fuzz/fuzz_input.o $(call fuzz_program_obj,$(1)) $(call fuzz_extra_obj,$(1)) $(BUILD)/lib/libcaisse.a
@@ -166,7 +177,7 @@ fuzz-check: fuzz-build
 # stand alone.
 BENCH_TOOLS = $(addprefix $(BUILD)/bin/bench-,http-ceiling loadgen webhook-sink kafka-lag)
 GATEWAY_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out gateway/main.c,$(wildcard gateway/*.c))) \
-              $(BUILD)/obj/gen/openapi_document.o
+              $(BUILD)/obj/gen/openapi_document.o $(BUILD)/obj/gen/page_files.o
 
 $(BUILD)/obj/bench/http_ceiling.o: ALL_CFLAGS += -Igateway
 

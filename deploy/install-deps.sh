@@ -16,6 +16,9 @@ packages=(
   build-essential pkg-config clang clang-format
   # libraries of the services (headers + .so)
   libpq-dev librdkafka-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev
+  # ICU (CLDR data): the hosted checkout page's amounts and dates; gettext's msgfmt checks
+  # its catalogues (gateway/page/*.po) in make unit
+  libicu-dev gettext
   # unit tests; clang's sanitizer and libFuzzer runtimes for make fuzz (tests/fuzz/), the
   # ones of Debian's default clang
   libcriterion-dev libclang-rt-dev

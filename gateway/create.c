@@ -219,7 +219,8 @@ enum MHD_Result create_handle(struct http_request *req, struct db *db)
     if (key != NULL)
         idempotency_session_id(req->identity.organization_id, req->identity.environment, key, s.id);
     if (ctx == NULL || (key == NULL && uuid_v7_string(s.id) != C_OK) ||
-        uuid_v7_string(command_id) != C_OK || (key != NULL && s.idempotency_key == NULL)) {
+        uuid_v7_string(command_id) != C_OK || (key != NULL && s.idempotency_key == NULL) ||
+        session_page_secret_generate(s.page_secret) != C_OK) {
         free(ctx);
         session_free(&s);
         return http_respond_unavailable(req);

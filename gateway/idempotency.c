@@ -84,6 +84,13 @@ void idempotency_object_id(const char *kind, const char *organization_id, const 
     idempotency_id(parts, sizeof(parts) / sizeof(parts[0]), out);
 }
 
+void idempotency_payment_attempt_id(const char *session_id, const char *attempt_key,
+                                    char out[UUID_STR_LEN])
+{
+    const char *parts[] = {"caisse/payment-attempt-id/v1", session_id, attempt_key};
+    idempotency_id(parts, sizeof(parts) / sizeof(parts[0]), out);
+}
+
 void idempotency_fingerprint(char out[IDEMPOTENCY_FINGERPRINT_LEN])
 {
     const char *parts[] = {"caisse/idempotency-secret-fingerprint/v1"};

@@ -30,6 +30,10 @@ void idempotency_session_id(const char *organization_id, const char *environment
  * key used for a session and for a product names two different ids. */
 void idempotency_object_id(const char *kind, const char *organization_id, const char *environment,
                            const char *key, char out[UUID_STR_LEN]);
+/* The id of a hosted page's payment attempt: the same session and attempt key
+ * (the form's, at most 255 characters) give the same attempt. */
+void idempotency_payment_attempt_id(const char *session_id, const char *attempt_key,
+                                    char out[UUID_STR_LEN]);
 /* A short digest of the secret, the same on every replica that has the same
  * secret and nothing an attacker can use: logged at start, so operators can
  * check that replicas agree. */

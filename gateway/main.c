@@ -50,6 +50,8 @@ static struct {
     long rate_key_per_s, rate_key_burst;
     long rate_client_per_s, rate_client_burst;
     long rate_auth_failures_per_s, rate_auth_failures_burst;
+    long rate_page_posts_per_min, rate_page_posts_burst;
+    long rate_page_coupons_per_min, rate_page_coupons_burst;
     long rate_replicas;
     long shutdown_delay_ms;
 } cfg;
@@ -112,6 +114,20 @@ static const struct config_entry gateway_config[] = {
     {"CAISSE_RATE_LIMIT_AUTH_FAILURES_BURST", CONFIG_INT, "10",
      "Failed authentications a client address may make at once", &cfg.rate_auth_failures_burst, 1,
      1000000},
+    {"CAISSE_RATE_LIMIT_PAGE_POSTS_PER_MIN", CONFIG_INT, "60",
+     "Form posts of the hosted checkout page a minute per client address (on top of the"
+     " per-client limit of every request without credentials); 0: no limit",
+     &cfg.rate_page_posts_per_min, 0, 1000000},
+    {"CAISSE_RATE_LIMIT_PAGE_POSTS_BURST", CONFIG_INT, "20",
+     "Form posts of the hosted checkout page a client address may make at once",
+     &cfg.rate_page_posts_burst, 1, 1000000},
+    {"CAISSE_RATE_LIMIT_PAGE_COUPONS_PER_MIN", CONFIG_INT, "10",
+     "Coupon codes a client address may try a minute on the hosted checkout page, so that codes"
+     " cannot be guessed; 0: no limit",
+     &cfg.rate_page_coupons_per_min, 0, 1000000},
+    {"CAISSE_RATE_LIMIT_PAGE_COUPONS_BURST", CONFIG_INT, "5",
+     "Coupon codes a client address may try at once on the hosted checkout page",
+     &cfg.rate_page_coupons_burst, 1, 1000000},
     {"CAISSE_RATE_LIMIT_REPLICAS", CONFIG_INT, "1",
      "Gateways sharing the rate limits: each enforces the rates and bursts divided by this",
      &cfg.rate_replicas, 1, 1000},
@@ -217,7 +233,10 @@ static int gateway_run(const struct service_settings *s, struct db *db)
         .rates = {[THROTTLE_API_KEY] = {cfg.rate_key_per_s, cfg.rate_key_burst},
                   [THROTTLE_CLIENT] = {cfg.rate_client_per_s, cfg.rate_client_burst},
                   [THROTTLE_AUTH_FAILURE] = {cfg.rate_auth_failures_per_s,
-                                             cfg.rate_auth_failures_burst}},
+                                             cfg.rate_auth_failures_burst},
+                  [THROTTLE_PAGE_POST] = {cfg.rate_page_posts_per_min, cfg.rate_page_posts_burst},
+                  [THROTTLE_COUPON] = {cfg.rate_page_coupons_per_min, cfg.rate_page_coupons_burst}},
+        .per_minute = {[THROTTLE_PAGE_POST] = true, [THROTTLE_COUPON] = true},
         .replicas = cfg.rate_replicas,
         .trusted_proxies = cfg.trusted_proxies,
     };

@@ -20,8 +20,8 @@
 #define THROTTLE_FORWARDED_MAX 8   /* X-Forwarded-For headers read */
 #define THROTTLE_FORWARDED_HOPS 32 /* entries walked, from the right */
 
-static const char *const throttle_scope_names[THROTTLE_SCOPES] = {"api_key", "client",
-                                                                  "auth_failure"};
+static const char *const throttle_scope_names[THROTTLE_SCOPES] = {
+    "api_key", "client", "auth_failure", "page_post", "coupon"};
 
 static struct {
     struct ratelimit_table *keys;    /* THROTTLE_API_KEY */
@@ -55,11 +55,16 @@ int throttle_init(const struct throttle_config *cfg, struct error *err)
     static const char *const labels[] = {"scope", NULL};
     struct metrics_family *f = metrics_counter(
         metrics_default(), "caisse_http_rate_limited_total",
-        "Requests answered 429 by a rate limit, by scope (api_key, client, auth_failure)", labels);
+        "Requests answered 429 by a rate limit, by scope (api_key, client, auth_failure,"
+        " page_post, coupon)",
+        labels);
     for (int s = 0; s < THROTTLE_SCOPES; s++) {
         throttle.rates[s] = cfg->rates[s];
         ratelimit_policy_init(&throttle.policies[s], cfg->rates[s].per_second, cfg->rates[s].burst,
                               cfg->replicas);
+        /* A rate a minute: each request is worth 60 times as long. */
+        if (cfg->per_minute[s] && ratelimit_policy_limits(&throttle.policies[s]))
+            throttle.policies[s].interval_us *= 60;
         const char *value[] = {throttle_scope_names[s]};
         throttle.limited[s] = metrics_series(f, value);
     }
@@ -307,6 +312,23 @@ static bool throttle_client_visit(struct http_request *req, enum throttle_scope 
     if (v.allowed)
         return true;
     *rc = throttle_refuse(req, scope, &v);
+    return false;
+}
+
+bool throttle_client_take(struct http_request *req, enum throttle_scope scope, long *retry_after_s)
+{
+    const struct ratelimit_policy *p = &throttle.policies[scope];
+    struct ratelimit_key key;
+    *retry_after_s = 0;
+    if (!ratelimit_policy_limits(p) || throttle.clients == NULL ||
+        !throttle_client_key(req, scope, &key))
+        return true;
+    struct ratelimit_verdict v;
+    ratelimit_take(throttle.clients, &key, p, req->started_us, &v);
+    if (v.allowed)
+        return true;
+    metrics_counter_add(throttle.limited[scope], 1);
+    *retry_after_s = v.retry_after_s;
     return false;
 }
 

@@ -29,6 +29,8 @@ enum throttle_scope {
     THROTTLE_API_KEY,      /* every request of one API key */
     THROTTLE_CLIENT,       /* requests without credentials, per client address */
     THROTTLE_AUTH_FAILURE, /* failed authentications, per client address */
+    THROTTLE_PAGE_POST,    /* the hosted page's form posts, per client address */
+    THROTTLE_COUPON,       /* coupon codes tried on the hosted page, per client address */
     THROTTLE_SCOPES
 };
 
@@ -39,7 +41,9 @@ struct throttle_rate {
 
 struct throttle_config {
     struct throttle_rate rates[THROTTLE_SCOPES]; /* the whole deployment's */
-    long replicas;                               /* gateways sharing those rates */
+    /* rates[s].per_second counts requests a minute instead (the page's limits). */
+    bool per_minute[THROTTLE_SCOPES];
+    long replicas; /* gateways sharing those rates */
     /* CAISSE_TRUSTED_PROXIES: comma-separated CIDRs whose X-Forwarded-For
      * names the client; "" trusts none (the client is the TCP peer). */
     const char *trusted_proxies;
@@ -60,6 +64,11 @@ bool throttle_client(struct http_request *req, enum throttle_scope scope, enum M
  * it; false: answered 429 in *rc. */
 bool throttle_client_has_room(struct http_request *req, enum throttle_scope scope,
                               enum MHD_Result *rc);
+
+/* Takes one request from the client address's bucket of scope, answering
+ * nothing: the caller answers a refusal its own way (the hosted page's HTML).
+ * true: go on; false: refused (counted), *retry_after_s seconds to wait. */
+bool throttle_client_take(struct http_request *req, enum throttle_scope scope, long *retry_after_s);
 
 #define THROTTLE_ADDRESS_LEN 16
 

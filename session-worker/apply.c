@@ -105,10 +105,13 @@ static int apply_write_created_event(struct apply_batch *b, struct apply_create 
 static enum apply_decoded apply_decode_create(struct apply_batch *b, const json_t *cmd,
                                               const struct apply_origin *o)
 {
-    const char *idempotency_key, *request_hash;
+    const char *idempotency_key, *request_hash, *page_secret;
     if (apply_optional_string(cmd, "idempotencykey", &idempotency_key) != C_OK ||
-        apply_optional_string(cmd, "requesthash", &request_hash) != C_OK)
-        return apply_malformed(o, "idempotencykey or requesthash is not a string");
+        apply_optional_string(cmd, "requesthash", &request_hash) != C_OK ||
+        apply_optional_string(cmd, "pagesecret", &page_secret) != C_OK)
+        return apply_malformed(o, "idempotencykey, requesthash or pagesecret is not a string");
+    if (page_secret != NULL && !session_page_secret_is_valid(page_secret))
+        return apply_malformed(o, "pagesecret is not a page secret");
     if (request_hash != NULL && strlen(request_hash) >= SESSION_REQUEST_HASH_LEN)
         return apply_malformed(o, "requesthash is longer than %d characters",
                                SESSION_REQUEST_HASH_LEN - 1);
@@ -123,6 +126,8 @@ static enum apply_decoded apply_decode_create(struct apply_batch *b, const json_
     c.origin = *o;
     if (request_hash != NULL)
         snprintf(c.session.request_hash, sizeof(c.session.request_hash), "%s", request_hash);
+    if (page_secret != NULL)
+        snprintf(c.session.page_secret, sizeof(c.session.page_secret), "%s", page_secret);
     if (idempotency_key != NULL) {
         c.session.idempotency_key = strdup(idempotency_key);
         if (c.session.idempotency_key == NULL)
@@ -157,9 +162,11 @@ static enum apply_decoded apply_decode_transition(struct apply_batch *b, const j
     struct error err = ERROR_INIT;
     if (transition_command_decode(kind, json_object_get(cmd, "data"), &t, &err) != C_OK)
         return apply_malformed(o, "invalid %s command: %s",
-                               kind == TRANSITION_COMMAND_COMPLETE ? "complete" : "expire",
+                               kind == TRANSITION_COMMAND_COMPLETE ? "complete"
+                               : kind == TRANSITION_COMMAND_EXPIRE ? "expire"
+                                                                   : "payment",
                                err.message);
-    if (uuid_v7_string(t.event_id) != C_OK) {
+    if (uuid_v7_string(t.event_id) != C_OK || uuid_v7_string(t.payment_event_id) != C_OK) {
         transition_command_free(&t);
         return APPLY_FAILED;
     }
@@ -235,6 +242,9 @@ static const struct apply_command apply_commands[] = {
     {.type = SESSION_COMMAND_EXPIRE,
      .family = APPLY_TRANSITION,
      .transition = TRANSITION_COMMAND_EXPIRE},
+    {.type = SESSION_COMMAND_PAYMENT,
+     .family = APPLY_TRANSITION,
+     .transition = TRANSITION_COMMAND_PAYMENT},
     {.type = PRODUCT_COMMAND_CREATE,
      .family = APPLY_STORED,
      .store = &product_store,
@@ -414,6 +424,7 @@ struct apply_run {
     long inserted_count;
     long completed;
     long expired;
+    long payments;
     long ignored;
     struct apply_refusal *refused;
     struct outbox_batch events;
@@ -541,8 +552,10 @@ static int apply_transitions(const struct apply_store *store, const struct apply
             run->ignored++;
         else if (t->kind == TRANSITION_COMMAND_COMPLETE)
             run->completed++;
-        else
+        else if (t->kind == TRANSITION_COMMAND_EXPIRE)
             run->expired++;
+        else
+            run->payments++;
     }
     return C_OK;
 }
@@ -776,6 +789,7 @@ static void apply_run_reset(struct apply_run *run, const struct apply_batch *b)
     run->inserted_count = 0;
     run->completed = 0;
     run->expired = 0;
+    run->payments = 0;
     run->ignored = 0;
     run->outcome_count = 0;
     run->stored = 0;
@@ -824,6 +838,7 @@ int apply_commit(const struct apply_store *store, const struct apply_batch *b,
                                                   rejected_creates,
                                       .completed = run.completed,
                                       .expired = run.expired,
+                                      .payments = run.payments,
                                       .ignored = run.ignored,
                                       .rejected = rejected_creates + rejected_others,
                                       .stored = run.stored,

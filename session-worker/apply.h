@@ -89,6 +89,7 @@ struct apply_stats {
     long existing;  /* create commands for sessions already present: replays */
     long completed; /* sessions completed (each with its completed event) */
     long expired;   /* sessions expired (each with its expired event) */
+    long payments;  /* payment attempts stored or settled (model/payment_attempt.h) */
     long ignored;   /* transitions whose guard did not hold: replays, no longer open */
     long rejected;  /* commands PostgreSQL refused as invalid data (logged, skipped) */
     long stored;    /* catalog commands applied (created or updated, each with its event) */

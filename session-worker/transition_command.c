@@ -3,12 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/log.h"
 #include "core/result.h"
 #include "model/coupon.h"
 #include "model/customer.h"
 #include "model/subscription.h"
+#include "payment_command.h"
 
 int transition_command_kind_parse(const char *type, enum transition_command_kind *out)
 {
@@ -18,6 +20,10 @@ int transition_command_kind_parse(const char *type, enum transition_command_kind
     }
     if (type != NULL && strcmp(type, SESSION_COMMAND_EXPIRE) == 0) {
         *out = TRANSITION_COMMAND_EXPIRE;
+        return C_OK;
+    }
+    if (type != NULL && strcmp(type, SESSION_COMMAND_PAYMENT) == 0) {
+        *out = TRANSITION_COMMAND_PAYMENT;
         return C_OK;
     }
     return C_ERR;
@@ -108,6 +114,26 @@ static int transition_command_decode_expire(const json_t *data, struct transitio
     return C_OK;
 }
 
+static int transition_command_decode_payment(const json_t *data, struct transition_command *t,
+                                             struct error *err)
+{
+    struct payment_attempt a;
+    if (payment_attempt_from_command_json(data, &a, err) != C_OK)
+        return C_ERR;
+    /* The session the attempt names is the command's. */
+    if (strcasecmp(a.session_id, t->session_id) != 0) {
+        payment_attempt_free(&a);
+        return error_set(err, "checkout_session_id", "the attempt names another session");
+    }
+    t->payment = malloc(sizeof(*t->payment));
+    if (t->payment == NULL) {
+        payment_attempt_free(&a);
+        return error_set(err, NULL, "out of memory");
+    }
+    *t->payment = a;
+    return C_OK;
+}
+
 int transition_command_decode(enum transition_command_kind kind, const json_t *data,
                               struct transition_command *out, struct error *err)
 {
@@ -118,8 +144,19 @@ int transition_command_decode(enum transition_command_kind kind, const json_t *d
     t.kind = kind;
     if (transition_command_uuid(data, "checkout_session_id", false, t.session_id, err) != C_OK)
         return C_ERR;
-    int rc = kind == TRANSITION_COMMAND_COMPLETE ? transition_command_decode_complete(data, &t, err)
-                                                 : transition_command_decode_expire(data, &t, err);
+    int rc;
+    switch (kind) {
+    case TRANSITION_COMMAND_COMPLETE:
+        rc = transition_command_decode_complete(data, &t, err);
+        break;
+    case TRANSITION_COMMAND_EXPIRE:
+        rc = transition_command_decode_expire(data, &t, err);
+        break;
+    case TRANSITION_COMMAND_PAYMENT:
+    default:
+        rc = transition_command_decode_payment(data, &t, err);
+        break;
+    }
     if (rc != C_OK) {
         transition_command_free(&t);
         return C_ERR;
@@ -132,21 +169,25 @@ void transition_command_free(struct transition_command *t)
 {
     free(t->payment_reference);
     t->payment_reference = NULL;
+    if (t->payment != NULL)
+        payment_attempt_free(t->payment);
+    free(t->payment);
+    t->payment = NULL;
 }
 
 /* A completed session's subscription, started or renewed in the same
  * transaction (model/subscription.h); what could not be done is logged. */
-static int transition_command_subscription(struct db *db, const struct transition_command *t,
-                                           struct outbox_batch *events)
+int transition_command_subscription(struct db *db, const char *session_id,
+                                    struct outbox_batch *events)
 {
     enum subscription_completion what;
-    if (subscription_store_complete(db, t->session_id, events, &what) != C_OK)
+    if (subscription_store_complete(db, session_id, events, &what) != C_OK)
         return C_ERR;
     if (what == SUBSCRIPTION_COMPLETION_NO_CUSTOMER)
-        log_fields(LOG_WARN, json_pack("{ss}", "checkout_session_id", t->session_id),
+        log_fields(LOG_WARN, json_pack("{ss}", "checkout_session_id", session_id),
                    "completed session of a recurring price has no customer: no subscription");
     else if (what == SUBSCRIPTION_COMPLETION_NOT_RENEWED)
-        log_fields(LOG_WARN, json_pack("{ss}", "checkout_session_id", t->session_id),
+        log_fields(LOG_WARN, json_pack("{ss}", "checkout_session_id", session_id),
                    "completed renewal session names a canceled subscription: not renewed");
     return C_OK;
 }
@@ -156,6 +197,8 @@ int transition_command_apply(struct db *db, const struct transition_command *t,
                              bool *applied)
 {
     *applied = false;
+    if (t->kind == TRANSITION_COMMAND_PAYMENT)
+        return payment_command_apply(db, t, public_base_url, events, applied);
     if (t->kind == TRANSITION_COMMAND_COMPLETE) {
         bool refused = false;
         if (t->coupon_id[0] != '\0' &&
@@ -174,7 +217,7 @@ int transition_command_apply(struct db *db, const struct transition_command *t,
                                         public_base_url, events, applied);
         /* Then its subscription, started or renewed (model/subscription.h). */
         if (rc == C_OK && *applied)
-            rc = transition_command_subscription(db, t, events);
+            rc = transition_command_subscription(db, t->session_id, events);
         return rc;
     }
     return session_store_expire(db, t->session_id, t->organization_id, t->environment, t->event_id,

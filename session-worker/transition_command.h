@@ -1,6 +1,8 @@
-/* The transition commands (checkout.session.complete, checkout.session.expire):
- * decoding their data, which the gateway wrote with session_command_complete
- * and session_command_expire, and applying one with its guarded UPDATE. */
+/* The transition commands (checkout.session.complete, checkout.session.expire,
+ * checkout.session.payment): decoding their data, which the gateway wrote with
+ * session_command_complete, session_command_expire and
+ * payment_attempt_command, and applying one with its guarded UPDATE (a
+ * payment: payment_command.h). */
 #ifndef SESSION_WORKER_TRANSITION_COMMAND_H
 #define SESSION_WORKER_TRANSITION_COMMAND_H
 
@@ -13,9 +15,14 @@
 #include "core/uuid.h"
 #include "infra/db.h"
 #include "model/outbox.h"
+#include "model/payment_attempt.h"
 #include "model/session.h"
 
-enum transition_command_kind { TRANSITION_COMMAND_COMPLETE, TRANSITION_COMMAND_EXPIRE };
+enum transition_command_kind {
+    TRANSITION_COMMAND_COMPLETE,
+    TRANSITION_COMMAND_EXPIRE,
+    TRANSITION_COMMAND_PAYMENT
+};
 
 /* One decoded transition. UUID fields are "" when absent (only customer_id
  * may be); session_id is kept exactly as the command carried it, so the
@@ -35,6 +42,11 @@ struct transition_command {
     /* expire */
     char organization_id[UUID_STR_LEN];
     char environment[SESSION_ENV_LEN];
+    /* payment: the attempt (owned), and the id of the event it writes when it
+     * failed or must be refunded (set by the caller, once per batch, like
+     * event_id, which is its completion's). */
+    struct payment_attempt *payment;
+    char payment_event_id[UUID_STR_LEN];
 };
 
 /* C_OK and *out set when type names a transition command. */
@@ -44,8 +56,10 @@ int transition_command_kind_parse(const char *type, enum transition_command_kind
  * would refuse (so one bad message is reported as such, not as a failed
  * batch): session_id, organization_id and customer_id must be UUIDs,
  * payment_reference 1..SESSION_PAYMENT_REFERENCE_MAX characters without NUL,
- * environment test or live. Unknown fields are ignored. C_ERR with the
- * reason in err (out untouched) when malformed or out of memory. event_id is "". */
+ * environment test or live; a payment's data is an attempt
+ * (payment_attempt_from_command_json). Unknown fields are ignored. C_ERR with
+ * the reason in err (out untouched) when malformed or out of memory. event_id
+ * and payment_event_id are "". */
 int transition_command_decode(enum transition_command_kind kind, const json_t *data,
                               struct transition_command *out, struct error *err);
 void transition_command_free(struct transition_command *t);
@@ -55,9 +69,14 @@ void transition_command_free(struct transition_command *t);
  * completion that names no customer_id first gives the session its customer
  * (customer_for_completion: found by email or created, with its event).
  * *applied false: the guard did not hold (a replay, a session no longer open,
- * another tenant's), nothing added. */
+ * another tenant's), nothing added. A payment: payment_command_apply. */
 int transition_command_apply(struct db *db, const struct transition_command *t,
                              const char *public_base_url, struct outbox_batch *events,
                              bool *applied);
+
+/* A completed session's subscription, started or renewed in the caller's
+ * transaction (model/subscription.h); what could not be done is logged. */
+int transition_command_subscription(struct db *db, const char *session_id,
+                                    struct outbox_batch *events);
 
 #endif

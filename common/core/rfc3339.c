@@ -76,6 +76,13 @@ int64_t rfc3339_now(void)
     return (int64_t)ts.tv_sec;
 }
 
+int64_t rfc3339_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int rfc3339_digits(const char *s, int n, int *out)
 {
     int v = 0;

@@ -15,6 +15,9 @@ void rfc3339_format(int64_t epoch_seconds, char out[RFC3339_LEN]);
  * offset; rejects anything else, including impossible dates. */
 int rfc3339_parse(const char *text, int64_t *epoch_seconds);
 int64_t rfc3339_now(void);
+/* The wall clock in epoch milliseconds (a payment's start, which a provider's
+ * poll compares across processes). */
+int64_t rfc3339_now_ms(void);
 /* The API's JSON form of a time: a string in the format above. New reference. */
 json_t *rfc3339_to_json(int64_t epoch_seconds);
 

@@ -190,6 +190,20 @@ int coupon_redeem_for_completion(struct db *db, const char *session_id, const ch
     return C_OK;
 }
 
+int coupon_redeem(struct db *db, const char *coupon_id, const char *organization_id,
+                  const char *environment, bool *redeemed)
+{
+    static const char sql[] = "UPDATE coupons SET times_redeemed = times_redeemed + 1"
+                              " WHERE id = $1 AND organization_id = $2 AND environment = $3"
+                              " AND (max_redemptions IS NULL OR times_redeemed < max_redemptions)";
+    const char *params[3] = {coupon_id, organization_id, environment};
+    long affected = 0;
+    if (db_exec_affected(db, sql, 3, params, &affected) != C_OK)
+        return C_ERR;
+    *redeemed = affected == 1;
+    return C_OK;
+}
+
 /* ---- the discount -------------------------------------------------------------------- */
 
 enum discount_refusal coupon_discount(const struct coupon *c, const struct discount_purchase *p,

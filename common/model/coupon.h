@@ -110,6 +110,14 @@ int coupon_find_by_code(struct db *db, const char *organization_id, const char *
 int coupon_redeem_for_completion(struct db *db, const char *session_id, const char *command_id,
                                  bool *refused);
 
+/* The redemption of a coupon a customer paid with on the hosted page, in the
+ * caller's transaction (the session worker's, which holds the session's row):
+ * counts one for the tenant's coupon id while times_redeemed is below
+ * max_redemptions. Concurrent ones queue on the coupon's row, so exactly
+ * max_redemptions of them count. *redeemed false: used up (or no such coupon
+ * of the tenant). */
+int coupon_redeem(struct db *db, const char *coupon_id, const char *organization_id,
+                  const char *environment, bool *redeemed);
 /* What c takes off p (model/discount.h's rules and rounding); c NULL: no
  * coupon had the code (DISCOUNT_UNKNOWN). With a refusal, c's code and the
  * message for the client are discount_refusal_message's (coupon_refusal_message). */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "core/result.h"
 #include "core/rfc3339.h"
@@ -45,6 +46,55 @@ void session_free(struct session *s)
     resource_free(&session_resource, s);
 }
 
+int session_page_secret_generate(char out[SESSION_PAGE_SECRET_LEN])
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char bytes[SESSION_PAGE_SECRET_BYTES];
+    if (getrandom(bytes, sizeof(bytes), 0) != (ssize_t)sizeof(bytes))
+        return C_ERR;
+    /* 24 bytes are 8 groups of 3, each 4 characters: no padding. */
+    for (size_t g = 0; g < sizeof(bytes) / 3; g++) {
+        uint32_t v = (uint32_t)bytes[3 * g] << 16 | (uint32_t)bytes[3 * g + 1] << 8 |
+                     (uint32_t)bytes[3 * g + 2];
+        for (size_t k = 0; k < 4; k++)
+            out[4 * g + k] = alphabet[(v >> (18 - 6 * k)) & 0x3F];
+    }
+    out[SESSION_PAGE_SECRET_LEN - 1] = '\0';
+    return C_OK;
+}
+
+bool session_page_secret_is_valid(const char *text)
+{
+    size_t n = 0;
+    for (; text[n] != '\0'; n++) {
+        char c = text[n];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_';
+        if (!ok || n >= SESSION_PAGE_SECRET_LEN - 1)
+            return false;
+    }
+    return n == SESSION_PAGE_SECRET_LEN - 1;
+}
+
+bool session_page_secret_matches(const struct session *s, const char *secret)
+{
+    if (secret == NULL || s->page_secret[0] == '\0')
+        return false;
+    /* Every byte of the stored secret is compared whatever the given one is,
+     * so the time depends on neither. */
+    const size_t n = SESSION_PAGE_SECRET_LEN - 1;
+    unsigned char diff = 0;
+    bool ended = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char given = ended ? 0 : (unsigned char)secret[i];
+        ended = ended || given == 0;
+        diff |= (unsigned char)(given ^ (unsigned char)s->page_secret[i]);
+    }
+    diff |= (unsigned char)(ended ? 1 : (unsigned char)secret[n]);
+    return diff == 0;
+}
+
 const char *session_status_name(enum session_status status)
 {
     return session_status_names[status];
@@ -63,14 +113,18 @@ int session_status_parse(const char *name, enum session_status *out)
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-/* The url member: <public_base_url>/checkout/<id>, cut at this size as it
- * always was. */
+/* The url member: <public_base_url>/checkout/<id>/<page_secret> (without a
+ * secret, /checkout/<id>), cut at this size as it always was. */
 #define SESSION_URL_SIZE 2600
 
 static void session_url(const struct session *s, const char *public_base_url,
                         char url[SESSION_URL_SIZE])
 {
-    snprintf(url, SESSION_URL_SIZE, "%s/checkout/%s", public_base_url, s->id);
+    if (s->page_secret[0] != '\0')
+        snprintf(url, SESSION_URL_SIZE, "%s/checkout/%s/%s", public_base_url, s->id,
+                 s->page_secret);
+    else
+        snprintf(url, SESSION_URL_SIZE, "%s/checkout/%s", public_base_url, s->id);
 }
 
 json_t *session_to_json(const struct session *s, const char *public_base_url)
@@ -85,9 +139,11 @@ json_t *session_to_json(const struct session *s, const char *public_base_url)
     return o;
 }
 
-/* The REST object as text: what json_dumps(session_to_json(s), JSON_COMPACT) prints. */
+/* The REST object as text: what json_dumps(session_to_json(s), JSON_COMPACT)
+ * prints; with member, one more after url ("<member>":<member_json>). */
 static void session_write_json(struct json_writer *w, const struct session *s,
-                               const char *public_base_url)
+                               const char *public_base_url, const char *member,
+                               const char *member_json)
 {
     char url[SESSION_URL_SIZE];
     session_url(s, public_base_url, url);
@@ -95,6 +151,12 @@ static void session_write_json(struct json_writer *w, const struct session *s,
     resource_write_members(w, &session_resource, s);
     json_writer_literal(w, ",\"url\":");
     json_writer_string(w, url);
+    if (member != NULL) {
+        json_writer_literal(w, ",");
+        json_writer_string(w, member);
+        json_writer_literal(w, ":");
+        json_writer_raw(w, member_json, strlen(member_json));
+    }
     json_writer_literal(w, "}");
 }
 
@@ -145,11 +207,23 @@ json_t *session_command_create(const struct session *s, const char *public_base_
         json_decref(cmd);
         return NULL;
     }
+    if (s->page_secret[0] != '\0' &&
+        json_object_set_new(cmd, "pagesecret", json_string(s->page_secret)) != 0) {
+        json_decref(cmd);
+        return NULL;
+    }
     return cmd;
 }
 
 int session_event_write(struct json_writer *w, const struct session *s, const char *public_base_url,
                         const char *type, const char *event_id, int64_t time)
+{
+    return session_event_write_with(w, s, public_base_url, type, event_id, time, NULL, NULL);
+}
+
+int session_event_write_with(struct json_writer *w, const struct session *s,
+                             const char *public_base_url, const char *type, const char *event_id,
+                             int64_t time, const char *member, const char *member_json)
 {
     char when[RFC3339_LEN];
     rfc3339_format(time, when);
@@ -167,7 +241,7 @@ int session_event_write(struct json_writer *w, const struct session *s, const ch
     json_writer_literal(w, ",\"environment\":");
     json_writer_string(w, s->environment);
     json_writer_literal(w, ",\"data\":");
-    session_write_json(w, s, public_base_url);
+    session_write_json(w, s, public_base_url, member, member_json);
     json_writer_literal(w, "}");
     return json_writer_end(w, mark);
 }
@@ -226,6 +300,8 @@ enum session_statement {
     SESSION_SQL_COMPLETE,
     SESSION_SQL_EXPIRE,
     SESSION_SQL_EXPIRE_DUE,
+    SESSION_SQL_LOCK,
+    SESSION_SQL_COMPLETE_PAYMENT,
     SESSION_SQL_COUNT
 };
 
@@ -284,6 +360,19 @@ static const char *const session_sql_templates[SESSION_SQL_COUNT] = {
         "  ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
         " UPDATE checkout_sessions SET status = 'expired', updated_at = " SESSION_NOW_SECONDS
         " FROM due WHERE id = due.due_id AND status = 'open'"
+        " RETURNING {select}",
+    [SESSION_SQL_LOCK] = "SELECT {select} FROM checkout_sessions WHERE id = $1 FOR UPDATE",
+    /* The page's payment: the totals, coupon and details the customer paid
+     * for, under the same guard as a completion. amount is the subtotal, as
+     * at creation. */
+    [SESSION_SQL_COMPLETE_PAYMENT] =
+        "UPDATE checkout_sessions SET status = 'complete', payment_reference = $2,"
+        " customer_id = coalesce($3::uuid, customer_id), completed_at = now(),"
+        " updated_at = " SESSION_NOW_SECONDS ", quantity = $4::integer,"
+        " amount = $5::bigint, amount_subtotal = $5::bigint, amount_discount = $6::bigint,"
+        " amount_total = $5::bigint - $6::bigint, coupon_id = $7::uuid, coupon_code = $8,"
+        " billing_address = $9::jsonb, customer_details = $10::jsonb, payment = $11::jsonb"
+        " WHERE id = $1 AND status = 'open' AND expires_at > now()"
         " RETURNING {select}",
 };
 
@@ -511,6 +600,55 @@ int session_store_complete(struct db *db, const char *id, const char *payment_re
     return session_store_transition(db, session_sql(SESSION_SQL_COMPLETE), 3, params,
                                     SESSION_EVENT_COMPLETED, event_id, public_base_url, events,
                                     applied);
+}
+
+int session_store_lock(struct db *db, const char *id, struct session *out, bool *found)
+{
+    const char *params[1] = {id};
+    return session_store_get_one(db, session_sql(SESSION_SQL_LOCK), 1, params, out, found);
+}
+
+/* JSON text of an object member, NULL for none (SQL NULL). */
+static char *session_object_text(const json_t *o)
+{
+    return o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+}
+
+int session_store_complete_payment(struct db *db, const char *id,
+                                   const struct session_payment_completion *c, const char *event_id,
+                                   const char *public_base_url, struct outbox_batch *events,
+                                   bool *applied)
+{
+    char quantity[16], subtotal[24], discount[24];
+    snprintf(quantity, sizeof(quantity), "%d", (int)c->quantity);
+    snprintf(subtotal, sizeof(subtotal), "%lld", (long long)c->amount_subtotal);
+    snprintf(discount, sizeof(discount), "%lld", (long long)c->amount_discount);
+    char *billing = session_object_text(c->billing_address);
+    char *details = session_object_text(c->customer_details);
+    char *payment = session_object_text(c->payment);
+    int rc = C_ERR;
+    if ((c->billing_address == NULL || billing != NULL) &&
+        (c->customer_details == NULL || details != NULL) && payment != NULL) {
+        const char *params[11] = {
+            id,
+            c->payment_reference,
+            c->customer_id != NULL && c->customer_id[0] != '\0' ? c->customer_id : NULL,
+            quantity,
+            subtotal,
+            discount,
+            c->coupon_id != NULL && c->coupon_id[0] != '\0' ? c->coupon_id : NULL,
+            c->coupon_id != NULL && c->coupon_id[0] != '\0' ? c->coupon_code : NULL,
+            billing,
+            details,
+            payment};
+        rc = session_store_transition(db, session_sql(SESSION_SQL_COMPLETE_PAYMENT), 11, params,
+                                      SESSION_EVENT_COMPLETED, event_id, public_base_url, events,
+                                      applied);
+    }
+    free(billing);
+    free(details);
+    free(payment);
+    return rc;
 }
 
 int session_store_expire(struct db *db, const char *id, const char *organization_id,

@@ -21,6 +21,10 @@ enum session_status { SESSION_OPEN = 0, SESSION_COMPLETE, SESSION_EXPIRED };
 #define SESSION_ENV_LEN 5           /* "test" / "live" */
 #define SESSION_CURRENCY_LEN 4      /* ISO 4217 code */
 #define SESSION_REQUEST_HASH_LEN 65 /* hex SHA-256 */
+/* The hosted page's secret: base64url of SESSION_PAGE_SECRET_BYTES random
+ * bytes (192 bits), 32 characters, plus the terminator. */
+#define SESSION_PAGE_SECRET_BYTES 24
+#define SESSION_PAGE_SECRET_LEN 33
 /* The bounds of the checkout_sessions CHECK constraints. */
 #define SESSION_MAX_AMOUNT 1000000000000LL
 #define SESSION_MAX_QUANTITY 10000
@@ -88,6 +92,10 @@ enum session_status { SESSION_OPEN = 0, SESSION_COMPLETE, SESSION_EXPIRED };
      * the hash of its canonical body, kept to answer retries... */                                \
     X(STRING, idempotency_key, NULL, RESOURCE_NULLABLE, 0, ())                                     \
     X(CODE, request_hash, NULL, RESOURCE_NULLABLE, SESSION_REQUEST_HASH_LEN, ())                   \
+    /* The secret of the hosted page's url (made at create; "" for sessions made                   \
+     * before it existed, whose page is not found). Only ever shown inside url. */                 \
+    X(CODE, page_secret, NULL, RESOURCE_NULLABLE, SESSION_PAGE_SECRET_LEN,                         \
+      (.check = session_page_secret_is_valid, .check_failure = "is not a page secret"))            \
     /* ...and the payment that completed it. */                                                    \
     X(STRING, payment_reference, NULL, RESOURCE_NULLABLE | RESOURCE_NOT_INSERTED, 0, ())
 
@@ -106,7 +114,18 @@ void session_free(struct session *s);
 const char *session_status_name(enum session_status status);
 int session_status_parse(const char *name, enum session_status *out);
 
-/* The REST object (seed field order, plus url = <public_base_url>/checkout/<id>).
+/* A new page secret into out (SESSION_PAGE_SECRET_LEN - 1 base64url
+ * characters). C_ERR: the system's random source failed (out untouched). */
+int session_page_secret_generate(char out[SESSION_PAGE_SECRET_LEN]);
+/* Whether text has a page secret's shape: 32 characters of [A-Za-z0-9_-]. */
+bool session_page_secret_is_valid(const char *text);
+/* Whether secret is s's page secret, compared in constant time (the time
+ * tells nothing of how much of it matched). false when s has none or secret
+ * is NULL. */
+bool session_page_secret_matches(const struct session *s, const char *secret);
+
+/* The REST object (seed field order, plus url = <public_base_url>/checkout/<id>/<page_secret>,
+ * or <public_base_url>/checkout/<id> for a session without a page secret).
  * New reference, NULL on allocation failure. */
 json_t *session_to_json(const struct session *s, const char *public_base_url);
 /* Reads a REST object written by session_to_json (commands and events carry it).
@@ -116,7 +135,8 @@ int session_from_json(const json_t *obj, struct session *out, struct error *err)
 
 /* Kafka: the command that asks the session worker to create a session.
  * A CloudEvent (structured mode) whose data is the REST object; the
- * idempotency key and request hash ride as extension attributes. */
+ * idempotency key, request hash and page secret ride as extension attributes
+ * (idempotencykey, requesthash, pagesecret). */
 #define SESSION_COMMAND_CREATE "checkout.session.create"
 #define SESSION_EVENT_CREATED "checkout.session.created"
 #define SESSION_COMMAND_COMPLETE "checkout.session.complete"
@@ -124,6 +144,12 @@ int session_from_json(const json_t *obj, struct session *out, struct error *err)
 #define SESSION_EVENT_COMPLETED "checkout.session.completed"
 #define SESSION_EVENT_EXPIRED "checkout.session.expired"
 #define SESSION_PAYMENT_REFERENCE_MAX 255
+/* The hosted page's payments (model/payment_attempt.h): the command that
+ * records an attempt (and completes the session when it succeeded), and the
+ * events of an attempt that failed or that succeeded without completing it. */
+#define SESSION_COMMAND_PAYMENT "checkout.session.payment"
+#define SESSION_EVENT_PAYMENT_FAILED "checkout.session.payment_failed"
+#define SESSION_EVENT_PAYMENT_REFUND_REQUIRED "checkout.session.payment_refund_required"
 
 json_t *session_command_create(const struct session *s, const char *public_base_url,
                                const char *command_id);
@@ -144,6 +170,11 @@ json_t *session_command_expire(const char *session_id, const char *organization_
  * it was): out of memory, or a string of s that is not UTF-8. */
 int session_event_write(struct json_writer *w, const struct session *s, const char *public_base_url,
                         const char *type, const char *event_id, int64_t time);
+/* The same with one more member in data, after url: "<member>":<member_json>
+ * (JSON text, e.g. a payment attempt's object). */
+int session_event_write_with(struct json_writer *w, const struct session *s,
+                             const char *public_base_url, const char *type, const char *event_id,
+                             int64_t time, const char *member, const char *member_json);
 
 /* ---- SQL -------------------------------------------------------------- */
 
@@ -198,6 +229,29 @@ int session_store_get_any(struct db *db, const char *id, struct session *out, bo
 int session_store_complete(struct db *db, const char *id, const char *payment_reference,
                            const char *customer_id, const char *event_id,
                            const char *public_base_url, struct outbox_batch *events, bool *applied);
+/* The session of id, its row locked FOR UPDATE until the caller's
+ * transaction ends (its status read as every read does: "expired" once past
+ * expires_at). found false: no such session. */
+int session_store_lock(struct db *db, const char *id, struct session *out, bool *found);
+/* What a payment on the hosted page sets when it completes a session
+ * (borrowed). customer_id, coupon_id: NULL or "" for none. */
+struct session_payment_completion {
+    const char *payment_reference;
+    const char *customer_id;
+    int32_t quantity;
+    int64_t amount_subtotal, amount_discount;
+    const char *coupon_id, *coupon_code;
+    const json_t *billing_address, *customer_details; /* NULL: none */
+    const json_t *payment;                            /* the payment object */
+};
+/*   complete_payment: the completion's guard; sets status complete, c's
+ *             totals (amount = amount_subtotal, amount_total = subtotal -
+ *             discount), quantity, coupon, billing_address, customer_details,
+ *             payment and payment_reference, and customer_id when given. */
+int session_store_complete_payment(struct db *db, const char *id,
+                                   const struct session_payment_completion *c, const char *event_id,
+                                   const char *public_base_url, struct outbox_batch *events,
+                                   bool *applied);
 int session_store_expire(struct db *db, const char *id, const char *organization_id,
                          const char *environment, const char *event_id, const char *public_base_url,
                          struct outbox_batch *events, bool *applied);

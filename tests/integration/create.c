@@ -113,9 +113,16 @@ Test(create, returns_201_with_the_full_session_object)
                      "ORDER-12345");
     const char *id = json_string_value(json_object_get(s, "checkout_session_id"));
     char url[256], location[128];
-    snprintf(url, sizeof(url), "http://localhost:%s/checkout/%s", test_env("CAISSE_GATEWAY_PORT"),
+    /* The hosted page: /checkout/<id>/<secret>, the secret 32 base64url characters. */
+    snprintf(url, sizeof(url), "http://localhost:%s/checkout/%s/", test_env("CAISSE_GATEWAY_PORT"),
              id);
-    cr_assert_str_eq(json_string_value(json_object_get(s, "url")), url);
+    const char *got = json_string_value(json_object_get(s, "url"));
+    cr_assert_not_null(got);
+    cr_assert_eq(strncmp(got, url, strlen(url)), 0, "%s starts with %s", got, url);
+    cr_assert_eq(strlen(got + strlen(url)), 32, "%s ends with a secret", got);
+    cr_assert_eq(strspn(got + strlen(url), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                           "0123456789-_"),
+                 32);
     snprintf(location, sizeof(location), "/checkout-sessions/%s", id);
     cr_assert_str_eq(r.location, location);
     cr_assert_str_eq(r.content_type, "application/json");

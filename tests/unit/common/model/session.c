@@ -1121,9 +1121,11 @@ Test(session, insert_rows_are_the_stored_columns_with_their_index)
     /* The coupon's members are flat columns. */
     cr_assert(json_is_null(json_object_get(r0, "coupon_id")));
     cr_assert(json_is_null(json_object_get(r0, "coupon_code")));
-    cr_assert_eq(json_object_size(r0), json_object_size(rest) - 2 + 2 + 3,
+    /* The page secret is a column too, never a REST field (null here: none set). */
+    cr_assert(json_is_null(json_object_get(r0, "page_secret")));
+    cr_assert_eq(json_object_size(r0), json_object_size(rest) - 2 + 2 + 4,
                  "REST fields but url and coupon, plus coupon_id, coupon_code, ord,"
-                 " idempotency_key and request_hash");
+                 " idempotency_key, request_hash and page_secret");
     json_decref(rest);
     json_decref(rows);
     json_writer_free(&w);
@@ -1287,4 +1289,69 @@ Test(session, event_writer_fails_cleanly_when_memory_runs_out)
 Test(session, command_returns_null_and_leaks_nothing_when_any_one_allocation_fails)
 {
     torture(build_command, false, true);
+}
+
+/* ---- the hosted page's secret ------------------------------------------------ */
+
+Test(session, page_secret_is_32_base64url_characters_and_new_each_time)
+{
+    char a[SESSION_PAGE_SECRET_LEN], b[SESSION_PAGE_SECRET_LEN];
+    cr_assert_eq(session_page_secret_generate(a), C_OK);
+    cr_assert_eq(session_page_secret_generate(b), C_OK);
+    cr_assert_eq(strlen(a), 32);
+    cr_assert(session_page_secret_is_valid(a));
+    cr_assert(session_page_secret_is_valid(b));
+    cr_assert_str_neq(a, b);
+}
+
+Test(session, page_secret_shape_refuses_other_lengths_and_characters)
+{
+    cr_assert(session_page_secret_is_valid("ABCDEFGHIJKLMNOPQRSTUVWXYZab-_09"));
+    cr_assert_not(session_page_secret_is_valid(""));
+    cr_assert_not(session_page_secret_is_valid("ABCDEFGHIJKLMNOPQRSTUVWXYZab-_0"));
+    cr_assert_not(session_page_secret_is_valid("ABCDEFGHIJKLMNOPQRSTUVWXYZab-_099"));
+    cr_assert_not(session_page_secret_is_valid("ABCDEFGHIJKLMNOPQRSTUVWXYZab+/09"));
+}
+
+Test(session, page_secret_matches_only_the_whole_secret)
+{
+    struct session s;
+    minimal_session(&s);
+    cr_assert_not(session_page_secret_matches(&s, ""), "a session without a secret has no page");
+    cr_assert_not(session_page_secret_matches(&s, NULL));
+    snprintf(s.page_secret, sizeof(s.page_secret), "ABCDEFGHIJKLMNOPQRSTUVWXYZab-_09");
+    cr_assert(session_page_secret_matches(&s, "ABCDEFGHIJKLMNOPQRSTUVWXYZab-_09"));
+    cr_assert_not(session_page_secret_matches(&s, "ABCDEFGHIJKLMNOPQRSTUVWXYZab-_0"));
+    cr_assert_not(session_page_secret_matches(&s, "ABCDEFGHIJKLMNOPQRSTUVWXYZab-_091"));
+    cr_assert_not(session_page_secret_matches(&s, "ABCDEFGHIJKLMNOPQRSTUVWXYZab-_08"));
+    cr_assert_not(session_page_secret_matches(&s, "bBCDEFGHIJKLMNOPQRSTUVWXYZab-_09"));
+    cr_assert_not(session_page_secret_matches(&s, ""));
+    cr_assert_not(session_page_secret_matches(&s, NULL));
+    session_free(&s);
+}
+
+Test(session, url_carries_the_page_secret_and_json_never_shows_it_alone)
+{
+    struct session s;
+    minimal_session(&s);
+    snprintf(s.page_secret, sizeof(s.page_secret), "ABCDEFGHIJKLMNOPQRSTUVWXYZab-_09");
+    json_t *j = session_to_json(&s, "http://localhost:8080");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "url")),
+                     "http://localhost:8080/checkout/" SESSION_ID
+                     "/ABCDEFGHIJKLMNOPQRSTUVWXYZab-_09");
+    cr_assert_null(json_object_get(j, "page_secret"));
+    json_decref(j);
+    session_free(&s);
+}
+
+Test(session, command_create_carries_the_page_secret_as_an_extension)
+{
+    struct session s;
+    seed_session(&s);
+    snprintf(s.page_secret, sizeof(s.page_secret), "ABCDEFGHIJKLMNOPQRSTUVWXYZab-_09");
+    json_t *ce = session_command_create(&s, BASE_URL, "cmd-1");
+    cr_assert_not_null(ce);
+    cr_assert_str_eq(str(ce, "pagesecret"), "ABCDEFGHIJKLMNOPQRSTUVWXYZab-_09");
+    json_decref(ce);
+    session_free(&s);
 }

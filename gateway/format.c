@@ -1,0 +1,150 @@
+#include "format.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <unicode/udat.h>
+#include <unicode/ucal.h>
+#include <unicode/unum.h>
+#include <unicode/ureldatefmt.h>
+#include <unicode/ustring.h>
+
+#include "core/result.h"
+#include "model/currency.h"
+
+#define FORMAT_UCHARS 128
+
+static int format_to_utf8(const UChar *text, int32_t n, char *out, size_t outlen, struct error *err)
+{
+    UErrorCode status = U_ZERO_ERROR;
+    char tmp[FORMAT_TEXT_MAX * 2];
+    int32_t written = 0;
+    u_strToUTF8(tmp, (int32_t)sizeof(tmp), &written, text, n, &status);
+    if (U_FAILURE(status) || (size_t)written >= outlen || (size_t)written >= sizeof(tmp))
+        return error_set(err, NULL, "format: the text does not fit (%s)", u_errorName(status));
+    memcpy(out, tmp, (size_t)written);
+    out[written] = '\0';
+    return C_OK;
+}
+
+/* The language in the currency's home country when CLDR has a symbol there
+ * (en_GH: "GH₵", en_NG: "₦", en_KE: "Ksh"); ICU falls back to the language
+ * alone where it knows no such locale. */
+static void format_currency_locale(enum i18n_lang lang, const char *code, char *out, size_t outlen)
+{
+    static const struct {
+        const char *currency, *region;
+    } homes[] = {{"GHS", "GH"}, {"NGN", "NG"}, {"KES", "KE"}, {"XOF", "SN"}, {"XAF", "CM"},
+                 {"ZAR", "ZA"}, {"UGX", "UG"}, {"TZS", "TZ"}, {"RWF", "RW"}, {"MAD", "MA"}};
+    for (size_t i = 0; i < sizeof(homes) / sizeof(homes[0]); i++) {
+        if (strcmp(homes[i].currency, code) == 0) {
+            snprintf(out, outlen, "%s_%s", i18n_locale(lang), homes[i].region);
+            return;
+        }
+    }
+    snprintf(out, outlen, "%s", i18n_locale(lang));
+}
+
+int format_amount(enum i18n_lang lang, const char *currency_code, int64_t minor, char *out,
+                  size_t outlen, struct error *err)
+{
+    const struct currency *c = currency_find(currency_code);
+    if (c == NULL)
+        return error_set(err, NULL, "format: unsupported currency %s", currency_code);
+    /* The amount as an exact decimal string: no binary floating point. */
+    char digits[24], decimal[48];
+    uint64_t magnitude = minor < 0 ? (uint64_t)0 - (uint64_t)minor : (uint64_t)minor;
+    int n_digits = snprintf(digits, sizeof(digits), "%" PRIu64, magnitude);
+    int exponent = c->exponent;
+    assert(exponent >= 0 && exponent <= 4 && n_digits > 0);
+    /* At least one digit before the point: 5 cents are 0.05. */
+    char all[32];
+    size_t len = 0;
+    for (int i = n_digits; i <= exponent; i++)
+        all[len++] = '0';
+    memcpy(all + len, digits, (size_t)n_digits);
+    len += (size_t)n_digits;
+    size_t w = 0;
+    if (minor < 0)
+        decimal[w++] = '-';
+    size_t whole = len - (size_t)exponent;
+    memcpy(decimal + w, all, whole);
+    w += whole;
+    if (exponent > 0) {
+        decimal[w++] = '.';
+        memcpy(decimal + w, all + whole, (size_t)exponent);
+        w += (size_t)exponent;
+    }
+    decimal[w] = '\0';
+    UErrorCode status = U_ZERO_ERROR;
+    char locale[16];
+    format_currency_locale(lang, c->code, locale, sizeof(locale));
+    UNumberFormat *f = unum_open(UNUM_CURRENCY, NULL, 0, locale, NULL, &status);
+    UChar code[4];
+    u_charsToUChars(c->code, code, 4);
+    unum_setTextAttribute(f, UNUM_CURRENCY_CODE, code, 3, &status);
+    /* The currency's own exponent, whatever CLDR's habit (ICU rounds some to 0). */
+    unum_setAttribute(f, UNUM_MIN_FRACTION_DIGITS, c->exponent);
+    unum_setAttribute(f, UNUM_MAX_FRACTION_DIGITS, c->exponent);
+    UChar text[FORMAT_UCHARS];
+    int32_t n = unum_formatDecimal(f, decimal, -1, text, FORMAT_UCHARS, NULL, &status);
+    unum_close(f);
+    if (U_FAILURE(status) || n >= FORMAT_UCHARS)
+        return error_set(err, NULL, "format: ICU cannot format %s %s: %s", decimal, c->code,
+                         u_errorName(status));
+    return format_to_utf8(text, n, out, outlen, err);
+}
+
+int format_datetime(enum i18n_lang lang, int64_t epoch_s, char *out, size_t outlen,
+                    struct error *err)
+{
+    UErrorCode status = U_ZERO_ERROR;
+    static const UChar utc[] = {'U', 'T', 'C', 0};
+    UDateFormat *f =
+        udat_open(UDAT_SHORT, UDAT_MEDIUM, i18n_locale(lang), utc, -1, NULL, 0, &status);
+    UChar text[FORMAT_UCHARS];
+    int32_t n = 0;
+    if (U_SUCCESS(status)) {
+        /* The pattern's time without seconds, and the zone named. */
+        UChar pattern[FORMAT_UCHARS];
+        int32_t pn = udat_toPattern(f, false, pattern, FORMAT_UCHARS - 8, &status);
+        if (U_SUCCESS(status) && pn < FORMAT_UCHARS - 8) {
+            static const UChar zone[] = {' ', 'z', 0};
+            pattern[pn] = 0;
+            u_strcat(pattern, zone);
+            udat_applyPattern(f, false, pattern, -1);
+        }
+        n = udat_format(f, (UDate)epoch_s * 1000.0, text, FORMAT_UCHARS, NULL, &status);
+    }
+    if (f != NULL)
+        udat_close(f);
+    if (U_FAILURE(status) || n >= FORMAT_UCHARS)
+        return error_set(err, NULL, "format: ICU cannot format a date: %s", u_errorName(status));
+    return format_to_utf8(text, n, out, outlen, err);
+}
+
+int format_time_left(enum i18n_lang lang, int64_t seconds_left, char *out, size_t outlen,
+                     struct error *err)
+{
+    if (seconds_left < 1)
+        seconds_left = 1;
+    int64_t minutes = (seconds_left + 59) / 60;
+    URelativeDateTimeUnit unit = UDAT_REL_UNIT_MINUTE;
+    double value = (double)minutes;
+    if (minutes > 90) {
+        unit = UDAT_REL_UNIT_HOUR;
+        value = (double)((minutes + 59) / 60);
+    }
+    UErrorCode status = U_ZERO_ERROR;
+    URelativeDateTimeFormatter *f = ureldatefmt_open(i18n_locale(lang), NULL, UDAT_STYLE_LONG,
+                                                     UDISPCTX_CAPITALIZATION_NONE, &status);
+    UChar text[FORMAT_UCHARS];
+    int32_t n = ureldatefmt_formatNumeric(f, value, unit, text, FORMAT_UCHARS, &status);
+    ureldatefmt_close(f);
+    if (U_FAILURE(status) || n >= FORMAT_UCHARS)
+        return error_set(err, NULL, "format: ICU cannot format a duration: %s",
+                         u_errorName(status));
+    return format_to_utf8(text, n, out, outlen, err);
+}
