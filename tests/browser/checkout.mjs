@@ -275,6 +275,7 @@ const report = { axe: [], weights: [], shots: [] };
 // breaks its own policy (an inline script or style) fails the scenario.
 async function newContext(browser, t, options = {}) {
   const ctx = await browser.newContext({ viewport: { width: 1024, height: 900 }, ...options });
+  ctx.setDefaultTimeout(10000);
   t.contexts.push(ctx);
   ctx.on('page', (p) => watch(p, t));
   return ctx;
@@ -292,7 +293,16 @@ function watch(page, t) {
 }
 
 async function state(page) {
-  return page.locator('main').first().getAttribute('data-state');
+  return page.locator('main').first().getAttribute('data-state', { timeout: 1000 });
+}
+
+// Opens url as a customer does; the page must answer 200 with HTML.
+async function open(page, url, what) {
+  const res = await page.goto(url);
+  check(res !== null, `${what}: no answer for ${url}`);
+  eq(res.status(), 200, `${what}: GET ${new URL(url).pathname}`);
+  check((res.headers()['content-type'] ?? '').startsWith('text/html'), `${what}: Content-Type ${res.headers()['content-type']}`);
+  return res;
 }
 async function expectState(page, want, what) {
   const got = await until(`${what}: main[data-state]`, 10000, async () => {
@@ -360,7 +370,8 @@ async function weigh(t, url, label, options = {}) {
     page.on('request', (r) => {
       if (new URL(r.url()).origin !== new URL(GATEWAY).origin) foreign.push(r.url());
     });
-    await page.goto(url, { waitUntil: 'networkidle' });
+    const res = await page.goto(url, { waitUntil: 'networkidle' });
+    check(res !== null && res.status() === 200, `${label}: GET ${new URL(url).pathname} answered ${res?.status()} when weighed`);
     await sleep(200);
     const total = sizes.reduce((a, s) => a + s.bytes, 0);
     const byType = {};
@@ -425,8 +436,7 @@ scenario('pay', 'quantity, a 10 % coupon, billing address, the succeeding mobile
   const s = await createSession(t.merchant, { allow_quantity: true, allow_coupon_code: true, require_billing_address: true });
   const ctx = await newContext(t.browser, t, { locale: 'en-US', extraHTTPHeaders: { 'Accept-Language': 'en-US,en;q=0.9' } });
   const page = await ctx.newPage();
-  const res = await page.goto(s.url);
-  eq(res.status(), 200, 'GET url');
+  const res = await open(page, s.url, 'new session');
   const h = res.headers();
   check((h['content-security-policy'] ?? '').includes("frame-ancestors 'none'"), `CSP: ${h['content-security-policy']}`);
   eq(h['referrer-policy'], 'no-referrer', 'Referrer-Policy');
@@ -475,7 +485,7 @@ scenario('pay', 'quantity, a 10 % coupon, billing address, the succeeding mobile
   await checkMerchantSide(s.checkout_session_id, want, t.endpoint);
 
   // The receipt, opened again from `url`.
-  await page.goto(s.url);
+  await open(page, s.url, 'the page');
   await expectState(page, 'complete', 'receipt');
   eq(digits(await page.locator('#total').innerText()), '13500', 'receipt total');
   eq(await page.locator('#continue').getAttribute('href'), successUrl(t.merchant, s.checkout_session_id), '#continue href');
@@ -487,7 +497,7 @@ scenario('declined-then-paid', 'a declined mobile money payment shows its reason
   const s = await createSession(t.merchant, { amount: 2500 });
   const ctx = await newContext(t.browser, t, { locale: 'en-US' });
   const page = await ctx.newPage();
-  await page.goto(s.url);
+  await open(page, s.url, 'the page');
   await expectState(page, 'open', 'new session');
   eq(await page.locator('#quantity').count(), 0, 'no quantity field without allow_quantity');
   eq(await page.locator('#coupon').count(), 0, 'no coupon field without allow_coupon_code');
@@ -516,7 +526,7 @@ scenario('pending', 'a pending mobile money payment: the page waits, then the pa
   const s = await createSession(t.merchant, { amount: 7000 });
   const ctx = await newContext(t.browser, t, { locale: 'en-US' });
   const page = await ctx.newPage();
-  await page.goto(s.url);
+  await open(page, s.url, 'the page');
   await expectState(page, 'open', 'new session');
   await choosePayment(page, 'mobile_money', MOMO_PENDING_OK);
   const started = Date.now();
@@ -544,8 +554,7 @@ scenario('expired', "an expired session's page: says so, no form, a link to canc
   await until('the session expired', 15000, async () => (await getSession(s.checkout_session_id)).status === 'expired', 500);
   const ctx = await newContext(t.browser, t, { locale: 'en-US' });
   const page = await ctx.newPage();
-  const res = await page.goto(s.url);
-  eq(res.status(), 200, 'GET url of an expired session');
+  await open(page, s.url, 'expired session');
   await expectState(page, 'expired', 'expired session');
   eq(await page.locator('#checkout-form').count(), 0, 'no form once expired');
   eq(await page.locator('#pay').count(), 0, 'no pay button once expired');
@@ -559,7 +568,7 @@ scenario('no-javascript', 'the whole flow with JavaScript disabled: quantity, co
   const s = await createSession(t.merchant, { amount: 5000, allow_quantity: true, allow_coupon_code: true, require_billing_address: true });
   const ctx = await newContext(t.browser, t, { javaScriptEnabled: false, locale: 'en-US' });
   const page = await ctx.newPage();
-  await page.goto(s.url);
+  await open(page, s.url, 'the page');
   await expectState(page, 'open', 'new session (no JavaScript)');
   await inspect(page, t, 'open-nojs', false, s.url);
   await page.locator('#quantity').fill('2');
@@ -573,7 +582,7 @@ scenario('no-javascript', 'the whole flow with JavaScript disabled: quantity, co
   await pay(page);
   await expectSuccessUrl(page, t.merchant, s.checkout_session_id);
   await checkMerchantSide(s.checkout_session_id, { id: s.checkout_session_id, quantity: 2, subtotal: 10000, discount: 1000, total: 9000, coupon, billing: BILLING, method: 'card', account: CARD_OK, attempts: ['succeeded'] }, t.endpoint);
-  await page.goto(s.url);
+  await open(page, s.url, 'the page');
   await expectState(page, 'complete', 'receipt (no JavaScript)');
   await inspect(page, t, 'complete-nojs', false, s.url);
   await Promise.all([page.waitForURL((u) => u.href.startsWith(`${t.merchant.url}/success`)), page.locator('#continue').click()]);
@@ -583,7 +592,7 @@ scenario('no-javascript-pending', 'JavaScript disabled: a pending payment, follo
   const s = await createSession(t.merchant, { amount: 3000 });
   const ctx = await newContext(t.browser, t, { javaScriptEnabled: false, locale: 'en-US' });
   const page = await ctx.newPage();
-  await page.goto(s.url);
+  await open(page, s.url, 'the page');
   await choosePayment(page, 'mobile_money', MOMO_PENDING_OK);
   await pay(page);
   await expectState(page, 'processing', 'pending payment (no JavaScript)');
@@ -615,7 +624,7 @@ scenario('french', 'Accept-Language fr: French text and amounts; the lang switch
   const s = await createSession(t.merchant, { amount: 5000, allow_coupon_code: true });
   const ctx = await newContext(t.browser, t, FRENCH);
   const page = await ctx.newPage();
-  const res = await page.goto(s.url);
+  const res = await open(page, s.url, 'French page');
   eq(await page.locator('html').getAttribute('lang'), 'fr', 'html lang with Accept-Language fr');
   check((res.headers()['content-language'] ?? '').startsWith('fr'), `Content-Language: ${res.headers()['content-language']}`);
   await expectState(page, 'open', 'French page');
@@ -658,7 +667,7 @@ scenario('french', 'Accept-Language fr: French text and amounts; the lang switch
   await choosePayment(page, 'mobile_money', MOMO_OK);
   await pay(page);
   await expectSuccessUrl(page, t.merchant, s.checkout_session_id);
-  await page.goto(s.url);
+  await open(page, s.url, 'the page');
   await expectState(page, 'complete', 'French receipt');
   eq(await page.locator('html').getAttribute('lang'), 'fr', 'html lang of the receipt');
   check(/5 000 F ?CFA/.test(spaces(await page.locator('#total').innerText())), 'French receipt total');
