@@ -148,11 +148,11 @@ async function startMerchant() {
 }
 
 // ---- webhooks: one endpoint for the run, its deliveries verified here again ------------------
-async function createWebhookEndpoint() {
+async function createWebhookEndpoint(events = ['checkout.session.completed']) {
   const wpath = `/wh/browser/${randomUUID()}`;
   const r = await api('POST', '/webhook-endpoints', {
     url: RECEIVER + wpath,
-    enabled_events: ['checkout.session.completed'],
+    enabled_events: events,
     description: 'browser tests',
   });
   eq(r.status, 201, `POST /webhook-endpoints (${r.text})`);
@@ -166,14 +166,14 @@ async function createWebhookEndpoint() {
   return { path: wpath, secret };
 }
 
-async function completedWebhook(endpoint, sessionId) {
-  return until(`the checkout.session.completed webhook of ${sessionId}`, 30000, async () => {
+async function completedWebhook(endpoint, sessionId, type = 'checkout.session.completed') {
+  return until(`the ${type} webhook of ${sessionId}`, 30000, async () => {
     const r = await fetch(`${RECEIVER}/_control/requests?path=${encodeURIComponent(endpoint.path)}`);
     const records = await r.json();
     const mine = records.filter((rec) => {
       try {
         const b = JSON.parse(rec.body);
-        return b.type === 'checkout.session.completed' && b.data?.checkout_session_id === sessionId;
+        return b.type === type && (b.data?.checkout_session_id ?? b.subject) === sessionId;
       } catch {
         return false;
       }
@@ -196,7 +196,7 @@ async function completedWebhook(endpoint, sessionId) {
     }
     // Retries of one event share its webhook-id: one event, however often delivered.
     const ids = new Set(mine.map((m) => m.headers['webhook-id']));
-    eq(ids.size, 1, `distinct checkout.session.completed webhooks for ${sessionId}`);
+    eq(ids.size, 1, `distinct ${type} webhooks for ${sessionId}`);
     return body;
   }, 500);
 }
@@ -493,7 +493,8 @@ scenario('pay', 'quantity, a 10 % coupon, billing address, the succeeding mobile
   await inspect(page, t, 'complete', true, s.url);
 });
 
-scenario('declined-then-paid', 'a declined mobile money payment shows its reason, then a card payment succeeds', async (t) => {
+scenario('declined-then-paid', 'a declined mobile money payment shows its reason (GET, a payment_failed event and webhook), then a card payment succeeds', async (t) => {
+  const failedEndpoint = await createWebhookEndpoint(['checkout.session.payment_failed']);
   const s = await createSession(t.merchant, { amount: 2500 });
   const ctx = await newContext(t.browser, t, { locale: 'en-US' });
   const page = await ctx.newPage();
@@ -515,6 +516,15 @@ scenario('declined-then-paid', 'a declined mobile money payment shows its reason
   eq(got.payment, null, 'GET payment after the decline');
   eq((got.payment_attempts ?? []).map((a) => a.status), ['failed'], 'GET payment_attempts after the decline');
   eq(got.payment_attempts[0].failure_code, 'insufficient_funds', 'failure_code');
+  // The merchant hears of the failure: one checkout.session.payment_failed event, and its webhook.
+  const failed = await until(`the checkout.session.payment_failed event of ${s.checkout_session_id}`, 30000, async () => {
+    const evs = kafkaEvents(s.checkout_session_id).filter((e) => e.type === 'checkout.session.payment_failed');
+    return evs.length ? evs : null;
+  }, 1000);
+  eq(new Set(failed.map((e) => e.id)).size, 1, 'distinct payment_failed events');
+  eq(failed[0].subject, s.checkout_session_id, 'payment_failed subject');
+  const failedHook = await completedWebhook(failedEndpoint, s.checkout_session_id, 'checkout.session.payment_failed');
+  check(!JSON.stringify(failedHook).includes(MOMO_DECLINED.replace('+', '')), 'the declined number appears in clear in the payment_failed webhook');
 
   await choosePayment(page, 'card', CARD_OK);
   await pay(page);
