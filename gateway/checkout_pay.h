@@ -52,6 +52,14 @@ void checkout_pay_shutdown(void);
 enum MHD_Result checkout_pay_submit(struct http_request *req, struct db *db,
                                     const struct session *s, const struct checkout_order *o);
 
+/* POST /internal/checkout-sessions/{id}/payments (internal listener, internal
+ * token): the same as a page's pay from JSON, for a payment provider's own
+ * integration and the tests: {attempt, method, account, quantity?,
+ * coupon_code?, email?, name?, phone?, billing_address? {line1, city,
+ * postal_code, country}}. Answers as checkout_pay_submit (303 to success_url
+ * or to the session's page), 400 for a malformed body, 404 for no session. */
+enum MHD_Result checkout_pay_internal(struct http_request *req, struct db *db);
+
 /* Settles s's pending attempt if its provider now knows the outcome (the
  * page's GET in the processing state, the status poll): sends its command,
  * does not wait. C_OK also when there is nothing to settle. */

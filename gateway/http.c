@@ -251,6 +251,24 @@ enum MHD_Result http_respond_json_text(struct http_request *req, unsigned status
     return rc;
 }
 
+enum MHD_Result http_respond_redirect(struct http_request *req, unsigned status,
+                                      const char *location)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return MHD_NO;
+    http_add_common_headers(resp, req);
+    MHD_add_response_header(resp, "Location", location);
+    /* The page it leaves may hold a secret in its URL: never a Referer of it. */
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    enum MHD_Result rc = MHD_queue_response(req->conn, status, resp);
+    MHD_destroy_response(resp);
+    req->status = status;
+    req->answered = true;
+    return rc;
+}
+
 enum MHD_Result http_respond_text(struct http_request *req, unsigned status,
                                   const char *content_type, char *text, size_t len)
 {

@@ -86,6 +86,10 @@ enum MHD_Result http_respond_json_text(struct http_request *req, unsigned status
  * (malloc'ed), len bytes of content_type. */
 enum MHD_Result http_respond_text(struct http_request *req, unsigned status,
                                   const char *content_type, char *text, size_t len);
+/* A bodiless redirect (a 303 after a form's POST) to location, with
+ * Referrer-Policy: no-referrer. */
+enum MHD_Result http_respond_redirect(struct http_request *req, unsigned status,
+                                      const char *location);
 /* The error body of api.md; param NULL when the error names no parameter. */
 enum MHD_Result http_respond_error(struct http_request *req, unsigned status, const char *code,
                                    const char *param, const char *fmt, ...)

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "checkout_pay.h"
 #include "closing.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -219,6 +220,7 @@ static void gateway_drain(const struct service_settings *s)
     }
     log_info("shutting down: draining in-flight requests");
     server_quiesce();
+    checkout_pay_shutdown();
     pipeline_shutdown(deadline);
     webhooks_shutdown();
     server_stop();
@@ -274,6 +276,15 @@ static int gateway_run(const struct service_settings *s, struct db *db)
     };
     if (pipeline_init(&pc) != C_OK)
         return C_ERR;
+    /* Pending payments settle every 2 s even if nobody looks at their page. */
+    struct checkout_pay_config pay = {.public_base_url = s->public_base_url,
+                                      .settle_interval_ms = 2000,
+                                      .database_url = s->database_url,
+                                      .statement_timeout_ms = cfg.statement_timeout_ms};
+    if (checkout_pay_init(&pay) != C_OK) {
+        pipeline_shutdown(0);
+        return C_ERR;
+    }
     struct server_config sc = {
         .host = cfg.host,
         .port = cfg.port,
@@ -288,6 +299,7 @@ static int gateway_run(const struct service_settings *s, struct db *db)
         .internal_port = cfg.internal_port,
     };
     if (server_start(&sc) != C_OK) {
+        checkout_pay_shutdown();
         pipeline_shutdown(0);
         return C_ERR;
     }

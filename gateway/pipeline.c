@@ -51,6 +51,7 @@ void pipeline_op_free(struct pipeline_op *op)
         op->ctx_free(op->ctx);
     json_decref(op->body);
     free(op->body_text);
+    free(op->redirect);
     free(op);
 }
 
@@ -76,6 +77,16 @@ void pipeline_op_set_error(struct pipeline_op *op, const char *code, const char 
     va_start(ap, fmt);
     vsnprintf(op->error_message, sizeof(op->error_message), fmt, ap);
     va_end(ap);
+}
+
+int pipeline_op_set_redirect(struct pipeline_op *op, const char *location)
+{
+    char *copy = strdup(location);
+    if (copy == NULL)
+        return C_ERR;
+    free(op->redirect);
+    op->redirect = copy;
+    return C_OK;
 }
 
 /* ---- the state machine's hooks --------------------------------------------- */
@@ -296,6 +307,26 @@ enum MHD_Result pipeline_submit_text(struct http_request *req, struct pipeline_o
     return MHD_YES;
 }
 
+int pipeline_send(const char *object_id, const json_t *command)
+{
+    char *text = json_dumps(command, JSON_COMPACT);
+    if (text == NULL)
+        return C_ERR;
+    pthread_rwlock_rdlock(&pipeline_intake);
+    rd_kafka_resp_err_t err =
+        pipeline_closed ? RD_KAFKA_RESP_ERR__STATE
+                        : kafka_produce(pipeline_producer, KAFKA_TOPIC_COMMANDS, object_id, text,
+                                        strlen(text), "application/cloudevents+json", NULL);
+    pthread_rwlock_unlock(&pipeline_intake);
+    free(text);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        log_fields(LOG_WARN, json_pack("{ss}", "subject_id", object_id),
+                   "cannot enqueue command: %s", rd_kafka_err2str(err));
+        return C_ERR;
+    }
+    return C_OK;
+}
+
 enum MHD_Result pipeline_answer(struct http_request *req)
 {
     struct pipeline_op *op = req->op;
@@ -303,6 +334,8 @@ enum MHD_Result pipeline_answer(struct http_request *req)
         return http_respond_error(req, op->status, op->error_code,
                                   op->error_param[0] != '\0' ? op->error_param : NULL, "%s",
                                   op->error_message);
+    if (op->status >= 300 && op->status < 400 && op->redirect != NULL)
+        return http_respond_redirect(req, op->status, op->redirect);
     /* Accepted, but the wait ran out and PostgreSQL could not be read to
      * show the object: no 2xx without its body. The command is applied in
      * time; a retry (idempotent) learns the outcome. */

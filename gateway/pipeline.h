@@ -62,6 +62,9 @@ struct pipeline_op {
      * NULL location_path: none. pipeline_op_new sets the session's. */
     const char *location_path;
     const char *location_member;
+    /* The answer's Location when the decided status is a redirect (3xx: a
+     * page's POST answered 303); owned, set by pipeline_op_set_redirect. */
+    char *redirect;
     char error_code[40]; /* answer for 4xx/5xx */
     char error_param[40];
     char error_message[300];
@@ -91,6 +94,8 @@ void pipeline_op_set_body(struct pipeline_op *op, json_t *body); /* steals body 
 void pipeline_op_set_body_text(struct pipeline_op *op, json_t *body, char *text);
 void pipeline_op_set_error(struct pipeline_op *op, const char *code, const char *param,
                            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A decide that returns a 3xx sets where it goes (copied). C_ERR: out of memory. */
+int pipeline_op_set_redirect(struct pipeline_op *op, const char *location);
 
 /* Suspends req's connection and publishes command (keyed by the op's object
  * id). Always returns MHD_YES: failures resolve the op as 503, and so does a
@@ -100,6 +105,10 @@ enum MHD_Result pipeline_submit(struct http_request *req, struct pipeline_op *op
 /* The same with the command as JSON text (NULL: out of memory, answered 503). */
 enum MHD_Result pipeline_submit_text(struct http_request *req, struct pipeline_op *op,
                                      const char *command);
+/* Publishes command keyed by object_id without any request waiting on it (a
+ * payment settled in the background): its delivery is Kafka's; failures are
+ * logged. C_ERR: it could not be enqueued (or the intake is closed). */
+int pipeline_send(const char *object_id, const json_t *command);
 /* After the connection was resumed: answers with the op's outcome. */
 enum MHD_Result pipeline_answer(struct http_request *req);
 

@@ -4,8 +4,13 @@
 
 #include "core/result.h"
 #include "core/utf8.h"
+#include "model/payment_attempt.h"
 #include "model/session.h"
 #include "validate.h"
+
+/* The attempts GET of a session shows, oldest first: a page allows one at a
+ * time, so a session rarely has more than a few. */
+#define READS_MAX_ATTEMPTS 100
 
 static const char *reads_base_url;
 
@@ -35,6 +40,26 @@ enum MHD_Result reads_get(struct http_request *req, struct db *db)
                                   "Checkout session with ID %s not found or access denied", id);
     json_t *body = session_to_json(&s, reads_base_url);
     session_free(&s);
+    /* One session (not the list) shows its hosted page's payment attempts. */
+    struct payment_attempt *attempts = NULL;
+    size_t n = 0;
+    if (body == NULL ||
+        payment_attempt_list(db, canonical, READS_MAX_ATTEMPTS, &attempts, &n) != C_OK) {
+        json_decref(body);
+        return http_respond_unavailable(req);
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        if (json_array_append_new(list, payment_attempt_to_json(&attempts[i])) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    payment_attempt_array_free(attempts, n);
+    if (list == NULL || json_object_set_new(body, "payment_attempts", list) != 0) {
+        json_decref(body);
+        return http_respond_unavailable(req);
+    }
     return http_respond_json(req, 200, body, NULL);
 }
 

@@ -8,6 +8,7 @@
 
 #include "auth.h"
 #include "catalog.h"
+#include "checkout_pay.h"
 #include "core/utf8.h"
 #include "coupons.h"
 #include "closing.h"
@@ -38,6 +39,9 @@ const struct route routes_table[] = {
     {"POST", "/internal/checkout-sessions/{id}/complete", ROUTES_INTERNAL,
      ROUTES_AUTH_INTERNAL_TOKEN, ROUTES_LIMIT_NONE, closing_complete,
      "/internal/checkout-sessions/{id}/complete", NULL},
+    {"POST", "/internal/checkout-sessions/{id}/payments", ROUTES_INTERNAL,
+     ROUTES_AUTH_INTERNAL_TOKEN, ROUTES_LIMIT_NONE, checkout_pay_internal,
+     "/internal/checkout-sessions/{id}/payments", NULL},
     /* Webhook endpoints and their deliveries */
     {"GET", "/webhook-endpoints", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
      webhooks_endpoint_list, "/v1/webhook-endpoints", NULL},

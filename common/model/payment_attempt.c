@@ -160,6 +160,18 @@ json_t *payment_attempt_command_json(const struct payment_attempt *a)
     return o;
 }
 
+json_t *payment_attempt_command(const struct payment_attempt *a, const char *command_id)
+{
+    json_t *data = payment_attempt_command_json(a);
+    if (data == NULL)
+        return NULL;
+    char now[RFC3339_LEN];
+    rfc3339_format(rfc3339_now(), now);
+    return json_pack("{ss ss ss ss ss ss ss so}", "specversion", "1.0", "id", command_id, "source",
+                     "/caisse/gateway", "type", SESSION_COMMAND_PAYMENT, "subject", a->session_id,
+                     "time", now, "datacontenttype", "application/json", "data", data);
+}
+
 /* A string member into out (outlen bytes, "" for null or absent when
  * nullable): refused when missing, not a string, with a NUL, or too long. */
 static int payment_attempt_read_string(const json_t *obj, const char *name, bool nullable,

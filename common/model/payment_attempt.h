@@ -97,6 +97,10 @@ int payment_attempt_write_json(struct json_writer *w, const struct payment_attem
 json_t *payment_attempt_command_json(const struct payment_attempt *a);
 int payment_attempt_from_command_json(const json_t *obj, struct payment_attempt *out,
                                       struct error *err);
+/* The checkout.session.payment command (SESSION_COMMAND_PAYMENT): a CloudEvent
+ * whose subject is a's session and whose data is payment_attempt_command_json(a).
+ * NULL when out of memory. */
+json_t *payment_attempt_command(const struct payment_attempt *a, const char *command_id);
 
 /* ---- SQL ------------------------------------------------------------------- */
 

@@ -88,6 +88,16 @@ enum session_status { SESSION_OPEN = 0, SESSION_COMPLETE, SESSION_EXPIRED };
      * session completes. */                                                                       \
     X(UUID, coupon_id, "coupon.id", RESOURCE_NULLABLE, 0, ())                                      \
     X(STRING, coupon_code, "coupon.code", RESOURCE_NULLABLE, 0, ())                                \
+    /* What the hosted page's payment set when it completed the session                            \
+     * (model/payment_attempt.h), null otherwise: the billing address                              \
+     * {line1, city, postal_code, country}, the customer's details {email,                         \
+     * name, phone} as given on the page, and the payment {payment_attempt_id,                     \
+     * provider, method, reference, status, amount, currency_code, completed_at}. */               \
+    X(OBJECT, billing_address, "billing_address", RESOURCE_NULLABLE | RESOURCE_NOT_INSERTED, 0,    \
+      ())                                                                                          \
+    X(OBJECT, customer_details, "customer_details", RESOURCE_NULLABLE | RESOURCE_NOT_INSERTED, 0,  \
+      ())                                                                                          \
+    X(OBJECT, payment, "payment", RESOURCE_NULLABLE | RESOURCE_NOT_INSERTED, 0, ())                \
     /* Not part of the REST object: the create request's Idempotency-Key and                       \
      * the hash of its canonical body, kept to answer retries... */                                \
     X(STRING, idempotency_key, NULL, RESOURCE_NULLABLE, 0, ())                                     \

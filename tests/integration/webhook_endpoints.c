@@ -322,7 +322,8 @@ Test(webhook_endpoints, validation_messages)
                            " price.created, price.updated, coupon.created, coupon.updated,"
                            " customer.created, customer.updated, customer.deleted,"
                            " subscription.created, subscription.renewed, subscription.canceled,"
-                           " subscription.past_due or *)";
+                           " subscription.past_due, checkout.session.payment_failed,"
+                           " checkout.session.payment_refund_required or *)";
     char msg[600];
     expect_400(k, "POST", p, "{\"enabled_events\": [\"*\"]}", "url", "url is required");
     expect_400(k, "POST", p, "{\"url\": 5, \"enabled_events\": [\"*\"]}", "url",
@@ -634,7 +635,8 @@ Test(webhook_endpoints, events_list_filter_paginate_and_get, .timeout = 60)
                " checkout.session.expired, product.created, product.updated, price.created,"
                " price.updated, coupon.created, coupon.updated, customer.created,"
                " customer.updated, customer.deleted, subscription.created, subscription.renewed,"
-               " subscription.canceled, subscription.past_due");
+               " subscription.canceled, subscription.past_due, checkout.session.payment_failed,"
+               " checkout.session.payment_refund_required");
     expect_400(t.key, "GET", "/events?limit=101", NULL, "limit",
                "limit must be an integer from 1 to 100");
     expect_400(t.key, "GET", "/events?starting_after=x", NULL, "starting_after",

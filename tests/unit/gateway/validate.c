@@ -1203,7 +1203,9 @@ Test(validate, endpoint_create_messages)
                               " price.created, price.updated, coupon.created, coupon.updated,"
                               " customer.created, customer.updated, customer.deleted,"
                               " subscription.created, subscription.renewed,"
-                              " subscription.canceled, subscription.past_due or *)";
+                              " subscription.canceled, subscription.past_due,"
+                              " checkout.session.payment_failed,"
+                              " checkout.session.payment_refund_required or *)";
     char msg[600];
     expect_endpoint_error("{\"enabled_events\": [\"*\"]}", true, "url", "url is required");
     expect_endpoint_error("{\"url\": null, \"enabled_events\": [\"*\"]}", true, "url",
@@ -1229,7 +1231,9 @@ Test(validate, endpoint_create_messages)
                           " product.created, product.updated, price.created, price.updated,"
                           " coupon.created, coupon.updated, customer.created, customer.updated,"
                           " customer.deleted, subscription.created, subscription.renewed,"
-                          " subscription.canceled, subscription.past_due or *)");
+                          " subscription.canceled, subscription.past_due,"
+                          " checkout.session.payment_failed,"
+                          " checkout.session.payment_refund_required or *)");
     expect_endpoint_error("{\"url\": \"https://a.example\", \"enabled_events\":"
                           " [\"checkout.session.expired\", \"checkout.session.expired\"]}",
                           true, "enabled_events",

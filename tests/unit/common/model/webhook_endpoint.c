@@ -27,14 +27,15 @@ Test(webhook_endpoint, the_catalog_s_event_types_are_subscribable_and_listed_onc
     cr_assert(!webhook_endpoint_event_type_is_valid("product.create"));
     cr_assert(webhook_endpoint_event_type_is_valid("coupon.created"));
     cr_assert(webhook_endpoint_event_type_is_valid("coupon.updated"));
-    char text[400];
+    char text[512];
     webhook_endpoint_event_types_text(text, sizeof(text));
     cr_assert_str_eq(text,
                      "checkout.session.created, checkout.session.completed,"
                      " checkout.session.expired, product.created, product.updated, price.created,"
                      " price.updated, coupon.created, coupon.updated, customer.created,"
                      " customer.updated, customer.deleted, subscription.created,"
-                     " subscription.renewed, subscription.canceled, subscription.past_due");
+                     " subscription.renewed, subscription.canceled, subscription.past_due,"
+                     " checkout.session.payment_failed, checkout.session.payment_refund_required");
     /* Every listed type is valid; "*" is not a type of the list. */
     for (size_t i = 0; webhook_endpoint_event_types[i] != NULL; i++) {
         cr_assert(webhook_endpoint_event_type_is_valid(webhook_endpoint_event_types[i]));
