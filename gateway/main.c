@@ -16,6 +16,7 @@
 #include "infra/ops_http.h"
 #include "infra/service.h"
 #include "pipeline.h"
+#include "page.h"
 #include "reads.h"
 #include "server.h"
 #include "throttle.h"
@@ -250,6 +251,7 @@ static int gateway_run(const struct service_settings *s, struct db *db)
     if (auth_init(cfg.api_key_cache_ttl, cfg.internal_token) != C_OK)
         return C_ERR;
     reads_init(s->public_base_url);
+    page_init(s->public_base_url);
     struct create_config cc = {
         .public_base_url = s->public_base_url,
         .default_ttl_seconds = cfg.session_ttl,

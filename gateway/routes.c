@@ -16,6 +16,7 @@
 #include "customers.h"
 #include "http.h"
 #include "openapi.h"
+#include "page.h"
 #include "prices.h"
 #include "products.h"
 #include "reads.h"
@@ -42,6 +43,19 @@ const struct route routes_table[] = {
     {"POST", "/internal/checkout-sessions/{id}/payments", ROUTES_INTERNAL,
      ROUTES_AUTH_INTERNAL_TOKEN, ROUTES_LIMIT_NONE, checkout_pay_internal,
      "/internal/checkout-sessions/{id}/payments", NULL},
+    /* The hosted checkout page: the assets' literal paths before {id}/{secret}. */
+    {"GET", "/checkout/assets/checkout.css", ROUTES_MERCHANT, ROUTES_AUTH_NONE, ROUTES_LIMIT_CLIENT,
+     page_asset_css, "/checkout/assets/checkout.css", NULL},
+    {"GET", "/checkout/assets/checkout.js", ROUTES_MERCHANT, ROUTES_AUTH_NONE, ROUTES_LIMIT_CLIENT,
+     page_asset_js, "/checkout/assets/checkout.js", NULL},
+    {"GET", "/checkout/{id}", ROUTES_MERCHANT, ROUTES_AUTH_NONE, ROUTES_LIMIT_CLIENT, page_id_alone,
+     "/checkout/{id}", NULL},
+    {"GET", "/checkout/{id}/{secret}", ROUTES_MERCHANT, ROUTES_AUTH_PAGE_SECRET,
+     ROUTES_LIMIT_CLIENT, page_get, "/checkout/{id}/{secret}", NULL},
+    {"POST", "/checkout/{id}/{secret}", ROUTES_MERCHANT, ROUTES_AUTH_PAGE_SECRET,
+     ROUTES_LIMIT_CLIENT, page_post, "/checkout/{id}/{secret}", NULL},
+    {"GET", "/checkout/{id}/{secret}/status", ROUTES_MERCHANT, ROUTES_AUTH_PAGE_SECRET,
+     ROUTES_LIMIT_CLIENT, page_status, "/checkout/{id}/{secret}/status", NULL},
     /* Webhook endpoints and their deliveries */
     {"GET", "/webhook-endpoints", ROUTES_MERCHANT, ROUTES_AUTH_API_KEY, ROUTES_LIMIT_API_KEY,
      webhooks_endpoint_list, "/v1/webhook-endpoints", NULL},
@@ -309,6 +323,7 @@ enum MHD_Result routes_serve(struct http_request *req, struct db *(*thread_db)(v
     }
     switch (m->route->auth) {
     case ROUTES_AUTH_NONE:
+    case ROUTES_AUTH_PAGE_SECRET:
         break;
     case ROUTES_AUTH_API_KEY:
         if (!routes_authenticate_key(req, db, &rc))

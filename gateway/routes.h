@@ -32,6 +32,10 @@ enum routes_auth {
     ROUTES_AUTH_API_KEY,
     /* The service token, CAISSE_INTERNAL_TOKEN, as a Bearer token. */
     ROUTES_AUTH_INTERNAL_TOKEN,
+    /* No credentials, but the database: the hosted checkout page, whose path
+     * carries the session's secret, which its handler checks (page.c).
+     * Documented like ROUTES_AUTH_NONE (security: []). */
+    ROUTES_AUTH_PAGE_SECRET,
 };
 
 /* Which rate limit the router applies (throttle.c) on the merchant listener,

@@ -17,7 +17,7 @@ export CAISSE_GATEWAY_INTERNAL_PORT=$((CAISSE_GATEWAY_PORT + 1))
 # everything else, so parallel stacks never collide. +10 and +20 are the short-TTL gateway
 # and the webhook receiver; tests/integration/metrics.c starts a gateway of its own at +34,
 # tests/integration/limits.c four at +40, +42, +44, +46, bounds.c two at +36 and +38,
-# faults.c one at +48 (each with its internal API at +1).
+# faults.c one at +48, page.c one at +50 (each with its internal API at +1).
 export CAISSE_SESSION_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 30))
 export CAISSE_EXPIRY_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 31))
 export CAISSE_WEBHOOK_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 32))
@@ -32,6 +32,8 @@ export CAISSE_API_KEY_CACHE_TTL=1
 export CAISSE_RATE_LIMIT_KEY_PER_S=1000000 CAISSE_RATE_LIMIT_KEY_BURST=1000000
 export CAISSE_RATE_LIMIT_CLIENT_PER_S=1000000 CAISSE_RATE_LIMIT_CLIENT_BURST=1000000
 export CAISSE_RATE_LIMIT_AUTH_FAILURES_PER_S=1000000 CAISSE_RATE_LIMIT_AUTH_FAILURES_BURST=1000000
+export CAISSE_RATE_LIMIT_PAGE_POSTS_PER_MIN=1000000 CAISSE_RATE_LIMIT_PAGE_POSTS_BURST=1000000
+export CAISSE_RATE_LIMIT_PAGE_COUPONS_PER_MIN=1000000 CAISSE_RATE_LIMIT_PAGE_COUPONS_BURST=1000000
 export CAISSE_KAFKA_MESSAGE_TIMEOUT_MS=5000
 export CAISSE_LOG_LEVEL=info
 # The expiry worker sweeps often, so sessions past their deadline expire within a second.
@@ -63,7 +65,7 @@ teardown() {
   # The extra gateways: the short-TTL one, and the tests' own if a crash left one.
   for extra in gateway-short-ttl gateway-metrics gateway-limits-keys gateway-limits-orgs \
     gateway-limits-clients gateway-limits-flood gateway-slow-dns gateway-no-db \
-    gateway-statement-timeout; do
+    gateway-statement-timeout gateway-page-limits; do
     extra_pid=$(cat "$CAISSE_STACK_DIR/run/$extra.pid" 2>/dev/null || true)
     if [ -n "$extra_pid" ] && kill "$extra_pid" 2>/dev/null; then
       for _ in $(seq 1 100); do kill -0 "$extra_pid" 2>/dev/null || break; sleep 0.1; done
