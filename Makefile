@@ -266,8 +266,8 @@ test:
 	$(MAKE) --no-print-directory compose-check
 	$(MAKE) --no-print-directory k8s-check
 	$(MAKE) --no-print-directory integration
-	$(MAKE) --no-print-directory browser
 	$(MAKE) --no-print-directory quickstart
+	$(MAKE) --no-print-directory browser
 
 # The README's run command: installs what is missing, builds, starts everything.
 up:
