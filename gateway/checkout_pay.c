@@ -177,7 +177,9 @@ enum MHD_Result checkout_pay_submit(struct http_request *req, struct db *db,
 {
     const struct payment_provider *provider = payment_provider_for(s);
     /* Nothing to pay with, or nothing to pay for: the page says why. */
-    if (provider == NULL || s->status != SESSION_OPEN || o->attempt_key == NULL ||
+    bool method_known = o->method != NULL &&
+                        (strcmp(o->method, "mobile_money") == 0 || strcmp(o->method, "card") == 0);
+    if (provider == NULL || s->status != SESSION_OPEN || !method_known || o->attempt_key == NULL ||
         o->attempt_key[0] == '\0' || strlen(o->attempt_key) > 255)
         return checkout_pay_back(req, o->page_path);
     char attempt_id[UUID_STR_LEN];

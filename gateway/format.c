@@ -5,13 +5,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <pthread.h>
+#include <stdlib.h>
+
+#include <unicode/ucol.h>
 #include <unicode/udat.h>
+#include <unicode/uloc.h>
 #include <unicode/ucal.h>
 #include <unicode/unum.h>
 #include <unicode/ureldatefmt.h>
 #include <unicode/ustring.h>
 
 #include "core/result.h"
+#include "country.h"
 #include "model/currency.h"
 
 #define FORMAT_UCHARS 128
@@ -32,7 +38,7 @@ static int format_to_utf8(const UChar *text, int32_t n, char *out, size_t outlen
 /* The language in the currency's home country when CLDR has a symbol there
  * (en_GH: "GH₵", en_NG: "₦", en_KE: "Ksh"); ICU falls back to the language
  * alone where it knows no such locale. */
-static void format_currency_locale(enum i18n_lang lang, const char *code, char *out, size_t outlen)
+static void format_icu_locale(enum i18n_lang lang, const char *code, char *out, size_t outlen)
 {
     static const struct {
         const char *currency, *region;
@@ -80,7 +86,7 @@ int format_amount(enum i18n_lang lang, const char *currency_code, int64_t minor,
     decimal[w] = '\0';
     UErrorCode status = U_ZERO_ERROR;
     char locale[16];
-    format_currency_locale(lang, c->code, locale, sizeof(locale));
+    format_icu_locale(lang, c->code, locale, sizeof(locale));
     UNumberFormat *f = unum_open(UNUM_CURRENCY, NULL, 0, locale, NULL, &status);
     UChar code[4];
     u_charsToUChars(c->code, code, 4);
@@ -147,4 +153,68 @@ int format_time_left(enum i18n_lang lang, int64_t seconds_left, char *out, size_
         return error_set(err, NULL, "format: ICU cannot format a duration: %s",
                          u_errorName(status));
     return format_to_utf8(text, n, out, outlen, err);
+}
+
+void format_currency_locale(enum i18n_lang lang, const char *currency_code, char *out,
+                            size_t outlen)
+{
+    format_icu_locale(lang, currency_code, out, outlen);
+    for (char *p = out; *p != '\0'; p++)
+        if (*p == '_')
+            *p = '-';
+}
+
+#define FORMAT_COUNTRIES_MAX 256
+
+static struct format_country format_country_table[I18N_LANGS][FORMAT_COUNTRIES_MAX];
+static size_t format_country_count[I18N_LANGS];
+static pthread_once_t format_countries_once = PTHREAD_ONCE_INIT;
+
+static int format_country_compare(const void *a, const void *b, void *collator)
+{
+    const struct format_country *x = a, *y = b;
+    UErrorCode status = U_ZERO_ERROR;
+    UCollationResult r = ucol_strcollUTF8(collator, x->name, -1, y->name, -1, &status);
+    if (U_FAILURE(status))
+        return strcmp(x->name, y->name);
+    return r == UCOL_LESS ? -1 : r == UCOL_GREATER ? 1 : 0;
+}
+
+/* Both languages' tables at once, the first time a page needs one: the names
+ * CLDR gives (ISO's English one when it has none), sorted by the language's
+ * collation. */
+static void format_countries_init(void)
+{
+    for (int l = 0; l < I18N_LANGS; l++) {
+        const char *display = i18n_locale((enum i18n_lang)l);
+        size_t n = 0;
+        for (size_t i = 0; i < country_count && n < FORMAT_COUNTRIES_MAX; i++, n++) {
+            struct format_country *c = &format_country_table[l][n];
+            memcpy(c->code, country_table[i].code, sizeof(c->code));
+            char locale[8];
+            snprintf(locale, sizeof(locale), "_%s", country_table[i].code);
+            UChar name[64];
+            UErrorCode status = U_ZERO_ERROR;
+            int32_t len = uloc_getDisplayCountry(locale, display, name, 64, &status);
+            if (U_FAILURE(status) || len <= 0 || len >= 64 ||
+                format_to_utf8(name, len, c->name, sizeof(c->name), NULL) != C_OK ||
+                strcmp(c->name, country_table[i].code) == 0)
+                snprintf(c->name, sizeof(c->name), "%s", country_table[i].name);
+        }
+        format_country_count[l] = n;
+        UErrorCode status = U_ZERO_ERROR;
+        UCollator *collator = ucol_open(display, &status);
+        if (U_SUCCESS(status))
+            qsort_r(format_country_table[l], n, sizeof(struct format_country),
+                    format_country_compare, collator);
+        ucol_close(collator);
+    }
+}
+
+size_t format_countries(enum i18n_lang lang, const struct format_country **out)
+{
+    pthread_once(&format_countries_once, format_countries_init);
+    int l = lang == I18N_FR ? I18N_FR : I18N_EN;
+    *out = format_country_table[l];
+    return format_country_count[l];
 }

@@ -27,4 +27,19 @@ int format_datetime(enum i18n_lang lang, int64_t epoch_s, char *out, size_t outl
 int format_time_left(enum i18n_lang lang, int64_t seconds_left, char *out, size_t outlen,
                      struct error *err);
 
+/* The locale amounts of currency_code are formatted in, for lang, as a BCP 47
+ * tag ("en-GH", "fr"): the page's script formats the live total with it. */
+void format_currency_locale(enum i18n_lang lang, const char *currency_code, char *out,
+                            size_t outlen);
+
+/* A country of ISO 3166-1 with its name in a language (CLDR's). */
+struct format_country {
+    char code[3];
+    char name[80]; /* UTF-8 */
+};
+
+/* Every country of gateway/country.c named in lang, sorted by name as the
+ * language sorts (ICU's collation): *out points into a table made once. */
+size_t format_countries(enum i18n_lang lang, const struct format_country **out);
+
 #endif

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "core/result.h"
-#include "country.h"
 #include "format.h"
 #include "model/currency.h"
 #include "page_assets.h"
@@ -64,6 +63,7 @@ struct page_amounts {
     char unit_minor[24], exponent[8], percent_bp[16], amount_off[24], quantity[16],
         max_quantity[16];
     char time_left[FORMAT_TEXT_MAX], expires_at[FORMAT_TEXT_MAX], paid_at[FORMAT_TEXT_MAX];
+    char locale[16];
 };
 
 static int page_set_amounts(const struct page_view *pv, struct page_amounts *a,
@@ -86,6 +86,8 @@ static int page_set_amounts(const struct page_view *pv, struct page_amounts *a,
     snprintf(a->quantity, sizeof(a->quantity), "%" PRId32, pv->quantity);
     snprintf(a->max_quantity, sizeof(a->max_quantity), "%" PRId32, pv->max_quantity);
     template_set(v, "currency", c->code);
+    format_currency_locale(pv->lang, c->code, a->locale, sizeof(a->locale));
+    template_set(v, "locale", a->locale);
     template_set(v, "unit_amount", a->unit);
     template_set(v, "line_total", a->line);
     template_set(v, "discount", a->discount);
@@ -127,11 +129,13 @@ static void page_set_common(struct template_vars *v, enum i18n_lang lang, const 
     template_set(v, "merchant", merchant);
 }
 
-/* The country select's options, the chosen one selected. */
-static void page_country_options(const char *chosen, struct html_buf *out)
+/* The country select's options in lang, the chosen one selected. */
+static void page_country_options(enum i18n_lang lang, const char *chosen, struct html_buf *out)
 {
-    for (size_t i = 0; i < country_count; i++) {
-        const struct country *c = &country_table[i];
+    const struct format_country *countries;
+    size_t n = format_countries(lang, &countries);
+    for (size_t i = 0; i < n; i++) {
+        const struct format_country *c = &countries[i];
         html_buf_puts(out, "<option value=\"");
         html_escape(out, c->code, strlen(c->code));
         html_buf_puts(out, chosen != NULL && strcmp(chosen, c->code) == 0 ? "\" selected>" : "\">");
@@ -203,7 +207,7 @@ int page_render(const struct page_view *pv, struct html_buf *out, struct error *
         template_set(v, "attempt", pv->attempt);
         template_set(v, "payment_error", pv->payment_error);
         if (pv->require_billing) {
-            page_country_options(pv->country, &countries);
+            page_country_options(pv->lang, pv->country, &countries);
             template_set(v, "countries", countries.data);
         }
         if (pv->nerrors > 0) {

@@ -30,6 +30,12 @@ enum MHD_Result reads_get(struct http_request *req, struct db *db)
                                   "Checkout session id must be a UUID");
     char canonical[UUID_STR_LEN];
     uuid_format(&u, canonical);
+    /* The hosted page's payment attempts, when asked: the session object
+     * itself stays the same everywhere (create, GET, events, webhooks). */
+    const char *expand = http_query(req, "expand");
+    if (expand != NULL && strcmp(expand, "payment_attempts") != 0)
+        return http_respond_error(req, 400, "validation_error", "expand",
+                                  "expand must be payment_attempts");
     struct session s;
     bool found = false;
     if (session_store_get(db, req->identity.organization_id, req->identity.environment, canonical,
@@ -40,7 +46,8 @@ enum MHD_Result reads_get(struct http_request *req, struct db *db)
                                   "Checkout session with ID %s not found or access denied", id);
     json_t *body = session_to_json(&s, reads_base_url);
     session_free(&s);
-    /* One session (not the list) shows its hosted page's payment attempts. */
+    if (expand == NULL)
+        return http_respond_json(req, 200, body, NULL);
     struct payment_attempt *attempts = NULL;
     size_t n = 0;
     if (body == NULL ||

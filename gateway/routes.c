@@ -248,6 +248,23 @@ void routes_match(enum routes_listener listener, const char *method, const char 
     routes_allow(listener, first->template, m->allow);
 }
 
+void routes_redact_path(char *path, size_t size)
+{
+    static const char prefix[] = "/checkout/";
+    if (strncmp(path, prefix, sizeof(prefix) - 1) != 0 ||
+        strncmp(path + sizeof(prefix) - 1, "assets/", 7) == 0)
+        return;
+    char *secret = strchr(path + sizeof(prefix) - 1, '/');
+    if (secret == NULL || secret[1] == '\0')
+        return;
+    secret++;
+    char rest[ROUTES_PARAM_LEN * 2] = "";
+    const char *after = strchr(secret, '/');
+    if (after != NULL)
+        utf8_truncate(after, rest, sizeof(rest));
+    snprintf(secret, size - (size_t)(secret - path), "{secret}%s", rest);
+}
+
 enum routes_limit routes_limit_of(const struct routes_match *m)
 {
     if (m->listener != ROUTES_MERCHANT)

@@ -110,6 +110,11 @@ void routes_path(const char *url, char *path, size_t size);
 void routes_match(enum routes_listener listener, const char *method, const char *path,
                   struct routes_match *m);
 
+/* Hides a hosted page's secret in path (from routes_path, once routed): the
+ * second segment after /checkout/ becomes {secret}, the assets excepted, so
+ * that no log line, metric or error message ever shows one. In place. */
+void routes_redact_path(char *path, size_t size);
+
 /* The rate limit of a match on the merchant listener: its route's, and
  * ROUTES_LIMIT_CLIENT for an unrouted answer (404, 405); on the internal
  * listener none. */

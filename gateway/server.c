@@ -101,6 +101,7 @@ static enum MHD_Result server_access(void *cls, struct MHD_Connection *conn, con
             return MHD_NO;
         routes_match(internal ? ROUTES_INTERNAL : ROUTES_MERCHANT, req->method, req->path,
                      &req->route);
+        routes_redact_path(req->path, sizeof(req->path));
         *con_cls = req;
         return MHD_YES;
     }

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/log.h"
 #include "core/result.h"
@@ -120,11 +119,6 @@ static int transition_command_decode_payment(const json_t *data, struct transiti
     struct payment_attempt a;
     if (payment_attempt_from_command_json(data, &a, err) != C_OK)
         return C_ERR;
-    /* The session the attempt names is the command's. */
-    if (strcasecmp(a.session_id, t->session_id) != 0) {
-        payment_attempt_free(&a);
-        return error_set(err, "checkout_session_id", "the attempt names another session");
-    }
     t->payment = malloc(sizeof(*t->payment));
     if (t->payment == NULL) {
         payment_attempt_free(&a);

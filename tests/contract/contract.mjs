@@ -30,9 +30,13 @@ const CROSS_FIELD_RULES = {
   'checkout.session.create': { dataId: SESSION_ID },
   'checkout.session.complete': { dataId: SESSION_ID },
   'checkout.session.expire': { dataId: SESSION_ID },
+  'checkout.session.payment': { dataId: SESSION_ID },
   'checkout.session.created': { dataId: SESSION_ID, tenant: true, time: 'created_at' },
   'checkout.session.completed': { dataId: SESSION_ID, tenant: true, time: 'updated_at' },
   'checkout.session.expired': { dataId: SESSION_ID, tenant: true, time: 'updated_at' },
+  // A payment event's time is its attempt's settling, a member of data.payment_attempt.
+  'checkout.session.payment_failed': { dataId: SESSION_ID, tenant: true, time: 'payment_attempt.settled_at' },
+  'checkout.session.payment_refund_required': { dataId: SESSION_ID, tenant: true, time: 'payment_attempt.settled_at' },
   'product.create': { dataId: 'product_id' },
   'product.update': { dataId: 'product_id' },
   'product.created': { dataId: 'product_id', tenant: true, time: 'created_at' },
@@ -66,8 +70,17 @@ const LIFECYCLES = [
   {
     created: 'checkout.session.created',
     createCommand: 'checkout.session.create',
-    types: new Set(['checkout.session.created', 'checkout.session.completed', 'checkout.session.expired']),
+    types: new Set([
+      'checkout.session.created',
+      'checkout.session.completed',
+      'checkout.session.expired',
+      'checkout.session.payment_failed',
+      'checkout.session.payment_refund_required',
+    ]),
     terminal: new Set(['checkout.session.completed', 'checkout.session.expired']),
+    // A payment's events change no status: a pending payment may fail, or succeed too late
+    // and be flagged for refund, after the session completed or expired.
+    afterTerminal: new Set(['checkout.session.payment_failed', 'checkout.session.payment_refund_required']),
   },
   {
     created: 'product.created',
@@ -458,7 +471,10 @@ export function createChecker(contract, { partialHistory = false } = {}) {
       if (payload.organizationid !== data.organization_id) fail('organizationid differs from data.organization_id');
       if (payload.environment !== data.environment) fail('environment differs from data.environment');
     }
-    if (rules.time && payload.time !== data[rules.time]) fail(`time ${payload.time} differs from data.${rules.time} ${data[rules.time]}`);
+    if (rules.time) {
+      const at = rules.time.split('.').reduce((o, k) => (isObject(o) ? o[k] : undefined), data);
+      if (payload.time !== at) fail(`time ${payload.time} differs from data.${rules.time} ${at}`);
+    }
 
     // Across records: same key → same partition; same id → same JSON.
     if (typeof envelope.key === 'string') {
@@ -507,7 +523,7 @@ export function createChecker(contract, { partialHistory = false } = {}) {
           ev.record.errors.push(`${kind} ${key}: first event is ${ev.type}, not ${life.created}`);
         } else if (i > 0 && ev.type === life.created) {
           ev.record.errors.push(`${kind} ${key}: ${life.created} (another id) after ${list[0].type} (${list[0].record.where})`);
-        } else if (terminal) {
+        } else if (terminal && !life.afterTerminal?.has(ev.type)) {
           // Nothing follows a terminal event (a canceled subscription stays canceled).
           ev.record.errors.push(`${kind} ${key}: ${ev.type} after ${terminal.type} (${terminal.record.where})`);
         } else if (life.terminal.has(ev.type)) {

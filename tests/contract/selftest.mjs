@@ -232,6 +232,19 @@ rejectsHistory('expired after completed', [
   record('checkout.session.completed', () => {}, { offset: 1 }),
   record('checkout.session.expired', () => {}, { offset: 2 }),
 ], 2, /checkout.session.expired after checkout.session.completed/);
+{
+  // A payment's events change no status: a refund flag may follow the session's expiry.
+  const { failed: n, records } = check([
+    record('checkout.session.created'),
+    record('checkout.session.expired', () => {}, { offset: 1 }),
+    record('checkout.session.payment_refund_required', () => {}, { offset: 2 }),
+    record('checkout.session.payment_failed', () => {}, { offset: 3 }),
+  ], { partialHistory: true });
+  expect('payment events may follow a terminal event', n === 0, JSON.stringify(records.map((r) => r.errors)));
+}
+rejects('a payment event whose time is not its attempt\'s settling', record('checkout.session.payment_failed', (r, p) => (p.time = p.data.updated_at)), /time .* differs from data.payment_attempt.settled_at/);
+rejects('a payment event without its attempt', record('checkout.session.payment_failed', (r, p) => delete p.data.payment_attempt), /\/data must have required property 'payment_attempt'/);
+rejects('a payment command that keeps a whole card number', record('checkout.session.payment', (r, p) => (p.data.account_last4 = '4242424242424242')), /\/data\/account_last4 must match pattern/);
 rejectsHistory('two created events with different ids', [
   record('checkout.session.created'),
   record('checkout.session.created', (r, p) => (p.id = '018d0cab-c44c-7f10-8b6d-2a7e9c3f51d5'), { offset: 1 }),

@@ -49,8 +49,9 @@ Test(coupon_sessions, a_session_without_a_coupon_totals_its_amount)
     cr_assert_eq(num(s, "amount_total"), 15000);
     cr_assert(json_is_null(json_object_get(s, "coupon")));
     /* Additive: after the reference's fields, before url. */
-    const char *last[] = {"updated_at",   "amount_subtotal", "amount_discount",
-                          "amount_total", "coupon",          "url"};
+    const char *last[] = {"updated_at",       "amount_subtotal", "amount_discount",
+                          "amount_total",     "coupon",          "billing_address",
+                          "customer_details", "payment",         "url"};
     size_t i = 0, at = 0;
     const char *k;
     json_t *v;

@@ -93,6 +93,9 @@ Test(create, returns_201_with_the_full_session_object)
                                          "amount_discount",
                                          "amount_total",
                                          "coupon",
+                                         "billing_address",
+                                         "customer_details",
+                                         "payment",
                                          "url"};
     cr_assert_eq(json_object_size(s), sizeof(fields) / sizeof(*fields), "%s", r.text);
     for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++)

@@ -165,10 +165,16 @@ Test(page, the_open_page_is_the_form_in_french_with_xof_amounts)
     struct page p;
     page_create(&p, tenant.key,
                 "{\"allow_quantity\": true, \"allow_coupon_code\": true,"
-                " \"require_billing_address\": true, \"cancel_url\": \"https://shop.example/c\"}");
+                " \"require_billing_address\": true, \"cancel_url\": \"https://shop.example/c\","
+                " \"success_url\": \"https://pay.example:8443/ok\"}");
     struct api_response r = page_get(p.path, "fr-SN,fr;q=0.9,en;q=0.5");
     cr_assert_eq(r.status, 200, "%ld %s", r.status, r.text);
     assert_page_headers(&r);
+    /* The form may be sent on to the success URL's origin (the 303 of a payment). */
+    cr_assert_not_null(strstr(header(&r, "content-security-policy"),
+                              "form-action 'self' https://pay.example:8443"),
+                       "CSP %s", header(&r, "content-security-policy"));
+    assert_has(&r, "<option value=\"SN\">Sénégal</option>");
     cr_assert_str_eq(header(&r, "content-language"), "fr");
     const char *cookie = header(&r, "set-cookie");
     cr_assert_not_null(strstr(cookie, "HttpOnly"));
@@ -271,6 +277,16 @@ Test(page, the_secret_is_not_in_the_access_log)
     page_create(&p, tenant.key, NULL);
     struct api_response r = page_get(p.path, "en");
     cr_assert_eq(r.status, 200);
+    test_api_free(&r);
+    /* Nor of the answers the router gives itself: 405, an unknown path below it. */
+    r = test_api("PUT", p.path, NULL, NULL, NULL);
+    cr_assert_eq(r.status, 405);
+    cr_assert_null(strstr(r.text, p.path + strlen(p.path) - 32), "%s", r.text);
+    test_api_free(&r);
+    char below[300];
+    snprintf(below, sizeof(below), "%s/nothing/here", p.path);
+    r = page_get(below, NULL);
+    cr_assert_eq(r.status, 404);
     test_api_free(&r);
     const char *secret = p.path + strlen(p.path) - 32;
     char cmd[512];
@@ -876,4 +892,79 @@ Test(page, form_posts_and_coupon_tries_are_limited_per_address, .fini = stop_pag
     cr_assert_eq(statuses[3], 200);
     cr_assert_eq(statuses[4], 429, "the fifth post: %ld", statuses[4]);
     page_free(&p);
+}
+
+Test(page, every_coupon_refusal_has_its_message_and_a_paid_coupon_is_used_up)
+{
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Page Coupon Rules");
+    json_decref(ct_create("/coupons", t.key,
+                          "{\"code\": \"OLD\", \"percent_off\": 10,"
+                          " \"valid_until\": \"2020-01-01T00:00:00Z\"}"));
+    json_decref(ct_create("/coupons", t.key,
+                          "{\"code\": \"LATER\", \"percent_off\": 10,"
+                          " \"valid_from\": \"2099-01-01T00:00:00Z\"}"));
+    json_decref(
+        ct_create("/coupons", t.key,
+                  "{\"code\": \"EUROS\", \"amount_off\": 500, \"currency_code\": \"EUR\"}"));
+    json_decref(ct_create("/coupons", t.key,
+                          "{\"code\": \"ONCE\", \"percent_off\": 50, \"max_redemptions\": 1}"));
+    struct page p;
+    char *body = test_body("{\"allow_coupon_code\": true}");
+    page_of(&p, ct_session_create(t.key, body));
+    struct page_form f;
+    page_open_form(p.path, &f);
+    const struct {
+        const char *code, *en, *fr;
+    } cases[] = {
+        {"OLD", "Coupon OLD has expired.", "Le code OLD a expiré."},
+        {"LATER", "Coupon LATER is not valid yet.", "Le code LATER n&#39;est pas encore valable."},
+        {"EUROS", "Coupon EUROS does not apply to this currency.",
+         "Le code EUROS ne s&#39;applique pas à cette devise."},
+        {"", NULL, NULL},
+    };
+    for (size_t i = 0; cases[i].en != NULL; i++) {
+        char fields[128];
+        snprintf(fields, sizeof(fields), "action=update&lang=en&coupon=%s", cases[i].code);
+        struct api_response r = page_submit(p.path, &f, fields);
+        cr_assert_eq(r.status, 200);
+        assert_has(&r, cases[i].en);
+        assert_has(&r, "class=\"refused\"");
+        test_api_free(&r);
+        snprintf(fields, sizeof(fields), "action=update&lang=fr&coupon=%s", cases[i].code);
+        r = page_submit(p.path, &f, fields);
+        assert_has(&r, cases[i].fr);
+        test_api_free(&r);
+    }
+    /* Paying with a refused coupon pays nothing: the form says why. */
+    struct api_response r =
+        page_submit(p.path, &f,
+                    "action=pay&lang=en&coupon=OLD&email=a%40b.example&method=mobile_money"
+                    "&account=%2B221700000001");
+    cr_assert_eq(r.status, 422, "%ld", r.status);
+    assert_has(&r, "Coupon OLD has expired.");
+    test_api_free(&r);
+    /* ONCE pays half of this session, then is used up for the next one. */
+    r = page_submit(p.path, &f,
+                    "action=pay&lang=en&coupon=ONCE&email=a%40b.example&method=mobile_money"
+                    "&account=%2B221700000001");
+    cr_assert_eq(r.status, 303, "%ld %s", r.status, r.text);
+    test_api_free(&r);
+    char path[128];
+    snprintf(path, sizeof(path), "/checkout-sessions/%s", p.id);
+    struct api_response s = ct_call("GET", path, t.key, NULL);
+    cr_assert_str_eq(ct_str(s.json, "status"), "complete", "%s", s.text);
+    cr_assert_eq(json_integer_value(json_object_get(s.json, "amount_total")), 5000);
+    test_api_free(&s);
+    struct page q;
+    page_of(&q, ct_session_create(t.key, body));
+    free(body);
+    struct page_form g;
+    page_open_form(q.path, &g);
+    r = page_submit(q.path, &g, "action=update&lang=en&coupon=once");
+    assert_has(&r, "Coupon once has been used up.");
+    assert_has(&r, "id=\"total\">F" NNBSP "CFA" NBSP "10,000<");
+    test_api_free(&r);
+    page_free(&p);
+    page_free(&q);
 }

@@ -69,7 +69,7 @@ static void page_path(const json_t *s, char *out, size_t outlen)
 static json_t *get_session(const char *key, const char *id)
 {
     char path[128];
-    snprintf(path, sizeof(path), "/checkout-sessions/%s", id);
+    snprintf(path, sizeof(path), "/checkout-sessions/%s?expand=payment_attempts", id);
     struct api_response r = ct_call("GET", path, key, NULL);
     cr_assert_eq(r.status, 200, "%s", r.text);
     json_t *s = json_incref(r.json);
@@ -211,15 +211,25 @@ Test(payment, a_payment_that_succeeds_completes_the_session_with_what_the_server
     json_object_del(got, "payment_attempts");
     cr_assert(json_equal(data, got), "event data is the session");
     json_decref(got);
-    json_decref(ev);
     cr_assert_eq(count_events(id, "checkout.session.completed"), 1);
 
-    /* The list shows the session without its attempts. */
+    /* Without expand, and in the list, the session object alone. */
+    char plain[128];
+    snprintf(plain, sizeof(plain), "/checkout-sessions/%s", id);
+    struct api_response p1 = ct_call("GET", plain, t.key, NULL);
+    cr_assert_eq(p1.status, 200);
+    cr_assert(json_equal(p1.json, data), "GET is the event's session");
+    test_api_free(&p1);
+    snprintf(plain, sizeof(plain), "/checkout-sessions/%s?expand=coupon", id);
+    p1 = ct_call("GET", plain, t.key, NULL);
+    test_assert_error(&p1, 400, "validation_error", "expand", "expand must be payment_attempts");
+    test_api_free(&p1);
     struct api_response l = ct_call("GET", "/checkout-sessions?limit=1", t.key, NULL);
     cr_assert_eq(l.status, 200);
     cr_assert_null(
         json_object_get(json_array_get(json_object_get(l.json, "data"), 0), "payment_attempts"));
     test_api_free(&l);
+    json_decref(ev);
     json_decref(g);
     json_decref(s);
 }

@@ -1,9 +1,9 @@
 /* The session worker's command decoder on any Kafka record, read as
  * session-worker/apply.c reads one: JSON, then by type the create's session
  * (session_from_json) or a transition (session-worker/transition_command.c,
- * transition_command_decode). Whatever is accepted is within what PostgreSQL takes
- * (UUIDs, test or live, a payment reference of 1 to 255 characters without
- * NUL); an accepted session writes back (session_to_json) to an object that
+ * transition_command_decode; a payment's attempt is model/payment_attempt.h's). Whatever is
+ * accepted is within what PostgreSQL takes (UUIDs, test or live, a payment reference of 1 to 255
+ * characters without NUL); an accepted session writes back (session_to_json) to an object that
  * decodes to the same session; a refusal says why.
  *
  * Input: the record's bytes. Dictionary: tests/fuzz/dict/command.dict. */
@@ -58,6 +58,15 @@ static void check_transition(const struct transition_command *t)
                    "payment reference of %zu characters", chars);
         FUZZ_CHECK(t->customer_id[0] == '\0' || uuid_is_valid(t->customer_id), "customer id %s",
                    t->customer_id);
+    } else if (t->kind == TRANSITION_COMMAND_PAYMENT) {
+        const struct payment_attempt *a = t->payment;
+        FUZZ_CHECK(a != NULL, "no attempt");
+        FUZZ_CHECK(uuid_is_valid(a->id) && uuid_is_valid(a->organization_id), "attempt ids");
+        FUZZ_CHECK(a->amount == a->amount_subtotal - a->amount_discount && a->amount >= 0,
+                   "amount %lld of %lld - %lld", (long long)a->amount,
+                   (long long)a->amount_subtotal, (long long)a->amount_discount);
+        FUZZ_CHECK(strlen(a->account_last4) <= 4, "account_last4 %s", a->account_last4);
+        FUZZ_CHECK(!a->refund_required, "a command never flags a refund");
     } else {
         FUZZ_CHECK(uuid_is_valid(t->organization_id), "organization id %s", t->organization_id);
         FUZZ_CHECK(strcmp(t->environment, "test") == 0 || strcmp(t->environment, "live") == 0,

@@ -82,3 +82,38 @@ Test(format, time_left_is_in_minutes_rounded_up_then_in_hours)
     cr_assert_eq(format_time_left(I18N_EN, 24 * 3600, out, sizeof(out), &err), C_OK);
     cr_assert_str_eq(out, "in 24 hours");
 }
+
+Test(format, countries_are_named_and_sorted_in_the_language)
+{
+    const struct format_country *fr, *en;
+    size_t nfr = format_countries(I18N_FR, &fr);
+    size_t nen = format_countries(I18N_EN, &en);
+    cr_assert_eq(nfr, nen);
+    cr_assert_gt(nfr, 240);
+    const char *sn = NULL, *eg_before = NULL;
+    for (size_t i = 0; i < nfr; i++) {
+        if (strcmp(fr[i].code, "SN") == 0)
+            sn = fr[i].name;
+        if (strcmp(fr[i].code, "EG") == 0 && i + 1 < nfr)
+            eg_before = fr[i + 1].name;
+    }
+    cr_assert_str_eq(sn, "Sénégal");
+    /* Collation, not bytes: É sorts among the E, not after Z. */
+    cr_assert_not_null(eg_before);
+    cr_assert(eg_before[0] == 'E' || strncmp(eg_before, "É", 2) == 0, "after Égypte: %s",
+              eg_before);
+    for (size_t i = 0; i < nen; i++) {
+        if (strcmp(en[i].code, "SN") == 0)
+            cr_assert_str_eq(en[i].name, "Senegal");
+    }
+    cr_assert_str_eq(en[0].name, "Afghanistan");
+}
+
+Test(format, the_script_formats_in_the_currency_s_locale)
+{
+    char out[16];
+    format_currency_locale(I18N_EN, "GHS", out, sizeof(out));
+    cr_assert_str_eq(out, "en-GH");
+    format_currency_locale(I18N_FR, "EUR", out, sizeof(out));
+    cr_assert_str_eq(out, "fr");
+}

@@ -75,3 +75,17 @@ Test(pipeline, error_keeps_code_param_and_formatted_message)
     cr_assert_str_eq(op->error_param, "");
     pipeline_op_free(op);
 }
+
+Test(pipeline, a_redirect_is_kept_as_a_copy_and_replaced_by_a_later_one)
+{
+    struct pipeline_op *op = pipeline_op_new(SESSION_ID, never_decides);
+    cr_assert_not_null(op);
+    cr_assert_null(op->redirect);
+    char where[64] = "/checkout/" SESSION_ID;
+    cr_assert_eq(pipeline_op_set_redirect(op, where), 0);
+    where[0] = 'X';
+    cr_assert_str_eq(op->redirect, "/checkout/" SESSION_ID);
+    cr_assert_eq(pipeline_op_set_redirect(op, "https://shop.example/ok"), 0);
+    cr_assert_str_eq(op->redirect, "https://shop.example/ok");
+    pipeline_op_free(op);
+}

@@ -614,3 +614,28 @@ Test(routes, long_multibyte_parameter_is_cut_between_characters)
     for (size_t i = 0; i < 62; i += 2)
         cr_assert_eq(memcmp(m.params[0] + i, "\xc3\xa9", 2), 0);
 }
+
+Test(routes, a_hosted_page_s_secret_is_redacted_from_the_path_once_routed)
+{
+    struct {
+        const char *in, *out;
+    } cases[] = {
+        {"/checkout/abc/SECRETSECRET", "/checkout/abc/{secret}"},
+        {"/checkout/abc/SECRETSECRET/status", "/checkout/abc/{secret}/status"},
+        {"/checkout/abc/SECRET/a/b", "/checkout/abc/{secret}/a/b"},
+        {"/checkout/abc", "/checkout/abc"},
+        {"/checkout/abc/", "/checkout/abc/"},
+        {"/checkout/assets/checkout.css", "/checkout/assets/checkout.css"},
+        {"/checkout-sessions/abc/expire", "/checkout-sessions/abc/expire"},
+        {"/", "/"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s", cases[i].in);
+        routes_redact_path(path, sizeof(path));
+        cr_assert_str_eq(path, cases[i].out, "%s", cases[i].in);
+    }
+    struct routes_match m;
+    routes_match(ROUTES_MERCHANT, "GET", "/checkout/abc/SECRETSECRET", &m);
+    cr_assert_str_eq(m.params[1], "SECRETSECRET", "routing saw the secret before");
+}

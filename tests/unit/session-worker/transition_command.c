@@ -3,11 +3,13 @@
  * and what it refuses as malformed before PostgreSQL would. */
 #include <criterion/criterion.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "core/result.h"
+#include "model/payment_attempt.h"
 #include "model/session.h"
 #include "../../../session-worker/transition_command.h"
 #include "../leak_check.h"
@@ -302,4 +304,61 @@ Test(transition_command, a_completion_names_the_coupon_to_redeem_or_none)
     transition_command_free(&t);
     cr_assert_eq(json_object_set_new(data, "coupon_id", json_string("SUMMER10")), 0);
     assert_refused(TRANSITION_COMMAND_COMPLETE, data, "field coupon_id is not a UUID");
+}
+
+/* ---- checkout.session.payment ------------------------------------------------------ */
+
+static json_t *payment_data(void)
+{
+    struct payment_attempt a;
+    payment_attempt_init(&a);
+    snprintf(a.id, sizeof(a.id), "0190a6e4-6b2c-8d3e-8f41-123456789abc");
+    snprintf(a.session_id, sizeof(a.session_id), SESSION_ID);
+    snprintf(a.organization_id, sizeof(a.organization_id), ORG_ID);
+    snprintf(a.environment, sizeof(a.environment), "test");
+    snprintf(a.provider, sizeof(a.provider), "test");
+    snprintf(a.method, sizeof(a.method), "mobile_money");
+    snprintf(a.account_last4, sizeof(a.account_last4), "0001");
+    snprintf(a.reference, sizeof(a.reference), "tp_ok_x");
+    a.status = PAYMENT_ATTEMPT_SUCCEEDED;
+    a.amount = a.amount_subtotal = 10000;
+    snprintf(a.currency_code, sizeof(a.currency_code), "XOF");
+    a.started_at_ms = 1705314781000;
+    a.settled_at_ms = 1705314781000;
+    json_t *data = payment_attempt_command_json(&a);
+    payment_attempt_free(&a);
+    cr_assert_not_null(data);
+    return data;
+}
+
+Test(transition_command, the_payment_command_is_a_transition_carrying_its_attempt)
+{
+    enum transition_command_kind k;
+    cr_assert_eq(transition_command_kind_parse(SESSION_COMMAND_PAYMENT, &k), C_OK);
+    cr_assert_eq(k, TRANSITION_COMMAND_PAYMENT);
+    json_t *data = payment_data();
+    struct transition_command t;
+    struct error err = ERROR_INIT;
+    cr_assert_eq(transition_command_decode(TRANSITION_COMMAND_PAYMENT, data, &t, &err), C_OK, "%s",
+                 err.message);
+    cr_assert_str_eq(t.session_id, SESSION_ID);
+    cr_assert_not_null(t.payment);
+    cr_assert_eq(t.payment->status, PAYMENT_ATTEMPT_SUCCEEDED);
+    cr_assert_eq(t.payment->amount, 10000);
+    cr_assert_str_eq(t.event_id, "");
+    cr_assert_str_eq(t.payment_event_id, "");
+    transition_command_free(&t);
+    transition_command_free(&t);
+    json_decref(data);
+}
+
+Test(transition_command, a_payment_with_a_malformed_attempt_is_refused)
+{
+    json_t *data = payment_data();
+    struct transition_command t;
+    struct error err = ERROR_INIT;
+    json_object_del(data, "amount");
+    cr_assert_eq(transition_command_decode(TRANSITION_COMMAND_PAYMENT, data, &t, &err), C_ERR);
+    cr_assert_str_eq(err.param, "amount");
+    json_decref(data);
 }
