@@ -94,9 +94,12 @@ async function api(method, route, body, headers = {}) {
   return { status: res.status, json, text, headers: res.headers };
 }
 
-async function getSession(id) {
-  const r = await api('GET', `/checkout-sessions/${id}`);
-  eq(r.status, 200, `GET /checkout-sessions/${id} (${r.text})`);
+// The session as the merchant reads it; with attempts, its payment attempts too
+// (?expand=payment_attempts, oldest first).
+async function getSession(id, attempts = false) {
+  const route = `/checkout-sessions/${id}${attempts ? '?expand=payment_attempts' : ''}`;
+  const r = await api('GET', route);
+  eq(r.status, 200, `GET ${route} (${r.text})`);
   return r.json;
 }
 
@@ -255,7 +258,7 @@ function checkPaid(s, want, where) {
 }
 
 async function checkMerchantSide(id, want, endpoint) {
-  const s = await getSession(id);
+  const s = await getSession(id, true);
   checkPaid(s, want, 'GET');
   check(Array.isArray(s.payment_attempts), `GET: payment_attempts is ${JSON.stringify(s.payment_attempts)}`);
   eq(s.payment_attempts.map((a) => a.status), want.attempts, 'GET: payment_attempts statuses (oldest first)');
@@ -406,10 +409,23 @@ async function choosePayment(page, method, account) {
   await page.locator('#account').fill(account);
 }
 
-// Submits with #pay and waits for the page that answers (a 303 somewhere, or the page again).
-async function pay(page) {
-  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.locator('#pay').click()]);
+// Clicks a submit button and waits for the page that answers (a 303 somewhere, or the page
+// again). When nothing is sent, says why if the browser's own form validation stopped it.
+async function submit(page, selector) {
+  try {
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.locator(selector).click()]);
+  } catch (e) {
+    const invalid = page.locator('#checkout-form :invalid');
+    const names = [];
+    for (let i = 0; i < (await invalid.count().catch(() => 0)); i++) names.push(await invalid.nth(i).getAttribute('name'));
+    if (names.length) {
+      throw new Failure(`clicking ${selector} sent nothing: the browser's form validation stopped it at the empty required field(s) ${names.join(', ')}` +
+        (selector === '#pay' ? '' : ` (a button that only recomputes the order needs formnovalidate)`));
+    }
+    throw new Failure(`clicking ${selector}: no page came back (${e.message.split('\n')[0]})`);
+  }
 }
+const pay = (page) => submit(page, '#pay');
 
 async function totals(page) {
   const text = async (sel) => ((await page.locator(sel).count()) ? page.locator(sel).first().innerText() : null);
@@ -460,7 +476,7 @@ scenario('pay', 'quantity, a 10 % coupon, billing address, the succeeding mobile
   t.note(`live total after quantity 3: ${(await totals(page)).total === '15000' ? 'updated by checkout.js' : 'not updated before submit'}`);
 
   await page.locator('#coupon').fill(coupon.toLowerCase());
-  await Promise.all([page.waitForNavigation(), page.locator('#apply-coupon').click()]);
+  await submit(page, '#apply-coupon');
   await expectState(page, 'open', 'coupon applied');
   eq(await page.locator('#quantity').inputValue(), '3', 'quantity kept after the update');
   eq(await totals(page), { line: '15000', discount: '1500', total: '13500' }, 'totals with quantity 3 and 10 % off');
@@ -511,7 +527,7 @@ scenario('declined-then-paid', 'a declined mobile money payment shows its reason
   check(reason.length > 0, '#payment-error is empty');
   t.note(`decline reason shown: "${spaces(reason)}"`);
   await inspect(page, t, 'declined', true, s.url);
-  let got = await getSession(s.checkout_session_id);
+  let got = await getSession(s.checkout_session_id, true);
   eq(got.status, 'open', 'GET status after the decline');
   eq(got.payment, null, 'GET payment after the decline');
   eq((got.payment_attempts ?? []).map((a) => a.status), ['failed'], 'GET payment_attempts after the decline');
@@ -543,7 +559,7 @@ scenario('pending', 'a pending mobile money payment: the page waits, then the pa
   await pay(page);
   await expectState(page, 'processing', 'pending payment');
   check(await page.locator('#refresh').count() === 1, 'no #refresh link on the processing page');
-  const pending = await getSession(s.checkout_session_id);
+  const pending = await getSession(s.checkout_session_id, true);
   eq(pending.status, 'open', 'GET status while pending');
   eq((pending.payment_attempts ?? []).map((a) => a.status), ['pending'], 'GET payment_attempts while pending');
   await inspect(page, t, 'processing', true, page.url());
@@ -583,7 +599,7 @@ scenario('no-javascript', 'the whole flow with JavaScript disabled: quantity, co
   await inspect(page, t, 'open-nojs', false, s.url);
   await page.locator('#quantity').fill('2');
   await page.locator('#coupon').fill(coupon);
-  await Promise.all([page.waitForNavigation(), page.locator('#apply-coupon').click()]);
+  await submit(page, '#apply-coupon');
   await expectState(page, 'open', 'coupon applied (no JavaScript)');
   eq(await totals(page), { line: '10000', discount: '1000', total: '9000' }, 'totals with quantity 2 and 10 % off');
   await inspect(page, t, 'coupon-applied-nojs', false);
@@ -660,7 +676,7 @@ scenario('french', 'Accept-Language fr: French text and amounts; the lang switch
 
   // A submit keeps the language (the form's hidden lang), and messages are French.
   await page.locator('#coupon').fill('NOPE-NOT-A-COUPON');
-  await Promise.all([page.waitForNavigation(), page.locator('#apply-coupon').click()]);
+  await submit(page, '#apply-coupon');
   eq(await page.locator('html').getAttribute('lang'), 'fr', 'html lang after a submit');
   const couponMsg = spaces(await page.locator('#coupon-message').innerText());
   check(couponMsg.length > 0, 'no #coupon-message for an unknown code');
