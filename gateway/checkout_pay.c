@@ -369,6 +369,9 @@ static int checkout_pay_order_of(const json_t *body, const struct session *s,
          checkout_pay_field(billing, "postal_code", 20, false, &o->postal_code, err) != C_OK ||
          checkout_pay_field(billing, "country", 2, true, &o->country, err) != C_OK))
         return C_ERR;
+    if (o->country != NULL && (strlen(o->country) != 2 || o->country[0] < 'A' ||
+                               o->country[0] > 'Z' || o->country[1] < 'A' || o->country[1] > 'Z'))
+        return error_set(err, "country", "country must be an ISO 3166-1 alpha-2 code (SN)");
     return C_OK;
 }
 

@@ -968,3 +968,25 @@ Test(page, every_coupon_refusal_has_its_message_and_a_paid_coupon_is_used_up)
     page_free(&p);
     page_free(&q);
 }
+
+Test(page, a_pending_payment_refused_on_the_phone_comes_back_to_the_form_with_the_reason)
+{
+    page_tenant();
+    struct page p;
+    page_create(&p, tenant.key, NULL);
+    struct page_form f;
+    page_open_form(p.path, &f);
+    struct api_response r = page_submit(
+        p.path, &f, "action=pay&email=a%40b.example&method=mobile_money&account=%2B221700000004");
+    cr_assert_eq(r.status, 303, "%ld %s", r.status, r.text);
+    test_api_free(&r);
+    r = page_get(p.path, "en");
+    assert_has(&r, "data-state=\"processing\"");
+    test_api_free(&r);
+    r = page_wait_state(p.path, "open");
+    assert_has(&r, "id=\"payment-error\" role=\"alert\" class=\"alert\">The payment was refused on "
+                   "the phone.");
+    assert_has(&r, "id=\"pay\"");
+    test_api_free(&r);
+    page_free(&p);
+}

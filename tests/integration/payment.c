@@ -526,6 +526,11 @@ Test(payment, the_order_is_checked_and_amounts_never_come_from_it)
     r = pay_with(id, "card", "4242424242424242", "");
     test_assert_error(&r, 400, "validation_error", "line1", "line1 is required");
     test_api_free(&r);
+    r = pay_with(id, "card", "4242424242424242",
+                 ", \"billing_address\": {\"line1\": \"x\", \"city\": \"y\", \"country\": \"sn\"}");
+    test_assert_error(&r, 400, "validation_error", "country",
+                      "country must be an ISO 3166-1 alpha-2 code (SN)");
+    test_api_free(&r);
     /* A quantity the session does not allow: no payment, back to the page. */
     r = pay_with(id, "card", "4242424242424242",
                  ", \"quantity\": 2, \"billing_address\": {\"line1\": \"x\", \"city\": \"y\","

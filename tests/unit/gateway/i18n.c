@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../../../gateway/i18n.h"
+#include "../../../gateway/payment.h"
 #include "../leak_check.h"
 
 TestSuite(i18n, .fini = unit_leak_check);
@@ -94,5 +95,21 @@ Test(i18n, the_catalogues_pass_msgfmt_check)
         char cmd[256];
         snprintf(cmd, sizeof(cmd), "msgfmt --check -o /dev/null %s 2>&1", files[i]);
         cr_assert_eq(system(cmd), 0, "msgfmt --check %s", files[i]);
+    }
+}
+
+/* A declined payment's reason is shown in the customer's language: every
+ * failure code a provider gives (gateway/payment.h) has its text. */
+Test(i18n, every_payment_failure_code_has_a_text)
+{
+    const char *codes[] = {PAYMENT_FAILURE_DECLINED,       PAYMENT_FAILURE_INSUFFICIENT_FUNDS,
+                           PAYMENT_FAILURE_INVALID_NUMBER, PAYMENT_FAILURE_CUSTOMER_DECLINED,
+                           PAYMENT_FAILURE_NOT_CONFIGURED, "generic"};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        char msgid[96];
+        snprintf(msgid, sizeof(msgid), "payment_failed_%s", codes[i]);
+        for (int l = 0; l < I18N_LANGS; l++)
+            cr_assert_not_null(i18n_text((enum i18n_lang)l, msgid), "%s has no %s text", msgid,
+                               i18n_code((enum i18n_lang)l));
     }
 }
