@@ -53,6 +53,129 @@ static void format_icu_locale(enum i18n_lang lang, const char *code, char *out, 
     snprintf(out, outlen, "%s", i18n_locale(lang));
 }
 
+/* Opening an ICU formatter costs tens of microseconds (locale data lookups,
+ * patterns): each thread keeps the ones it opened, for its lifetime. ICU's
+ * formatters are not thread-safe, so none is shared. */
+#define FORMAT_AMOUNT_CACHE 8
+
+static _Thread_local struct {
+    enum i18n_lang lang;
+    char code[4];
+    UNumberFormat *f;
+} format_amount_cache[FORMAT_AMOUNT_CACHE];
+static _Thread_local unsigned format_amount_next;
+static _Thread_local UDateFormat *format_date_cache[I18N_LANGS];
+static _Thread_local URelativeDateTimeFormatter *format_left_cache[I18N_LANGS];
+
+static pthread_key_t format_thread_key;
+static pthread_once_t format_thread_once = PTHREAD_ONCE_INIT;
+
+/* At a thread's exit: the formatters it kept. */
+static void format_thread_free(void *unused)
+{
+    (void)unused;
+    for (unsigned i = 0; i < FORMAT_AMOUNT_CACHE; i++) {
+        unum_close(format_amount_cache[i].f);
+        format_amount_cache[i].f = NULL;
+    }
+    for (int l = 0; l < I18N_LANGS; l++) {
+        if (format_date_cache[l] != NULL)
+            udat_close(format_date_cache[l]);
+        ureldatefmt_close(format_left_cache[l]);
+        format_date_cache[l] = NULL;
+        format_left_cache[l] = NULL;
+    }
+}
+
+static void format_thread_key_make(void)
+{
+    if (pthread_key_create(&format_thread_key, format_thread_free) != 0)
+        abort(); /* no key at startup: nothing can work */
+}
+
+/* Keeps f's place in the thread's cache: its exit will close it. */
+static void format_thread_keeps(void)
+{
+    pthread_once(&format_thread_once, format_thread_key_make);
+    if (pthread_getspecific(format_thread_key) == NULL)
+        pthread_setspecific(format_thread_key, &format_amount_next);
+}
+
+/* The thread's currency formatter of c in lang, NULL if ICU cannot make one. */
+static UNumberFormat *format_amount_formatter(enum i18n_lang lang, const struct currency *c)
+{
+    for (unsigned i = 0; i < FORMAT_AMOUNT_CACHE; i++) {
+        if (format_amount_cache[i].f != NULL && format_amount_cache[i].lang == lang &&
+            strcmp(format_amount_cache[i].code, c->code) == 0)
+            return format_amount_cache[i].f;
+    }
+    UErrorCode status = U_ZERO_ERROR;
+    char locale[16];
+    format_icu_locale(lang, c->code, locale, sizeof(locale));
+    UNumberFormat *f = unum_open(UNUM_CURRENCY, NULL, 0, locale, NULL, &status);
+    UChar code[4];
+    u_charsToUChars(c->code, code, 4);
+    unum_setTextAttribute(f, UNUM_CURRENCY_CODE, code, 3, &status);
+    if (U_FAILURE(status)) {
+        unum_close(f);
+        return NULL;
+    }
+    /* The currency's own exponent, whatever CLDR's habit (ICU rounds some to 0). */
+    unum_setAttribute(f, UNUM_MIN_FRACTION_DIGITS, c->exponent);
+    unum_setAttribute(f, UNUM_MAX_FRACTION_DIGITS, c->exponent);
+    format_thread_keeps();
+    unsigned slot = format_amount_next++ % FORMAT_AMOUNT_CACHE;
+    unum_close(format_amount_cache[slot].f);
+    format_amount_cache[slot].lang = lang;
+    memcpy(format_amount_cache[slot].code, c->code, sizeof(format_amount_cache[slot].code));
+    format_amount_cache[slot].f = f;
+    return f;
+}
+
+/* The thread's date formatter of lang: a medium date, a short time, the zone. */
+static UDateFormat *format_date_formatter(enum i18n_lang lang)
+{
+    if (format_date_cache[lang] != NULL)
+        return format_date_cache[lang];
+    UErrorCode status = U_ZERO_ERROR;
+    static const UChar utc[] = {'U', 'T', 'C', 0};
+    UDateFormat *f =
+        udat_open(UDAT_SHORT, UDAT_MEDIUM, i18n_locale(lang), utc, -1, NULL, 0, &status);
+    if (U_FAILURE(status)) {
+        if (f != NULL)
+            udat_close(f);
+        return NULL;
+    }
+    /* The pattern's time without seconds, and the zone named. */
+    UChar pattern[FORMAT_UCHARS];
+    int32_t pn = udat_toPattern(f, false, pattern, FORMAT_UCHARS - 8, &status);
+    if (U_SUCCESS(status) && pn < FORMAT_UCHARS - 8) {
+        static const UChar zone[] = {' ', 'z', 0};
+        pattern[pn] = 0;
+        u_strcat(pattern, zone);
+        udat_applyPattern(f, false, pattern, -1);
+    }
+    format_thread_keeps();
+    format_date_cache[lang] = f;
+    return f;
+}
+
+static URelativeDateTimeFormatter *format_left_formatter(enum i18n_lang lang)
+{
+    if (format_left_cache[lang] != NULL)
+        return format_left_cache[lang];
+    UErrorCode status = U_ZERO_ERROR;
+    URelativeDateTimeFormatter *f = ureldatefmt_open(i18n_locale(lang), NULL, UDAT_STYLE_LONG,
+                                                     UDISPCTX_CAPITALIZATION_NONE, &status);
+    if (U_FAILURE(status)) {
+        ureldatefmt_close(f);
+        return NULL;
+    }
+    format_thread_keeps();
+    format_left_cache[lang] = f;
+    return f;
+}
+
 int format_amount(enum i18n_lang lang, const char *currency_code, int64_t minor, char *out,
                   size_t outlen, struct error *err)
 {
@@ -85,18 +208,11 @@ int format_amount(enum i18n_lang lang, const char *currency_code, int64_t minor,
     }
     decimal[w] = '\0';
     UErrorCode status = U_ZERO_ERROR;
-    char locale[16];
-    format_icu_locale(lang, c->code, locale, sizeof(locale));
-    UNumberFormat *f = unum_open(UNUM_CURRENCY, NULL, 0, locale, NULL, &status);
-    UChar code[4];
-    u_charsToUChars(c->code, code, 4);
-    unum_setTextAttribute(f, UNUM_CURRENCY_CODE, code, 3, &status);
-    /* The currency's own exponent, whatever CLDR's habit (ICU rounds some to 0). */
-    unum_setAttribute(f, UNUM_MIN_FRACTION_DIGITS, c->exponent);
-    unum_setAttribute(f, UNUM_MAX_FRACTION_DIGITS, c->exponent);
+    UNumberFormat *f = format_amount_formatter(lang, c);
+    if (f == NULL)
+        return error_set(err, NULL, "format: ICU has no formatter for %s", c->code);
     UChar text[FORMAT_UCHARS];
     int32_t n = unum_formatDecimal(f, decimal, -1, text, FORMAT_UCHARS, NULL, &status);
-    unum_close(f);
     if (U_FAILURE(status) || n >= FORMAT_UCHARS)
         return error_set(err, NULL, "format: ICU cannot format %s %s: %s", decimal, c->code,
                          u_errorName(status));
@@ -107,25 +223,11 @@ int format_datetime(enum i18n_lang lang, int64_t epoch_s, char *out, size_t outl
                     struct error *err)
 {
     UErrorCode status = U_ZERO_ERROR;
-    static const UChar utc[] = {'U', 'T', 'C', 0};
-    UDateFormat *f =
-        udat_open(UDAT_SHORT, UDAT_MEDIUM, i18n_locale(lang), utc, -1, NULL, 0, &status);
+    UDateFormat *f = format_date_formatter(lang);
+    if (f == NULL)
+        return error_set(err, NULL, "format: ICU has no date formatter for %s", i18n_code(lang));
     UChar text[FORMAT_UCHARS];
-    int32_t n = 0;
-    if (U_SUCCESS(status)) {
-        /* The pattern's time without seconds, and the zone named. */
-        UChar pattern[FORMAT_UCHARS];
-        int32_t pn = udat_toPattern(f, false, pattern, FORMAT_UCHARS - 8, &status);
-        if (U_SUCCESS(status) && pn < FORMAT_UCHARS - 8) {
-            static const UChar zone[] = {' ', 'z', 0};
-            pattern[pn] = 0;
-            u_strcat(pattern, zone);
-            udat_applyPattern(f, false, pattern, -1);
-        }
-        n = udat_format(f, (UDate)epoch_s * 1000.0, text, FORMAT_UCHARS, NULL, &status);
-    }
-    if (f != NULL)
-        udat_close(f);
+    int32_t n = udat_format(f, (UDate)epoch_s * 1000.0, text, FORMAT_UCHARS, NULL, &status);
     if (U_FAILURE(status) || n >= FORMAT_UCHARS)
         return error_set(err, NULL, "format: ICU cannot format a date: %s", u_errorName(status));
     return format_to_utf8(text, n, out, outlen, err);
@@ -144,11 +246,12 @@ int format_time_left(enum i18n_lang lang, int64_t seconds_left, char *out, size_
         value = (double)((minutes + 59) / 60);
     }
     UErrorCode status = U_ZERO_ERROR;
-    URelativeDateTimeFormatter *f = ureldatefmt_open(i18n_locale(lang), NULL, UDAT_STYLE_LONG,
-                                                     UDISPCTX_CAPITALIZATION_NONE, &status);
+    URelativeDateTimeFormatter *f = format_left_formatter(lang);
+    if (f == NULL)
+        return error_set(err, NULL, "format: ICU has no duration formatter for %s",
+                         i18n_code(lang));
     UChar text[FORMAT_UCHARS];
     int32_t n = ureldatefmt_formatNumeric(f, value, unit, text, FORMAT_UCHARS, &status);
-    ureldatefmt_close(f);
     if (U_FAILURE(status) || n >= FORMAT_UCHARS)
         return error_set(err, NULL, "format: ICU cannot format a duration: %s",
                          u_errorName(status));

@@ -1,5 +1,5 @@
 /* GET /events's type filter (gateway/validate.c, validate_event_type): any
- * bytes. Exactly the event types pass (the sessions' and the catalog's);
+ * bytes. Exactly the event types pass (the sessions', their payments' and the catalog's);
  * anything else, "*" included, is a well-formed 400 on param type.
  *
  * Input: the type's bytes (up to a NUL, as the query value arrives). */
@@ -30,7 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                         "subscription.created",
                                         "subscription.renewed",
                                         "subscription.canceled",
-                                        "subscription.past_due"};
+                                        "subscription.past_due",
+                                        "checkout.session.payment_failed",
+                                        "checkout.session.payment_refund_required"};
     bool known = false;
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         known = known || strcmp(type, types[i]) == 0;

@@ -3,6 +3,7 @@
  * no-break space), the space before a currency sign U+00A0. */
 #include <criterion/criterion.h>
 
+#include <pthread.h>
 #include <string.h>
 
 #include "../../../gateway/format.h"
@@ -116,4 +117,37 @@ Test(format, the_script_formats_in_the_currency_s_locale)
     cr_assert_str_eq(out, "en-GH");
     format_currency_locale(I18N_FR, "EUR", out, sizeof(out));
     cr_assert_str_eq(out, "fr");
+}
+
+/* Each thread keeps its own formatters: threads formatting at once, in more
+ * currencies than a thread keeps, all get the right text. */
+static void *format_many(void *arg)
+{
+    const char *const codes[] = {"XOF", "EUR", "USD", "GHS", "NGN",
+                                 "KES", "XAF", "MAD", "ZAR", "UGX"};
+    long bad = 0;
+    for (int i = 0; i < 300; i++) {
+        const char *code = codes[(i + (int)(long)arg) % 10];
+        char out[FORMAT_TEXT_MAX], again[FORMAT_TEXT_MAX];
+        enum i18n_lang lang = (enum i18n_lang)(i % 2);
+        if (format_amount(lang, code, 123456, out, sizeof(out), NULL) != C_OK ||
+            format_amount(lang, code, 123456, again, sizeof(again), NULL) != C_OK ||
+            strcmp(out, again) != 0 || strstr(out, "1") == NULL)
+            bad++;
+        if (strcmp(code, "EUR") == 0 && lang == I18N_EN && strcmp(out, "€1,234.56") != 0)
+            bad++;
+    }
+    return (void *)bad;
+}
+
+Test(format, threads_format_at_once_with_their_own_formatters)
+{
+    pthread_t t[4];
+    for (long i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, format_many, (void *)i);
+    for (int i = 0; i < 4; i++) {
+        void *bad;
+        pthread_join(t[i], &bad);
+        cr_assert_eq((long)bad, 0, "thread %d formatted %ld amounts wrong", i, (long)bad);
+    }
 }
