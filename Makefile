@@ -1,6 +1,7 @@
 # caisse — build, test and benchmark entry points.
 #   make            build every binary into build/bin
 #   make test       the whole test suite (what CI runs)
+#   make browser    the hosted checkout page in a real browser (tests/browser/run.sh)
 #   make fuzz       every libFuzzer harness for FUZZ_SECONDS (tests/fuzz/run.sh)
 #   make up / down  the local stack (PostgreSQL, Kafka, the four services)
 #   make bench      the benchmarks (bench/run.sh): table in README.md, bench/results/
@@ -26,7 +27,7 @@ COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/version.o
 # The version /metrics reports (caisse_build_info): git describe at build time.
 CAISSE_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
-.PHONY: FORCE all clean test unit unit-asan fuzz fuzz-build fuzz-bins fuzz-check integration quickstart clang-check compose-check k8s-check structure-check format up down deps bench bench-tools
+.PHONY: FORCE all clean test unit unit-asan fuzz fuzz-build fuzz-bins fuzz-check integration browser quickstart clang-check compose-check k8s-check structure-check format up down deps bench bench-tools
 all: $(BINARIES)
 
 $(BUILD)/gen/migrations.c: common/migrations/embed.sh $(MIGRATIONS)
@@ -237,6 +238,11 @@ integration: all $(INTEGRATION_BIN) $(SLOW_DNS_SO)
 quickstart: all
 	bash tests/quickstart/run.sh
 
+# The hosted checkout page in a real browser (Debian's chromium, npm playwright-core) against
+# a stack of its own; screenshots of every state into build/screenshots/ (tests/browser/run.sh).
+browser: all
+	bash tests/browser/run.sh
+
 # No container engine runs here: the compose file and the Dockerfile are validated, not run
 # (deploy/OPERATIONS.md, "What the checks assert").
 compose-check: all
@@ -261,6 +267,7 @@ test:
 	$(MAKE) --no-print-directory k8s-check
 	$(MAKE) --no-print-directory integration
 	$(MAKE) --no-print-directory quickstart
+	$(MAKE) --no-print-directory browser
 
 # The README's run command: installs what is missing, builds, starts everything.
 up:

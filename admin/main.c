@@ -82,6 +82,10 @@ static const char admin_summary[] =
     "                                   requests a second each API key of the organization\n"
     "                                   may make (0: no limit; default: the gateways'\n"
     "                                   CAISSE_RATE_LIMIT_KEY_PER_S), within the key cache TTL\n"
+    "  set-display-name --org ORG_ID --display-name TEXT\n"
+    "                                   the name the hosted checkout page shows customers\n"
+    "                                   (1 to 200 characters; \"\" clears it: the page then\n"
+    "                                   shows the organization's name)\n"
     "\n"
     "Options of every command:\n"
     "  -v, --verbose                    JSON log lines on stderr at CAISSE_LOG_LEVEL\n"
@@ -583,16 +587,70 @@ static int admin_cmd_set_rate_limit(int argc, char **argv)
     return rc;
 }
 
+static int admin_cmd_set_display_name(int argc, char **argv)
+{
+    struct admin_option opts[] = {{"--org", true, NULL, false},
+                                  {"--display-name", true, NULL, false}};
+    if (admin_parse_args("set-display-name", argc, argv, opts, 2, NULL, NULL) != C_OK)
+        return ADMIN_EXIT_USAGE;
+    if (opts[0].value == NULL)
+        return admin_usage_error("set-display-name", "%s is required", "--org");
+    if (opts[1].value == NULL)
+        return admin_usage_error("set-display-name", "%s is required", "--display-name");
+    char org[UUID_STR_LEN];
+    if (admin_parse_uuid_arg("set-display-name", "--org", opts[0].value, org) != C_OK)
+        return ADMIN_EXIT_USAGE;
+    /* "" is the operator's way back to the organization's name. */
+    const char *display_name = opts[1].value[0] == '\0' ? NULL : opts[1].value;
+    if (display_name != NULL) {
+        size_t len = strlen(display_name);
+        size_t chars = utf8_valid(display_name, len) ? utf8_length(display_name) : 0;
+        if (chars == 0 || chars > TENANT_DISPLAY_NAME_MAX)
+            return admin_usage_error("set-display-name",
+                                     "--display-name must be 1 to %d characters of UTF-8 text,"
+                                     " or \"\" to clear it",
+                                     TENANT_DISPLAY_NAME_MAX);
+    }
+    struct db db;
+    int rc = admin_db_open(&db);
+    if (rc != 0)
+        return rc;
+    bool found = false;
+    if (tenant_store_set_display_name(&db, org, display_name, &found) != C_OK) {
+        rc = admin_db_failed(&db, "set-display-name");
+    } else if (!found) {
+        fprintf(stderr, "%s: set-display-name: organization %s does not exist\n", admin_program,
+                org);
+        rc = ADMIN_EXIT_FAILED;
+    } else {
+        if (display_name == NULL)
+            printf("organization %s: the page shows its name\n", org);
+        else
+            printf("organization %s: the page shows \"%s\"\n", org, display_name);
+        log_fields(
+            LOG_INFO,
+            json_pack("{ss sb}", "organization_id", org, "display_name_set", display_name != NULL),
+            "organization display name set");
+    }
+    admin_db_close(&db);
+    return rc;
+}
+
 struct admin_command {
     const char *name;
     int (*run)(int argc, char **argv);
 };
 
 static const struct admin_command admin_commands[] = {
-    {"migrate", admin_cmd_migrate},       {"create-topics", admin_cmd_create_topics},
-    {"create-org", admin_cmd_create_org}, {"create-key", admin_cmd_create_key},
-    {"list-keys", admin_cmd_list_keys},   {"list-orgs", admin_cmd_list_orgs},
-    {"revoke-key", admin_cmd_revoke_key}, {"set-rate-limit", admin_cmd_set_rate_limit},
+    {"migrate", admin_cmd_migrate},
+    {"create-topics", admin_cmd_create_topics},
+    {"create-org", admin_cmd_create_org},
+    {"create-key", admin_cmd_create_key},
+    {"list-keys", admin_cmd_list_keys},
+    {"list-orgs", admin_cmd_list_orgs},
+    {"revoke-key", admin_cmd_revoke_key},
+    {"set-rate-limit", admin_cmd_set_rate_limit},
+    {"set-display-name", admin_cmd_set_display_name},
 };
 
 static bool admin_is_help(const char *arg)

@@ -19,6 +19,7 @@ bench_default BENCH_WRK_THREADS 2 2           # the same wrk settings for ceilin
 bench_default BENCH_WRK_CONNECTIONS 64 64
 bench_default BENCH_LOADGEN_CONNECTIONS 64 64 # connections of the open-loop client
 bench_default BENCH_GET_POOL 1000 200         # sessions created before the GET benchmark
+bench_default BENCH_PAGE_POOL 200 100         # of them, the sessions whose hosted page the page GET reads
 bench_default BENCH_PIPELINE_S 60 10          # sustained creates at the max rate
 bench_default BENCH_PIPELINE_WINDOW_S 10 2    # the pipeline figure is the median window
 bench_default BENCH_PGBENCH_S 5 2             # seconds of each pgbench run (BENCH_RUNS runs)
@@ -44,6 +45,18 @@ bench_default BENCH_SOAK_ENDPOINTS "$BENCH_WEBHOOK_ENDPOINTS" "$BENCH_WEBHOOK_EN
 bench_default BENCH_SETTLE_S 60 30            # max wait for the workers to catch up between stages
 bench_default BENCH_MEM_SAMPLE_S 1 1          # RSS sampling period during the benchmarks
 bench_default BENCH_IDEMPOTENCY 1 1           # creates carry an Idempotency-Key (0: none)
+# BENCH_ONLY=page runs the hosted page's benchmarks alone (its GET against the HTTP ceiling,
+# in the same rounds, and each state's weight), with results of their own.
+: "${BENCH_ONLY:=}"
+case "$BENCH_ONLY" in
+  '') ;;
+  page)
+    : "${BENCH_RESULTS:=$REPO/bench/results/page.json}"
+    : "${BENCH_UPDATE_README:=0}"
+    ;;
+  *) echo "bench: BENCH_ONLY must be empty or page (got \"$BENCH_ONLY\")" >&2; exit 2 ;;
+esac
+export BENCH_ONLY
 # A smoke run neither overwrites the real results nor touches the README unless told to.
 bench_default BENCH_RESULTS "$REPO/bench/results/latest.json" "$REPO/bench/results/quick.json"
 bench_default BENCH_UPDATE_README 1 0
@@ -82,6 +95,12 @@ export CAISSE_SESSION_MIN_TTL="${CAISSE_SESSION_MIN_TTL:-1}"
 # runs on every request, so its cost is in every figure.
 export CAISSE_RATE_LIMIT_KEY_PER_S="${CAISSE_RATE_LIMIT_KEY_PER_S:-1000000}"
 export CAISSE_RATE_LIMIT_KEY_BURST="${CAISSE_RATE_LIMIT_KEY_BURST:-1000000}"
+# The hosted page has no API key: its requests are limited per client address, and wrk is
+# one address. The same reasoning: limits that run on every request but never bite.
+export CAISSE_RATE_LIMIT_CLIENT_PER_S="${CAISSE_RATE_LIMIT_CLIENT_PER_S:-1000000}"
+export CAISSE_RATE_LIMIT_CLIENT_BURST="${CAISSE_RATE_LIMIT_CLIENT_BURST:-1000000}"
+export CAISSE_RATE_LIMIT_PAGE_POSTS_PER_MIN="${CAISSE_RATE_LIMIT_PAGE_POSTS_PER_MIN:-1000000}"
+export CAISSE_RATE_LIMIT_PAGE_POSTS_BURST="${CAISSE_RATE_LIMIT_PAGE_POSTS_BURST:-1000000}"
 # Everything else (log level, threads, batch sizes...) is the product's default unless
 # the caller exports a CAISSE_* variable: it reaches every service of the bench stack.
 # shellcheck source=../deploy/env.sh source-path=SCRIPTDIR

@@ -50,6 +50,8 @@ jq -n \
   --slurpfile webhooks_db "$(slurp webhooks_db)" --slurpfile expiry "$(slurp expiry)" \
   --slurpfile soak "$(slurp soak)" --slurpfile soak_settle "$(slurp soak_settle)" \
   --slurpfile stages "$(slurp stages)" \
+  --slurpfile page "$(slurp page)" --slurpfile page_weights "$(slurp page_weights)" \
+  --arg only "${BENCH_ONLY:-}" \
   --slurpfile mem "$(slurp mem)" --slurpfile soak_mem "$(slurp soak-mem)" \
   --argjson warmup "${BENCH_SOAK_WARMUP_S:-60}" --argjson tol_pct "${BENCH_SOAK_TOLERANCE_PCT:-10}" \
   --argjson tol_mb "${BENCH_SOAK_TOLERANCE_MB:-2}" --argjson ttl "${BENCH_SOAK_TTL_S:-5}" \
@@ -80,6 +82,7 @@ def slope: if length < 2 then null else
 ($ceiling | wrk_bench("200")) as $c
 | ($get | wrk_bench("200")) as $g
 | ($post | wrk_bench("201")) as $p
+| ($page | wrk_bench("200")) as $pg
 | ($post_half | lg_bench) as $ph
 | ($raw | lg_bench) as $rw
 | ($windows | map(.rate) | median) as $pipe_rate
@@ -127,7 +130,8 @@ def slope: if length < 2 then null else
     | map_values(. + {no_growth: (if .growth_mb == null then null
         else (.growth_mb <= .allowed_growth_mb and (.restarted | not)) end)})) as $soak_by_service
 | {
-  schema: 1, date: $date, quick: $quick, elapsed_s: $elapsed, machine: $machine, git: $git,
+  schema: 1, date: $date, quick: $quick, only: (if $only == "" then null else $only end),
+  elapsed_s: $elapsed, machine: $machine, git: $git,
   config: ($config + {gateway_threads: $gateway_threads}),
   anomalies: $anomalies, stages: ($stages | sort_by(.start_s // 0)),
   benchmarks: {
@@ -138,6 +142,12 @@ def slope: if length < 2 then null else
         ratio: ratio($g.median.ok_per_s; $fetch_rate)},
       target: {text: ">= 50 % of the HTTP ceiling",
         met: met(ratio($g.median.ok_per_s; $c.median.requests_per_s) | if . == null then null else . >= 0.5 end)}}),
+    page: (if ($page | length) == 0 then null else ($pg + {limit: "http_ceiling",
+      name: "GET /checkout/:id/:secret, the hosted checkout page of an open session (Accept-Language fr)",
+      ratio: ratio($pg.median.ok_per_s; $c.median.requests_per_s),
+      weights: {states: $page_weights,
+        target: {text: "<= 30 KB transferred each (HTML + CSS + JS, headers included, first visit)",
+          met: (if ($page_weights | length) == 0 then null else ($page_weights | all(.total_bytes <= 30720)) end)}}}) end),
     post: ($p + {limit: "http_ceiling", ratio: ratio($p.median.ok_per_s; $c.median.requests_per_s),
       target: {text: ">= 25 % of the HTTP ceiling",
         met: met(ratio($p.median.ok_per_s; $c.median.requests_per_s) | if . == null then null else . >= 0.25 end)}}),
@@ -192,12 +202,16 @@ def ok: if . == true then "yes" elif . == false then "**no**" else "n/a" end;
 def secs: if . == null then "n/a" else ((. * 100 | round) / 100 | tostring) + " s" end;
 def along: if . == "whole" then ", alongside the soak" elif . == "partly" then ", partly alongside the soak" else "" end;
 .benchmarks as $b
-| "Measured \(.date[0:16] | sub("T"; " ")) UTC on \(.machine.cores) cores, \(.machine.memory_mb / 1024 * 10 | round / 10) GiB RAM (\(.machine.cpu)), PostgreSQL \(.machine.postgres), Kafka \(.machine.kafka); commit \(.git.commit[0:10])\(if .git.dirty then " (with local changes)" else "" end)\(if .quick then "; **quick smoke run (BENCH_QUICK=1): sizes too small to be representative**" else "" end). Medians of \(.config.BENCH_RUNS) runs; wrk -t\(.config.BENCH_WRK_THREADS) -c\(.config.BENCH_WRK_CONNECTIONS); gateway \(.config.gateway_threads) threads. All figures: `\($out)`.",
+| "Measured \(.date[0:16] | sub("T"; " ")) UTC on \(.machine.cores) cores, \(.machine.memory_mb / 1024 * 10 | round / 10) GiB RAM (\(.machine.cpu)), PostgreSQL \(.machine.postgres), Kafka \(.machine.kafka); commit \(.git.commit[0:10])\(if .git.dirty then " (with local changes)" else "" end)\(if .quick then "; **quick smoke run (BENCH_QUICK=1): sizes too small to be representative**" else "" end)\(if .only == "page" then "; **BENCH_ONLY=page: the HTTP ceiling, the GET and the hosted page alone**" else "" end). Medians of \(.config.BENCH_RUNS) runs; wrk -t\(.config.BENCH_WRK_THREADS) -c\(.config.BENCH_WRK_CONNECTIONS); gateway \(.config.gateway_threads) threads. All figures: `\($out)`.",
   "",
   "| benchmark | figure | limit measured in the same run | ratio | target | met |",
   "|---|---|---|---|---|---|",
   "| HTTP ceiling | \($b.http_ceiling.median.requests_per_s | num) req/s (p50 \($b.http_ceiling.median.p50_ms | ms), p99 \($b.http_ceiling.median.p99_ms | ms)) | — | — | — | — |",
   "| GET /checkout-sessions/:id | \($b.get.median.ok_per_s | num) req/s, p50 \($b.get.median.p50_ms | ms), p99 \($b.get.median.p99_ms | ms) | HTTP ceiling \($b.http_ceiling.median.requests_per_s | num) req/s; second limit, the row fetch alone in pgbench: \($b.get.row_fetch.median.fetches_per_s | num)/s (GET reaches \($b.get.row_fetch.ratio | pct) of it) | \($b.get.ratio | pct) of the ceiling | ≥ 50 % of the ceiling | \($b.get.target.met | ok) |",
+  (if $b.page == null then empty else
+  "| GET /checkout/:id/:secret (the hosted page) | \($b.page.median.ok_per_s | num) req/s, p50 \($b.page.median.p50_ms | ms), p99 \($b.page.median.p99_ms | ms) | HTTP ceiling \($b.http_ceiling.median.requests_per_s | num) req/s | \($b.page.ratio | pct) of the ceiling | — | — |",
+  "| hosted page weight, first visit (HTML + CSS + JS) | \($b.page.weights.states | map("\(.state) \(.total_bytes / 1024 * 10 | round / 10) KB") | join(", ")) | — | — | ≤ 30 KB each | \($b.page.weights.target.met | ok) |" end),
+  (if .only == "page" then empty else
   "| POST /checkout-sessions (201) | \($b.post.median.ok_per_s | num) creates/s, p50 \($b.post.median.p50_ms | ms), p99 \($b.post.median.p99_ms | ms) | HTTP ceiling \($b.http_ceiling.median.requests_per_s | num) req/s | \($b.post.ratio | pct) | ≥ 25 % | \($b.post.target.met | ok) |",
   "| POST at half the max rate | p50 \($b.post_half_rate.median.p50_ms | ms), p99 \($b.post_half_rate.median.p99_ms | ms) at \($b.post_half_rate.median.rate | num)/s | — | — | p99 < 25 ms | \($b.post_half_rate.target.met | ok) |",
   "| pipeline (\(.config.BENCH_PIPELINE_S) s sustained) | \($b.pipeline.median.sessions_per_s | num) sessions/s | pgbench, same rows batched: \($b.pipeline.limit.median.rows_per_s | num) rows/s | \($b.pipeline.ratio | pct) | ≥ 50 % | \($b.pipeline.target.met | ok) |",
@@ -205,7 +219,7 @@ def along: if . == "whole" then ", alongside the soak" elif . == "partly" then "
   "| expiry burst (\($b.expiry_burst.sessions | num) due)\($b.expiry_burst.alongside_soak | along) | \($b.expiry_burst.worker_s | secs) to all expired and published (expired after \($b.expiry_burst.expired_s | secs))\(if ($b.expiry_burst.alongside_soak // "none") != "none" then "; worker and UPDATE both ran \(if $b.expiry_burst.alongside_soak == "partly" then "partly " else "" end)alongside the soak\u0027s \($b.memory.soak.load.create_rate | num) creates/s + \($b.memory.soak.load.get_rate | num) GETs/s" else "" end) | one UPDATE of the same rows\(if ($b.expiry_burst.update_rows // $b.expiry_burst.sessions) > $b.expiry_burst.sessions then " (+ \($b.expiry_burst.update_rows - $b.expiry_burst.sessions | num) soak sessions due)" else "" end): \($b.expiry_burst.update_s | secs) | \(if $b.expiry_burst.ratio == null then "n/a" else ($b.expiry_burst.ratio * 100 | round / 100 | tostring) + "×" end) | ≤ 3× | \($b.expiry_burst.target.met | ok) |",
   "| webhooks\($b.webhooks.alongside_soak | along) | \($b.webhooks.median.deliveries_per_s | num) deliveries/s (\($b.webhooks.runs[0].events // 0 | num) events × \($b.webhooks.runs[0].endpoints // 0) endpoints, signed; each once: \($b.webhooks.all_delivered_once_signed | ok))\(if $b.webhooks.alongside_soak != "none" then "; measured \(if $b.webhooks.alongside_soak == "partly" then "partly " else "" end)with the soak\u0027s \($b.memory.soak.load.create_rate | num) creates/s + \($b.memory.soak.load.get_rate | num) GETs/s in the background, the worker delivering \($b.webhooks.median.soak_deliveries_meanwhile | num) of the soak\u0027s webhooks per round meanwhile" else "" end) | — | — | ≥ 5,000/s | \($b.webhooks.target.met | ok) |",
   "| memory: peak RSS | \($b.memory.peak | to_entries | map("\(.key) \(.value.peak_hwm_mb | mb)") | join(", ")) | — | — | < 100 MB each | \($b.memory.target.met | ok) |",
-  "| memory: \(.config.BENCH_SOAK_S) s soak (\($b.memory.soak.load.create_rate | num) creates/s, \($b.memory.soak.load.get_rate | num) GETs/s; overlapped the \(.stages | map(select(.alongside == "soak") | .stage) | join(" and ")) stage(s) for its first \($b.memory.soak.overlapped_until_s | num) s) | \($b.memory.soak.services | to_entries | map("\(.key) \(.value.warm_mb | mb) → \(.value.end_mb | mb)") | join(", ")) (at \($b.memory.soak.judged_from_s | num) s, after the warm-up and those stages → end) | — | — | no growth (± \($b.memory.soak.tolerance.percent) %) | \($b.memory.soak.target.met | ok) |",
+  "| memory: \(.config.BENCH_SOAK_S) s soak (\($b.memory.soak.load.create_rate | num) creates/s, \($b.memory.soak.load.get_rate | num) GETs/s; overlapped the \(.stages | map(select(.alongside == "soak") | .stage) | join(" and ")) stage(s) for its first \($b.memory.soak.overlapped_until_s | num) s) | \($b.memory.soak.services | to_entries | map("\(.key) \(.value.warm_mb | mb) → \(.value.end_mb | mb)") | join(", ")) (at \($b.memory.soak.judged_from_s | num) s, after the warm-up and those stages → end) | — | — | no growth (± \($b.memory.soak.tolerance.percent) %) | \($b.memory.soak.target.met | ok) |" end),
   (if (.anomalies | length) > 0 then "", "Anomalies in this run:", (.anomalies[] | "- \(.)") else empty end)
 ' "$OUT")
 

@@ -189,7 +189,7 @@ start_ceiling() {
 
 stage_http() {
   start_ceiling
-  row_fetch_prepare
+  [ "$BENCH_ONLY" = page ] || row_fetch_prepare
   local r j
   for r in $(seq 1 "$BENCH_RUNS"); do
     phase http-ceiling
@@ -200,6 +200,11 @@ stage_http() {
     j=$(wrk_run "get-$r" "$GATEWAY_URL" get.lua "$BENCH_HTTP_S")
     check_statuses "GET run $r" 200 <<<"$j"
     record get "$j"
+    phase page
+    j=$(BENCH_PAGE_PATHS_FILE="$RES/page-paths.txt" wrk_run "page-$r" "$GATEWAY_URL" page.lua "$BENCH_HTTP_S")
+    check_statuses "page GET run $r" 200 <<<"$j"
+    record page "$j"
+    [ "$BENCH_ONLY" = page ] && continue
     phase get-row-fetch
     row_fetch_run "$r"
     phase post
@@ -209,9 +214,111 @@ stage_http() {
     settle webhooks
   done
   bg_stop "$CEILING_PID"
+  [ "$BENCH_ONLY" = page ] && return 0
   MAX_CREATES=$(jq -rs "$JQ_LIB"' map((.status["201"] // 0) / .duration_s) | median' "$RES/post.jsonl")
   MAX_GETS=$(jq -rs "$JQ_LIB"' map((.status["200"] // 0) / .duration_s) | median' "$RES/get.jsonl")
   log "max rates: $MAX_CREATES creates/s, $MAX_GETS GETs/s"
+}
+
+# ---- the hosted checkout page ------------------------------------------------------------------
+# The page GET's pool: BENCH_PAGE_POOL open sessions of the GET pool, by the path of their
+# page (the session id and its page secret, as `url` has them).
+page_pool() {
+  pq -v org="$ORG" -v n="$BENCH_PAGE_POOL" >"$RES/page-paths.txt" <<'SQL'
+SELECT '/checkout/' || id || '/' || page_secret FROM checkout_sessions
+ WHERE organization_id = :'org' AND status = 'open' AND page_secret IS NOT NULL
+ ORDER BY created_at DESC LIMIT :n
+SQL
+  local n
+  n=$(wc -l <"$RES/page-paths.txt")
+  [ "$n" -gt 0 ] || die "no session of the GET pool has a page (page_secret)"
+  # Every path answers the open page before it is measured.
+  local code
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$GATEWAY_URL$(head -n 1 "$RES/page-paths.txt")")
+  [ "$code" = 200 ] || die "the hosted page of a pool session answers $code, not 200"
+  log "page pool: $n sessions"
+}
+
+# A session for the page weights, with every field the page can show (quantity, coupon,
+# billing address, the customer's details): prints its url.
+page_session() { # [EXTRA_JSON_FIELDS]
+  local extra=${1:-} resp
+  resp=$(curl -fsS -X POST "$GATEWAY_URL/checkout-sessions" -H "x-api-key: $KEY" \
+    -H "Content-Type: application/json" \
+    -d "{\"amount\": 5000, \"currency_code\": \"XOF\", \"title\": \"Panier de mangues\",
+         \"description\": \"Mangues Kent du Sénégal, 5 kg\", \"customer_email\": \"awa@example.com\",
+         \"customer_name\": \"Awa Diop\", \"customer_phone\": \"+221770000000\",
+         \"allow_quantity\": true, \"allow_coupon_code\": true, \"require_billing_address\": true,
+         \"success_url\": \"https://shop.example/success?id={CHECKOUT_SESSION_ID}\",
+         \"cancel_url\": \"https://shop.example/cart\"$extra}") || die "cannot create a session for the page weights"
+  jq -r .url <<<"$resp" | sed "s|^[a-z]*://[^/]*|$GATEWAY_URL|"
+}
+
+# Pays on the page as a browser without JavaScript would: GET (the CSRF cookie and the
+# form's tokens), then POST action=pay with a test provider's number. Prints the status.
+page_pay() { # URL ACCOUNT
+  local url=$1 account=$2 jar html csrf attempt
+  jar=$(mktemp -p "$RES")
+  html=$(curl -fsS -c "$jar" -H 'Accept-Language: fr' "$url") || die "GET $url failed"
+  csrf=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' <<<"$html" | head -n 1)
+  attempt=$(sed -n 's/.*name="attempt" value="\([^"]*\)".*/\1/p' <<<"$html" | head -n 1)
+  [ -n "$csrf" ] && [ -n "$attempt" ] || die "no csrf/attempt in the form of $url"
+  curl -s -o /dev/null -w '%{http_code}' -b "$jar" -X POST "$url" \
+    --data-urlencode "csrf=$csrf" --data-urlencode "attempt=$attempt" --data-urlencode "lang=fr" \
+    --data-urlencode "quantity=2" --data-urlencode "email=awa@example.com" \
+    --data-urlencode "name=Awa Diop" --data-urlencode "phone=+221770000000" \
+    --data-urlencode "line1=12 avenue Cheikh Anta Diop" --data-urlencode "city=Dakar" \
+    --data-urlencode "postal_code=10700" --data-urlencode "country=SN" \
+    --data-urlencode "method=mobile_money" --data-urlencode "account=$account" \
+    --data-urlencode "action=pay"
+  rm -f "$jar"
+}
+
+# What a first visit of the page in STATE transfers (headers and bodies, compressed if the
+# gateway compresses): the HTML and every stylesheet and script it links, each once.
+page_weigh() { # LABEL STATE URL
+  local label=$1 state=$2 url=$3 f="$RES/raw/page-$1.html" html_b css_b=0 js_b=0 b asset got
+  html_b=$(curl -fsS --compressed -H 'Accept-Language: fr' -o "$f" -w '%{size_download} %{size_header}' "$url" |
+    awk '{ print $1 + $2 }') || die "GET of the $label page failed"
+  got=$(sed -n 's/.*<main[^>]*data-state="\([a-z]*\)".*/\1/p' "$f" | head -n 1)
+  if [ "$got" != "$state" ]; then
+    warn "page weight: the $label page shows the state \"$got\", not $state"
+    echo "page weight: the $label page shows the state \"$got\", not $state" >>"$RES/anomalies.txt"
+  fi
+  for asset in $(grep -o -E '(href|src)="/checkout/assets/[^"]*"' "$f" | sed -E 's/^(href|src)="//; s/"$//' | sort -u); do
+    b=$(curl -fsS --compressed -o /dev/null -w '%{size_download} %{size_header}' "$GATEWAY_URL$asset" |
+      awk '{ print $1 + $2 }') || die "GET $asset failed"
+    case $asset in *.css) css_b=$((css_b + b)) ;; *.js) js_b=$((js_b + b)) ;; esac
+  done
+  record page_weights "$(jq -nc --arg s "$label" --argjson h "$html_b" --argjson c "$css_b" --argjson j "$js_b" \
+    '{state: $s, html_bytes: $h, css_bytes: $c, js_bytes: $j, total_bytes: ($h + $c + $j)}')"
+}
+
+stage_page_weights() {
+  phase page-weights
+  local url code deadline expires
+  url=$(page_session)
+  page_weigh open open "$url"
+  url=$(page_session)
+  code=$(page_pay "$url" +221700000002)
+  [ "$code" = 303 ] || warn "page weight: a declined payment answered $code, not 303"
+  page_weigh declined open "$url"
+  url=$(page_session)
+  code=$(page_pay "$url" +221700000003)
+  [ "$code" = 303 ] || warn "page weight: a pending payment answered $code, not 303"
+  page_weigh processing processing "$url"
+  url=$(page_session)
+  code=$(page_pay "$url" +221700000001)
+  [ "$code" = 303 ] || warn "page weight: a paid payment answered $code, not 303"
+  page_weigh complete complete "$url"
+  expires=$(date -u -d '+3 seconds' +%Y-%m-%dT%H:%M:%SZ)
+  url=$(page_session ", \"expires_at\": \"$expires\"")
+  deadline=$(($(date +%s) + 30))
+  until [ "$(curl -fsS "$GATEWAY_URL/checkout-sessions/$(basename "$(dirname "$url")")" -H "x-api-key: $KEY" | jq -r .status)" = expired ]; do
+    [ "$(date +%s)" -lt "$deadline" ] || die "the page weights' session did not expire"
+    sleep 0.5
+  done
+  page_weigh expired expired "$url"
 }
 
 # ---- creates and read-after-write at half the max create rate (open loop) -----------------
@@ -660,8 +767,24 @@ tenants
 start_sampler
 stage_timer pool
 stage_pool
+page_pool
 stage_timer http
 stage_http
+if [ "$BENCH_ONLY" = page ]; then
+  stage_timer page-weights
+  stage_page_weights
+  stage_timer "done"
+  rm -f "$RES/sampling"
+  sleep "$BENCH_MEM_SAMPLE_S"
+  memory_json
+  touch "$RES/anomalies.txt"
+  export GATEWAY_THREADS RUN_STARTED
+  mkdir -p "$(dirname "$BENCH_RESULTS")"
+  bash "$REPO/bench/report.sh" "$RES" "$BENCH_RESULTS"
+  exit 0
+fi
+stage_timer page-weights
+stage_page_weights
 stage_timer half-rate
 stage_paced
 stage_timer pipeline

@@ -33,6 +33,9 @@ packages=(
   # proxy and PyPI through deploy/k8s/tools.sh (Go >= 1.24 must be on the machine).
   # python3-venv: tests/schemathesis/run.sh installs its pinned packages into a venv.
   python3 python3-yaml python3-venv
+  # make browser (tests/browser/): the hosted checkout page in Debian's chromium, which the
+  # npm playwright-core drives by its path (no browser download); a font for its screenshots
+  chromium fonts-dejavu-core
 )
 
 # The broker needs Java 17+. Keep any suitable JVM already on the machine.

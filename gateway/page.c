@@ -27,6 +27,7 @@
 #include "model/payment_attempt.h"
 #include "model/resource_store.h"
 #include "model/session.h"
+#include "model/tenant.h"
 #include "page_assets.h"
 #include "page_form.h"
 #include "page_render.h"
@@ -180,19 +181,12 @@ static int page_load(struct http_request *req, struct db *db, struct session *s,
     return C_OK;
 }
 
-/* TODO(lead): tenant_display_name (common/model/tenant.c, the browser helper's)
- * once merged: the organization's display name, falling back to its name. Until
- * then the name, by this one query. */
+/* The organization's display name (caisse-admin set-display-name), falling back to
+ * its name; none (the header shows no name) if it cannot be read. */
 static void page_merchant_name(struct db *db, const char *organization_id, char *out, size_t outlen)
 {
-    static const char sql[] = "SELECT name FROM organizations WHERE id = $1";
-    const char *params[] = {organization_id};
-    out[0] = '\0';
-    PGresult *r = db_exec(db, sql, 1, params);
-    if (r != NULL && PQntuples(r) == 1)
-        snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
-    if (r != NULL)
-        PQclear(r);
+    if (tenant_display_name(db, organization_id, out, outlen) != C_OK)
+        out[0] = '\0';
 }
 
 /* scheme://host[:port] of an http(s) url, if it has only the characters of one. */

@@ -1,5 +1,6 @@
 #include "tenant.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "model/currency.h"
 #include "core/result.h"
+#include "core/utf8.h"
 
 /* api.md: "prefix + at least 32 random base62 characters"; we make 40. */
 #define TENANT_KEY_MIN_RANDOM_CHARS 32
@@ -189,4 +191,42 @@ int tenant_store_set_rate_limit(struct db *db, const char *organization_id, long
     *found = strcmp(PQcmdTuples(r), "1") == 0;
     PQclear(r);
     return C_OK;
+}
+
+int tenant_store_set_display_name(struct db *db, const char *organization_id,
+                                  const char *display_name, bool *found)
+{
+    static const char sql[] = "UPDATE organizations SET display_name = $2 WHERE id = $1::uuid";
+    if (display_name != NULL) {
+        /* Checked here too so that a caller's mistake is not a CHECK violation's log line. */
+        size_t chars =
+            utf8_valid(display_name, strlen(display_name)) ? utf8_length(display_name) : 0;
+        if (chars == 0 || chars > TENANT_DISPLAY_NAME_MAX)
+            return C_ERR;
+    }
+    const char *params[2] = {organization_id, display_name};
+    PGresult *r = db_exec(db, sql, 2, params);
+    if (r == NULL)
+        return C_ERR;
+    *found = strcmp(PQcmdTuples(r), "1") == 0;
+    PQclear(r);
+    return C_OK;
+}
+
+int tenant_display_name(struct db *db, const char *organization_id, char *out, size_t outlen)
+{
+    static const char sql[] =
+        "SELECT coalesce(display_name, name) FROM organizations WHERE id = $1::uuid";
+    assert(outlen > 0);
+    const char *params[1] = {organization_id};
+    PGresult *r = db_exec(db, sql, 1, params);
+    if (r == NULL)
+        return C_ERR;
+    int rc = C_ERR;
+    if (PQntuples(r) == 1) {
+        utf8_truncate(PQgetvalue(r, 0, 0), out, outlen);
+        rc = C_OK;
+    }
+    PQclear(r);
+    return rc;
 }

@@ -4,6 +4,7 @@
 #define CAISSE_TENANT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <jansson.h>
 
@@ -54,5 +55,17 @@ int tenant_store_list_organizations(struct db *db, json_t **out);
  * found false: no such organization. */
 int tenant_store_set_rate_limit(struct db *db, const char *organization_id, long per_second,
                                 bool *found);
+
+/* Characters of an organization's display name (the organizations.display_name CHECK). */
+#define TENANT_DISPLAY_NAME_MAX 200
+/* Sets the name the hosted checkout page shows (1 to TENANT_DISPLAY_NAME_MAX characters
+ * of valid UTF-8), or clears it when display_name is NULL (the page then shows the
+ * organization's name). found false: no such organization. */
+int tenant_store_set_display_name(struct db *db, const char *organization_id,
+                                  const char *display_name, bool *found);
+/* The name to show customers of the organization: its display name, else its name,
+ * copied into out (cut before a character that would not fit). C_ERR, out untouched, when
+ * the database fails or the organization does not exist. */
+int tenant_display_name(struct db *db, const char *organization_id, char *out, size_t outlen);
 
 #endif
