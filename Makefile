@@ -254,15 +254,18 @@ compose-check: all
 k8s-check: all
 	bash deploy/k8s/check.sh
 
-# The README's test command: installs what is missing, then runs every suite.
+# The README's test command: installs what is missing, then runs every suite. Its four
+# builds (gcc, ASan+UBSan, libFuzzer, clang) use every core (TEST_JOBS): built one file at a
+# time they were a quarter of CI's 15 minutes; the suites themselves run one after another.
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test:
 	@bash deploy/install-deps.sh
-	$(MAKE) --no-print-directory all $(UNIT_BIN) $(INTEGRATION_BIN) $(SLOW_DNS_SO)
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) all $(UNIT_BIN) $(INTEGRATION_BIN) $(SLOW_DNS_SO)
 	$(MAKE) --no-print-directory structure-check
 	$(MAKE) --no-print-directory unit
-	$(MAKE) --no-print-directory unit-asan
-	$(MAKE) --no-print-directory fuzz-check
-	$(MAKE) --no-print-directory clang-check
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) unit-asan
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) fuzz-check
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) clang-check
 	$(MAKE) --no-print-directory compose-check
 	$(MAKE) --no-print-directory k8s-check
 	$(MAKE) --no-print-directory integration
