@@ -15,7 +15,9 @@
 #include "model/session.h"
 
 /* Adds the event type about attempt a of session s (data: the session's
- * REST object with a's as payment_attempt). */
+ * REST object with a's as payment_attempt). Its time is a's settled_at, to the
+ * second as the attempt shows it (asyncapi.yaml): the worker may apply the
+ * command a second or more after the gateway settled it. */
 static int payment_command_event(struct outbox_batch *events, const struct session *s,
                                  const struct payment_attempt *a, const char *type,
                                  const char *event_id, const char *public_base_url)
@@ -23,8 +25,10 @@ static int payment_command_event(struct outbox_batch *events, const struct sessi
     struct json_writer attempt = JSON_WRITER_INIT, w = JSON_WRITER_INIT;
     int rc = payment_attempt_write_json(&attempt, a);
     if (rc == C_OK)
-        rc = session_event_write_with(&w, s, public_base_url, type, event_id, rfc3339_now(),
-                                      "payment_attempt", attempt.buf);
+        rc =
+            session_event_write_with(&w, s, public_base_url, type, event_id,
+                                     a->settled_at_ms > 0 ? a->settled_at_ms / 1000 : rfc3339_now(),
+                                     "payment_attempt", attempt.buf);
     if (rc == C_OK) {
         struct outbox_event ev = {event_id, s->id, s->organization_id, s->environment, type, w.buf};
         rc = outbox_batch_add(events, &ev);
