@@ -317,6 +317,11 @@ static const char *http_reason(unsigned status)
 enum MHD_Result http_respond_error(struct http_request *req, unsigned status, const char *code,
                                    const char *param, const char *fmt, ...)
 {
+    if (status >= 500 && req->error_page != NULL) {
+        enum MHD_Result (*page)(struct http_request *, unsigned) = req->error_page;
+        req->error_page = NULL; /* a page that cannot be made falls back to JSON */
+        return page(req, status);
+    }
     char raw[512], message[512], shown_param[128];
     va_list ap;
     va_start(ap, fmt);

@@ -49,6 +49,10 @@ struct http_request {
     routes_handler resume;
     void *resume_ctx;
     void (*resume_ctx_free)(void *ctx);
+    /* Set by a handler whose answers are HTML pages for people (the hosted
+     * page): a 5xx answered for it, by the pipeline or on a database failure,
+     * is this page instead of the API's JSON error. Cleared when called. */
+    enum MHD_Result (*error_page)(struct http_request *req, unsigned status);
 };
 
 /* MHD_OPTION_UNESCAPE_CALLBACK of both listeners: decodes %XX escapes in the

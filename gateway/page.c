@@ -158,6 +158,14 @@ static enum i18n_lang page_lang(struct http_request *req, const char *form_lang)
     return i18n_from_accept_language(http_header(req, "Accept-Language"));
 }
 
+/* req->error_page of the page's GET and POST: a customer meets a page, not
+ * the API's JSON, when Kafka or PostgreSQL fails (resubmitting the same form
+ * is still the same payment). */
+static enum MHD_Result page_unavailable(struct http_request *req, unsigned status)
+{
+    return page_error(req, status, page_lang(req, NULL), NULL, "unavailable", 1);
+}
+
 /* The session of the path's {id}/{secret}: *found false for an id that is not
  * one, an unknown session, a wrong secret, a session without one (all the
  * same 404). s is filled only when found. */
@@ -488,6 +496,7 @@ static void page_poll(struct db *db, struct page_ctx *c)
 enum MHD_Result page_get(struct http_request *req, struct db *db)
 {
     page_redact_path(req, "");
+    req->error_page = page_unavailable;
     enum i18n_lang lang = page_lang(req, NULL);
     enum MHD_Result rc;
     struct page_ctx *c = page_open(req, db, lang, &rc);
@@ -565,6 +574,7 @@ static char *page_trim(char *s)
 enum MHD_Result page_post(struct http_request *req, struct db *db)
 {
     page_redact_path(req, "");
+    req->error_page = page_unavailable;
     enum i18n_lang lang = page_lang(req, NULL);
     long retry = 0;
     if (!throttle_client_take(req, THROTTLE_PAGE_POST, &retry))

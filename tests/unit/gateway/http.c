@@ -45,3 +45,27 @@ Test(http, unescape_leaves_malformed_escapes_as_written)
         cr_assert_str_eq(s, kept[i]);
     }
 }
+
+static unsigned error_page_status;
+static int error_page_calls;
+
+static enum MHD_Result error_page_record(struct http_request *req, unsigned status)
+{
+    (void)req;
+    error_page_status = status;
+    error_page_calls++;
+    return MHD_YES;
+}
+
+Test(http, a_5xx_of_a_request_with_an_error_page_is_that_page_once)
+{
+    struct http_request req;
+    memset(&req, 0, sizeof(req));
+    req.error_page = error_page_record;
+    error_page_calls = 0;
+    cr_assert_eq(http_respond_error(&req, 503, "service_unavailable", NULL, "down"), MHD_YES);
+    cr_assert_eq(error_page_calls, 1);
+    cr_assert_eq(error_page_status, 503);
+    /* Cleared: a page that cannot be made falls back to the JSON error. */
+    cr_assert_null(req.error_page);
+}
