@@ -894,6 +894,43 @@ Test(page, form_posts_and_coupon_tries_are_limited_per_address, .fini = stop_pag
     page_free(&p);
 }
 
+#define PAGE_NO_KAFKA "gateway-page-no-kafka"
+
+static void stop_page_no_kafka(void)
+{
+    test_own_gateway_stop(PAGE_NO_KAFKA, 30000);
+}
+
+/* A gateway of its own (+54) whose broker cannot be reached: paying there
+ * meets the page's "temporarily unavailable" page with Retry-After, not the
+ * API's JSON error (a customer reads it). */
+Test(page, a_payment_that_cannot_reach_kafka_meets_the_unavailable_page, .fini = stop_page_no_kafka)
+{
+    page_tenant();
+    char url[128];
+    test_own_gateway_start(PAGE_NO_KAFKA, 54,
+                           "CAISSE_KAFKA_BROKERS=127.0.0.1:9 CAISSE_KAFKA_MESSAGE_TIMEOUT_MS=1000",
+                           url, sizeof(url));
+    struct page p;
+    page_create(&p, tenant.key, NULL);
+    struct page_form f;
+    page_open_form(p.path, &f);
+    char form[512], cookie[128];
+    snprintf(form, sizeof(form),
+             "csrf=%s&attempt=%s&action=pay&lang=en&email=a%%40b.example&method=mobile_money"
+             "&account=%%2B221700000001",
+             f.csrf, f.attempt);
+    snprintf(cookie, sizeof(cookie), "Cookie: caisse_csrf=%s", f.cookie);
+    const char *headers[] = {"Content-Type: application/x-www-form-urlencoded", cookie, NULL};
+    struct api_response r = test_api_at(url, "POST", p.path, NULL, form, headers);
+    cr_assert_eq(r.status, 503, "%ld %s", r.status, r.text);
+    assert_page_headers(&r);
+    assert_has(&r, "The service is temporarily unavailable.");
+    cr_assert_not_null(header(&r, "retry-after"));
+    test_api_free(&r);
+    page_free(&p);
+}
+
 Test(page, every_coupon_refusal_has_its_message_and_a_paid_coupon_is_used_up)
 {
     struct ct_tenant t;

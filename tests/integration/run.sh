@@ -65,7 +65,7 @@ teardown() {
   # The extra gateways: the short-TTL one, and the tests' own if a crash left one.
   for extra in gateway-short-ttl gateway-metrics gateway-limits-keys gateway-limits-orgs \
     gateway-limits-clients gateway-limits-flood gateway-slow-dns gateway-no-db \
-    gateway-statement-timeout gateway-page-limits; do
+    gateway-statement-timeout gateway-page-limits gateway-page-no-kafka; do
     extra_pid=$(cat "$CAISSE_STACK_DIR/run/$extra.pid" 2>/dev/null || true)
     if [ -n "$extra_pid" ] && kill "$extra_pid" 2>/dev/null; then
       for _ in $(seq 1 100); do kill -0 "$extra_pid" 2>/dev/null || break; sleep 0.1; done
