@@ -16,14 +16,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 
 export CAISSE_STACK_DIR="${CAISSE_BROWSER_STACK_DIR:-$REPO/build/browser-stack}"
-export CAISSE_PG_PORT="${CAISSE_TEST_PG_PORT:-27432}"
-export CAISSE_KAFKA_PORT="${CAISSE_TEST_KAFKA_PORT:-27092}"
-export CAISSE_KAFKA_CONTROLLER_PORT="${CAISSE_TEST_KAFKA_CONTROLLER_PORT:-27093}"
-export CAISSE_GATEWAY_PORT="${CAISSE_TEST_GATEWAY_PORT:-28080}"
-export CAISSE_GATEWAY_INTERNAL_PORT=$((CAISSE_GATEWAY_PORT + 1))
-export CAISSE_SESSION_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 30))
-export CAISSE_EXPIRY_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 31))
-export CAISSE_WEBHOOK_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 32))
+# shellcheck source=tests/stack_ports.sh
+. "$REPO/tests/stack_ports.sh"
 # The browser opens `url` as the API gives it: the base must be this stack's gateway, on
 # IPv4 loopback where it listens (localhost may be ::1 to Chromium).
 export CAISSE_PUBLIC_BASE_URL="http://127.0.0.1:$CAISSE_GATEWAY_PORT"
