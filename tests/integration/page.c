@@ -157,6 +157,15 @@ static void page_tenant(void)
         ct_tenant_new(&tenant, "Boutique Page Tests");
 }
 
+/* The usual start: the suite's tenant, a session made with extra (NULL: the
+ * defaults) and its page's form as a browser first gets it. */
+static void page_open_new(struct page *p, struct page_form *f, const char *extra)
+{
+    page_tenant();
+    page_create(p, tenant.key, extra);
+    page_open_form(p->path, f);
+}
+
 /* ---- every state ------------------------------------------------------------------- */
 
 Test(page, the_open_page_is_the_form_in_french_with_xof_amounts)
@@ -365,11 +374,9 @@ Test(page, a_completed_session_shows_the_receipt_and_the_way_back_with_its_id)
 
 Test(page, a_form_without_the_cookie_s_token_is_refused)
 {
-    page_tenant();
     struct page p;
-    page_create(&p, tenant.key, "{\"allow_quantity\": true}");
     struct page_form f;
-    page_open_form(p.path, &f);
+    page_open_new(&p, &f, "{\"allow_quantity\": true}");
     struct api_response r = page_post(p.path, NULL, "action=update&quantity=2&csrf=x");
     cr_assert_eq(r.status, 403, "no cookie: %ld", r.status);
     assert_page_headers(&r);
@@ -391,12 +398,10 @@ Test(page, a_form_without_the_cookie_s_token_is_refused)
 
 Test(page, quantity_recomputes_the_totals_on_the_server_whatever_the_form_says)
 {
-    page_tenant();
     struct page p;
-    page_create(&p, tenant.key,
-                "{\"allow_quantity\": true, \"currency_code\": \"EUR\", \"amount\": 1250}");
     struct page_form f;
-    page_open_form(p.path, &f);
+    page_open_new(&p, &f,
+                  "{\"allow_quantity\": true, \"currency_code\": \"EUR\", \"amount\": 1250}");
     struct api_response r =
         page_submit(p.path, &f, "action=update&quantity=3&amount=1&total=1&lang=en");
     cr_assert_eq(r.status, 200, "%ld %s", r.status, r.text);
@@ -421,11 +426,9 @@ Test(page, quantity_recomputes_the_totals_on_the_server_whatever_the_form_says)
 
 Test(page, a_session_without_allow_quantity_keeps_its_quantity)
 {
-    page_tenant();
     struct page p;
-    page_create(&p, tenant.key, NULL);
     struct page_form f;
-    page_open_form(p.path, &f);
+    page_open_new(&p, &f, NULL);
     struct api_response r = page_submit(p.path, &f, "action=update&quantity=5&lang=fr");
     cr_assert_eq(r.status, 200);
     assert_lacks(&r, "id=\"quantity\"");
@@ -490,11 +493,9 @@ Test(page, coupons_show_their_discount_or_say_why_not)
 
 Test(page, hostile_form_bytes_are_a_400_page_never_a_5xx)
 {
-    page_tenant();
     struct page p;
-    page_create(&p, tenant.key, NULL);
     struct page_form f;
-    page_open_form(p.path, &f);
+    page_open_new(&p, &f, NULL);
     const char *bad[] = {"action=update&name=%FF%FE",          "action=update&name=a%00b",
                          "action=update&name=a%0Ab",           "action=update&name=x&name=y",
                          "action=update&country=%C0%AF%C0%AF", "action=update&email=%"};
@@ -510,11 +511,9 @@ Test(page, hostile_form_bytes_are_a_400_page_never_a_5xx)
 
 Test(page, pay_with_fields_missing_lists_them_and_pays_nothing)
 {
-    page_tenant();
     struct page p;
-    page_create(&p, tenant.key, "{\"require_billing_address\": true}");
     struct page_form f;
-    page_open_form(p.path, &f);
+    page_open_new(&p, &f, "{\"require_billing_address\": true}");
     struct api_response r =
         page_submit(p.path, &f, "action=pay&lang=en&email=&method=card&account=42ab");
     cr_assert_eq(r.status, 422, "%ld %s", r.status, r.text);
@@ -630,13 +629,11 @@ static struct api_response page_wait_state(const char *path, const char *state)
 
 Test(page, paying_with_the_succeeding_number_goes_to_success_url_with_the_id)
 {
-    page_tenant();
     struct page p;
-    page_create(&p, tenant.key,
-                "{\"allow_quantity\": true, \"require_billing_address\": true,"
-                " \"success_url\": \"https://shop.example/ok?s={CHECKOUT_SESSION_ID}&x=1\"}");
     struct page_form f;
-    page_open_form(p.path, &f);
+    page_open_new(&p, &f,
+                  "{\"allow_quantity\": true, \"require_billing_address\": true,"
+                  " \"success_url\": \"https://shop.example/ok?s={CHECKOUT_SESSION_ID}&x=1\"}");
     struct api_response r = page_submit(
         p.path, &f,
         "action=pay&lang=en&quantity=2&email=ada%40example.com&name=Ada+L&phone=&line1=1+Rue+X"
@@ -665,11 +662,9 @@ Test(page, paying_with_the_succeeding_number_goes_to_success_url_with_the_id)
 
 Test(page, a_declined_payment_shows_its_reason_then_another_one_succeeds)
 {
-    page_tenant();
     struct page p;
-    page_create(&p, tenant.key, NULL);
     struct page_form f;
-    page_open_form(p.path, &f);
+    page_open_new(&p, &f, NULL);
     struct api_response r = page_submit(
         p.path, &f, "action=pay&lang=fr&email=a%40b.example&method=card&account=4000000000000002");
     cr_assert_eq(r.status, 303, "%ld %s", r.status, r.text);
@@ -725,11 +720,9 @@ static void *page_double_submit(void *arg)
 
 Test(page, a_double_submit_is_one_payment)
 {
-    page_tenant();
     struct page p;
-    page_create(&p, tenant.key, NULL);
     struct page_form f;
-    page_open_form(p.path, &f);
+    page_open_new(&p, &f, NULL);
     pthread_t threads[4];
     struct page_double d[4];
     for (int i = 0; i < 4; i++) {
@@ -760,11 +753,9 @@ Test(page, a_double_submit_is_one_payment)
 
 Test(page, a_pending_payment_shows_processing_then_completes)
 {
-    page_tenant();
     struct page p;
-    page_create(&p, tenant.key, NULL);
     struct page_form f;
-    page_open_form(p.path, &f);
+    page_open_new(&p, &f, NULL);
     struct api_response r = page_submit(
         p.path, &f, "action=pay&email=a%40b.example&method=mobile_money&account=%2B221700000003");
     cr_assert_eq(r.status, 303, "%ld %s", r.status, r.text);
@@ -1008,11 +999,9 @@ Test(page, every_coupon_refusal_has_its_message_and_a_paid_coupon_is_used_up)
 
 Test(page, a_pending_payment_refused_on_the_phone_comes_back_to_the_form_with_the_reason)
 {
-    page_tenant();
     struct page p;
-    page_create(&p, tenant.key, NULL);
     struct page_form f;
-    page_open_form(p.path, &f);
+    page_open_new(&p, &f, NULL);
     struct api_response r = page_submit(
         p.path, &f, "action=pay&email=a%40b.example&method=mobile_money&account=%2B221700000004");
     cr_assert_eq(r.status, 303, "%ld %s", r.status, r.text);
