@@ -54,6 +54,8 @@ static struct {
     long rate_auth_failures_per_s, rate_auth_failures_burst;
     long rate_page_posts_per_min, rate_page_posts_burst;
     long rate_page_coupons_per_min, rate_page_coupons_burst;
+    long rate_webhook_retries_per_min, rate_webhook_retries_burst;
+    long webhook_max_endpoints;
     long rate_replicas;
     long shutdown_delay_ms;
 } cfg;
@@ -130,6 +132,13 @@ static const struct config_entry gateway_config[] = {
     {"CAISSE_RATE_LIMIT_PAGE_COUPONS_BURST", CONFIG_INT, "5",
      "Coupon codes a client address may try at once on the hosted checkout page",
      &cfg.rate_page_coupons_burst, 1, 1000000},
+    {"CAISSE_RATE_LIMIT_WEBHOOK_RETRIES_PER_MIN", CONFIG_INT, "30",
+     "Manual retries (POST /webhook-deliveries/{id}/retry) a minute per webhook endpoint, on top"
+     " of the API key's limit; past them, 429 with Retry-After; 0: no limit",
+     &cfg.rate_webhook_retries_per_min, 0, 1000000},
+    {"CAISSE_RATE_LIMIT_WEBHOOK_RETRIES_BURST", CONFIG_INT, "10",
+     "Manual retries of one webhook endpoint's deliveries allowed at once",
+     &cfg.rate_webhook_retries_burst, 1, 1000000},
     {"CAISSE_RATE_LIMIT_REPLICAS", CONFIG_INT, "1",
      "Gateways sharing the rate limits: each enforces the rates and bursts divided by this",
      &cfg.rate_replicas, 1, 1000},
@@ -163,6 +172,10 @@ static const struct config_entry gateway_config[] = {
      "How long a webhook endpoint URL's host name may take to resolve (off the request threads);"
      " past it the create or update is a 400",
      &cfg.webhook_resolve_timeout_ms, 100, 30000},
+    {"CAISSE_WEBHOOK_MAX_ENDPOINTS", CONFIG_INT, "16",
+     "Most webhook endpoints (not deleted) an organization may have in one environment; a create"
+     " past it is 409 limit_exceeded",
+     &cfg.webhook_max_endpoints, 1, 100000},
     {"CAISSE_EVENT_RETENTION_DAYS", CONFIG_INT, "30",
      "Days an event stays visible through GET /events", &cfg.event_retention_days, 1, 3650},
 };
@@ -238,8 +251,12 @@ static int gateway_run(const struct service_settings *s, struct db *db)
                   [THROTTLE_AUTH_FAILURE] = {cfg.rate_auth_failures_per_s,
                                              cfg.rate_auth_failures_burst},
                   [THROTTLE_PAGE_POST] = {cfg.rate_page_posts_per_min, cfg.rate_page_posts_burst},
-                  [THROTTLE_COUPON] = {cfg.rate_page_coupons_per_min, cfg.rate_page_coupons_burst}},
-        .per_minute = {[THROTTLE_PAGE_POST] = true, [THROTTLE_COUPON] = true},
+                  [THROTTLE_COUPON] = {cfg.rate_page_coupons_per_min, cfg.rate_page_coupons_burst},
+                  [THROTTLE_WEBHOOK_RETRY] = {cfg.rate_webhook_retries_per_min,
+                                              cfg.rate_webhook_retries_burst}},
+        .per_minute = {[THROTTLE_PAGE_POST] = true,
+                       [THROTTLE_COUPON] = true,
+                       [THROTTLE_WEBHOOK_RETRY] = true},
         .replicas = cfg.rate_replicas,
         .trusted_proxies = cfg.trusted_proxies,
     };
@@ -266,6 +283,7 @@ static int gateway_run(const struct service_settings *s, struct db *db)
         .allowlist = cfg.webhook_allowlist,
         .event_retention_days = cfg.event_retention_days,
         .resolve_timeout_ms = cfg.webhook_resolve_timeout_ms,
+        .max_endpoints = cfg.webhook_max_endpoints,
     };
     if (webhooks_init(&wc) != C_OK)
         return C_ERR;

@@ -21,10 +21,10 @@
 #define THROTTLE_FORWARDED_HOPS 32 /* entries walked, from the right */
 
 static const char *const throttle_scope_names[THROTTLE_SCOPES] = {
-    "api_key", "client", "auth_failure", "page_post", "coupon"};
+    "api_key", "client", "auth_failure", "page_post", "coupon", "webhook_retry"};
 
 static struct {
-    struct ratelimit_table *keys;    /* THROTTLE_API_KEY */
+    struct ratelimit_table *keys;    /* THROTTLE_API_KEY, and the per-object scopes */
     struct ratelimit_table *clients; /* the per-client scopes */
     struct ratelimit_policy policies[THROTTLE_SCOPES];
     struct throttle_rate rates[THROTTLE_SCOPES];
@@ -56,7 +56,7 @@ int throttle_init(const struct throttle_config *cfg, struct error *err)
     struct metrics_family *f = metrics_counter(
         metrics_default(), "caisse_http_rate_limited_total",
         "Requests answered 429 by a rate limit, by scope (api_key, client, auth_failure,"
-        " page_post, coupon)",
+        " page_post, coupon, webhook_retry)",
         labels);
     for (int s = 0; s < THROTTLE_SCOPES; s++) {
         throttle.rates[s] = cfg->rates[s];
@@ -104,6 +104,12 @@ static enum MHD_Result throttle_refuse(struct http_request *req, enum throttle_s
                                 "Too many requests for this API key; retry after %ld seconds",
                                 v->retry_after_s);
         break;
+    case THROTTLE_WEBHOOK_RETRY:
+        rc = http_respond_error(req, 429, "rate_limit_error", NULL,
+                                "Too many manual retries of this webhook endpoint's deliveries;"
+                                " retry after %ld seconds",
+                                v->retry_after_s);
+        break;
     case THROTTLE_AUTH_FAILURE:
         rc = http_respond_error(req, 429, "rate_limit_error", NULL,
                                 "Too many failed authentication attempts from this address;"
@@ -144,6 +150,23 @@ bool throttle_api_key(struct http_request *req, enum MHD_Result *rc)
     if (v.allowed)
         return true;
     *rc = throttle_refuse(req, THROTTLE_API_KEY, &v);
+    return false;
+}
+
+bool throttle_object(struct http_request *req, enum throttle_scope scope, const char *id,
+                     enum MHD_Result *rc)
+{
+    const struct ratelimit_policy *p = &throttle.policies[scope];
+    struct uuid object;
+    if (!ratelimit_policy_limits(p) || throttle.keys == NULL || uuid_parse(id, &object) != C_OK)
+        return true;
+    struct ratelimit_key key = {.scope = (uint32_t)scope};
+    memcpy(key.bytes, object.bytes, sizeof(key.bytes));
+    struct ratelimit_verdict v;
+    ratelimit_take(throttle.keys, &key, p, req->started_us, &v);
+    if (v.allowed)
+        return true;
+    *rc = throttle_refuse(req, scope, &v);
     return false;
 }
 

@@ -26,11 +26,12 @@
 struct http_request;
 
 enum throttle_scope {
-    THROTTLE_API_KEY,      /* every request of one API key */
-    THROTTLE_CLIENT,       /* requests without credentials, per client address */
-    THROTTLE_AUTH_FAILURE, /* failed authentications, per client address */
-    THROTTLE_PAGE_POST,    /* the hosted page's form posts, per client address */
-    THROTTLE_COUPON,       /* coupon codes tried on the hosted page, per client address */
+    THROTTLE_API_KEY,       /* every request of one API key */
+    THROTTLE_CLIENT,        /* requests without credentials, per client address */
+    THROTTLE_AUTH_FAILURE,  /* failed authentications, per client address */
+    THROTTLE_PAGE_POST,     /* the hosted page's form posts, per client address */
+    THROTTLE_COUPON,        /* coupon codes tried on the hosted page, per client address */
+    THROTTLE_WEBHOOK_RETRY, /* manual retries of webhook deliveries, per endpoint */
     THROTTLE_SCOPES
 };
 
@@ -69,6 +70,12 @@ bool throttle_client_has_room(struct http_request *req, enum throttle_scope scop
  * nothing: the caller answers a refusal its own way (the hosted page's HTML).
  * true: go on; false: refused (counted), *retry_after_s seconds to wait. */
 bool throttle_client_take(struct http_request *req, enum throttle_scope scope, long *retry_after_s);
+
+/* Takes one request from the bucket of id (a UUID: what scope counts per
+ * object, e.g. the endpoint of THROTTLE_WEBHOOK_RETRY). true: go on; false:
+ * answered 429 in *rc. An id that is not a UUID is not limited. */
+bool throttle_object(struct http_request *req, enum throttle_scope scope, const char *id,
+                     enum MHD_Result *rc);
 
 #define THROTTLE_ADDRESS_LEN 16
 

@@ -15,6 +15,7 @@
 #include "core/utf8.h"
 #include "core/uuid.h"
 #include "resolver.h"
+#include "throttle.h"
 #include "validate.h"
 #include "model/webhook_delivery.h"
 #include "model/webhook_endpoint.h"
@@ -23,6 +24,7 @@
 static struct netguard_allowlist webhooks_allowlist;
 static long webhooks_retention_days = 30;
 static long webhooks_resolve_timeout_ms = 2000;
+static long webhooks_max_endpoints = 16;
 
 int webhooks_init(const struct webhooks_config *cfg)
 {
@@ -32,6 +34,7 @@ int webhooks_init(const struct webhooks_config *cfg)
     }
     webhooks_retention_days = cfg->event_retention_days;
     webhooks_resolve_timeout_ms = cfg->resolve_timeout_ms;
+    webhooks_max_endpoints = cfg->max_endpoints;
     struct resolver_config rc = {.timeout_ms = cfg->resolve_timeout_ms};
     if (resolver_init(&rc) != C_OK) {
         log_error("cannot start the webhook URL resolver");
@@ -257,12 +260,35 @@ static bool webhooks_new_secret(char secret[WEBHOOK_SECRET_MAX])
 static enum MHD_Result webhooks_store_create(struct http_request *req, struct db *db,
                                              struct webhooks_pending *p)
 {
+    /* The tenant's lock makes concurrent creates count one after the other,
+     * so that together they never pass the cap. */
+    const char *org = req->identity.organization_id;
+    const char *env = req->identity.environment;
+    long count = 0;
+    if (db_begin(db) != C_OK)
+        return http_respond_unavailable(req);
+    if (webhook_endpoint_store_lock_tenant(db, org, env, &count) != C_OK) {
+        db_rollback(db);
+        return http_respond_unavailable(req);
+    }
+    if (count >= webhooks_max_endpoints) {
+        db_rollback(db);
+        return http_respond_error(req, 409, "limit_exceeded", NULL,
+                                  "This organization already has %ld webhook endpoints in %s"
+                                  " mode, the most allowed (%ld); delete one first",
+                                  count, env, webhooks_max_endpoints);
+    }
     char secret[WEBHOOK_SECRET_MAX];
     struct webhook_endpoint e;
     if (!webhooks_new_secret(secret) ||
-        webhook_endpoint_store_create(db, req->identity.organization_id, req->identity.environment,
-                                      &p->in, secret, &e) != C_OK) {
+        webhook_endpoint_store_create(db, org, env, &p->in, secret, &e) != C_OK) {
         OPENSSL_cleanse(secret, sizeof(secret));
+        db_rollback(db);
+        return http_respond_unavailable(req);
+    }
+    if (db_commit(db) != C_OK) {
+        OPENSSL_cleanse(secret, sizeof(secret));
+        webhook_endpoint_free(&e);
         return http_respond_unavailable(req);
     }
     enum MHD_Result rc = webhooks_respond_endpoint(req, 201, &e, secret);
@@ -539,6 +565,18 @@ enum MHD_Result webhooks_delivery_retry(struct http_request *req, struct db *db)
         return rc;
     struct webhook_delivery d;
     bool found = false, disabled = false;
+    /* Manual retries are limited per endpoint (CAISSE_RATE_LIMIT_WEBHOOK_RETRIES_*):
+     * the delivery is read first for its endpoint. */
+    if (webhook_delivery_store_get(db, req->identity.organization_id, req->identity.environment, id,
+                                   &d, &found) != C_OK)
+        return http_respond_unavailable(req);
+    if (!found)
+        return webhooks_delivery_not_found(req, id);
+    char endpoint_id[UUID_STR_LEN];
+    memcpy(endpoint_id, d.endpoint_id, sizeof(endpoint_id));
+    webhook_delivery_free(&d);
+    if (!throttle_object(req, THROTTLE_WEBHOOK_RETRY, endpoint_id, &rc))
+        return rc;
     if (webhook_delivery_store_retry(db, req->identity.organization_id, req->identity.environment,
                                      id, &d, &found, &disabled) != C_OK)
         return http_respond_unavailable(req);

@@ -17,6 +17,9 @@ struct webhooks_config {
     /* An endpoint URL's host name is looked up off the server threads
      * (resolver.h) within this, else the create or update is a 400. */
     long resolve_timeout_ms;
+    /* Most endpoints (not deleted) per organization and environment: a
+     * create past it is 409 limit_exceeded. */
+    long max_endpoints;
 };
 
 /* C_ERR: the allowlist does not parse, or the resolver cannot start (logged). */

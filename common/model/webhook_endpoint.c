@@ -364,3 +364,29 @@ int webhook_endpoint_count_disabled(struct db *db, long long *count)
     PQclear(r);
     return C_OK;
 }
+
+/* The first key of the advisory locks of endpoint creates ("whep"); the
+ * two-key space never meets the one-key locks (outbox.c's relay lock). */
+#define WEBHOOK_ENDPOINT_CREATE_LOCK_CLASS "1919248752"
+
+int webhook_endpoint_store_lock_tenant(struct db *db, const char *organization_id,
+                                       const char *environment, long *count)
+{
+    /* Two statements: the count's snapshot must be taken after the lock is
+     * held, so that it sees what the previous holder committed. */
+    static const char lock_sql[] =
+        "SELECT pg_advisory_xact_lock(" WEBHOOK_ENDPOINT_CREATE_LOCK_CLASS
+        ", hashtext($1::text || '/' || $2::text))";
+    static const char count_sql[] = "SELECT count(*) FROM webhook_endpoints"
+                                    " WHERE organization_id = $1 AND environment = $2"
+                                    " AND deleted_at IS NULL";
+    const char *params[2] = {organization_id, environment};
+    if (db_exec_command(db, lock_sql, 2, params) != C_OK)
+        return C_ERR;
+    PGresult *r = db_exec(db, count_sql, 2, params);
+    if (r == NULL)
+        return C_ERR;
+    *count = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return C_OK;
+}

@@ -103,6 +103,14 @@ int webhook_endpoint_store_rotate_secret(struct db *db, const char *organization
                                          const char *new_secret, struct webhook_endpoint *out,
                                          bool *found);
 
+/* The guard of a create under a cap of endpoints per tenant: inside the
+ * caller's transaction, takes the tenant's transaction-level advisory lock
+ * (so that concurrent creates of one tenant are decided one after the other)
+ * and counts its endpoints not deleted. The caller creates only when *count
+ * is under its cap, then commits, which releases the lock. */
+int webhook_endpoint_store_lock_tenant(struct db *db, const char *organization_id,
+                                       const char *environment, long *count);
+
 /* Endpoints disabled (by their merchant, a 410 or failing too long) and not
  * deleted, across tenants, for the webhook worker's gauge. Endpoints are few
  * per merchant, so a scan of the table is cheap at a gauge's pace. */
