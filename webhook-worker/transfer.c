@@ -73,21 +73,39 @@ static curl_socket_t transfer_open_socket(void *clientp, curlsocktype purpose,
     return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
 }
 
+bool transfer_body_step(size_t stored, size_t read, size_t n, size_t store_max, size_t read_max,
+                        size_t *keep)
+{
+    *keep = 0;
+    if (read > read_max || n > read_max - read)
+        return false;
+    size_t room = stored < store_max ? store_max - stored : 0;
+    *keep = n < room ? n : room;
+    return true;
+}
+
 static size_t transfer_on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
     struct transfer *t = userdata;
     size_t n = size * nmemb;
+    size_t keep;
+    if (!transfer_body_step(t->body_len, t->body_read, n, TRANSFER_BODY_MAX, t->opt->body_read_max,
+                            &keep)) {
+        /* Past the cap: stop reading (curl ends with CURLE_WRITE_ERROR and
+         * closes the connection); the answer is what its status line said. */
+        t->body_capped = true;
+        return 0;
+    }
+    t->body_read += n;
+    if (keep == 0)
+        return n;
     if (t->body == NULL) {
         t->body = malloc(TRANSFER_BODY_MAX + 1);
         if (t->body == NULL)
             return n; /* the body is only for the log: losing it is no failure */
     }
-    size_t room = TRANSFER_BODY_MAX - t->body_len;
-    size_t take = n < room ? n : room;
-    memcpy(t->body + t->body_len, data, take);
-    t->body_len += take;
-    /* The rest is read and dropped: stopping the transfer would turn a 2xx
-     * with a large body into a failure. */
+    memcpy(t->body + t->body_len, data, keep);
+    t->body_len += keep;
     return n;
 }
 
@@ -186,7 +204,9 @@ static void transfer_finish(struct transfer *t, CURLcode result)
         retry_after > 0)
         t->retry_after_s =
             retry_after > (curl_off_t)LONG_MAX / 1000 ? LONG_MAX / 1000 : (long)retry_after;
-    if (result == CURLE_OK) {
+    /* A body cut at the cap came after a whole status line and headers: the
+     * exchange counts as completed, 2xx included. */
+    if (result == CURLE_OK || (result == CURLE_WRITE_ERROR && t->body_capped)) {
         t->verdict_code = t->status_code;
         if (t->status_code >= 300 && t->status_code <= 399)
             transfer_set_error(t, "redirect not followed: only 2xx is success");

@@ -1,7 +1,8 @@
 /* One webhook request: the signed POST of a claimed delivery on libcurl's
  * multi interface, guarded so it connects to allowed addresses only, its
- * response body kept up to TRANSFER_BODY_MAX bytes for the attempt log, and
- * its result once over. A transfer also carries the delivery through the
+ * response body read up to a byte cap (the connection is closed past it) and
+ * kept up to TRANSFER_BODY_MAX bytes for the attempt log, and its result once
+ * over. A transfer also carries the delivery through the
  * scheduler (held, sending) and the recorder (finished, until recorded). */
 #ifndef WEBHOOK_WORKER_TRANSFER_H
 #define WEBHOOK_WORKER_TRANSFER_H
@@ -25,7 +26,17 @@ struct transfer_options {
     const struct netguard_allowlist *allowlist;
     long timeout_ms;
     long connect_timeout_ms;
+    /* Most response body bytes read (CAISSE_WEBHOOK_RESPONSE_MAX_BYTES): past
+     * them the connection is closed and the answer is what its status line
+     * said, so a receiver streaming an endless body cannot hold a slot. */
+    size_t body_read_max;
 };
+
+/* What transfer's body callback does with n more bytes when stored bytes are
+ * kept and read bytes were read before them: *keep of them are stored (up to
+ * store_max in all); false: they would pass read_max, the transfer stops. */
+bool transfer_body_step(size_t stored, size_t read, size_t n, size_t store_max, size_t read_max,
+                        size_t *keep);
 
 struct transfer {
     struct scheduler_item slot;  /* while held or sending */
@@ -37,6 +48,8 @@ struct transfer {
     struct curl_slist *headers;
     char *body; /* response, TRANSFER_BODY_MAX + 1 bytes, allocated on first data */
     size_t body_len;
+    size_t body_read; /* bytes of the response body read, kept or not */
+    bool body_capped; /* stopped at opt->body_read_max */
     bool forbidden;
     char forbidden_desc[128];
     char errbuf[CURL_ERROR_SIZE];
