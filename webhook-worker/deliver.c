@@ -67,8 +67,8 @@ static void deliver_abandon(struct deliver *d, const struct webhook_dispatch_job
 static void deliver_hold(struct deliver *d, struct webhook_dispatch_job *job, int64_t claimed_ms)
 {
     struct transfer *t = transfer_new(job, &d->transfer);
-    if (t != NULL &&
-        scheduler_hold(&d->scheduler, &t->slot, t->job.endpoint_id, claimed_ms) == C_OK)
+    if (t != NULL && scheduler_hold(&d->scheduler, &t->slot, t->job.endpoint_id,
+                                    t->job.organization_id, claimed_ms) == C_OK)
         return;
     /* The lease ends and the delivery is retaken; nothing else to do. */
     log_error("out of memory holding delivery %s",
@@ -141,18 +141,25 @@ static int deliver_claim(struct deliver *d, bool *more)
     if (limit <= 0)
         return C_OK;
     json_t *held = scheduler_held_by_endpoint(&d->scheduler);
-    if (held == NULL)
+    json_t *tenants = scheduler_held_by_tenant(&d->scheduler);
+    if (held == NULL || tenants == NULL) {
+        json_decref(held);
+        json_decref(tenants);
         return C_ERR;
+    }
     struct webhook_dispatch_claim c = {.limit = limit,
                                        .lease_ms = d->opt.lease_ms,
                                        .worker = d->opt.worker_id,
                                        .endpoint_cap = scheduler_endpoint_allowance(&d->scheduler),
-                                       .in_flight = held};
+                                       .in_flight = held,
+                                       .tenant_cap = scheduler_tenant_allowance(&d->scheduler),
+                                       .tenant_in_flight = tenants};
     struct webhook_dispatch_job *jobs = NULL;
     size_t n = 0;
     int64_t claimed_ms = clock_now_ms();
     int rc = webhook_dispatch_claim(&d->db, &c, &jobs, &n);
     json_decref(held);
+    json_decref(tenants);
     if (rc != C_OK)
         return C_ERR;
     for (size_t i = 0; i < n; i++) {
@@ -320,10 +327,13 @@ struct deliver *deliver_start(const struct deliver_options *opt, struct error *e
     d->opt = *opt;
     d->transfer = (struct transfer_options){.allowlist = &d->opt.allowlist,
                                             .timeout_ms = opt->timeout_ms,
-                                            .connect_timeout_ms = opt->connect_timeout_ms};
+                                            .connect_timeout_ms = opt->connect_timeout_ms,
+                                            .body_read_max = (size_t)opt->response_max_bytes};
     scheduler_init(&d->scheduler,
                    &(struct scheduler_limits){.endpoint_concurrency = opt->endpoint_concurrency,
                                               .max_in_flight = opt->max_in_flight,
+                                              .tenant_max_in_flight = scheduler_tenant_cap(
+                                                  opt->max_in_flight, opt->tenant_share_percent),
                                               .lease_ms = opt->lease_ms,
                                               .request_ms = opt->timeout_ms});
     static const char *const labels[] = {"outcome", NULL};

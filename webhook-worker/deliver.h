@@ -21,6 +21,8 @@ struct deliver_options {
     long lease_ms;
     long endpoint_concurrency;
     long max_in_flight;
+    long tenant_share_percent; /* of max_in_flight, for one organization */
+    long response_max_bytes;   /* response body bytes read, at most */
     long poll_ms;
     long disable_after_s;
     /* After a stop request, in-flight requests get this long to finish; the

@@ -38,6 +38,8 @@ static char *cfg_schedule;
 static char *cfg_allowlist;
 static long cfg_endpoint_concurrency;
 static long cfg_max_in_flight;
+static long cfg_tenant_share;
+static long cfg_response_max_bytes;
 static long cfg_poll_ms;
 static long cfg_disable_after_s;
 
@@ -75,6 +77,15 @@ static const struct config_entry webhook_worker_config[] = {
      1000},
     {"CAISSE_WEBHOOK_MAX_IN_FLIGHT", CONFIG_INT, "256", "Most requests in flight in all",
      &cfg_max_in_flight, 1, 100000},
+    {"CAISSE_WEBHOOK_TENANT_SHARE_PERCENT", CONFIG_INT, "25",
+     "Most of CAISSE_WEBHOOK_MAX_IN_FLIGHT one organization's requests may hold, in percent "
+     "(rounded up, at least 1); it also claims at most twice that ahead. A tenant whose "
+     "endpoints never answer holds its share of the slots at most; 100: no share",
+     &cfg_tenant_share, 1, 100},
+    {"CAISSE_WEBHOOK_RESPONSE_MAX_BYTES", CONFIG_INT, "65536",
+     "Most bytes of a response body read; past them the connection is closed and the attempt "
+     "is what its status said (the first 20000 bytes are kept in the attempt log)",
+     &cfg_response_max_bytes, 0, 16777216},
     {"CAISSE_WEBHOOK_POLL_MS", CONFIG_INT, "1000",
      "How often due deliveries (retries, other replicas' fan-out) are looked for", &cfg_poll_ms, 10,
      600000},
@@ -152,6 +163,8 @@ static int webhook_worker_run(const struct service_settings *s, struct db *db)
                                 .lease_ms = cfg_lease_ms,
                                 .endpoint_concurrency = cfg_endpoint_concurrency,
                                 .max_in_flight = cfg_max_in_flight,
+                                .tenant_share_percent = cfg_tenant_share,
+                                .response_max_bytes = cfg_response_max_bytes,
                                 .poll_ms = cfg_poll_ms,
                                 .disable_after_s = cfg_disable_after_s,
                                 .drain_ms = s->shutdown_grace_ms - WEBHOOK_WORKER_GRACE_MARGIN_MS};

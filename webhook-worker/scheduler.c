@@ -22,7 +22,27 @@ void scheduler_destroy(struct scheduler *s)
             s->buckets[b] = e->next;
             free(e);
         }
+        while (s->tenants[b] != NULL) {
+            struct scheduler_tenant *t = s->tenants[b];
+            s->tenants[b] = t->next;
+            free(t);
+        }
     }
+}
+
+long scheduler_tenant_cap(long max_in_flight, long share_percent)
+{
+    if (max_in_flight < 1)
+        return 1;
+    if (share_percent >= 100)
+        return max_in_flight;
+    long cap = share_percent <= 0 ? 1 : (max_in_flight * share_percent + 99) / 100;
+    return cap < 1 ? 1 : cap;
+}
+
+long scheduler_tenant_allowance(const struct scheduler *s)
+{
+    return s->limits.tenant_max_in_flight * SCHEDULER_QUEUE_FACTOR;
 }
 
 long scheduler_endpoint_allowance(const struct scheduler *s)
@@ -54,6 +74,22 @@ json_t *scheduler_held_by_endpoint(const struct scheduler *s)
     return m;
 }
 
+json_t *scheduler_held_by_tenant(const struct scheduler *s)
+{
+    json_t *m = json_object();
+    if (m == NULL)
+        return NULL;
+    for (size_t b = 0; b < SCHEDULER_BUCKETS; b++) {
+        for (const struct scheduler_tenant *t = s->tenants[b]; t != NULL; t = t->next) {
+            if (json_object_set_new(m, t->id, json_integer(t->sending + t->held)) != 0) {
+                json_decref(m);
+                return NULL;
+            }
+        }
+    }
+    return m;
+}
+
 static size_t scheduler_bucket(const char *id)
 {
     /* FNV-1a over the id's text. */
@@ -63,8 +99,43 @@ static size_t scheduler_bucket(const char *id)
     return h % SCHEDULER_BUCKETS;
 }
 
-/* The endpoint's entry, created empty if missing (NULL: out of memory). */
-static struct scheduler_endpoint *scheduler_endpoint_get(struct scheduler *s, const char *id)
+/* The tenant's entry, created empty if missing (NULL: out of memory). */
+static struct scheduler_tenant *scheduler_tenant_get(struct scheduler *s, const char *id)
+{
+    struct scheduler_tenant **head = &s->tenants[scheduler_bucket(id)];
+    for (struct scheduler_tenant *t = *head; t != NULL; t = t->next) {
+        if (strcmp(t->id, id) == 0)
+            return t;
+    }
+    struct scheduler_tenant *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return NULL;
+    snprintf(t->id, sizeof(t->id), "%s", id);
+    t->next = *head;
+    *head = t;
+    return t;
+}
+
+/* Frees the tenant's entry once nothing of it is held or sending. */
+static void scheduler_tenant_forget_if_idle(struct scheduler *s, struct scheduler_tenant *t)
+{
+    if (t->sending > 0 || t->held > 0)
+        return;
+    for (struct scheduler_tenant **p = &s->tenants[scheduler_bucket(t->id)]; *p != NULL;
+         p = &(*p)->next) {
+        if (*p == t) {
+            *p = t->next;
+            free(t);
+            return;
+        }
+    }
+}
+
+/* The endpoint's entry, created empty (for tenant_id) if missing; NULL: out
+ * of memory, nothing created. An endpoint belongs to one tenant: an existing
+ * entry keeps its own. */
+static struct scheduler_endpoint *scheduler_endpoint_get(struct scheduler *s, const char *id,
+                                                         const char *tenant_id)
 {
     struct scheduler_endpoint **head = &s->buckets[scheduler_bucket(id)];
     for (struct scheduler_endpoint *e = *head; e != NULL; e = e->next) {
@@ -74,13 +145,19 @@ static struct scheduler_endpoint *scheduler_endpoint_get(struct scheduler *s, co
     struct scheduler_endpoint *e = calloc(1, sizeof(*e));
     if (e == NULL)
         return NULL;
+    e->tenant = scheduler_tenant_get(s, tenant_id);
+    if (e->tenant == NULL) {
+        free(e);
+        return NULL;
+    }
     snprintf(e->id, sizeof(e->id), "%s", id);
     e->next = *head;
     *head = e;
     return e;
 }
 
-/* Frees the entry once nothing of its endpoint is held or sending. */
+/* Frees the entry once nothing of its endpoint is held or sending, and its
+ * tenant's once nothing of the tenant is. */
 static void scheduler_forget_if_idle(struct scheduler *s, struct scheduler_endpoint *e)
 {
     if (e->sending > 0 || e->held > 0)
@@ -89,6 +166,7 @@ static void scheduler_forget_if_idle(struct scheduler *s, struct scheduler_endpo
          p = &(*p)->next) {
         if (*p == e) {
             *p = e->next;
+            scheduler_tenant_forget_if_idle(s, e->tenant);
             free(e);
             return;
         }
@@ -96,10 +174,10 @@ static void scheduler_forget_if_idle(struct scheduler *s, struct scheduler_endpo
 }
 
 int scheduler_hold(struct scheduler *s, struct scheduler_item *item, const char *endpoint_id,
-                   int64_t claimed_ms)
+                   const char *tenant_id, int64_t claimed_ms)
 {
     assert(item->state == SCHEDULER_OUT);
-    struct scheduler_endpoint *e = scheduler_endpoint_get(s, endpoint_id);
+    struct scheduler_endpoint *e = scheduler_endpoint_get(s, endpoint_id, tenant_id);
     if (e == NULL)
         return C_ERR;
     item->endpoint = e;
@@ -113,6 +191,7 @@ int scheduler_hold(struct scheduler *s, struct scheduler_item *item, const char 
         e->queue = item;
     e->queue_tail = item;
     e->held++;
+    e->tenant->held++;
     s->held++;
     return C_OK;
 }
@@ -120,9 +199,12 @@ int scheduler_hold(struct scheduler *s, struct scheduler_item *item, const char 
 void scheduler_claim_done(struct scheduler *s)
 {
     long allowance = scheduler_endpoint_allowance(s);
+    long tenant_allowance = scheduler_tenant_allowance(s);
     for (size_t b = 0; b < SCHEDULER_BUCKETS; b++) {
         for (struct scheduler_endpoint *e = s->buckets[b]; e != NULL; e = e->next)
             e->backlog = e->sending + e->held >= allowance;
+        for (struct scheduler_tenant *t = s->tenants[b]; t != NULL; t = t->next)
+            t->backlog = t->sending + t->held >= tenant_allowance;
     }
 }
 
@@ -144,6 +226,7 @@ static struct scheduler_item *scheduler_pop_held(struct scheduler *s, struct sch
     item->endpoint = NULL;
     item->state = SCHEDULER_OUT;
     e->held--;
+    e->tenant->held--;
     s->held--;
     return item;
 }
@@ -159,31 +242,50 @@ static void scheduler_mark_sending(struct scheduler *s, struct scheduler_endpoin
         s->sending_list->prev = item;
     s->sending_list = item;
     e->sending++;
+    e->tenant->sending++;
     s->sending++;
+}
+
+/* Gives back the held deliveries at the head of e's queue whose lease no
+ * longer covers a request (the queue is in claim order: the oldest claims
+ * first). */
+static void scheduler_give_back_stale(struct scheduler *s, struct scheduler_endpoint *e,
+                                      int64_t now_ms, struct scheduler_item **give_back,
+                                      bool *refill)
+{
+    while (e->queue != NULL && !scheduler_lease_covers(&s->limits, e->queue->claimed_ms, now_ms)) {
+        struct scheduler_item *item = scheduler_pop_held(s, e);
+        item->next = *give_back;
+        *give_back = item;
+        *refill = true;
+    }
 }
 
 void scheduler_start_held(struct scheduler *s, int64_t now_ms, scheduler_start_fn start, void *arg,
                           struct scheduler_item **give_back, bool *refill)
 {
     long allowance = scheduler_endpoint_allowance(s);
+    long tenant_allowance = scheduler_tenant_allowance(s);
     for (size_t b = 0; b < SCHEDULER_BUCKETS; b++) {
         struct scheduler_endpoint *e = s->buckets[b];
         while (e != NULL) {
             struct scheduler_endpoint *next = e->next;
+            struct scheduler_tenant *t = e->tenant;
+            scheduler_give_back_stale(s, e, now_ms, give_back, refill);
             while (e->queue != NULL && e->sending < s->limits.endpoint_concurrency &&
+                   t->sending < s->limits.tenant_max_in_flight &&
                    s->sending < s->limits.max_in_flight) {
                 struct scheduler_item *item = scheduler_pop_held(s, e);
-                if (!scheduler_lease_covers(&s->limits, item->claimed_ms, now_ms)) {
-                    item->next = *give_back;
-                    *give_back = item;
-                    *refill = true;
-                    continue;
-                }
                 if (start(arg, item) == C_OK)
                     scheduler_mark_sending(s, e, item);
             }
             if (e->backlog && e->held * 2 <= allowance) {
                 e->backlog = false;
+                *refill = true;
+            }
+            /* The tenant's held part of its allowance is half empty. */
+            if (t->backlog && t->held * 2 <= tenant_allowance - s->limits.tenant_max_in_flight) {
+                t->backlog = false;
                 *refill = true;
             }
             scheduler_forget_if_idle(s, e);
@@ -207,6 +309,7 @@ static void scheduler_unlink_sending(struct scheduler *s, struct scheduler_item 
     item->endpoint = NULL;
     item->state = SCHEDULER_OUT;
     e->sending--;
+    e->tenant->sending--;
     s->sending--;
     scheduler_forget_if_idle(s, e);
 }

@@ -106,6 +106,7 @@ static int webhook_dispatch_fill_job(const PGresult *r, int row, struct webhook_
     j->endpoint_disabled = PQgetvalue(r, row, 7)[0] == 't';
     j->endpoint_deleted = PQgetvalue(r, row, 8)[0] == 't';
     j->payload = webhook_dispatch_copy(r, row, 9, &j->payload_len);
+    snprintf(j->organization_id, sizeof(j->organization_id), "%s", PQgetvalue(r, row, 10));
     if (j->url == NULL || j->secret == NULL ||
         (j->previous_secret == NULL && !PQgetisnull(r, row, 6)) ||
         (j->payload == NULL && !PQgetisnull(r, row, 9)))
@@ -137,41 +138,66 @@ int webhook_dispatch_jobs_from_result(const PGresult *r, struct webhook_dispatch
 int webhook_dispatch_claim(struct db *db, const struct webhook_dispatch_claim *c,
                            struct webhook_dispatch_job **jobs, size_t *count)
 {
-    /* cand: the oldest due deliveries nobody holds, skipping endpoints whose
-     * slots this worker already fills (their backlog must not use up the
-     * LIMIT and starve the others) and rows another worker is claiming right
-     * now. ranked: at most the endpoint's free slots of each endpoint; the
-     * rest stay locked only until this statement ends, unleased. The
-     * webhook_deliveries_due partial index serves cand. */
+    /* eps: the endpoints with pending deliveries, one index probe each
+     * (a loose scan of webhook_deliveries_endpoint_due), however many rows
+     * each has. cand: each endpoint's oldest due deliveries nobody holds, up
+     * to the endpoint's free room in this worker, skipping rows another
+     * worker is claiming right now: a bounded range of the same index per
+     * endpoint. ranked/picked: at most the organization's free room of each
+     * organization, the organizations in turn (every one's first, then every
+     * one's second...) up to the limit; the rest stay locked only until this
+     * statement ends, unleased. No scan depends on planner statistics: each
+     * is an ordered index range under a LIMIT. */
     static const char sql[] =
-        "WITH cand AS MATERIALIZED ("
-        "   SELECT id, endpoint_id, event_id, next_attempt_at FROM webhook_deliveries"
-        "   WHERE status = 'pending' AND next_attempt_at <= now()"
-        "     AND (lease_until IS NULL OR lease_until < now())"
-        "     AND coalesce(($5::jsonb ->> endpoint_id::text)::int, 0) < $4::int"
-        "   ORDER BY next_attempt_at LIMIT $1::int FOR UPDATE SKIP LOCKED),"
-        " ranked AS (SELECT id, endpoint_id, event_id, row_number() OVER ("
-        "   PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS rn FROM cand)"
+        "WITH RECURSIVE eps AS ("
+        "   (SELECT endpoint_id AS ep FROM webhook_deliveries WHERE status = 'pending'"
+        "     ORDER BY endpoint_id LIMIT 1)"
+        "   UNION ALL"
+        "   SELECT (SELECT endpoint_id FROM webhook_deliveries"
+        "            WHERE status = 'pending' AND endpoint_id > eps.ep"
+        "            ORDER BY endpoint_id LIMIT 1)"
+        "   FROM eps WHERE eps.ep IS NOT NULL),"
+        " cand AS MATERIALIZED ("
+        "   SELECT c.* FROM eps CROSS JOIN LATERAL ("
+        "     SELECT id, endpoint_id, event_id, organization_id, next_attempt_at"
+        "     FROM webhook_deliveries"
+        "     WHERE endpoint_id = eps.ep AND status = 'pending' AND next_attempt_at <= now()"
+        "       AND (lease_until IS NULL OR lease_until < now())"
+        "     ORDER BY next_attempt_at"
+        "     LIMIT greatest($4::int - coalesce(($5::jsonb ->> eps.ep::text)::int, 0), 0)"
+        "     FOR UPDATE SKIP LOCKED) c"
+        "   WHERE eps.ep IS NOT NULL),"
+        " ranked AS (SELECT id, endpoint_id, event_id, organization_id, next_attempt_at,"
+        "   row_number() OVER (PARTITION BY organization_id ORDER BY next_attempt_at, id) AS rn"
+        "   FROM cand),"
+        " picked AS (SELECT id, endpoint_id, event_id FROM ranked"
+        "   WHERE rn <= $7::int - coalesce(($6::jsonb ->> organization_id::text)::int, 0)"
+        "   ORDER BY rn, next_attempt_at, id LIMIT $1::int)"
         " UPDATE webhook_deliveries d"
         " SET lease_until = now() + $2::bigint * interval '1 millisecond', leased_by = $3,"
         "     updated_at = now()"
-        " FROM ranked r JOIN webhook_endpoints e ON e.id = r.endpoint_id"
+        " FROM picked r JOIN webhook_endpoints e ON e.id = r.endpoint_id"
         "      LEFT JOIN LATERAL (SELECT payload FROM outbox WHERE id = r.event_id) o ON true"
         " WHERE d.id = r.id"
-        "   AND r.rn <= $4::int - coalesce(($5::jsonb ->> r.endpoint_id::text)::int, 0)"
         " RETURNING d.id, d.event_id, d.endpoint_id, d.attempt_count, e.url, e.secret,"
         "   CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END,"
-        "   e.disabled, e.deleted_at IS NOT NULL, o.payload";
-    char limit[24], lease[24], cap[24];
+        "   e.disabled, e.deleted_at IS NOT NULL, o.payload, d.organization_id";
+    char limit[24], lease[24], cap[24], tenant_cap[24];
     snprintf(limit, sizeof(limit), "%ld", c->limit);
     snprintf(lease, sizeof(lease), "%ld", c->lease_ms);
     snprintf(cap, sizeof(cap), "%ld", c->endpoint_cap);
+    snprintf(tenant_cap, sizeof(tenant_cap), "%ld", c->tenant_cap);
     char *in_flight = webhook_dispatch_dump(c->in_flight);
-    if (in_flight == NULL)
+    char *tenant_in_flight = webhook_dispatch_dump(c->tenant_in_flight);
+    if (in_flight == NULL || tenant_in_flight == NULL) {
+        free(in_flight);
+        free(tenant_in_flight);
         return C_ERR;
-    const char *params[5] = {limit, lease, c->worker, cap, in_flight};
-    PGresult *r = db_exec(db, sql, 5, params);
+    }
+    const char *params[7] = {limit, lease, c->worker, cap, in_flight, tenant_in_flight, tenant_cap};
+    PGresult *r = db_exec(db, sql, 7, params);
     free(in_flight);
+    free(tenant_in_flight);
     if (r == NULL)
         return C_ERR;
     /* On an error the leases taken stay until they end; the rows are retaken then. */

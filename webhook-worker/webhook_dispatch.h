@@ -26,7 +26,8 @@ struct webhook_dispatch_job {
     char delivery_id[UUID_STR_LEN];
     char event_id[UUID_STR_LEN];
     char endpoint_id[UUID_STR_LEN];
-    int attempt_count; /* attempts made before this one */
+    char organization_id[UUID_STR_LEN]; /* the tenant, for its fair share of the slots */
+    int attempt_count;                  /* attempts made before this one */
     char *url;
     char *secret;
     char *previous_secret; /* NULL unless it still signs (rotation window) */
@@ -39,16 +40,21 @@ struct webhook_dispatch_job {
 void webhook_dispatch_job_clear(struct webhook_dispatch_job *job);
 
 struct webhook_dispatch_claim {
-    long limit;              /* most deliveries to claim */
-    long lease_ms;           /* lease_until = now() + lease_ms */
-    const char *worker;      /* leased_by */
-    long endpoint_cap;       /* most deliveries in flight per endpoint */
-    const json_t *in_flight; /* {"<endpoint id>": count} of this worker's transfers */
+    long limit;                     /* most deliveries to claim */
+    long lease_ms;                  /* lease_until = now() + lease_ms */
+    const char *worker;             /* leased_by */
+    long endpoint_cap;              /* most deliveries held and sending per endpoint */
+    const json_t *in_flight;        /* {"<endpoint id>": count} of this worker's transfers */
+    long tenant_cap;                /* most deliveries held and sending per organization */
+    const json_t *tenant_in_flight; /* {"<organization id>": count}, the same per tenant */
 };
 
-/* Leases up to c->limit due, unleased deliveries (oldest due first), never
- * more per endpoint than its free slots, skipping rows other workers are
- * claiming. *jobs: new array of *count (free with webhook_dispatch_jobs_free). */
+/* Leases up to c->limit due, unleased deliveries, skipping rows other
+ * workers are claiming: each endpoint's oldest due ones up to its free room,
+ * never more per organization than its free room, and the organizations in
+ * turn (each one's oldest first, then each one's second...), so that one
+ * tenant's backlog, however large, neither fills a claim nor is read through
+ * by it. *jobs: new array of *count (free with webhook_dispatch_jobs_free). */
 int webhook_dispatch_claim(struct db *db, const struct webhook_dispatch_claim *c,
                            struct webhook_dispatch_job **jobs, size_t *count);
 void webhook_dispatch_jobs_free(struct webhook_dispatch_job *jobs, size_t count);

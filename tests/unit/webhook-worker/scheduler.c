@@ -19,6 +19,9 @@ TestSuite(scheduler, .fini = unit_leak_check);
 #define EP_A "0190a0a0-0000-7000-8000-00000000000a"
 #define EP_B "0190a0a0-0000-7000-8000-00000000000b"
 #define EP_C "0190a0a0-0000-7000-8000-00000000000c"
+/* The tenants (organizations); hold() puts every job in the first. */
+#define TENANT "0190a0a0-0000-7000-8000-0000000000f1"
+#define TENANT_2 "0190a0a0-0000-7000-8000-0000000000f2"
 
 #define LEASE_MS 7000
 #define REQUEST_MS 2000
@@ -69,10 +72,12 @@ static int fake_start(void *arg, struct scheduler_item *item)
     return C_OK;
 }
 
-static void setup(struct scheduler *s, struct run *r, long concurrency, long max_in_flight)
+static void setup_shared(struct scheduler *s, struct run *r, long concurrency, long max_in_flight,
+                         long tenant_max_in_flight)
 {
     struct scheduler_limits l = {.endpoint_concurrency = concurrency,
                                  .max_in_flight = max_in_flight,
+                                 .tenant_max_in_flight = tenant_max_in_flight,
                                  .lease_ms = LEASE_MS,
                                  .request_ms = REQUEST_MS};
     scheduler_init(s, &l);
@@ -80,17 +85,30 @@ static void setup(struct scheduler *s, struct run *r, long concurrency, long max
     r->fail_number = -1;
 }
 
-/* Holds a new job of endpoint, claimed at claimed_ms. */
-static struct job *hold(struct scheduler *s, struct run *r, const char *endpoint,
-                        int64_t claimed_ms)
+/* One tenant may use every slot. */
+static void setup(struct scheduler *s, struct run *r, long concurrency, long max_in_flight)
+{
+    setup_shared(s, r, concurrency, max_in_flight, max_in_flight);
+}
+
+/* Holds a new job of endpoint of tenant, claimed at claimed_ms. */
+static struct job *hold_for(struct scheduler *s, struct run *r, const char *endpoint,
+                            const char *tenant, int64_t claimed_ms)
 {
     cr_assert_lt(r->njobs, JOBS_MAX);
     struct job *j = &r->jobs[r->njobs];
     j->number = r->njobs++;
     j->endpoint = endpoint;
-    cr_assert_eq(scheduler_hold(s, &j->item, endpoint, claimed_ms), C_OK);
+    cr_assert_eq(scheduler_hold(s, &j->item, endpoint, tenant, claimed_ms), C_OK);
     cr_assert_eq(j->item.state, SCHEDULER_HELD);
     return j;
+}
+
+/* Holds a new job of endpoint (of TENANT), claimed at claimed_ms. */
+static struct job *hold(struct scheduler *s, struct run *r, const char *endpoint,
+                        int64_t claimed_ms)
+{
+    return hold_for(s, r, endpoint, TENANT, claimed_ms);
 }
 
 /* One pass of the loop at now_ms: returns what it gave back. */
@@ -400,5 +418,101 @@ Test(scheduler, a_hold_after_a_give_back_creates_the_endpoint_again)
     pass(&s, &r, 0, NULL);
     cr_assert_eq(j->item.state, SCHEDULER_SENDING);
     finish(&s, &r, j);
+    assert_empty(&s);
+}
+
+Test(scheduler, a_tenants_share_is_its_percent_of_the_slots_rounded_up_and_at_least_one)
+{
+    cr_assert_eq(scheduler_tenant_cap(256, 25), 64);
+    cr_assert_eq(scheduler_tenant_cap(8, 50), 4);
+    cr_assert_eq(scheduler_tenant_cap(10, 33), 4, "3.3 slots round up to 4");
+    cr_assert_eq(scheduler_tenant_cap(3, 1), 1, "never no slot at all");
+    cr_assert_eq(scheduler_tenant_cap(5, 100), 5, "100 %: no share");
+    cr_assert_eq(scheduler_tenant_cap(5, 0), 1);
+    cr_assert_eq(scheduler_tenant_cap(0, 25), 1);
+}
+
+Test(scheduler, a_tenant_with_many_endpoints_never_holds_more_than_its_share_of_the_slots)
+{
+    /* The tarpit: TENANT's two endpoints could take all 8 slots (4 each),
+     * its share is 4; TENANT_2's endpoint gets its requests started at once. */
+    struct scheduler s;
+    struct run r;
+    setup_shared(&s, &r, 4, 8, 4);
+    for (int i = 0; i < 8; i++) {
+        hold_for(&s, &r, EP_A, TENANT, 0);
+        hold_for(&s, &r, EP_B, TENANT, 0);
+    }
+    for (int i = 0; i < 3; i++)
+        hold_for(&s, &r, EP_C, TENANT_2, 0);
+    pass(&s, &r, 0, NULL);
+    cr_assert_eq(r.in_flight[0] + r.in_flight[1], 4, "the tenant took %d slots",
+                 r.in_flight[0] + r.in_flight[1]);
+    cr_assert_eq(r.in_flight[2], 3, "the other tenant waits: %d of 3 started", r.in_flight[2]);
+    cr_assert_eq(s.sending, 7);
+    /* One of the tenant's requests ends (a timeout): one more of its own
+     * starts, never one more than its share. */
+    int first = 0;
+    while (strcmp(r.jobs[r.started[first]].endpoint, EP_C) == 0)
+        first++;
+    finish(&s, &r, &r.jobs[r.started[first]]);
+    pass(&s, &r, 1, NULL);
+    cr_assert_eq(r.in_flight[0] + r.in_flight[1], 4);
+    /* The tenant's held deliveries and its sending ones count per tenant. */
+    json_t *m = scheduler_held_by_tenant(&s);
+    cr_assert_not_null(m);
+    cr_assert_eq(json_integer_value(json_object_get(m, TENANT)), 15);
+    cr_assert_eq(json_integer_value(json_object_get(m, TENANT_2)), 3);
+    json_decref(m);
+    scheduler_take_sending(&s);
+    scheduler_take_held(&s);
+    assert_empty(&s);
+}
+
+Test(scheduler, held_deliveries_past_their_lease_are_given_back_even_without_a_free_slot)
+{
+    /* One slot, taken by a request that never ends (a tarpit): the held
+     * deliveries behind it must not stay leased to this worker forever. */
+    struct scheduler s;
+    struct run r;
+    setup(&s, &r, 1, 256);
+    for (int i = 0; i < 3; i++)
+        hold(&s, &r, EP_A, 0);
+    cr_assert_null(pass(&s, &r, 0, NULL));
+    cr_assert_eq(s.sending, 1);
+    cr_assert_eq(s.held, 2);
+    /* Still covered: nothing given back. */
+    int64_t last_ok = LEASE_MS - REQUEST_MS - SCHEDULER_START_MARGIN_MS;
+    cr_assert_null(pass(&s, &r, last_ok, NULL));
+    bool refill = false;
+    struct scheduler_item *back = pass(&s, &r, last_ok + 1, &refill);
+    cr_assert_eq(list_length(back), 2, "the held deliveries past their lease are given back");
+    cr_assert(refill, "a give-back asks for a claim");
+    cr_assert_eq(s.held, 0);
+    cr_assert_eq(s.sending, 1);
+    cr_assert_eq(r.nstarted, 1, "none of them was started");
+    scheduler_take_sending(&s);
+    assert_empty(&s);
+}
+
+Test(scheduler, a_tenant_filled_to_its_allowance_asks_for_a_claim_once_half_its_queue_is_sent)
+{
+    struct scheduler s;
+    struct run r;
+    setup_shared(&s, &r, 8, 16, 2);
+    cr_assert_eq(scheduler_tenant_allowance(&s), 2 * SCHEDULER_QUEUE_FACTOR);
+    for (int i = 0; i < 4; i++)
+        hold(&s, &r, EP_A, 0);
+    scheduler_claim_done(&s);
+    bool refill = false;
+    pass(&s, &r, 0, &refill);
+    cr_assert_eq(s.sending, 2);
+    cr_assert_not(refill, "two still held: the tenant's queue is full");
+    finish(&s, &r, &r.jobs[r.started[0]]);
+    pass(&s, &r, 1, &refill);
+    cr_assert_eq(s.held, 1);
+    cr_assert(refill, "half of the tenant's queue is sent: claim again");
+    scheduler_take_sending(&s);
+    scheduler_take_held(&s);
     assert_empty(&s);
 }

@@ -22,14 +22,18 @@ TestSuite(webhook_dispatch, .fini = unit_leak_check);
 #define ENDPOINT "0190a0a0-0000-7000-8000-000000000003"
 
 /* A result with the claim's RETURNING columns and no rows yet. */
+/* The claim's RETURNING columns. */
+#define CLAIM_COLUMNS 11
+#define ORG "0190a0a0-0000-7000-8000-0000000000f1"
+
 static PGresult *claim_result(void)
 {
-    static const char *const names[] = {"id",      "event_id", "endpoint_id", "attempt_count",
-                                        "url",     "secret",   "previous",    "disabled",
-                                        "deleted", "payload"};
-    PGresAttDesc attrs[10];
+    static const char *const names[] = {"id",      "event_id", "endpoint_id",    "attempt_count",
+                                        "url",     "secret",   "previous",       "disabled",
+                                        "deleted", "payload",  "organization_id"};
+    PGresAttDesc attrs[CLAIM_COLUMNS];
     memset(attrs, 0, sizeof(attrs));
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < CLAIM_COLUMNS; i++) {
         attrs[i].name = (char *)names[i];
         attrs[i].typid = 25; /* text: the decoder reads text whatever the type */
         attrs[i].typlen = -1;
@@ -37,14 +41,14 @@ static PGresult *claim_result(void)
     }
     PGresult *r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
     cr_assert_not_null(r);
-    cr_assert(PQsetResultAttrs(r, 10, attrs));
+    cr_assert(PQsetResultAttrs(r, CLAIM_COLUMNS, attrs));
     return r;
 }
 
 /* Sets row's columns from values (NULL: SQL NULL). */
-static void set_row(PGresult *r, int row, const char *const values[10])
+static void set_row(PGresult *r, int row, const char *const values[CLAIM_COLUMNS])
 {
-    for (int col = 0; col < 10; col++) {
+    for (int col = 0; col < CLAIM_COLUMNS; col++) {
         char *v = (char *)values[col];
         cr_assert(PQsetvalue(r, row, col, v, v != NULL ? (int)strlen(v) : -1));
     }
@@ -53,18 +57,20 @@ static void set_row(PGresult *r, int row, const char *const values[10])
 Test(webhook_dispatch, a_claimed_row_becomes_a_job_with_every_column_in_its_place)
 {
     PGresult *r = claim_result();
-    const char *row0[10] = {DELIVERY,  EVENT, ENDPOINT, "3", "https://example.com/hook",
-                            "whsec_a", NULL,  "f",      "f", "{\"id\":\"" EVENT "\"}"};
-    const char *row1[10] = {"0190a0a0-0000-7000-8000-000000000011",
-                            EVENT,
-                            ENDPOINT,
-                            "0",
-                            "https://example.com/h2",
-                            "whsec_new",
-                            "whsec_old",
-                            "t",
-                            "t",
-                            NULL};
+    const char *row0[CLAIM_COLUMNS] = {DELIVERY,  EVENT, ENDPOINT, "3", "https://example.com/hook",
+                                       "whsec_a", NULL,  "f",      "f", "{\"id\":\"" EVENT "\"}",
+                                       ORG};
+    const char *row1[CLAIM_COLUMNS] = {"0190a0a0-0000-7000-8000-000000000011",
+                                       EVENT,
+                                       ENDPOINT,
+                                       "0",
+                                       "https://example.com/h2",
+                                       "whsec_new",
+                                       "whsec_old",
+                                       "t",
+                                       "t",
+                                       NULL,
+                                       ORG};
     set_row(r, 0, row0);
     set_row(r, 1, row1);
     struct webhook_dispatch_job *jobs = NULL;
@@ -76,6 +82,7 @@ Test(webhook_dispatch, a_claimed_row_becomes_a_job_with_every_column_in_its_plac
     cr_assert_str_eq(jobs[0].delivery_id, DELIVERY);
     cr_assert_str_eq(jobs[0].event_id, EVENT);
     cr_assert_str_eq(jobs[0].endpoint_id, ENDPOINT);
+    cr_assert_str_eq(jobs[0].organization_id, ORG);
     cr_assert_eq(jobs[0].attempt_count, 3);
     cr_assert_str_eq(jobs[0].url, "https://example.com/hook");
     cr_assert_str_eq(jobs[0].secret, "whsec_a");
@@ -108,9 +115,11 @@ Test(webhook_dispatch, an_empty_claim_is_no_job_and_no_allocation)
 Test(webhook_dispatch, a_row_without_a_url_fails_the_whole_claim_and_leaks_nothing)
 {
     PGresult *r = claim_result();
-    const char *good[10] = {DELIVERY,  EVENT, ENDPOINT, "0", "https://example.com/hook",
-                            "whsec_a", NULL,  "f",      "f", "{}"};
-    const char *bad[10] = {DELIVERY, EVENT, ENDPOINT, "0", NULL, "whsec_a", NULL, "f", "f", "{}"};
+    const char *good[CLAIM_COLUMNS] = {DELIVERY,  EVENT, ENDPOINT, "0", "https://example.com/hook",
+                                       "whsec_a", NULL,  "f",      "f", "{}",
+                                       ORG};
+    const char *bad[CLAIM_COLUMNS] = {DELIVERY, EVENT, ENDPOINT, "0",  NULL, "whsec_a",
+                                      NULL,     "f",   "f",      "{}", ORG};
     set_row(r, 0, good);
     set_row(r, 1, bad);
     struct webhook_dispatch_job *jobs = NULL;
