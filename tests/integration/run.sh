@@ -37,6 +37,10 @@ export CAISSE_WEBHOOK_SCHEDULE=0,1,1,1,1
 export CAISSE_WEBHOOK_TIMEOUT_MS=2000
 export CAISSE_WEBHOOK_LEASE_MS=7000
 export CAISSE_WEBHOOK_ALLOWLIST=127.0.0.1/32
+# Webhook fairness (tests/integration/webhook_fairness.c): 10 endpoints per tenant, the 11th
+# refused; 5 manual retries at once per endpoint (every other suite makes fewer).
+export CAISSE_WEBHOOK_MAX_ENDPOINTS=10
+export CAISSE_RATE_LIMIT_WEBHOOK_RETRIES_PER_MIN=6 CAISSE_RATE_LIMIT_WEBHOOK_RETRIES_BURST=5
 # shellcheck source=../../deploy/env.sh
 . "$REPO/deploy/env.sh"
 

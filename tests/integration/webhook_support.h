@@ -26,7 +26,8 @@ void wh_unique_path(char *out, size_t outlen, const char *label);
 /* The receiver's URL for path ("http://127.0.0.1:<port><path>"). */
 void wh_receiver_url(char *out, size_t outlen, const char *path);
 void wh_receiver_secret(const char *path, const char *secret);
-/* behavior: ok, fail-twice, gone, timeout, redirect, fail, slow (delay_ms). */
+/* behavior: ok, fail-twice, gone, timeout, redirect, fail, slow (delay_ms),
+ * endless (200 and a body that never ends). */
 void wh_receiver_behavior(const char *path, const char *behavior, long delay_ms);
 /* The records of path, oldest first (receiver.mjs documents their fields). */
 json_t *wh_receiver_requests(const char *path);

@@ -13,6 +13,8 @@
 //        ok (200) | fail-twice (500, 500, then 200, counted per webhook-id) | gone (410)
 //        | timeout (sleeps longer than the worker's timeout, then 200) | redirect (302)
 //        | fail (500 always) | slow (sleeps delay_ms, default 1000, then 200)
+//        | endless (200, then a body that never ends, written as fast as the client
+//          reads, until it closes the connection: body_bytes_sent, body_closed_at_ms)
 //   GET  /_control/requests?path=P   the records of P (every path without ?path)
 //   GET  /_control/health            200 once listening
 import http from 'node:http';
@@ -33,7 +35,7 @@ const failures = new Map(); // path + ' ' + webhook-id -> answers given so far
 const records = []; // in arrival order
 let seq = 0;
 
-const BEHAVIORS = new Set(['ok', 'fail-twice', 'gone', 'timeout', 'redirect', 'fail', 'slow']);
+const BEHAVIORS = new Set(['ok', 'fail-twice', 'gone', 'timeout', 'redirect', 'fail', 'slow', 'endless']);
 
 function send(res, status, body, headers = {}) {
   if (res.destroyed || res.writableEnded) return;
@@ -122,6 +124,24 @@ function answer(res, record) {
       return setTimeout(() => reply(200, { ok: true, late: true }), timeoutSleepMs);
     case 'slow':
       return setTimeout(() => reply(200, { ok: true, slow: true }), delayMs);
+    case 'endless': {
+      record.response_status = 200;
+      record.body_bytes_sent = 0;
+      record.body_closed_at_ms = null;
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.on('close', () => {
+        record.body_closed_at_ms = Date.now();
+      });
+      const chunk = Buffer.alloc(16384, 'x');
+      const pump = () => {
+        // write() says false once its buffer is full: go on when the client has read it.
+        while (!res.destroyed && !res.writableEnded) {
+          record.body_bytes_sent += chunk.length;
+          if (!res.write(chunk)) return res.once('drain', pump);
+        }
+      };
+      return pump();
+    }
     default:
       return reply(200, { ok: true });
   }
