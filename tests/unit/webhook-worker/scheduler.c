@@ -427,7 +427,7 @@ Test(scheduler, a_tenants_share_is_its_percent_of_the_slots_rounded_up_and_at_le
     cr_assert_eq(scheduler_tenant_cap(8, 50), 4);
     cr_assert_eq(scheduler_tenant_cap(10, 33), 4, "3.3 slots round up to 4");
     cr_assert_eq(scheduler_tenant_cap(3, 1), 1, "never no slot at all");
-    cr_assert_eq(scheduler_tenant_cap(5, 100), 5, "100 %: no share");
+    cr_assert_eq(scheduler_tenant_cap(5, 100), 5, "100 percent: no share");
     cr_assert_eq(scheduler_tenant_cap(5, 0), 1);
     cr_assert_eq(scheduler_tenant_cap(0, 25), 1);
 }
