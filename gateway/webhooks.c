@@ -23,6 +23,7 @@
 static struct netguard_allowlist webhooks_allowlist;
 static long webhooks_retention_days = 30;
 static long webhooks_resolve_timeout_ms = 2000;
+static const struct secretbox_keyring *webhooks_secrets;
 
 int webhooks_init(const struct webhooks_config *cfg)
 {
@@ -32,6 +33,7 @@ int webhooks_init(const struct webhooks_config *cfg)
     }
     webhooks_retention_days = cfg->event_retention_days;
     webhooks_resolve_timeout_ms = cfg->resolve_timeout_ms;
+    webhooks_secrets = cfg->secrets;
     struct resolver_config rc = {.timeout_ms = cfg->resolve_timeout_ms};
     if (resolver_init(&rc) != C_OK) {
         log_error("cannot start the webhook URL resolver");
@@ -260,8 +262,8 @@ static enum MHD_Result webhooks_store_create(struct http_request *req, struct db
     char secret[WEBHOOK_SECRET_MAX];
     struct webhook_endpoint e;
     if (!webhooks_new_secret(secret) ||
-        webhook_endpoint_store_create(db, req->identity.organization_id, req->identity.environment,
-                                      &p->in, secret, &e) != C_OK) {
+        webhook_endpoint_store_create(db, webhooks_secrets, req->identity.organization_id,
+                                      req->identity.environment, &p->in, secret, &e) != C_OK) {
         OPENSSL_cleanse(secret, sizeof(secret));
         return http_respond_unavailable(req);
     }
@@ -426,7 +428,7 @@ enum MHD_Result webhooks_endpoint_rotate_secret(struct http_request *req, struct
     struct webhook_endpoint e;
     bool found = false;
     if (!webhooks_new_secret(secret) ||
-        webhook_endpoint_store_rotate_secret(db, req->identity.organization_id,
+        webhook_endpoint_store_rotate_secret(db, webhooks_secrets, req->identity.organization_id,
                                              req->identity.environment, id, secret, &e,
                                              &found) != C_OK) {
         OPENSSL_cleanse(secret, sizeof(secret));

@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 
 #include "infra/db.h"
+#include "infra/secretbox.h"
 #include "http.h"
 
 struct webhooks_config {
@@ -17,6 +18,8 @@ struct webhooks_config {
     /* An endpoint URL's host name is looked up off the server threads
      * (resolver.h) within this, else the create or update is a 400. */
     long resolve_timeout_ms;
+    /* Seals the endpoints' signing secrets (borrowed, for the server's life). */
+    const struct secretbox_keyring *secrets;
 };
 
 /* C_ERR: the allowlist does not parse, or the resolver cannot start (logged). */

@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "core/result.h"
+#include "model/webhook_endpoint.h"
 #include "../../../webhook-worker/webhook_dispatch.h"
 #include "../leak_check.h"
 
@@ -24,12 +25,13 @@ TestSuite(webhook_dispatch, .fini = unit_leak_check);
 /* A result with the claim's RETURNING columns and no rows yet. */
 static PGresult *claim_result(void)
 {
-    static const char *const names[] = {"id",      "event_id", "endpoint_id", "attempt_count",
-                                        "url",     "secret",   "previous",    "disabled",
-                                        "deleted", "payload"};
-    PGresAttDesc attrs[10];
+    static const char *const names[] = {
+        "id",     "event_id", "endpoint_id",     "attempt_count",  "url",
+        "secret", "previous", "disabled",        "deleted",        "payload",
+        "sealed", "key_id",   "previous_sealed", "previous_key_id"};
+    PGresAttDesc attrs[14];
     memset(attrs, 0, sizeof(attrs));
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < 14; i++) {
         attrs[i].name = (char *)names[i];
         attrs[i].typid = 25; /* text: the decoder reads text whatever the type */
         attrs[i].typlen = -1;
@@ -37,17 +39,23 @@ static PGresult *claim_result(void)
     }
     PGresult *r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
     cr_assert_not_null(r);
-    cr_assert(PQsetResultAttrs(r, 10, attrs));
+    cr_assert(PQsetResultAttrs(r, 14, attrs));
     return r;
 }
 
-/* Sets row's columns from values (NULL: SQL NULL). */
+/* Sets row's columns from values (NULL: SQL NULL); the sealed columns
+ * (10-13) NULL, as for a row whose secrets are still in plain text. */
 static void set_row(PGresult *r, int row, const char *const values[10])
 {
-    for (int col = 0; col < 10; col++) {
-        char *v = (char *)values[col];
+    for (int col = 0; col < 14; col++) {
+        char *v = col < 10 ? (char *)values[col] : NULL;
         cr_assert(PQsetvalue(r, row, col, v, v != NULL ? (int)strlen(v) : -1));
     }
+}
+
+static void set_cell(PGresult *r, int row, int col, const char *v)
+{
+    cr_assert(PQsetvalue(r, row, col, (char *)v, v != NULL ? (int)strlen(v) : -1));
 }
 
 Test(webhook_dispatch, a_claimed_row_becomes_a_job_with_every_column_in_its_place)
@@ -254,4 +262,47 @@ Test(webhook_dispatch, only_the_endpoints_that_answered_2xx_are_marked_healthy)
     cr_assert_not_null(ids, "none succeeded is an empty array, not a failure");
     cr_assert_eq(json_array_size(ids), 0);
     json_decref(ids);
+}
+
+#define SEAL_KEY "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+Test(webhook_dispatch, sealed_secrets_are_opened_and_one_that_does_not_open_fails_only_its_job)
+{
+    struct secretbox_keyring kr;
+    struct error err = ERROR_INIT;
+    cr_assert_eq(secretbox_keyring_init(&kr, SEAL_KEY, NULL, &err), C_OK);
+    char *cur = NULL, *prev = NULL;
+    cr_assert_eq(webhook_endpoint_secret_seal(&kr, ENDPOINT, WEBHOOK_ENDPOINT_SECRET, "whsec_new",
+                                              &cur, &err),
+                 C_OK);
+    cr_assert_eq(webhook_endpoint_secret_seal(&kr, ENDPOINT, WEBHOOK_ENDPOINT_PREVIOUS_SECRET,
+                                              "whsec_old", &prev, &err),
+                 C_OK);
+    webhook_dispatch_set_keyring(&kr);
+    PGresult *r = claim_result();
+    const char *row[10] = {DELIVERY, EVENT, ENDPOINT, "0", "https://example.com/hook",
+                           NULL,     NULL,  "f",      "f", "{}"};
+    set_row(r, 0, row);
+    set_cell(r, 0, 10, cur);
+    set_cell(r, 0, 11, "k1");
+    set_cell(r, 0, 12, prev);
+    set_cell(r, 0, 13, "k1");
+    /* Row 1: the current secret sealed for the previous column (swapped). */
+    set_row(r, 1, row);
+    set_cell(r, 1, 10, prev);
+    set_cell(r, 1, 11, "k1");
+    struct webhook_dispatch_job *jobs = NULL;
+    size_t n = 0;
+    cr_assert_eq(webhook_dispatch_jobs_from_result(r, &jobs, &n), C_OK);
+    PQclear(r);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(jobs[0].secret, "whsec_new");
+    cr_assert_str_eq(jobs[0].previous_secret, "whsec_old");
+    cr_assert_null(jobs[1].secret, "a secret moved to another column does not open");
+    cr_assert_null(jobs[1].previous_secret);
+    webhook_dispatch_jobs_free(jobs, n);
+    webhook_dispatch_set_keyring(NULL);
+    free(cur);
+    free(prev);
+    secretbox_keyring_clear(&kr);
 }
