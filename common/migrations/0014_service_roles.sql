@@ -11,7 +11,8 @@
 -- not exist yet, so a second database of the same cluster migrates too.
 --
 -- A table made by a later migration has no grant at all until that migration
--- adds its own: ARCHITECTURE.md's recipe "add a table: grant it".
+-- adds its own: ARCHITECTURE.md's recipe "add a table: grant it". Note that
+-- SELECT ... FOR UPDATE / FOR SHARE (claims, locks) needs UPDATE too.
 DO $$
 DECLARE
     r text;
@@ -59,6 +60,8 @@ GRANT SELECT, UPDATE ON checkout_sessions, subscriptions, coupons TO caisse_expi
 GRANT SELECT, INSERT, DELETE ON outbox, outbox_pending TO caisse_expiry_worker;
 GRANT SELECT, DELETE ON command_outcomes, webhook_deliveries, webhook_attempts
     TO caisse_expiry_worker;
+-- The purge claims its deliveries FOR UPDATE SKIP LOCKED, which takes UPDATE.
+GRANT UPDATE ON webhook_deliveries TO caisse_expiry_worker;
 
 -- The webhook worker: fans events out to endpoints, claims and records
 -- deliveries, disables failing endpoints; reads the events it sends.
