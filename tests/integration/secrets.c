@@ -175,6 +175,12 @@ Test(secrets, a_sealed_secret_copied_to_another_endpoint_does_not_sign_there, .t
     wh_endpoint_create(&a, tenant.key_test, "sealed-a", "[\"checkout.session.completed\"]");
     wh_endpoint_create(&b, tenant.key_test, "sealed-b", "[\"checkout.session.completed\"]");
     /* Someone with write access to the table moves a's sealed secret to b. */
+    /* b's own sealed secret, put back at the end: a row whose secret opens
+     * nowhere would stop a later caisse-admin secrets reencrypt (on purpose). */
+    char *own = test_sql_value("SELECT encode(secret_ciphertext, 'hex') FROM webhook_endpoints"
+                               " WHERE id = $1::uuid",
+                               b.id);
+    cr_assert_not_null(own);
     char ids[160];
     snprintf(ids, sizeof(ids), "%s,%s", a.id, b.id);
     char *id = test_sql_value(
@@ -204,6 +210,16 @@ Test(secrets, a_sealed_secret_copied_to_another_endpoint_does_not_sign_there, .t
     json_t *recs = wh_receiver_requests(b.path);
     cr_assert_eq(json_array_size(recs), 0, "nothing was sent to b");
     json_decref(recs);
+
+    char restore[512];
+    snprintf(restore, sizeof(restore), "%s,%s", b.id, own);
+    char *back = test_sql_value("UPDATE webhook_endpoints SET secret_ciphertext ="
+                                " decode(split_part($1, ',', 2), 'hex')"
+                                " WHERE id = split_part($1, ',', 1)::uuid RETURNING id",
+                                restore);
+    cr_assert(back != NULL && strcmp(back, b.id) == 0);
+    free(back);
+    free(own);
 }
 
 /* Runs bin with env and no CAISSE_SECRETS_KEY unless env sets one; its exit
