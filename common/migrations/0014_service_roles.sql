@@ -79,3 +79,26 @@ BEGIN
                    pg_get_serial_sequence('webhook_attempts', 'id'));
 END
 $$;
+
+-- dead_letters (migration 0010, made on a branch of its own at the same time as
+-- this one): the two Kafka consumers park messages there and count their
+-- failures; caisse-admin (the owner) lists and replays them. Granted only if
+-- the table exists, so this migration runs with or without it; columns added
+-- later need nothing.
+DO $$
+DECLARE
+    col text;
+BEGIN
+    IF to_regclass('public.dead_letters') IS NOT NULL THEN
+        GRANT SELECT, INSERT, UPDATE ON dead_letters TO caisse_session_worker, caisse_webhook_worker;
+        FOR col IN SELECT attname FROM pg_attribute
+                   WHERE attrelid = 'public.dead_letters'::regclass AND attnum > 0
+                     AND NOT attisdropped LOOP
+            IF pg_get_serial_sequence('public.dead_letters', col) IS NOT NULL THEN
+                EXECUTE format('GRANT USAGE ON SEQUENCE %s TO caisse_session_worker, caisse_webhook_worker',
+                               pg_get_serial_sequence('public.dead_letters', col));
+            END IF;
+        END LOOP;
+    END IF;
+END
+$$;
