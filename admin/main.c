@@ -23,7 +23,9 @@
 #include "migrate.h"
 #include "core/result.h"
 #include "core/utf8.h"
+#include "infra/secretbox.h"
 #include "model/tenant.h"
+#include "model/webhook_endpoint.h"
 #include "core/uuid.h"
 
 #define ADMIN_EXIT_FAILED 1
@@ -39,6 +41,8 @@ static char *admin_log_level;
 static char *admin_kafka_brokers;
 static long admin_kafka_partitions;
 static long admin_kafka_replication;
+static char *admin_secrets_key;
+static char *admin_secrets_key_previous;
 
 /* Ordered so that each command loads one contiguous slice: the database
  * commands [0, 2), create-topics [1, 5). Neither needs the other's settings,
@@ -55,17 +59,31 @@ static const struct config_entry admin_config[] = {
      &admin_kafka_partitions, 1, 10000},
     {"CAISSE_KAFKA_REPLICATION", CONFIG_INT, "1",
      "replication factor of each topic (create-topics)", &admin_kafka_replication, 1, 32767},
+    {"CAISSE_SECRETS_KEY", CONFIG_SECRET, "",
+     "key of the webhook signing secrets at rest, <key id>:<base64 of 32 bytes> (secrets "
+     "reencrypt; migrate seals plain-text secrets under it when it is set)",
+     &admin_secrets_key, 0, 0},
+    {"CAISSE_SECRETS_KEY_PREVIOUS", CONFIG_SECRET, "",
+     "the key before CAISSE_SECRETS_KEY, whose secrets secrets reencrypt opens and seals anew",
+     &admin_secrets_key_previous, 0, 0},
 };
 #define ADMIN_CONFIG_DB_FIRST 0
 #define ADMIN_CONFIG_DB_COUNT 2
 #define ADMIN_CONFIG_KAFKA_FIRST 1
 #define ADMIN_CONFIG_KAFKA_COUNT 4
+#define ADMIN_CONFIG_SECRETS_FIRST 5
+#define ADMIN_CONFIG_SECRETS_COUNT 2
 
 static const char admin_summary[] =
     "Administration of a caisse deployment.\n"
     "\n"
     "Commands:\n"
-    "  migrate                          apply pending database migrations\n"
+    "  migrate                          apply pending database migrations; with\n"
+    "                                   CAISSE_SECRETS_KEY set, then seal every webhook\n"
+    "                                   secret still in plain text\n"
+    "  secrets reencrypt                seal every webhook secret under CAISSE_SECRETS_KEY\n"
+    "                                   (plain text, or under CAISSE_SECRETS_KEY_PREVIOUS);\n"
+    "                                   prints how many endpoints were rewritten\n"
     "  create-topics                    create the Kafka topics (existing ones are kept)\n"
     "  create-org --name NAME [--currency CODE]\n"
     "                                   create an organization (default currency XOF);\n"
@@ -268,22 +286,103 @@ static int admin_db_failed(const struct db *db, const char *what)
 
 /* ---- commands --------------------------------------------------------- */
 
+/* The keyring of the secrets settings; *have false when CAISSE_SECRETS_KEY is
+ * unset. Usage error (printed) when a key is malformed. */
+static int admin_secrets_keyring(struct secretbox_keyring *kr, bool *have)
+{
+    struct error err = ERROR_INIT;
+    if (config_load(&admin_config[ADMIN_CONFIG_SECRETS_FIRST], ADMIN_CONFIG_SECRETS_COUNT, &err) !=
+        C_OK) {
+        fprintf(stderr, "%s: configuration error: %s\n", admin_program, err.message);
+        return C_ERR;
+    }
+    *have = admin_secrets_key[0] != '\0';
+    int rc = C_OK;
+    if (*have &&
+        secretbox_keyring_init(kr, admin_secrets_key, admin_secrets_key_previous, &err) != C_OK) {
+        fprintf(stderr, "%s: configuration error: %s\n", admin_program, err.message);
+        rc = C_ERR;
+    } else if (!*have && admin_secrets_key_previous[0] != '\0') {
+        fprintf(stderr,
+                "%s: configuration error: CAISSE_SECRETS_KEY_PREVIOUS is set without "
+                "CAISSE_SECRETS_KEY\n",
+                admin_program);
+        rc = C_ERR;
+    }
+    config_free(&admin_config[ADMIN_CONFIG_SECRETS_FIRST], ADMIN_CONFIG_SECRETS_COUNT);
+    return rc;
+}
+
+/* Seals every secret still in plain text or under another key; one line on
+ * stdout. */
+static int admin_secrets_reencrypt(struct db *db, const struct secretbox_keyring *kr)
+{
+    long changed = 0;
+    struct error err = ERROR_INIT;
+    if (webhook_endpoint_secrets_reencrypt(db, kr, &changed, &err) != C_OK) {
+        fprintf(stderr, "%s: secrets reencrypt failed after %ld endpoint%s: %s\n", admin_program,
+                changed, changed == 1 ? "" : "s", err.message);
+        return ADMIN_EXIT_FAILED;
+    }
+    printf("sealed the webhook secrets of %ld endpoint%s under key %s\n", changed,
+           changed == 1 ? "" : "s", kr->current.id);
+    return 0;
+}
+
 static int admin_cmd_migrate(int argc, char **argv)
 {
     if (admin_parse_args("migrate", argc, argv, NULL, 0, NULL, NULL) != C_OK)
         return ADMIN_EXIT_USAGE;
+    struct secretbox_keyring kr;
+    bool have_key = false;
+    if (admin_secrets_keyring(&kr, &have_key) != C_OK)
+        return ADMIN_EXIT_USAGE;
     struct db db;
     int rc = admin_db_open(&db);
-    if (rc != 0)
+    if (rc != 0) {
+        secretbox_keyring_clear(&kr);
         return rc;
+    }
     int applied = 0;
     if (migrate_run(&db, &applied) != C_OK) {
         rc = admin_db_failed(&db, "migrate");
     } else {
         printf("applied %d migration%s (%d known)\n", applied, applied == 1 ? "" : "s",
                migrate_file_count);
+        long plain = 0;
+        if (have_key) {
+            rc = admin_secrets_reencrypt(&db, &kr);
+        } else if (webhook_endpoint_secrets_pending(&db, NULL, &plain) == C_OK && plain > 0) {
+            fprintf(stderr,
+                    "%s: %ld webhook endpoint%s still keep their signing secrets in plain text: "
+                    "set CAISSE_SECRETS_KEY and run '%s secrets reencrypt'\n",
+                    admin_program, plain, plain == 1 ? "" : "s", admin_program);
+        }
     }
+    secretbox_keyring_clear(&kr);
     admin_db_close(&db);
+    return rc;
+}
+
+static int admin_cmd_secrets(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "reencrypt") != 0)
+        return admin_usage_error("secrets", "the one subcommand is \"reencrypt\"");
+    if (admin_parse_args("secrets reencrypt", argc - 1, argv + 1, NULL, 0, NULL, NULL) != C_OK)
+        return ADMIN_EXIT_USAGE;
+    struct secretbox_keyring kr;
+    bool have_key = false;
+    if (admin_secrets_keyring(&kr, &have_key) != C_OK)
+        return ADMIN_EXIT_USAGE;
+    if (!have_key)
+        return admin_usage_error("secrets reencrypt", "CAISSE_SECRETS_KEY is required");
+    struct db db;
+    int rc = admin_db_open(&db);
+    if (rc == 0) {
+        rc = admin_secrets_reencrypt(&db, &kr);
+        admin_db_close(&db);
+    }
+    secretbox_keyring_clear(&kr);
     return rc;
 }
 
@@ -651,6 +750,7 @@ static const struct admin_command admin_commands[] = {
     {"revoke-key", admin_cmd_revoke_key},
     {"set-rate-limit", admin_cmd_set_rate_limit},
     {"set-display-name", admin_cmd_set_display_name},
+    {"secrets", admin_cmd_secrets},
 };
 
 static bool admin_is_help(const char *arg)

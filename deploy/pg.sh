@@ -1,5 +1,11 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL cluster for one local stack: deploy/pg.sh start|stop|status|psql [args]
+# A throwaway PostgreSQL cluster for one local stack:
+#   deploy/pg.sh start|stop|status|psql [args]|users|url SERVICE
+#
+# users (after `caisse-admin migrate`, which creates the services' roles) makes one LOGIN
+# user per service, a member of its role (caisse_gateway, ...), with a password generated
+# into $CAISSE_STACK_DIR/db-users/ (never committed); url SERVICE prints that service's
+# connection URL. The owner ($CAISSE_PG_USER) runs migrations and the admin tool.
 #
 # It lives entirely in $CAISSE_STACK_DIR/pg (data, socket, log), listens on 127.0.0.1 only,
 # and trusts every local connection: it is for development and tests, never for real data.
@@ -16,6 +22,10 @@ LOG="$PG_DIR/postgres.log"
 PORT="$CAISSE_PG_PORT"
 # The bootstrap superuser; the application role ($CAISSE_PG_USER) is a plain owner.
 SUPERUSER=postgres
+# The services whose LOGIN users `users` makes: <name> logs in as caisse_<name>_login,
+# member of the role caisse_<name> of migration 0014.
+DB_SERVICES=(gateway session_worker expiry_worker webhook_worker)
+USERS_DIR="$CAISSE_STACK_DIR/db-users"
 
 die() {
   echo "pg.sh: $*" >&2
@@ -117,13 +127,29 @@ EOF
   mv "$tmp" "$DATA"
 }
 
+# Who may connect how: the superuser and the owner without a password (loopback, a
+# development cluster), the services' users only with theirs (SCRAM), so each service's
+# URL is what lets it in. Rewritten at each start.
+write_hba() {
+  cat >"$DATA/pg_hba.conf" <<EOF
+# Written by deploy/pg.sh at each start.
+local all all trust
+host all $SUPERUSER 127.0.0.1/32 trust
+host all "$CAISSE_PG_USER" 127.0.0.1/32 trust
+host all all 127.0.0.1/32 scram-sha-256
+EOF
+  if [ "${#AS_OWNER[@]}" -gt 0 ]; then chown postgres: "$DATA/pg_hba.conf"; fi
+}
+
 ensure_role_and_db() {
   # Runs on every start (cheap): it also repairs a cluster whose role/db someone dropped.
   local q=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U "$SUPERUSER" -d postgres -tA)
   if [ -z "$("${q[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname = '$CAISSE_PG_USER'")" ]; then
     # CREATEDB so tests can make scratch databases of their own.
-    "${q[@]}" -c "CREATE ROLE \"$CAISSE_PG_USER\" LOGIN CREATEDB"
+    "${q[@]}" -c "CREATE ROLE \"$CAISSE_PG_USER\" LOGIN CREATEDB CREATEROLE"
   fi
+  # CREATEROLE: migration 0014 creates the services' roles (also on an older cluster).
+  "${q[@]}" -c "ALTER ROLE \"$CAISSE_PG_USER\" CREATEROLE"
   if [ -z "$("${q[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$CAISSE_PG_DB'")" ]; then
     "${q[@]}" -c "CREATE DATABASE \"$CAISSE_PG_DB\" OWNER \"$CAISSE_PG_USER\""
   fi
@@ -139,6 +165,7 @@ cmd_start() {
   fi
   port_in_use && die "port $PORT is already taken by another process (set CAISSE_PG_PORT)"
   [ -f "$DATA/PG_VERSION" ] || init_cluster
+  write_hba
   ensure_traversable
   mkdir -p "$SOCK_DIR"
   touch "$LOG"
@@ -178,8 +205,50 @@ cmd_status() {
   return 3
 }
 
+# A service's password: made once per stack, kept in its directory (mode 600).
+user_password() {
+  local file="$USERS_DIR/$1.password"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$USERS_DIR"
+    chmod 700 "$USERS_DIR"
+    (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$file.tmp")
+    mv "$file.tmp" "$file"
+  fi
+  cat "$file"
+}
+
+cmd_users() {
+  local q=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U "$SUPERUSER" -d "$CAISSE_PG_DB" -tA)
+  local s user role pw
+  for s in "${DB_SERVICES[@]}"; do
+    role="caisse_$s"
+    user="caisse_${s}_login"
+    [ -n "$("${q[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname = '$role'")" ] ||
+      die "role $role is missing: run caisse-admin migrate first"
+    pw=$(user_password "$s")
+    if [ -z "$("${q[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname = '$user'")" ]; then
+      "${q[@]}" -c "CREATE ROLE $user LOGIN PASSWORD '$pw' IN ROLE $role"
+    else
+      "${q[@]}" -c "ALTER ROLE $user LOGIN PASSWORD '$pw'" -c "GRANT $role TO $user"
+    fi
+  done
+}
+
+# The URL a service connects with (its own user and password).
+cmd_url() {
+  local s=${1:-}
+  s=${s//-/_}
+  local ok=0 x
+  for x in "${DB_SERVICES[@]}"; do [ "$x" = "$s" ] && ok=1; done
+  [ $ok = 1 ] || die "url: one of ${DB_SERVICES[*]} (got \"${1:-}\")"
+  [ -s "$USERS_DIR/$s.password" ] || die "no user for $s yet: run deploy/pg.sh users (make up does)"
+  echo "postgresql://caisse_${s}_login:$(cat "$USERS_DIR/$s.password")@127.0.0.1:${PORT}/${CAISSE_PG_DB}"
+}
+
 case "${1:-}" in
   start) cmd_start ;;
+  users) cmd_users ;;
+  url) cmd_url "${2:-}" ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   psql)
@@ -187,7 +256,7 @@ case "${1:-}" in
     exec psql -X "$CAISSE_DATABASE_URL" "$@"
     ;;
   *)
-    echo "usage: $0 start|stop|status|psql [psql args]" >&2
+    echo "usage: $0 start|stop|status|psql [psql args]|users|url SERVICE" >&2
     exit 2
     ;;
 esac

@@ -101,7 +101,11 @@ start_service() {
   # <log>.1 the log can be emptied in place (logrotate's copytruncate: the lines written
   # during the copy, a few milliseconds, are lost).
   rm -f "$RUN/$name.pid" "$RUN/$name.exit"
-  CAISSE_INSTANCE_ID="$instance_id" CAISSE_OPS_PORT="$(ops_port "$name")" setsid bash -c '
+  # Each service connects as its own database user (deploy/pg.sh users), never as the owner.
+  local database_url
+  database_url=$(bash "$CAISSE_REPO/deploy/pg.sh" url "$name") || die "no database user for $name"
+  CAISSE_DATABASE_URL="$database_url" \
+    CAISSE_INSTANCE_ID="$instance_id" CAISSE_OPS_PORT="$(ops_port "$name")" setsid bash -c '
     "$1" & pid=$!
     echo "$pid" >"$2.tmp"; mv "$2.tmp" "$2"
     if [ "$5" -gt 0 ]; then
@@ -197,15 +201,30 @@ idempotency_secret() {
   cat "$file"
 }
 
+# The key of the webhook signing secrets at rest (CAISSE_SECRETS_KEY, "<id>:<base64 of 32
+# bytes>"): made once per stack and kept in its directory, never committed.
+secrets_key() {
+  local file="$CAISSE_STACK_DIR/secrets-key"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$CAISSE_STACK_DIR"
+    (umask 077 && printf 'local1:%s\n' "$(head -c 32 /dev/urandom | base64 -w0)" >"$file.tmp")
+    mv "$file.tmp" "$file"
+  fi
+  cat "$file"
+}
+
 cmd_up() {
   : "${CAISSE_INTERNAL_TOKEN:=$(internal_token)}"
   : "${CAISSE_IDEMPOTENCY_SECRET:=$(idempotency_secret)}"
-  export CAISSE_INTERNAL_TOKEN CAISSE_IDEMPOTENCY_SECRET
+  : "${CAISSE_SECRETS_KEY:=$(secrets_key)}"
+  export CAISSE_INTERNAL_TOKEN CAISSE_IDEMPOTENCY_SECRET CAISSE_SECRETS_KEY
   bash "$CAISSE_REPO/deploy/pg.sh" start
   bash "$CAISSE_REPO/deploy/kafka.sh" start
   [ -x "$ADMIN" ] || die "$ADMIN is missing: run make first"
   "$ADMIN" create-topics
   "$ADMIN" migrate
+  # Each service's own database user (a member of its role, migration 0014).
+  bash "$CAISSE_REPO/deploy/pg.sh" users
   [ "$CAISSE_STACK_SERVICES" = 1 ] || return 0
   for s in "${SERVICES[@]}"; do
     start_service "$s"
@@ -267,7 +286,8 @@ case "${1:-}" in
     check_service_name "${2:?service name}"
     : "${CAISSE_INTERNAL_TOKEN:=$(internal_token)}"
     : "${CAISSE_IDEMPOTENCY_SECRET:=$(idempotency_secret)}"
-    export CAISSE_INTERNAL_TOKEN CAISSE_IDEMPOTENCY_SECRET
+    : "${CAISSE_SECRETS_KEY:=$(secrets_key)}"
+    export CAISSE_INTERNAL_TOKEN CAISSE_IDEMPOTENCY_SECRET CAISSE_SECRETS_KEY
     start_service "$2"
     ;;
   stop-service)

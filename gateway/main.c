@@ -284,6 +284,7 @@ static int gateway_run(const struct service_settings *s, struct db *db)
         .event_retention_days = cfg.event_retention_days,
         .resolve_timeout_ms = cfg.webhook_resolve_timeout_ms,
         .max_endpoints = cfg.webhook_max_endpoints,
+        .secrets = s->secrets,
     };
     if (webhooks_init(&wc) != C_OK)
         return C_ERR;
@@ -338,7 +339,7 @@ static const struct service_spec gateway_spec = {
     .summary = "caisse-gateway: the Checkout Sessions REST API (POST/GET /checkout-sessions, also "
                "under /v1).",
     /* Its health and metrics are on its internal listener, not an ops listener. */
-    .uses = SERVICE_USES_KAFKA | SERVICE_USES_PUBLIC_BASE_URL,
+    .uses = SERVICE_USES_KAFKA | SERVICE_USES_PUBLIC_BASE_URL | SERVICE_USES_SECRETS_KEY,
     .config = gateway_config,
     .config_count = CONFIG_TABLE_SIZE(gateway_config),
     .shutdown_grace_min_ms = 0,

@@ -25,6 +25,7 @@ static struct netguard_allowlist webhooks_allowlist;
 static long webhooks_retention_days = 30;
 static long webhooks_resolve_timeout_ms = 2000;
 static long webhooks_max_endpoints = 16;
+static const struct secretbox_keyring *webhooks_secrets;
 
 int webhooks_init(const struct webhooks_config *cfg)
 {
@@ -35,6 +36,7 @@ int webhooks_init(const struct webhooks_config *cfg)
     webhooks_retention_days = cfg->event_retention_days;
     webhooks_resolve_timeout_ms = cfg->resolve_timeout_ms;
     webhooks_max_endpoints = cfg->max_endpoints;
+    webhooks_secrets = cfg->secrets;
     struct resolver_config rc = {.timeout_ms = cfg->resolve_timeout_ms};
     if (resolver_init(&rc) != C_OK) {
         log_error("cannot start the webhook URL resolver");
@@ -281,7 +283,7 @@ static enum MHD_Result webhooks_store_create(struct http_request *req, struct db
     char secret[WEBHOOK_SECRET_MAX];
     struct webhook_endpoint e;
     if (!webhooks_new_secret(secret) ||
-        webhook_endpoint_store_create(db, org, env, &p->in, secret, &e) != C_OK) {
+        webhook_endpoint_store_create(db, webhooks_secrets, org, env, &p->in, secret, &e) != C_OK) {
         OPENSSL_cleanse(secret, sizeof(secret));
         db_rollback(db);
         return http_respond_unavailable(req);
@@ -452,7 +454,7 @@ enum MHD_Result webhooks_endpoint_rotate_secret(struct http_request *req, struct
     struct webhook_endpoint e;
     bool found = false;
     if (!webhooks_new_secret(secret) ||
-        webhook_endpoint_store_rotate_secret(db, req->identity.organization_id,
+        webhook_endpoint_store_rotate_secret(db, webhooks_secrets, req->identity.organization_id,
                                              req->identity.environment, id, secret, &e,
                                              &found) != C_OK) {
         OPENSSL_cleanse(secret, sizeof(secret));

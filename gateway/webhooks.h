@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 
 #include "infra/db.h"
+#include "infra/secretbox.h"
 #include "http.h"
 
 struct webhooks_config {
@@ -20,6 +21,8 @@ struct webhooks_config {
     /* Most endpoints (not deleted) per organization and environment: a
      * create past it is 409 limit_exceeded. */
     long max_endpoints;
+    /* Seals the endpoints' signing secrets (borrowed, for the server's life). */
+    const struct secretbox_keyring *secrets;
 };
 
 /* C_ERR: the allowlist does not parse, or the resolver cannot start (logged). */

@@ -168,6 +168,7 @@ static int webhook_worker_run(const struct service_settings *s, struct db *db)
                                 .poll_ms = cfg_poll_ms,
                                 .disable_after_s = cfg_disable_after_s,
                                 .drain_ms = s->shutdown_grace_ms - WEBHOOK_WORKER_GRACE_MARGIN_MS};
+    webhook_dispatch_set_keyring(s->secrets);
     struct error err = ERROR_INIT;
     struct deliver *d = deliver_start(&o, &err);
     if (d == NULL) {
@@ -191,7 +192,8 @@ static const struct service_spec webhook_worker_spec = {
     .name = "webhook-worker",
     .summary = "Fans checkout session events out to subscribed webhook endpoints and delivers "
                "them as signed HTTP POSTs with retries.",
-    .uses = SERVICE_USES_KAFKA | SERVICE_OPS_LISTENER | SERVICE_WAITS_FOR_POSTGRES,
+    .uses = SERVICE_USES_KAFKA | SERVICE_OPS_LISTENER | SERVICE_WAITS_FOR_POSTGRES |
+            SERVICE_USES_SECRETS_KEY,
     .config = webhook_worker_config,
     .config_count = CONFIG_TABLE_SIZE(webhook_worker_config),
     /* The drain gets the grace minus WEBHOOK_WORKER_GRACE_MARGIN_MS: 1 s at least. */

@@ -184,7 +184,10 @@ int transfer_start(struct transfer *t, CURLM *multi)
 {
     t->started_ms = clock_now_ms();
     const char *fail = NULL;
-    if (transfer_build_headers(t) != C_OK)
+    if (t->job.secret == NULL)
+        fail = "cannot sign: the endpoint secret does not open with CAISSE_SECRETS_KEY or "
+               "CAISSE_SECRETS_KEY_PREVIOUS";
+    else if (transfer_build_headers(t) != C_OK)
         fail = "cannot sign: the endpoint secret is malformed";
     else if (transfer_setup_easy(t, multi) != C_OK)
         fail = "cannot start the request (out of memory)";

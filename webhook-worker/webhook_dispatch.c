@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
+#include "core/log.h"
 #include "core/result.h"
+#include "model/webhook_endpoint.h"
 
 /* A UUIDv7 made in SQL (PostgreSQL 15 has no uuidv7()): a random v4 with its
  * first 48 bits replaced by the Unix time in ms and the version nibble set to
@@ -67,7 +71,11 @@ int webhook_dispatch_fanout(struct db *db, const json_t *event_ids, long *insert
 void webhook_dispatch_job_clear(struct webhook_dispatch_job *job)
 {
     free(job->url);
+    if (job->secret != NULL)
+        OPENSSL_cleanse(job->secret, strlen(job->secret));
     free(job->secret);
+    if (job->previous_secret != NULL)
+        OPENSSL_cleanse(job->previous_secret, strlen(job->previous_secret));
     free(job->previous_secret);
     free(job->payload);
     memset(job, 0, sizeof(*job));
@@ -94,6 +102,43 @@ static char *webhook_dispatch_copy(const PGresult *r, int row, int col, size_t *
     return s;
 }
 
+static const struct secretbox_keyring *webhook_dispatch_keyring;
+
+void webhook_dispatch_set_keyring(const struct secretbox_keyring *kr)
+{
+    webhook_dispatch_keyring = kr;
+}
+
+/* The secret of column (plain text at plain_col, else sealed at sealed_col
+ * with its key id next to it). A sealed secret that does not open leaves
+ * *out NULL: that delivery fails its attempt (transfer.c) and says why in
+ * the log, the others of the claim go on. C_ERR: out of memory only. */
+static int webhook_dispatch_secret(const PGresult *r, int row, int plain_col, int sealed_col,
+                                   const char *endpoint_id, const char *column, char **out)
+{
+    *out = NULL;
+    if (!PQgetisnull(r, row, plain_col)) {
+        *out = webhook_dispatch_copy(r, row, plain_col, NULL);
+        return *out != NULL ? C_OK : C_ERR;
+    }
+    if (PQnfields(r) <= sealed_col + 1 || PQgetisnull(r, row, sealed_col) ||
+        PQgetisnull(r, row, sealed_col + 1))
+        return C_OK;
+    struct error err = ERROR_INIT;
+    if (webhook_dispatch_keyring == NULL ||
+        webhook_endpoint_secret_open(webhook_dispatch_keyring, endpoint_id, column,
+                                     PQgetvalue(r, row, sealed_col + 1),
+                                     PQgetvalue(r, row, sealed_col), out, &err) != C_OK) {
+        log_fields(LOG_ERROR,
+                   json_pack("{ss ss ss}", "endpoint_id", endpoint_id, "column", column, "key_id",
+                             PQgetvalue(r, row, sealed_col + 1)),
+                   "cannot open a webhook signing secret: %s",
+                   webhook_dispatch_keyring == NULL ? "no CAISSE_SECRETS_KEY" : err.message);
+        *out = NULL;
+    }
+    return C_OK;
+}
+
 static int webhook_dispatch_fill_job(const PGresult *r, int row, struct webhook_dispatch_job *j)
 {
     snprintf(j->delivery_id, sizeof(j->delivery_id), "%s", PQgetvalue(r, row, 0));
@@ -101,15 +146,18 @@ static int webhook_dispatch_fill_job(const PGresult *r, int row, struct webhook_
     snprintf(j->endpoint_id, sizeof(j->endpoint_id), "%s", PQgetvalue(r, row, 2));
     j->attempt_count = (int)strtol(PQgetvalue(r, row, 3), NULL, 10);
     j->url = webhook_dispatch_copy(r, row, 4, NULL);
-    j->secret = webhook_dispatch_copy(r, row, 5, NULL);
-    j->previous_secret = webhook_dispatch_copy(r, row, 6, NULL);
     j->endpoint_disabled = PQgetvalue(r, row, 7)[0] == 't';
     j->endpoint_deleted = PQgetvalue(r, row, 8)[0] == 't';
     j->payload = webhook_dispatch_copy(r, row, 9, &j->payload_len);
     snprintf(j->organization_id, sizeof(j->organization_id), "%s", PQgetvalue(r, row, 10));
-    if (j->url == NULL || j->secret == NULL ||
-        (j->previous_secret == NULL && !PQgetisnull(r, row, 6)) ||
-        (j->payload == NULL && !PQgetisnull(r, row, 9)))
+    if (j->url == NULL || (j->payload == NULL && !PQgetisnull(r, row, 9)))
+        return C_ERR;
+    /* Columns 11-14: the sealed secret and its key id, the sealed previous
+     * one (NULL past its rotation window) and its key id. */
+    if (webhook_dispatch_secret(r, row, 5, 11, j->endpoint_id, WEBHOOK_ENDPOINT_SECRET,
+                                &j->secret) != C_OK ||
+        webhook_dispatch_secret(r, row, 6, 13, j->endpoint_id, WEBHOOK_ENDPOINT_PREVIOUS_SECRET,
+                                &j->previous_secret) != C_OK)
         return C_ERR;
     return C_OK;
 }
@@ -181,7 +229,11 @@ int webhook_dispatch_claim(struct db *db, const struct webhook_dispatch_claim *c
         " WHERE d.id = r.id"
         " RETURNING d.id, d.event_id, d.endpoint_id, d.attempt_count, e.url, e.secret,"
         "   CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END,"
-        "   e.disabled, e.deleted_at IS NOT NULL, o.payload, d.organization_id";
+        "   e.disabled, e.deleted_at IS NOT NULL, o.payload, d.organization_id,"
+        "   encode(e.secret_ciphertext, 'hex'), e.secret_key_id,"
+        "   CASE WHEN e.previous_secret_expires_at > now()"
+        "     THEN encode(e.previous_secret_ciphertext, 'hex') END,"
+        "   e.previous_secret_key_id";
     char limit[24], lease[24], cap[24], tenant_cap[24];
     snprintf(limit, sizeof(limit), "%ld", c->limit);
     snprintf(lease, sizeof(lease), "%ld", c->lease_ms);

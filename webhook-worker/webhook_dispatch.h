@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "infra/db.h"
+#include "infra/secretbox.h"
 #include "core/uuid.h"
 
 /* Inserts one pending delivery per (event, subscribed endpoint) for the event
@@ -29,7 +30,7 @@ struct webhook_dispatch_job {
     char organization_id[UUID_STR_LEN]; /* the tenant, for its fair share of the slots */
     int attempt_count;                  /* attempts made before this one */
     char *url;
-    char *secret;
+    char *secret;          /* NULL when its sealed form does not open (the attempt fails) */
     char *previous_secret; /* NULL unless it still signs (rotation window) */
     char *payload;         /* the CloudEvent JSON; NULL if the event is no longer stored */
     size_t payload_len;
@@ -38,6 +39,10 @@ struct webhook_dispatch_job {
 };
 
 void webhook_dispatch_job_clear(struct webhook_dispatch_job *job);
+
+/* The key that opens the endpoints' sealed secrets (borrowed; set before the
+ * first claim). */
+void webhook_dispatch_set_keyring(const struct secretbox_keyring *kr);
 
 struct webhook_dispatch_claim {
     long limit;                     /* most deliveries to claim */

@@ -115,7 +115,12 @@ static struct {
     char *ops_host;
     long ops_port;
     long metrics_refresh_ms;
+    char *secrets_key;
+    char *secrets_key_previous;
 } service_cfg;
+
+/* SERVICE_USES_SECRETS_KEY: parsed from the two settings once loaded. */
+static struct secretbox_keyring service_secrets;
 
 static char service_refresh_help[256];
 
@@ -160,6 +165,16 @@ int service_config_table(const struct service_spec *spec, struct config_entry *o
          {"CAISSE_OPS_PORT", CONFIG_INT, spec->ops_port_default,
           "Port of the ops listener (GET /healthz, /readyz, /metrics); 0 disables it",
           &service_cfg.ops_port, 0, 65535}},
+        {(spec->uses & SERVICE_USES_SECRETS_KEY) != 0,
+         {"CAISSE_SECRETS_KEY", CONFIG_SECRET, NULL,
+          "Key of the webhook signing secrets at rest (AES-256-GCM): <key id>:<base64 of 32"
+          " bytes>, e.g. k2026:$(openssl rand -base64 32); new secrets are sealed under it",
+          &service_cfg.secrets_key, 0, 0}},
+        {(spec->uses & SERVICE_USES_SECRETS_KEY) != 0,
+         {"CAISSE_SECRETS_KEY_PREVIOUS", CONFIG_SECRET, "",
+          "The key before CAISSE_SECRETS_KEY during a rotation (same form): only opens secrets"
+          " sealed under it, until caisse-admin secrets reencrypt has moved them all",
+          &service_cfg.secrets_key_previous, 0, 0}},
         {ops,
          {"CAISSE_METRICS_REFRESH_MS", CONFIG_INT, "5000", service_refresh_help,
           &service_cfg.metrics_refresh_ms, 100, 3600000}},
@@ -268,11 +283,20 @@ int service_run(int argc, char **argv, const struct service_spec *spec)
         return 2;
     }
     service_init_or_exit(argc, argv, spec->name, spec->summary, table, n, &service_cfg.log_level);
-    const struct service_settings s = {.database_url = service_cfg.database_url,
-                                       .kafka_brokers = service_cfg.kafka_brokers,
-                                       .public_base_url = service_cfg.public_base_url,
-                                       .shutdown_grace_ms = service_cfg.shutdown_grace_ms};
+    struct service_settings s = {.database_url = service_cfg.database_url,
+                                 .kafka_brokers = service_cfg.kafka_brokers,
+                                 .public_base_url = service_cfg.public_base_url,
+                                 .shutdown_grace_ms = service_cfg.shutdown_grace_ms};
     struct error err = ERROR_INIT;
+    if ((spec->uses & SERVICE_USES_SECRETS_KEY) != 0) {
+        if (secretbox_keyring_init(&service_secrets, service_cfg.secrets_key,
+                                   service_cfg.secrets_key_previous, &err) != C_OK) {
+            log_error("%s", err.message);
+            config_free(table, n);
+            exit(2);
+        }
+        s.secrets = &service_secrets;
+    }
     if (spec->check_config != NULL && spec->check_config(&s, &err) != C_OK) {
         log_error("%s", err.message);
         config_free(table, n);
@@ -297,6 +321,7 @@ int service_run(int argc, char **argv, const struct service_spec *spec)
     ops_http_set_accepting(false);
     ops_http_stop();
     log_info("%s stopped", spec->name);
+    secretbox_keyring_clear(&service_secrets);
     config_free(table, n);
     return rc == C_OK ? 0 : 1;
 }

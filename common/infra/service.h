@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "infra/db.h"
 #include "infra/ops_http.h"
+#include "infra/secretbox.h"
 
 /* Which shared settings and duties a service takes (service_spec.uses).
  * CAISSE_DATABASE_URL, CAISSE_LOG_LEVEL and CAISSE_SHUTDOWN_GRACE_MS are
@@ -37,6 +38,10 @@ enum service_uses {
     /* The loop gets a connection that answered: the skeleton waits for
      * PostgreSQL (retrying with backoff, honouring SIGTERM) before it. */
     SERVICE_WAITS_FOR_POSTGRES = 1 << 3,
+    /* CAISSE_SECRETS_KEY (required) and CAISSE_SECRETS_KEY_PREVIOUS: the key
+     * of the webhook signing secrets at rest (infra/secretbox.h). A missing
+     * or malformed key is a configuration error (exit 2). */
+    SERVICE_USES_SECRETS_KEY = 1 << 4,
 };
 
 /* The shared settings, as loaded; those a service does not use are NULL.
@@ -46,6 +51,8 @@ struct service_settings {
     const char *kafka_brokers;
     const char *public_base_url;
     long shutdown_grace_ms;
+    /* SERVICE_USES_SECRETS_KEY: the keyring, else NULL. */
+    const struct secretbox_keyring *secrets;
 };
 
 struct service_spec {

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
+#include "core/log.h"
 #include "core/result.h"
 #include "core/rfc3339.h"
 #include "model/price.h"
@@ -11,6 +14,7 @@
 #include "model/customer.h"
 #include "model/product.h"
 #include "model/session.h"
+#include "model/webhook_signature.h"
 #include "model/subscription.h"
 
 const char *const webhook_endpoint_event_types[] = {
@@ -183,32 +187,156 @@ static char *webhook_endpoint_json_param(const json_t *v)
     return v != NULL ? json_dumps(v, JSON_COMPACT) : NULL;
 }
 
-int webhook_endpoint_store_create(struct db *db, const char *organization_id,
-                                  const char *environment, const struct webhook_endpoint_input *in,
-                                  const char *secret, struct webhook_endpoint *out)
+/* ---- sealed secrets ----------------------------------------------------- */
+
+/* The additional data of a sealed secret: where it lives. */
+static int webhook_endpoint_secret_aad(char *out, size_t outlen, const char *endpoint_id,
+                                       const char *column)
+{
+    int n = snprintf(out, outlen, "caisse/webhook_endpoints.%s/%s", column, endpoint_id);
+    return n > 0 && (size_t)n < outlen ? n : -1;
+}
+
+static char *webhook_endpoint_hex(const unsigned char *b, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *out = malloc(2 * len + 1);
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * len] = '\0';
+    return out;
+}
+
+static int webhook_endpoint_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int webhook_endpoint_secret_seal(const struct secretbox_keyring *kr, const char *endpoint_id,
+                                 const char *column, const char *secret, char **hex,
+                                 struct error *err)
+{
+    char aad[128];
+    int aad_len = webhook_endpoint_secret_aad(aad, sizeof(aad), endpoint_id, column);
+    size_t len = strlen(secret);
+    if (aad_len < 0 || len >= WEBHOOK_SECRET_MAX)
+        return error_set(err, NULL, "cannot seal a webhook secret: too long");
+    unsigned char sealed[WEBHOOK_SECRET_MAX + SECRETBOX_OVERHEAD];
+    if (secretbox_seal(kr, aad, (size_t)aad_len, secret, len, sealed, err) != C_OK)
+        return C_ERR;
+    char *h = webhook_endpoint_hex(sealed, len + SECRETBOX_OVERHEAD);
+    if (h == NULL)
+        return error_set(err, NULL, "out of memory");
+    *hex = h;
+    return C_OK;
+}
+
+int webhook_endpoint_secret_open(const struct secretbox_keyring *kr, const char *endpoint_id,
+                                 const char *column, const char *key_id, const char *hex,
+                                 char **secret, struct error *err)
+{
+    char aad[128];
+    int aad_len = webhook_endpoint_secret_aad(aad, sizeof(aad), endpoint_id, column);
+    size_t hex_len = strlen(hex);
+    unsigned char sealed[WEBHOOK_SECRET_MAX + SECRETBOX_OVERHEAD];
+    if (aad_len < 0 || hex_len % 2 != 0 || hex_len / 2 > sizeof(sealed) ||
+        hex_len / 2 < SECRETBOX_OVERHEAD)
+        return error_set(err, NULL, "sealed webhook secret of a wrong length");
+    for (size_t i = 0; i < hex_len / 2; i++) {
+        int hi = webhook_endpoint_hex_digit(hex[2 * i]);
+        int lo = webhook_endpoint_hex_digit(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return error_set(err, NULL, "sealed webhook secret is not hex");
+        sealed[i] = (unsigned char)(hi << 4 | lo);
+    }
+    char plain[WEBHOOK_SECRET_MAX + 1];
+    size_t plain_len = 0;
+    if (secretbox_open(kr, key_id, aad, (size_t)aad_len, sealed, hex_len / 2,
+                       (unsigned char *)plain, &plain_len, err) != C_OK)
+        return C_ERR;
+    plain[plain_len] = '\0';
+    char *out = strlen(plain) == plain_len ? strdup(plain) : NULL;
+    OPENSSL_cleanse(plain, sizeof(plain));
+    if (out == NULL)
+        return error_set(err, NULL, "cannot open a webhook secret (out of memory or a NUL byte)");
+    *secret = out;
+    return C_OK;
+}
+
+/* The secret of a row: the plain text column when set (a row from before
+ * migration 0011), else the sealed one opened. *secret: new string. */
+static int webhook_endpoint_row_secret(const struct secretbox_keyring *kr, const char *endpoint_id,
+                                       const char *column, const char *plain, const char *hex,
+                                       const char *key_id, char **secret, struct error *err)
+{
+    if (plain != NULL) {
+        char *copy = strdup(plain);
+        if (copy == NULL)
+            return error_set(err, NULL, "out of memory");
+        *secret = copy;
+        return C_OK;
+    }
+    if (hex == NULL || key_id == NULL) {
+        *secret = NULL;
+        return C_OK;
+    }
+    return webhook_endpoint_secret_open(kr, endpoint_id, column, key_id, hex, secret, err);
+}
+
+static void webhook_endpoint_secret_free(char *secret)
+{
+    if (secret != NULL) {
+        OPENSSL_cleanse(secret, strlen(secret));
+        free(secret);
+    }
+}
+
+int webhook_endpoint_store_create(struct db *db, const struct secretbox_keyring *kr,
+                                  const char *organization_id, const char *environment,
+                                  const struct webhook_endpoint_input *in, const char *secret,
+                                  struct webhook_endpoint *out)
 {
     static const char sql[] =
         "INSERT INTO webhook_endpoints (id, organization_id, environment, url, enabled_events,"
-        " description, metadata, secret)"
+        " description, metadata, secret_ciphertext, secret_key_id)"
         " VALUES ($1, $2, $3, $4, ARRAY(SELECT jsonb_array_elements_text($5::jsonb)), $6,"
-        " coalesce($7::jsonb, '{}'), $8)"
+        " coalesce($7::jsonb, '{}'), decode($8, 'hex'), $9)"
         " RETURNING " WEBHOOK_ENDPOINT_COLUMNS;
     char id[UUID_STR_LEN];
     if (uuid_v7_string(id) != C_OK)
         return C_ERR;
+    struct error err = ERROR_INIT;
+    char *sealed = NULL;
+    if (webhook_endpoint_secret_seal(kr, id, WEBHOOK_ENDPOINT_SECRET, secret, &sealed, &err) !=
+        C_OK) {
+        log_error("%s", err.message);
+        return C_ERR;
+    }
     char *events = webhook_endpoint_json_param(in->enabled_events);
     char *metadata = in->has_metadata ? webhook_endpoint_json_param(in->metadata) : NULL;
     int rc = C_ERR;
     if (events != NULL && (!in->has_metadata || in->metadata == NULL || metadata != NULL)) {
-        const char *params[8] = {id,     organization_id, environment, in->url,
-                                 events, in->description, metadata,    secret};
+        const char *params[9] = {id,       organization_id, environment,
+                                 in->url,  events,          in->description,
+                                 metadata, sealed,          kr->current.id};
         bool found;
-        rc = webhook_endpoint_store_one(db, sql, 8, params, out, &found);
+        rc = webhook_endpoint_store_one(db, sql, 9, params, out, &found);
         if (rc == C_OK && !found)
             rc = C_ERR;
     }
     free(events);
     free(metadata);
+    free(sealed);
     return rc;
 }
 
@@ -339,18 +467,182 @@ int webhook_endpoint_store_delete(struct db *db, const char *organization_id,
     return C_OK;
 }
 
-int webhook_endpoint_store_rotate_secret(struct db *db, const char *organization_id,
-                                         const char *environment, const char *id,
-                                         const char *new_secret, struct webhook_endpoint *out,
-                                         bool *found)
+int webhook_endpoint_store_rotate_secret(struct db *db, const struct secretbox_keyring *kr,
+                                         const char *organization_id, const char *environment,
+                                         const char *id, const char *new_secret,
+                                         struct webhook_endpoint *out, bool *found)
 {
+    static const char lock_sql[] = "SELECT secret, encode(secret_ciphertext, 'hex'), secret_key_id"
+                                   " FROM webhook_endpoints" WEBHOOK_ENDPOINT_MINE " FOR UPDATE";
     static const char sql[] =
-        "UPDATE webhook_endpoints SET previous_secret = secret,"
+        "UPDATE webhook_endpoints SET previous_secret = NULL,"
+        " previous_secret_ciphertext = decode($4, 'hex'), previous_secret_key_id = $5,"
         " previous_secret_expires_at = now() + interval '" WEBHOOK_ENDPOINT_ROTATION_OVERLAP "',"
-        " secret = $4, updated_at = now()" WEBHOOK_ENDPOINT_MINE
-        " RETURNING " WEBHOOK_ENDPOINT_COLUMNS;
-    const char *params[4] = {organization_id, environment, id, new_secret};
-    return webhook_endpoint_store_one(db, sql, 4, params, out, found);
+        " secret = NULL, secret_ciphertext = decode($6, 'hex'), secret_key_id = $5,"
+        " updated_at = now()" WEBHOOK_ENDPOINT_MINE " RETURNING " WEBHOOK_ENDPOINT_COLUMNS;
+    const char *lock_params[3] = {organization_id, environment, id};
+    if (db_begin(db) != C_OK)
+        return C_ERR;
+    PGresult *r = db_exec(db, lock_sql, 3, lock_params);
+    if (r == NULL) {
+        db_rollback(db);
+        return C_ERR;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        db_rollback(db);
+        *found = false;
+        return C_OK;
+    }
+    struct error err = ERROR_INIT;
+    char *old = NULL, *old_sealed = NULL, *new_sealed = NULL;
+    int rc = webhook_endpoint_row_secret(
+        kr, id, WEBHOOK_ENDPOINT_SECRET, PQgetisnull(r, 0, 0) ? NULL : PQgetvalue(r, 0, 0),
+        PQgetisnull(r, 0, 1) ? NULL : PQgetvalue(r, 0, 1),
+        PQgetisnull(r, 0, 2) ? NULL : PQgetvalue(r, 0, 2), &old, &err);
+    PQclear(r);
+    if (rc == C_OK && old == NULL)
+        rc = error_set(&err, NULL, "the endpoint has no secret");
+    if (rc == C_OK)
+        rc = webhook_endpoint_secret_seal(kr, id, WEBHOOK_ENDPOINT_PREVIOUS_SECRET, old,
+                                          &old_sealed, &err);
+    if (rc == C_OK)
+        rc = webhook_endpoint_secret_seal(kr, id, WEBHOOK_ENDPOINT_SECRET, new_secret, &new_sealed,
+                                          &err);
+    webhook_endpoint_secret_free(old);
+    if (rc != C_OK) {
+        log_fields(LOG_ERROR, json_pack("{ss}", "endpoint_id", id),
+                   "cannot rotate a webhook secret: %s", err.message);
+        free(old_sealed);
+        db_rollback(db);
+        return C_ERR;
+    }
+    const char *params[6] = {organization_id, environment,    id,
+                             old_sealed,      kr->current.id, new_sealed};
+    struct webhook_endpoint e;
+    bool any = false;
+    rc = webhook_endpoint_store_one(db, sql, 6, params, &e, &any);
+    free(old_sealed);
+    free(new_sealed);
+    if (rc != C_OK || !any || db_commit(db) != C_OK) {
+        if (rc == C_OK && any)
+            webhook_endpoint_free(&e);
+        db_rollback(db);
+        return C_ERR;
+    }
+    *out = e;
+    *found = true;
+    return C_OK;
+}
+
+/* One batch of the re-encryption, in one transaction: rows after *after (by
+ * id) that need it, locked. *done: no such row was left. */
+static int webhook_endpoint_reencrypt_batch(struct db *db, const struct secretbox_keyring *kr,
+                                            char after[UUID_STR_LEN], long *changed, bool *done,
+                                            struct error *err)
+{
+    static const char select_sql[] =
+        "SELECT id, secret, encode(secret_ciphertext, 'hex'), secret_key_id, previous_secret,"
+        " encode(previous_secret_ciphertext, 'hex'), previous_secret_key_id"
+        " FROM webhook_endpoints"
+        " WHERE id > $1::uuid AND (secret IS NOT NULL OR previous_secret IS NOT NULL"
+        "   OR secret_key_id IS DISTINCT FROM $2 OR previous_secret_key_id <> $2)"
+        " ORDER BY id LIMIT 100 FOR UPDATE";
+    static const char update_sql[] =
+        "UPDATE webhook_endpoints SET secret = NULL, secret_ciphertext = decode($2, 'hex'),"
+        " secret_key_id = $3, previous_secret = NULL,"
+        " previous_secret_ciphertext = decode($4, 'hex'),"
+        " previous_secret_key_id = CASE WHEN $4::text IS NULL THEN NULL ELSE $3 END"
+        " WHERE id = $1";
+    const char *sp[2] = {after, kr->current.id};
+    if (db_begin(db) != C_OK)
+        return error_set(err, NULL, "%s", db->last_error);
+    PGresult *r = db_exec(db, select_sql, 2, sp);
+    if (r == NULL) {
+        error_set(err, NULL, "%s", db->last_error);
+        db_rollback(db);
+        return C_ERR;
+    }
+    int n = PQntuples(r);
+    int rc = C_OK;
+    long count = 0;
+    for (int i = 0; i < n && rc == C_OK; i++) {
+#define WEBHOOK_ENDPOINT_CELL(c) (PQgetisnull(r, i, (c)) ? NULL : PQgetvalue(r, i, (c)))
+        const char *id = PQgetvalue(r, i, 0);
+        char *cur = NULL, *prev = NULL, *cur_sealed = NULL, *prev_sealed = NULL;
+        rc = webhook_endpoint_row_secret(kr, id, WEBHOOK_ENDPOINT_SECRET, WEBHOOK_ENDPOINT_CELL(1),
+                                         WEBHOOK_ENDPOINT_CELL(2), WEBHOOK_ENDPOINT_CELL(3), &cur,
+                                         err);
+        if (rc == C_OK)
+            rc = webhook_endpoint_row_secret(kr, id, WEBHOOK_ENDPOINT_PREVIOUS_SECRET,
+                                             WEBHOOK_ENDPOINT_CELL(4), WEBHOOK_ENDPOINT_CELL(5),
+                                             WEBHOOK_ENDPOINT_CELL(6), &prev, err);
+#undef WEBHOOK_ENDPOINT_CELL
+        if (rc == C_OK && cur == NULL)
+            rc = error_set(err, NULL, "no secret at all");
+        if (rc == C_OK)
+            rc = webhook_endpoint_secret_seal(kr, id, WEBHOOK_ENDPOINT_SECRET, cur, &cur_sealed,
+                                              err);
+        if (rc == C_OK && prev != NULL)
+            rc = webhook_endpoint_secret_seal(kr, id, WEBHOOK_ENDPOINT_PREVIOUS_SECRET, prev,
+                                              &prev_sealed, err);
+        webhook_endpoint_secret_free(cur);
+        webhook_endpoint_secret_free(prev);
+        if (rc == C_OK) {
+            const char *up[4] = {id, cur_sealed, kr->current.id, prev_sealed};
+            if (db_exec_command(db, update_sql, 4, up) != C_OK)
+                rc = error_set(err, NULL, "%s", db->last_error);
+            else
+                count++;
+        } else {
+            error_wrap(err, "endpoint %s: ", id);
+        }
+        free(cur_sealed);
+        free(prev_sealed);
+        if (rc == C_OK)
+            snprintf(after, UUID_STR_LEN, "%s", id);
+    }
+    PQclear(r);
+    if (rc != C_OK) {
+        db_rollback(db);
+        return C_ERR;
+    }
+    if (db_commit(db) != C_OK)
+        return error_set(err, NULL, "%s", db->last_error);
+    *changed += count;
+    *done = n == 0;
+    return C_OK;
+}
+
+int webhook_endpoint_secrets_reencrypt(struct db *db, const struct secretbox_keyring *kr,
+                                       long *changed, struct error *err)
+{
+    char after[UUID_STR_LEN] = "00000000-0000-0000-0000-000000000000";
+    long count = 0;
+    bool done = false;
+    while (!done) {
+        if (webhook_endpoint_reencrypt_batch(db, kr, after, &count, &done, err) != C_OK) {
+            *changed = count;
+            return C_ERR;
+        }
+    }
+    *changed = count;
+    return C_OK;
+}
+
+int webhook_endpoint_secrets_pending(struct db *db, const char *current_key_id, long *count)
+{
+    static const char sql[] = "SELECT count(*) FROM webhook_endpoints"
+                              " WHERE secret IS NOT NULL OR previous_secret IS NOT NULL"
+                              "   OR ($1::text IS NOT NULL AND (secret_key_id IS DISTINCT FROM $1"
+                              "     OR previous_secret_key_id <> $1))";
+    const char *params[1] = {current_key_id};
+    PGresult *r = db_exec(db, sql, 1, params);
+    if (r == NULL)
+        return C_ERR;
+    *count = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return C_OK;
 }
 
 int webhook_endpoint_count_disabled(struct db *db, long long *count)

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "infra/db.h"
+#include "infra/secretbox.h"
 #include "core/uuid.h"
 
 #define WEBHOOK_EVENT_ANY "*"
@@ -73,10 +74,12 @@ void webhook_endpoint_input_free(struct webhook_endpoint_input *in);
 /* All reads and writes of the merchant API are scoped by the tenant and never
  * see deleted endpoints; found false: no such endpoint for this tenant. */
 
-/* Inserts a new endpoint (id generated here) with its secret; *out is the row. */
-int webhook_endpoint_store_create(struct db *db, const char *organization_id,
-                                  const char *environment, const struct webhook_endpoint_input *in,
-                                  const char *secret, struct webhook_endpoint *out);
+/* Inserts a new endpoint (id generated here) with its secret, sealed under
+ * kr's current key; *out is the row. */
+int webhook_endpoint_store_create(struct db *db, const struct secretbox_keyring *kr,
+                                  const char *organization_id, const char *environment,
+                                  const struct webhook_endpoint_input *in, const char *secret,
+                                  struct webhook_endpoint *out);
 int webhook_endpoint_store_get(struct db *db, const char *organization_id, const char *environment,
                                const char *id, struct webhook_endpoint *out, bool *found);
 /* Newest first (created_at, then id). starting_after: an endpoint id or NULL;
@@ -96,12 +99,47 @@ int webhook_endpoint_store_update(struct db *db, const char *organization_id,
 int webhook_endpoint_store_delete(struct db *db, const char *organization_id,
                                   const char *environment, const char *id, bool *found);
 /* new_secret becomes the secret; the old one becomes previous_secret, valid
- * for another 24 hours (WEBHOOK_ENDPOINT_ROTATION_OVERLAP). */
+ * for another 24 hours (WEBHOOK_ENDPOINT_ROTATION_OVERLAP). Both are sealed
+ * under kr's current key (the old one is opened and sealed again for its new
+ * column, in one transaction with the row locked). */
 #define WEBHOOK_ENDPOINT_ROTATION_OVERLAP "24 hours"
-int webhook_endpoint_store_rotate_secret(struct db *db, const char *organization_id,
-                                         const char *environment, const char *id,
-                                         const char *new_secret, struct webhook_endpoint *out,
-                                         bool *found);
+int webhook_endpoint_store_rotate_secret(struct db *db, const struct secretbox_keyring *kr,
+                                         const char *organization_id, const char *environment,
+                                         const char *id, const char *new_secret,
+                                         struct webhook_endpoint *out, bool *found);
+
+/* ---- signing secrets at rest ------------------------------------------- */
+
+/* A secret is stored sealed (infra/secretbox.h) in <column>_ciphertext with
+ * the key's id in <column>_key_id; the additional data is the table, the
+ * column and the endpoint id, so a sealed secret does not open in another
+ * row or column. Rows from before migration 0011 may still hold the plain
+ * text in <column> until caisse-admin moves it (secrets reencrypt). */
+#define WEBHOOK_ENDPOINT_SECRET "secret"
+#define WEBHOOK_ENDPOINT_PREVIOUS_SECRET "previous_secret"
+
+/* Seals secret for column of endpoint id under kr's current key: *hex (new
+ * string, the caller frees) is the sealed bytes in hex, for decode($n, 'hex'). */
+int webhook_endpoint_secret_seal(const struct secretbox_keyring *kr, const char *endpoint_id,
+                                 const char *column, const char *secret, char **hex,
+                                 struct error *err);
+/* Opens what webhook_endpoint_secret_seal made (hex as encode(col, 'hex')
+ * reads it) under key_id: *secret is a new string the caller cleanses and
+ * frees. C_ERR: unknown key id, altered value, or another row's or column's. */
+int webhook_endpoint_secret_open(const struct secretbox_keyring *kr, const char *endpoint_id,
+                                 const char *column, const char *key_id, const char *hex,
+                                 char **secret, struct error *err);
+
+/* caisse-admin: seals again under kr's current key every secret of every
+ * endpoint (deleted ones too) that is in plain text or under another key,
+ * and clears the plain text; a batch of rows per transaction. *changed: rows
+ * rewritten. C_ERR (err says which endpoint) when a secret cannot be opened
+ * with kr: the rows done before it stay done. */
+int webhook_endpoint_secrets_reencrypt(struct db *db, const struct secretbox_keyring *kr,
+                                       long *changed, struct error *err);
+/* Endpoints whose secrets are still in plain text, or sealed under a key
+ * other than current_key_id (NULL: any sealed one counts as done). */
+int webhook_endpoint_secrets_pending(struct db *db, const char *current_key_id, long *count);
 
 /* The guard of a create under a cap of endpoints per tenant: inside the
  * caller's transaction, takes the tenant's transaction-level advisory lock

@@ -102,6 +102,10 @@ export CAISSE_TEST_INTERNAL_URL="http://127.0.0.1:$CAISSE_GATEWAY_INTERNAL_PORT"
 export CAISSE_TEST_INTERNAL_TOKEN=$(cat "$CAISSE_STACK_DIR/internal-token")
 # Every gateway the tests start besides the stack's derives keyed session ids like it does.
 export CAISSE_IDEMPOTENCY_SECRET=$(cat "$CAISSE_STACK_DIR/idempotency-secret")
+# ... seals webhook secrets under the stack's key, and connects as the gateway's own
+# database user (CAISSE_DATABASE_URL stays the owner's: the tests' own SQL checks).
+export CAISSE_SECRETS_KEY=$(cat "$CAISSE_STACK_DIR/secrets-key")
+export CAISSE_TEST_GATEWAY_DATABASE_URL=$(bash "$REPO/deploy/pg.sh" url gateway)
 export CAISSE_TEST_ADMIN="$ADMIN"
 export CAISSE_TEST_SESSION_WORKER_OPS_URL="http://127.0.0.1:$CAISSE_SESSION_WORKER_OPS_PORT"
 export CAISSE_TEST_EXPIRY_WORKER_OPS_URL="http://127.0.0.1:$CAISSE_EXPIRY_WORKER_OPS_PORT"
@@ -116,7 +120,8 @@ export CAISSE_TEST_HTTP_CAPTURE="$REPO/build/openapi-responses.jsonl"
 # A second gateway whose sessions live 4 seconds, so lifecycle tests see real expiry and
 # deadline races without waiting an hour.
 short_port=$((CAISSE_GATEWAY_PORT + 10))
-CAISSE_GATEWAY_PORT=$short_port CAISSE_GATEWAY_INTERNAL_PORT=$((short_port + 1)) \
+CAISSE_DATABASE_URL="$CAISSE_TEST_GATEWAY_DATABASE_URL" \
+  CAISSE_GATEWAY_PORT=$short_port CAISSE_GATEWAY_INTERNAL_PORT=$((short_port + 1)) \
   CAISSE_SESSION_TTL=4 CAISSE_SESSION_MIN_TTL=1 CAISSE_INTERNAL_TOKEN="$CAISSE_TEST_INTERNAL_TOKEN" \
   setsid "$REPO/build/bin/caisse-gateway" >>"$CAISSE_STACK_DIR/logs/gateway-short-ttl.log" 2>&1 </dev/null &
 echo $! >"$CAISSE_STACK_DIR/run/gateway-short-ttl.pid"

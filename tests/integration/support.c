@@ -448,10 +448,14 @@ void test_own_gateway_start(const char *name, int offset, const char *env, char 
     long port = strtol(test_env("CAISSE_GATEWAY_PORT"), NULL, 10) + offset;
     const char *dir = test_env("CAISSE_STACK_DIR");
     /* A supervisor shell keeps the exit status, as stack.sh does for the services. */
-    int rc = test_shell("%s CAISSE_GATEWAY_PORT=%ld CAISSE_GATEWAY_INTERNAL_PORT=%ld"
+    /* As the gateway's own database user, unless env says otherwise. */
+    const char *gateway_db = getenv("CAISSE_TEST_GATEWAY_DATABASE_URL");
+    int rc = test_shell("CAISSE_DATABASE_URL='%s' %s CAISSE_GATEWAY_PORT=%ld"
+                        " CAISSE_GATEWAY_INTERNAL_PORT=%ld"
                         " setsid bash -c '\"$1\" & pid=$!; echo $pid >\"$2\"; wait $pid;"
                         " echo $? >\"$3\"' own-gateway %s/build/bin/caisse-gateway %s %s"
                         " >>%s/logs/%s.log 2>&1 </dev/null &",
+                        gateway_db != NULL ? gateway_db : test_env("CAISSE_DATABASE_URL"),
                         env != NULL ? env : "", port, port + 1, test_env("CAISSE_TEST_REPO"),
                         pidfile, exitfile, dir, name);
     cr_assert_eq(rc, 0, "cannot start %s", name);

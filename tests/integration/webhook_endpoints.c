@@ -90,6 +90,33 @@ static void assert_no_secret(const json_t *o)
     cr_assert_null(json_object_get(o, "secret"), "secret shown: %s", str(o, "secret"));
 }
 
+/* An endpoint's stored secret of column ("secret" or "previous_secret"),
+ * opened with the stack's CAISSE_SECRETS_KEY; NULL when the column is empty. */
+static char *stored_secret(const char *id, const char *column)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT encode(%s_ciphertext, 'hex') || ' ' || %s_key_id || ' ' ||"
+             " (%s IS NULL)::text FROM webhook_endpoints WHERE id = $1",
+             column, column, column);
+    char *row = test_sql_value(sql, id);
+    if (row == NULL)
+        return NULL;
+    char hex[512], key_id[64], plain_null[8];
+    cr_assert_eq(sscanf(row, "%511s %63s %7s", hex, key_id, plain_null), 3, "%s", row);
+    free(row);
+    cr_assert_str_eq(plain_null, "true", "the %s column holds no plain text", column);
+    struct secretbox_keyring kr;
+    struct error err = ERROR_INIT;
+    cr_assert_eq(secretbox_keyring_init(&kr, test_env("CAISSE_SECRETS_KEY"), NULL, &err), C_OK,
+                 "%s", err.message);
+    char *secret = NULL;
+    cr_assert_eq(webhook_endpoint_secret_open(&kr, id, column, key_id, hex, &secret, &err), C_OK,
+                 "%s", err.message);
+    secretbox_keyring_clear(&kr);
+    return secret;
+}
+
 Test(webhook_endpoints, create_returns_the_endpoint_and_its_secret_once)
 {
     struct tenant t;
@@ -138,9 +165,8 @@ Test(webhook_endpoints, create_returns_the_endpoint_and_its_secret_once)
     cr_assert(json_equal(json_array_get(l.json, 0), e));
     test_api_free(&l);
 
-    /* Stored as given, for the worker to sign with. */
-    char *stored =
-        test_sql_value("SELECT secret FROM webhook_endpoints WHERE id = $1", str(e, "id"));
+    /* Stored as given (sealed: it opens to it), for the worker to sign with. */
+    char *stored = stored_secret(str(e, "id"), WEBHOOK_ENDPOINT_SECRET);
     cr_assert_str_eq(stored, secret);
     free(stored);
     free(secret);
@@ -241,10 +267,12 @@ Test(webhook_endpoints, rotate_keeps_the_previous_secret_for_24_hours)
     cr_assert(fresh != NULL && strncmp(fresh, "whsec_", 6) == 0);
     cr_assert_str_neq(fresh, old);
     cr_assert_str_eq(str(r.json, "id"), str(e, "id"));
-    char *v = test_sql_value("SELECT secret FROM webhook_endpoints WHERE id = $1", str(e, "id"));
+    /* Stored sealed (never in plain text): opened with the stack's key, the
+     * current one is the new secret and the previous one the old. */
+    char *v = stored_secret(str(e, "id"), WEBHOOK_ENDPOINT_SECRET);
     cr_assert_str_eq(v, fresh);
     free(v);
-    v = test_sql_value("SELECT previous_secret FROM webhook_endpoints WHERE id = $1", str(e, "id"));
+    v = stored_secret(str(e, "id"), WEBHOOK_ENDPOINT_PREVIOUS_SECRET);
     cr_assert_str_eq(v, old);
     free(v);
     v = test_sql_value("SELECT abs(extract(epoch FROM previous_secret_expires_at"
@@ -534,7 +562,8 @@ Test(webhook_endpoints, other_tenants_get_404)
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(str(r.json, "status"), "enabled");
     test_api_free(&r);
-    char *v = test_sql_value("SELECT previous_secret IS NULL FROM webhook_endpoints WHERE id = $1",
+    char *v = test_sql_value("SELECT previous_secret IS NULL AND previous_secret_ciphertext IS NULL"
+                             " FROM webhook_endpoints WHERE id = $1",
                              str(e, "id"));
     cr_assert_str_eq(v, "t");
     free(v);

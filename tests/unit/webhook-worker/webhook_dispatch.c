@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "core/result.h"
+#include "model/webhook_endpoint.h"
 #include "../../../webhook-worker/webhook_dispatch.h"
 #include "../leak_check.h"
 
@@ -21,19 +22,21 @@ TestSuite(webhook_dispatch, .fini = unit_leak_check);
 #define EVENT "0190a0a0-0000-7000-8000-000000000002"
 #define ENDPOINT "0190a0a0-0000-7000-8000-000000000003"
 
-/* A result with the claim's RETURNING columns and no rows yet. */
-/* The claim's RETURNING columns. */
+/* The claim's RETURNING columns before the sealed secrets', and all of them. */
 #define CLAIM_COLUMNS 11
+#define CLAIM_COLUMNS_ALL (CLAIM_COLUMNS + 4)
 #define ORG "0190a0a0-0000-7000-8000-0000000000f1"
 
 static PGresult *claim_result(void)
 {
-    static const char *const names[] = {"id",      "event_id", "endpoint_id",    "attempt_count",
-                                        "url",     "secret",   "previous",       "disabled",
-                                        "deleted", "payload",  "organization_id"};
-    PGresAttDesc attrs[CLAIM_COLUMNS];
+    static const char *const names[] = {
+        "id",      "event_id",        "endpoint_id",     "attempt_count",
+        "url",     "secret",          "previous",        "disabled",
+        "deleted", "payload",         "organization_id", "sealed",
+        "key_id",  "previous_sealed", "previous_key_id"};
+    PGresAttDesc attrs[CLAIM_COLUMNS_ALL];
     memset(attrs, 0, sizeof(attrs));
-    for (int i = 0; i < CLAIM_COLUMNS; i++) {
+    for (int i = 0; i < CLAIM_COLUMNS_ALL; i++) {
         attrs[i].name = (char *)names[i];
         attrs[i].typid = 25; /* text: the decoder reads text whatever the type */
         attrs[i].typlen = -1;
@@ -41,17 +44,23 @@ static PGresult *claim_result(void)
     }
     PGresult *r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
     cr_assert_not_null(r);
-    cr_assert(PQsetResultAttrs(r, CLAIM_COLUMNS, attrs));
+    cr_assert(PQsetResultAttrs(r, CLAIM_COLUMNS_ALL, attrs));
     return r;
 }
 
-/* Sets row's columns from values (NULL: SQL NULL). */
+/* Sets row's columns from values (NULL: SQL NULL); the sealed columns
+ * (11-14) NULL, as for a row whose secrets are still in plain text. */
 static void set_row(PGresult *r, int row, const char *const values[CLAIM_COLUMNS])
 {
-    for (int col = 0; col < CLAIM_COLUMNS; col++) {
-        char *v = (char *)values[col];
+    for (int col = 0; col < CLAIM_COLUMNS_ALL; col++) {
+        char *v = col < CLAIM_COLUMNS ? (char *)values[col] : NULL;
         cr_assert(PQsetvalue(r, row, col, v, v != NULL ? (int)strlen(v) : -1));
     }
+}
+
+static void set_cell(PGresult *r, int row, int col, const char *v)
+{
+    cr_assert(PQsetvalue(r, row, col, (char *)v, v != NULL ? (int)strlen(v) : -1));
 }
 
 Test(webhook_dispatch, a_claimed_row_becomes_a_job_with_every_column_in_its_place)
@@ -263,4 +272,48 @@ Test(webhook_dispatch, only_the_endpoints_that_answered_2xx_are_marked_healthy)
     cr_assert_not_null(ids, "none succeeded is an empty array, not a failure");
     cr_assert_eq(json_array_size(ids), 0);
     json_decref(ids);
+}
+
+#define SEAL_KEY "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+Test(webhook_dispatch, sealed_secrets_are_opened_and_one_that_does_not_open_fails_only_its_job)
+{
+    struct secretbox_keyring kr;
+    struct error err = ERROR_INIT;
+    cr_assert_eq(secretbox_keyring_init(&kr, SEAL_KEY, NULL, &err), C_OK);
+    char *cur = NULL, *prev = NULL;
+    cr_assert_eq(webhook_endpoint_secret_seal(&kr, ENDPOINT, WEBHOOK_ENDPOINT_SECRET, "whsec_new",
+                                              &cur, &err),
+                 C_OK);
+    cr_assert_eq(webhook_endpoint_secret_seal(&kr, ENDPOINT, WEBHOOK_ENDPOINT_PREVIOUS_SECRET,
+                                              "whsec_old", &prev, &err),
+                 C_OK);
+    webhook_dispatch_set_keyring(&kr);
+    PGresult *r = claim_result();
+    const char *row[CLAIM_COLUMNS] = {DELIVERY, EVENT, ENDPOINT, "0", "https://example.com/hook",
+                                      NULL,     NULL,  "f",      "f", "{}",
+                                      ORG};
+    set_row(r, 0, row);
+    set_cell(r, 0, 11, cur);
+    set_cell(r, 0, 12, "k1");
+    set_cell(r, 0, 13, prev);
+    set_cell(r, 0, 14, "k1");
+    /* Row 1: the current secret sealed for the previous column (swapped). */
+    set_row(r, 1, row);
+    set_cell(r, 1, 11, prev);
+    set_cell(r, 1, 12, "k1");
+    struct webhook_dispatch_job *jobs = NULL;
+    size_t n = 0;
+    cr_assert_eq(webhook_dispatch_jobs_from_result(r, &jobs, &n), C_OK);
+    PQclear(r);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(jobs[0].secret, "whsec_new");
+    cr_assert_str_eq(jobs[0].previous_secret, "whsec_old");
+    cr_assert_null(jobs[1].secret, "a secret moved to another column does not open");
+    cr_assert_null(jobs[1].previous_secret);
+    webhook_dispatch_jobs_free(jobs, n);
+    webhook_dispatch_set_keyring(NULL);
+    free(cur);
+    free(prev);
+    secretbox_keyring_clear(&kr);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/result.h"
 #include "model/webhook_endpoint.h"
 #include "../../leak_check.h"
 
@@ -71,4 +72,48 @@ Test(webhook_endpoint, rest_object_has_the_fields_and_never_a_secret)
     cr_assert_null(json_object_get(o, "secret"));
     json_decref(o);
     webhook_endpoint_free(&e);
+}
+
+/* ---- signing secrets at rest ------------------------------------------- */
+
+#define SEAL_KEY "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+#define SEAL_ID "0190a0a0-0000-7000-8000-000000000003"
+#define SEAL_SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+Test(webhook_endpoint, a_sealed_secret_is_hex_without_the_secret_and_opens_in_its_place)
+{
+    struct secretbox_keyring kr;
+    struct error err = ERROR_INIT;
+    cr_assert_eq(secretbox_keyring_init(&kr, SEAL_KEY, NULL, &err), C_OK);
+    char *hex = NULL;
+    cr_assert_eq(webhook_endpoint_secret_seal(&kr, SEAL_ID, WEBHOOK_ENDPOINT_SECRET, SEAL_SECRET,
+                                              &hex, &err),
+                 C_OK, "%s", err.message);
+    cr_assert_eq(strlen(hex), 2 * (strlen(SEAL_SECRET) + SECRETBOX_OVERHEAD));
+    cr_assert_eq(strspn(hex, "0123456789abcdef"), strlen(hex));
+    char *out = NULL;
+    cr_assert_eq(
+        webhook_endpoint_secret_open(&kr, SEAL_ID, WEBHOOK_ENDPOINT_SECRET, "k1", hex, &out, &err),
+        C_OK, "%s", err.message);
+    cr_assert_str_eq(out, SEAL_SECRET);
+    free(out);
+    out = NULL;
+    cr_assert_eq(webhook_endpoint_secret_open(&kr, SEAL_ID, WEBHOOK_ENDPOINT_PREVIOUS_SECRET, "k1",
+                                              hex, &out, &err),
+                 C_ERR, "a current secret does not open as the previous one");
+    cr_assert_eq(webhook_endpoint_secret_open(&kr, "0190a0a0-0000-7000-8000-000000000004",
+                                              WEBHOOK_ENDPOINT_SECRET, "k1", hex, &out, &err),
+                 C_ERR, "nor as another endpoint's");
+    cr_assert_eq(
+        webhook_endpoint_secret_open(&kr, SEAL_ID, WEBHOOK_ENDPOINT_SECRET, "k0", hex, &out, &err),
+        C_ERR, "nor under another key id");
+    hex[3] = hex[3] == '0' ? '1' : '0';
+    cr_assert_eq(
+        webhook_endpoint_secret_open(&kr, SEAL_ID, WEBHOOK_ENDPOINT_SECRET, "k1", hex, &out, &err),
+        C_ERR, "nor altered");
+    cr_assert_eq(
+        webhook_endpoint_secret_open(&kr, SEAL_ID, WEBHOOK_ENDPOINT_SECRET, "k1", "zz", &out, &err),
+        C_ERR, "nor malformed");
+    cr_assert_null(out);
+    free(hex);
 }
