@@ -197,10 +197,23 @@ idempotency_secret() {
   cat "$file"
 }
 
+# The key commands are signed under (gateway) and verified with (session worker): made once
+# per stack as "<key id>:<secret>", kept in its directory, never committed.
+command_mac_key() {
+  local file="$CAISSE_STACK_DIR/command-mac-key"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$CAISSE_STACK_DIR"
+    (umask 077 && printf 'local1:%s' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$file")
+  fi
+  cat "$file"
+}
+
 cmd_up() {
   : "${CAISSE_INTERNAL_TOKEN:=$(internal_token)}"
   : "${CAISSE_IDEMPOTENCY_SECRET:=$(idempotency_secret)}"
   export CAISSE_INTERNAL_TOKEN CAISSE_IDEMPOTENCY_SECRET
+  : "${CAISSE_COMMAND_MAC_KEY:=$(command_mac_key)}"
+  export CAISSE_COMMAND_MAC_KEY
   bash "$CAISSE_REPO/deploy/pg.sh" start
   bash "$CAISSE_REPO/deploy/kafka.sh" start
   [ -x "$ADMIN" ] || die "$ADMIN is missing: run make first"
@@ -268,6 +281,8 @@ case "${1:-}" in
     : "${CAISSE_INTERNAL_TOKEN:=$(internal_token)}"
     : "${CAISSE_IDEMPOTENCY_SECRET:=$(idempotency_secret)}"
     export CAISSE_INTERNAL_TOKEN CAISSE_IDEMPOTENCY_SECRET
+    : "${CAISSE_COMMAND_MAC_KEY:=$(command_mac_key)}"
+    export CAISSE_COMMAND_MAC_KEY
     start_service "$2"
     ;;
   stop-service)

@@ -98,6 +98,8 @@ export CAISSE_TEST_INTERNAL_URL="http://127.0.0.1:$CAISSE_GATEWAY_INTERNAL_PORT"
 export CAISSE_TEST_INTERNAL_TOKEN=$(cat "$CAISSE_STACK_DIR/internal-token")
 # Every gateway the tests start besides the stack's derives keyed session ids like it does.
 export CAISSE_IDEMPOTENCY_SECRET=$(cat "$CAISSE_STACK_DIR/idempotency-secret")
+# Every gateway and worker the tests start signs and verifies commands under the stack's key.
+export CAISSE_COMMAND_MAC_KEY=$(cat "$CAISSE_STACK_DIR/command-mac-key")
 export CAISSE_TEST_ADMIN="$ADMIN"
 export CAISSE_TEST_SESSION_WORKER_OPS_URL="http://127.0.0.1:$CAISSE_SESSION_WORKER_OPS_PORT"
 export CAISSE_TEST_EXPIRY_WORKER_OPS_URL="http://127.0.0.1:$CAISSE_EXPIRY_WORKER_OPS_PORT"
