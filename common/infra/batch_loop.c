@@ -177,7 +177,8 @@ static int batch_loop_apply_one(const struct batch_loop_io *io,
     char error[512];
     snprintf(error, sizeof(error), "%s", iso->error != NULL ? iso->error(ctx) : "");
     log_fields(LOG_ERROR,
-               json_pack("{ss si sI sI ss}", "topic", rd_kafka_topic_name((*m)->rkt), "partition",
+               json_pack("{ss si sI sI ss}", "topic",
+                         (*m)->rkt != NULL ? rd_kafka_topic_name((*m)->rkt) : "", "partition",
                          (int)(*m)->partition, "offset", (json_int_t)(*m)->offset, "failures",
                          (json_int_t)failures, "error", error),
                "giving up on a record that cannot be applied: parking it as a dead letter");
