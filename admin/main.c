@@ -9,11 +9,14 @@
  * only errors unless -v asks for them all (at CAISSE_LOG_LEVEL): a tool run
  * by hand or by a script should say its result, not narrate.
  * Exit status: 0 done, 1 failed or not found, 2 usage or configuration error. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "core/config.h"
 #include "model/currency.h"
@@ -24,6 +27,8 @@
 #include "core/result.h"
 #include "core/utf8.h"
 #include "infra/secretbox.h"
+#include "model/command_mac.h"
+#include "model/dead_letter.h"
 #include "model/tenant.h"
 #include "model/webhook_endpoint.h"
 #include "core/uuid.h"
@@ -43,6 +48,7 @@ static long admin_kafka_partitions;
 static long admin_kafka_replication;
 static char *admin_secrets_key;
 static char *admin_secrets_key_previous;
+static char *admin_command_mac_key;
 
 /* Ordered so that each command loads one contiguous slice: the database
  * commands [0, 2), create-topics [1, 5). Neither needs the other's settings,
@@ -66,6 +72,9 @@ static const struct config_entry admin_config[] = {
     {"CAISSE_SECRETS_KEY_PREVIOUS", CONFIG_SECRET, "",
      "the key before CAISSE_SECRETS_KEY, whose secrets secrets reencrypt opens and seals anew",
      &admin_secrets_key_previous, 0, 0},
+    {"CAISSE_COMMAND_MAC_KEY", CONFIG_SECRET, "",
+     "<key id>:<secret>, the current command MAC key (dead-letters replay --resign only)",
+     &admin_command_mac_key, 0, 0},
 };
 #define ADMIN_CONFIG_DB_FIRST 0
 #define ADMIN_CONFIG_DB_COUNT 2
@@ -104,6 +113,15 @@ static const char admin_summary[] =
     "                                   the name the hosted checkout page shows customers\n"
     "                                   (1 to 200 characters; \"\" clears it: the page then\n"
     "                                   shows the organization's name)\n"
+    "  dead-letters list [--all] [--limit N] [--json]\n"
+    "                                   the records the workers parked (not replayed yet;\n"
+    "                                   --all: replayed ones too), newest first\n"
+    "  dead-letters show ID             one dead letter with its key, headers and bytes\n"
+    "  dead-letters replay ID [--resign]\n"
+    "                                   produce its key, headers and bytes again to its\n"
+    "                                   topic (CAISSE_KAFKA_BROKERS) and mark it replayed;\n"
+    "                                   --resign: a command gets a new caisse-mac under\n"
+    "                                   CAISSE_COMMAND_MAC_KEY (only after checking it)\n"
     "\n"
     "Options of every command:\n"
     "  -v, --verbose                    JSON log lines on stderr at CAISSE_LOG_LEVEL\n"
@@ -735,6 +753,364 @@ static int admin_cmd_set_display_name(int argc, char **argv)
     return rc;
 }
 
+/* ---- dead letters ------------------------------------------------------ */
+
+/* Loads the one configuration row called name. */
+static int admin_load_row(const char *name)
+{
+    for (size_t i = 0; i < CONFIG_TABLE_SIZE(admin_config); i++) {
+        if (strcmp(admin_config[i].name, name) != 0)
+            continue;
+        struct error err = ERROR_INIT;
+        if (config_load(&admin_config[i], 1, &err) != C_OK) {
+            fprintf(stderr, "%s: configuration error: %s\n", admin_program, err.message);
+            return C_ERR;
+        }
+        return C_OK;
+    }
+    return C_ERR;
+}
+
+static void admin_free_row(const char *name)
+{
+    for (size_t i = 0; i < CONFIG_TABLE_SIZE(admin_config); i++) {
+        if (strcmp(admin_config[i].name, name) == 0)
+            config_free(&admin_config[i], 1);
+    }
+}
+
+/* A dead letter's id: a positive integer. */
+static int admin_parse_dead_letter_id(const char *command, const char *text, long long *id)
+{
+    long v = 0;
+    if (config_parse_long(text, 1, LONG_MAX, &v) != C_OK) {
+        admin_usage_error(command, "ID must be a dead letter's id (a positive integer), not \"%s\"",
+                          text);
+        return C_ERR;
+    }
+    *id = v;
+    return C_OK;
+}
+
+/* bytes as a JSON string when they are UTF-8, else base64 under name_base64. */
+static void admin_set_bytes(json_t *obj, const char *name, const unsigned char *bytes, size_t len)
+{
+    if (bytes == NULL) {
+        json_object_set_new(obj, name, json_null());
+        return;
+    }
+    if (utf8_valid((const char *)bytes, len) && memchr(bytes, '\0', len) == NULL) {
+        json_object_set_new(obj, name, json_stringn((const char *)bytes, len));
+        return;
+    }
+    char *b64 = malloc(4 * ((len + 2) / 3) + 1);
+    if (b64 == NULL)
+        return;
+    EVP_EncodeBlock((unsigned char *)b64, bytes, (int)len);
+    char key[64];
+    snprintf(key, sizeof(key), "%s_base64", name);
+    json_object_set_new(obj, key, json_string(b64));
+    free(b64);
+}
+
+static void admin_print_dead_letters(const json_t *rows)
+{
+    printf("%-8s  %-14s  %-25s  %4s  %10s  %-9s  %8s  %-24s  %s\n", "ID", "CONSUMER", "TOPIC",
+           "PART", "OFFSET", "REASON", "FAILURES", "LAST FAILED", "ERROR");
+    size_t i;
+    json_t *d;
+    json_array_foreach(rows, i, d)
+    {
+        char error[81];
+        utf8_truncate(admin_json_str(d, "error"), error, sizeof(error));
+        printf("%-8lld  %-14s  %-25s  %4lld  %10lld  %-9s  %8lld  %-24s  %s%s\n",
+               (long long)json_integer_value(json_object_get(d, "id")),
+               admin_json_str(d, "consumer"), admin_json_str(d, "topic"),
+               (long long)json_integer_value(json_object_get(d, "partition")),
+               (long long)json_integer_value(json_object_get(d, "offset")),
+               admin_json_str(d, "reason"),
+               (long long)json_integer_value(json_object_get(d, "failure_count")),
+               admin_json_str(d, "last_failed_at"), error,
+               json_is_string(json_object_get(d, "replayed_at")) ? " (replayed)" : "");
+    }
+}
+
+static int admin_dead_letters_list(int argc, char **argv)
+{
+    struct admin_option opts[] = {{"--all", false, NULL, false},
+                                  {"--limit", true, NULL, false},
+                                  {"--json", false, NULL, false}};
+    if (admin_parse_args("dead-letters list", argc, argv, opts, 3, NULL, NULL) != C_OK)
+        return ADMIN_EXIT_USAGE;
+    long limit = 100;
+    if (opts[1].value != NULL && config_parse_long(opts[1].value, 1, 100000, &limit) != C_OK)
+        return admin_usage_error("dead-letters list", "--limit must be 1 to 100000");
+    struct db db;
+    int rc = admin_db_open(&db);
+    if (rc != 0)
+        return rc;
+    json_t *rows = NULL;
+    if (dead_letter_list(&db, limit, opts[0].seen, &rows) != C_OK) {
+        rc = admin_db_failed(&db, "dead-letters list");
+    } else {
+        if (opts[2].seen)
+            admin_print_json(rows);
+        else
+            admin_print_dead_letters(rows);
+        json_decref(rows);
+    }
+    admin_db_close(&db);
+    return rc;
+}
+
+/* Reads dead letter id (exit status on failure, 0 when found). */
+static int admin_dead_letter_read(struct db *db, const char *command, long long id,
+                                  struct dead_letter *d)
+{
+    bool found = false;
+    if (dead_letter_get(db, id, d, &found) != C_OK)
+        return admin_db_failed(db, command);
+    if (!found) {
+        fprintf(stderr, "%s: %s: no dead letter with id %lld\n", admin_program, command, id);
+        return ADMIN_EXIT_FAILED;
+    }
+    return 0;
+}
+
+static int admin_dead_letters_show(int argc, char **argv)
+{
+    const char *arg = NULL;
+    long long id = 0;
+    if (admin_parse_args("dead-letters show", argc, argv, NULL, 0, "ID", &arg) != C_OK ||
+        admin_parse_dead_letter_id("dead-letters show", arg, &id) != C_OK)
+        return ADMIN_EXIT_USAGE;
+    struct db db;
+    int rc = admin_db_open(&db);
+    if (rc != 0)
+        return rc;
+    struct dead_letter d;
+    rc = admin_dead_letter_read(&db, "dead-letters show", id, &d);
+    if (rc == 0) {
+        json_t *o =
+            json_pack("{sI ss ss si sI sO ss ss si ss ss}", "id", (json_int_t)d.id, "consumer",
+                      d.consumer, "topic", d.topic, "partition", (int)d.partition, "offset",
+                      (json_int_t)d.offset, "headers", d.headers, "reason", d.reason, "error",
+                      d.error, "failure_count", d.failure_count, "first_failed_at",
+                      d.first_failed_at, "last_failed_at", d.last_failed_at);
+        if (o != NULL) {
+            json_object_set_new(o, "replayed_at",
+                                d.replayed_at[0] != '\0' ? json_string(d.replayed_at)
+                                                         : json_null());
+            admin_set_bytes(o, "key", d.key, d.key_len);
+            admin_set_bytes(o, "value", d.value, d.value_len);
+            char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            if (text != NULL)
+                printf("%s\n", text);
+            free(text);
+            json_decref(o);
+        }
+        dead_letter_free(&d);
+    }
+    admin_db_close(&db);
+    return rc;
+}
+
+/* The replay's delivery report. */
+struct admin_delivery {
+    bool done;
+    rd_kafka_resp_err_t err;
+    int32_t partition;
+    int64_t offset;
+};
+
+static void admin_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    struct admin_delivery *d = m->_private != NULL ? m->_private : opaque;
+    d->done = true;
+    d->err = m->err;
+    d->partition = m->partition;
+    d->offset = m->offset;
+}
+
+/* The stored headers, with caisse-mac made anew under keys when keys is not
+ * NULL. NULL when out of memory or a header cannot be read back. */
+static rd_kafka_headers_t *admin_replay_headers(const struct dead_letter *d,
+                                                const struct command_mac_keys *keys)
+{
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(json_array_size(d->headers) + 1);
+    size_t i;
+    json_t *h;
+    json_array_foreach(d->headers, i, h)
+    {
+        const char *name = json_string_value(json_object_get(h, "name"));
+        if (name == NULL)
+            goto fail;
+        if (keys != NULL && strcmp(name, COMMAND_MAC_HEADER) == 0)
+            continue;
+        json_t *text = json_object_get(h, "value");
+        json_t *b64 = json_object_get(h, "value_base64");
+        if (json_is_string(text)) {
+            rd_kafka_header_add(hdrs, name, -1, json_string_value(text),
+                                (ssize_t)json_string_length(text));
+        } else if (json_is_string(b64)) {
+            size_t n = json_string_length(b64);
+            unsigned char *raw = malloc(n / 4 * 3 + 3);
+            int len =
+                raw != NULL
+                    ? EVP_DecodeBlock(raw, (const unsigned char *)json_string_value(b64), (int)n)
+                    : -1;
+            if (len < 0) {
+                free(raw);
+                goto fail;
+            }
+            /* EVP_DecodeBlock counts the padding's bytes too. */
+            const char *t = json_string_value(b64);
+            while (n > 0 && t[n - 1] == '=') {
+                n--;
+                len--;
+            }
+            rd_kafka_header_add(hdrs, name, -1, raw, len);
+            free(raw);
+        } else {
+            rd_kafka_header_add(hdrs, name, -1, NULL, 0);
+        }
+    }
+    if (keys != NULL) {
+        char mac[COMMAND_MAC_HEADER_MAX];
+        if (command_mac_sign(keys, d->key, d->key != NULL ? d->key_len : 0, d->value,
+                             d->value != NULL ? d->value_len : 0, mac) != C_OK)
+            goto fail;
+        rd_kafka_header_add(hdrs, COMMAND_MAC_HEADER, -1, mac, -1);
+    }
+    return hdrs;
+fail:
+    rd_kafka_headers_destroy(hdrs);
+    return NULL;
+}
+
+/* Produces d's key, headers and bytes to its topic and waits for the
+ * acknowledgement. C_OK with *delivery filled. */
+static int admin_replay_produce(const struct dead_letter *d, const struct command_mac_keys *keys,
+                                struct admin_delivery *delivery)
+{
+    struct error err = ERROR_INIT;
+    struct kafka_producer_options po = {.brokers = admin_kafka_brokers,
+                                        .message_timeout_ms = 15000,
+                                        .linger_ms = 0,
+                                        .on_delivery = admin_on_delivery,
+                                        .opaque = delivery};
+    rd_kafka_t *rk = kafka_producer_new(&po, &err);
+    if (rk == NULL) {
+        fprintf(stderr, "%s: dead-letters replay: %s\n", admin_program, err.message);
+        return C_ERR;
+    }
+    rd_kafka_headers_t *hdrs = admin_replay_headers(d, keys);
+    if (hdrs == NULL) {
+        fprintf(stderr, "%s: dead-letters replay: the stored headers cannot be read back\n",
+                admin_program);
+        kafka_producer_destroy(rk);
+        return C_ERR;
+    }
+    size_t key_len = d->key != NULL ? d->key_len : 0;
+    size_t value_len = d->value != NULL ? d->value_len : 0;
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(d->topic), RD_KAFKA_V_KEY(d->key, key_len),
+        RD_KAFKA_V_VALUE(d->value, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(delivery), RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_headers_destroy(hdrs);
+        delivery->done = true;
+        delivery->err = e;
+    }
+    rd_kafka_flush(rk, 20000);
+    kafka_producer_destroy(rk);
+    if (!delivery->done || delivery->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fprintf(stderr, "%s: dead-letters replay: not delivered to %s: %s\n", admin_program,
+                d->topic, delivery->done ? rd_kafka_err2str(delivery->err) : "no delivery report");
+        return C_ERR;
+    }
+    return C_OK;
+}
+
+/* Replays without --resign by default: a command parked for its MAC
+ * (missing or wrong) may be a forgery, and signing it would make the
+ * gateway's signature vouch for bytes no gateway wrote; an operator who has
+ * read it (dead-letters show) and wants it applied says so with --resign.
+ * A command whose MAC was valid keeps it and is verified again. */
+static int admin_dead_letters_replay(int argc, char **argv)
+{
+    const char *arg = NULL;
+    long long id = 0;
+    struct admin_option opts[] = {{"--resign", false, NULL, false}};
+    if (admin_parse_args("dead-letters replay", argc, argv, opts, 1, "ID", &arg) != C_OK ||
+        admin_parse_dead_letter_id("dead-letters replay", arg, &id) != C_OK)
+        return ADMIN_EXIT_USAGE;
+    bool resign = opts[0].seen;
+    struct command_mac_keys keys;
+    if (admin_load_row("CAISSE_KAFKA_BROKERS") != C_OK ||
+        admin_load_row("CAISSE_COMMAND_MAC_KEY") != C_OK)
+        return ADMIN_EXIT_USAGE;
+    if (resign) {
+        struct error err = ERROR_INIT;
+        if (command_mac_keys_load(admin_command_mac_key, NULL, &keys, &err) != C_OK) {
+            fprintf(stderr, "%s: dead-letters replay --resign: configuration error: %s\n",
+                    admin_program, err.message);
+            admin_free_row("CAISSE_KAFKA_BROKERS");
+            admin_free_row("CAISSE_COMMAND_MAC_KEY");
+            return ADMIN_EXIT_USAGE;
+        }
+    }
+    struct db db;
+    int rc = admin_db_open(&db);
+    if (rc == 0) {
+        struct dead_letter d;
+        rc = admin_dead_letter_read(&db, "dead-letters replay", id, &d);
+        if (rc == 0) {
+            if (resign && strcmp(d.topic, KAFKA_TOPIC_COMMANDS) != 0) {
+                fprintf(stderr, "%s: dead-letters replay: --resign is for commands (%s) only\n",
+                        admin_program, KAFKA_TOPIC_COMMANDS);
+                rc = ADMIN_EXIT_USAGE;
+            } else {
+                struct admin_delivery delivery = {0};
+                if (admin_replay_produce(&d, resign ? &keys : NULL, &delivery) != C_OK)
+                    rc = ADMIN_EXIT_FAILED;
+                else if (dead_letter_mark_replayed(&db, id) != C_OK)
+                    rc = admin_db_failed(&db, "dead-letters replay (it was produced)");
+                else
+                    printf("replayed dead letter %lld to %s (partition %d, offset %lld)%s\n", id,
+                           d.topic, (int)delivery.partition, (long long)delivery.offset,
+                           resign ? ", signed anew" : "");
+                log_fields(LOG_INFO,
+                           json_pack("{sI ss sb}", "dead_letter_id", (json_int_t)id, "topic",
+                                     d.topic, "resigned", resign),
+                           "dead letter replayed");
+            }
+            dead_letter_free(&d);
+        }
+        admin_db_close(&db);
+    }
+    if (resign)
+        command_mac_keys_clear(&keys);
+    admin_free_row("CAISSE_KAFKA_BROKERS");
+    admin_free_row("CAISSE_COMMAND_MAC_KEY");
+    return rc;
+}
+
+static int admin_cmd_dead_letters(int argc, char **argv)
+{
+    if (argc < 1)
+        return admin_usage_error("dead-letters", "list, show ID or replay ID");
+    if (strcmp(argv[0], "list") == 0)
+        return admin_dead_letters_list(argc - 1, argv + 1);
+    if (strcmp(argv[0], "show") == 0)
+        return admin_dead_letters_show(argc - 1, argv + 1);
+    if (strcmp(argv[0], "replay") == 0)
+        return admin_dead_letters_replay(argc - 1, argv + 1);
+    return admin_usage_error("dead-letters", "unknown subcommand \"%s\" (list, show or replay)",
+                             argv[0]);
+}
+
 struct admin_command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -751,6 +1127,7 @@ static const struct admin_command admin_commands[] = {
     {"set-rate-limit", admin_cmd_set_rate_limit},
     {"set-display-name", admin_cmd_set_display_name},
     {"secrets", admin_cmd_secrets},
+    {"dead-letters", admin_cmd_dead_letters},
 };
 
 static bool admin_is_help(const char *arg)

@@ -30,7 +30,7 @@ git_json=$(jq -n --arg c "$(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo un
   --arg d "$(git -C "$REPO" status --porcelain --untracked-files=no -- . ':!README.md' ':!bench/results' 2>/dev/null | head -c 1)" \
   '{commit: $c, dirty: ($d != "")}')
 # Every BENCH_* setting of the run (never the API key), and CAISSE_* the caller overrode.
-config=$(env | grep -E '^(BENCH_|CAISSE_)' | grep -v -E '^(BENCH_API_KEY|BENCH_IDS_FILE|CAISSE_INTERNAL_TOKEN|CAISSE_IDEMPOTENCY_SECRET|CAISSE_SECRETS_KEY|CAISSE_SECRETS_KEY_PREVIOUS)=' |
+config=$(env | grep -E '^(BENCH_|CAISSE_)' | grep -v -E '^(BENCH_API_KEY|BENCH_IDS_FILE|CAISSE_INTERNAL_TOKEN|CAISSE_IDEMPOTENCY_SECRET|CAISSE_SECRETS_KEY|CAISSE_SECRETS_KEY_PREVIOUS|CAISSE_COMMAND_MAC_KEY|CAISSE_COMMAND_MAC_KEY_PREVIOUS)=' |
   jq -R 'capture("^(?<k>[^=]+)=(?<v>.*)$")' |
   jq -S -s --arg repo "$REPO/" 'map({(.k): (.v | if startswith($repo) then .[($repo | length):] else . end)}) | add')
 anomalies=$(jq -R . "$RES/anomalies.txt" 2>/dev/null | jq -s . || echo '[]')

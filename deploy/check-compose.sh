@@ -17,7 +17,7 @@ ok() { passed=$((passed + 1)); echo "ok   $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL $*"; }
 
 # Unset what the file interpolates, so the defaults written in it are what is checked.
-compose() { env -u CAISSE_HTTP_PORT -u CAISSE_INTERNAL_TOKEN -u CAISSE_IDEMPOTENCY_SECRET -u POSTGRES_PASSWORD \
+compose() { env -u CAISSE_HTTP_PORT -u CAISSE_INTERNAL_TOKEN -u CAISSE_IDEMPOTENCY_SECRET -u CAISSE_COMMAND_MAC_KEY -u CAISSE_COMMAND_MAC_KEY_PREVIOUS -u POSTGRES_PASSWORD \
   -u CAISSE_PUBLIC_BASE_URL -u CAISSE_LOG_LEVEL docker-compose "$@"; }
 
 if compose -f docker-compose.yml config -q; then

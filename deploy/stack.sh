@@ -201,10 +201,11 @@ idempotency_secret() {
   cat "$file"
 }
 
-# The key of the webhook signing secrets at rest (CAISSE_SECRETS_KEY, "<id>:<base64 of 32
-# bytes>"): made once per stack and kept in its directory, never committed.
-secrets_key() {
-  local file="$CAISSE_STACK_DIR/secrets-key"
+# A key of the stack ("<id>:<base64 of 32 bytes>"), made once into its directory, never
+# committed: secrets-key seals the webhook signing secrets at rest (CAISSE_SECRETS_KEY),
+# command-mac-key signs and verifies the commands (CAISSE_COMMAND_MAC_KEY).
+stack_key() {
+  local file="$CAISSE_STACK_DIR/$1"
   if [ ! -s "$file" ]; then
     mkdir -p "$CAISSE_STACK_DIR"
     (umask 077 && printf 'local1:%s\n' "$(head -c 32 /dev/urandom | base64 -w0)" >"$file.tmp")
@@ -216,8 +217,9 @@ secrets_key() {
 cmd_up() {
   : "${CAISSE_INTERNAL_TOKEN:=$(internal_token)}"
   : "${CAISSE_IDEMPOTENCY_SECRET:=$(idempotency_secret)}"
-  : "${CAISSE_SECRETS_KEY:=$(secrets_key)}"
-  export CAISSE_INTERNAL_TOKEN CAISSE_IDEMPOTENCY_SECRET CAISSE_SECRETS_KEY
+  : "${CAISSE_SECRETS_KEY:=$(stack_key secrets-key)}"
+  : "${CAISSE_COMMAND_MAC_KEY:=$(stack_key command-mac-key)}"
+  export CAISSE_INTERNAL_TOKEN CAISSE_IDEMPOTENCY_SECRET CAISSE_SECRETS_KEY CAISSE_COMMAND_MAC_KEY
   bash "$CAISSE_REPO/deploy/pg.sh" start
   bash "$CAISSE_REPO/deploy/kafka.sh" start
   [ -x "$ADMIN" ] || die "$ADMIN is missing: run make first"
@@ -286,8 +288,9 @@ case "${1:-}" in
     check_service_name "${2:?service name}"
     : "${CAISSE_INTERNAL_TOKEN:=$(internal_token)}"
     : "${CAISSE_IDEMPOTENCY_SECRET:=$(idempotency_secret)}"
-    : "${CAISSE_SECRETS_KEY:=$(secrets_key)}"
-    export CAISSE_INTERNAL_TOKEN CAISSE_IDEMPOTENCY_SECRET CAISSE_SECRETS_KEY
+    : "${CAISSE_SECRETS_KEY:=$(stack_key secrets-key)}"
+    : "${CAISSE_COMMAND_MAC_KEY:=$(stack_key command-mac-key)}"
+    export CAISSE_INTERNAL_TOKEN CAISSE_IDEMPOTENCY_SECRET CAISSE_SECRETS_KEY CAISSE_COMMAND_MAC_KEY
     start_service "$2"
     ;;
   stop-service)

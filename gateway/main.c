@@ -60,6 +60,11 @@ static struct {
     long shutdown_delay_ms;
 } cfg;
 
+/* The command MAC keys (model/command_mac.h): the settings, then parsed by
+ * check_config. */
+static char *cfg_mac_key, *cfg_mac_key_previous;
+static struct command_mac_keys gateway_mac_keys;
+
 static const struct config_entry gateway_config[] = {
     {"CAISSE_GATEWAY_HOST", CONFIG_STRING, "0.0.0.0", "IPv4 address to listen on", &cfg.host, 0, 0},
     {"CAISSE_GATEWAY_PORT", CONFIG_INT, "8080", "Port of the merchant API", &cfg.port, 1, 65535},
@@ -164,6 +169,15 @@ static const struct config_entry gateway_config[] = {
      " id is derived from its organization, environment and Idempotency-Key; empty: ids anyone"
      " can compute (local stacks only)",
      &cfg.idempotency_secret, 0, 0},
+    {"CAISSE_COMMAND_MAC_KEY", CONFIG_SECRET, NULL,
+     "<key id>:<secret> (secret of at least 32 bytes) under which every command produced to "
+     "Kafka is signed (caisse-mac header); the session worker verifies with the same",
+     &cfg_mac_key, 0, 0},
+    {"CAISSE_COMMAND_MAC_KEY_PREVIOUS", CONFIG_SECRET, "",
+     "<key id>:<secret> of the previous command MAC key during a rotation; the gateway only "
+     "signs with the current one, so it needs none (accepted for one Secret shared with the "
+     "session worker)",
+     &cfg_mac_key_previous, 0, 0},
     {"CAISSE_WEBHOOK_ALLOWLIST", CONFIG_STRING, "",
      "Comma-separated CIDRs a webhook endpoint URL may resolve to although private or loopback"
      " (tests: 127.0.0.1/32); empty allows public addresses only",
@@ -213,7 +227,7 @@ static int gateway_check_config(const struct service_settings *s, struct error *
                          "CAISSE_SHUTDOWN_DELAY_MS (%ld) must be shorter than "
                          "CAISSE_SHUTDOWN_GRACE_MS (%ld): in-flight requests need time after it",
                          cfg.shutdown_delay_ms, s->shutdown_grace_ms);
-    return C_OK;
+    return command_mac_keys_load(cfg_mac_key, cfg_mac_key_previous, &gateway_mac_keys, err);
 }
 
 /* Orderly stop: unready first (readyz answers 503 from the signal on) so load
@@ -294,6 +308,7 @@ static int gateway_run(const struct service_settings *s, struct db *db)
         .wait_ms = cfg.create_wait_ms,
         .kafka_timeout_ms = cfg.kafka_timeout_ms,
         .statement_timeout_ms = cfg.statement_timeout_ms,
+        .mac_keys = &gateway_mac_keys,
     };
     if (pipeline_init(&pc) != C_OK)
         return C_ERR;

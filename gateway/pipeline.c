@@ -16,6 +16,7 @@
 #include "infra/notify.h"
 #include "core/result.h"
 #include "infra/service.h"
+#include "model/command_mac.h"
 
 static struct pipeline_config pipeline_cfg;
 static rd_kafka_t *pipeline_producer;
@@ -270,6 +271,19 @@ size_t pipeline_in_flight(void)
 
 /* ---- requests --------------------------------------------------------------- */
 
+/* Produces a command keyed by object_id with its caisse-mac header (the MAC
+ * covers the key and the text). */
+static rd_kafka_resp_err_t pipeline_produce(const char *object_id, const char *text, void *opaque)
+{
+    char mac[COMMAND_MAC_HEADER_MAX];
+    if (command_mac_sign(pipeline_cfg.mac_keys, object_id, strlen(object_id), text, strlen(text),
+                         mac) != C_OK)
+        return RD_KAFKA_RESP_ERR__FAIL;
+    return kafka_produce_with_header(pipeline_producer, KAFKA_TOPIC_COMMANDS, object_id, text,
+                                     strlen(text), "application/cloudevents+json",
+                                     COMMAND_MAC_HEADER, mac, opaque);
+}
+
 enum MHD_Result pipeline_submit(struct http_request *req, struct pipeline_op *op,
                                 const json_t *command)
 {
@@ -295,9 +309,7 @@ enum MHD_Result pipeline_submit_text(struct http_request *req, struct pipeline_o
     inflight_add(&pipeline_inflight, &op->command, op->object_id);
     MHD_suspend_connection(req->conn);
     rd_kafka_resp_err_t err =
-        text == NULL ? RD_KAFKA_RESP_ERR__FAIL
-                     : kafka_produce(pipeline_producer, KAFKA_TOPIC_COMMANDS, op->object_id, text,
-                                     strlen(text), "application/cloudevents+json", op);
+        text == NULL ? RD_KAFKA_RESP_ERR__FAIL : pipeline_produce(op->object_id, text, op);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         log_fields(LOG_WARN, json_pack("{ss}", "request_id", req->request_id),
                    "cannot enqueue command: %s", rd_kafka_err2str(err));
@@ -314,9 +326,7 @@ int pipeline_send(const char *object_id, const json_t *command)
         return C_ERR;
     pthread_rwlock_rdlock(&pipeline_intake);
     rd_kafka_resp_err_t err =
-        pipeline_closed ? RD_KAFKA_RESP_ERR__STATE
-                        : kafka_produce(pipeline_producer, KAFKA_TOPIC_COMMANDS, object_id, text,
-                                        strlen(text), "application/cloudevents+json", NULL);
+        pipeline_closed ? RD_KAFKA_RESP_ERR__STATE : pipeline_produce(object_id, text, NULL);
     pthread_rwlock_unlock(&pipeline_intake);
     free(text);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {

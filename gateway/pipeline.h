@@ -18,6 +18,8 @@
 #include <stdint.h>
 
 #include <jansson.h>
+
+#include "model/command_mac.h"
 #include <microhttpd.h>
 
 #include "infra/db.h"
@@ -79,6 +81,9 @@ struct pipeline_config {
     long wait_ms;              /* applied within this, else the deadline decision */
     long kafka_timeout_ms;     /* delivery report deadline, then 503 */
     long statement_timeout_ms; /* of the decisions' queries; 0: the server's */
+    /* Every command is signed under the current key (caisse-mac header,
+     * model/command_mac.h); must outlive the pipeline. */
+    const struct command_mac_keys *mac_keys;
 };
 
 int pipeline_init(const struct pipeline_config *cfg);

@@ -22,15 +22,18 @@
 /* What decoding one message gave. */
 enum apply_decoded { APPLY_TAKEN, APPLY_MALFORMED, APPLY_FAILED };
 
-static enum apply_decoded apply_malformed(const struct apply_origin *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static enum apply_decoded apply_malformed(struct apply_batch *b, const struct apply_origin *o,
+                                          const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static enum apply_decoded apply_malformed(const struct apply_origin *o, const char *fmt, ...)
+/* Logs why, and keeps it in b->malformed_reason for the dead letter. */
+static enum apply_decoded apply_malformed(struct apply_batch *b, const struct apply_origin *o,
+                                          const char *fmt, ...)
 {
-    char reason[400];
+    char *reason = b->malformed_reason;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(reason, sizeof(reason), fmt, ap);
+    vsnprintf(reason, sizeof(b->malformed_reason), fmt, ap);
     va_end(ap);
     log_fields(LOG_ERROR,
                json_pack("{ss si sI}", "topic", o->topic, "partition", (int)o->partition, "offset",
@@ -109,17 +112,17 @@ static enum apply_decoded apply_decode_create(struct apply_batch *b, const json_
     if (apply_optional_string(cmd, "idempotencykey", &idempotency_key) != C_OK ||
         apply_optional_string(cmd, "requesthash", &request_hash) != C_OK ||
         apply_optional_string(cmd, "pagesecret", &page_secret) != C_OK)
-        return apply_malformed(o, "idempotencykey, requesthash or pagesecret is not a string");
+        return apply_malformed(b, o, "idempotencykey, requesthash or pagesecret is not a string");
     if (page_secret != NULL && !session_page_secret_is_valid(page_secret))
-        return apply_malformed(o, "pagesecret is not a page secret");
+        return apply_malformed(b, o, "pagesecret is not a page secret");
     if (request_hash != NULL && strlen(request_hash) >= SESSION_REQUEST_HASH_LEN)
-        return apply_malformed(o, "requesthash is longer than %d characters",
+        return apply_malformed(b, o, "requesthash is longer than %d characters",
                                SESSION_REQUEST_HASH_LEN - 1);
     struct apply_create c;
     memset(&c, 0, sizeof(c));
     struct error err = ERROR_INIT;
     if (session_from_json(json_object_get(cmd, "data"), &c.session, &err) != C_OK)
-        return apply_malformed(o, "data is not a session: %s", err.message);
+        return apply_malformed(b, o, "data is not a session: %s", err.message);
     int parsed = uuid_parse(c.session.id, &c.key);
     assert(parsed == C_OK); /* session_from_json checked it */
     (void)parsed;
@@ -161,7 +164,7 @@ static enum apply_decoded apply_decode_transition(struct apply_batch *b, const j
     struct transition_command t;
     struct error err = ERROR_INIT;
     if (transition_command_decode(kind, json_object_get(cmd, "data"), &t, &err) != C_OK)
-        return apply_malformed(o, "invalid %s command: %s",
+        return apply_malformed(b, o, "invalid %s command: %s",
                                kind == TRANSITION_COMMAND_COMPLETE ? "complete"
                                : kind == TRANSITION_COMMAND_EXPIRE ? "expire"
                                                                    : "payment",
@@ -199,7 +202,7 @@ static enum apply_decoded apply_decode_stored(struct apply_batch *b, const json_
         const char *type = op == RESOURCE_STORE_ACTION
                                ? json_string_value(json_object_get(cmd, "type"))
                                : resource_store_command_type(store, op);
-        return apply_malformed(o, "invalid %s command: %s", type != NULL ? type : "(none)",
+        return apply_malformed(b, o, "invalid %s command: %s", type != NULL ? type : "(none)",
                                err.message);
     }
     if (uuid_v7_string(c.event_id) != C_OK) {
@@ -301,18 +304,18 @@ static enum apply_decoded apply_decode(struct apply_batch *b, const void *payloa
                                        const struct apply_origin *o)
 {
     if (payload == NULL || len == 0)
-        return apply_malformed(o, "empty message");
+        return apply_malformed(b, o, "empty message");
     json_error_t jerr;
     json_t *cmd = json_loadb(payload, len, 0, &jerr);
     if (!json_is_object(cmd)) {
         json_decref(cmd);
-        return apply_malformed(o, "%s", cmd == NULL ? jerr.text : "not a JSON object");
+        return apply_malformed(b, o, "%s", cmd == NULL ? jerr.text : "not a JSON object");
     }
     enum apply_decoded result;
     const char *type = json_string_value(json_object_get(cmd, "type"));
     const struct apply_command *entry = apply_command_find(type);
     if (entry == NULL)
-        result = apply_malformed(o, "unknown command type \"%.100s\"", type ? type : "(none)");
+        result = apply_malformed(b, o, "unknown command type \"%.100s\"", type ? type : "(none)");
     else if (entry->family == APPLY_SESSION_CREATE)
         result = apply_decode_create(b, cmd, o);
     else if (entry->family == APPLY_TRANSITION)
@@ -376,6 +379,8 @@ void apply_batch_free(struct apply_batch *b)
     free(b->stored);
     json_writer_free(&b->events);
     free(b->index);
+    free(b->malformed_index);
+    free(b->malformed_reasons);
     memset(b, 0, sizeof(*b));
 }
 
@@ -388,10 +393,23 @@ int apply_prepare(struct apply_batch *b, rd_kafka_message_t *const *msgs, size_t
     for (size_t i = 0; i < n; i++) {
         const rd_kafka_message_t *m = msgs[i];
         struct apply_origin o = {rd_kafka_topic_name(m->rkt), m->partition, m->offset};
+        size_t malformed = nb.malformed;
         if (apply_batch_add(&nb, m->payload, m->len, &o) != C_OK) {
             apply_batch_free(&nb);
             return C_ERR;
         }
+        if (nb.malformed == malformed)
+            continue;
+        if (nb.malformed_index == NULL) {
+            nb.malformed_index = calloc(n, sizeof(*nb.malformed_index));
+            nb.malformed_reasons = calloc(n, sizeof(*nb.malformed_reasons));
+            if (nb.malformed_index == NULL || nb.malformed_reasons == NULL) {
+                apply_batch_free(&nb);
+                return C_ERR;
+            }
+        }
+        nb.malformed_index[malformed] = i;
+        memcpy(nb.malformed_reasons[malformed], nb.malformed_reason, sizeof(nb.malformed_reason));
     }
     *b = nb;
     return C_OK;

@@ -28,6 +28,8 @@
 #include "model/session.h"
 #include "transition_command.h"
 
+#define APPLY_MALFORMED_REASON_MAX 400
+
 /* Where a command came from, for error logs. topic points into the message. */
 struct apply_origin {
     const char *topic;
@@ -74,8 +76,14 @@ struct apply_batch {
      * per-object order). Event ids already set. */
     struct apply_stored *stored;
     size_t stored_count;
-    size_t capacity;             /* messages the batch can take */
-    size_t malformed;            /* messages left out while decoding (logged) */
+    size_t capacity;  /* messages the batch can take */
+    size_t malformed; /* messages left out while decoding (logged) */
+    /* Why the last one was (apply_batch_add), for its dead letter. */
+    char malformed_reason[APPLY_MALFORMED_REASON_MAX];
+    /* apply_prepare: the index in msgs of each malformed message, and why
+     * (malformed of them); NULL when there is none. */
+    size_t *malformed_index;
+    char (*malformed_reasons)[APPLY_MALFORMED_REASON_MAX];
     const char *public_base_url; /* borrowed */
     /* The created events' texts, each NUL-terminated, made here once so
      * every retry of the batch writes the same bytes and ids. */
@@ -111,7 +119,8 @@ int apply_batch_add(struct apply_batch *b, const void *payload, size_t len,
                     const struct apply_origin *origin);
 void apply_batch_free(struct apply_batch *b);
 
-/* apply_batch_init and apply_batch_add for each of msgs[0..n). C_ERR only
+/* apply_batch_init and apply_batch_add for each of msgs[0..n), noting which
+ * were malformed and why (malformed_index, malformed_reasons). C_ERR only
  * when out of memory (b untouched). */
 int apply_prepare(struct apply_batch *b, rd_kafka_message_t *const *msgs, size_t n,
                   const char *public_base_url);

@@ -7,6 +7,8 @@
 #include "core/metrics.h"
 #include "core/result.h"
 #include "infra/service.h"
+#include "model/command_mac.h"
+#include "model/dead_letter.h"
 #include "model/outbox.h"
 #include "relay.h"
 
@@ -17,6 +19,11 @@ static long cfg_batch_wait_ms;
 static long cfg_outbox_batch;
 static long cfg_outbox_poll_ms;
 static long cfg_message_timeout_ms;
+static char *cfg_mac_key;
+static char *cfg_mac_key_previous;
+static long cfg_dead_letter_after;
+/* Parsed from the two keys by check_config. */
+static struct command_mac_keys session_worker_mac_keys;
 
 static const struct config_entry session_worker_config[] = {
     {"CAISSE_SESSION_WORKER_GROUP", CONFIG_STRING, "caisse-session-worker",
@@ -42,7 +49,26 @@ static const struct config_entry session_worker_config[] = {
     {"CAISSE_KAFKA_MESSAGE_TIMEOUT_MS", CONFIG_INT, "10000",
      "Relay: an event not acknowledged by Kafka within this is retried", &cfg_message_timeout_ms,
      1000, 600000},
+    {"CAISSE_COMMAND_MAC_KEY", CONFIG_SECRET, NULL,
+     "<key id>:<secret> (secret of at least 32 bytes) under which every command's caisse-mac "
+     "header is verified; the gateway signs with the same. A command without a valid MAC is "
+     "parked as a dead letter, never applied",
+     &cfg_mac_key, 0, 0},
+    {"CAISSE_COMMAND_MAC_KEY_PREVIOUS", CONFIG_SECRET, "",
+     "<key id>:<secret> of the previous command MAC key, still accepted while a rotation is in "
+     "progress; empty: none",
+     &cfg_mac_key_previous, 0, 0},
+    {"CAISSE_DEAD_LETTER_AFTER", CONFIG_INT, "5",
+     "Failures (errors retrying cannot heal) of one command before it is parked as a dead letter "
+     "and consumption goes on past it",
+     &cfg_dead_letter_after, 1, 1000},
 };
+
+static int session_worker_check_config(const struct service_settings *s, struct error *err)
+{
+    (void)s;
+    return command_mac_keys_load(cfg_mac_key, cfg_mac_key_previous, &session_worker_mac_keys, err);
+}
 
 /* On the ops listener's probe thread, every CAISSE_METRICS_REFRESH_MS. */
 static void session_worker_refresh_gauges(struct db *db)
@@ -63,6 +89,22 @@ static void session_worker_refresh_gauges(struct db *db)
                                                    NULL),
                                      NULL),
                       oldest_age_s);
+    /* Every consumer's, here (one query for the whole deployment). */
+    json_t *parked = NULL;
+    if (dead_letter_count_unreplayed(db, &parked) != C_OK)
+        return;
+    static const char *const labels[] = {"consumer", NULL};
+    static const char *const consumers[] = {"session-worker", "webhook-worker"};
+    struct metrics_family *unreplayed =
+        metrics_gauge(r, "caisse_dead_letters_unreplayed",
+                      "Dead letters not replayed yet, per consumer (all replicas)", labels);
+    for (size_t i = 0; i < sizeof(consumers) / sizeof(consumers[0]); i++) {
+        const char *values[] = {consumers[i]};
+        json_t *n = json_object_get(parked, consumers[i]);
+        metrics_gauge_set(metrics_series(unreplayed, values),
+                          n != NULL ? (double)json_integer_value(n) : 0);
+    }
+    json_decref(parked);
 }
 
 /* The relay runs beside the consumer; once the consumer returns (a stop was
@@ -88,7 +130,9 @@ static int session_worker_run(const struct service_settings *s, struct db *db)
                                   .instance_id = cfg_instance_id,
                                   .public_base_url = s->public_base_url,
                                   .batch_max = cfg_batch_max,
-                                  .batch_wait_ms = cfg_batch_wait_ms};
+                                  .batch_wait_ms = cfg_batch_wait_ms,
+                                  .mac_keys = &session_worker_mac_keys,
+                                  .dead_letter_after = cfg_dead_letter_after};
     int rc = consumer_run(db, &co);
     service_request_stop();
     relay_join(relay);
@@ -105,8 +149,9 @@ static const struct service_spec session_worker_spec = {
     .config_count = CONFIG_TABLE_SIZE(session_worker_config),
     .shutdown_grace_min_ms = 1000,
     .ops_port_default = "8091",
-    .gauges = "outbox backlog and age",
+    .gauges = "outbox backlog and age, unreplayed dead letters",
     .refresh_gauges = session_worker_refresh_gauges,
+    .check_config = session_worker_check_config,
     .run = session_worker_run,
 };
 

@@ -1,6 +1,9 @@
 #include "fanout.h"
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -12,55 +15,74 @@
 #include "core/log.h"
 #include "core/result.h"
 #include "core/uuid.h"
+#include "model/dead_letter.h"
 #include "webhook_dispatch.h"
 
 struct fanout_ctx {
     struct db *db;
     const struct fanout_options *opt;
-    json_t *ids; /* event ids of the batch in hand */
     long inserted, unknown;
+    char error[512]; /* the last failure, for the logs and the dead letter */
+    /* The park in hand, for fanout_park_once. */
+    const rd_kafka_message_t *park_msg;
+    const char *park_reason, *park_error;
+    int park_failures;
 };
 
-/* The event ids of the batch. A record that is not a CloudEvent with a UUID id
- * cannot match an outbox row: it is logged and skipped (its offset is still
- * stored, retrying it would never succeed). */
-static json_t *fanout_event_ids(rd_kafka_message_t *const *msgs, size_t n, size_t *malformed)
+/* The event id of m into id; C_ERR when it has none that could match an
+ * outbox row (not a CloudEvent with a UUID id). */
+static int fanout_event_id(const rd_kafka_message_t *m, char id[UUID_STR_LEN])
 {
-    json_t *ids = json_array();
-    if (ids == NULL)
-        return NULL;
-    *malformed = 0;
-    for (size_t i = 0; i < n; i++) {
-        char scanned[UUID_STR_LEN];
-        json_t *ev = NULL;
-        const char *id = NULL;
-        if (event_id_scan(msgs[i]->payload, msgs[i]->len, scanned) == C_OK) {
-            id = scanned;
-        } else if (msgs[i]->payload != NULL) {
-            json_error_t jerr;
-            ev = json_loadb(msgs[i]->payload, msgs[i]->len, 0, &jerr);
-            id = json_string_value(json_object_get(ev, "id"));
-        }
-        if (id == NULL || !uuid_is_valid(id)) {
-            (*malformed)++;
-            log_fields(LOG_WARN,
-                       json_pack("{si sI}", "partition", (int)msgs[i]->partition, "offset",
-                                 (json_int_t)msgs[i]->offset),
-                       "skipping an event record without a valid id");
-        } else if (json_array_append_new(ids, json_string(id)) != 0) {
-            json_decref(ev);
-            json_decref(ids);
-            return NULL;
-        }
-        json_decref(ev);
+    if (event_id_scan(m->payload, m->len, id) == C_OK)
+        return C_OK;
+    if (m->payload == NULL)
+        return C_ERR;
+    json_error_t jerr;
+    json_t *ev = json_loadb(m->payload, m->len, 0, &jerr);
+    const char *text = json_string_value(json_object_get(ev, "id"));
+    int rc = C_ERR;
+    if (text != NULL && uuid_is_valid(text)) {
+        snprintf(id, UUID_STR_LEN, "%s", text);
+        rc = C_OK;
     }
-    return ids;
+    json_decref(ev);
+    return rc;
 }
 
-static int fanout_insert(void *p)
+/* One attempt at fanning msgs[0..n) out (every one has an id). */
+static enum batch_loop_result fanout_attempt(void *p, rd_kafka_message_t *const *msgs, size_t n)
 {
     struct fanout_ctx *c = p;
-    return webhook_dispatch_fanout(c->db, c->ids, &c->inserted, &c->unknown);
+    json_t *ids = json_array();
+    for (size_t i = 0; ids != NULL && i < n; i++) {
+        char id[UUID_STR_LEN];
+        if (fanout_event_id(msgs[i], id) == C_OK &&
+            json_array_append_new(ids, json_string(id)) != 0) {
+            json_decref(ids);
+            ids = NULL;
+        }
+    }
+    if (ids == NULL) {
+        snprintf(c->error, sizeof(c->error), "out of memory decoding events");
+        return BATCH_LOOP_TRANSIENT;
+    }
+    long inserted = 0, unknown = 0;
+    int rc = webhook_dispatch_fanout(c->db, ids, &inserted, &unknown);
+    json_decref(ids);
+    if (rc == C_OK) {
+        c->inserted += inserted;
+        c->unknown += unknown;
+        return BATCH_LOOP_APPLIED;
+    }
+    const char *sqlstate = db_last_sqlstate(c->db);
+    snprintf(c->error, sizeof(c->error), "%s%s%s", sqlstate, sqlstate[0] != '\0' ? ": " : "",
+             c->db->last_error);
+    return db_error_is_transient(sqlstate) ? BATCH_LOOP_TRANSIENT : BATCH_LOOP_PERSISTENT;
+}
+
+static const char *fanout_error(void *p)
+{
+    return ((struct fanout_ctx *)p)->error;
 }
 
 static const char *fanout_db_error(void *p)
@@ -68,22 +90,70 @@ static const char *fanout_db_error(void *p)
     return ((struct fanout_ctx *)p)->db->last_error;
 }
 
-/* Fans the batch out into delivery rows, retrying until PostgreSQL takes it
- * (ON CONFLICT DO NOTHING makes a redelivered batch harmless). */
+static int fanout_park_once(void *p)
+{
+    struct fanout_ctx *c = p;
+    bool inserted = false;
+    if (dead_letter_park(c->db, FANOUT_CONSUMER_NAME, c->park_msg, c->park_reason, c->park_error,
+                         c->park_failures, &inserted) != C_OK) {
+        snprintf(c->error, sizeof(c->error), "%s", c->db->last_error);
+        return C_ERR;
+    }
+    return C_OK;
+}
+
+static int fanout_park_failed(void *p, const rd_kafka_message_t *m, const char *error, int failures)
+{
+    struct fanout_ctx *c = p;
+    c->park_msg = m;
+    c->park_reason = DEAD_LETTER_FAILED;
+    c->park_error = error;
+    c->park_failures = failures;
+    return fanout_park_once(c);
+}
+
+/* Parks the records that are not events with an id (retrying until
+ * PostgreSQL takes them), then fans the others out: a batch that fails with
+ * an error retrying cannot heal is fanned out event by event, and one that
+ * keeps failing is parked; PostgreSQL down is waited out (ON CONFLICT DO
+ * NOTHING makes a redelivered batch harmless). */
 static int fanout_apply(void *p, rd_kafka_message_t *const *msgs, size_t n)
 {
     struct fanout_ctx *c = p;
-    size_t malformed = 0;
-    c->ids = fanout_event_ids(msgs, n, &malformed);
-    if (c->ids == NULL) {
+    rd_kafka_message_t **good = calloc(n, sizeof(*good));
+    if (good == NULL) {
         log_error("out of memory decoding a batch of %zu events", n);
         return C_ERR;
     }
+    size_t n_good = 0, malformed = 0;
+    int rc = C_OK;
+    for (size_t i = 0; rc == C_OK && i < n; i++) {
+        char id[UUID_STR_LEN];
+        if (fanout_event_id(msgs[i], id) == C_OK) {
+            good[n_good++] = msgs[i];
+            continue;
+        }
+        malformed++;
+        log_fields(LOG_WARN,
+                   json_pack("{si sI}", "partition", (int)msgs[i]->partition, "offset",
+                             (json_int_t)msgs[i]->offset),
+                   "parking an event record without a valid id as a dead letter");
+        c->park_msg = msgs[i];
+        c->park_reason = DEAD_LETTER_MALFORMED;
+        c->park_error = "not a CloudEvent with a UUID id";
+        c->park_failures = 1;
+        rc = batch_consumer_retry(fanout_park_once, fanout_db_error, c, "park a dead letter", 1);
+    }
     int64_t started = clock_now_ms();
     c->inserted = c->unknown = 0;
-    int rc = batch_consumer_retry(fanout_insert, fanout_db_error, c, "fan out batch", n);
-    json_decref(c->ids);
-    c->ids = NULL;
+    struct batch_loop_isolation iso = {.attempt = fanout_attempt,
+                                       .park = fanout_park_failed,
+                                       .error = fanout_error,
+                                       .dead_letter_after = c->opt->dead_letter_after,
+                                       .what = "fan out events"};
+    if (rc == C_OK)
+        rc = batch_consumer_apply_isolating(&iso, c, good, n_good);
+    free(good);
     if (rc != C_OK)
         return C_ERR;
     /* An id without an outbox row: the event was purged by retention before

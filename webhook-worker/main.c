@@ -42,6 +42,7 @@ static long cfg_tenant_share;
 static long cfg_response_max_bytes;
 static long cfg_poll_ms;
 static long cfg_disable_after_s;
+static long cfg_dead_letter_after;
 
 static const struct config_entry webhook_worker_config[] = {
     {"CAISSE_WEBHOOK_WORKER_GROUP", CONFIG_STRING, "caisse-webhook-worker",
@@ -54,6 +55,10 @@ static const struct config_entry webhook_worker_config[] = {
      &cfg_batch_max, 1, 100000},
     {"CAISSE_BATCH_WAIT_MS", CONFIG_INT, "10",
      "How long a batch keeps filling after its first event", &cfg_batch_wait_ms, 0, 60000},
+    {"CAISSE_DEAD_LETTER_AFTER", CONFIG_INT, "5",
+     "Failures (errors retrying cannot heal) of one event's fan-out before it is parked as a "
+     "dead letter and consumption goes on past it",
+     &cfg_dead_letter_after, 1, 1000},
     {"CAISSE_WEBHOOK_TIMEOUT_MS", CONFIG_INT, "15000",
      "Whole-request timeout of a webhook POST; longer is a failed attempt", &cfg_timeout_ms, 100,
      600000},
@@ -181,7 +186,8 @@ static int webhook_worker_run(const struct service_settings *s, struct db *db)
                                 .batch_max = cfg_batch_max,
                                 .batch_wait_ms = cfg_batch_wait_ms,
                                 .on_new_deliveries = deliver_wake,
-                                .arg = d};
+                                .arg = d,
+                                .dead_letter_after = cfg_dead_letter_after};
     int rc = fanout_run(db, &fo);
     service_request_stop();
     deliver_join(d);

@@ -198,3 +198,9 @@ int batch_consumer_retry(int (*attempt)(void *ctx), const char *(*db_error)(void
 {
     return batch_loop_retry(&batch_consumer_io, attempt, db_error, ctx, what, messages);
 }
+
+int batch_consumer_apply_isolating(const struct batch_loop_isolation *iso, void *ctx,
+                                   rd_kafka_message_t *const *msgs, size_t n)
+{
+    return batch_loop_apply_isolating(&batch_consumer_io, iso, ctx, msgs, n);
+}

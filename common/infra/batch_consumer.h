@@ -10,6 +10,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "infra/batch_loop.h"
+
 struct batch_consumer_options {
     const char *brokers;
     const char *topic;
@@ -41,5 +43,9 @@ int batch_consumer_run(const struct batch_consumer_options *opt, batch_consumer_
  * a failure. */
 int batch_consumer_retry(int (*attempt)(void *ctx), const char *(*db_error)(void *ctx), void *ctx,
                          const char *what, size_t messages);
+
+/* batch_loop_apply_isolating with the service's stop flag and sleep. */
+int batch_consumer_apply_isolating(const struct batch_loop_isolation *iso, void *ctx,
+                                   rd_kafka_message_t *const *msgs, size_t n);
 
 #endif

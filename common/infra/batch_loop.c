@@ -1,5 +1,7 @@
 #include "batch_loop.h"
 
+#include <stdio.h>
+
 #include "core/backoff.h"
 #include "core/log.h"
 #include "core/result.h"
@@ -134,4 +136,86 @@ int batch_loop_retry(const struct batch_loop_io *io, int (*attempt)(void *ctx),
                    db_error != NULL ? db_error(ctx) : "see the previous log lines");
         io->sleep_ms(delay);
     }
+}
+
+/* Pauses after a failure of what; C_ERR when a stop was requested. */
+static int batch_loop_pause(const struct batch_loop_io *io, struct backoff *b,
+                            const struct batch_loop_isolation *iso, void *ctx, size_t messages,
+                            int tries, const char *kind)
+{
+    if (io->stopping())
+        return C_ERR;
+    long delay = backoff_next(b);
+    log_fields(LOG_ERROR,
+               json_pack("{si si si ss}", "messages", (int)messages, "attempt", tries,
+                         "retry_in_ms", (int)delay, "failure", kind),
+               "could not %s, retrying it: %s", iso->what,
+               iso->error != NULL ? iso->error(ctx) : "see the previous log lines");
+    io->sleep_ms(delay);
+    return io->stopping() ? C_ERR : C_OK;
+}
+
+/* One record alone: retried while it fails transiently, parked after
+ * dead_letter_after persistent failures. */
+static int batch_loop_apply_one(const struct batch_loop_io *io,
+                                const struct batch_loop_isolation *iso, void *ctx,
+                                rd_kafka_message_t *const *m)
+{
+    struct backoff b;
+    backoff_init(&b, BATCH_LOOP_RETRY_MIN_MS, BATCH_LOOP_RETRY_MAX_MS);
+    long failures = 0;
+    for (int tries = 1;; tries++) {
+        enum batch_loop_result r = iso->attempt(ctx, m, 1);
+        if (r == BATCH_LOOP_APPLIED)
+            return C_OK;
+        if (r == BATCH_LOOP_PERSISTENT && ++failures >= iso->dead_letter_after)
+            break;
+        if (batch_loop_pause(io, &b, iso, ctx, 1, tries,
+                             r == BATCH_LOOP_PERSISTENT ? "persistent" : "transient") != C_OK)
+            return C_ERR;
+    }
+    char error[512];
+    snprintf(error, sizeof(error), "%s", iso->error != NULL ? iso->error(ctx) : "");
+    log_fields(LOG_ERROR,
+               json_pack("{ss si sI sI ss}", "topic",
+                         (*m)->rkt != NULL ? rd_kafka_topic_name((*m)->rkt) : "", "partition",
+                         (int)(*m)->partition, "offset", (json_int_t)(*m)->offset, "failures",
+                         (json_int_t)failures, "error", error),
+               "giving up on a record that cannot be applied: parking it as a dead letter");
+    backoff_init(&b, BATCH_LOOP_RETRY_MIN_MS, BATCH_LOOP_RETRY_MAX_MS);
+    for (int tries = 1;; tries++) {
+        if (iso->park(ctx, *m, error, (int)failures) == C_OK)
+            return C_OK;
+        if (batch_loop_pause(io, &b, iso, ctx, 1, tries, "park") != C_OK)
+            return C_ERR;
+    }
+}
+
+int batch_loop_apply_isolating(const struct batch_loop_io *io,
+                               const struct batch_loop_isolation *iso, void *ctx,
+                               rd_kafka_message_t *const *msgs, size_t n)
+{
+    if (n == 0)
+        return C_OK;
+    if (n == 1)
+        return batch_loop_apply_one(io, iso, ctx, msgs);
+    struct backoff b;
+    backoff_init(&b, BATCH_LOOP_RETRY_MIN_MS, BATCH_LOOP_RETRY_MAX_MS);
+    for (int tries = 1;; tries++) {
+        enum batch_loop_result r = iso->attempt(ctx, msgs, n);
+        if (r == BATCH_LOOP_APPLIED)
+            return C_OK;
+        if (r == BATCH_LOOP_PERSISTENT)
+            break;
+        if (batch_loop_pause(io, &b, iso, ctx, n, tries, "transient") != C_OK)
+            return C_ERR;
+    }
+    log_fields(LOG_WARN, json_pack("{si ss}", "messages", (int)n, "error", iso->error(ctx)),
+               "a batch failed with an error retrying cannot heal; applying its records one by "
+               "one");
+    for (size_t i = 0; i < n; i++) {
+        if (batch_loop_apply_one(io, iso, ctx, &msgs[i]) != C_OK)
+            return C_ERR;
+    }
+    return C_OK;
 }

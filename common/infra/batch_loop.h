@@ -92,4 +92,44 @@ int batch_loop_retry(const struct batch_loop_io *io, int (*attempt)(void *ctx),
                      const char *(*db_error)(void *ctx), void *ctx, const char *what,
                      size_t messages);
 
+/* ---- isolating a record that cannot be applied --------------------------- */
+
+/* What one attempt at applying records gave. */
+enum batch_loop_result {
+    BATCH_LOOP_APPLIED,    /* durably applied */
+    BATCH_LOOP_TRANSIENT,  /* may heal (database down, connection lost, serialization
+                            * failure): try the same again after a pause */
+    BATCH_LOOP_PERSISTENT, /* the records' own fault (the data, a constraint): trying
+                            * again gives the same answer */
+};
+
+/* How a consumer applies records one attempt at a time and parks the one it
+ * gives up on. */
+struct batch_loop_isolation {
+    /* Applies msgs[0..n) once, in one transaction (all or nothing). */
+    enum batch_loop_result (*attempt)(void *ctx, rd_kafka_message_t *const *msgs, size_t n);
+    /* Parks m (a dead letter) after failures persistent failures; error is the
+     * last one's. C_OK once the park is committed; C_ERR: retried. */
+    int (*park)(void *ctx, const rd_kafka_message_t *m, const char *error, int failures);
+    /* The last failure's text, for logs and the dead letter. */
+    const char *(*error)(void *ctx);
+    /* Persistent failures of one record before it is parked (>= 1). */
+    long dead_letter_after;
+    const char *what; /* "apply commands": the logs' "could not %s" */
+};
+
+/* Applies msgs[0..n) so that one record that cannot be applied does not
+ * hold the others: the whole batch first, in one attempt, retried after a
+ * pause as long as the failure is transient; on a persistent failure, each
+ * record alone, in order (so per-key order holds), each retried like the
+ * batch, and a record that fails persistently dead_letter_after times is
+ * parked and passed over. Transient failures are never counted and never
+ * park anything: they are waited out. C_OK: every record applied or parked,
+ * the offsets may be stored. C_ERR: a stop was requested before the end;
+ * nothing after the records already applied is done, and the batch is
+ * redelivered (applying is idempotent). */
+int batch_loop_apply_isolating(const struct batch_loop_io *io,
+                               const struct batch_loop_isolation *iso, void *ctx,
+                               rd_kafka_message_t *const *msgs, size_t n);
+
 #endif

@@ -493,6 +493,18 @@ void db_rollback(struct db *db)
     PQclear(r);
 }
 
+bool db_error_is_transient(const char *sqlstate)
+{
+    static const char *const classes[] = {"08", "25", "40", "42", "53", "55", "57", "58", "F0"};
+    if (sqlstate == NULL || strlen(sqlstate) < 2)
+        return true;
+    for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
+        if (strncmp(sqlstate, classes[i], 2) == 0)
+            return true;
+    }
+    return false;
+}
+
 const char *db_last_sqlstate(const struct db *db)
 {
     return db->sqlstate;

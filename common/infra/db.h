@@ -120,6 +120,16 @@ void db_rollback(struct db *db);
 /* SQLSTATE of the last failed db_exec, or "" (e.g. "23505" unique violation). */
 const char *db_last_sqlstate(const struct db *db);
 
+/* Whether a failure with this SQLSTATE may heal by itself, so the work is
+ * retried as it is rather than given up on: "" (no answer: connection lost,
+ * server down, out of memory), 08 (connection), 25 (transaction state), 40
+ * (serialization failure, deadlock), 42 (the schema or privileges do not
+ * fit the statement: a deployment to fix, not a record to park), 53
+ * (insufficient resources), 55 (lock not available), 57 (shutdown, statement
+ * timeout), 58 (system error), F0 (configuration). Anything else (22 data,
+ * 23 constraint, 54 limits, P0 raised by a trigger...) is the data's. */
+bool db_error_is_transient(const char *sqlstate);
+
 /* Reads every row of r into a new array (*out, *count elements of elem_size,
  * zeroed first) with from_row. If a row cannot be read, the rows already read
  * are released with free_elem, the array is freed and C_ERR returned. r

@@ -276,11 +276,26 @@ rd_kafka_resp_err_t kafka_produce(rd_kafka_t *rk, const char *topic, const char 
                                   const char *value, size_t len, const char *content_type,
                                   void *msg_opaque)
 {
+    return kafka_produce_with_header(rk, topic, key, value, len, content_type, NULL, NULL,
+                                     msg_opaque);
+}
+
+rd_kafka_resp_err_t kafka_produce_with_header(rd_kafka_t *rk, const char *topic, const char *key,
+                                              const char *value, size_t len,
+                                              const char *content_type, const char *header_name,
+                                              const char *header_value, void *msg_opaque)
+{
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2);
+    rd_kafka_header_add(hdrs, "content-type", -1, content_type, -1);
+    if (header_name != NULL)
+        rd_kafka_header_add(hdrs, header_name, -1, header_value, -1);
     rd_kafka_resp_err_t e = rd_kafka_producev(
         rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
         RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_HEADER("content-type", content_type, -1), RD_KAFKA_V_OPAQUE(msg_opaque),
-        RD_KAFKA_V_END);
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+    /* The headers are the message's once it is produced, still ours if not. */
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_headers_destroy(hdrs);
     kafka_count(&kafka_produced, topic);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         kafka_count(&kafka_failed, topic);

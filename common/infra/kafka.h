@@ -58,6 +58,13 @@ rd_kafka_resp_err_t kafka_produce(rd_kafka_t *rk, const char *topic, const char 
                                   const char *value, size_t len, const char *content_type,
                                   void *msg_opaque);
 
+/* kafka_produce with one more header (header_name NULL: none), e.g. a
+ * command's caisse-mac. */
+rd_kafka_resp_err_t kafka_produce_with_header(rd_kafka_t *rk, const char *topic, const char *key,
+                                              const char *value, size_t len,
+                                              const char *content_type, const char *header_name,
+                                              const char *header_value, void *msg_opaque);
+
 /* True when the client has at least one broker up (metadata round trip). */
 int kafka_is_reachable(rd_kafka_t *rk, int timeout_ms);
 

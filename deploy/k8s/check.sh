@@ -105,7 +105,7 @@ for d in yaml.safe_load_all(open(sys.argv[1])):
             print(sys.argv[2], n)
 PYEOF
 done
-env -u CAISSE_HTTP_PORT -u CAISSE_INTERNAL_TOKEN -u CAISSE_IDEMPOTENCY_SECRET -u CAISSE_PUBLIC_BASE_URL -u CAISSE_LOG_LEVEL \
+env -u CAISSE_HTTP_PORT -u CAISSE_INTERNAL_TOKEN -u CAISSE_IDEMPOTENCY_SECRET -u CAISSE_COMMAND_MAC_KEY -u CAISSE_COMMAND_MAC_KEY_PREVIOUS -u CAISSE_PUBLIC_BASE_URL -u CAISSE_LOG_LEVEL \
   docker-compose -f docker-compose.yml config >"$tmp/compose.yml"
 "$PY" - "$tmp/compose.yml" >>"$tmp/set-by" <<'PYEOF'
 import sys, yaml

@@ -72,29 +72,38 @@ Test(events, replayed_commands_create_no_duplicate_row_or_event, .timeout = 120)
         json_decref(ev);
     }
     json_t *cmds = test_kafka_read_all("checkout.session.commands");
-    char replay[] = "/tmp/caisse-replay-XXXXXX";
-    int fd = mkstemp(replay);
-    FILE *f = fdopen(fd, "w");
     size_t i, replayed = 0;
     json_t *rec;
     json_array_foreach(cmds, i, rec)
     {
         const char *payload = json_string_value(json_object_get(rec, "payload"));
-        if (payload != NULL && strstr(payload, marker) != NULL) {
-            /* Twice: a redelivered batch may contain the same command more than once. */
-            fprintf(f, "%s\t%s\n", json_string_value(json_object_get(rec, "key")), payload);
-            fprintf(f, "%s\t%s\n", json_string_value(json_object_get(rec, "key")), payload);
-            replayed++;
+        if (payload == NULL || strstr(payload, marker) == NULL)
+            continue;
+        /* The record as it was, with its own caisse-mac header (kcat -J lists
+         * headers as name, value, name, value...). */
+        const char *mac = NULL;
+        json_t *headers = json_object_get(rec, "headers");
+        for (size_t h = 0; h + 1 < json_array_size(headers); h += 2) {
+            if (strcmp(json_string_value(json_array_get(headers, h)), "caisse-mac") == 0)
+                mac = json_string_value(json_array_get(headers, h + 1));
         }
+        cr_assert_not_null(mac, "a command without its caisse-mac header");
+        char replay[] = "/tmp/caisse-replay-XXXXXX";
+        int fd = mkstemp(replay);
+        FILE *f = fdopen(fd, "w");
+        /* Twice: a redelivered batch may contain the same command more than once. */
+        fprintf(f, "%s\t%s\n", json_string_value(json_object_get(rec, "key")), payload);
+        fprintf(f, "%s\t%s\n", json_string_value(json_object_get(rec, "key")), payload);
+        fclose(f);
+        cr_assert_eq(test_shell("kcat -P -b %s -t checkout.session.commands -K '\\t' -H "
+                                "content-type=application/cloudevents+json -H caisse-mac=%s -l %s",
+                                test_env("CAISSE_KAFKA_BROKERS"), mac, replay),
+                     0);
+        unlink(replay);
+        replayed++;
     }
-    fclose(f);
     json_decref(cmds);
     cr_assert_eq(replayed, N);
-    cr_assert_eq(test_shell("kcat -P -b %s -t checkout.session.commands -K '\\t' -H "
-                            "content-type=application/cloudevents+json -l %s",
-                            test_env("CAISSE_KAFKA_BROKERS"), replay),
-                 0);
-    unlink(replay);
     /* A fresh create after the replay: once it is readable and its event is
      * out, the worker and relay have passed the replayed records on every
      * partition they share with it; a pause covers the others. */

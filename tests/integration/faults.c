@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "command_support.h"
 #include "metrics_support.h"
 #include "support.h"
 #include "core/uuid.h"
@@ -488,4 +489,52 @@ Test(faults, kafka_outage_past_the_session_timeout_leaves_the_workers_running_an
     for (size_t i = 0; i < CONSUMERS; i++)
         fprintf(stderr, "long kafka outage: %s renewed its consumer %ld times so far\n",
                 consumers[i].service, renewals_logged(consumers[i].service));
+}
+
+/* ---- dead letters: a transient failure parks nothing ------------------------------------ */
+
+static double parked_total(void)
+{
+    return test_dead_letters_metric("failed") + test_dead_letters_metric("malformed") +
+           test_dead_letters_metric("bad_mac");
+}
+
+/* Signed commands that arrive while PostgreSQL is down: the session worker waits and
+ * retries them (a connection refused is transient), parks none of them however many
+ * times it fails (more than CAISSE_DEAD_LETTER_AFTER here), and applies every one once
+ * PostgreSQL is back. */
+Test(faults, postgres_down_parks_no_command_and_applies_them_after, .timeout = 180,
+     .fini = restore_stack)
+{
+    cr_assert_eq(wait_for_ready(30), 200);
+    json_t *tmpl = test_command_template();
+    pid_t worker = test_service_pid("session-worker");
+    double before = parked_total();
+    enum { N = 3 };
+    char marker[UUID_STR_LEN], ids[N][UUID_STR_LEN];
+    cr_assert_eq(uuid_v7_string(marker), 0);
+    cr_assert_eq(
+        test_shell("bash %s/deploy/pg.sh stop >/dev/null 2>&1", test_env("CAISSE_TEST_REPO")), 0);
+    for (int i = 0; i < N; i++) {
+        char *cmd = test_command_forge_create(tmpl, marker, ids[i]);
+        char mac[128];
+        test_command_sign(test_env("CAISSE_COMMAND_MAC_KEY"), ids[i], cmd, mac, sizeof(mac));
+        test_command_produce(ids[i], cmd, mac, false);
+        free(cmd);
+    }
+    /* Long enough for the worker's retries (100 ms doubling to 5 s) to fail more than
+     * CAISSE_DEAD_LETTER_AFTER (5) times: a worker that counted them would park. */
+    test_sleep_ms(10000);
+    cr_assert_eq(
+        test_shell("bash %s/deploy/pg.sh start >/dev/null 2>&1", test_env("CAISSE_TEST_REPO")), 0);
+    for (int i = 0; i < N; i++)
+        cr_assert(test_session_wait(ids[i], 60000), "session %s never applied", ids[i]);
+    char *n = test_sql_value("SELECT count(*) FROM dead_letters WHERE "
+                             "position(convert_to($1, 'UTF8') IN value) > 0",
+                             marker);
+    cr_assert_str_eq(n, "0", "commands parked while PostgreSQL was down: %s", n);
+    free(n);
+    if (test_service_pid("session-worker") == worker)
+        cr_assert_eq(parked_total(), before);
+    json_decref(tmpl);
 }

@@ -106,6 +106,8 @@ export CAISSE_IDEMPOTENCY_SECRET=$(cat "$CAISSE_STACK_DIR/idempotency-secret")
 # database user (CAISSE_DATABASE_URL stays the owner's: the tests' own SQL checks).
 export CAISSE_SECRETS_KEY=$(cat "$CAISSE_STACK_DIR/secrets-key")
 export CAISSE_TEST_GATEWAY_DATABASE_URL=$(bash "$REPO/deploy/pg.sh" url gateway)
+# Every gateway and worker the tests start signs and verifies commands under the stack's key.
+export CAISSE_COMMAND_MAC_KEY=$(cat "$CAISSE_STACK_DIR/command-mac-key")
 export CAISSE_TEST_ADMIN="$ADMIN"
 export CAISSE_TEST_SESSION_WORKER_OPS_URL="http://127.0.0.1:$CAISSE_SESSION_WORKER_OPS_PORT"
 export CAISSE_TEST_EXPIRY_WORKER_OPS_URL="http://127.0.0.1:$CAISSE_EXPIRY_WORKER_OPS_PORT"

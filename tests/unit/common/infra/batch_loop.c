@@ -559,3 +559,162 @@ Test(batch_loop, retry_that_succeeds_after_a_stop_request_counts)
                  C_OK);
     cr_assert_eq(attempts, 3);
 }
+
+/* ---- isolating a record that cannot be applied ------------------------------------ */
+
+/* What each record does when applied: fails persistently, transiently a number of
+ * times, or applies. */
+static struct {
+    bool poison[MAX_EVENTS];   /* by offset: always fails persistently */
+    int transient[MAX_EVENTS]; /* by offset: fails transiently this many more times */
+    int transient_batches;     /* the next attempts at more than one record fail transiently */
+    int attempts;
+    size_t attempt_sizes[MAX_EVENTS];
+    int64_t applied[MAX_EVENTS]; /* offsets, in the order they were committed */
+    size_t applied_len;
+    int64_t parked[MAX_EVENTS];
+    int parked_failures[MAX_EVENTS];
+    size_t parked_len;
+    int park_failures_left; /* the next parks fail */
+} iso_fake;
+
+static enum batch_loop_result iso_attempt(void *ctx, rd_kafka_message_t *const *msgs, size_t n)
+{
+    cr_assert_eq(ctx, &iso_fake);
+    cr_assert_lt(iso_fake.attempts, MAX_EVENTS);
+    iso_fake.attempt_sizes[iso_fake.attempts++] = n;
+    if (n > 1 && iso_fake.transient_batches > 0) {
+        iso_fake.transient_batches--;
+        return BATCH_LOOP_TRANSIENT;
+    }
+    /* All or nothing, like a transaction. */
+    for (size_t i = 0; i < n; i++) {
+        if (iso_fake.poison[msgs[i]->offset])
+            return BATCH_LOOP_PERSISTENT;
+        if (iso_fake.transient[msgs[i]->offset] > 0) {
+            iso_fake.transient[msgs[i]->offset]--;
+            return BATCH_LOOP_TRANSIENT;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        iso_fake.applied[iso_fake.applied_len++] = msgs[i]->offset;
+    return BATCH_LOOP_APPLIED;
+}
+
+static int iso_park(void *ctx, const rd_kafka_message_t *m, const char *error, int failures)
+{
+    cr_assert_eq(ctx, &iso_fake);
+    cr_assert_str_eq(error, "boom");
+    if (iso_fake.park_failures_left > 0) {
+        iso_fake.park_failures_left--;
+        return C_ERR;
+    }
+    iso_fake.parked_failures[iso_fake.parked_len] = failures;
+    iso_fake.parked[iso_fake.parked_len++] = m->offset;
+    return C_OK;
+}
+
+static const char *iso_error(void *ctx)
+{
+    (void)ctx;
+    return "boom";
+}
+
+static const struct batch_loop_isolation isolation = {.attempt = iso_attempt,
+                                                      .park = iso_park,
+                                                      .error = iso_error,
+                                                      .dead_letter_after = 3,
+                                                      .what = "apply test records"};
+
+/* n records at offsets 0..n-1 in batch. */
+static void iso_batch(size_t n)
+{
+    memset(&iso_fake, 0, sizeof(iso_fake));
+    for (size_t i = 0; i < n; i++) {
+        batch[i] = calloc(1, sizeof(rd_kafka_message_t));
+        cr_assert_not_null(batch[i]);
+        batch[i]->offset = (int64_t)i;
+        fake.taken++;
+    }
+}
+
+Test(batch_loop, a_batch_that_applies_is_one_attempt)
+{
+    iso_batch(4);
+    cr_assert_eq(batch_loop_apply_isolating(&io, &isolation, &iso_fake, batch, 4), C_OK);
+    cr_assert_eq(iso_fake.attempts, 1);
+    cr_assert_eq(iso_fake.applied_len, 4);
+    cr_assert_eq(iso_fake.parked_len, 0);
+    cr_assert_eq(fake.slept_len, 0);
+    release_batch(4);
+}
+
+Test(batch_loop, a_poison_record_is_parked_after_n_failures_and_the_others_apply_in_order)
+{
+    iso_batch(5);
+    iso_fake.poison[2] = true;
+    cr_assert_eq(batch_loop_apply_isolating(&io, &isolation, &iso_fake, batch, 5), C_OK);
+    /* The batch once, then each record alone, the poison one dead_letter_after times. */
+    cr_assert_eq(iso_fake.attempt_sizes[0], 5);
+    cr_assert_eq(iso_fake.attempts, 1 + 4 + 3);
+    cr_assert_eq(iso_fake.applied_len, 4);
+    const int64_t order[] = {0, 1, 3, 4};
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_eq(iso_fake.applied[i], order[i]);
+    cr_assert_eq(iso_fake.parked_len, 1);
+    cr_assert_eq(iso_fake.parked[0], 2);
+    cr_assert_eq(iso_fake.parked_failures[0], 3);
+    /* Paused between its failures, not after the last. */
+    cr_assert_eq(fake.slept_len, 2);
+    release_batch(5);
+}
+
+Test(batch_loop, transient_failures_are_waited_out_and_park_nothing)
+{
+    iso_batch(3);
+    iso_fake.transient_batches = 20; /* far more than dead_letter_after */
+    cr_assert_eq(batch_loop_apply_isolating(&io, &isolation, &iso_fake, batch, 3), C_OK);
+    cr_assert_eq(iso_fake.attempts, 21);
+    cr_assert_eq(iso_fake.applied_len, 3);
+    cr_assert_eq(iso_fake.parked_len, 0);
+    cr_assert_eq(fake.slept_len, 20);
+    /* Backing off to the cap. */
+    cr_assert_eq(fake.slept[0], BATCH_LOOP_RETRY_MIN_MS);
+    cr_assert_eq(fake.slept[19], BATCH_LOOP_RETRY_MAX_MS);
+    release_batch(3);
+}
+
+Test(batch_loop, a_record_alone_failing_transiently_is_not_counted_towards_its_park)
+{
+    iso_batch(2);
+    iso_fake.poison[0] = true;
+    iso_fake.transient[1] = 10;
+    cr_assert_eq(batch_loop_apply_isolating(&io, &isolation, &iso_fake, batch, 2), C_OK);
+    cr_assert_eq(iso_fake.parked_len, 1);
+    cr_assert_eq(iso_fake.parked[0], 0);
+    cr_assert_eq(iso_fake.applied_len, 1);
+    cr_assert_eq(iso_fake.applied[0], 1);
+    release_batch(2);
+}
+
+Test(batch_loop, a_failed_park_is_retried_until_it_commits)
+{
+    iso_batch(1);
+    iso_fake.poison[0] = true;
+    iso_fake.park_failures_left = 2;
+    cr_assert_eq(batch_loop_apply_isolating(&io, &isolation, &iso_fake, batch, 1), C_OK);
+    cr_assert_eq(iso_fake.attempts, 3);
+    cr_assert_eq(iso_fake.parked_len, 1);
+    release_batch(1);
+}
+
+Test(batch_loop, a_stop_while_isolating_leaves_the_batch_to_be_redelivered)
+{
+    iso_batch(3);
+    iso_fake.poison[1] = true;
+    fake.stop_in_sleep = true;
+    cr_assert_eq(batch_loop_apply_isolating(&io, &isolation, &iso_fake, batch, 3), C_ERR);
+    cr_assert_eq(iso_fake.parked_len, 0);
+    cr_assert_eq(iso_fake.applied_len, 1); /* the record before it, idempotently */
+    release_batch(3);
+}

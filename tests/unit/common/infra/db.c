@@ -99,3 +99,18 @@ Test(db, json_value_reads_integers_past_int64_as_reals)
     cr_assert_str_eq(json_string_value(json_object_get(v, "k")), "v");
     json_decref(v);
 }
+
+/* What a consumer waits out (retries as is) and what it may park as a dead letter. */
+Test(db, transient_errors_are_the_servers_and_the_deployments_not_the_datas)
+{
+    const char *transient[] = {"",      "08006", "08001", "25P02", "40001",
+                               "40P01", "42P01", "42703", "42501", "53300",
+                               "55P03", "57P01", "57014", "58030", "F0000"};
+    for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
+        cr_assert(db_error_is_transient(transient[i]), "%s", transient[i]);
+    cr_assert(db_error_is_transient(NULL));
+    const char *persistent[] = {"22001", "22P02", "23505", "23514", "54000",
+                                "P0001", "XX000", "21000", "2F005"};
+    for (size_t i = 0; i < sizeof(persistent) / sizeof(persistent[0]); i++)
+        cr_assert(!db_error_is_transient(persistent[i]), "%s", persistent[i]);
+}
