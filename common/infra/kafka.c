@@ -272,19 +272,35 @@ rd_kafka_t *kafka_consumer_new(const struct kafka_consumer_options *opt, const c
     return rk;
 }
 
-rd_kafka_resp_err_t kafka_produce(rd_kafka_t *rk, const char *topic, const char *key,
-                                  const char *value, size_t len, const char *content_type,
-                                  void *msg_opaque)
+static rd_kafka_resp_err_t kafka_produce_flags(rd_kafka_t *rk, const char *topic, const char *key,
+                                               const char *value, size_t len,
+                                               const char *content_type, void *msg_opaque,
+                                               int msgflags)
 {
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-        RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_HEADER("content-type", content_type, -1), RD_KAFKA_V_OPAQUE(msg_opaque),
-        RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+                          RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(msgflags),
+                          RD_KAFKA_V_HEADER("content-type", content_type, -1),
+                          RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
     kafka_count(&kafka_produced, topic);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         kafka_count(&kafka_failed, topic);
     return e;
+}
+
+rd_kafka_resp_err_t kafka_produce(rd_kafka_t *rk, const char *topic, const char *key,
+                                  const char *value, size_t len, const char *content_type,
+                                  void *msg_opaque)
+{
+    return kafka_produce_flags(rk, topic, key, value, len, content_type, msg_opaque,
+                               RD_KAFKA_MSG_F_COPY);
+}
+
+rd_kafka_resp_err_t kafka_produce_borrowed(rd_kafka_t *rk, const char *topic, const char *key,
+                                           const char *value, size_t len, const char *content_type,
+                                           void *msg_opaque)
+{
+    return kafka_produce_flags(rk, topic, key, value, len, content_type, msg_opaque, 0);
 }
 
 int kafka_is_reachable(rd_kafka_t *rk, int timeout_ms)

@@ -57,6 +57,11 @@ rd_kafka_t *kafka_probe_new(const char *brokers, struct error *err);
 rd_kafka_resp_err_t kafka_produce(rd_kafka_t *rk, const char *topic, const char *key,
                                   const char *value, size_t len, const char *content_type,
                                   void *msg_opaque);
+/* The same without the copy: value is borrowed and must stay valid until the
+ * message's delivery report (or its purge) has been served. */
+rd_kafka_resp_err_t kafka_produce_borrowed(rd_kafka_t *rk, const char *topic, const char *key,
+                                           const char *value, size_t len, const char *content_type,
+                                           void *msg_opaque);
 
 /* True when the client has at least one broker up (metadata round trip). */
 int kafka_is_reachable(rd_kafka_t *rk, int timeout_ms);
