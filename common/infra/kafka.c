@@ -339,6 +339,14 @@ int kafka_create_topics(const char *brokers, const char *const *topics, int coun
             error_set(err, NULL, "%s: %s", topics[n], why);
             goto out;
         }
+        /* Stated, not inherited from whatever the broker's default is. */
+        if (rd_kafka_NewTopic_set_config(nt[n], "max.message.bytes",
+                                         KAFKA_TOPIC_MAX_MESSAGE_BYTES_TEXT) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+            error_set(err, NULL, "%s: cannot set max.message.bytes", topics[n]);
+            n++;
+            goto out;
+        }
     }
     rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, NULL, 0);
