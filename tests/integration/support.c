@@ -415,6 +415,27 @@ char *test_sql_value(const char *sql, const char *param)
     return v;
 }
 
+char *test_completion_body(const char *session_id, const char *body)
+{
+    json_t *o = json_loads(body, 0, NULL);
+    cr_assert(json_is_object(o), "bad completion body: %s", body);
+    json_t *rows = test_sql_rows("SELECT coalesce(amount_total, amount)::text, currency_code"
+                                 " FROM checkout_sessions WHERE id::text = $1",
+                                 session_id);
+    json_t *row = json_array_get(rows, 0);
+    const char *amount = row != NULL ? json_string_value(json_array_get(row, 0)) : "1";
+    const char *currency = row != NULL ? json_string_value(json_array_get(row, 1)) : "XOF";
+    if (json_object_get(o, "amount") == NULL)
+        json_object_set_new(o, "amount", json_integer(strtoll(amount, NULL, 10)));
+    if (json_object_get(o, "currency_code") == NULL)
+        json_object_set_new(o, "currency_code", json_string(currency));
+    json_decref(rows);
+    char *text = json_dumps(o, JSON_COMPACT);
+    cr_assert(text != NULL);
+    json_decref(o);
+    return text;
+}
+
 int test_shell(const char *fmt, ...)
 {
     va_list ap;
