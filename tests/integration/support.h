@@ -91,6 +91,13 @@ char *test_sql_value(const char *sql, const char *param);
  * session. New string (free it). */
 char *test_completion_body(const char *session_id, const char *body);
 
+/* The largest create body the API takes (issue 16's maximum event size): up
+ * to 64 KiB (the body limit) less a few bytes, with every long field at its
+ * limit (title, description, the URLs) and the 50 metadata keys of 40
+ * characters sharing the rest; metadata.marker is marker when not NULL.
+ * New string (free it). */
+char *test_largest_session_body(const char *marker);
+
 /* Runs a shell command, returns its exit status. */
 int test_shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
