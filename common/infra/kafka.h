@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 
-/* The largest event the API can produce is about 70 KB (a create's body is at
+/* The largest event the API can produce is about 67 KB (a create's body is at
  * most 64 KiB, plus what the server adds); the documented maximum is
  * KAFKA_EVENT_MAX_BYTES. The topics are created with max.message.bytes 1 MiB,
  * and librdkafka's producer takes messages up to its message.max.bytes
