@@ -6,6 +6,7 @@
  * with no completed event. */
 #include <criterion/criterion.h>
 
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,4 +422,113 @@ Test(completion, the_internal_listener_is_on_loopback_by_default)
                  0);
     int rc = test_shell("curl -s -o /dev/null --max-time 5 http://%s:%s/healthz", address, port);
     cr_assert_eq(rc, 7, "the internal API answered on %s (curl exit %d, 7: refused)", address, rc);
+}
+
+/* ---- migration 0012 on a database that already holds duplicates -------------------- */
+
+#define MIGRATION_DB "caisse_migration_0012"
+
+/* The stack's database URL with another database name. */
+static void database_url(const char *name, char *out, size_t len)
+{
+    const char *url = test_env("CAISSE_DATABASE_URL");
+    const char *slash = strrchr(url, '/');
+    cr_assert_not_null(slash, "%s", url);
+    snprintf(out, len, "%.*s/%s", (int)(slash - url), url, name);
+}
+
+static void exec_on(const char *url, const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    cr_assert(PQstatus(c) == CONNECTION_OK, "cannot connect: %s", PQerrorMessage(c));
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* The rows of a query on url, one text per row (its first column). */
+static json_t *column_on(const char *url, const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    cr_assert(PQstatus(c) == CONNECTION_OK, "cannot connect: %s", PQerrorMessage(c));
+    PGresult *r = PQexec(c, sql);
+    cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
+    json_t *out = json_array();
+    for (int i = 0; i < PQntuples(r); i++)
+        json_array_append_new(out, json_string(PQgetvalue(r, i, 0)));
+    PQclear(r);
+    PQfinish(c);
+    return out;
+}
+
+static void drop_migration_db(void)
+{
+    char url[512];
+    database_url("postgres", url, sizeof(url));
+    PGconn *c = PQconnectdb(url);
+    if (PQstatus(c) == CONNECTION_OK)
+        PQclear(PQexec(c, "DROP DATABASE IF EXISTS " MIGRATION_DB " WITH (FORCE)"));
+    PQfinish(c);
+}
+
+Test(completion, migration_0012_keeps_earlier_duplicate_references_out_of_the_index, .timeout = 120,
+     .init = drop_migration_db, .fini = drop_migration_db)
+{
+    char admin_url[512], url[512];
+    database_url("postgres", admin_url, sizeof(admin_url));
+    database_url(MIGRATION_DB, url, sizeof(url));
+    exec_on(admin_url, "CREATE DATABASE " MIGRATION_DB);
+    const char *admin = test_env("CAISSE_TEST_ADMIN");
+    cr_assert_eq(test_shell("CAISSE_DATABASE_URL='%s' %s migrate >/dev/null 2>&1", url, admin), 0);
+    /* Back to the schema before 0012, as a database of the previous release is. */
+    exec_on(url, "DROP INDEX checkout_sessions_payment_reference;"
+                 " ALTER TABLE checkout_sessions DROP COLUMN payment_reference_duplicate;"
+                 " DELETE FROM schema_migrations WHERE version = 12");
+    /* What the completion let through before: one reference on three sessions of a
+     * tenant (completed in this order), and on one of another tenant. */
+    exec_on(
+        url,
+        "INSERT INTO checkout_sessions (id, organization_id, environment, amount, currency_code,"
+        " status, title, customer_email, quantity, expires_at, metadata, created_at,"
+        " created_by, updated_at, payment_reference, completed_at)"
+        " SELECT v.id::uuid, v.org::uuid, 'test', 1000, 'XOF', 'complete', 'Before 0012',"
+        " 'dup@example.com', 1, now() + interval '1 hour', '{}', now() - interval '1 hour',"
+        " v.org::uuid, now(), v.ref, now() - v.ago * interval '1 minute'"
+        " FROM (VALUES"
+        "  ('00000000-0000-7000-8000-000000000001', '00000000-0000-7000-8000-0000000000a1',"
+        "   'pay_dup', 30),"
+        "  ('00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-0000000000a1',"
+        "   'pay_dup', 20),"
+        "  ('00000000-0000-7000-8000-000000000003', '00000000-0000-7000-8000-0000000000a1',"
+        "   'pay_dup', 10),"
+        "  ('00000000-0000-7000-8000-000000000004', '00000000-0000-7000-8000-0000000000b2',"
+        "   'pay_dup', 5),"
+        "  ('00000000-0000-7000-8000-000000000005', '00000000-0000-7000-8000-0000000000a1',"
+        "   'pay_once', 5)) AS v(id, org, ref, ago)");
+    cr_assert_eq(test_shell("CAISSE_DATABASE_URL='%s' %s migrate >/dev/null 2>&1", url, admin), 0,
+                 "migration 0012 failed on a database with duplicate references");
+    json_t *flagged = column_on(url, "SELECT id::text FROM checkout_sessions"
+                                     " WHERE payment_reference_duplicate ORDER BY id");
+    cr_assert_eq(json_array_size(flagged), 2, "%zu flagged", json_array_size(flagged));
+    cr_assert_str_eq(json_string_value(json_array_get(flagged, 0)),
+                     "00000000-0000-7000-8000-000000000002");
+    cr_assert_str_eq(json_string_value(json_array_get(flagged, 1)),
+                     "00000000-0000-7000-8000-000000000003");
+    json_decref(flagged);
+    /* Nothing a merchant saw changed: every reference is still there. */
+    json_t *refs = column_on(url, "SELECT count(*)::text FROM checkout_sessions"
+                                  " WHERE payment_reference = 'pay_dup'");
+    cr_assert_str_eq(json_string_value(json_array_get(refs, 0)), "4");
+    json_decref(refs);
+    /* And from now on the index holds: a fourth session of the tenant cannot take it. */
+    PGconn *c = PQconnectdb(url);
+    cr_assert(PQstatus(c) == CONNECTION_OK);
+    PGresult *r = PQexec(c, "UPDATE checkout_sessions SET payment_reference = 'pay_dup'"
+                            " WHERE id = '00000000-0000-7000-8000-000000000005'");
+    cr_assert_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
+    cr_assert_str_eq(PQresultErrorField(r, PG_DIAG_SQLSTATE), "23505");
+    PQclear(r);
+    PQfinish(c);
 }
