@@ -19,6 +19,7 @@
 
 static long auth_ttl_ms;
 static const char *auth_service_token = "";
+static const char *auth_previous_token = "";
 /* Each thread's cache, freed when the thread exits. */
 static pthread_key_t auth_cache_key;
 static pthread_once_t auth_cache_key_once = PTHREAD_ONCE_INIT;
@@ -34,26 +35,69 @@ static void auth_cache_key_create(void)
     auth_cache_key_ready = pthread_key_create(&auth_cache_key, auth_cache_destroy) == 0;
 }
 
-int auth_init(long ttl_seconds, const char *service_token)
+int auth_check_tokens(const char *service_token, const char *previous_token, struct error *err)
 {
+    size_t n = strlen(service_token), p = strlen(previous_token);
+    if (n > 0 && n < AUTH_SERVICE_TOKEN_MIN)
+        return error_set(err, "CAISSE_INTERNAL_TOKEN",
+                         "CAISSE_INTERNAL_TOKEN is %zu characters long: it must have at least %d"
+                         " (e.g. openssl rand -hex 32)",
+                         n, AUTH_SERVICE_TOKEN_MIN);
+    if (p > 0 && p < AUTH_SERVICE_TOKEN_MIN)
+        return error_set(err, "CAISSE_INTERNAL_TOKEN_PREVIOUS",
+                         "CAISSE_INTERNAL_TOKEN_PREVIOUS is %zu characters long: it must have at"
+                         " least %d",
+                         p, AUTH_SERVICE_TOKEN_MIN);
+    if (p > 0 && n == 0)
+        return error_set(err, "CAISSE_INTERNAL_TOKEN_PREVIOUS",
+                         "CAISSE_INTERNAL_TOKEN_PREVIOUS is set without CAISSE_INTERNAL_TOKEN:"
+                         " the previous token is accepted beside the current one only");
+    if (p > 0 && strcmp(service_token, previous_token) == 0)
+        return error_set(err, "CAISSE_INTERNAL_TOKEN_PREVIOUS",
+                         "CAISSE_INTERNAL_TOKEN_PREVIOUS is the current token: set it to the"
+                         " token being replaced, or leave it empty");
+    return C_OK;
+}
+
+int auth_init(long ttl_seconds, const char *service_token, const char *previous_token,
+              struct error *err)
+{
+    if (auth_check_tokens(service_token, previous_token, err) != C_OK)
+        return C_ERR;
+    size_t n = strlen(service_token), p = strlen(previous_token);
     pthread_once(&auth_cache_key_once, auth_cache_key_create);
     if (!auth_cache_key_ready)
-        return C_ERR;
+        return error_set(err, NULL, "out of memory");
     auth_ttl_ms = ttl_seconds * 1000;
     auth_service_token = service_token;
-    if (service_token[0] == '\0')
+    auth_previous_token = previous_token;
+    if (n == 0)
         log_warn("CAISSE_INTERNAL_TOKEN is not set: completion calls will be refused");
+    if (p > 0)
+        log_info("CAISSE_INTERNAL_TOKEN_PREVIOUS is set: the previous service token is accepted"
+                 " too until it is removed");
     return C_OK;
+}
+
+/* Constant time in the token's bytes, so it cannot be guessed a byte at a
+ * time (its length is not a secret: it is at least AUTH_SERVICE_TOKEN_MIN). */
+static bool auth_token_equal(const char *given, size_t given_len, const char *token)
+{
+    size_t n = strlen(token);
+    return n > 0 && given_len == n && CRYPTO_memcmp(given, token, n) == 0;
 }
 
 bool auth_service_token_valid(const char *authorization)
 {
-    size_t n = strlen(auth_service_token);
-    if (n == 0 || authorization == NULL || strncasecmp(authorization, "Bearer ", 7) != 0)
+    if (auth_service_token[0] == '\0' || authorization == NULL ||
+        strncasecmp(authorization, "Bearer ", 7) != 0)
         return false;
     const char *given = authorization + 7;
-    /* Constant time, so the token cannot be guessed a byte at a time. */
-    return strlen(given) == n && CRYPTO_memcmp(given, auth_service_token, n) == 0;
+    size_t len = strlen(given);
+    /* Both compared, whichever matches, so the time does not say which. */
+    bool current = auth_token_equal(given, len, auth_service_token);
+    bool previous = auth_token_equal(given, len, auth_previous_token);
+    return current | previous;
 }
 
 void auth_shutdown(void)

@@ -22,9 +22,9 @@ struct closing_ctx {
     char organization_id[UUID_STR_LEN]; /* expire: the tenant; complete: "" */
     char environment[SESSION_ENV_LEN];
     char *payment_reference; /* complete only */
-    /* complete of a session with a coupon: the command, whose outcome says
-     * when the coupon's redemption refused it; "" otherwise */
-    char coupon_command_id[UUID_STR_LEN];
+    /* complete: the command, whose outcome says when the worker refused it
+     * (its coupon used up, its reference or amount); "" otherwise */
+    char command_id[UUID_STR_LEN];
 };
 
 static void closing_ctx_free(void *p)
@@ -196,7 +196,8 @@ static unsigned closing_complete_outcome(struct pipeline_op *op, const struct se
 
 /* Still open after the worker applied the command: refused if its coupon was
  * used up meanwhile (model/coupon.h: coupon_redeem_for_completion records
- * why), else 0 (not applied yet). */
+ * why), or its reference or amount did not pass the worker's checks
+ * (transition_command.c), else 0 (not applied yet). */
 static unsigned closing_complete_refused(struct pipeline_op *op, struct db *db,
                                          const char *command_id)
 {
@@ -204,7 +205,9 @@ static unsigned closing_complete_refused(struct pipeline_op *op, struct db *db,
     bool found = false;
     if (command_outcome_get(db, command_id, &o, &found) != C_OK || !found || !o.refused)
         return 0;
-    pipeline_op_set_error(op, o.code, "id", "%s", o.message);
+    pipeline_op_set_error(
+        op, o.code, strcmp(o.code, COMMAND_OUTCOME_CONFLICT) == 0 ? "payment_reference" : "id",
+        "%s", o.message);
     return 409;
 }
 
@@ -218,21 +221,29 @@ static unsigned closing_complete_decide(struct pipeline_op *op, struct db *db,
     if (session_store_get_any(db, op->object_id, &s, &found) != C_OK || !found)
         return 0;
     unsigned status = closing_complete_outcome(op, &s, ctx->payment_reference);
-    if (status == 0 && ctx->coupon_command_id[0] != '\0')
-        status = closing_complete_refused(op, db, ctx->coupon_command_id);
+    if (status == 0 && ctx->command_id[0] != '\0')
+        status = closing_complete_refused(op, db, ctx->command_id);
     if (status == 0 && deadline)
         pipeline_op_set_body(op, session_to_json(&s, closing_base_url));
     session_free(&s);
     return status;
 }
 
-/* The completion request's fields: reference (required) and customer id. */
+/* The completion request's fields: reference, amount and currency (required)
+ * and customer id. */
+struct closing_complete_body {
+    const char *reference;
+    int64_t amount;
+    char currency_code[SESSION_CURRENCY_LEN];
+    char customer_id[UUID_STR_LEN];
+};
+
 static enum MHD_Result closing_complete_fields(struct http_request *req, const json_t *body,
-                                               const char **reference,
-                                               char customer_id[UUID_STR_LEN], bool *ok)
+                                               struct closing_complete_body *out, bool *ok)
 {
     *ok = false;
-    static const char *const allowed[] = {"payment_reference", "customer_id", NULL};
+    static const char *const allowed[] = {"payment_reference", "amount", "currency_code",
+                                          "customer_id", NULL};
     const char *unknown = closing_unknown_field(body, allowed);
     if (unknown != NULL) {
         char shown[64];
@@ -250,18 +261,83 @@ static enum MHD_Result closing_complete_fields(struct http_request *req, const j
         return http_respond_error(req, 400, "validation_error", "payment_reference",
                                   "payment_reference must be a string of 1 to %d characters",
                                   SESSION_PAYMENT_REFERENCE_MAX);
-    customer_id[0] = '\0';
+    /* What the payment took: checked against the session's total, so that a
+     * payment of another amount or currency never completes it. */
+    const json_t *amount = json_object_get(body, "amount");
+    if (amount == NULL || json_is_null(amount))
+        return http_respond_error(req, 400, "validation_error", "amount",
+                                  "amount is required: the amount the payment took, in the"
+                                  " currency's minor unit (the session's amount_total)");
+    if (!json_is_integer(amount) || json_integer_value(amount) < 0)
+        return http_respond_error(req, 400, "validation_error", "amount",
+                                  "amount must be a non-negative integer");
+    const json_t *currency = json_object_get(body, "currency_code");
+    if (currency == NULL || json_is_null(currency))
+        return http_respond_error(req, 400, "validation_error", "currency_code",
+                                  "currency_code is required: the currency the payment took"
+                                  " (the session's currency_code)");
+    const char *code = json_string_value(currency);
+    if (code == NULL || json_string_length(currency) != SESSION_CURRENCY_LEN - 1 ||
+        strlen(code) != SESSION_CURRENCY_LEN - 1)
+        return http_respond_error(req, 400, "validation_error", "currency_code",
+                                  "currency_code must be a three-letter ISO 4217 code");
+    out->customer_id[0] = '\0';
     const json_t *cust = json_object_get(body, "customer_id");
     if (cust != NULL && !json_is_null(cust)) {
         struct uuid u;
         if (!json_is_string(cust) || uuid_parse(json_string_value(cust), &u) != C_OK)
             return http_respond_error(req, 400, "validation_error", "customer_id",
                                       "customer_id must be a UUID");
-        uuid_format(&u, customer_id);
+        uuid_format(&u, out->customer_id);
     }
-    *reference = json_string_value(ref);
+    out->reference = json_string_value(ref);
+    out->amount = (int64_t)json_integer_value(amount);
+    memcpy(out->currency_code, code, SESSION_CURRENCY_LEN);
     *ok = true;
     return MHD_YES;
+}
+
+/* The completion's amount and currency against the session's: 409 (set on
+ * op) when they differ, whatever its status; else 0. */
+static unsigned closing_complete_amount(struct pipeline_op *op, const struct session *s,
+                                        const struct closing_complete_body *b)
+{
+    int64_t due = session_amount_due(s);
+    if (strcmp(b->currency_code, s->currency_code) != 0) {
+        pipeline_op_set_error(op, "invalid_state", "currency_code",
+                              "currency_code %s does not match checkout session %s's currency_code"
+                              " %s: it was not completed",
+                              b->currency_code, s->id, s->currency_code);
+        return 409;
+    }
+    if (b->amount != due) {
+        pipeline_op_set_error(op, "invalid_state", "amount",
+                              "amount %lld does not match checkout session %s's amount_total %lld:"
+                              " it was not completed",
+                              (long long)b->amount, s->id, (long long)due);
+        return 409;
+    }
+    return 0;
+}
+
+/* An open session whose reference already completed another session of its
+ * tenant: 409 (set on op); else 0. The worker checks it again under the
+ * unique index, which settles two completions racing. */
+static unsigned closing_complete_reference(struct pipeline_op *op, struct db *db,
+                                           const struct session *s, const char *reference,
+                                           bool *failed)
+{
+    char owner[UUID_STR_LEN];
+    bool taken = false;
+    *failed = session_store_payment_reference_owner(db, s->organization_id, s->environment,
+                                                    reference, s->id, owner, &taken) != C_OK;
+    if (*failed || !taken)
+        return 0;
+    pipeline_op_set_error(op, "resource_conflict", "payment_reference",
+                          "payment_reference has already completed checkout session %s: one"
+                          " payment completes one session",
+                          owner);
+    return 409;
 }
 
 enum MHD_Result closing_complete(struct http_request *req, struct db *db)
@@ -274,16 +350,15 @@ enum MHD_Result closing_complete(struct http_request *req, struct db *db)
     enum MHD_Result rc = closing_parse_body(req, true, &body);
     if (body == NULL)
         return rc;
-    const char *reference = NULL;
-    char customer_id[UUID_STR_LEN];
+    struct closing_complete_body fields;
     bool ok;
-    rc = closing_complete_fields(req, body, &reference, customer_id, &ok);
+    rc = closing_complete_fields(req, body, &fields, &ok);
     if (!ok) {
         json_decref(body);
         return rc;
     }
     struct closing_ctx *ctx = calloc(1, sizeof(*ctx));
-    if (ctx == NULL || (ctx->payment_reference = strdup(reference)) == NULL) {
+    if (ctx == NULL || (ctx->payment_reference = strdup(fields.reference)) == NULL) {
         closing_ctx_free(ctx);
         json_decref(body);
         return http_respond_unavailable(req);
@@ -311,30 +386,42 @@ enum MHD_Result closing_complete(struct http_request *req, struct db *db)
     }
     op->ctx = ctx;
     op->ctx_free = closing_ctx_free;
-    /* Already decided (a repeated completion, or too late): answer now,
-     * without a command, so a retry never produces a second event. */
-    unsigned status = closing_complete_outcome(op, &s, ctx->payment_reference);
+    /* Already decided (a repeated completion, or too late), or refused (an
+     * amount or currency not the session's, a reference that completed
+     * another session): answer now, without a command, so a retry never
+     * produces a second event. */
+    bool failed = false;
+    unsigned status = closing_complete_amount(op, &s, &fields);
+    if (status == 0)
+        status = closing_complete_outcome(op, &s, ctx->payment_reference);
+    if (status == 0)
+        status = closing_complete_reference(op, db, &s, ctx->payment_reference, &failed);
     session_free(&s);
+    if (failed) {
+        pipeline_op_free(op);
+        return http_respond_unavailable(req);
+    }
     if (status != 0) {
         req->op = op;
         op->req = req;
         op->status = status;
         return pipeline_answer(req);
     }
-    char command_id[UUID_STR_LEN];
+    char command_id[UUID_STR_LEN] = "";
     json_t *command = NULL;
     if (uuid_v7_string(command_id) == C_OK)
-        command = session_command_complete(id, ctx->payment_reference,
-                                           customer_id[0] != '\0' ? customer_id : NULL, command_id);
+        command = session_command_complete(
+            id, ctx->payment_reference, fields.customer_id[0] != '\0' ? fields.customer_id : NULL,
+            fields.amount, fields.currency_code, command_id);
+    /* The worker records its refusal under the command's id. */
+    memcpy(ctx->command_id, command_id, sizeof(ctx->command_id));
     /* A session made with a coupon: the worker counts its redemption with the
      * completion (and may refuse it); the others cost it nothing. */
-    if (command != NULL && coupon_id[0] != '\0') {
-        memcpy(ctx->coupon_command_id, command_id, sizeof(ctx->coupon_command_id));
-        if (json_object_set_new(json_object_get(command, "data"), "coupon_id",
-                                json_string(coupon_id)) != 0) {
-            json_decref(command);
-            command = NULL;
-        }
+    if (command != NULL && coupon_id[0] != '\0' &&
+        json_object_set_new(json_object_get(command, "data"), "coupon_id",
+                            json_string(coupon_id)) != 0) {
+        json_decref(command);
+        command = NULL;
     }
     if (command == NULL) {
         pipeline_op_free(op);

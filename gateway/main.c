@@ -30,6 +30,7 @@ static struct {
     char *host;
     char *internal_host;
     char *internal_token;
+    char *internal_token_previous;
     char *idempotency_secret;
     char *webhook_allowlist;
     long event_retention_days;
@@ -156,14 +157,20 @@ static const struct config_entry gateway_config[] = {
      " listeners close: the time a load balancer (a Kubernetes Service) needs to stop routing"
      " here; part of the grace period",
      &cfg.shutdown_delay_ms, 0, 600000},
-    {"CAISSE_GATEWAY_INTERNAL_HOST", CONFIG_STRING, "0.0.0.0",
-     "IPv4 address of the internal API (completion, health, metrics); keep it off the internet",
+    {"CAISSE_GATEWAY_INTERNAL_HOST", CONFIG_STRING, "127.0.0.1",
+     "IPv4 address of the internal API (completion, health, metrics); keep it off the internet."
+     " Kubernetes: 0.0.0.0 (the pod's own address; a NetworkPolicy keeps other pods out)",
      &cfg.internal_host, 0, 0},
     {"CAISSE_GATEWAY_INTERNAL_PORT", CONFIG_INT, "8081", "Port of the internal API",
      &cfg.internal_port, 1, 65535},
     {"CAISSE_INTERNAL_TOKEN", CONFIG_SECRET, "",
-     "Service token for the internal API (Authorization: Bearer); empty disables completion",
+     "Service token for the internal API (Authorization: Bearer), at least 32 characters (e.g."
+     " openssl rand -hex 32); empty disables completion",
      &cfg.internal_token, 0, 0},
+    {"CAISSE_INTERNAL_TOKEN_PREVIOUS", CONFIG_SECRET, "",
+     "The service token being replaced, accepted beside CAISSE_INTERNAL_TOKEN while the payment"
+     " side moves to the new one (rotation); empty once it has",
+     &cfg.internal_token_previous, 0, 0},
     {"CAISSE_IDEMPOTENCY_SECRET", CONFIG_SECRET, "",
      "Secret (at least 32 bytes, the same on every replica) under which a keyed create's session"
      " id is derived from its organization, environment and Idempotency-Key; empty: ids anyone"
@@ -227,6 +234,9 @@ static int gateway_check_config(const struct service_settings *s, struct error *
                          "CAISSE_SHUTDOWN_DELAY_MS (%ld) must be shorter than "
                          "CAISSE_SHUTDOWN_GRACE_MS (%ld): in-flight requests need time after it",
                          cfg.shutdown_delay_ms, s->shutdown_grace_ms);
+    /* A short service token refuses to start, before anything listens. */
+    if (auth_check_tokens(cfg.internal_token, cfg.internal_token_previous, err) != C_OK)
+        return C_ERR;
     return command_mac_keys_load(cfg_mac_key, cfg_mac_key_previous, &gateway_mac_keys, err);
 }
 
@@ -279,8 +289,11 @@ static int gateway_run(const struct service_settings *s, struct db *db)
         log_error("%s", err.message);
         return C_ERR;
     }
-    if (auth_init(cfg.api_key_cache_ttl, cfg.internal_token) != C_OK)
+    if (auth_init(cfg.api_key_cache_ttl, cfg.internal_token, cfg.internal_token_previous, &err) !=
+        C_OK) {
+        log_error("%s", err.message);
         return C_ERR;
+    }
     reads_init(s->public_base_url);
     page_init(s->public_base_url);
     struct create_config cc = {

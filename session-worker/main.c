@@ -17,6 +17,7 @@ static char *cfg_instance_id;
 static long cfg_batch_max;
 static long cfg_batch_wait_ms;
 static long cfg_outbox_batch;
+static long cfg_outbox_batch_bytes;
 static long cfg_outbox_poll_ms;
 static long cfg_message_timeout_ms;
 static char *cfg_mac_key;
@@ -43,6 +44,12 @@ static const struct config_entry session_worker_config[] = {
      * did (make bench's expiry burst); a quiet round still takes only what is there. */
     {"CAISSE_OUTBOX_BATCH", CONFIG_INT, "5000", "Most outbox rows the relay publishes per round",
      &cfg_outbox_batch, 1, 100000},
+    /* A round holds its events once (the producer borrows them) plus the fetch's result while
+     * it is copied: about twice this at the peak, well inside the pod's 256 Mi. */
+    {"CAISSE_OUTBOX_BATCH_BYTES", CONFIG_INT, "16777216",
+     "Most bytes of events the relay reads and publishes per round (always at least one event);"
+     " bounds the relay's memory during a backlog",
+     &cfg_outbox_batch_bytes, 65536, 1073741824},
     {"CAISSE_OUTBOX_POLL_MS", CONFIG_INT, "1000",
      "Relay: standby retry interval, and idle poll besides LISTEN/NOTIFY", &cfg_outbox_poll_ms, 10,
      600000},
@@ -117,6 +124,7 @@ static int session_worker_run(const struct service_settings *s, struct db *db)
     struct relay_options ro = {.database_url = s->database_url,
                                .brokers = s->kafka_brokers,
                                .batch = cfg_outbox_batch,
+                               .batch_bytes = cfg_outbox_batch_bytes,
                                .poll_ms = cfg_outbox_poll_ms,
                                .message_timeout_ms = cfg_message_timeout_ms,
                                .shutdown_grace_ms = s->shutdown_grace_ms};

@@ -137,6 +137,19 @@ static int payment_command_complete(struct db *db, const struct transition_comma
         session_free(&s);
         return C_ERR;
     }
+    /* Its reference is the completion's payment_reference: one that already
+     * completed another session of the tenant cannot complete this one. */
+    if (refund == NULL && a->reference[0] != '\0') {
+        char owner[UUID_STR_LEN];
+        bool taken = false;
+        if (session_store_payment_reference_owner(db, s.organization_id, s.environment,
+                                                  a->reference, s.id, owner, &taken) != C_OK) {
+            session_free(&s);
+            return C_ERR;
+        }
+        if (taken)
+            refund = PAYMENT_REFUND_REFERENCE_IN_USE;
+    }
     bool redeemed = true;
     if (refund == NULL && a->coupon_id[0] != '\0') {
         if (coupon_redeem(db, a->coupon_id, s.organization_id, s.environment, &redeemed) != C_OK) {

@@ -76,10 +76,11 @@ static enum relay_lead relay_try_lead(void *ctx, struct error *err)
     return RELAY_LEAD_ACQUIRED;
 }
 
-static int relay_fetch(void *ctx, long limit, struct outbox_row **rows, size_t *count)
+static int relay_fetch(void *ctx, long limit, long max_bytes, struct outbox_row **rows,
+                       size_t *count)
 {
     struct relay *r = ctx;
-    return outbox_fetch_pending(&r->db, limit, rows, count);
+    return outbox_fetch_pending(&r->db, limit, max_bytes, rows, count);
 }
 
 static int relay_mark(void *ctx, const struct outbox_row *rows, size_t count)
@@ -106,8 +107,10 @@ static rd_kafka_resp_err_t relay_produce(void *ctx, const struct outbox_row *row
                                          struct relay_delivery *d)
 {
     struct relay *r = ctx;
-    return kafka_produce(r->producer, KAFKA_TOPIC_EVENTS, row->subject_id, row->payload,
-                         row->payload_len, OUTBOX_CONTENT_TYPE, d);
+    /* Borrowed: the round keeps its rows until every delivery report is
+     * served (relay_loop_publish), so each event is held once, not twice. */
+    return kafka_produce_borrowed(r->producer, KAFKA_TOPIC_EVENTS, row->subject_id, row->payload,
+                                  row->payload_len, OUTBOX_CONTENT_TYPE, d);
 }
 
 static void relay_poll(void *ctx, int timeout_ms)
@@ -182,8 +185,10 @@ struct relay *relay_start(const struct relay_options *opt, struct error *err)
     r->opt = *opt;
     struct relay_loop_io io = relay_io;
     io.ctx = r;
-    struct relay_loop_options lo = {
-        .batch = opt->batch, .poll_ms = opt->poll_ms, .shutdown_grace_ms = opt->shutdown_grace_ms};
+    struct relay_loop_options lo = {.batch = opt->batch,
+                                    .batch_bytes = opt->batch_bytes,
+                                    .poll_ms = opt->poll_ms,
+                                    .shutdown_grace_ms = opt->shutdown_grace_ms};
     relay_loop_init(&r->loop, &io, &lo);
     if (db_init(&r->db, opt->database_url) != C_OK) {
         error_set(err, NULL, "out of memory");

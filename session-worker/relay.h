@@ -15,6 +15,7 @@ struct relay_options {
     const char *database_url; /* strings must outlive the relay */
     const char *brokers;
     long batch;              /* rows per round */
+    long batch_bytes;        /* and payload bytes per round (at least one row) */
     long poll_ms;            /* standby retry, and idle wait between rounds */
     long message_timeout_ms; /* a delivery fails after this */
     long shutdown_grace_ms;  /* after a stop request, in-flight deliveries are given up halfway */

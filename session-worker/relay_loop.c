@@ -158,8 +158,9 @@ enum relay_round_result relay_loop_round(struct relay_loop *l)
 {
     struct outbox_row *rows = NULL;
     size_t count = 0;
-    int fetched =
-        relay_loop_same_session(l) ? l->io.fetch(l->io.ctx, l->opt.batch, &rows, &count) : C_ERR;
+    int fetched = relay_loop_same_session(l)
+                      ? l->io.fetch(l->io.ctx, l->opt.batch, l->opt.batch_bytes, &rows, &count)
+                      : C_ERR;
     /* Rows read without the lock are not ours to publish. */
     if (!relay_loop_same_session(l)) {
         if (fetched == C_OK)

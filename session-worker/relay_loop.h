@@ -1,11 +1,11 @@
 /* The outbox relay's decisions, apart from PostgreSQL and the producer so a
  * unit test can drive them: who leads (the holder of the lock; the others
- * stand by and try again every poll_ms), a round (up to batch rows in seq
- * order, produced in that order, every delivery report awaited before any
- * row is marked, then the delivered prefix marked), a failed round retried
- * with backoff from its first undelivered row, and stepping down when the
- * connection that holds the lock is lost. relay.c gives it the outbox, the
- * producer and the service's clock and stop flag, and runs it on a thread. */
+ * stand by and try again every poll_ms), a round (up to batch rows and
+ * batch_bytes of payload, at least one row, in seq order, produced in that order, every delivery
+ * report awaited before any row is marked, then the delivered prefix marked), a failed round
+ * retried with backoff from its first undelivered row, and stepping down when the connection that
+ * holds the lock is lost. relay.c gives it the outbox, the producer and the service's clock and
+ * stop flag, and runs it on a thread. */
 #ifndef SESSION_WORKER_RELAY_LOOP_H
 #define SESSION_WORKER_RELAY_LOOP_H
 
@@ -50,7 +50,7 @@ struct relay_loop_io {
      * reconnected one holds neither the lock nor the LISTEN). */
     bool (*same_session)(void *ctx);
     /* outbox_fetch_pending and outbox_mark_published. */
-    int (*fetch)(void *ctx, long limit, struct outbox_row **rows, size_t *count);
+    int (*fetch)(void *ctx, long limit, long max_bytes, struct outbox_row **rows, size_t *count);
     int (*mark)(void *ctx, const struct outbox_row *rows, size_t count);
     /* notify_wait on the outbox channel: C_ERR when the connection broke. */
     int (*wait_rows)(void *ctx, long timeout_ms, int *received);
@@ -74,6 +74,8 @@ struct relay_loop_io {
 
 struct relay_loop_options {
     long batch;             /* rows per round */
+    long batch_bytes;       /* and payload bytes per round: a round holds its rows' payloads
+                             * once (the producer borrows them), so this bounds its memory */
     long poll_ms;           /* standby retry, and idle wait between rounds */
     long shutdown_grace_ms; /* after a stop request, in-flight deliveries are given up halfway */
 };

@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "core/result.h"
+#include "model/command_outcome.h"
 #include "model/coupon.h"
 #include "model/customer.h"
 #include "model/subscription.h"
@@ -92,6 +93,21 @@ static int transition_command_decode_complete(const json_t *data, struct transit
         return C_ERR;
     if (transition_command_uuid(data, "coupon_id", true, t->coupon_id, err) != C_OK)
         return C_ERR;
+    const json_t *amount = json_object_get(data, "amount");
+    const char *currency = transition_command_string(data, "currency_code", true, &present, err);
+    if (currency == NULL && present)
+        return C_ERR;
+    if ((amount != NULL) != present)
+        return error_set(err, "amount", "fields amount and currency_code go together");
+    if (present) {
+        if (!json_is_integer(amount))
+            return error_set(err, "amount", "field amount is not an integer");
+        if (strlen(currency) != SESSION_CURRENCY_LEN - 1)
+            return error_set(err, "currency_code", "field currency_code is not a currency code");
+        t->has_amount = true;
+        t->amount = (int64_t)json_integer_value(amount);
+        memcpy(t->currency_code, currency, SESSION_CURRENCY_LEN);
+    }
     t->payment_reference = strdup(ref);
     if (t->payment_reference == NULL)
         return error_set(err, NULL, "out of memory");
@@ -186,6 +202,66 @@ int transition_command_subscription(struct db *db, const char *session_id,
     return C_OK;
 }
 
+/* A refusal of the completion t: recorded under its command id (without one,
+ * none to answer, it stands unrecorded), the session left as it is. */
+static int transition_command_refuse(struct db *db, const struct transition_command *t,
+                                     const struct command_outcome *o)
+{
+    log_fields(LOG_WARN,
+               json_pack("{ss ss}", "checkout_session_id", t->session_id, "reason", o->message),
+               "completion refused");
+    if (t->command_id[0] == '\0')
+        return C_OK;
+    return command_outcome_insert(db, o, 1);
+}
+
+/* The checks of a completion against its open session, row locked: its
+ * amount and currency, and its payment_reference unused by another session of
+ * the tenant. *refused: the outcome is recorded, nothing else to do. */
+static int transition_command_check_completion(struct db *db, const struct transition_command *t,
+                                               bool *refused)
+{
+    *refused = false;
+    struct session s;
+    bool found = false;
+    if (session_store_lock(db, t->session_id, &s, &found) != C_OK)
+        return C_ERR;
+    /* Gone, or no longer open: the guarded UPDATE does nothing, as before. */
+    if (!found || s.status != SESSION_OPEN) {
+        if (found)
+            session_free(&s);
+        return C_OK;
+    }
+    struct command_outcome o;
+    int64_t due = session_amount_due(&s);
+    int rc = C_OK;
+    if (t->has_amount && (t->amount != due || strcmp(t->currency_code, s.currency_code) != 0)) {
+        command_outcome_refused(&o, t->command_id, t->session_id, COMMAND_OUTCOME_INVALID_STATE,
+                                "The completion states %lld %s but checkout session %s is for"
+                                " %lld %s: it was not completed",
+                                (long long)t->amount, t->currency_code, t->session_id,
+                                (long long)due, s.currency_code);
+        *refused = true;
+    } else {
+        char owner[UUID_STR_LEN];
+        bool taken = false;
+        rc = session_store_payment_reference_owner(db, s.organization_id, s.environment,
+                                                   t->payment_reference, t->session_id, owner,
+                                                   &taken);
+        if (rc == C_OK && taken) {
+            command_outcome_refused(&o, t->command_id, t->session_id, COMMAND_OUTCOME_CONFLICT,
+                                    "payment_reference has already completed checkout session %s:"
+                                    " one payment completes one session",
+                                    owner);
+            *refused = true;
+        }
+    }
+    session_free(&s);
+    if (rc == C_OK && *refused)
+        rc = transition_command_refuse(db, t, &o);
+    return rc;
+}
+
 int transition_command_apply(struct db *db, const struct transition_command *t,
                              const char *public_base_url, struct outbox_batch *events,
                              bool *applied)
@@ -195,6 +271,10 @@ int transition_command_apply(struct db *db, const struct transition_command *t,
         return payment_command_apply(db, t, public_base_url, events, applied);
     if (t->kind == TRANSITION_COMMAND_COMPLETE) {
         bool refused = false;
+        if (transition_command_check_completion(db, t, &refused) != C_OK)
+            return C_ERR;
+        if (refused)
+            return C_OK;
         if (t->coupon_id[0] != '\0' &&
             coupon_redeem_for_completion(db, t->session_id, t->command_id, &refused) != C_OK)
             return C_ERR;

@@ -34,6 +34,12 @@ struct transition_command {
     /* complete */
     char *payment_reference; /* owned */
     char customer_id[UUID_STR_LEN];
+    /* What the payment side says it took, checked against the session's
+     * amount_total and currency; a command written before they were stated
+     * (has_amount false) is checked by the gateway only. */
+    bool has_amount;
+    int64_t amount;
+    char currency_code[SESSION_CURRENCY_LEN];
     /* The session's coupon, named by the gateway for a session made with one
      * (its redemption is counted with the completion), else ""; and the
      * command's own id, under which a refusal is recorded. */
@@ -56,6 +62,8 @@ int transition_command_kind_parse(const char *type, enum transition_command_kind
  * would refuse (so one bad message is reported as such, not as a failed
  * batch): session_id, organization_id and customer_id must be UUIDs,
  * payment_reference 1..SESSION_PAYMENT_REFERENCE_MAX characters without NUL,
+ * a completion's amount and currency_code both or neither (an integer, three
+ * letters),
  * environment test or live; a payment's data is an attempt
  * (payment_attempt_from_command_json). Unknown fields are ignored. C_ERR with
  * the reason in err (out untouched) when malformed or out of memory. event_id
@@ -66,8 +74,12 @@ void transition_command_free(struct transition_command *t);
 
 /* Applies t in the caller's transaction: session_store_complete or
  * session_store_expire with t's event id, which adds the event to events. A
- * completion that names no customer_id first gives the session its customer
- * (customer_for_completion: found by email or created, with its event).
+ * completion first locks the open session and refuses, with its outcome
+ * recorded under the command's id (the gateway answers 409), an amount or
+ * currency other than the session's, or a payment_reference another session
+ * of the tenant was completed with; then, when it names no customer_id, gives
+ * the session its customer (customer_for_completion: found by email or
+ * created, with its event).
  * *applied false: the guard did not hold (a replay, a session no longer open,
  * another tenant's), nothing added. A payment: payment_command_apply. */
 int transition_command_apply(struct db *db, const struct transition_command *t,

@@ -11,7 +11,8 @@ export CAISSE_GATEWAY_INTERNAL_PORT=$((CAISSE_GATEWAY_PORT + 1))
 # everything else, so parallel stacks never collide. +10 and +20 are the short-TTL gateway
 # and the webhook receiver; tests/integration/metrics.c starts a gateway of its own at +34,
 # tests/integration/limits.c four at +40, +42, +44, +46, bounds.c two at +36 and +38,
-# faults.c one at +48, page.c two at +50 and +54 (each with its internal API at +1).
+# faults.c one at +48, page.c two at +50 and +54, completion.c one at +26 (each with its
+# internal API at +1).
 export CAISSE_SESSION_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 30))
 export CAISSE_EXPIRY_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 31))
 export CAISSE_WEBHOOK_WORKER_OPS_PORT=$((CAISSE_GATEWAY_PORT + 32))

@@ -272,27 +272,23 @@ rd_kafka_t *kafka_consumer_new(const struct kafka_consumer_options *opt, const c
     return rk;
 }
 
-rd_kafka_resp_err_t kafka_produce(rd_kafka_t *rk, const char *topic, const char *key,
-                                  const char *value, size_t len, const char *content_type,
-                                  void *msg_opaque)
-{
-    return kafka_produce_with_header(rk, topic, key, value, len, content_type, NULL, NULL,
-                                     msg_opaque);
-}
-
-rd_kafka_resp_err_t kafka_produce_with_header(rd_kafka_t *rk, const char *topic, const char *key,
-                                              const char *value, size_t len,
-                                              const char *content_type, const char *header_name,
-                                              const char *header_value, void *msg_opaque)
+/* One header more than content-type when header_name is not NULL. msgflags:
+ * RD_KAFKA_MSG_F_COPY, or 0 when the caller keeps value alive until its
+ * delivery report (the relay's rows: no second copy of a large event). */
+static rd_kafka_resp_err_t kafka_produce_flags(rd_kafka_t *rk, const char *topic, const char *key,
+                                               const char *value, size_t len,
+                                               const char *content_type, const char *header_name,
+                                               const char *header_value, void *msg_opaque,
+                                               int msgflags)
 {
     rd_kafka_headers_t *hdrs = rd_kafka_headers_new(2);
     rd_kafka_header_add(hdrs, "content-type", -1, content_type, -1);
     if (header_name != NULL)
         rd_kafka_header_add(hdrs, header_name, -1, header_value, -1);
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-        RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+                          RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(msgflags),
+                          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
     /* The headers are the message's once it is produced, still ours if not. */
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         rd_kafka_headers_destroy(hdrs);
@@ -300,6 +296,30 @@ rd_kafka_resp_err_t kafka_produce_with_header(rd_kafka_t *rk, const char *topic,
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         kafka_count(&kafka_failed, topic);
     return e;
+}
+
+rd_kafka_resp_err_t kafka_produce(rd_kafka_t *rk, const char *topic, const char *key,
+                                  const char *value, size_t len, const char *content_type,
+                                  void *msg_opaque)
+{
+    return kafka_produce_flags(rk, topic, key, value, len, content_type, NULL, NULL, msg_opaque,
+                               RD_KAFKA_MSG_F_COPY);
+}
+
+rd_kafka_resp_err_t kafka_produce_with_header(rd_kafka_t *rk, const char *topic, const char *key,
+                                              const char *value, size_t len,
+                                              const char *content_type, const char *header_name,
+                                              const char *header_value, void *msg_opaque)
+{
+    return kafka_produce_flags(rk, topic, key, value, len, content_type, header_name, header_value,
+                               msg_opaque, RD_KAFKA_MSG_F_COPY);
+}
+
+rd_kafka_resp_err_t kafka_produce_borrowed(rd_kafka_t *rk, const char *topic, const char *key,
+                                           const char *value, size_t len, const char *content_type,
+                                           void *msg_opaque)
+{
+    return kafka_produce_flags(rk, topic, key, value, len, content_type, NULL, NULL, msg_opaque, 0);
 }
 
 int kafka_is_reachable(rd_kafka_t *rk, int timeout_ms)
@@ -336,6 +356,14 @@ int kafka_create_topics(const char *brokers, const char *const *topics, int coun
         nt[n] = rd_kafka_NewTopic_new(topics[n], partitions, replication, why, sizeof(why));
         if (nt[n] == NULL) {
             error_set(err, NULL, "%s: %s", topics[n], why);
+            goto out;
+        }
+        /* Stated, not inherited from whatever the broker's default is. */
+        if (rd_kafka_NewTopic_set_config(nt[n], "max.message.bytes",
+                                         KAFKA_TOPIC_MAX_MESSAGE_BYTES_TEXT) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+            error_set(err, NULL, "%s: cannot set max.message.bytes", topics[n]);
+            n++;
             goto out;
         }
     }

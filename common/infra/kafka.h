@@ -8,6 +8,14 @@
 
 #include "core/error.h"
 
+/* The largest event the API can produce is about 67 KB (a create's body is at
+ * most 64 KiB, plus what the server adds); the documented maximum is
+ * KAFKA_EVENT_MAX_BYTES. The topics are created with max.message.bytes 1 MiB,
+ * and librdkafka's producer takes messages up to its message.max.bytes
+ * (1 000 000 by default): both several times the maximum. */
+#define KAFKA_EVENT_MAX_BYTES (128 * 1024)
+#define KAFKA_TOPIC_MAX_MESSAGE_BYTES_TEXT "1048576"
+
 #define KAFKA_TOPIC_COMMANDS "checkout.session.commands"
 #define KAFKA_TOPIC_EVENTS "checkout.session.events"
 /* How often a consumer's statistics refresh its lag gauges. */
@@ -57,6 +65,11 @@ rd_kafka_t *kafka_probe_new(const char *brokers, struct error *err);
 rd_kafka_resp_err_t kafka_produce(rd_kafka_t *rk, const char *topic, const char *key,
                                   const char *value, size_t len, const char *content_type,
                                   void *msg_opaque);
+/* The same without the copy: value is borrowed and must stay valid until the
+ * message's delivery report (or its purge) has been served. */
+rd_kafka_resp_err_t kafka_produce_borrowed(rd_kafka_t *rk, const char *topic, const char *key,
+                                           const char *value, size_t len, const char *content_type,
+                                           void *msg_opaque);
 
 /* kafka_produce with one more header (header_name NULL: none), e.g. a
  * command's caisse-mac. */
@@ -69,7 +82,9 @@ rd_kafka_resp_err_t kafka_produce_with_header(rd_kafka_t *rk, const char *topic,
 int kafka_is_reachable(rd_kafka_t *rk, int timeout_ms);
 
 /* Creates topics (at most 8) with the given partitions and replication factor
- * (-1: the broker's default); an existing topic is fine and keeps its own. */
+ * (-1: the broker's default), and max.message.bytes
+ * KAFKA_TOPIC_MAX_MESSAGE_BYTES_TEXT; an existing topic is fine and keeps its
+ * own. */
 int kafka_create_topics(const char *brokers, const char *const *topics, int count, int partitions,
                         int replication, struct error *err);
 

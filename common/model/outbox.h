@@ -79,9 +79,13 @@ int outbox_wake(struct db *db);
  * long as this connection). *acquired false: another connection holds it. */
 int outbox_try_lock_relay(struct db *db, bool *acquired);
 
-/* Up to limit unpublished rows, oldest seq first. *rows is a new array of
- * *count rows (free with outbox_rows_free), NULL when count is 0. */
-int outbox_fetch_pending(struct db *db, long limit, struct outbox_row **rows, size_t *count);
+/* Up to limit unpublished rows, oldest seq first, whose payloads add up to at
+ * most max_bytes (always at least the first, however large: a round never
+ * stalls on one event). The budget is applied in the query, so no more than
+ * it is ever read. *rows is a new array of *count rows (free with
+ * outbox_rows_free), NULL when count is 0. */
+int outbox_fetch_pending(struct db *db, long limit, long max_bytes, struct outbox_row **rows,
+                         size_t *count);
 void outbox_rows_free(struct outbox_row *rows, size_t count);
 
 /* Takes rows[0..count) off the queue: they are published. */

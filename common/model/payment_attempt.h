@@ -43,6 +43,9 @@ enum payment_attempt_status {
 #define PAYMENT_REFUND_COUPON_USED_UP "coupon_used_up"
 #define PAYMENT_REFUND_COUPON_INVALID "coupon_not_applicable"
 #define PAYMENT_REFUND_AMOUNT_MISMATCH "amount_mismatch"
+/* The provider's reference already completed another session of the tenant
+ * (one payment completes one session: migration 0012's unique index). */
+#define PAYMENT_REFUND_REFERENCE_IN_USE "payment_reference_in_use"
 
 struct payment_attempt {
     char id[UUID_STR_LEN]; /* derived from the session id and the page's attempt key */

@@ -257,11 +257,13 @@ static json_t *session_command(const char *type, const char *subject, const char
 }
 
 json_t *session_command_complete(const char *session_id, const char *payment_reference,
-                                 const char *customer_id, const char *command_id)
+                                 const char *customer_id, int64_t amount, const char *currency_code,
+                                 const char *command_id)
 {
-    json_t *data = json_pack("{ss ss so}", "checkout_session_id", session_id, "payment_reference",
-                             payment_reference, "customer_id",
-                             customer_id != NULL ? json_string(customer_id) : json_null());
+    json_t *data = json_pack("{ss ss so sI ss}", "checkout_session_id", session_id,
+                             "payment_reference", payment_reference, "customer_id",
+                             customer_id != NULL ? json_string(customer_id) : json_null(), "amount",
+                             (json_int_t)amount, "currency_code", currency_code);
     return data != NULL ? session_command(SESSION_COMMAND_COMPLETE, session_id, command_id, data)
                         : NULL;
 }
@@ -600,6 +602,34 @@ int session_store_complete(struct db *db, const char *id, const char *payment_re
     return session_store_transition(db, session_sql(SESSION_SQL_COMPLETE), 3, params,
                                     SESSION_EVENT_COMPLETED, event_id, public_base_url, events,
                                     applied);
+}
+
+int64_t session_amount_due(const struct session *s)
+{
+    if (s->amount_total != RESOURCE_NULL_INT64)
+        return s->amount_total;
+    int64_t subtotal = s->amount_subtotal != RESOURCE_NULL_INT64 ? s->amount_subtotal : s->amount;
+    return subtotal - (s->amount_discount != RESOURCE_NULL_INT64 ? s->amount_discount : 0);
+}
+
+int session_store_payment_reference_owner(struct db *db, const char *organization_id,
+                                          const char *environment, const char *payment_reference,
+                                          const char *exclude_id, char owner[UUID_STR_LEN],
+                                          bool *found)
+{
+    /* The predicate of the unique index (0012), so that index answers. */
+    static const char sql[] =
+        "SELECT id FROM checkout_sessions WHERE organization_id = $1 AND environment = $2"
+        " AND payment_reference = $3 AND NOT payment_reference_duplicate AND id <> $4 LIMIT 1";
+    const char *params[4] = {organization_id, environment, payment_reference, exclude_id};
+    PGresult *r = db_exec(db, sql, 4, params);
+    if (r == NULL)
+        return C_ERR;
+    *found = PQntuples(r) > 0;
+    if (*found)
+        snprintf(owner, UUID_STR_LEN, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return C_OK;
 }
 
 int session_store_lock(struct db *db, const char *id, struct session *out, bool *found)

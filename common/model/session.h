@@ -164,10 +164,15 @@ int session_from_json(const json_t *obj, struct session *out, struct error *err)
 json_t *session_command_create(const struct session *s, const char *public_base_url,
                                const char *command_id);
 /* Command asking the session worker to complete an open session (payment
- * done). data: {checkout_session_id, payment_reference, customer_id|null}.
- * customer_id may be NULL. */
+ * done). data: {checkout_session_id, payment_reference, customer_id|null,
+ * amount, currency_code}: what the payment side says it took, which the
+ * worker checks against the session again. customer_id may be NULL. */
 json_t *session_command_complete(const char *session_id, const char *payment_reference,
-                                 const char *customer_id, const char *command_id);
+                                 const char *customer_id, int64_t amount, const char *currency_code,
+                                 const char *command_id);
+/* What a completion of s must state as its amount: amount_total (rows and
+ * commands written before the totals existed: the amount, nothing taken off). */
+int64_t session_amount_due(const struct session *s);
 /* Command asking the session worker to expire an open session of a tenant
  * now (merchant request). data: {checkout_session_id, organization_id, environment}. */
 json_t *session_command_expire(const char *session_id, const char *organization_id,
@@ -243,6 +248,15 @@ int session_store_complete(struct db *db, const char *id, const char *payment_re
  * transaction ends (its status read as every read does: "expired" once past
  * expires_at). found false: no such session. */
 int session_store_lock(struct db *db, const char *id, struct session *out, bool *found);
+/* Another session of the tenant (not exclude_id) that was completed with
+ * payment_reference: its id in owner, found true. One payment completes one
+ * session: migration 0012's unique index holds it (sessions completed before
+ * it with a reference already used keep theirs, flagged
+ * payment_reference_duplicate, outside the index). */
+int session_store_payment_reference_owner(struct db *db, const char *organization_id,
+                                          const char *environment, const char *payment_reference,
+                                          const char *exclude_id, char owner[UUID_STR_LEN],
+                                          bool *found);
 /* What a payment on the hosted page sets when it completes a session
  * (borrowed). customer_id, coupon_id: NULL or "" for none. */
 struct session_payment_completion {

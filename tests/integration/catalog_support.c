@@ -96,7 +96,12 @@ struct api_response ct_session_complete(const char *session_id, const char *body
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
              test_env("CAISSE_TEST_INTERNAL_TOKEN"));
     const char *h[] = {"Content-Type: application/json", auth, NULL};
-    return test_api_at(test_env("CAISSE_TEST_INTERNAL_URL"), "POST", path, NULL, body, h);
+    /* What the payment took: the session's amount_total and currency. */
+    char *full = test_completion_body(session_id, body);
+    struct api_response r =
+        test_api_at(test_env("CAISSE_TEST_INTERNAL_URL"), "POST", path, NULL, full, h);
+    free(full);
+    return r;
 }
 
 void ct_assert_event(const json_t *ev, const char *source, const char *type, const char *id,

@@ -282,14 +282,20 @@ Test(coupon_sessions, concurrent_completions_redeem_exactly_max_redemptions, .ti
     cr_assert(mkdtemp(dir) != NULL);
     char cmd[16384];
     int n = snprintf(cmd, sizeof(cmd), "cd %s || exit 1;", dir);
-    for (int i = 0; i < N; i++)
+    for (int i = 0; i < N; i++) {
+        char reference[64];
+        snprintf(reference, sizeof(reference), "{\"payment_reference\": \"race_%d\"}", i);
+        /* What the payment took: the session's amount_total (the coupon's off) and currency. */
+        char *paid = test_completion_body(ids[i], reference);
         n += snprintf(cmd + n, sizeof(cmd) - (size_t)n,
                       " curl -s -o %d.body -D %d.headers -w '%%{http_code}' -X POST"
                       " %s/internal/checkout-sessions/%s/complete"
                       " -H 'Authorization: Bearer %s' -H 'Content-Type: application/json'"
-                      " -d '{\"payment_reference\": \"race_%d\"}' > %d.code &",
+                      " -d '%s' > %d.code &",
                       i, i, test_env("CAISSE_TEST_INTERNAL_URL"), ids[i],
-                      test_env("CAISSE_TEST_INTERNAL_TOKEN"), i, i);
+                      test_env("CAISSE_TEST_INTERNAL_TOKEN"), paid, i);
+        free(paid);
+    }
     snprintf(cmd + n, sizeof(cmd) - (size_t)n, " wait");
     cr_assert_eq(test_shell("%s", cmd), 0);
     int completed = 0, refused = 0;

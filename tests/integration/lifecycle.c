@@ -47,7 +47,10 @@ static struct api_response complete_with(const char *id, const char *reference)
 {
     char body[512];
     snprintf(body, sizeof(body), "{\"payment_reference\": \"%s\"}", reference);
-    return complete(id, body, test_env("CAISSE_TEST_INTERNAL_TOKEN"));
+    char *full = test_completion_body(id, body);
+    struct api_response r = complete(id, full, test_env("CAISSE_TEST_INTERNAL_TOKEN"));
+    free(full);
+    return r;
 }
 
 static struct api_response expire(const char *id, const char *api_key)
@@ -81,10 +84,11 @@ static size_t distinct_events(json_t *events, const char *type)
 Test(lifecycle, completion_marks_the_session_complete_with_one_event, .timeout = 60)
 {
     char *id = create_session();
-    struct api_response r = complete(id,
-                                     "{\"payment_reference\": \"pay_1001\","
-                                     " \"customer_id\": \"123e4567-e89b-12d3-a456-426614174000\"}",
-                                     test_env("CAISSE_TEST_INTERNAL_TOKEN"));
+    char *body =
+        test_completion_body(id, "{\"payment_reference\": \"pay_1001\","
+                                 " \"customer_id\": \"123e4567-e89b-12d3-a456-426614174000\"}");
+    struct api_response r = complete(id, body, test_env("CAISSE_TEST_INTERNAL_TOKEN"));
+    free(body);
     cr_assert_eq(r.status, 200, "%s", r.text);
     cr_assert_str_eq(status_of(&r), "complete");
     cr_assert_str_eq(json_string_value(json_object_get(r.json, "customer_id")),
@@ -176,16 +180,26 @@ Test(lifecycle, completion_rejects_bad_input)
     test_assert_error(&r, 400, "validation_error", "payment_reference",
                       "payment_reference is required");
     test_api_free(&r);
-    r = complete(id, "{\"payment_reference\": \"p\", \"amount\": 5}", token);
-    test_assert_error(&r, 400, "validation_error", "amount", "Unknown parameter: amount");
+    r = complete(id,
+                 "{\"payment_reference\": \"p\", \"amount\": 10000, \"currency_code\": \"XOF\","
+                 " \"tip\": 5}",
+                 token);
+    test_assert_error(&r, 400, "validation_error", "tip", "Unknown parameter: tip");
     test_api_free(&r);
-    r = complete(id, "{\"payment_reference\": \"p\", \"customer_id\": \"nope\"}", token);
+    r = complete(id,
+                 "{\"payment_reference\": \"p\", \"amount\": 10000, \"currency_code\": \"XOF\","
+                 " \"customer_id\": \"nope\"}",
+                 token);
     test_assert_error(&r, 400, "validation_error", "customer_id", "customer_id must be a UUID");
     test_api_free(&r);
-    r = complete("not-a-uuid", "{\"payment_reference\": \"p\"}", token);
+    r = complete("not-a-uuid",
+                 "{\"payment_reference\": \"p\", \"amount\": 1, \"currency_code\": \"XOF\"}",
+                 token);
     test_assert_error(&r, 400, "validation_error", "id", "Checkout session id must be a UUID");
     test_api_free(&r);
-    r = complete("987e6543-e89b-12d3-a456-426614174000", "{\"payment_reference\": \"p\"}", token);
+    r = complete("987e6543-e89b-12d3-a456-426614174000",
+                 "{\"payment_reference\": \"p\", \"amount\": 1, \"currency_code\": \"XOF\"}",
+                 token);
     test_assert_error(&r, 404, "not_found", "id", NULL);
     test_api_free(&r);
     free(id);
@@ -316,7 +330,8 @@ Test(lifecycle, completion_racing_expiry_at_the_deadline_has_one_winner, .timeou
                       " (curl -s -o %d.body -D %d.headers -w '%%{http_code}' -X POST "
                       "%s/internal/checkout-sessions/%s/complete"
                       " -H 'Authorization: Bearer %s' -H 'Content-Type: application/json'"
-                      " -d '{\"payment_reference\": \"race_%d\"}' > %d.code; sleep 0.02) &",
+                      " -d '{\"payment_reference\": \"race_%d\", \"amount\": 10000,"
+                      " \"currency_code\": \"XOF\"}' > %d.code; sleep 0.02) &",
                       i, i, test_env("CAISSE_TEST_INTERNAL_URL"), ids[i],
                       test_env("CAISSE_TEST_INTERNAL_TOKEN"), i, i);
     snprintf(cmd + n, sizeof(cmd) - (size_t)n, " wait");

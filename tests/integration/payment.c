@@ -390,6 +390,45 @@ Test(payment, a_pending_payment_settles_in_the_background_and_blocks_a_second_on
     json_decref(s);
 }
 
+/* One payment completes one session (migration 0012): a payment whose provider
+ * reference the payment side already used to complete another session of the
+ * tenant does not complete this one; it is flagged for refund. */
+Test(payment, a_payment_whose_reference_completed_another_session_is_flagged_for_refund,
+     .timeout = 90)
+{
+    struct ct_tenant t;
+    ct_tenant_new(&t, "Payment tests");
+    json_t *s =
+        ct_session_create(t.key, "{\"amount\": 3000, \"customer_email\": \"g@example.com\"}");
+    json_t *other =
+        ct_session_create(t.key, "{\"amount\": 2000, \"customer_email\": \"h@example.com\"}");
+    const char *id = ct_str(s, "checkout_session_id");
+    struct api_response r = pay_with(id, "mobile_money", PENDING_SUCCEEDS, "");
+    cr_assert_eq(r.status, 303, "%s", r.text);
+    test_api_free(&r);
+    json_t *g = get_session(t.key, id);
+    json_t *a = json_array_get(json_object_get(g, "payment_attempts"), 0);
+    cr_assert_str_eq(ct_str(a, "status"), "pending");
+    char body[512];
+    snprintf(body, sizeof(body), "{\"payment_reference\": \"%s\"}", ct_str(a, "reference"));
+    json_decref(g);
+    /* The payment side (by mistake) completes another session with it first. */
+    r = ct_session_complete(ct_str(other, "checkout_session_id"), body);
+    cr_assert_eq(r.status, 200, "%s", r.text);
+    test_api_free(&r);
+    g = wait_settled(t.key, id, 20000);
+    a = json_array_get(json_object_get(g, "payment_attempts"), 0);
+    cr_assert_str_eq(ct_str(a, "status"), "succeeded");
+    cr_assert(json_is_true(json_object_get(a, "refund_required")), "%s", json_dumps(a, 0));
+    cr_assert_str_eq(ct_str(a, "refund_reason"), "payment_reference_in_use");
+    cr_assert_str_eq(ct_str(g, "status"), "open");
+    cr_assert_eq(count_events(id, "checkout.session.completed"), 0);
+    cr_assert_eq(count_events(id, "checkout.session.payment_refund_required"), 1);
+    json_decref(g);
+    json_decref(other);
+    json_decref(s);
+}
+
 Test(payment, a_pending_payment_that_fails_leaves_the_session_open, .timeout = 90)
 {
     struct ct_tenant t;

@@ -415,6 +415,82 @@ char *test_sql_value(const char *sql, const char *param)
     return v;
 }
 
+char *test_completion_body(const char *session_id, const char *body)
+{
+    json_t *o = json_loads(body, 0, NULL);
+    cr_assert(json_is_object(o), "bad completion body: %s", body);
+    json_t *rows = test_sql_rows("SELECT coalesce(amount_total, amount)::text, currency_code"
+                                 " FROM checkout_sessions WHERE id::text = $1",
+                                 session_id);
+    json_t *row = json_array_get(rows, 0);
+    const char *amount = row != NULL ? json_string_value(json_array_get(row, 0)) : "1";
+    const char *currency = row != NULL ? json_string_value(json_array_get(row, 1)) : "XOF";
+    if (json_object_get(o, "amount") == NULL)
+        json_object_set_new(o, "amount", json_integer(strtoll(amount, NULL, 10)));
+    if (json_object_get(o, "currency_code") == NULL)
+        json_object_set_new(o, "currency_code", json_string(currency));
+    json_decref(rows);
+    char *text = json_dumps(o, JSON_COMPACT);
+    cr_assert(text != NULL);
+    json_decref(o);
+    return text;
+}
+
+/* A string of n copies of c. */
+static json_t *test_repeat(char c, size_t n, const char *prefix)
+{
+    size_t p = strlen(prefix);
+    char *s = malloc(p + n + 1);
+    cr_assert_not_null(s);
+    memcpy(s, prefix, p);
+    memset(s + p, c, n);
+    s[p + n] = '\0';
+    json_t *v = json_string(s);
+    free(s);
+    return v;
+}
+
+char *test_largest_session_body(const char *marker)
+{
+    enum { BODY_MAX = 64 * 1024, MARGIN = 16, KEYS = 50, KEY_LEN = 40, VALUE_MAX = 2000 };
+    json_t *o = json_pack("{sI ss so so ss ss so so}", "amount", (json_int_t)1000000000000LL,
+                          "currency_code", "XOF", "title", test_repeat('T', 250, ""), "description",
+                          test_repeat('D', 2000, ""), "customer_email", "largest@example.com",
+                          "customer_name", "Awa Diop", "success_url",
+                          test_repeat('s', 2048 - 20, "https://example.com/"), "cancel_url",
+                          test_repeat('c', 2048 - 20, "https://example.com/"));
+    cr_assert_not_null(o);
+    json_t *metadata = json_object();
+    char key[KEY_LEN + 1];
+    for (int i = 0; i < KEYS; i++) {
+        snprintf(key, sizeof(key), "%0*d", KEY_LEN, i);
+        json_object_set_new(metadata, key, json_string(""));
+    }
+    if (marker != NULL)
+        json_object_set_new(metadata, "marker", json_string(marker));
+    if (marker != NULL) {
+        snprintf(key, sizeof(key), "%0*d", KEY_LEN, 0);
+        json_object_del(metadata, key); /* still 50 keys */
+    }
+    json_object_set_new(o, "metadata", metadata);
+    char *text = json_dumps(o, JSON_COMPACT);
+    cr_assert_not_null(text);
+    size_t left = BODY_MAX - MARGIN - strlen(text);
+    free(text);
+    /* The rest, in 'x's (no escapes: each is one byte of the body). */
+    size_t each = left / (KEYS - 1);
+    for (int i = 1; i < KEYS; i++) {
+        snprintf(key, sizeof(key), "%0*d", KEY_LEN, i);
+        size_t n = each < VALUE_MAX ? each : VALUE_MAX;
+        json_object_set_new(metadata, key, test_repeat('x', n, ""));
+    }
+    text = json_dumps(o, JSON_COMPACT);
+    cr_assert_not_null(text);
+    json_decref(o);
+    cr_assert_leq(strlen(text), (size_t)BODY_MAX);
+    return text;
+}
+
 int test_shell(const char *fmt, ...)
 {
     va_list ap;

@@ -85,6 +85,19 @@ json_t *test_kafka_read_all(const char *topic);
  * parameter ($1, may be NULL if unused); NULL if no row. Caller frees. */
 char *test_sql_value(const char *sql, const char *param);
 
+/* A completion's body: the members of body (a JSON object's text), with the
+ * session's amount_total and currency_code (read from the database) added
+ * unless body states its own; amount 1 and XOF when there is no such
+ * session. New string (free it). */
+char *test_completion_body(const char *session_id, const char *body);
+
+/* The largest create body the API takes (issue 16's maximum event size): up
+ * to 64 KiB (the body limit) less a few bytes, with every long field at its
+ * limit (title, description, the URLs) and the 50 metadata keys of 40
+ * characters sharing the rest; metadata.marker is marker when not NULL.
+ * New string (free it). */
+char *test_largest_session_body(const char *marker);
+
 /* Runs a shell command, returns its exit status. */
 int test_shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

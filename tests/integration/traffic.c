@@ -160,7 +160,10 @@ static long traffic_complete(struct test_traffic *t, CURL *c, const char *auth_h
     pthread_mutex_unlock(&t->lock);
     char path[256], body[256];
     snprintf(path, sizeof(path), "/internal/checkout-sessions/%s/complete", id);
-    snprintf(body, sizeof(body), "{\"payment_reference\": \"pay-%s\"}", id);
+    /* The amount and currency of every traffic create (traffic_create). */
+    snprintf(body, sizeof(body),
+             "{\"payment_reference\": \"pay-%s\", \"amount\": 10000, \"currency_code\": \"XOF\"}",
+             id);
     char *answer = NULL;
     long status = traffic_post(c, t->internal_url, path, auth_header, body, &answer);
     free(answer);

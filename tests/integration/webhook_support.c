@@ -191,8 +191,10 @@ void wh_session_complete(const char *session_id)
              test_env("CAISSE_TEST_INTERNAL_TOKEN"));
     snprintf(body, sizeof(body), "{\"payment_reference\": \"pay-%s\"}", session_id);
     const char *h[] = {"Content-Type: application/json", auth, NULL};
+    char *full = test_completion_body(session_id, body);
     struct api_response r =
-        test_api_at(test_env("CAISSE_TEST_INTERNAL_URL"), "POST", path, NULL, body, h);
+        test_api_at(test_env("CAISSE_TEST_INTERNAL_URL"), "POST", path, NULL, full, h);
+    free(full);
     cr_assert_eq(r.status, 200, "complete %s: %ld %s", session_id, r.status, r.text);
     test_api_free(&r);
 }

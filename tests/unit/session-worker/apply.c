@@ -83,7 +83,7 @@ static char *create_command(const char *id, const char *idempotency_key)
 
 static char *complete_command(const char *id)
 {
-    return dump_and_free(session_command_complete(id, "pay_1", NULL, "cmd"));
+    return dump_and_free(session_command_complete(id, "pay_1", NULL, 1000, "EUR", "cmd"));
 }
 
 static char *expire_command(const char *id)

@@ -31,6 +31,7 @@ static struct {
     bool published[MAX_ROWS + 1];
     int fetches;
     long fetch_limit;
+    long fetch_max_bytes;
     int fetch_result;
     int marks;
     int mark_result;
@@ -91,11 +92,18 @@ static bool fake_same_session(void *ctx)
     return w.connected && w.connects == w.lock_session;
 }
 
-static int fake_fetch(void *ctx, long limit, struct outbox_row **rows, size_t *count)
+/* Every fake event's payload; the outbox's query keeps the prefix whose sizes
+ * add up to max_bytes, and always the first row. */
+#define FAKE_PAYLOAD "{\"type\":\"checkout.session.created\"}"
+#define FAKE_PAYLOAD_LEN (sizeof(FAKE_PAYLOAD) - 1)
+
+static int fake_fetch(void *ctx, long limit, long max_bytes, struct outbox_row **rows,
+                      size_t *count)
 {
     cr_assert_eq(ctx, &w);
     w.fetches++;
     w.fetch_limit = limit;
+    w.fetch_max_bytes = max_bytes;
     if (w.on_fetch != NULL)
         w.on_fetch();
     if (w.fetch_result != C_OK)
@@ -103,14 +111,18 @@ static int fake_fetch(void *ctx, long limit, struct outbox_row **rows, size_t *c
     struct outbox_row *out = calloc(MAX_ROWS, sizeof(*out));
     cr_assert_not_null(out);
     size_t n = 0;
+    size_t bytes = 0;
     for (size_t seq = 1; seq <= w.rows && n < (size_t)limit; seq++) {
         if (w.published[seq])
             continue;
+        if (n > 0 && bytes + FAKE_PAYLOAD_LEN > (size_t)max_bytes)
+            break;
+        bytes += FAKE_PAYLOAD_LEN;
         out[n].seq = (int64_t)seq;
         snprintf(out[n].id, sizeof(out[n].id), "0190a6e4-6b2c-7d3e-8f41-%012zx", seq);
         snprintf(out[n].subject_id, sizeof(out[n].subject_id), "0190a6e4-6b2c-7d3e-8f41-%012zx",
                  seq % 3);
-        out[n].payload = strdup("{\"type\":\"checkout.session.created\"}");
+        out[n].payload = strdup(FAKE_PAYLOAD);
         cr_assert_not_null(out[n].payload);
         out[n].payload_len = strlen(out[n].payload);
         n++;
@@ -273,7 +285,7 @@ static void setup(void)
         .stopping = fake_stopping,
     };
     struct relay_loop_options opt = {
-        .batch = 10, .poll_ms = POLL_MS, .shutdown_grace_ms = GRACE_MS};
+        .batch = 10, .batch_bytes = 1 << 20, .poll_ms = POLL_MS, .shutdown_grace_ms = GRACE_MS};
     relay_loop_init(&loop, &io, &opt);
 }
 
@@ -354,6 +366,34 @@ Test(relay_loop, leader_publishes_pending_rows_in_seq_order_and_marks_them)
     assert_produced((int64_t[]){1, 2, 3, 4, 5}, 5);
     cr_assert_eq(published_count(), 5);
     cr_assert_eq(w.marks, 1, "one mark per round");
+    cr_assert_eq(relay_loop_round(&loop), RELAY_IDLE);
+}
+
+Test(relay_loop, a_round_stops_at_the_byte_budget)
+{
+    /* CAISSE_OUTBOX_BATCH_BYTES: room for two and a half events */
+    loop.opt.batch_bytes = (long)(FAKE_PAYLOAD_LEN * 5 / 2);
+    w.rows = 5;
+    lead();
+    cr_assert_eq(relay_loop_round(&loop), RELAY_PUBLISHED);
+    cr_assert_eq(w.fetch_max_bytes, loop.opt.batch_bytes, "the budget goes to the fetch");
+    assert_produced((int64_t[]){1, 2}, 2);
+    cr_assert_eq(relay_loop_round(&loop), RELAY_PUBLISHED);
+    cr_assert_eq(relay_loop_round(&loop), RELAY_PUBLISHED);
+    assert_produced((int64_t[]){1, 2, 3, 4, 5}, 5);
+    cr_assert_eq(w.marks, 3);
+    cr_assert_eq(relay_loop_round(&loop), RELAY_IDLE);
+}
+
+Test(relay_loop, an_event_larger_than_the_byte_budget_still_moves)
+{
+    loop.opt.batch_bytes = 1;
+    w.rows = 2;
+    lead();
+    cr_assert_eq(relay_loop_round(&loop), RELAY_PUBLISHED);
+    assert_produced((int64_t[]){1}, 1);
+    cr_assert_eq(relay_loop_round(&loop), RELAY_PUBLISHED);
+    assert_produced((int64_t[]){1, 2}, 2);
     cr_assert_eq(relay_loop_round(&loop), RELAY_IDLE);
 }
 

@@ -35,7 +35,8 @@ static char *repeat(const char *unit, size_t n)
 
 static json_t *complete_data(const char *payment_reference, const char *customer_id)
 {
-    json_t *cmd = session_command_complete(SESSION_ID, payment_reference, customer_id, COMMAND_ID);
+    json_t *cmd = session_command_complete(SESSION_ID, payment_reference, customer_id, 1000, "EUR",
+                                           COMMAND_ID);
     cr_assert_not_null(cmd);
     json_t *data = json_incref(json_object_get(cmd, "data"));
     json_decref(cmd);
@@ -96,6 +97,9 @@ Test(transition_command, complete_built_by_the_gateway_builder_decodes)
     cr_assert_str_eq(t.session_id, SESSION_ID);
     cr_assert_str_eq(t.payment_reference, "pay_123");
     cr_assert_str_eq(t.customer_id, CUSTOMER_ID);
+    cr_assert(t.has_amount);
+    cr_assert_eq(t.amount, 1000);
+    cr_assert_str_eq(t.currency_code, "EUR");
     cr_assert_str_eq(t.event_id, "", "the event id is the caller's to make, once per batch");
     cr_assert_str_eq(t.organization_id, "");
     transition_command_free(&t);
@@ -119,6 +123,37 @@ Test(transition_command, complete_customer_id_null_or_absent_is_empty)
     cr_assert_str_eq(t.customer_id, "");
     transition_command_free(&t);
     json_decref(data);
+}
+
+Test(transition_command, a_completion_without_amount_and_currency_is_checked_by_the_gateway_only)
+{
+    /* A command an earlier gateway wrote. */
+    json_t *data = complete_data("pay_123", NULL);
+    cr_assert_eq(json_object_del(data, "amount"), 0);
+    cr_assert_eq(json_object_del(data, "currency_code"), 0);
+    struct transition_command t;
+    struct error err = ERROR_INIT;
+    cr_assert_eq(transition_command_decode(TRANSITION_COMMAND_COMPLETE, data, &t, &err), C_OK, "%s",
+                 err.message);
+    cr_assert_not(t.has_amount);
+    transition_command_free(&t);
+    json_decref(data);
+}
+
+Test(transition_command, amount_and_currency_come_together_and_well_formed)
+{
+    json_t *data = complete_data("pay_123", NULL);
+    cr_assert_eq(json_object_del(data, "currency_code"), 0);
+    assert_refused(TRANSITION_COMMAND_COMPLETE, data, "go together");
+    data = complete_data("pay_123", NULL);
+    cr_assert_eq(json_object_del(data, "amount"), 0);
+    assert_refused(TRANSITION_COMMAND_COMPLETE, data, "go together");
+    data = complete_data("pay_123", NULL);
+    cr_assert_eq(json_object_set_new(data, "amount", json_string("1000")), 0);
+    assert_refused(TRANSITION_COMMAND_COMPLETE, data, "amount is not an integer");
+    data = complete_data("pay_123", NULL);
+    cr_assert_eq(json_object_set_new(data, "currency_code", json_string("EURO")), 0);
+    assert_refused(TRANSITION_COMMAND_COMPLETE, data, "not a currency code");
 }
 
 Test(transition_command, complete_ignores_unknown_fields)

@@ -197,6 +197,26 @@ Test(session, free_twice_is_harmless)
     cr_assert_null(s.metadata);
 }
 
+Test(session, the_amount_a_completion_states_is_the_total_after_the_discount)
+{
+    struct session s;
+    cr_assert_eq(session_init(&s), C_OK);
+    s.amount = 10000;
+    s.amount_subtotal = 10000;
+    s.amount_discount = 1000;
+    s.amount_total = 9000;
+    cr_assert_eq(session_amount_due(&s), 9000);
+    /* A row from before the totals: the amount, nothing taken off. */
+    s.amount_total = RESOURCE_NULL_INT64;
+    s.amount_subtotal = RESOURCE_NULL_INT64;
+    s.amount_discount = RESOURCE_NULL_INT64;
+    cr_assert_eq(session_amount_due(&s), 10000);
+    s.amount_subtotal = 12000;
+    s.amount_discount = 2000;
+    cr_assert_eq(session_amount_due(&s), 10000);
+    session_free(&s);
+}
+
 Test(session, status_names_are_the_seed_values)
 {
     cr_assert_str_eq(session_status_name(SESSION_OPEN), "open");
