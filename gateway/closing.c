@@ -268,7 +268,9 @@ static enum MHD_Result closing_complete_fields(struct http_request *req, const j
         return http_respond_error(req, 400, "validation_error", "amount",
                                   "amount is required: the amount the payment took, in the"
                                   " currency's minor unit (the session's amount_total)");
-    if (!json_is_integer(amount) || json_integer_value(amount) < 0)
+    long long amount_value;
+    if (!json_is_number(amount) || validate_whole_number(amount, &amount_value) != C_OK ||
+        amount_value < 0)
         return http_respond_error(req, 400, "validation_error", "amount",
                                   "amount must be a non-negative integer");
     const json_t *currency = json_object_get(body, "currency_code");
@@ -291,7 +293,7 @@ static enum MHD_Result closing_complete_fields(struct http_request *req, const j
         uuid_format(&u, out->customer_id);
     }
     out->reference = json_string_value(ref);
-    out->amount = (int64_t)json_integer_value(amount);
+    out->amount = (int64_t)amount_value;
     memcpy(out->currency_code, code, SESSION_CURRENCY_LEN);
     *ok = true;
     return MHD_YES;

@@ -172,8 +172,7 @@ static int validate_optional_url(const json_t *body, const char *name, char **ou
     return C_OK;
 }
 
-/* A JSON number that is a whole value; 10000.0 counts, 10000.5 does not. */
-static int validate_whole_number(const json_t *v, long long *out)
+int validate_whole_number(const json_t *v, long long *out)
 {
     if (json_is_integer(v)) {
         *out = json_integer_value(v);

@@ -62,12 +62,12 @@ char *test_command_forge_create(const json_t *tmpl, const char *marker, char id[
     return text;
 }
 
-char *test_command_complete(const char *id)
+char *test_command_complete(const char *id, int64_t amount, const char *currency_code)
 {
     char command_id[UUID_STR_LEN], reference[64];
     cr_assert_eq(uuid_v7_string(command_id), 0);
     snprintf(reference, sizeof(reference), "forged-%s", command_id);
-    json_t *cmd = session_command_complete(id, reference, NULL, command_id);
+    json_t *cmd = session_command_complete(id, reference, NULL, amount, currency_code, command_id);
     cr_assert_not_null(cmd);
     char *text = json_dumps(cmd, JSON_COMPACT);
     json_decref(cmd);

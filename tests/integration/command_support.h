@@ -7,6 +7,7 @@
 #define TEST_COMMAND_SUPPORT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -19,7 +20,7 @@ json_t *test_command_template(void);
  * metadata {"dl": marker}), into id. Free the text. */
 char *test_command_forge_create(const json_t *tmpl, const char *marker, char id[UUID_STR_LEN]);
 /* A completion command of session id, as the internal API would make it. Free it. */
-char *test_command_complete(const char *id);
+char *test_command_complete(const char *id, int64_t amount, const char *currency_code);
 /* caisse-mac's value for key and value under key_setting ("<id>:<secret>"). */
 void test_command_sign(const char *key_setting, const char *key, const char *value, char *out,
                        size_t outlen);

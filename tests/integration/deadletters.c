@@ -78,9 +78,16 @@ Test(deadletters, a_completion_without_or_with_a_wrong_mac_completes_nothing, .t
     char id[UUID_STR_LEN];
     snprintf(id, sizeof(id), "%s",
              json_string_value(json_object_get(r.json, "checkout_session_id")));
+    /* What the payment side took: the session's total, as the worker checks. */
+    json_t *total = json_object_get(r.json, "amount_total");
+    int64_t amount = (int64_t)json_integer_value(
+        json_is_integer(total) ? total : json_object_get(r.json, "amount"));
+    char currency[8];
+    snprintf(currency, sizeof(currency), "%s",
+             json_string_value(json_object_get(r.json, "currency_code")));
     test_api_free(&r);
-    char *unsigned_cmd = test_command_complete(id);
-    char *forged_cmd = test_command_complete(id);
+    char *unsigned_cmd = test_command_complete(id, amount, currency);
+    char *forged_cmd = test_command_complete(id, amount, currency);
     char mac[128];
     test_command_sign(FORGED_KEY, id, forged_cmd, mac, sizeof(mac));
     test_command_produce(id, unsigned_cmd, NULL, true);
