@@ -32,11 +32,11 @@ int validate_create_request(const json_t *body, const struct validate_create_opt
 /* The deepest offset GET /checkout-sessions takes; starting_after goes further. */
 #define VALIDATE_MAX_LIST_OFFSET 10000
 
-/* Query parameters of GET /checkout-sessions; NULL = absent. */
 /* A JSON number that is a whole value (JSON Schema's integer): 10000.0
  * counts, 10000.5 does not, nor anything past 9e15. C_ERR: not one. */
 int validate_whole_number(const json_t *v, long long *out);
 
+/* Query parameters of GET /checkout-sessions; NULL = absent. */
 int validate_list_query(const char *status, const char *limit, const char *offset,
                         const char *starting_after, struct session_list_query *out,
                         struct error *err);
