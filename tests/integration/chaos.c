@@ -88,7 +88,7 @@ struct chaos_load {
     int started;
     struct chaos_op *ops;
     size_t issued;
-    long accepted;
+    long readable; /* creates answered 201: readable in time */
     bool stop;
     long create_answers[CHAOS_STATUSES];
     long complete_answers[CHAOS_STATUSES];
@@ -231,7 +231,7 @@ static void chaos_one(struct chaos_load *l, CURL *c, size_t slot)
         op.status != 0 && !op.expires && (slot / CHAOS_EXPIRE_EVERY) % CHAOS_COMPLETE_EVERY == 0;
     pthread_mutex_lock(&l->lock);
     l->ops[slot] = op;
-    l->accepted += op.status != 0;
+    l->readable += op.status == 201;
     pthread_mutex_unlock(&l->lock);
     if (!op.complete_wanted)
         return;
@@ -302,10 +302,10 @@ static struct chaos_load *chaos_load_start(const char *api_key)
     return l;
 }
 
-static long chaos_accepted(struct chaos_load *l)
+static long chaos_readable(struct chaos_load *l)
 {
     pthread_mutex_lock(&l->lock);
-    long n = l->accepted;
+    long n = l->readable;
     pthread_mutex_unlock(&l->lock);
     return n;
 }
@@ -360,23 +360,24 @@ static void chaos_restore(void)
 
 static void chaos_histogram(const long *answers, char *out, size_t outlen);
 
-/* Until the load has had CHAOS_PROGRESS more creates accepted. */
+/* Until the load has had CHAOS_PROGRESS more creates answered 201: the whole
+ * pipeline (gateway, Kafka, session worker, PostgreSQL) works again. */
 static void chaos_progress(struct chaos_load *l, const char *after)
 {
-    long base = chaos_accepted(l), started = clock_now_ms();
-    while (chaos_accepted(l) < base + CHAOS_PROGRESS &&
+    long base = chaos_readable(l), started = clock_now_ms();
+    while (chaos_readable(l) < base + CHAOS_PROGRESS &&
            clock_now_ms() < started + CHAOS_PROGRESS_MS)
         test_sleep_ms(100);
-    if (chaos_accepted(l) >= base + CHAOS_PROGRESS)
+    if (chaos_readable(l) >= base + CHAOS_PROGRESS)
         return;
     char creates[512], completes[512];
     pthread_mutex_lock(&l->lock);
     chaos_histogram(l->create_answers, creates, sizeof(creates));
     chaos_histogram(l->complete_answers, completes, sizeof(completes));
     pthread_mutex_unlock(&l->lock);
-    cr_assert_fail("after %s, only %ld creates were accepted in %d s; answers so far: creates {%s}"
-                   " completions {%s}",
-                   after, chaos_accepted(l) - base, CHAOS_PROGRESS_MS / 1000, creates, completes);
+    cr_assert_fail("after %s, only %ld creates were answered 201 in %d s; answers so far: creates"
+                   " {%s} completions {%s}",
+                   after, chaos_readable(l) - base, CHAOS_PROGRESS_MS / 1000, creates, completes);
 }
 
 /* Whether a request to one of the endpoints is at the receiver, unanswered. */

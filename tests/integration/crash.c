@@ -1,6 +1,6 @@
 /* Crash safety: the session worker and the expiry worker killed with SIGKILL
- * in the middle of their work, and PostgreSQL then Kafka restarted under
- * traffic. Whatever was acknowledged exists exactly once, and every state
+ * in the middle of their work (PostgreSQL's and Kafka's restarts under traffic are
+ * the chaos ledger's, chaos.c). Whatever was acknowledged exists exactly once, and every state
  * change has exactly one event id on Kafka (a redelivery repeats the same id;
  * those duplicates are allowed only where a fault touched the relay, and
  * asserted: each event at most once more per such fault, none otherwise). Suite "faults": it runs
@@ -681,87 +681,6 @@ Test(faults, expiry_worker_kill_9_mid_batch_loses_and_duplicates_nothing, .timeo
     PQfinish(c);
 
     verify_all_expired(test, marker, N);
-}
-
-Test(faults, postgres_and_kafka_restart_under_traffic_lose_nothing, .timeout = 420,
-     .fini = restore_stack)
-{
-    static const char test[] = "postgres and kafka restart";
-    const char *repo = test_env("CAISSE_TEST_REPO");
-    cr_assert_eq(wait_for_ready(60), 200);
-    static const char *const services[] = {"gateway", "session-worker", "expiry-worker"};
-    pid_t before[3];
-    for (size_t i = 0; i < 3; i++) {
-        before[i] = test_service_pid(services[i]);
-        cr_assert(before[i] > 0, "%s is not running", services[i]);
-    }
-    char marker[UUID_STR_LEN];
-    cr_assert_eq(uuid_v7_string(marker), 0);
-    struct test_traffic_options o = {.api_key = test_env("CAISSE_TEST_KEY_A"),
-                                     .marker = marker,
-                                     .threads = 3,
-                                     .creates = 20000, /* ended by test_traffic_stop */
-                                     .complete_every = 0,
-                                     .pause_ms = 100,
-                                     .completion_deadline_s = 0};
-    struct test_traffic *t = test_traffic_start(&o);
-    cr_assert(wait_traffic(t, 201, 20, 60000), "no traffic before the restarts");
-
-    cr_assert_eq(test_shell("bash %s/deploy/pg.sh stop >/dev/null 2>&1", repo), 0);
-    test_sleep_ms(3000);
-    cr_assert_eq(test_shell("bash %s/deploy/pg.sh start >/dev/null 2>&1", repo), 0);
-    cr_assert_eq(wait_for_ready(90), 200, "the gateway is not ready again after PostgreSQL");
-    long base = test_traffic_count(t, 201);
-    cr_assert(wait_traffic(t, 201, base + 10, 90000),
-              "creates are not readable in time again after PostgreSQL's restart: %ld 201s",
-              test_traffic_count(t, 201) - base);
-    fprintf(stderr, "%s: PostgreSQL restarted, %ld creates answered so far\n", test,
-            test_traffic_count(t, -1));
-
-    cr_assert_eq(test_shell("bash %s/deploy/kafka.sh stop >/dev/null 2>&1", repo), 0);
-    test_sleep_ms(3000);
-    cr_assert_eq(test_shell("bash %s/deploy/kafka.sh start >/dev/null 2>&1", repo), 0);
-    cr_assert_eq(wait_for_ready(120), 200, "the gateway is not ready again after Kafka");
-    base = test_traffic_count(t, 201);
-    cr_assert(wait_traffic(t, 201, base + 10, 120000),
-              "creates are not readable in time again after Kafka's restart: %ld 201s",
-              test_traffic_count(t, 201) - base);
-    fprintf(stderr, "%s: Kafka restarted, %ld creates answered so far\n", test,
-            test_traffic_count(t, -1));
-    test_traffic_stop(t);
-    test_traffic_join(t);
-    char summary[1024];
-    test_traffic_summary(t, summary, sizeof(summary));
-    fprintf(stderr, "%s: %s\n", test, summary);
-
-    /* Nobody restarted the services: they reconnected by themselves. The
-     * gateway and the session worker showed it with the 201s; the expiry
-     * worker shows it by expiring due sessions, whose events the relay
-     * publishes. */
-    char due[UUID_STR_LEN];
-    cr_assert_eq(uuid_v7_string(due), 0);
-    insert_due(due, 5);
-    settle(t, NULL, marker, true, 90);
-    /* PostgreSQL's restart and Kafka's can each cut a relay round short. */
-    verify(test, t, marker, 2);
-    test_traffic_free(t);
-    settle(NULL, "expired", due, false, 60);
-    long unpublished = 0;
-    json_t *sessions = load_sessions(due, &unpublished);
-    cr_assert_eq(not_in_status(sessions, "expired"), 0,
-                 "the expiry worker did not resume after the restarts");
-    json_t *subjects = subjects_of(sessions);
-    json_t *tally = test_kafka_tally(subjects);
-    struct verdict v = {0};
-    check_outbox(sessions, false, &v);
-    check_kafka(sessions, tally, &v);
-    cr_assert_eq(v.problems + v.missing, 0, "expired after the restarts: %s", v.first);
-    json_decref(tally);
-    json_decref(subjects);
-    json_decref(sessions);
-    for (size_t i = 0; i < 3; i++)
-        cr_assert_eq(test_service_pid(services[i]), before[i], "%s was restarted or died",
-                     services[i]);
 }
 
 /* ---- orderly stops (SIGTERM) under load ----------------------------------------------- */
