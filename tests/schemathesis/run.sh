@@ -67,8 +67,16 @@ run() { # name, base URL, then schemathesis options
 }
 # The merchant listener: every operation but the internal ones (the document gives those
 # the internal listener's servers).
-run merchant "$CAISSE_TEST_URL" -H "x-api-key: $CAISSE_TEST_SCHEMATHESIS_KEY" \
-  --exclude-path-regex '^/(internal/|metrics$)'
+# Both listeners at once, in two processes (one worker each, see above); the internal one's
+# lines are shown after the merchant's.
 run internal "$CAISSE_TEST_INTERNAL_URL" -H "Authorization: Bearer $CAISSE_TEST_INTERNAL_TOKEN" \
-  --include-path-regex '^/(internal/|metrics$|healthz$|readyz$)'
+  --include-path-regex '^/(internal/|metrics$|healthz$|readyz$)' >"$out/internal.out" 2>&1 &
+internal_pid=$!
+merchant_rc=0
+run merchant "$CAISSE_TEST_URL" -H "x-api-key: $CAISSE_TEST_SCHEMATHESIS_KEY" \
+  --exclude-path-regex '^/(internal/|metrics$)' || merchant_rc=$?
+internal_rc=0
+wait "$internal_pid" || internal_rc=$?
+cat "$out/internal.out"
+[ "$merchant_rc" -eq 0 ] && [ "$internal_rc" -eq 0 ] || exit 1
 echo "schemathesis: both listeners conform"
