@@ -174,11 +174,12 @@ static bool chaos_retryable(long status)
 }
 
 /* The completion call, in one place: what the payment provider's callback
- * sends for the session op. (When the internal API requires the session's
- * total, "amount" and "currency_code" go in this body: op->amount, "XOF".) */
+ * sends for the session op, with the amount and currency it took (the
+ * session's total: no coupon, no catalog). */
 static char *chaos_completion_body(const struct chaos_op *op)
 {
-    json_t *body = json_pack("{ss+}", "payment_reference", "pay-", op->id);
+    json_t *body = json_pack("{ss+ sI ss}", "payment_reference", "pay-", op->id, "amount",
+                             (json_int_t)op->amount, "currency_code", "XOF");
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     return text;
