@@ -280,9 +280,10 @@ static enum MHD_Result closing_complete_fields(struct http_request *req, const j
                                   " (the session's currency_code)");
     const char *code = json_string_value(currency);
     if (code == NULL || json_string_length(currency) != SESSION_CURRENCY_LEN - 1 ||
-        strlen(code) != SESSION_CURRENCY_LEN - 1)
-        return http_respond_error(req, 400, "validation_error", "currency_code",
-                                  "currency_code must be a three-letter ISO 4217 code");
+        strspn(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != SESSION_CURRENCY_LEN - 1)
+        return http_respond_error(
+            req, 400, "validation_error", "currency_code",
+            "currency_code must be a three-letter ISO 4217 code in upper case");
     out->customer_id[0] = '\0';
     const json_t *cust = json_object_get(body, "customer_id");
     if (cust != NULL && !json_is_null(cust)) {
