@@ -315,7 +315,12 @@ Test(completion, amount_and_currency_code_are_required)
     r = complete(id,
                  "{\"payment_reference\": \"p\", \"amount\": 10000, \"currency_code\": \"XOFX\"}");
     test_assert_error(&r, 400, "validation_error", "currency_code",
-                      "currency_code must be a three-letter ISO 4217 code");
+                      "currency_code must be a three-letter ISO 4217 code in upper case");
+    test_api_free(&r);
+    r = complete(id,
+                 "{\"payment_reference\": \"p\", \"amount\": 10000, \"currency_code\": \"xof\"}");
+    test_assert_error(&r, 400, "validation_error", "currency_code",
+                      "currency_code must be a three-letter ISO 4217 code in upper case");
     test_api_free(&r);
     assert_unchanged(id);
     free(id);
