@@ -323,6 +323,24 @@ static int checkout_pay_field(const json_t *obj, const char *name, size_t max, b
     return C_OK;
 }
 
+/* C_ERR when obj has a member not in allowed (n names): the contract says
+ * which fields exist, and anything else is refused rather than ignored. */
+static int checkout_pay_known_members(const json_t *obj, const char *const *allowed, size_t n,
+                                      const char *prefix, struct error *err)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)obj, key, value)
+    {
+        bool ok = false;
+        for (size_t i = 0; i < n; i++)
+            ok = ok || strcmp(key, allowed[i]) == 0;
+        if (!ok)
+            return error_set(err, NULL, "Unknown parameter: %s%.60s", prefix, key);
+    }
+    return C_OK;
+}
+
 /* The order of a JSON body, borrowing its strings. */
 static int checkout_pay_order_of(const json_t *body, const struct session *s,
                                  struct checkout_order *o, struct error *err)
@@ -330,16 +348,10 @@ static int checkout_pay_order_of(const json_t *body, const struct session *s,
     static const char *const allowed[] = {"attempt",  "method",      "account",
                                           "quantity", "coupon_code", "email",
                                           "name",     "phone",       "billing_address"};
-    const char *key;
-    json_t *value;
-    json_object_foreach((json_t *)body, key, value)
-    {
-        bool ok = false;
-        for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
-            ok = ok || strcmp(key, allowed[i]) == 0;
-        if (!ok)
-            return error_set(err, NULL, "Unknown parameter: %.60s", key);
-    }
+    static const char *const address[] = {"line1", "city", "postal_code", "country"};
+    if (checkout_pay_known_members(body, allowed, sizeof(allowed) / sizeof(allowed[0]), "", err) !=
+        C_OK)
+        return C_ERR;
     o->quantity = s->quantity;
     const json_t *q = json_object_get(body, "quantity");
     if (q != NULL && !json_is_null(q)) {
@@ -363,6 +375,10 @@ static int checkout_pay_order_of(const json_t *body, const struct session *s,
     const json_t *billing = json_object_get(body, "billing_address");
     if (billing != NULL && !json_is_null(billing) && !json_is_object(billing))
         return error_set(err, "billing_address", "billing_address must be an object");
+    if (json_is_object(billing) &&
+        checkout_pay_known_members(billing, address, sizeof(address) / sizeof(address[0]),
+                                   "billing_address.", err) != C_OK)
+        return C_ERR;
     if (s->require_billing_address &&
         (checkout_pay_field(billing, "line1", 200, true, &o->line1, err) != C_OK ||
          checkout_pay_field(billing, "city", 200, true, &o->city, err) != C_OK ||

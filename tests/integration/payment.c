@@ -570,6 +570,12 @@ Test(payment, the_order_is_checked_and_amounts_never_come_from_it)
     test_assert_error(&r, 400, "validation_error", "country",
                       "country must be an ISO 3166-1 alpha-2 code (SN)");
     test_api_free(&r);
+    r = pay_with(id, "card", "4242424242424242",
+                 ", \"billing_address\": {\"line1\": \"x\", \"city\": \"y\", \"country\": \"SN\","
+                 " \"state\": \"Dakar\"}");
+    test_assert_error(&r, 400, "validation_error", NULL,
+                      "Unknown parameter: billing_address.state");
+    test_api_free(&r);
     /* A quantity the session does not allow: no payment, back to the page. */
     r = pay_with(id, "card", "4242424242424242",
                  ", \"quantity\": 2, \"billing_address\": {\"line1\": \"x\", \"city\": \"y\","
