@@ -101,6 +101,10 @@ start_service() {
   # <log>.1 the log can be emptied in place (logrotate's copytruncate: the lines written
   # during the copy, a few milliseconds, are lost).
   rm -f "$RUN/$name.pid" "$RUN/$name.exit"
+  # Each service logs in to Kafka as its own user, allowed only what it needs (kafka_login).
+  local -a login=()
+  read -r -a login <<<"$(kafka_login "$name")"
+  env "${login[@]}" \
   CAISSE_INSTANCE_ID="$instance_id" CAISSE_OPS_PORT="$(ops_port "$name")" setsid bash -c '
     "$1" & pid=$!
     echo "$pid" >"$2.tmp"; mv "$2.tmp" "$2"
@@ -163,6 +167,23 @@ wait_ready() {
   die "the $name did not become ready within 30 s ($url)"
 }
 
+# ---- Kafka security: each program's user (deploy/kafka.sh makes them) ----------------------
+# NAME=VALUE words for env: the Kafka user and password of a service (caisse-NAME; the
+# expiry worker uses no Kafka) or of admin (topics, ACLs).
+kafka_login() {
+  case $1 in
+    expiry-worker) return 0 ;;
+    admin) caisse_kafka_login admin ;;
+    *) caisse_kafka_login "caisse-$1" ;;
+  esac
+}
+
+admin_kafka() {
+  local -a login=()
+  read -r -a login <<<"$(kafka_login admin)"
+  env "${login[@]}" "$ADMIN" "$@"
+}
+
 # The demo tenant is created once per stack and its key kept in the (gitignored, local)
 # stack directory, so 'up' can print a working key every time.
 demo_key() {
@@ -204,7 +225,8 @@ cmd_up() {
   bash "$CAISSE_REPO/deploy/pg.sh" start
   bash "$CAISSE_REPO/deploy/kafka.sh" start
   [ -x "$ADMIN" ] || die "$ADMIN is missing: run make first"
-  "$ADMIN" create-topics
+  admin_kafka create-topics
+  admin_kafka grant-kafka-acls --reader caisse-reader --reader-group-prefix caisse-reader.
   "$ADMIN" migrate
   [ "$CAISSE_STACK_SERVICES" = 1 ] || return 0
   for s in "${SERVICES[@]}"; do
@@ -226,6 +248,10 @@ Create a checkout session:
   curl -s -X POST http://127.0.0.1:$CAISSE_GATEWAY_PORT/checkout-sessions \\
     -H "x-api-key: $key" -H "Content-Type: application/json" \\
     -d '{"amount": 10000, "currency_code": "XOF", "title": "Premium Plan", "customer_email": "customer@example.com"}'
+
+Read the events (Kafka over SASL_SSL as caisse-reader; kcat -F FILE holds the broker, user,
+password and CA; other users' files beside it, deploy/kafka.sh):
+  kcat -F $CAISSE_KAFKA_SECURITY_DIR/caisse-reader.kcat.conf -C -t checkout.session.events -o beginning -e
 
 Health and Prometheus metrics (GET /healthz, /readyz, /metrics):
   gateway         http://127.0.0.1:$CAISSE_GATEWAY_INTERNAL_PORT/metrics  (the internal port)
