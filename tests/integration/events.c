@@ -90,9 +90,12 @@ Test(events, replayed_commands_create_no_duplicate_row_or_event, .timeout = 120)
     fclose(f);
     json_decref(cmds);
     cr_assert_eq(replayed, N);
-    cr_assert_eq(test_shell("kcat -P -b %s -t checkout.session.commands -K '\\t' -H "
+    /* As the gateway: the one Kafka user allowed to write commands. */
+    cr_assert_eq(test_shell("kcat -F %s/caisse-gateway.kcat.conf -P -b %s"
+                            " -t checkout.session.commands -K '\\t' -H "
                             "content-type=application/cloudevents+json -l %s",
-                            test_env("CAISSE_KAFKA_BROKERS"), replay),
+                            test_env("CAISSE_KAFKA_SECURITY_DIR"), test_env("CAISSE_KAFKA_BROKERS"),
+                            replay),
                  0);
     unlink(replay);
     /* A fresh create after the replay: once it is readable and its event is

@@ -1,0 +1,181 @@
+/* The broker's boundaries (deploy/kafka.sh: SASL_SSL, the stack's CA, ACLs
+ * from caisse-admin grant-kafka-acls), tried with kcat, an independent
+ * client: each service's user may do what its service needs and nothing
+ * else, and a client without a valid login or trust in the stack's CA does not
+ * get in. Each refusal is checked by the broker's own reason, next to the
+ * same request by the allowed user succeeding, so a broker that is merely
+ * down cannot pass for one that refuses. */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "support.h"
+#include "core/uuid.h"
+
+/* A command's standard output and error together, and its exit status. */
+struct run {
+    char out[16384];
+    int status;
+};
+
+static struct run *run_shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static struct run *run_shell(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    cr_assert(n > 0 && (size_t)n < sizeof(cmd) - 8);
+    strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+    struct run *r = calloc(1, sizeof(*r));
+    cr_assert_not_null(r);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t len = fread(r->out, 1, sizeof(r->out) - 1, p);
+    r->out[len] = '\0';
+    r->status = pclose(p);
+    return r;
+}
+
+/* The kcat configuration of a user of the stack (deploy/kafka.sh writes them). */
+static const char *conf(const char *user)
+{
+    static char path[1024];
+    snprintf(path, sizeof(path), "%s/%s.kcat.conf", test_env("CAISSE_KAFKA_SECURITY_DIR"), user);
+    return path;
+}
+
+/* kcat as user: the topic's records from the start (-e: up to its end). */
+static struct run *consume(const char *user, const char *topic)
+{
+    return run_shell("timeout 60 kcat -F %s -b %s -C -t %s -o beginning -e -q -f '%%k\\n'",
+                     conf(user), test_env("CAISSE_KAFKA_BROKERS"), topic);
+}
+
+/* kcat as user: one record keyed key (a marker to look for afterwards). */
+static struct run *produce(const char *user, const char *topic, const char *key)
+{
+    return run_shell("printf '%%s\\t{}\\n' %s | timeout 60 kcat -F %s -b %s -P -t %s -K '\\t'", key,
+                     conf(user), test_env("CAISSE_KAFKA_BROKERS"), topic);
+}
+
+static void new_marker(char out[UUID_STR_LEN])
+{
+    cr_assert_eq(uuid_v7_string(out), 0);
+}
+
+Test(kafka_security, the_reader_reads_the_events_and_the_gateway_user_cannot, .timeout = 180)
+{
+    struct run *ok = consume("caisse-reader", "checkout.session.events");
+    cr_assert_eq(ok->status, 0, "the reader could not read the events: %s", ok->out);
+    struct run *refused = consume("caisse-gateway", "checkout.session.events");
+    cr_assert_neq(refused->status, 0, "the gateway's user read the events: %s", refused->out);
+    cr_assert_not_null(strstr(refused->out, "Topic authorization failed"), "%s", refused->out);
+    free(ok);
+    free(refused);
+}
+
+Test(kafka_security, the_gateway_user_writes_commands_but_cannot_write_events, .timeout = 180)
+{
+    char marker[UUID_STR_LEN];
+    new_marker(marker);
+    struct run *refused = produce("caisse-gateway", "checkout.session.events", marker);
+    cr_assert_neq(refused->status, 0, "the gateway's user wrote an event: %s", refused->out);
+    cr_assert_not_null(strstr(refused->out, "Topic authorization failed"), "%s", refused->out);
+    /* Nothing of it on the topic (read by the allowed reader). */
+    struct run *events = consume("caisse-reader", "checkout.session.events");
+    cr_assert_eq(events->status, 0, "%s", events->out);
+    cr_assert_null(strstr(events->out, marker), "the refused event is on the topic");
+    free(refused);
+    free(events);
+}
+
+Test(kafka_security, the_webhook_worker_user_cannot_write_or_read_commands, .timeout = 180)
+{
+    char marker[UUID_STR_LEN];
+    new_marker(marker);
+    struct run *refused = produce("caisse-webhook-worker", "checkout.session.commands", marker);
+    cr_assert_neq(refused->status, 0, "the webhook worker's user wrote a command: %s",
+                  refused->out);
+    cr_assert_not_null(strstr(refused->out, "Topic authorization failed"), "%s", refused->out);
+    struct run *read = consume("caisse-webhook-worker", "checkout.session.commands");
+    cr_assert_neq(read->status, 0, "the webhook worker's user read the commands: %s", read->out);
+    cr_assert_not_null(strstr(read->out, "Topic authorization failed"), "%s", read->out);
+    /* The commands as the admin sees them: the refused one is not there. */
+    struct run *commands = consume("admin", "checkout.session.commands");
+    cr_assert_eq(commands->status, 0, "%s", commands->out);
+    cr_assert_null(strstr(commands->out, marker), "the refused command is on the topic");
+    free(refused);
+    free(read);
+    free(commands);
+}
+
+Test(kafka_security, the_reader_cannot_write_events_nor_read_commands, .timeout = 180)
+{
+    char marker[UUID_STR_LEN];
+    new_marker(marker);
+    struct run *write = produce("caisse-reader", "checkout.session.events", marker);
+    cr_assert_neq(write->status, 0, "the reader wrote an event: %s", write->out);
+    cr_assert_not_null(strstr(write->out, "Topic authorization failed"), "%s", write->out);
+    struct run *read = consume("caisse-reader", "checkout.session.commands");
+    cr_assert_neq(read->status, 0, "the reader read the commands: %s", read->out);
+    cr_assert_not_null(strstr(read->out, "Topic authorization failed"), "%s", read->out);
+    free(write);
+    free(read);
+}
+
+/* -F /dev/null: no configuration file at all (not even KCAT_CONFIG's). */
+Test(kafka_security, a_client_without_sasl_or_tls_cannot_connect, .timeout = 120)
+{
+    const char *brokers = test_env("CAISSE_KAFKA_BROKERS");
+    struct run *plain = run_shell("timeout 60 kcat -F /dev/null -b %s -L -m 5", brokers);
+    cr_assert_not_null(strstr(plain->out, "Failed to acquire metadata"),
+                       "a PLAINTEXT client got metadata: %s", plain->out);
+    /* TLS that trusts the stack's CA, but no login. */
+    struct run *tls = run_shell("timeout 60 kcat -F /dev/null -b %s -X security.protocol=SSL"
+                                " -X ssl.ca.location=%s -L -m 5",
+                                brokers, test_env("CAISSE_KAFKA_CA_FILE"));
+    cr_assert_not_null(strstr(tls->out, "Failed to acquire metadata"),
+                       "a client without SASL got metadata: %s", tls->out);
+    struct run *ok =
+        run_shell("timeout 60 kcat -F %s -b %s -L -m 30", conf("caisse-reader"), brokers);
+    cr_assert_eq(ok->status, 0, "%s", ok->out);
+    cr_assert_not_null(strstr(ok->out, "checkout.session.events"), "%s", ok->out);
+    free(plain);
+    free(tls);
+    free(ok);
+}
+
+Test(kafka_security, a_wrong_password_is_refused, .timeout = 120)
+{
+    char wrong[1024];
+    snprintf(wrong, sizeof(wrong), "%s/run/kcat-wrong-password.conf", test_env("CAISSE_STACK_DIR"));
+    cr_assert_eq(test_shell("sed 's/^sasl.password=.*/sasl.password=not-the-password/' %s >%s",
+                            conf("caisse-reader"), wrong),
+                 0);
+    struct run *r =
+        run_shell("timeout 60 kcat -F %s -b %s -L -m 5", wrong, test_env("CAISSE_KAFKA_BROKERS"));
+    unlink(wrong);
+    cr_assert_not_null(strstr(r->out, "Authentication failed"), "%s", r->out);
+    cr_assert_not_null(strstr(r->out, "Failed to acquire metadata"), "%s", r->out);
+    free(r);
+}
+
+Test(kafka_security, a_client_that_does_not_trust_the_stack_ca_does_not_connect, .timeout = 120)
+{
+    /* The reader's login, the system's CAs instead of the stack's. */
+    char other[1024];
+    snprintf(other, sizeof(other), "%s/run/kcat-system-ca.conf", test_env("CAISSE_STACK_DIR"));
+    cr_assert_eq(test_shell("grep -v '^ssl.ca.location=' %s >%s", conf("caisse-reader"), other), 0);
+    struct run *r =
+        run_shell("timeout 60 kcat -F %s -b %s -L -m 5", other, test_env("CAISSE_KAFKA_BROKERS"));
+    unlink(other);
+    cr_assert_not_null(strstr(r->out, "certificate verify failed"), "%s", r->out);
+    cr_assert_not_null(strstr(r->out, "Failed to acquire metadata"), "%s", r->out);
+    free(r);
+}
