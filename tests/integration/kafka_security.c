@@ -197,3 +197,29 @@ Test(kafka_security, a_client_that_does_not_trust_the_stack_ca_does_not_connect,
     cr_assert_not_null(strstr(r->out, "Failed to acquire metadata"), "%.2000s", r->out);
     run_free(r);
 }
+
+/* The same users exist as SCRAM-SHA-512 credentials (made when the storage was
+ * formatted): Kafka's own Java tools log in with them (deploy/kafka.sh
+ * create-topics runs kafka-topics as admin over SCRAM; the C clients use
+ * PLAIN, librdkafka 2.0.2's SCRAM being refused by Kafka 4). */
+Test(kafka_security, the_admin_logs_in_over_scram_with_kafkas_own_tools, .timeout = 180)
+{
+    struct run *r =
+        run_shell("bash %s/deploy/kafka.sh create-topics", test_env("CAISSE_TEST_REPO"));
+    cr_assert_eq(r->status, 0, "kafka-topics over SCRAM-SHA-512 failed: %.2000s", r->out);
+    run_free(r);
+    char wrong[1024];
+    snprintf(wrong, sizeof(wrong), "%s/run/scram-wrong.properties", test_env("CAISSE_STACK_DIR"));
+    cr_assert_eq(test_shell("sed 's/password=\"[^\"]*\"/password=\"not-the-password\"/' "
+                            "%s/admin.client.properties >%s",
+                            test_env("CAISSE_KAFKA_SECURITY_DIR"), wrong),
+                 0);
+    r = run_shell("timeout 60 java -Xmx128m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp '%s/*'"
+                  " org.apache.kafka.tools.TopicCommand --bootstrap-server %s"
+                  " --command-config %s --list",
+                  test_env("CAISSE_KAFKA_LIBS"), test_env("CAISSE_KAFKA_BROKERS"), wrong);
+    unlink(wrong);
+    cr_assert_neq(r->status, 0, "a wrong SCRAM password listed the topics: %.2000s", r->out);
+    cr_assert_not_null(strstr(r->out, "Authentication failed"), "%.2000s", r->out);
+    run_free(r);
+}
