@@ -173,8 +173,8 @@ fuzz-check: fuzz-build
 # ---- benchmarks ----------------------------------------------------------------
 # The benchmark's own programs (bench/): the HTTP ceiling links the gateway's
 # objects (not its main) to start libmicrohttpd through the gateway's own
-# server_mhd_start; the load client, the webhook sink and the Kafka lag probe
-# stand alone.
+# server_mhd_start; the Kafka lag probe links the common library for its
+# Kafka security settings; the load client and the webhook sink stand alone.
 BENCH_TOOLS = $(addprefix $(BUILD)/bin/bench-,http-ceiling loadgen webhook-sink kafka-lag)
 GATEWAY_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out gateway/main.c,$(wildcard gateway/*.c))) \
               $(BUILD)/obj/gen/openapi_document.o $(BUILD)/obj/gen/page_files.o
@@ -196,7 +196,7 @@ $(BUILD)/bin/bench-webhook-sink: $(BUILD)/obj/bench/webhook_sink.o
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bin/bench-kafka-lag: $(BUILD)/obj/bench/kafka_lag.o
+$(BUILD)/bin/bench-kafka-lag: $(BUILD)/obj/bench/kafka_lag.o $(BUILD)/lib/libcaisse.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)

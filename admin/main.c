@@ -22,6 +22,7 @@
 #include "model/currency.h"
 #include "infra/db.h"
 #include "infra/kafka.h"
+#include "kafka_acls.h"
 #include "core/log.h"
 #include "migrate.h"
 #include "core/result.h"
@@ -46,12 +47,13 @@ static char *admin_log_level;
 static char *admin_kafka_brokers;
 static long admin_kafka_partitions;
 static long admin_kafka_replication;
+static struct kafka_security admin_kafka_security;
 static char *admin_secrets_key;
 static char *admin_secrets_key_previous;
 static char *admin_command_mac_key;
 
 /* Ordered so that each command loads one contiguous slice: the database
- * commands [0, 2), create-topics [1, 5). Neither needs the other's settings,
+ * commands [0, 2), create-topics and grant-kafka-acls [1, 13). Neither needs the other's settings,
  * so creating topics works without a database URL and vice versa. */
 static const struct config_entry admin_config[] = {
     {"CAISSE_DATABASE_URL", CONFIG_SECRET, NULL,
@@ -65,6 +67,8 @@ static const struct config_entry admin_config[] = {
      &admin_kafka_partitions, 1, 10000},
     {"CAISSE_KAFKA_REPLICATION", CONFIG_INT, "1",
      "replication factor of each topic (create-topics)", &admin_kafka_replication, 1, 32767},
+    /* The Kafka commands run as an administrator (create topics, ACLs). */
+    KAFKA_SECURITY_CONFIG(admin_kafka_security),
     {"CAISSE_SECRETS_KEY", CONFIG_SECRET, "",
      "key of the webhook signing secrets at rest, <key id>:<base64 of 32 bytes> (secrets "
      "reencrypt; migrate seals plain-text secrets under it when it is set)",
@@ -79,8 +83,8 @@ static const struct config_entry admin_config[] = {
 #define ADMIN_CONFIG_DB_FIRST 0
 #define ADMIN_CONFIG_DB_COUNT 2
 #define ADMIN_CONFIG_KAFKA_FIRST 1
-#define ADMIN_CONFIG_KAFKA_COUNT 4
-#define ADMIN_CONFIG_SECRETS_FIRST 5
+#define ADMIN_CONFIG_KAFKA_COUNT (4 + KAFKA_SECURITY_CONFIG_COUNT)
+#define ADMIN_CONFIG_SECRETS_FIRST (ADMIN_CONFIG_KAFKA_FIRST + ADMIN_CONFIG_KAFKA_COUNT)
 #define ADMIN_CONFIG_SECRETS_COUNT 2
 
 static const char admin_summary[] =
@@ -94,6 +98,14 @@ static const char admin_summary[] =
     "                                   (plain text, or under CAISSE_SECRETS_KEY_PREVIOUS);\n"
     "                                   prints how many endpoints were rewritten\n"
     "  create-topics                    create the Kafka topics (existing ones are kept)\n"
+    "  grant-kafka-acls [--gateway USER] [--session-worker USER] [--webhook-worker USER]\n"
+    "                   [--session-worker-group GROUP] [--webhook-worker-group GROUP]\n"
+    "                   [--reader USER] [--reader-group-prefix PREFIX]\n"
+    "                                   allow each service's Kafka user what it needs and\n"
+    "                                   no more (defaults: caisse-gateway,\n"
+    "                                   caisse-session-worker, caisse-webhook-worker and the\n"
+    "                                   services' default groups; no reader unless given);\n"
+    "                                   existing ACLs are kept\n"
     "  create-org --name NAME [--currency CODE]\n"
     "                                   create an organization (default currency XOF);\n"
     "                                   prints its id\n"
@@ -404,11 +416,25 @@ static int admin_cmd_secrets(int argc, char **argv)
     return rc;
 }
 
+/* The Kafka slice of the configuration, its security in force. */
+static int admin_load_kafka_config(void)
+{
+    if (admin_load_config(ADMIN_CONFIG_KAFKA_FIRST, ADMIN_CONFIG_KAFKA_COUNT) != C_OK)
+        return C_ERR;
+    struct error err = ERROR_INIT;
+    if (kafka_security_use(&admin_kafka_security, &err) != C_OK) {
+        fprintf(stderr, "%s: configuration error: %s\n", admin_program, err.message);
+        config_free(&admin_config[ADMIN_CONFIG_KAFKA_FIRST], ADMIN_CONFIG_KAFKA_COUNT);
+        return C_ERR;
+    }
+    return C_OK;
+}
+
 static int admin_cmd_create_topics(int argc, char **argv)
 {
     if (admin_parse_args("create-topics", argc, argv, NULL, 0, NULL, NULL) != C_OK)
         return ADMIN_EXIT_USAGE;
-    if (admin_load_config(ADMIN_CONFIG_KAFKA_FIRST, ADMIN_CONFIG_KAFKA_COUNT) != C_OK)
+    if (admin_load_kafka_config() != C_OK)
         return ADMIN_EXIT_USAGE;
     static const char *const topics[] = {KAFKA_TOPIC_COMMANDS, KAFKA_TOPIC_EVENTS};
     struct error err = ERROR_INIT;
@@ -422,6 +448,46 @@ static int admin_cmd_create_topics(int argc, char **argv)
         /* An existing topic keeps its own partition count; say what was asked. */
         printf("topics %s and %s exist (new ones created with %ld partitions, replication %ld)\n",
                topics[0], topics[1], admin_kafka_partitions, admin_kafka_replication);
+    }
+    config_free(&admin_config[ADMIN_CONFIG_KAFKA_FIRST], ADMIN_CONFIG_KAFKA_COUNT);
+    return rc;
+}
+
+static int admin_cmd_grant_kafka_acls(int argc, char **argv)
+{
+    struct admin_option opts[] = {{"--gateway", true, NULL, false},
+                                  {"--session-worker", true, NULL, false},
+                                  {"--webhook-worker", true, NULL, false},
+                                  {"--session-worker-group", true, NULL, false},
+                                  {"--webhook-worker-group", true, NULL, false},
+                                  {"--reader", true, NULL, false},
+                                  {"--reader-group-prefix", true, NULL, false}};
+    if (admin_parse_args("grant-kafka-acls", argc, argv, opts, CONFIG_TABLE_SIZE(opts), NULL,
+                         NULL) != C_OK)
+        return ADMIN_EXIT_USAGE;
+    for (size_t i = 0; i < CONFIG_TABLE_SIZE(opts); i++) {
+        if (opts[i].value != NULL && opts[i].value[0] == '\0' && i != 5 && i != 6)
+            return admin_usage_error("grant-kafka-acls", "%s must not be empty", opts[i].name);
+    }
+    const struct kafka_acls_principals p = {
+        .gateway = opts[0].value != NULL ? opts[0].value : "caisse-gateway",
+        .session_worker = opts[1].value != NULL ? opts[1].value : "caisse-session-worker",
+        .webhook_worker = opts[2].value != NULL ? opts[2].value : "caisse-webhook-worker",
+        .session_worker_group = opts[3].value != NULL ? opts[3].value : "caisse-session-worker",
+        .webhook_worker_group = opts[4].value != NULL ? opts[4].value : "caisse-webhook-worker",
+        .reader = opts[5].value != NULL ? opts[5].value : "",
+        .reader_group_prefix = opts[6].value != NULL ? opts[6].value : ""};
+    if (admin_load_kafka_config() != C_OK)
+        return ADMIN_EXIT_USAGE;
+    struct error err = ERROR_INIT;
+    int rc = 0, count = 0;
+    if (kafka_acls_grant(admin_kafka_brokers, &p, &count, &err) != C_OK) {
+        fprintf(stderr, "%s: grant-kafka-acls on %s failed: %s\n", admin_program,
+                admin_kafka_brokers, err.message);
+        rc = ADMIN_EXIT_FAILED;
+    } else {
+        printf("%d Kafka ACLs in place for %s, %s, %s%s%s\n", count, p.gateway, p.session_worker,
+               p.webhook_worker, p.reader[0] != '\0' ? " and " : "", p.reader);
     }
     config_free(&admin_config[ADMIN_CONFIG_KAFKA_FIRST], ADMIN_CONFIG_KAFKA_COUNT);
     return rc;
@@ -1048,15 +1114,18 @@ static int admin_dead_letters_replay(int argc, char **argv)
         return ADMIN_EXIT_USAGE;
     bool resign = opts[0].seen;
     struct command_mac_keys keys;
-    if (admin_load_row("CAISSE_KAFKA_BROKERS") != C_OK ||
-        admin_load_row("CAISSE_COMMAND_MAC_KEY") != C_OK)
+    if (admin_load_kafka_config() != C_OK)
         return ADMIN_EXIT_USAGE;
+    if (admin_load_row("CAISSE_COMMAND_MAC_KEY") != C_OK) {
+        config_free(&admin_config[ADMIN_CONFIG_KAFKA_FIRST], ADMIN_CONFIG_KAFKA_COUNT);
+        return ADMIN_EXIT_USAGE;
+    }
     if (resign) {
         struct error err = ERROR_INIT;
         if (command_mac_keys_load(admin_command_mac_key, NULL, &keys, &err) != C_OK) {
             fprintf(stderr, "%s: dead-letters replay --resign: configuration error: %s\n",
                     admin_program, err.message);
-            admin_free_row("CAISSE_KAFKA_BROKERS");
+            config_free(&admin_config[ADMIN_CONFIG_KAFKA_FIRST], ADMIN_CONFIG_KAFKA_COUNT);
             admin_free_row("CAISSE_COMMAND_MAC_KEY");
             return ADMIN_EXIT_USAGE;
         }
@@ -1092,7 +1161,7 @@ static int admin_dead_letters_replay(int argc, char **argv)
     }
     if (resign)
         command_mac_keys_clear(&keys);
-    admin_free_row("CAISSE_KAFKA_BROKERS");
+    config_free(&admin_config[ADMIN_CONFIG_KAFKA_FIRST], ADMIN_CONFIG_KAFKA_COUNT);
     admin_free_row("CAISSE_COMMAND_MAC_KEY");
     return rc;
 }
@@ -1119,6 +1188,7 @@ struct admin_command {
 static const struct admin_command admin_commands[] = {
     {"migrate", admin_cmd_migrate},
     {"create-topics", admin_cmd_create_topics},
+    {"grant-kafka-acls", admin_cmd_grant_kafka_acls},
     {"create-org", admin_cmd_create_org},
     {"create-key", admin_cmd_create_key},
     {"list-keys", admin_cmd_list_keys},

@@ -8,7 +8,9 @@
  * partition's pair, in partition order. It only reads offsets: it never joins
  * the group nor commits. make bench uses it to start a measurement only once a
  * worker has consumed everything produced before (the pairs tell that apart
- * from what a steady load keeps producing meanwhile). */
+ * from what a steady load keeps producing meanwhile). It reaches the brokers
+ * as the services do, through the CAISSE_KAFKA_* security settings (the bench
+ * stack's admin: the group's offsets need Describe on the group). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +18,9 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "core/config.h"
 #include "core/result.h"
+#include "infra/kafka.h"
 
 #define LAG_TIMEOUT_MS 10000
 
@@ -100,7 +104,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench-kafka-lag BROKERS GROUP TOPIC\n");
         return 2;
     }
+    static struct kafka_security security;
+    static const struct config_entry security_config[] = {KAFKA_SECURITY_CONFIG(security)};
+    struct error e = ERROR_INIT;
+    if (config_load(security_config, CONFIG_TABLE_SIZE(security_config), &e) != C_OK) {
+        fprintf(stderr, "bench-kafka-lag: %s\n", e.message);
+        return 2;
+    }
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (kafka_security_apply(conf, &security, &e) != C_OK) {
+        fprintf(stderr, "bench-kafka-lag: %s\n", e.message);
+        rd_kafka_conf_destroy(conf);
+        config_free(security_config, CONFIG_TABLE_SIZE(security_config));
+        return 2;
+    }
+    config_free(security_config, CONFIG_TABLE_SIZE(security_config));
     if (lag_set(conf, "bootstrap.servers", argv[1]) != C_OK ||
         lag_set(conf, "group.id", argv[2]) != C_OK ||
         lag_set(conf, "enable.auto.commit", "false") != C_OK ||

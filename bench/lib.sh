@@ -217,7 +217,9 @@ org_events_pending() { # ORG
 # The webhook worker's committed offset and the end offset of each partition of the events
 # topic (the Kafka probe's JSON; the worker commits a few seconds after storing).
 webhook_offsets() {
-  "$BIN/bench-kafka-lag" "$CAISSE_KAFKA_BROKERS" "${CAISSE_WEBHOOK_WORKER_GROUP:-caisse-webhook-worker}" \
+  # As the stack's Kafka admin (deploy/kafka.sh): reading a group's offsets needs Describe on it.
+  # shellcheck disable=SC2046 # NAME=VALUE words, no spaces in them
+  env $(caisse_kafka_login admin) "$BIN/bench-kafka-lag" "$CAISSE_KAFKA_BROKERS" "${CAISSE_WEBHOOK_WORKER_GROUP:-caisse-webhook-worker}" \
     checkout.session.events 2>/dev/null
 }
 

@@ -47,3 +47,23 @@ export CAISSE_STACK_DIR CAISSE_CACHE_DIR \
 CAISSE_DATABASE_URL="postgresql://${CAISSE_PG_USER}@127.0.0.1:${CAISSE_PG_PORT}/${CAISSE_PG_DB}"
 CAISSE_KAFKA_BROKERS="127.0.0.1:${CAISSE_KAFKA_PORT}"
 export CAISSE_DATABASE_URL CAISSE_KAFKA_BROKERS
+
+# Kafka security of the stack (deploy/kafka.sh): SASL_SSL, the stack's own CA. Each
+# program's user and password are set where it is started (deploy/stack.sh); kcat reads the
+# events as caisse-reader through KCAT_CONFIG (as another user: kcat -F
+# "$CAISSE_KAFKA_SECURITY_DIR/USER.kcat.conf"). The broker takes SCRAM-SHA-512 and PLAIN for
+# the same users; the C clients use PLAIN (over TLS) because librdkafka before 2.6.1 (Debian
+# bookworm has 2.0.2) cannot do SCRAM with Kafka 4: with a newer one, export
+# CAISSE_KAFKA_SASL_MECHANISM=SCRAM-SHA-512 before 'make up'.
+CAISSE_KAFKA_SECURITY_DIR="$CAISSE_STACK_DIR/kafka/security"
+CAISSE_KAFKA_SECURITY_PROTOCOL=SASL_SSL
+: "${CAISSE_KAFKA_SASL_MECHANISM:=PLAIN}"
+CAISSE_KAFKA_CA_FILE="$CAISSE_KAFKA_SECURITY_DIR/ca.pem"
+KCAT_CONFIG="$CAISSE_KAFKA_SECURITY_DIR/caisse-reader.kcat.conf"
+export CAISSE_KAFKA_SECURITY_DIR CAISSE_KAFKA_SECURITY_PROTOCOL CAISSE_KAFKA_SASL_MECHANISM \
+  CAISSE_KAFKA_CA_FILE KCAT_CONFIG
+# A stack's Kafka user and its password, as the environment of one command:
+#   env $(caisse_kafka_login caisse-gateway) build/bin/caisse-gateway
+caisse_kafka_login() {
+  echo "CAISSE_KAFKA_USERNAME=$1 CAISSE_KAFKA_PASSWORD=$(cat "$CAISSE_KAFKA_SECURITY_DIR/$1.password")"
+}

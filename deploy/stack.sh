@@ -101,10 +101,13 @@ start_service() {
   # <log>.1 the log can be emptied in place (logrotate's copytruncate: the lines written
   # during the copy, a few milliseconds, are lost).
   rm -f "$RUN/$name.pid" "$RUN/$name.exit"
-  # Each service connects as its own database user (deploy/pg.sh users), never as the owner.
+  # Each service connects as its own database user (deploy/pg.sh users), never as the owner,
+  # and logs in to Kafka as its own user, allowed only what it needs (kafka_login).
   local database_url
   database_url=$(bash "$CAISSE_REPO/deploy/pg.sh" url "$name") || die "no database user for $name"
-  CAISSE_DATABASE_URL="$database_url" \
+  local -a login=()
+  read -r -a login <<<"$(kafka_login "$name")"
+  env "${login[@]}" CAISSE_DATABASE_URL="$database_url" \
     CAISSE_INSTANCE_ID="$instance_id" CAISSE_OPS_PORT="$(ops_port "$name")" setsid bash -c '
     "$1" & pid=$!
     echo "$pid" >"$2.tmp"; mv "$2.tmp" "$2"
@@ -167,6 +170,23 @@ wait_ready() {
   die "the $name did not become ready within 30 s ($url)"
 }
 
+# ---- Kafka security: each program's user (deploy/kafka.sh makes them) ----------------------
+# NAME=VALUE words for env: the Kafka user and password of a service (caisse-NAME; the
+# expiry worker uses no Kafka) or of admin (topics, ACLs).
+kafka_login() {
+  case $1 in
+    expiry-worker) return 0 ;;
+    admin) caisse_kafka_login admin ;;
+    *) caisse_kafka_login "caisse-$1" ;;
+  esac
+}
+
+admin_kafka() {
+  local -a login=()
+  read -r -a login <<<"$(kafka_login admin)"
+  env "${login[@]}" "$ADMIN" "$@"
+}
+
 # The demo tenant is created once per stack and its key kept in the (gitignored, local)
 # stack directory, so 'up' can print a working key every time.
 demo_key() {
@@ -223,7 +243,8 @@ cmd_up() {
   bash "$CAISSE_REPO/deploy/pg.sh" start
   bash "$CAISSE_REPO/deploy/kafka.sh" start
   [ -x "$ADMIN" ] || die "$ADMIN is missing: run make first"
-  "$ADMIN" create-topics
+  admin_kafka create-topics
+  admin_kafka grant-kafka-acls --reader caisse-reader --reader-group-prefix caisse-reader.
   "$ADMIN" migrate
   # Each service's own database user (a member of its role, migration 0014).
   bash "$CAISSE_REPO/deploy/pg.sh" users
@@ -247,6 +268,10 @@ Create a checkout session:
   curl -s -X POST http://127.0.0.1:$CAISSE_GATEWAY_PORT/checkout-sessions \\
     -H "x-api-key: $key" -H "Content-Type: application/json" \\
     -d '{"amount": 10000, "currency_code": "XOF", "title": "Premium Plan", "customer_email": "customer@example.com"}'
+
+Read the events (Kafka over SASL_SSL as caisse-reader; kcat -F FILE holds the broker, user,
+password and CA; other users' files beside it, deploy/kafka.sh):
+  kcat -F $CAISSE_KAFKA_SECURITY_DIR/caisse-reader.kcat.conf -C -t checkout.session.events -o beginning -e
 
 Health and Prometheus metrics (GET /healthz, /readyz, /metrics):
   gateway         http://127.0.0.1:$CAISSE_GATEWAY_INTERNAL_PORT/metrics  (the internal port)

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,10 +141,143 @@ static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *op
     log_warn("kafka error %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
+/* ---- security ----------------------------------------------------------- */
+
+static bool kafka_is_set(const char *s)
+{
+    return s != NULL && s[0] != '\0';
+}
+
+/* One of names, compared without case; its canonical spelling or NULL. */
+static const char *kafka_one_of(const char *value, const char *const *names)
+{
+    for (; *names != NULL; names++) {
+        if (value != NULL && strcasecmp(value, *names) == 0)
+            return *names;
+    }
+    return NULL;
+}
+
+int kafka_security_apply(rd_kafka_conf_t *conf, const struct kafka_security *sec, struct error *err)
+{
+    static const char *const protocols[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL", NULL};
+    static const char *const mechanisms[] = {"SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN", NULL};
+    const char *protocol = kafka_one_of(sec->protocol, protocols);
+    if (protocol == NULL)
+        return error_set(err, "CAISSE_KAFKA_SECURITY_PROTOCOL",
+                         "CAISSE_KAFKA_SECURITY_PROTOCOL must be PLAINTEXT, SSL, SASL_PLAINTEXT "
+                         "or SASL_SSL (got \"%s\")",
+                         sec->protocol != NULL ? sec->protocol : "");
+    bool sasl = strncmp(protocol, "SASL_", 5) == 0;
+    bool tls = strcmp(protocol, "SSL") == 0 || strcmp(protocol, "SASL_SSL") == 0;
+    if (kafka_set(conf, "security.protocol", protocol, err) != C_OK)
+        return C_ERR;
+    if (sasl) {
+        const char *mechanism = kafka_one_of(sec->sasl_mechanism, mechanisms);
+        if (mechanism == NULL)
+            return error_set(err, "CAISSE_KAFKA_SASL_MECHANISM",
+                             "CAISSE_KAFKA_SASL_MECHANISM must be SCRAM-SHA-512, SCRAM-SHA-256 "
+                             "or PLAIN (got \"%s\")",
+                             sec->sasl_mechanism != NULL ? sec->sasl_mechanism : "");
+        if (!kafka_is_set(sec->username))
+            return error_set(err, "CAISSE_KAFKA_USERNAME",
+                             "CAISSE_KAFKA_USERNAME is required with %s", protocol);
+        if (!kafka_is_set(sec->password))
+            return error_set(err, "CAISSE_KAFKA_PASSWORD",
+                             "CAISSE_KAFKA_PASSWORD is required with %s", protocol);
+        if (kafka_set(conf, "sasl.mechanisms", mechanism, err) != C_OK ||
+            kafka_set(conf, "sasl.username", sec->username, err) != C_OK ||
+            kafka_set(conf, "sasl.password", sec->password, err) != C_OK)
+            return C_ERR;
+    }
+    if (kafka_is_set(sec->cert_file) != kafka_is_set(sec->key_file))
+        return error_set(err, "CAISSE_KAFKA_CERT_FILE",
+                         "CAISSE_KAFKA_CERT_FILE and CAISSE_KAFKA_KEY_FILE go together");
+    if (!tls) {
+        /* TLS files with a protocol that does not use them are a mistake to
+         * point out, not to ignore: the operator believes the link is secured. */
+        if (kafka_is_set(sec->ca_file) || kafka_is_set(sec->cert_file))
+            return error_set(err, "CAISSE_KAFKA_SECURITY_PROTOCOL",
+                             "CAISSE_KAFKA_CA_FILE and CAISSE_KAFKA_CERT_FILE need "
+                             "CAISSE_KAFKA_SECURITY_PROTOCOL SSL or SASL_SSL (got %s)",
+                             protocol);
+        return C_OK;
+    }
+    if (kafka_set(conf, "ssl.endpoint.identification.algorithm",
+                  sec->verify_hostname ? "https" : "none", err) != C_OK)
+        return C_ERR;
+    if (kafka_is_set(sec->ca_file) && kafka_set(conf, "ssl.ca.location", sec->ca_file, err) != C_OK)
+        return C_ERR;
+    if (kafka_is_set(sec->cert_file) &&
+        (kafka_set(conf, "ssl.certificate.location", sec->cert_file, err) != C_OK ||
+         kafka_set(conf, "ssl.key.location", sec->key_file, err) != C_OK))
+        return C_ERR;
+    return C_OK;
+}
+
+/* The process's security (kafka_security_use): owned copies. */
+static char kafka_plaintext[] = "PLAINTEXT";
+static struct kafka_security kafka_security_current = {.protocol = kafka_plaintext};
+static bool kafka_security_owned;
+
+static void kafka_security_free(struct kafka_security *s)
+{
+    free(s->protocol);
+    free(s->sasl_mechanism);
+    free(s->username);
+    if (s->password != NULL) {
+        /* Not left in freed memory. */
+        volatile char *p = s->password;
+        while (*p != '\0')
+            *p++ = '\0';
+    }
+    free(s->password);
+    free(s->ca_file);
+    free(s->cert_file);
+    free(s->key_file);
+}
+
+static char *kafka_strdup(const char *s, bool *failed)
+{
+    char *copy = strdup(s != NULL ? s : "");
+    if (copy == NULL)
+        *failed = true;
+    return copy;
+}
+
+int kafka_security_use(const struct kafka_security *sec, struct error *err)
+{
+    /* Checked on a scratch configuration: the same function later sets it. */
+    rd_kafka_conf_t *scratch = rd_kafka_conf_new();
+    int rc = kafka_security_apply(scratch, sec, err);
+    rd_kafka_conf_destroy(scratch);
+    if (rc != C_OK)
+        return C_ERR;
+    bool failed = false;
+    struct kafka_security copy = {.protocol = kafka_strdup(sec->protocol, &failed),
+                                  .sasl_mechanism = kafka_strdup(sec->sasl_mechanism, &failed),
+                                  .username = kafka_strdup(sec->username, &failed),
+                                  .password = kafka_strdup(sec->password, &failed),
+                                  .ca_file = kafka_strdup(sec->ca_file, &failed),
+                                  .cert_file = kafka_strdup(sec->cert_file, &failed),
+                                  .key_file = kafka_strdup(sec->key_file, &failed),
+                                  .verify_hostname = sec->verify_hostname};
+    if (failed) {
+        kafka_security_free(&copy);
+        return error_set(err, NULL, "out of memory");
+    }
+    if (kafka_security_owned)
+        kafka_security_free(&kafka_security_current);
+    kafka_security_current = copy;
+    kafka_security_owned = true;
+    return C_OK;
+}
+
 static rd_kafka_conf_t *kafka_base_conf(const char *brokers, struct error *err)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (kafka_set(conf, "bootstrap.servers", brokers, err) != C_OK ||
+        kafka_security_apply(conf, &kafka_security_current, err) != C_OK ||
         kafka_set(conf, "client.id", "caisse", err) != C_OK ||
         kafka_set(conf, "log.connection.close", "false", err) != C_OK ||
         /* librdkafka notices a message's timeout (a producer's 503) and its

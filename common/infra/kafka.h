@@ -5,7 +5,9 @@
 #define CAISSE_KAFKA_H
 
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 
+#include "core/config.h"
 #include "core/error.h"
 
 /* The largest event the API can produce is about 67 KB (a create's body is at
@@ -20,6 +22,61 @@
 #define KAFKA_TOPIC_EVENTS "checkout.session.events"
 /* How often a consumer's statistics refresh its lag gauges. */
 #define KAFKA_STATS_INTERVAL_MS 5000
+
+/* How a client authenticates to the brokers and checks them: the
+ * CAISSE_KAFKA_* security settings (KAFKA_SECURITY_CONFIG). A string may be
+ * "" (not set); the strings belong to whoever filled the struct. */
+struct kafka_security {
+    char *protocol;       /* PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (any case) */
+    char *sasl_mechanism; /* SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN (SASL_* only) */
+    char *username;       /* SASL_* only, required there */
+    char *password;       /* a secret: never logged */
+    char *ca_file;        /* PEM CA bundle the brokers are checked against; "": the system's */
+    char *cert_file;      /* client certificate (PEM) for mutual TLS, with key_file */
+    char *key_file;
+    bool verify_hostname; /* the broker certificate must name the host connected to */
+};
+
+/* The configuration rows of struct kafka_security s (an lvalue), the same
+ * in every program that makes Kafka clients. */
+/* clang-format off */
+#define KAFKA_SECURITY_CONFIG(s)                                                               \
+    {"CAISSE_KAFKA_SECURITY_PROTOCOL", CONFIG_STRING, "PLAINTEXT",                            \
+     "How clients reach the brokers: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",             \
+     &(s).protocol, 0, 0},                                                                    \
+    {"CAISSE_KAFKA_SASL_MECHANISM", CONFIG_STRING, "SCRAM-SHA-512",                           \
+     "SASL mechanism (SASL_* protocols): SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN",              \
+     &(s).sasl_mechanism, 0, 0},                                                              \
+    {"CAISSE_KAFKA_USERNAME", CONFIG_STRING, "",                                              \
+     "SASL user name of this program (required with SASL_*)", &(s).username, 0, 0},           \
+    {"CAISSE_KAFKA_PASSWORD", CONFIG_SECRET, "",                                              \
+     "SASL password of that user (required with SASL_*; never logged)", &(s).password, 0, 0}, \
+    {"CAISSE_KAFKA_CA_FILE", CONFIG_STRING, "",                                               \
+     "PEM file of the CA(s) that signed the brokers' certificates (SSL, SASL_SSL); empty: "   \
+     "the system's CAs", &(s).ca_file, 0, 0},                                                 \
+    {"CAISSE_KAFKA_CERT_FILE", CONFIG_STRING, "",                                             \
+     "PEM client certificate for mutual TLS (SSL, SASL_SSL; with CAISSE_KAFKA_KEY_FILE)",     \
+     &(s).cert_file, 0, 0},                                                                   \
+    {"CAISSE_KAFKA_KEY_FILE", CONFIG_STRING, "",                                              \
+     "PEM private key of CAISSE_KAFKA_CERT_FILE (unencrypted: mount it from a Secret)",       \
+     &(s).key_file, 0, 0},                                                                    \
+    {"CAISSE_KAFKA_VERIFY_HOSTNAME", CONFIG_BOOL, "true",                                     \
+     "The broker's certificate must name the host connected to (SSL, SASL_SSL)",              \
+     &(s).verify_hostname, 0, 0}
+/* clang-format on */
+#define KAFKA_SECURITY_CONFIG_COUNT 8
+
+/* Checks sec and sets it on conf: security.protocol, and the sasl.* and
+ * ssl.* properties its protocol uses. On C_ERR err says why (param: the
+ * setting at fault); conf may then hold some of them. */
+int kafka_security_apply(rd_kafka_conf_t *conf, const struct kafka_security *sec,
+                         struct error *err);
+
+/* Makes a copy of sec the security of every client this process makes from
+ * now on (producers, consumers, probes, admin clients); call it before any
+ * is made. Checked first: on C_ERR the previous one (PLAINTEXT at start)
+ * stays. */
+int kafka_security_use(const struct kafka_security *sec, struct error *err);
 
 struct kafka_producer_options {
     const char *brokers;

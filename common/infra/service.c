@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/result.h"
+#include "infra/kafka.h"
 #include "infra/startup.h"
 
 /* ---- signals and stopping ------------------------------------------------------ */
@@ -117,10 +118,15 @@ static struct {
     long metrics_refresh_ms;
     char *secrets_key;
     char *secrets_key_previous;
+    struct kafka_security kafka_security;
 } service_cfg;
 
 /* SERVICE_USES_SECRETS_KEY: parsed from the two settings once loaded. */
 static struct secretbox_keyring service_secrets;
+
+/* The Kafka security rows, after the broker list when the service uses Kafka. */
+static const struct config_entry service_kafka_security_rows[] = {
+    KAFKA_SECURITY_CONFIG(service_cfg.kafka_security)};
 
 static char service_refresh_help[256];
 
@@ -186,6 +192,13 @@ int service_config_table(const struct service_spec *spec, struct config_entry *o
         if (k == max)
             return C_ERR;
         out[k++] = shared[i].row;
+    }
+    for (size_t i = 0; (spec->uses & SERVICE_USES_KAFKA) != 0 &&
+                       i < CONFIG_TABLE_SIZE(service_kafka_security_rows);
+         i++) {
+        if (k == max)
+            return C_ERR;
+        out[k++] = service_kafka_security_rows[i];
     }
     for (size_t i = 0; i < spec->config_count; i++) {
         if (k == max)
@@ -288,6 +301,12 @@ int service_run(int argc, char **argv, const struct service_spec *spec)
                                  .public_base_url = service_cfg.public_base_url,
                                  .shutdown_grace_ms = service_cfg.shutdown_grace_ms};
     struct error err = ERROR_INIT;
+    if ((spec->uses & SERVICE_USES_KAFKA) != 0 &&
+        kafka_security_use(&service_cfg.kafka_security, &err) != C_OK) {
+        log_error("configuration error: %s", err.message);
+        config_free(table, n);
+        exit(2);
+    }
     if ((spec->uses & SERVICE_USES_SECRETS_KEY) != 0) {
         if (secretbox_keyring_init(&service_secrets, service_cfg.secrets_key,
                                    service_cfg.secrets_key_previous, &err) != C_OK) {

@@ -29,7 +29,7 @@
  * CAISSE_DATABASE_URL, CAISSE_LOG_LEVEL and CAISSE_SHUTDOWN_GRACE_MS are
  * every service's. */
 enum service_uses {
-    SERVICE_USES_KAFKA = 1 << 0,           /* CAISSE_KAFKA_BROKERS */
+    SERVICE_USES_KAFKA = 1 << 0,           /* CAISSE_KAFKA_BROKERS, KAFKA_SECURITY_CONFIG */
     SERVICE_USES_PUBLIC_BASE_URL = 1 << 1, /* CAISSE_PUBLIC_BASE_URL */
     /* CAISSE_OPS_HOST, CAISSE_OPS_PORT, CAISSE_METRICS_REFRESH_MS: a worker's
      * ops listener, whose readiness also checks PostgreSQL (and Kafka with
@@ -94,7 +94,7 @@ struct service_spec {
  * error, 1 when the handlers, the watchdog or the listener cannot start. */
 int service_run(int argc, char **argv, const struct service_spec *spec);
 
-#define SERVICE_CONFIG_MAX 48
+#define SERVICE_CONFIG_MAX 64
 /* The whole configuration table of spec: the shared rows it uses, then its
  * own (whose targets it keeps). The shared rows' targets and help texts are
  * the skeleton's own storage (one service per process). C_ERR if more than

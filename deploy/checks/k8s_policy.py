@@ -196,8 +196,10 @@ def main():
                  f"{wn}: its serviceName {w['spec'].get('serviceName')} is not a headless Service of the render")
         if w["kind"] == "Job" and labels(w).get("app.kubernetes.io/component") == "migration":
             cmds = [" ".join(c.get("command") or []) for c in containers]
-            need(cmds == ["caisse-admin migrate", "caisse-admin create-topics"],
-                 f"{wn}: must run caisse-admin migrate, then create-topics (has {cmds})")
+            need(cmds == ["caisse-admin migrate", "caisse-admin create-topics",
+                          "caisse-admin grant-kafka-acls"],
+                 f"{wn}: must run caisse-admin migrate, then create-topics and grant-kafka-acls"
+                 f" (has {cmds})")
         for c in containers:
             img = c.get("image", "")
             if img.startswith("apache/kafka:"):

@@ -38,7 +38,11 @@ node "$HERE/selftest.mjs"
 records="$REPO/build/contract-records.jsonl"
 : >"$records"
 for topic in checkout.session.commands checkout.session.events; do
-  if ! kcat -C -b "$CAISSE_KAFKA_BROKERS" -t "$topic" -o beginning -e -J -q >>"$records"; then
+  # Kafka's ACLs (deploy/kafka.sh): the events as the stack's reader (KCAT_CONFIG), the
+  # commands, which only the session worker may read, as the stack's admin.
+  login=()
+  [ "$topic" = checkout.session.events ] || login=(-F "$CAISSE_KAFKA_SECURITY_DIR/admin.kcat.conf")
+  if ! kcat "${login[@]}" -C -b "$CAISSE_KAFKA_BROKERS" -t "$topic" -o beginning -e -J -q >>"$records"; then
     echo "contract: kcat could not read $topic from $CAISSE_KAFKA_BROKERS" >&2
     exit 1
   fi

@@ -97,10 +97,12 @@ void test_command_produce(const char *key, const char *value, const char *mac, b
     char mac_header[128] = "";
     if (mac != NULL)
         snprintf(mac_header, sizeof(mac_header), " -H caisse-mac=%s", mac);
-    cr_assert_eq(test_shell("kcat -P -b %s -t checkout.session.commands -K '\\t' -H "
-                            "content-type=application/cloudevents+json%s%s -l %s",
-                            test_env("CAISSE_KAFKA_BROKERS"), mac_header,
-                            test_input ? " -H caisse-test-input=malformed" : "", file),
+    /* As the gateway: the one Kafka user allowed to write commands. */
+    cr_assert_eq(test_shell("kcat -F %s/caisse-gateway.kcat.conf -P -b %s"
+                            " -t checkout.session.commands -K '\\t' -H"
+                            " content-type=application/cloudevents+json%s%s -l %s",
+                            test_env("CAISSE_KAFKA_SECURITY_DIR"), test_env("CAISSE_KAFKA_BROKERS"),
+                            mac_header, test_input ? " -H caisse-test-input=malformed" : "", file),
                  0);
     unlink(file);
 }

@@ -95,8 +95,11 @@ Test(events, replayed_commands_create_no_duplicate_row_or_event, .timeout = 120)
         fprintf(f, "%s\t%s\n", json_string_value(json_object_get(rec, "key")), payload);
         fprintf(f, "%s\t%s\n", json_string_value(json_object_get(rec, "key")), payload);
         fclose(f);
-        cr_assert_eq(test_shell("kcat -P -b %s -t checkout.session.commands -K '\\t' -H "
-                                "content-type=application/cloudevents+json -H caisse-mac=%s -l %s",
+        /* As the gateway: the one Kafka user allowed to write commands. */
+        cr_assert_eq(test_shell("kcat -F %s/caisse-gateway.kcat.conf -P -b %s"
+                                " -t checkout.session.commands -K '\\t' -H"
+                                " content-type=application/cloudevents+json -H caisse-mac=%s -l %s",
+                                test_env("CAISSE_KAFKA_SECURITY_DIR"),
                                 test_env("CAISSE_KAFKA_BROKERS"), mac, replay),
                      0);
         unlink(replay);

@@ -442,9 +442,12 @@ Test(faults, a_consumer_fenced_off_its_static_membership_takes_over_again_withou
         long renewed = renewals_logged(c->service);
         char pidfile[1024];
         snprintf(pidfile, sizeof(pidfile), "%s/run/kcat-fencer.pid", stack);
-        cr_assert_eq(test_shell("setsid kcat -q -b %s -G %s -X group.instance.id=%s"
+        /* As the worker's own Kafka user: the one allowed into its group. */
+        cr_assert_eq(test_shell("setsid kcat -F %s/caisse-%s.kcat.conf -q -b %s -G %s"
+                                " -X group.instance.id=%s"
                                 " -X enable.auto.commit=false -X enable.auto.offset.store=false"
                                 " %s >/dev/null 2>&1 </dev/null & echo $! >%s",
+                                test_env("CAISSE_KAFKA_SECURITY_DIR"), c->service,
                                 test_env("CAISSE_KAFKA_BROKERS"), c->group, c->instance_id,
                                 c->topic, pidfile),
                      0);

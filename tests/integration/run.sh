@@ -79,6 +79,13 @@ bash "$STACK" down >/dev/null 2>&1 || true
 rm -rf "$CAISSE_STACK_DIR"
 mkdir -p "$CAISSE_STACK_DIR"
 bash "$STACK" up >"$CAISSE_STACK_DIR.up.log" 2>&1 || { cat "$CAISSE_STACK_DIR.up.log" >&2; exit 1; }
+# Kafka (SASL_SSL, deploy/kafka.sh): the gateways the suites start themselves log in as the
+# gateway; deploy/stack.sh gives each service it starts its own user; kcat reads the events
+# as caisse-reader (KCAT_CONFIG, deploy/env.sh) and writes as another user with
+# -F "$CAISSE_KAFKA_SECURITY_DIR/USER.kcat.conf".
+export CAISSE_KAFKA_USERNAME=caisse-gateway
+CAISSE_KAFKA_PASSWORD=$(cat "$CAISSE_KAFKA_SECURITY_DIR/caisse-gateway.password")
+export CAISSE_KAFKA_PASSWORD
 
 # Tenants: the tests own them, so each assertion about a listing sees only its own data.
 org() { "$ADMIN" create-org --name "$1" --currency "$2" 2>/dev/null; }

@@ -63,6 +63,14 @@ Test(service, a_workers_table_is_the_shared_rows_then_its_own)
                                         "CAISSE_OPS_HOST",
                                         "CAISSE_OPS_PORT",
                                         "CAISSE_METRICS_REFRESH_MS",
+                                        "CAISSE_KAFKA_SECURITY_PROTOCOL",
+                                        "CAISSE_KAFKA_SASL_MECHANISM",
+                                        "CAISSE_KAFKA_USERNAME",
+                                        "CAISSE_KAFKA_PASSWORD",
+                                        "CAISSE_KAFKA_CA_FILE",
+                                        "CAISSE_KAFKA_CERT_FILE",
+                                        "CAISSE_KAFKA_KEY_FILE",
+                                        "CAISSE_KAFKA_VERIFY_HOSTNAME",
                                         "CAISSE_UT_OWN",
                                         "CAISSE_UT_TOKEN",
                                         NULL};
@@ -73,6 +81,8 @@ Test(service, a_workers_table_is_the_shared_rows_then_its_own)
     /* The database URL is required and never logged as it is. */
     cr_assert_null(find(t, n, "CAISSE_DATABASE_URL")->default_value);
     cr_assert_eq(find(t, n, "CAISSE_DATABASE_URL")->type, CONFIG_SECRET);
+    /* Nor is the Kafka password. */
+    cr_assert_eq(find(t, n, "CAISSE_KAFKA_PASSWORD")->type, CONFIG_SECRET);
     /* Its own rows keep their targets. */
     cr_assert_eq(find(t, n, "CAISSE_UT_OWN")->target, &own_value);
 }
