@@ -13,6 +13,7 @@
 #include "core/result.h"
 #include "core/utf8.h"
 #include "core/uuid.h"
+#include "core/hex.h"
 
 #include <pthread.h>
 
@@ -32,25 +33,14 @@ static bool http_request_id_acceptable(const char *id)
     return true;
 }
 
-static int http_hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 size_t http_unescape(void *cls, struct MHD_Connection *conn, char *s)
 {
     (void)cls;
     (void)conn;
     char *w = s;
     for (const char *r = s; *r != '\0';) {
-        int hi = r[0] == '%' ? http_hex_digit(r[1]) : -1;
-        int lo = hi >= 0 ? http_hex_digit(r[2]) : -1;
+        int hi = r[0] == '%' ? hex_digit_value(r[1]) : -1;
+        int lo = hi >= 0 ? hex_digit_value(r[2]) : -1;
         if (lo >= 0 && (hi | lo) != 0) {
             *w++ = (char)(hi * 16 + lo);
             r += 3;

@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "core/result.h"
+#include "core/hex.h"
 
 #define IDEMPOTENCY_SECRET_MAX 1024
 #define IDEMPOTENCY_KEY_MAX 255
@@ -96,6 +97,5 @@ void idempotency_fingerprint(char out[IDEMPOTENCY_FINGERPRINT_LEN])
     const char *parts[] = {"caisse/idempotency-secret-fingerprint/v1"};
     unsigned char mac[32];
     idempotency_mac(parts, 1, mac);
-    for (int i = 0; i < 6; i++)
-        snprintf(out + 2 * i, 3, "%02x", mac[i]);
+    hex_encode(mac, 6, out);
 }

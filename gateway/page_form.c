@@ -5,6 +5,7 @@
 
 #include "core/result.h"
 #include "core/utf8.h"
+#include "core/hex.h"
 
 #define PAGE_FORM_FIELDS_MAX 64
 
@@ -27,17 +28,6 @@ static const struct page_form_field page_form_fields[] = {
 };
 #define PAGE_FORM_NFIELDS (sizeof(page_form_fields) / sizeof(page_form_fields[0]))
 
-static int page_form_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes the n bytes at s into out (size bytes with the NUL). C_ERR: a bad
  * escape, or longer than size - 1. */
 static int page_form_unescape(const char *s, size_t n, char *out, size_t size, size_t *outlen)
@@ -50,7 +40,7 @@ static int page_form_unescape(const char *s, size_t n, char *out, size_t size, s
         } else if (c == '%') {
             if (i + 2 >= n)
                 return C_ERR;
-            int hi = page_form_hex(s[i + 1]), lo = page_form_hex(s[i + 2]);
+            int hi = hex_digit_value(s[i + 1]), lo = hex_digit_value(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return C_ERR;
             c = (char)(hi * 16 + lo);

@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include "core/result.h"
+#include "hex.h"
 
 static pthread_mutex_t uuid_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t uuid_last_ms;
@@ -50,17 +51,6 @@ int uuid_v7_generate(struct uuid *out)
     return C_OK;
 }
 
-static int uuid_hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int uuid_parse(const char *text, struct uuid *out)
 {
     if (text == NULL || strlen(text) != 36)
@@ -73,7 +63,7 @@ int uuid_parse(const char *text, struct uuid *out)
                 return C_ERR;
             continue;
         }
-        int v = uuid_hex_value(text[i]);
+        int v = hex_digit_value(text[i]);
         if (v < 0)
             return C_ERR;
         if (nibble % 2 == 0)
@@ -94,15 +84,16 @@ int uuid_is_valid(const char *text)
 
 void uuid_format(const struct uuid *u, char out[UUID_STR_LEN])
 {
-    static const char hex[] = "0123456789abcdef";
-    int pos = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
+    /* 8-4-4-4-12 digits: groups of 4, 2, 2, 2 and 6 bytes. */
+    static const int group[] = {4, 2, 2, 2, 6};
+    size_t pos = 0, byte = 0;
+    for (size_t g = 0; g < sizeof(group) / sizeof(group[0]); g++) {
+        if (g > 0)
             out[pos++] = '-';
-        out[pos++] = hex[u->bytes[i] >> 4];
-        out[pos++] = hex[u->bytes[i] & 0x0f];
+        hex_encode(u->bytes + byte, (size_t)group[g], out + pos);
+        pos += 2 * (size_t)group[g];
+        byte += (size_t)group[g];
     }
-    out[pos] = '\0';
 }
 
 int uuid_v7_string(char out[UUID_STR_LEN])

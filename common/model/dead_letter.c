@@ -10,6 +10,7 @@
 
 #include "core/metrics.h"
 #include "core/result.h"
+#include "core/hex.h"
 
 static struct metrics_family *dead_letter_total;
 static pthread_once_t dead_letter_metrics_once = PTHREAD_ONCE_INIT;
@@ -36,49 +37,25 @@ void dead_letter_count(const char *consumer, const char *reason)
  * memory. */
 static char *dead_letter_hex(const void *bytes, size_t len)
 {
-    static const char digits[] = "0123456789abcdef";
     char *out = malloc(2 + 2 * len + 1);
     if (out == NULL)
         return NULL;
     out[0] = '\\';
     out[1] = 'x';
-    const unsigned char *b = bytes;
-    for (size_t i = 0; i < len; i++) {
-        out[2 + 2 * i] = digits[b[i] >> 4];
-        out[3 + 2 * i] = digits[b[i] & 0xf];
-    }
-    out[2 + 2 * len] = '\0';
+    hex_encode(bytes, len, out + 2);
     return out;
-}
-
-static int dead_letter_unhex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* encode(x, 'hex') back into bytes (owned, NUL-terminated for convenience). */
 static int dead_letter_unhex(const char *text, unsigned char **out, size_t *len)
 {
     size_t n = strlen(text);
-    if (n % 2 != 0)
-        return C_ERR;
     unsigned char *b = malloc(n / 2 + 1);
     if (b == NULL)
         return C_ERR;
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = dead_letter_unhex_digit(text[2 * i]),
-            lo = dead_letter_unhex_digit(text[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            free(b);
-            return C_ERR;
-        }
-        b[i] = (unsigned char)(hi << 4 | lo);
+    if (hex_decode(text, n, b) != C_OK) {
+        free(b);
+        return C_ERR;
     }
     b[n / 2] = '\0';
     *out = b;

@@ -11,6 +11,7 @@
 #include "model/currency.h"
 #include "core/result.h"
 #include "core/utf8.h"
+#include "core/hex.h"
 
 /* api.md: "prefix + at least 32 random base62 characters"; we make 40. */
 #define TENANT_KEY_MIN_RANDOM_CHARS 32
@@ -48,8 +49,7 @@ void tenant_sha256_hex(const char *text, char out[TENANT_SHA256_HEX_LEN])
     unsigned char digest[32];
     unsigned int len = 0;
     EVP_Digest(text, strlen(text), digest, &len, EVP_sha256(), NULL);
-    for (unsigned int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", digest[i]);
+    hex_encode(digest, sizeof(digest), out);
 }
 
 const char *tenant_api_key_environment(const char *key)

@@ -16,6 +16,7 @@
 #include "model/session.h"
 #include "model/webhook_signature.h"
 #include "model/subscription.h"
+#include "core/hex.h"
 
 const char *const webhook_endpoint_event_types[] = {
     SESSION_EVENT_CREATED,
@@ -199,27 +200,10 @@ static int webhook_endpoint_secret_aad(char *out, size_t outlen, const char *end
 
 static char *webhook_endpoint_hex(const unsigned char *b, size_t len)
 {
-    static const char digits[] = "0123456789abcdef";
     char *out = malloc(2 * len + 1);
-    if (out == NULL)
-        return NULL;
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[2 * len] = '\0';
+    if (out != NULL)
+        hex_encode(b, len, out);
     return out;
-}
-
-static int webhook_endpoint_hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 int webhook_endpoint_secret_seal(const struct secretbox_keyring *kr, const char *endpoint_id,
@@ -252,13 +236,8 @@ int webhook_endpoint_secret_open(const struct secretbox_keyring *kr, const char 
     if (aad_len < 0 || hex_len % 2 != 0 || hex_len / 2 > sizeof(sealed) ||
         hex_len / 2 < SECRETBOX_OVERHEAD)
         return error_set(err, NULL, "sealed webhook secret of a wrong length");
-    for (size_t i = 0; i < hex_len / 2; i++) {
-        int hi = webhook_endpoint_hex_digit(hex[2 * i]);
-        int lo = webhook_endpoint_hex_digit(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return error_set(err, NULL, "sealed webhook secret is not hex");
-        sealed[i] = (unsigned char)(hi << 4 | lo);
-    }
+    if (hex_decode(hex, hex_len, sealed) != C_OK)
+        return error_set(err, NULL, "sealed webhook secret is not hex");
     char plain[WEBHOOK_SECRET_MAX + 1];
     size_t plain_len = 0;
     if (secretbox_open(kr, key_id, aad, (size_t)aad_len, sealed, hex_len / 2,
