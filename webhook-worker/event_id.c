@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/result.h"
+#include "core/hex.h"
 
 /* Nesting deeper than this is left to the full decoder. */
 #define EVENT_ID_MAX_DEPTH 64
@@ -32,17 +33,6 @@ static void event_id_skip_ws(struct event_id_cursor *c)
 static bool event_id_is_digit(char ch)
 {
     return ch >= '0' && ch <= '9';
-}
-
-static int event_id_hex(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
 }
 
 /* One UTF-8 sequence of two to four bytes at the cursor, as jansson checks
@@ -108,7 +98,7 @@ static bool event_id_skip_string(struct event_id_cursor *c, bool *plain)
                 return false;
             int v = 0;
             for (int k = 0; k < 4; k++) {
-                int h = event_id_hex(c->s[c->i + (size_t)k]);
+                int h = hex_digit_value(c->s[c->i + (size_t)k]);
                 if (h < 0)
                     return false;
                 v = v << 4 | h;
