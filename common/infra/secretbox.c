@@ -8,41 +8,29 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "core/key_setting.h"
 #include "core/result.h"
 
-static bool secretbox_id_char(char c)
+int secretbox_key_parse(const char *text, const char *variable, struct secretbox_key *out,
+                        struct error *err)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
-}
-
-int secretbox_key_parse(const char *text, struct secretbox_key *out, struct error *err)
-{
-    const char *colon = text != NULL ? strchr(text, ':') : NULL;
-    if (colon == NULL)
-        return error_set(err, NULL, "a secrets key is written <key id>:<base64 of 32 bytes>");
-    size_t id_len = (size_t)(colon - text);
-    if (id_len == 0 || id_len > SECRETBOX_KEY_ID_MAX)
-        return error_set(err, NULL, "a secrets key's id has 1 to %d characters",
-                         SECRETBOX_KEY_ID_MAX);
-    for (size_t i = 0; i < id_len; i++) {
-        if (!secretbox_id_char(text[i]))
-            return error_set(err, NULL, "a secrets key's id has only A-Z a-z 0-9 . _ -");
-    }
-    const char *b64 = colon + 1;
+    char id[KEY_SETTING_ID_MAX + 1];
+    const char *b64;
+    if (key_setting_split(text, variable, id, &b64, err) != C_OK)
+        return C_ERR;
     size_t b64_len = strlen(b64);
     size_t pad = 0;
     while (pad < b64_len && pad < 2 && b64[b64_len - 1 - pad] == '=')
         pad++;
     /* 32 bytes are 43 characters of base64 without padding, 44 with. */
     if (b64_len - pad != 43 || (pad != 0 && pad != 1))
-        return error_set(err, NULL, "a secrets key's value is the base64 of exactly %d bytes",
-                         SECRETBOX_KEY_BYTES);
+        return error_set(err, variable, "%s: the value must be the base64 of exactly %d bytes",
+                         variable, SECRETBOX_KEY_BYTES);
     for (size_t i = 0; i < 43; i++) {
         char c = b64[i];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
               c == '+' || c == '/'))
-            return error_set(err, NULL, "a secrets key's value is not base64");
+            return error_set(err, variable, "%s: the value is not base64", variable);
     }
     char padded[45];
     memcpy(padded, b64, 43);
@@ -53,11 +41,11 @@ int secretbox_key_parse(const char *text, struct secretbox_key *out, struct erro
     OPENSSL_cleanse(padded, sizeof(padded));
     if (n != 33) {
         OPENSSL_cleanse(decoded, sizeof(decoded));
-        return error_set(err, NULL, "a secrets key's value is not base64");
+        return error_set(err, variable, "%s: the value is not base64", variable);
     }
     struct secretbox_key k;
     memset(&k, 0, sizeof(k));
-    memcpy(k.id, text, id_len);
+    memcpy(k.id, id, sizeof(k.id));
     memcpy(k.bytes, decoded, SECRETBOX_KEY_BYTES);
     OPENSSL_cleanse(decoded, sizeof(decoded));
     *out = k;
@@ -70,12 +58,13 @@ int secretbox_keyring_init(struct secretbox_keyring *kr, const char *current, co
 {
     struct secretbox_keyring r;
     memset(&r, 0, sizeof(r));
-    if (secretbox_key_parse(current, &r.current, err) != C_OK)
-        return error_wrap(err, "CAISSE_SECRETS_KEY: ");
+    if (secretbox_key_parse(current, "CAISSE_SECRETS_KEY", &r.current, err) != C_OK)
+        return C_ERR;
     if (previous != NULL && previous[0] != '\0') {
-        if (secretbox_key_parse(previous, &r.previous, err) != C_OK) {
+        if (secretbox_key_parse(previous, "CAISSE_SECRETS_KEY_PREVIOUS", &r.previous, err) !=
+            C_OK) {
             secretbox_keyring_clear(&r);
-            return error_wrap(err, "CAISSE_SECRETS_KEY_PREVIOUS: ");
+            return C_ERR;
         }
         if (strcmp(r.previous.id, r.current.id) == 0) {
             secretbox_keyring_clear(&r);

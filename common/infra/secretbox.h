@@ -19,8 +19,9 @@
 #include <stddef.h>
 
 #include "core/error.h"
+#include "core/key_setting.h"
 
-#define SECRETBOX_KEY_ID_MAX 32 /* characters of a key id: A-Z a-z 0-9 . _ - */
+#define SECRETBOX_KEY_ID_MAX KEY_SETTING_ID_MAX
 #define SECRETBOX_KEY_BYTES 32
 #define SECRETBOX_NONCE_BYTES 12
 #define SECRETBOX_TAG_BYTES 16
@@ -39,8 +40,10 @@ struct secretbox_keyring {
 };
 
 /* Parses "<key id>:<base64 of 32 bytes>" (standard base64, padding
- * optional). The message never contains the key's bytes. */
-int secretbox_key_parse(const char *text, struct secretbox_key *out, struct error *err);
+ * optional), the value of setting variable. The message names variable,
+ * never the key's bytes. */
+int secretbox_key_parse(const char *text, const char *variable, struct secretbox_key *out,
+                        struct error *err);
 /* The keyring from the two settings; previous NULL or "" for none. A previous
  * key with the current key's id is refused (ids must tell keys apart). */
 int secretbox_keyring_init(struct secretbox_keyring *kr, const char *current, const char *previous,

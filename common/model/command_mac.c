@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "core/key_setting.h"
 #include "core/result.h"
 
 /* What the MAC covers before the key: a version, so a later framing cannot
@@ -17,36 +18,21 @@ static const char command_mac_domain[] = "caisse-command-mac-v1";
 static const char command_mac_b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static bool command_mac_id_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-' || c == '.';
-}
-
 int command_mac_key_parse(const char *text, const char *variable, struct command_mac_key *out,
                           struct error *err)
 {
-    const char *colon = text != NULL ? strchr(text, ':') : NULL;
-    if (colon == NULL)
-        return error_set(err, variable, "%s must be <key id>:<secret>", variable);
-    size_t id_len = (size_t)(colon - text);
-    if (id_len == 0 || id_len > COMMAND_MAC_KEY_ID_MAX)
-        return error_set(err, variable, "%s: the key id must have 1 to %d characters", variable,
-                         COMMAND_MAC_KEY_ID_MAX);
-    for (size_t i = 0; i < id_len; i++) {
-        if (!command_mac_id_char(text[i]))
-            return error_set(err, variable,
-                             "%s: the key id may only have letters, digits, '_', '-' and '.'",
-                             variable);
-    }
-    size_t secret_len = strlen(colon + 1);
+    char id[KEY_SETTING_ID_MAX + 1];
+    const char *secret;
+    if (key_setting_split(text, variable, id, &secret, err) != C_OK)
+        return C_ERR;
+    size_t secret_len = strlen(secret);
     if (secret_len < COMMAND_MAC_SECRET_MIN || secret_len > COMMAND_MAC_SECRET_MAX)
         return error_set(err, variable, "%s: the secret must have %d to %d bytes (it has %zu)",
                          variable, COMMAND_MAC_SECRET_MIN, COMMAND_MAC_SECRET_MAX, secret_len);
     struct command_mac_key k;
     memset(&k, 0, sizeof(k));
-    memcpy(k.id, text, id_len);
-    memcpy(k.secret, colon + 1, secret_len);
+    memcpy(k.id, id, sizeof(k.id));
+    memcpy(k.secret, secret, secret_len);
     k.secret_len = secret_len;
     *out = k;
     OPENSSL_cleanse(&k, sizeof(k));

@@ -24,10 +24,11 @@
 #include <stddef.h>
 
 #include "core/error.h"
+#include "core/key_setting.h"
 
 #define COMMAND_MAC_HEADER "caisse-mac"
 #define COMMAND_MAC_BYTES 32
-#define COMMAND_MAC_KEY_ID_MAX 32
+#define COMMAND_MAC_KEY_ID_MAX KEY_SETTING_ID_MAX
 #define COMMAND_MAC_SECRET_MIN 32
 #define COMMAND_MAC_SECRET_MAX 256
 /* "<key id>:" + 43 base64url characters + NUL */

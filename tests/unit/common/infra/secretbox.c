@@ -174,13 +174,14 @@ Test(secretbox, a_key_is_an_id_a_colon_and_the_base64_of_32_bytes)
 {
     struct secretbox_key k;
     struct error err = ERROR_INIT;
-    cr_assert_eq(secretbox_key_parse(KEY_A, &k, &err), C_OK, "%s", err.message);
+    cr_assert_eq(secretbox_key_parse(KEY_A, "CAISSE_SECRETS_KEY", &k, &err), C_OK, "%s",
+                 err.message);
     cr_assert_str_eq(k.id, "a1");
     for (int i = 0; i < 32; i++)
         cr_assert_eq(k.bytes[i], i);
-    cr_assert_eq(
-        secretbox_key_parse("k.2026-12_x:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", &k, &err),
-        C_OK, "padding is optional: %s", err.message);
+    cr_assert_eq(secretbox_key_parse("k.2026-12_x:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+                                     "CAISSE_SECRETS_KEY", &k, &err),
+                 C_OK, "padding is optional: %s", err.message);
     cr_assert_str_eq(k.id, "k.2026-12_x");
 }
 
@@ -202,13 +203,14 @@ Test(secretbox, malformed_keys_are_refused_without_showing_the_key)
         struct secretbox_key k;
         memset(&k, 0x77, sizeof(k));
         struct error err = ERROR_INIT;
-        cr_assert_eq(secretbox_key_parse(bad[i], &k, &err), C_ERR, "accepted \"%s\"", bad[i]);
+        cr_assert_eq(secretbox_key_parse(bad[i], "CAISSE_SECRETS_KEY", &k, &err), C_ERR,
+                     "accepted \"%s\"", bad[i]);
         cr_assert_neq(err.message[0], '\0');
         cr_assert_null(strstr(err.message, "AAEC"), "the message shows no key: %s", err.message);
         cr_assert_eq(k.id[0], 0x77, "the caller's key is unchanged");
     }
     struct secretbox_key k;
-    cr_assert_eq(secretbox_key_parse(NULL, &k, NULL), C_ERR);
+    cr_assert_eq(secretbox_key_parse(NULL, "CAISSE_SECRETS_KEY", &k, NULL), C_ERR);
 }
 
 Test(secretbox, a_keyring_needs_a_current_key_and_distinct_ids)
