@@ -100,66 +100,14 @@ struct chaos_load {
     const char *url, *short_url, *internal_url;
 };
 
-struct chaos_buffer {
-    char *data;
-    size_t len;
-};
-
-static size_t chaos_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct chaos_buffer *b = userdata;
-    size_t n = size * nmemb;
-    char *grown = realloc(b->data, b->len + n + 1);
-    if (grown == NULL)
-        return 0;
-    memcpy(grown + b->len, ptr, n);
-    b->len += n;
-    grown[b->len] = '\0';
-    b->data = grown;
-    return n;
-}
-
-/* One POST; the HTTP status (0: transport error) and the body (caller frees).
- * Never asserts: the load threads only record. */
+/* One POST as a merchant's client makes it: h1 and h2 (NULL: none) its
+ * headers; a request the killed gateway took with it times out like a
+ * client's own and is retried. */
 static long chaos_post(CURL *c, const char *base_url, const char *path, const char *h1,
                        const char *h2, const char *body, char **out)
 {
-    char url[512];
-    snprintf(url, sizeof(url), "%s%s", base_url, path);
-    json_t *headers = json_object();
-    struct curl_slist *h = NULL;
-    h = curl_slist_append(h, "Content-Type: application/json");
-    h = curl_slist_append(h, h1);
-    if (h2 != NULL)
-        h = curl_slist_append(h, h2);
-    h = curl_slist_append(h, "Expect:");
-    struct chaos_buffer buf = {NULL, 0};
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, chaos_write_cb);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
-    if (headers != NULL) {
-        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, test_capture_header_cb);
-        curl_easy_setopt(c, CURLOPT_HEADERDATA, headers);
-    }
-    /* Like a client's own timeout: a request the killed gateway took with it
-     * is retried. */
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 0 && headers != NULL)
-        test_capture_response(base_url, "POST", path, status, headers, buf.data,
-                              buf.data != NULL ? buf.len : 0);
-    json_decref(headers);
-    curl_slist_free_all(h);
-    *out = buf.data;
-    return status;
+    const char *const extra[] = {h1, h2, NULL};
+    return test_post_from_thread(c, base_url, path, extra, body, 30L, out);
 }
 
 static void chaos_count(long *answers, long status)

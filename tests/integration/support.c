@@ -586,3 +586,62 @@ int test_own_gateway_stop(const char *name, long timeout_ms)
     unlink(pidfile);
     return status;
 }
+
+struct test_post_buffer {
+    char *data;
+    size_t len;
+};
+
+static size_t test_post_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct test_post_buffer *b = userdata;
+    size_t n = size * nmemb;
+    char *grown = realloc(b->data, b->len + n + 1);
+    if (grown == NULL)
+        return 0; /* makes the transfer fail: recorded as a transport error */
+    memcpy(grown + b->len, ptr, n);
+    b->len += n;
+    grown[b->len] = '\0';
+    b->data = grown;
+    return n;
+}
+
+long test_post_from_thread(CURL *c, const char *base_url, const char *path,
+                           const char *const *extra_headers, const char *body, long timeout_s,
+                           char **out)
+{
+    char url[512];
+    snprintf(url, sizeof(url), "%s%s", base_url, path);
+    json_t *headers = json_object();
+    struct curl_slist *h = NULL;
+    h = curl_slist_append(h, "Content-Type: application/json");
+    for (size_t i = 0; extra_headers != NULL && extra_headers[i] != NULL; i++)
+        h = curl_slist_append(h, extra_headers[i]);
+    h = curl_slist_append(h, "Expect:");
+    struct test_post_buffer buf = {NULL, 0};
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, test_post_write_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
+    if (headers != NULL) {
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, test_capture_header_cb);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, headers);
+    }
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    /* A failure to record shows on stderr only: nothing on this thread may assert. */
+    if (status != 0 && headers != NULL)
+        test_capture_response(base_url, "POST", path, status, headers, buf.data,
+                              buf.data != NULL ? buf.len : 0);
+    json_decref(headers);
+    curl_slist_free_all(h);
+    *out = buf.data;
+    return status;
+}

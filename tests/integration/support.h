@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 struct api_response {
@@ -66,6 +67,14 @@ size_t test_capture_header_cb(char *line, size_t size, size_t nitems, void *head
  * use it): -1 and a line on stderr if the file cannot be written, else 0. */
 int test_capture_response(const char *base_url, const char *method, const char *path, long status,
                           const json_t *headers, const char *body, size_t body_len);
+/* One JSON POST of path on base_url with c (reset first) for a thread that
+ * may not assert (load generators): extra_headers NULL-terminated, a
+ * timeout like a client's own. Recorded for the OpenAPI check. Returns the
+ * HTTP status, 0 for a transport error; *out the body (caller frees, may be
+ * NULL). */
+long test_post_from_thread(CURL *c, const char *base_url, const char *path,
+                           const char *const *extra_headers, const char *body, long timeout_s,
+                           char **out);
 /* Records a response curl(1) saved with -D header_file -o body_file. */
 void test_capture_curl_files(const char *base_url, const char *method, const char *path,
                              const char *header_file, const char *body_file);

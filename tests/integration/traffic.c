@@ -38,66 +38,15 @@ struct test_traffic {
     bool stop;
 };
 
-struct traffic_buffer {
-    char *data;
-    size_t len;
-};
+/* Longer than any answer the gateway may legitimately take (a 503 after a
+ * broker loss comes within ~3x the 5 s Kafka timeout). */
+#define TRAFFIC_TIMEOUT_S 60L
 
-static size_t traffic_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct traffic_buffer *b = userdata;
-    size_t n = size * nmemb;
-    char *grown = realloc(b->data, b->len + n + 1);
-    if (grown == NULL)
-        return 0; /* makes the transfer fail: recorded as a transport error */
-    memcpy(grown + b->len, ptr, n);
-    b->len += n;
-    grown[b->len] = '\0';
-    b->data = grown;
-    return n;
-}
-
-/* One POST of path on base_url; returns the HTTP status (0 for a transport
- * error) and the body (caller frees, may be NULL). */
 static long traffic_post(CURL *c, const char *base_url, const char *path, const char *auth_header,
                          const char *body, char **out)
 {
-    char url[512];
-    snprintf(url, sizeof(url), "%s%s", base_url, path);
-    json_t *headers = json_object();
-    struct curl_slist *h = NULL;
-    h = curl_slist_append(h, "Content-Type: application/json");
-    h = curl_slist_append(h, auth_header);
-    h = curl_slist_append(h, "Expect:");
-    struct traffic_buffer buf = {NULL, 0};
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, traffic_write_cb);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
-    if (headers != NULL) {
-        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, test_capture_header_cb);
-        curl_easy_setopt(c, CURLOPT_HEADERDATA, headers);
-    }
-    /* Longer than any answer the gateway may legitimately take (a 503 after a
-     * broker loss comes within ~3x the 5 s Kafka timeout). */
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    /* Recorded for the OpenAPI check; a failure to record shows on stderr only,
-     * as nothing on this thread may assert. */
-    if (status != 0 && headers != NULL)
-        test_capture_response(base_url, "POST", path, status, headers, buf.data,
-                              buf.data != NULL ? buf.len : 0);
-    json_decref(headers);
-    curl_slist_free_all(h);
-    *out = buf.data;
-    return status;
+    const char *const extra[] = {auth_header, NULL};
+    return test_post_from_thread(c, base_url, path, extra, body, TRAFFIC_TIMEOUT_S, out);
 }
 
 static void traffic_count(long *answers, long status)
