@@ -61,6 +61,11 @@ static void expire_retention_step(struct db *db, const struct expire_options *o,
                    json_pack("{sI sI}", "outcomes", (json_int_t)ret->totals.outcomes,
                              "retention_days", (json_int_t)o->retention_days),
                    "retention: deleted catalog command outcomes past the retention period");
+    if (ret->totals.dead_letters > 0)
+        log_fields(LOG_INFO,
+                   json_pack("{sI sI}", "dead_letters", (json_int_t)ret->totals.dead_letters,
+                             "retention_days", (json_int_t)o->retention_days),
+                   "retention: deleted dead letters replayed before the retention period");
     ret->totals = (struct retention_totals){0};
     ret->next_ms = clock_now_ms() + o->retention_interval_ms;
 }

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "model/command_outcome.h"
+#include "model/dead_letter.h"
 #include "model/outbox.h"
 #include "core/clock.h"
 #include "core/result.h"
@@ -39,6 +40,14 @@ int retention_purge(struct db *db, long days, long batch, long budget_ms,
         if (command_outcome_purge_older_than(db, days, batch, &n) != C_OK)
             return C_ERR;
         totals->outcomes += n;
+    }
+    n = batch;
+    while (n >= batch) {
+        if (service_stopping() || clock_now_ms() >= deadline)
+            return C_OK;
+        if (dead_letter_purge_replayed_older_than(db, days, batch, &n) != C_OK)
+            return C_ERR;
+        totals->dead_letters += n;
     }
     *finished = true;
     return C_OK;

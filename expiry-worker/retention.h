@@ -1,5 +1,6 @@
-/* Retention: events (outbox rows), finished webhook deliveries and the
- * outcomes of catalog commands older than CAISSE_EVENT_RETENTION_DAYS are
+/* Retention: events (outbox rows), finished webhook deliveries, the
+ * outcomes of catalog commands and replayed dead letters older than
+ * CAISSE_EVENT_RETENTION_DAYS are
  * deleted in short batches. The events API already hides old events, and no
  * gateway waits that long for a command; this keeps the tables from growing
  * without bound. Sessions and the catalog themselves are kept: they are the
@@ -15,6 +16,7 @@ struct retention_totals {
     long events;
     long deliveries;
     long outcomes;
+    long dead_letters; /* replayed ones only */
 };
 
 /* Deletes in batches of batch rows, each its own statement, until nothing

@@ -263,3 +263,16 @@ int dead_letter_count_unreplayed(struct db *db, json_t **out)
     *out = counts;
     return C_OK;
 }
+
+int dead_letter_purge_replayed_older_than(struct db *db, long days, long limit, long *deleted)
+{
+    static const char sql[] = "DELETE FROM dead_letters WHERE id IN ("
+                              "  SELECT id FROM dead_letters"
+                              "  WHERE replayed_at < now() - make_interval(days => $1::int)"
+                              "  ORDER BY replayed_at LIMIT $2)";
+    char days_text[24], limit_text[24];
+    snprintf(days_text, sizeof(days_text), "%ld", days);
+    snprintf(limit_text, sizeof(limit_text), "%ld", limit);
+    const char *params[2] = {days_text, limit_text};
+    return db_exec_affected(db, sql, 2, params, deleted);
+}

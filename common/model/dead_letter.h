@@ -68,6 +68,10 @@ void dead_letter_free(struct dead_letter *d);
 
 /* Sets replayed_at = now() on row id. */
 int dead_letter_mark_replayed(struct db *db, long long id);
+/* Deletes at most limit dead letters replayed more than days ago, oldest
+ * first (*deleted: how many). Unreplayed ones are kept whatever their age:
+ * they are an operator's to look into (the unreplayed gauge and its alert). */
+int dead_letter_purge_replayed_older_than(struct db *db, long days, long limit, long *deleted);
 
 /* The rows not replayed yet, per consumer: {"session-worker": n, ...}. New
  * reference in *out. */

@@ -135,3 +135,40 @@ Test(retention, command_outcomes_past_the_retention_are_deleted, .timeout = 120)
     cr_assert_eq(count_of("SELECT count(*) FROM command_outcomes WHERE object_id = $1", object), 1,
                  "the outcome of today was deleted");
 }
+
+Test(retention, dead_letters_replayed_past_the_retention_are_deleted_unreplayed_ones_kept,
+     .timeout = 120)
+{
+    /* Three of one made-up consumer (its name marks them), all parked 40 days ago: one
+     * replayed 40 days ago, one replayed today, one never replayed. */
+    char consumer[UUID_STR_LEN + 16];
+    char marker[UUID_STR_LEN];
+    cr_assert_eq(uuid_v7_string(marker), 0);
+    snprintf(consumer, sizeof(consumer), "retention-%s", marker);
+    char *v = test_sql_value(
+        "WITH ins AS (INSERT INTO dead_letters (consumer, topic, \"partition\", \"offset\","
+        "   reason, error, failure_count, first_failed_at, last_failed_at, replayed_at)"
+        " VALUES ($1, 'checkout.session.commands', 0, 1, 'malformed', 'test', 1,"
+        "         now() - interval '40 days', now() - interval '40 days',"
+        "         now() - interval '40 days'),"
+        "        ($1, 'checkout.session.commands', 0, 2, 'malformed', 'test', 1,"
+        "         now() - interval '40 days', now() - interval '40 days', now()),"
+        "        ($1, 'checkout.session.commands', 0, 3, 'malformed', 'test', 1,"
+        "         now() - interval '40 days', now() - interval '40 days', NULL)"
+        " RETURNING 1) SELECT count(*) FROM ins",
+        consumer);
+    cr_assert_str_eq(v, "3");
+    free(v);
+    static const char old[] = "SELECT count(*) FROM dead_letters WHERE consumer = $1"
+                              " AND replayed_at < now() - interval '30 days'";
+    long n = 1;
+    for (int i = 0; i < 60 && n > 0; i++) {
+        test_sleep_ms(1000);
+        n = count_of(old, consumer);
+    }
+    cr_assert_eq(n, 0, "the dead letter replayed past the retention is still there");
+    cr_assert_eq(count_of("SELECT count(*) FROM dead_letters WHERE consumer = $1"
+                          " AND \"offset\" IN (2, 3)",
+                          consumer),
+                 2, "the one replayed today or the unreplayed one was deleted");
+}
