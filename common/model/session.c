@@ -316,7 +316,7 @@ static const char *const session_sql_templates[SESSION_SQL_COUNT] = {
      * key first), whatever the statistics. With the tenant's conditions in the
      * scan, a new database (no ANALYZE yet, or a VACUUM without one) planned it
      * on the tenant's list index and read every session of the tenant per
-     * create: creates fell from ~650/s to ~70/s (deploy/OPERATIONS.md). */
+     * create: creates fell from ~650/s to ~80/s (deploy/OPERATIONS.md). */
     [SESSION_SQL_FIND_BY_IDEMPOTENCY_KEY] =
         "SELECT {select} FROM (SELECT * FROM checkout_sessions WHERE idempotency_key = $3"
         " OFFSET 0) s WHERE organization_id = $1 AND environment = $2",
