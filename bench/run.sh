@@ -117,7 +117,8 @@ stage_pool() {
   # Statistics, as any database in service has them: a new one has none until autovacuum's
   # first ANALYZE (a minute or more under load), and the benchmarks would measure the
   # planner's guesses on empty tables rather than caisse. (The product's hot statements no
-  # longer depend on them: session.c SESSION_BY_ID, outbox_fetch_pending.)
+  # longer depend on them: session.c SESSION_BY_ID and the Idempotency-Key lookup,
+  # outbox_fetch_pending.)
   pq -c "VACUUM ANALYZE"
 }
 

@@ -33,11 +33,16 @@ int webhook_dispatch_fanout(struct db *db, const json_t *event_ids, long *insert
      * created after the event do not receive it, as with Stripe, so a replay
      * of old records does not flood a new endpoint. DISTINCT: a batch may hold
      * the same event twice (a re-published outbox row). The events are read
-     * by their unique id from an array, never through a join the planner
-     * could turn into a scan of the whole outbox (see outbox_fetch_pending). */
+     * by their unique id, one lookup per id (LATERAL, OFFSET 0): for "id = one
+     * value" the unique index costs less than a scan on any table size, even
+     * the empty one, statistics or not. "id = ANY (ARRAY(...))" let a plan
+     * made on a new database (the outbox empty, no ANALYZE yet) scan the whole
+     * outbox per batch for as long as the connection kept it: 12 ms a batch
+     * under create load at 40,000 rows, PostgreSQL time taken from creates. */
     static const char sql[] =
         "WITH ids AS (SELECT DISTINCT value::uuid AS id FROM jsonb_array_elements_text($1::jsonb)),"
-        " ev AS (SELECT o.* FROM outbox o WHERE o.id = ANY (ARRAY(SELECT id FROM ids))),"
+        " ev AS (SELECT o.* FROM ids CROSS JOIN LATERAL"
+        "   (SELECT * FROM outbox x WHERE x.id = ids.id OFFSET 0) o),"
         " ins AS (INSERT INTO webhook_deliveries (id, event_id, endpoint_id, organization_id,"
         "                                        environment, event_type, status, next_attempt_at)"
         "   SELECT " WEBHOOK_DISPATCH_UUIDV7_SQL ", ev.id, e.id, ev.organization_id,"

@@ -207,6 +207,9 @@ int session_store_get(struct db *db, const char *organization_id, const char *en
 int session_store_find_by_idempotency_key(struct db *db, const char *organization_id,
                                           const char *environment, const char *key,
                                           struct session *out, bool *found);
+/* The statement session_store_find_by_idempotency_key runs ($1 organization,
+ * $2 environment, $3 key): tests EXPLAIN it to hold its plan (see session.c). */
+const char *session_store_idempotency_sql(void);
 /* *out is a new array of *count sessions (free with session_array_free).
  * cursor_found is false when starting_after names no session of the tenant. */
 int session_store_list(struct db *db, const char *organization_id, const char *environment,
