@@ -204,9 +204,21 @@ Test(idempotency, key_lookup_reads_the_key_index_whatever_the_statistics)
     cr_assert_eq(json_array_size(scans), 1, "one scan of checkout_sessions: %s", text);
     const json_t *scan = json_array_get(scans, 0);
     const char *type = json_string_value(json_object_get(scan, "Node Type"));
+    /* An index scan, or a bitmap scan (the planner's choice once the suite's
+     * rows gave it statistics) whose one input is an index scan. */
+    if (type != NULL && strcmp(type, "Bitmap Heap Scan") == 0) {
+        const json_t *inputs = json_object_get(scan, "Plans");
+        cr_assert_eq(json_array_size(inputs), 1, "%s", text);
+        scan = json_array_get(inputs, 0);
+        type = json_string_value(json_object_get(scan, "Node Type"));
+        cr_assert(type != NULL && strcmp(type, "Bitmap Index Scan") == 0, "%s", text);
+    } else {
+        cr_assert(type != NULL &&
+                      (strcmp(type, "Index Scan") == 0 || strcmp(type, "Index Only Scan") == 0),
+                  "%s", text);
+    }
     const char *index = json_string_value(json_object_get(scan, "Index Name"));
     const char *cond = json_string_value(json_object_get(scan, "Index Cond"));
-    cr_assert(type != NULL && strcmp(type, "Index Scan") == 0, "%s", text);
     cr_assert(index != NULL && strcmp(index, "checkout_sessions_idempotency_key") == 0, "%s", text);
     /* The tenant stays out of the scan: with it there, the list index (which
      * starts with the tenant) would be a candidate again. */
