@@ -331,25 +331,6 @@ static void chaos_progress(struct chaos_load *l, const char *after)
                    after, chaos_readable(l) - base, CHAOS_PROGRESS_MS / 1000, creates, completes);
 }
 
-/* Whether a request to one of the endpoints is at the receiver, unanswered. */
-static bool chaos_request_in_flight(const struct wh_endpoint *eps)
-{
-    bool found = false;
-    for (size_t i = 0; i < CHAOS_ENDPOINTS && !found; i++) {
-        json_t *records = wh_receiver_requests(eps[i].path);
-        size_t j;
-        json_t *rec;
-        json_array_foreach(records, j, rec)
-        {
-            if (json_is_null(json_object_get(rec, "response_status")) &&
-                !json_is_true(json_object_get(rec, "client_gone")))
-                found = true;
-        }
-        json_decref(records);
-    }
-    return found;
-}
-
 /* Until a webhook request is at the receiver, unanswered (the slow endpoint's
  * 0.3 s make that frequent), for the fault to land on. */
 static void chaos_wait_in_flight(const struct wh_endpoint *eps, const char *fault)
@@ -357,7 +338,7 @@ static void chaos_wait_in_flight(const struct wh_endpoint *eps, const char *faul
     bool in_flight = false;
     for (long deadline = clock_now_ms() + 20000; !in_flight && clock_now_ms() < deadline;
          test_sleep_ms(20))
-        in_flight = chaos_request_in_flight(eps);
+        in_flight = wh_request_in_flight(eps, CHAOS_ENDPOINTS);
     cr_assert(in_flight, "no webhook request was ever in flight for %s", fault);
 }
 

@@ -291,3 +291,21 @@ long wh_int(const json_t *o, const char *field)
     json_t *v = json_object_get(o, field);
     return json_is_integer(v) ? (long)json_integer_value(v) : -1;
 }
+
+bool wh_request_in_flight(const struct wh_endpoint *eps, size_t n)
+{
+    bool found = false;
+    for (size_t i = 0; i < n && !found; i++) {
+        json_t *records = wh_receiver_requests(eps[i].path);
+        size_t j;
+        json_t *rec;
+        json_array_foreach(records, j, rec)
+        {
+            if (json_is_null(json_object_get(rec, "response_status")) &&
+                !json_is_true(json_object_get(rec, "client_gone")))
+                found = true;
+        }
+        json_decref(records);
+    }
+    return found;
+}

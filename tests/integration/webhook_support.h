@@ -73,4 +73,8 @@ json_t *wh_wait_attempts(const char *api_key, const char *delivery_id, size_t n,
 /* A delivery's or attempt's integer field, -1 when absent or null. */
 long wh_int(const json_t *o, const char *field);
 
+/* Whether a request to one of the n endpoints is at the receiver, not
+ * answered yet and its client still there (a fault can land mid-request). */
+bool wh_request_in_flight(const struct wh_endpoint *eps, size_t n);
+
 #endif

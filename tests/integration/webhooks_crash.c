@@ -56,25 +56,6 @@ static long wait_sql_count(const char *sql, const char *param, long want, long t
     return n;
 }
 
-/* Whether a request to one of the paths is at the receiver, unanswered. */
-static bool request_in_flight(const struct wh_endpoint *eps, size_t n)
-{
-    bool found = false;
-    for (size_t i = 0; i < n && !found; i++) {
-        json_t *records = wh_receiver_requests(eps[i].path);
-        size_t j;
-        json_t *rec;
-        json_array_foreach(records, j, rec)
-        {
-            if (json_is_null(json_object_get(rec, "response_status")) &&
-                !json_is_true(json_object_get(rec, "client_gone")))
-                found = true;
-        }
-        json_decref(records);
-    }
-    return found;
-}
-
 #define CRASH_ENDPOINTS 3
 #define CRASH_SESSIONS_BEFORE 8
 #define CRASH_SESSIONS_DURING 4
@@ -108,7 +89,7 @@ static void deliveries_survive_a_stop(bool graceful)
     bool in_flight = false;
     for (long deadline = wh_now_ms() + 30000; !in_flight && wh_now_ms() < deadline;
          test_sleep_ms(20))
-        in_flight = request_in_flight(eps, CRASH_ENDPOINTS);
+        in_flight = wh_request_in_flight(eps, CRASH_ENDPOINTS);
     cr_assert(in_flight, "no delivery was ever in flight");
     if (graceful) {
         long took = 0;
