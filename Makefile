@@ -54,9 +54,11 @@ $(BUILD)/obj/%.o: %.c
 # Rewritten only when the version changed, so an unchanged build relinks nothing.
 $(BUILD)/gen/version.c: FORCE
 	@mkdir -p $(dir $@)
-	$(Q)printf '#include "core/metrics.h"\nconst char metrics_build_version[] = "%s";\n' \
-	    '$(CAISSE_VERSION)' >$@.tmp
-	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+# One temporary file per make process: make test runs the compose and k8s checks beside
+# quickstart and browser, and two makes sharing one .tmp lost it to each other.
+	$(Q)tmp=$@.tmp.$$$$; printf '#include "core/metrics.h"\nconst char metrics_build_version[] = "%s";\n' \
+	    '$(CAISSE_VERSION)' >$$tmp && \
+	if cmp -s $$tmp $@; then rm -f $$tmp; else mv -f $$tmp $@; fi
 
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
