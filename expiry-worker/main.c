@@ -8,6 +8,7 @@
 #include "core/metrics.h"
 #include "core/result.h"
 #include "expire.h"
+#include "infra/db.h"
 #include "infra/service.h"
 #include "model/session.h"
 
@@ -96,5 +97,8 @@ static const struct service_spec expiry_worker_spec = {
 
 int main(int argc, char **argv)
 {
+    /* Each statement handles a batch: planned at every call with the tables'
+     * sizes of the moment, never a plan cached on a new, empty database (db.h). */
+    db_set_planning(DB_PLAN_EVERY_CALL);
     return service_run(argc, argv, &expiry_worker_spec);
 }

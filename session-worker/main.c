@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/result.h"
+#include "infra/db.h"
 #include "infra/service.h"
 #include "model/command_mac.h"
 #include "model/dead_letter.h"
@@ -165,5 +166,8 @@ static const struct service_spec session_worker_spec = {
 
 int main(int argc, char **argv)
 {
+    /* Each statement handles a batch: planned at every call with the tables'
+     * sizes of the moment, never a plan cached on a new, empty database (db.h). */
+    db_set_planning(DB_PLAN_EVERY_CALL);
     return service_run(argc, argv, &session_worker_spec);
 }

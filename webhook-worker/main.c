@@ -13,6 +13,7 @@
 #include "deliver.h"
 #include "fanout.h"
 #include "infra/netguard.h"
+#include "infra/db.h"
 #include "infra/service.h"
 #include "model/webhook_endpoint.h"
 #include "webhook_dispatch.h"
@@ -215,5 +216,8 @@ static const struct service_spec webhook_worker_spec = {
 
 int main(int argc, char **argv)
 {
+    /* Each statement handles a batch: planned at every call with the tables'
+     * sizes of the moment, never a plan cached on a new, empty database (db.h). */
+    db_set_planning(DB_PLAN_EVERY_CALL);
     return service_run(argc, argv, &webhook_worker_spec);
 }

@@ -52,12 +52,21 @@ static void db_count_error(const char *statement)
 
 /* ---- connections ------------------------------------------------------------- */
 
+/* Set once in main before any thread starts, read by db_init afterwards. */
+static enum db_planning db_default_planning = DB_PLAN_CACHED;
+
+void db_set_planning(enum db_planning planning)
+{
+    db_default_planning = planning;
+}
+
 int db_init(struct db *db, const char *conninfo)
 {
     char *copy = strdup(conninfo);
     if (copy == NULL)
         return C_ERR;
     db->conn = NULL;
+    db->planning = db_default_planning;
     db->conninfo = copy;
     db->connects = 0;
     db->prepared = NULL;
@@ -238,7 +247,7 @@ static PGresult *db_exec_prepared(struct db *db, const char *sql, int nparams,
         db_prepared_clear(db);
         db->prepared_for = db->connects;
     }
-    if (!db_is_data_statement(sql))
+    if (db->planning == DB_PLAN_EVERY_CALL || !db_is_data_statement(sql))
         return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
     char name[32];
     for (size_t i = 0; i < db->nprepared; i++) {

@@ -10,8 +10,23 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+/* How a connection's data statements are planned (db_exec_as).
+ * DB_PLAN_CACHED: prepared once per connection, so a statement run thousands
+ * of times a second (the gateway's reads) is not planned each time; its plan
+ * must then not depend on the tables' sizes or statistics, as PostgreSQL's
+ * generic plan is made once, at the sixth call, and a new database has no
+ * statistics whose ANALYZE would invalidate it: a plan made on an empty table
+ * (a sequential scan, a hash of the whole table) stays while the table grows.
+ * DB_PLAN_EVERY_CALL: planned at each call with the tables' sizes of the
+ * moment, which the planner knows without statistics; for the workers, whose
+ * statements each handle a batch, so planning is a small part of a call
+ * (issue 17: on a new database the webhook claim hashed every delivery ever
+ * made, 35 ms a call, and the relay's fetch scanned the whole outbox). */
+enum db_planning { DB_PLAN_CACHED, DB_PLAN_EVERY_CALL };
+
 struct db {
-    PGconn *conn;   /* owned; NULL while disconnected */
+    PGconn *conn; /* owned; NULL while disconnected */
+    enum db_planning planning;
     char *conninfo; /* owned copy */
     char last_error[256];
     char sqlstate[6]; /* of the last failed statement, or "" */
@@ -37,6 +52,9 @@ struct db {
  * that vanished, a failover or a cut network, is noticed within about a
  * minute instead of waited on forever). */
 int db_init(struct db *db, const char *conninfo);
+/* The planning of every struct db db_init sets up from now on (default
+ * DB_PLAN_CACHED): a program's choice, made in main before any thread. */
+void db_set_planning(enum db_planning planning);
 /* Sets statement_timeout on this connection and every one it makes later:
  * for statements on a request's path, which must fail (and answer 503) rather
  * than hold a thread. 0: the server's setting. Call before the first use. */
