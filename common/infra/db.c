@@ -427,8 +427,11 @@ static int db_copy_in_now(struct db *db, const char *copy_sql, const char *data,
     if (rc != C_OK) {
         if (PQstatus(db->conn) != CONNECTION_OK)
             db_drop(db);
-        log_fields(LOG_ERROR, json_pack("{ss}", "sqlstate", db->sqlstate),
-                   "postgres COPY failed: %s", db->last_error);
+        /* An existing row is an answer the caller expects and handles
+         * (session.c: a redelivered batch of creates), not a failure. */
+        log_fields(strcmp(db->sqlstate, DB_UNIQUE_VIOLATION) == 0 ? LOG_DEBUG : LOG_ERROR,
+                   json_pack("{ss}", "sqlstate", db->sqlstate), "postgres COPY failed: %s",
+                   db->last_error);
     }
     return rc;
 }

@@ -117,6 +117,8 @@ int db_commit(struct db *db);
 /* Best effort; a failed rollback drops the connection. */
 void db_rollback(struct db *db);
 
+/* A row with that key exists already: what a caller expecting it looks for. */
+#define DB_UNIQUE_VIOLATION "23505"
 /* SQLSTATE of the last failed db_exec, or "" (e.g. "23505" unique violation). */
 const char *db_last_sqlstate(const struct db *db);
 
