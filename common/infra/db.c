@@ -380,7 +380,8 @@ int db_copy_in_as(struct db *db, const char *statement, const char *copy_sql, co
     double started_at = clock_now_seconds();
     int rc = db_copy_in_now(db, copy_sql, data, len);
     db_observe(statement, started_at);
-    if (rc != C_OK)
+    /* An existing row is not counted: its caller expects it (db_copy_in_now). */
+    if (rc != C_OK && strcmp(db->sqlstate, DB_UNIQUE_VIOLATION) != 0)
         db_count_error(statement);
     return rc;
 }

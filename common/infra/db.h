@@ -101,7 +101,10 @@ int db_query_json_array_as(struct db *db, const char *statement, const char *sql
 /* Streams rows into a table with "COPY ... FROM STDIN" (copy_sql) inside the
  * caller's transaction: data is len bytes of COPY text format, each row one
  * line, fields escaped with db_copy_append_text. Bulk writes go this way
- * because it skips the parse of one big parameter on both sides. */
+ * because it skips the parse of one big parameter on both sides. copy_sql
+ * may begin with other statements ("SAVEPOINT s; COPY ..."): one round trip.
+ * A unique violation (DB_UNIQUE_VIOLATION in db_last_sqlstate) is left to the
+ * caller: logged at debug level and not counted in caisse_db_errors_total. */
 int db_copy_in_as(struct db *db, const char *statement, const char *copy_sql, const char *data,
                   size_t len);
 /* Measured like db_exec, under the calling function's name. */
