@@ -34,11 +34,17 @@ export CAISSE_REPO
 : "${CAISSE_KAFKA_VERSION:=4.4.0}"
 : "${CAISSE_KAFKA_LIBS:=$CAISSE_CACHE_DIR/kafka-$CAISSE_KAFKA_VERSION/libs}"
 : "${CAISSE_KAFKA_HEAP:=-Xms256m -Xmx512m}"
+# The broker's collector and threads, sized for a small box (two cores, a 512 MB heap: the
+# local stack, the tests, make bench); deploy/OPERATIONS.md says what was measured.
+: "${CAISSE_KAFKA_GC:=-XX:+UseSerialGC}"
+: "${CAISSE_KAFKA_NETWORK_THREADS:=1}"
+: "${CAISSE_KAFKA_IO_THREADS:=2}"
 
 export CAISSE_STACK_DIR CAISSE_CACHE_DIR \
   CAISSE_PG_PORT CAISSE_PG_DB CAISSE_PG_USER \
   CAISSE_KAFKA_PORT CAISSE_KAFKA_CONTROLLER_PORT CAISSE_KAFKA_PARTITIONS \
-  CAISSE_KAFKA_VERSION CAISSE_KAFKA_LIBS CAISSE_KAFKA_HEAP
+  CAISSE_KAFKA_VERSION CAISSE_KAFKA_LIBS CAISSE_KAFKA_HEAP \
+  CAISSE_KAFKA_GC CAISSE_KAFKA_NETWORK_THREADS CAISSE_KAFKA_IO_THREADS
 
 # Derived values are always recomputed (not "only if unset"): a shell that sourced this file
 # for the developer stack and then switches ports for a test stack must not keep a stale URL.

@@ -208,9 +208,9 @@ group.initial.rebalance.delay.ms=0
 broker.heartbeat.interval.ms=1000
 broker.session.timeout.ms=4000
 
-# Two cores: don't start more threads than the box can use.
-num.network.threads=2
-num.io.threads=4
+# Two cores: don't start more threads than the box can use (deploy/env.sh).
+num.network.threads=$CAISSE_KAFKA_NETWORK_THREADS
+num.io.threads=$CAISSE_KAFKA_IO_THREADS
 num.recovery.threads.per.data.dir=1
 EOF
   )
@@ -273,9 +273,8 @@ cmd_start() {
   # all three standard streams are redirected so a caller capturing our output (CI, a test
   # harness) does not wait for the broker to exit.
   echo "=== $(date -u +%FT%TZ) kafka.sh start" >>"$LOG"
-  # shellcheck disable=SC2086 # CAISSE_KAFKA_HEAP holds several JVM flags
-  setsid nohup java $CAISSE_KAFKA_HEAP \
-    -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+  # shellcheck disable=SC2086 # CAISSE_KAFKA_HEAP and CAISSE_KAFKA_GC hold several JVM flags
+  setsid nohup java $CAISSE_KAFKA_HEAP $CAISSE_KAFKA_GC \
     -XX:+ExitOnOutOfMemoryError \
     -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$LOG4J" \

@@ -389,7 +389,8 @@ int db_copy_in_as(struct db *db, const char *statement, const char *copy_sql, co
     double started_at = clock_now_seconds();
     int rc = db_copy_in_now(db, copy_sql, data, len);
     db_observe(statement, started_at);
-    if (rc != C_OK)
+    /* An existing row is not counted: its caller expects it (db_copy_in_now). */
+    if (rc != C_OK && strcmp(db->sqlstate, DB_UNIQUE_VIOLATION) != 0)
         db_count_error(statement);
     return rc;
 }
@@ -436,8 +437,11 @@ static int db_copy_in_now(struct db *db, const char *copy_sql, const char *data,
     if (rc != C_OK) {
         if (PQstatus(db->conn) != CONNECTION_OK)
             db_drop(db);
-        log_fields(LOG_ERROR, json_pack("{ss}", "sqlstate", db->sqlstate),
-                   "postgres COPY failed: %s", db->last_error);
+        /* An existing row is an answer the caller expects and handles
+         * (session.c: a redelivered batch of creates), not a failure. */
+        log_fields(strcmp(db->sqlstate, DB_UNIQUE_VIOLATION) == 0 ? LOG_DEBUG : LOG_ERROR,
+                   json_pack("{ss}", "sqlstate", db->sqlstate), "postgres COPY failed: %s",
+                   db->last_error);
     }
     return rc;
 }

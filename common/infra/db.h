@@ -119,7 +119,10 @@ int db_query_json_array_as(struct db *db, const char *statement, const char *sql
 /* Streams rows into a table with "COPY ... FROM STDIN" (copy_sql) inside the
  * caller's transaction: data is len bytes of COPY text format, each row one
  * line, fields escaped with db_copy_append_text. Bulk writes go this way
- * because it skips the parse of one big parameter on both sides. */
+ * because it skips the parse of one big parameter on both sides. copy_sql
+ * may begin with other statements ("SAVEPOINT s; COPY ..."): one round trip.
+ * A unique violation (DB_UNIQUE_VIOLATION in db_last_sqlstate) is left to the
+ * caller: logged at debug level and not counted in caisse_db_errors_total. */
 int db_copy_in_as(struct db *db, const char *statement, const char *copy_sql, const char *data,
                   size_t len);
 /* Measured like db_exec, under the calling function's name. */
@@ -135,6 +138,8 @@ int db_commit(struct db *db);
 /* Best effort; a failed rollback drops the connection. */
 void db_rollback(struct db *db);
 
+/* A row with that key exists already: what a caller expecting it looks for. */
+#define DB_UNIQUE_VIOLATION "23505"
 /* SQLSTATE of the last failed db_exec, or "" (e.g. "23505" unique violation). */
 const char *db_last_sqlstate(const struct db *db);
 

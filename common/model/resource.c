@@ -444,6 +444,86 @@ void resource_write_columns(struct json_writer *w, const struct resource *r, con
     }
 }
 
+/* Appends text as it is (nothing to escape in it), then sep. */
+static int resource_copy_raw(char **buf, size_t *len, size_t *cap, const char *text, char sep)
+{
+    size_t n = strlen(text);
+    if (*len + n + 2 > *cap) {
+        size_t ncap = *cap > 0 ? *cap : 4096;
+        while (ncap < *len + n + 2)
+            ncap *= 2;
+        char *nbuf = realloc(*buf, ncap);
+        if (nbuf == NULL)
+            return C_ERR;
+        *buf = nbuf;
+        *cap = ncap;
+    }
+    memcpy(*buf + *len, text, n);
+    *len += n;
+    (*buf)[(*len)++] = sep;
+    (*buf)[*len] = '\0';
+    return C_OK;
+}
+
+/* One field of a COPY row: its column's input text, escaped where text can
+ * hold COPY's special bytes. */
+static int resource_copy_field(const struct resource_field *f, const void *obj,
+                               struct json_writer *scratch, char **buf, size_t *len, size_t *cap,
+                               char sep)
+{
+    char text[RFC3339_LEN > 24 ? RFC3339_LEN : 24];
+    if (resource_is_null(f, obj))
+        return resource_copy_raw(buf, len, cap, "\\N", sep);
+    switch (f->kind) {
+    case RESOURCE_UUID:
+    case RESOURCE_CODE:
+        return db_copy_append_text(buf, len, cap, resource_text(obj, f), sep);
+    case RESOURCE_STRING:
+        return db_copy_append_text(buf, len, cap,
+                                   *(char *const *)(const void *)RESOURCE_CONST_AT(obj, f), sep);
+    case RESOURCE_BOOL:
+        return resource_copy_raw(
+            buf, len, cap, *(const bool *)(const void *)RESOURCE_CONST_AT(obj, f) ? "t" : "f", sep);
+    case RESOURCE_INT64:
+    case RESOURCE_INT32:
+    case RESOURCE_HUNDREDTHS: /* the column holds the integer of hundredths */
+        snprintf(text, sizeof(text), "%" PRId64, resource_int_value(obj, f));
+        return resource_copy_raw(buf, len, cap, text, sep);
+    case RESOURCE_TIME:
+        rfc3339_format(resource_int_value(obj, f), text);
+        return resource_copy_raw(buf, len, cap, text, sep);
+    case RESOURCE_OBJECT:
+        json_writer_clear(scratch);
+        json_writer_value(scratch, *(json_t *const *)(const void *)RESOURCE_CONST_AT(obj, f));
+        if (json_writer_end(scratch, 0) != C_OK)
+            return C_ERR;
+        return db_copy_append_text(buf, len, cap, scratch->buf, sep);
+    case RESOURCE_ENUM:
+        return resource_copy_raw(buf, len, cap, f->values[resource_enum_value(obj, f)], sep);
+    }
+    return C_ERR;
+}
+
+int resource_write_copy_row(const struct resource *r, const void *obj, struct json_writer *scratch,
+                            char **buf, size_t *len, size_t *cap)
+{
+    size_t last = 0, start = *len;
+    for (size_t i = 0; i < r->nfields; i++) {
+        if ((r->fields[i].flags & RESOURCE_NOT_INSERTED) == 0)
+            last = i;
+    }
+    for (size_t i = 0; i < r->nfields; i++) {
+        const struct resource_field *f = &r->fields[i];
+        if ((f->flags & RESOURCE_NOT_INSERTED) != 0)
+            continue;
+        if (resource_copy_field(f, obj, scratch, buf, len, cap, i == last ? '\n' : '\t') != C_OK) {
+            *len = start;
+            return C_ERR;
+        }
+    }
+    return C_OK;
+}
+
 /* "test or live", "a, b or c" */
 static void resource_values_text(const char *const *values, char *out, size_t outlen)
 {

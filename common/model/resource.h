@@ -154,6 +154,13 @@ void resource_write_members(struct json_writer *w, const struct resource *r, con
  * every inserted field, keyed by SQL column, values as the columns hold them
  * (resource_write_column_value); no braces either. */
 void resource_write_columns(struct json_writer *w, const struct resource *r, const void *obj);
+/* Appends the same row (every inserted field, in {columns} order) to *buf
+ * (*len bytes used of *cap, grown with realloc) as one line of COPY's text
+ * format: values as their columns' input takes them, \N for null, escaped
+ * with db_copy_append_text. scratch is the caller's, for objects' text. On
+ * C_ERR (out of memory) *len is as it was. */
+int resource_write_copy_row(const struct resource *r, const void *obj, struct json_writer *scratch,
+                            char **buf, size_t *len, size_t *cap);
 /* One field's value as its column holds it, for the insert's recordset and an
  * update's changes: the REST value, but HUNDREDTHS as the integer of hundredths. */
 void resource_write_column_value(struct json_writer *w, const struct resource_field *f,

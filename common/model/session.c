@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include "core/result.h"
@@ -298,6 +299,7 @@ enum session_statement {
     SESSION_SQL_FIND_BY_IDEMPOTENCY_KEY,
     SESSION_SQL_LIST,
     SESSION_SQL_GET_ANY,
+    SESSION_SQL_COPY,
     SESSION_SQL_INSERT_BATCH,
     SESSION_SQL_COMPLETE,
     SESSION_SQL_EXPIRE,
@@ -336,6 +338,11 @@ static const char *const session_sql_templates[SESSION_SQL_COUNT] = {
                     "cursor))"
                     " ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6",
     [SESSION_SQL_GET_ANY] = "SELECT {select} FROM checkout_sessions WHERE id = $1",
+    /* The fast way in: COPY, under a savepoint so that a batch meeting a row
+     * that exists (a redelivered batch, a concurrent retry: unique_violation)
+     * can go back and take the insert below instead. One round trip for both
+     * statements (the simple query protocol). */
+    [SESSION_SQL_COPY] = "SAVEPOINT session_copy; COPY checkout_sessions ({columns}) FROM STDIN",
     /* The whole batch is one statement: the rows travel as one JSON parameter,
      * each with its index in the batch (ord). ON CONFLICT DO NOTHING skips a
      * session applied before (same id) or a concurrent retry with the same
@@ -539,11 +546,71 @@ int session_write_insert_rows(struct json_writer *w, const struct session *const
     return json_writer_end(w, mark);
 }
 
+static int session_compare_ids(const void *a, const void *b)
+{
+    const struct session *const *x = a, *const *y = b;
+    return strcasecmp((*x)->id, (*y)->id);
+}
+
+int session_write_copy_rows(const struct session *const *sessions, size_t n, char **buf,
+                            size_t *len, size_t *cap)
+{
+    /* In id order, like the insert: two workers that ever hold the same rows
+     * (a zombie after a rebalance) wait for each other in one order. */
+    const struct session **sorted = malloc((n > 0 ? n : 1) * sizeof(*sorted));
+    if (sorted == NULL)
+        return C_ERR;
+    memcpy(sorted, sessions, n * sizeof(*sorted));
+    qsort(sorted, n, sizeof(*sorted), session_compare_ids);
+    struct json_writer scratch = JSON_WRITER_INIT;
+    size_t start = *len;
+    int rc = C_OK;
+    for (size_t i = 0; rc == C_OK && i < n; i++)
+        rc = resource_write_copy_row(&session_resource, sorted[i], &scratch, buf, len, cap);
+    if (rc != C_OK)
+        *len = start;
+    json_writer_free(&scratch);
+    free(sorted);
+    return rc;
+}
+
+/* Every row by COPY: C_OK and *conflict false when all went in; *conflict
+ * when one of them exists already (nothing went in, the savepoint is undone). */
+static int session_store_copy_batch(struct db *db, const struct session *const *sessions, size_t n,
+                                    bool *conflict)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    *conflict = false;
+    if (session_write_copy_rows(sessions, n, &buf, &len, &cap) != C_OK) {
+        free(buf);
+        return C_ERR;
+    }
+    int rc = db_copy_in(db, session_sql(SESSION_SQL_COPY), buf, len);
+    free(buf);
+    if (rc == C_OK || strcmp(db_last_sqlstate(db), DB_UNIQUE_VIOLATION) != 0)
+        return rc;
+    *conflict = true;
+    return db_exec_command(db, "ROLLBACK TO SAVEPOINT session_copy", 0, NULL);
+}
+
 int session_store_insert_batch(struct db *db, const struct session *const *sessions, size_t n,
                                bool *inserted)
 {
     if (n == 0)
         return C_OK;
+    /* A batch of new sessions (all but a redelivered or retried one) goes in
+     * by COPY: no JSON for PostgreSQL to parse and turn into a recordset. 500
+     * rows took about half the server's time of the insert below (psql), and
+     * creates about 17 % less of PostgreSQL's CPU (interleaved A/B, issue 17). */
+    bool conflict;
+    if (session_store_copy_batch(db, sessions, n, &conflict) != C_OK)
+        return C_ERR;
+    if (!conflict) {
+        for (size_t i = 0; i < n; i++)
+            inserted[i] = true;
+        return C_OK;
+    }
     struct json_writer w = JSON_WRITER_INIT;
     if (session_write_insert_rows(&w, sessions, n) != C_OK) {
         json_writer_free(&w);

@@ -217,7 +217,8 @@ int session_store_list(struct db *db, const char *organization_id, const char *e
                        bool *cursor_found);
 void session_array_free(struct session *arr, size_t count);
 
-/* Inserts sessions[0..n) in one statement, in the caller's transaction,
+/* Inserts sessions[0..n) in the caller's transaction (by COPY; by one insert
+ * when some exist),
  * skipping each whose row exists already (same id, or same Idempotency-Key
  * for the tenant: a replayed command, a concurrent retry). inserted[i] tells
  * whether sessions[i] was. No id may repeat (the caller drops a command
@@ -226,7 +227,12 @@ void session_array_free(struct session *arr, size_t count);
  * transaction. On C_ERR inserted is untouched. */
 int session_store_insert_batch(struct db *db, const struct session *const *sessions, size_t n,
                                bool *inserted);
-/* The one parameter of that insert: a JSON array of sessions[0..n) as rows,
+/* The rows of that insert's fast way, COPY: sessions[0..n) as lines of COPY's
+ * text format, in id order, appended to *buf (*len used of *cap, grown with
+ * realloc). C_ERR (out of memory): *len as it was. */
+int session_write_copy_rows(const struct session *const *sessions, size_t n, char **buf,
+                            size_t *len, size_t *cap);
+/* The one parameter of its other way (some rows exist): a JSON array of sessions[0..n) as rows,
  * {"ord":<index>,"<column>":<value>,...}, for jsonb_to_recordset. C_ERR: w
  * as it was. */
 int session_write_insert_rows(struct json_writer *w, const struct session *const *sessions,

@@ -189,6 +189,49 @@ Test(resource, columns_are_the_inserted_fields_keyed_by_column)
     resource_free(&thing_resource, &t);
 }
 
+Test(resource, a_copy_row_is_the_inserted_columns_in_copy_text_format)
+{
+    struct thing t;
+    full_thing(&t);
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    struct json_writer scratch = JSON_WRITER_INIT;
+    cr_assert_eq(resource_write_copy_row(&thing_resource, &t, &scratch, &buf, &len, &cap), C_OK);
+    /* Tab-separated, one line; the newline inside the name escaped, a
+     * boolean as t, a time as its RFC 3339 text, an object as JSON; never
+     * the field that is not inserted (sold_at). */
+    cr_assert_str_eq(buf, THING_ID "\t250\t-3\tM\tred\tused\tTh\"ing\\n\t" OWNER_ID
+                                   "\tt\t2024-01-15T10:30:00Z\t{\"a\":1}\thidden\n");
+    cr_assert_eq(len, strlen(buf));
+    free(buf);
+    json_writer_free(&scratch);
+    resource_free(&thing_resource, &t);
+}
+
+Test(resource, a_copy_row_writes_null_as_backslash_n_and_escapes_copy_bytes)
+{
+    struct thing t;
+    full_thing(&t);
+    t.color[0] = '\0';
+    t.owner_id[0] = '\0';
+    free(t.secret);
+    t.secret = NULL;
+    free(t.name);
+    t.name = strdup("a\tb\\c\r");
+    t.shiny = false;
+    cr_assert_eq(json_object_set_new(t.tags, "q", json_string("x\ty")), 0);
+    char *buf = strdup("before\n");
+    size_t len = strlen(buf), cap = len + 1;
+    struct json_writer scratch = JSON_WRITER_INIT;
+    cr_assert_eq(resource_write_copy_row(&thing_resource, &t, &scratch, &buf, &len, &cap), C_OK);
+    /* Appended after what was there; a JSON escape's backslash doubled too. */
+    cr_assert_str_eq(buf, "before\n" THING_ID "\t250\t-3\tM\t\\N\tused\ta\\tb\\\\c\\r\t\\N"
+                          "\tf\t2024-01-15T10:30:00Z\t{\"a\":1,\"q\":\"x\\\\ty\"}\t\\N\n");
+    free(buf);
+    json_writer_free(&scratch);
+    resource_free(&thing_resource, &t);
+}
+
 /* Reads full_json with one member replaced (NULL: removed), expecting message. */
 static void expect_read_error(const char *name, json_t *replacement, const char *message)
 {

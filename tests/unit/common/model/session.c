@@ -1163,6 +1163,42 @@ Test(session, insert_rows_are_the_stored_columns_with_their_index)
     session_free(&b);
 }
 
+Test(session, copy_rows_are_one_line_per_session_in_id_order_with_the_insert_columns)
+{
+    struct session a, b;
+    seed_session(&a);
+    minimal_session(&b);
+    snprintf(a.id, sizeof(a.id), "%s", "0190a6e4-6b2c-7d3e-8f41-ffffffffffff");
+    snprintf(b.id, sizeof(b.id), "%s", "0190A6E4-6B2C-7D3E-8F41-000000000000");
+    const struct session *both[] = {&a, &b};
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    cr_assert_eq(session_write_copy_rows(both, 2, &buf, &len, &cap), C_OK);
+    /* b first: ids compare as the uuids they are, whatever their case. */
+    char *second = strchr(buf, '\n');
+    cr_assert_not_null(second);
+    second++;
+    cr_assert_eq(strncmp(buf, b.id, strlen(b.id)), 0, "%s", buf);
+    cr_assert_eq(strncmp(second, a.id, strlen(a.id)), 0);
+    cr_assert_eq(buf[len - 1], '\n');
+    cr_assert_eq(strchr(second, '\n'), buf + len - 1, "two lines");
+    /* As many fields as the insert's recordset has columns (its JSON row, less ord). */
+    struct json_writer w = JSON_WRITER_INIT;
+    const struct session *one[] = {&a};
+    cr_assert_eq(session_write_insert_rows(&w, one, 1), C_OK);
+    json_t *rows = json_loads(w.buf, 0, NULL);
+    cr_assert_not_null(rows);
+    size_t tabs = 0;
+    for (const char *p = second; *p != '\n'; p++)
+        tabs += *p == '\t';
+    cr_assert_eq(tabs + 1, json_object_size(json_array_get(rows, 0)) - 1);
+    json_decref(rows);
+    json_writer_free(&w);
+    free(buf);
+    session_free(&a);
+    session_free(&b);
+}
+
 Test(session, insert_rows_of_no_session_are_an_empty_array)
 {
     struct json_writer w = JSON_WRITER_INIT;
