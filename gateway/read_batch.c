@@ -89,8 +89,8 @@ static void *read_batch_main(void *arg)
     return NULL;
 }
 
-int read_batch_start(struct read_batch *rb, const struct read_batch_hooks *hooks,
-                     size_t nthreads, size_t max_batch)
+int read_batch_start(struct read_batch *rb, const struct read_batch_hooks *hooks, size_t nthreads,
+                     size_t max_batch)
 {
     if (nthreads == 0 || hooks->run == NULL)
         return C_ERR;

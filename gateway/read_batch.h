@@ -50,8 +50,8 @@ struct read_batch {
 /* Starts nthreads batch threads (≥ 1) taking up to max_batch items (≥ 1)
  * each. C_ERR (nothing started, nothing to shut down): out of memory or a
  * thread could not start. */
-int read_batch_start(struct read_batch *rb, const struct read_batch_hooks *hooks,
-                     size_t nthreads, size_t max_batch);
+int read_batch_start(struct read_batch *rb, const struct read_batch_hooks *hooks, size_t nthreads,
+                     size_t max_batch);
 
 /* Queues item for the next batch. C_ERR: the intake is closed (shutting
  * down); the item was not taken and is still the caller's to answer. */

@@ -19,7 +19,7 @@ struct reads_config {
     const char *public_base_url; /* must outlive the module */
     const char *database_url;    /* must outlive the module */
     long statement_timeout_ms;   /* of the read connections; 0: the server's */
-    long connections; /* read connections (each its thread); 0: no coalescing */
+    long connections;            /* read connections (each its thread); 0: no coalescing */
 };
 
 /* C_ERR: the read threads could not start (nothing to shut down). */

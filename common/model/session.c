@@ -161,6 +161,18 @@ static void session_write_json(struct json_writer *w, const struct session *s,
     json_writer_literal(w, "}");
 }
 
+char *session_to_json_text(const struct session *s, const char *public_base_url)
+{
+    struct json_writer w = JSON_WRITER_INIT;
+    size_t mark = json_writer_begin(&w);
+    session_write_json(&w, s, public_base_url, NULL, NULL);
+    if (json_writer_end(&w, mark) != C_OK) {
+        json_writer_free(&w);
+        return NULL;
+    }
+    return w.buf; /* the writer's buffer is the caller's now */
+}
+
 int session_from_json(const json_t *obj, struct session *out, struct error *err)
 {
     if (!json_is_object(obj))
@@ -483,8 +495,8 @@ const char *session_store_get_many_sql(void)
 
 /* Reads each row into the keys that ask for it and are of its tenant. */
 static int session_rows_to_keys(const PGresult *r, const struct session_key *keys,
-                                const struct session_key_ref *refs, size_t n,
-                                struct session *out, bool *found)
+                                const struct session_key_ref *refs, size_t n, struct session *out,
+                                bool *found)
 {
     int col_id = PQfnumber(r, "id");
     int col_org = PQfnumber(r, "organization_id");

@@ -138,6 +138,10 @@ bool session_page_secret_matches(const struct session *s, const char *secret);
  * or <public_base_url>/checkout/<id> for a session without a page secret).
  * New reference, NULL on allocation failure. */
 json_t *session_to_json(const struct session *s, const char *public_base_url);
+/* The same object as compact JSON text, written without a jansson tree (a GET's
+ * answer); malloc'ed, the caller's. NULL: out of memory or a string of s that
+ * is not UTF-8. */
+char *session_to_json_text(const struct session *s, const char *public_base_url);
 /* Reads a REST object written by session_to_json (commands and events carry it).
  * Trusts the shape only as far as it checks: C_ERR with the first problem in
  * err otherwise ("field amount is out of range"). On C_ERR *out is untouched. */
