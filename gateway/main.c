@@ -72,7 +72,7 @@ static const struct config_entry gateway_config[] = {
     {"CAISSE_GATEWAY_PORT", CONFIG_INT, "8080", "Port of the merchant API", &cfg.port, 1, 65535},
     {"CAISSE_GATEWAY_THREADS", CONFIG_INT, "4",
      "HTTP server threads (each holds one Postgres connection)", &cfg.threads, 1, 256},
-    {"CAISSE_GATEWAY_READ_CONNECTIONS", CONFIG_INT, "2",
+    {"CAISSE_GATEWAY_READ_CONNECTIONS", CONFIG_INT, "1",
      "Postgres connections (each with its thread) that read GET /checkout-sessions/{id} in"
      " batches: the GETs waiting at the same time are one query; 0: each server thread reads"
      " its own",

@@ -350,10 +350,14 @@ static const char *const session_sql_templates[SESSION_SQL_COUNT] = {
                     "cursor))"
                     " ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6",
     [SESSION_SQL_GET_ANY] = "SELECT {select} FROM checkout_sessions WHERE id = $1",
-    /* Coalesced GETs: the rows by primary key alone, so the only index the
-     * plan can use is the key's whatever the statistics; each row's tenant is
-     * checked against the keys that ask for it (session_store_get_many). */
-    [SESSION_SQL_GET_MANY] = "SELECT {select} FROM checkout_sessions WHERE id = ANY($1::uuid[])",
+    /* Coalesced GETs: each id looked up by primary key alone, one index probe
+     * per id whatever the statistics (the tenant is checked on each row by
+     * session_store_get_many). Not "WHERE id = ANY($1)": on a new table (no
+     * ANALYZE yet, a few pages) that was planned as a sequential scan, and a
+     * connection's cached plan could keep it while the table grew. */
+    [SESSION_SQL_GET_MANY] =
+        "SELECT s.* FROM unnest($1::uuid[]) AS k(id) CROSS JOIN LATERAL"
+        " (SELECT {select} FROM checkout_sessions WHERE checkout_sessions.id = k.id OFFSET 0) s",
     /* The whole batch is one statement: the rows travel as one JSON parameter,
      * each with its index in the batch (ord). ON CONFLICT DO NOTHING skips a
      * session applied before (same id) or a concurrent retry with the same
