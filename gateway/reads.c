@@ -17,8 +17,8 @@
 /* The attempts GET of a session shows, oldest first: a page allows one at a
  * time, so a session rarely has more than a few. */
 #define READS_MAX_ATTEMPTS 100
-/* Most GETs one statement reads: a few pages of rows, well under a
- * millisecond of the server's time even when all are found. */
+/* Most GETs one statement reads (one index probe each): bounds a batch's
+ * arrays and how long its first GET waits for its last row. */
 #define READS_BATCH_MAX 128
 
 static const char *reads_base_url;
