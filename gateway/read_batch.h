@@ -16,6 +16,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 /* Embedded in the caller's own structure (the hooks find it back with
@@ -42,7 +43,9 @@ struct read_batch {
     pthread_cond_t ready;
     struct read_batch_item *head, *tail; /* FIFO, under lock */
     size_t queued;                       /* under lock */
-    bool closed;                         /* under lock: submit refuses */
+    /* Reads not answered yet: queued, in a batch, or alone (read_batch_try_alone). */
+    atomic_long in_flight;
+    bool closed; /* under lock: submit refuses */
     pthread_t *threads;
     size_t nthreads;
 };
@@ -57,12 +60,21 @@ int read_batch_start(struct read_batch *rb, const struct read_batch_hooks *hooks
  * down); the item was not taken and is still the caller's to answer. */
 int read_batch_submit(struct read_batch *rb, struct read_batch_item *item);
 
+/* Whether a read may skip the queue and run at once on its caller's own
+ * connection: true when nothing else is being read (nothing queued, no batch
+ * running, no other read alone), and then the caller reads and calls
+ * read_batch_alone_done. A GET alone pays no hand-off between threads; as
+ * soon as reads overlap they are queued and coalesced. */
+bool read_batch_try_alone(struct read_batch *rb);
+void read_batch_alone_done(struct read_batch *rb);
+
 /* Closes the intake, lets the threads answer every item already queued, joins
  * them and frees what start allocated. */
 void read_batch_shutdown(struct read_batch *rb);
 
 /* Moves up to max oldest items of the queue into out (the batch threads'
- * step, exposed for the tests); returns how many. Caller holds no lock. */
+ * step, exposed for the tests, which answer them at once: they no longer
+ * count as in flight); returns how many. Caller holds no lock. */
 size_t read_batch_take(struct read_batch *rb, struct read_batch_item **out, size_t max);
 
 /* Initializes rb's queue without threads (tests drive it with

@@ -214,12 +214,21 @@ enum MHD_Result reads_get(struct http_request *req, struct db *db)
     if (expand != NULL && strcmp(expand, "payment_attempts") != 0)
         return http_respond_error(req, 400, "validation_error", "expand",
                                   "expand must be payment_attempts");
-    if (expand == NULL && atomic_load(&reads_batching))
-        return reads_get_coalesced(req, canonical);
+    /* A GET alone reads here, without a hand-off to a read thread and back;
+     * one that overlaps others joins the next batch. */
+    bool alone = false;
+    if (expand == NULL && atomic_load(&reads_batching)) {
+        if (!read_batch_try_alone(&reads_batch))
+            return reads_get_coalesced(req, canonical);
+        alone = true;
+    }
     struct session s;
     bool found = false;
-    if (session_store_get(db, req->identity.organization_id, req->identity.environment, canonical,
-                          &s, &found) != C_OK)
+    int rc = session_store_get(db, req->identity.organization_id, req->identity.environment,
+                               canonical, &s, &found);
+    if (alone)
+        read_batch_alone_done(&reads_batch);
+    if (rc != C_OK)
         return http_respond_unavailable(req);
     if (!found)
         return reads_not_found(req, id);

@@ -167,3 +167,49 @@ Test(read_batch, items_queued_while_every_thread_is_busy_make_one_batch)
     for (int i = 0; i < 10; i++)
         cr_assert_eq(atomic_load(&more[i].answered), 1);
 }
+
+Test(read_batch, a_read_runs_alone_only_while_nothing_else_is_read)
+{
+    struct read_batch rb;
+    read_batch_init_queue(&rb, 8);
+    cr_assert(read_batch_try_alone(&rb));
+    /* Another read meanwhile is queued, not alone. */
+    cr_assert_not(read_batch_try_alone(&rb));
+    read_batch_alone_done(&rb);
+    struct fake a = {0};
+    read_batch_submit(&rb, &a.item);
+    cr_assert_not(read_batch_try_alone(&rb), "an item waits in the queue");
+    struct read_batch_item *out[1];
+    cr_assert_eq(read_batch_take(&rb, out, 1), 1);
+    cr_assert(read_batch_try_alone(&rb), "everything was answered");
+    read_batch_alone_done(&rb);
+    read_batch_shutdown(&rb);
+}
+
+static void wait_taken(struct read_batch *rb)
+{
+    for (;;) {
+        pthread_mutex_lock(&rb->lock);
+        bool taken = rb->head == NULL;
+        pthread_mutex_unlock(&rb->lock);
+        if (taken)
+            return;
+        sched_yield();
+    }
+}
+
+Test(read_batch, a_batch_being_read_keeps_others_from_running_alone)
+{
+    struct counters c = {.gate = PTHREAD_MUTEX_INITIALIZER};
+    struct read_batch rb;
+    struct read_batch_hooks hooks = {fake_thread_start, fake_thread_stop, fake_run, &c};
+    pthread_mutex_lock(&c.gate);
+    cr_assert_eq(read_batch_start(&rb, &hooks, 1, THREADED_MAX), C_OK);
+    struct fake a = {0};
+    read_batch_submit(&rb, &a.item);
+    wait_taken(&rb);
+    cr_assert_not(read_batch_try_alone(&rb), "a batch is being read");
+    pthread_mutex_unlock(&c.gate);
+    read_batch_shutdown(&rb);
+    cr_assert(read_batch_try_alone(&rb));
+}
