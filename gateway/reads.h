@@ -1,12 +1,12 @@
 /* GET /checkout-sessions and GET /checkout-sessions/{id}. Route handlers
  * (routes.c): the caller is authenticated; {id} is req->route.params[0].
  *
- * A GET of one session is coalesced (read_batch.h): its connection is
- * suspended and the GETs waiting at the same time are read with one statement
- * (session_store_get_many) on the read connections' threads, then each is
- * answered by its server thread. With no read connections configured, with
- * expand, or once shutting down, it is read on the server thread's own
- * connection; so are lists. */
+ * A GET of one session that overlaps others is coalesced (read_batch.h): its
+ * connection is suspended and the GETs waiting at the same time are read with
+ * one statement (session_store_get_many) on the read connections' threads,
+ * then each is answered by its server thread. A GET alone, one with expand,
+ * every GET with no read connections configured or once shutting down, is
+ * read on the server thread's own connection; so are lists. */
 #ifndef GATEWAY_READS_H
 #define GATEWAY_READS_H
 
