@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics_support.h"
 #include "model/session.h"
 #include "support.h"
 
@@ -164,6 +165,8 @@ Test(get, concurrent_gets_of_two_tenants_each_see_only_their_own_session, .timeo
              json_string_value(json_object_get(b.json, "checkout_session_id")));
     test_api_free(&a);
     test_api_free(&b);
+    struct prom_scrape *before = prom_scrape(test_env("CAISSE_TEST_INTERNAL_URL"));
+    cr_assert_not_null(before);
     pthread_t threads[CROSS_THREADS];
     for (int i = 0; i < CROSS_THREADS; i++)
         cr_assert_eq(pthread_create(&threads[i], NULL, cross_main, &t), 0);
@@ -171,6 +174,16 @@ Test(get, concurrent_gets_of_two_tenants_each_see_only_their_own_session, .timeo
         pthread_join(threads[i], NULL);
     cr_assert_eq(atomic_load(&t.wrong), 0, "%d wrong answers, the first: %s", atomic_load(&t.wrong),
                  t.first_wrong);
+    /* And they were read together: some statement read more than one GET. */
+    struct prom_scrape *after = prom_scrape(test_env("CAISSE_TEST_INTERNAL_URL"));
+    cr_assert_not_null(after);
+    double gets = prom_value(after, "caisse_gateway_read_batch_size_sum", NULL) -
+                  prom_value(before, "caisse_gateway_read_batch_size_sum", NULL);
+    double batches = prom_value(after, "caisse_gateway_read_batch_size_count", NULL) -
+                     prom_value(before, "caisse_gateway_read_batch_size_count", NULL);
+    cr_assert_gt(gets, batches, "%.0f coalesced GETs in %.0f statements", gets, batches);
+    prom_free(before);
+    prom_free(after);
 }
 
 /* The first node of an EXPLAIN (FORMAT JSON) plan that reads checkout_sessions. */
