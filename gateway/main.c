@@ -38,6 +38,7 @@ static struct {
     long internal_port;
     long port;
     long threads;
+    long read_connections;
     long create_wait_ms;
     long kafka_timeout_ms;
     long statement_timeout_ms;
@@ -71,6 +72,11 @@ static const struct config_entry gateway_config[] = {
     {"CAISSE_GATEWAY_PORT", CONFIG_INT, "8080", "Port of the merchant API", &cfg.port, 1, 65535},
     {"CAISSE_GATEWAY_THREADS", CONFIG_INT, "4",
      "HTTP server threads (each holds one Postgres connection)", &cfg.threads, 1, 256},
+    {"CAISSE_GATEWAY_READ_CONNECTIONS", CONFIG_INT, "1",
+     "Postgres connections (each with its thread) that read GET /checkout-sessions/{id} in"
+     " batches: the GETs waiting at the same time are one query; 0: each server thread reads"
+     " its own",
+     &cfg.read_connections, 0, 64},
     {"CAISSE_CREATE_WAIT_MS", CONFIG_INT, "2000",
      "How long a write (create, expire, complete) waits for the worker before answering 202",
      &cfg.create_wait_ms, 0, 60000},
@@ -260,6 +266,7 @@ static void gateway_drain(const struct service_settings *s)
     server_quiesce();
     checkout_pay_shutdown();
     pipeline_shutdown(deadline);
+    reads_shutdown();
     webhooks_shutdown();
     server_stop();
     auth_shutdown();
@@ -294,7 +301,16 @@ static int gateway_run(const struct service_settings *s, struct db *db)
         log_error("%s", err.message);
         return C_ERR;
     }
-    reads_init(s->public_base_url);
+    struct reads_config rc = {
+        .public_base_url = s->public_base_url,
+        .database_url = s->database_url,
+        .statement_timeout_ms = cfg.statement_timeout_ms,
+        .connections = cfg.read_connections,
+    };
+    if (reads_init(&rc) != C_OK) {
+        log_error("cannot start the read threads");
+        return C_ERR;
+    }
     page_init(s->public_base_url);
     struct create_config cc = {
         .public_base_url = s->public_base_url,
@@ -303,8 +319,10 @@ static int gateway_run(const struct service_settings *s, struct db *db)
         .max_ttl_seconds = cfg.session_max_ttl,
         .idempotency_secret = cfg.idempotency_secret,
     };
-    if (create_init(&cc) != C_OK)
+    if (create_init(&cc) != C_OK) {
+        reads_shutdown();
         return C_ERR;
+    }
     closing_init(s->public_base_url);
     struct webhooks_config wc = {
         .allowlist = cfg.webhook_allowlist,
@@ -313,8 +331,10 @@ static int gateway_run(const struct service_settings *s, struct db *db)
         .max_endpoints = cfg.webhook_max_endpoints,
         .secrets = s->secrets,
     };
-    if (webhooks_init(&wc) != C_OK)
+    if (webhooks_init(&wc) != C_OK) {
+        reads_shutdown();
         return C_ERR;
+    }
     struct pipeline_config pc = {
         .database_url = s->database_url,
         .kafka_brokers = s->kafka_brokers,
@@ -323,8 +343,10 @@ static int gateway_run(const struct service_settings *s, struct db *db)
         .statement_timeout_ms = cfg.statement_timeout_ms,
         .mac_keys = &gateway_mac_keys,
     };
-    if (pipeline_init(&pc) != C_OK)
+    if (pipeline_init(&pc) != C_OK) {
+        reads_shutdown();
         return C_ERR;
+    }
     /* Pending payments settle every 2 s even if nobody looks at their page. */
     struct checkout_pay_config pay = {.public_base_url = s->public_base_url,
                                       .settle_interval_ms = 2000,
@@ -332,6 +354,7 @@ static int gateway_run(const struct service_settings *s, struct db *db)
                                       .statement_timeout_ms = cfg.statement_timeout_ms};
     if (checkout_pay_init(&pay) != C_OK) {
         pipeline_shutdown(0);
+        reads_shutdown();
         return C_ERR;
     }
     struct server_config sc = {
@@ -350,6 +373,7 @@ static int gateway_run(const struct service_settings *s, struct db *db)
     if (server_start(&sc) != C_OK) {
         checkout_pay_shutdown();
         pipeline_shutdown(0);
+        reads_shutdown();
         return C_ERR;
     }
     log_fields(LOG_INFO,

@@ -161,6 +161,18 @@ static void session_write_json(struct json_writer *w, const struct session *s,
     json_writer_literal(w, "}");
 }
 
+char *session_to_json_text(const struct session *s, const char *public_base_url)
+{
+    struct json_writer w = JSON_WRITER_INIT;
+    size_t mark = json_writer_begin(&w);
+    session_write_json(&w, s, public_base_url, NULL, NULL);
+    if (json_writer_end(&w, mark) != C_OK) {
+        json_writer_free(&w);
+        return NULL;
+    }
+    return w.buf; /* the writer's buffer is the caller's now */
+}
+
 int session_from_json(const json_t *obj, struct session *out, struct error *err)
 {
     if (!json_is_object(obj))
@@ -300,6 +312,7 @@ enum session_statement {
     SESSION_SQL_LIST,
     SESSION_SQL_GET_ANY,
     SESSION_SQL_COPY,
+    SESSION_SQL_GET_MANY,
     SESSION_SQL_INSERT_BATCH,
     SESSION_SQL_COMPLETE,
     SESSION_SQL_EXPIRE,
@@ -343,6 +356,14 @@ static const char *const session_sql_templates[SESSION_SQL_COUNT] = {
      * can go back and take the insert below instead. One round trip for both
      * statements (the simple query protocol). */
     [SESSION_SQL_COPY] = "SAVEPOINT session_copy; COPY checkout_sessions ({columns}) FROM STDIN",
+    /* Coalesced GETs: each id looked up by primary key alone, one index probe
+     * per id whatever the statistics (the tenant is checked on each row by
+     * session_store_get_many). Not "WHERE id = ANY($1)": on a new table (no
+     * ANALYZE yet, a few pages) that was planned as a sequential scan, and a
+     * connection's cached plan could keep it while the table grew. */
+    [SESSION_SQL_GET_MANY] =
+        "SELECT s.* FROM unnest($1::uuid[]) AS k(id) CROSS JOIN LATERAL"
+        " (SELECT {select} FROM checkout_sessions WHERE checkout_sessions.id = k.id OFFSET 0) s",
     /* The whole batch is one statement: the rows travel as one JSON parameter,
      * each with its index in the batch (ord). ON CONFLICT DO NOTHING skips a
      * session applied before (same id) or a concurrent retry with the same
@@ -447,6 +468,117 @@ int session_store_get(struct db *db, const char *organization_id, const char *en
 {
     const char *params[3] = {organization_id, environment, id};
     return session_store_get_one(db, session_sql(SESSION_SQL_GET), 3, params, out, found);
+}
+
+/* A key's index, sorted by id to find a row's keys by binary search. */
+struct session_key_ref {
+    const char *id;
+    size_t index;
+};
+
+static int session_key_ref_cmp(const void *a, const void *b)
+{
+    const struct session_key_ref *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* The first ref whose id is id, or NULL. */
+static const struct session_key_ref *session_key_ref_find(const struct session_key_ref *refs,
+                                                          size_t n, const char *id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(refs[mid].id, id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && strcmp(refs[lo].id, id) == 0 ? &refs[lo] : NULL;
+}
+
+const char *session_store_get_many_sql(void)
+{
+    return session_sql(SESSION_SQL_GET_MANY);
+}
+
+/* Reads each row into the keys that ask for it and are of its tenant. */
+static int session_rows_to_keys(const PGresult *r, const struct session_key *keys,
+                                const struct session_key_ref *refs, size_t n, struct session *out,
+                                bool *found)
+{
+    int col_id = PQfnumber(r, "id");
+    int col_org = PQfnumber(r, "organization_id");
+    int col_env = PQfnumber(r, "environment");
+    if (col_id < 0 || col_org < 0 || col_env < 0)
+        return C_ERR;
+    for (int row = 0; row < PQntuples(r); row++) {
+        const char *id = PQgetvalue(r, row, col_id);
+        const char *org = PQgetvalue(r, row, col_org);
+        const char *env = PQgetvalue(r, row, col_env);
+        const struct session_key_ref *ref = session_key_ref_find(refs, n, id);
+        for (; ref != NULL && ref < refs + n && strcmp(ref->id, id) == 0; ref++) {
+            const struct session_key *k = &keys[ref->index];
+            if (found[ref->index] || strcasecmp(k->organization_id, org) != 0 ||
+                strcmp(k->environment, env) != 0)
+                continue;
+            if (session_from_row(r, row, &out[ref->index]) != C_OK)
+                return C_ERR;
+            found[ref->index] = true;
+        }
+    }
+    return C_OK;
+}
+
+int session_store_get_many(struct db *db, const struct session_key *keys, size_t n,
+                           struct session *out, bool *found)
+{
+    for (size_t i = 0; i < n; i++)
+        found[i] = false;
+    if (n == 0)
+        return C_OK;
+    /* The ids as one array literal, "{id,id,...}": canonical UUIDs need no quoting. */
+    size_t cap = n * UUID_STR_LEN + 3;
+    char *ids = malloc(cap);
+    struct session_key_ref *refs = malloc(n * sizeof(*refs));
+    if (ids == NULL || refs == NULL) {
+        free(ids);
+        free(refs);
+        return C_ERR;
+    }
+    size_t len = 0;
+    ids[len++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        size_t idlen = strnlen(keys[i].id, UUID_STR_LEN);
+        if (idlen >= UUID_STR_LEN) {
+            free(ids);
+            free(refs);
+            return C_ERR;
+        }
+        if (i > 0)
+            ids[len++] = ',';
+        memcpy(ids + len, keys[i].id, idlen);
+        len += idlen;
+        refs[i] = (struct session_key_ref){keys[i].id, i};
+    }
+    ids[len++] = '}';
+    ids[len] = '\0';
+    qsort(refs, n, sizeof(*refs), session_key_ref_cmp);
+    const char *params[1] = {ids};
+    PGresult *r = db_exec(db, session_sql(SESSION_SQL_GET_MANY), 1, params);
+    free(ids);
+    int rc = r != NULL ? session_rows_to_keys(r, keys, refs, n, out, found) : C_ERR;
+    PQclear(r);
+    free(refs);
+    if (rc != C_OK) {
+        for (size_t i = 0; i < n; i++) {
+            if (found[i])
+                session_free(&out[i]);
+            found[i] = false;
+        }
+    }
+    return rc;
 }
 
 const char *session_store_idempotency_sql(void)

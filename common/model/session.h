@@ -138,6 +138,10 @@ bool session_page_secret_matches(const struct session *s, const char *secret);
  * or <public_base_url>/checkout/<id> for a session without a page secret).
  * New reference, NULL on allocation failure. */
 json_t *session_to_json(const struct session *s, const char *public_base_url);
+/* The same object as compact JSON text, written without a jansson tree (a GET's
+ * answer); malloc'ed, the caller's. NULL: out of memory or a string of s that
+ * is not UTF-8. */
+char *session_to_json_text(const struct session *s, const char *public_base_url);
 /* Reads a REST object written by session_to_json (commands and events carry it).
  * Trusts the shape only as far as it checks: C_ERR with the first problem in
  * err otherwise ("field amount is out of range"). On C_ERR *out is untouched. */
@@ -204,6 +208,21 @@ struct session_list_query {
 /* found: false when no such session for this tenant (not an error). */
 int session_store_get(struct db *db, const char *organization_id, const char *environment,
                       const char *id, struct session *out, bool *found);
+/* A session asked for by one of several coalesced reads: by id, of a tenant. */
+struct session_key {
+    const char *organization_id;
+    const char *environment;
+    const char *id; /* canonical (uuid_format) */
+};
+/* The sessions keys[0..n) name, read with one statement (by primary key,
+ * whatever the statistics): found[i] and out[i] as session_store_get would
+ * give them for keys[i], the tenant checked on every row. Ids may repeat. On
+ * C_ERR found[] is all false and out[] holds nothing to free. */
+int session_store_get_many(struct db *db, const struct session_key *keys, size_t n,
+                           struct session *out, bool *found);
+/* The statement session_store_get_many runs ($1 the ids, uuid[]): tests
+ * EXPLAIN it to hold its plan. */
+const char *session_store_get_many_sql(void);
 int session_store_find_by_idempotency_key(struct db *db, const char *organization_id,
                                           const char *environment, const char *key,
                                           struct session *out, bool *found);

@@ -255,6 +255,27 @@ Test(session, to_json_is_the_seed_object_plus_url_byte_for_byte)
     session_free(&s);
 }
 
+/* A GET answers with the text form: the same bytes as the object dumped. */
+Test(session, to_json_text_is_the_dumped_object_byte_for_byte)
+{
+    struct session full, minimal;
+    seed_session(&full);
+    minimal_session(&minimal);
+    const struct session *both[] = {&full, &minimal};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *j = session_to_json(both[i], BASE_URL);
+        char *expected = dump(j);
+        char *text = session_to_json_text(both[i], BASE_URL);
+        cr_assert_not_null(text);
+        cr_assert_str_eq(text, expected);
+        free(text);
+        free(expected);
+        json_decref(j);
+    }
+    session_free(&full);
+    session_free(&minimal);
+}
+
 Test(session, to_json_has_exactly_the_seed_fields_in_order_then_url)
 {
     struct session s;
