@@ -239,6 +239,7 @@ int consumer_run(struct db *db, const struct consumer_options *opt)
         .instance_id = opt->instance_id,
         .batch_max = opt->batch_max,
         .batch_wait_ms = opt->batch_wait_ms,
+        .session_timeout_ms = opt->session_timeout_ms,
     };
     struct consumer_ctx ctx = {.db = db, .store = apply_store_postgres(db), .opt = opt};
     return batch_consumer_run(&bo, consumer_apply, &ctx);

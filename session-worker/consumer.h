@@ -25,6 +25,7 @@ struct consumer_options {
     const char *public_base_url;
     long batch_max;
     long batch_wait_ms;
+    long session_timeout_ms;
     const struct command_mac_keys *mac_keys;
     long dead_letter_after;
 };

@@ -135,6 +135,7 @@ static int session_worker_run(const struct service_settings *s, struct db *db)
         return C_ERR;
     }
     struct consumer_options co = {.brokers = s->kafka_brokers,
+                                  .session_timeout_ms = s->kafka_session_timeout_ms,
                                   .group_id = cfg_group,
                                   .instance_id = cfg_instance_id,
                                   .public_base_url = s->public_base_url,
@@ -152,8 +153,8 @@ static const struct service_spec session_worker_spec = {
     .name = "session-worker",
     .summary = "Applies checkout session commands from Kafka to PostgreSQL and publishes the "
                "outbox to checkout.session.events.",
-    .uses = SERVICE_USES_KAFKA | SERVICE_USES_PUBLIC_BASE_URL | SERVICE_OPS_LISTENER |
-            SERVICE_WAITS_FOR_POSTGRES,
+    .uses = SERVICE_USES_KAFKA | SERVICE_USES_KAFKA_CONSUMER | SERVICE_USES_PUBLIC_BASE_URL |
+            SERVICE_OPS_LISTENER | SERVICE_WAITS_FOR_POSTGRES,
     .config = session_worker_config,
     .config_count = CONFIG_TABLE_SIZE(session_worker_config),
     .shutdown_grace_min_ms = 1000,

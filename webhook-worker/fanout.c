@@ -178,6 +178,7 @@ int fanout_run(struct db *db, const struct fanout_options *opt)
         .instance_id = opt->instance_id,
         .batch_max = opt->batch_max,
         .batch_wait_ms = opt->batch_wait_ms,
+        .session_timeout_ms = opt->session_timeout_ms,
     };
     struct fanout_ctx ctx = {.db = db, .opt = opt};
     return batch_consumer_run(&bo, fanout_apply, &ctx);

@@ -15,6 +15,7 @@ struct fanout_options {
     const char *instance_id; /* "" for dynamic membership */
     long batch_max;
     long batch_wait_ms;
+    long session_timeout_ms;
     /* Called after a commit that created deliveries (may be NULL): lets the
      * delivery loop start them now instead of at its next poll. */
     void (*on_new_deliveries)(void *arg);

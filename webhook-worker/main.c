@@ -182,6 +182,7 @@ static int webhook_worker_run(const struct service_settings *s, struct db *db)
         return C_ERR;
     }
     struct fanout_options fo = {.brokers = s->kafka_brokers,
+                                .session_timeout_ms = s->kafka_session_timeout_ms,
                                 .group_id = cfg_group,
                                 .instance_id = cfg_instance_id,
                                 .batch_max = cfg_batch_max,
@@ -199,8 +200,8 @@ static const struct service_spec webhook_worker_spec = {
     .name = "webhook-worker",
     .summary = "Fans checkout session events out to subscribed webhook endpoints and delivers "
                "them as signed HTTP POSTs with retries.",
-    .uses = SERVICE_USES_KAFKA | SERVICE_OPS_LISTENER | SERVICE_WAITS_FOR_POSTGRES |
-            SERVICE_USES_SECRETS_KEY,
+    .uses = SERVICE_USES_KAFKA | SERVICE_USES_KAFKA_CONSUMER | SERVICE_OPS_LISTENER |
+            SERVICE_WAITS_FOR_POSTGRES | SERVICE_USES_SECRETS_KEY,
     .config = webhook_worker_config,
     .config_count = CONFIG_TABLE_SIZE(webhook_worker_config),
     /* The drain gets the grace minus WEBHOOK_WORKER_GRACE_MARGIN_MS: 1 s at least. */

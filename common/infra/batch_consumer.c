@@ -11,10 +11,6 @@
 #include "core/result.h"
 #include "infra/service.h"
 
-/* Static members keep their partitions across a restart shorter than this
- * (a pod rescheduled), instead of triggering two rebalances. */
-#define BATCH_CONSUMER_SESSION_TIMEOUT_MS 45000
-
 /* batch_loop's source: a consumer, replaced by a new one when it is fenced. */
 struct batch_consumer_source {
     struct kafka_consumer_options options;
@@ -167,7 +163,7 @@ int batch_consumer_run(const struct batch_consumer_options *opt, batch_consumer_
         .options = {.brokers = opt->brokers,
                     .group_id = opt->group_id,
                     .instance_id = opt->instance_id,
-                    .session_timeout_ms = BATCH_CONSUMER_SESSION_TIMEOUT_MS},
+                    .session_timeout_ms = opt->session_timeout_ms},
         .topic = opt->topic,
     };
     source.rk = kafka_consumer_new(&source.options, opt->topic, &err);

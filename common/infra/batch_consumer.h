@@ -19,6 +19,7 @@ struct batch_consumer_options {
     const char *instance_id; /* static membership; "" for dynamic */
     long batch_max;
     long batch_wait_ms;
+    long session_timeout_ms; /* CAISSE_KAFKA_SESSION_TIMEOUT_MS */
 };
 
 /* Applies msgs[0..n). C_OK: durably applied, offsets get stored. C_ERR: not

@@ -116,6 +116,7 @@ static struct {
     char *ops_host;
     long ops_port;
     long metrics_refresh_ms;
+    long kafka_session_timeout_ms;
     char *secrets_key;
     char *secrets_key_previous;
     struct kafka_security kafka_security;
@@ -151,6 +152,12 @@ int service_config_table(const struct service_spec *spec, struct config_entry *o
         {(spec->uses & SERVICE_USES_KAFKA) != 0,
          {"CAISSE_KAFKA_BROKERS", CONFIG_STRING, "127.0.0.1:9092", "Kafka bootstrap servers",
           &service_cfg.kafka_brokers, 0, 0}},
+        {(spec->uses & SERVICE_USES_KAFKA_CONSUMER) != 0,
+         {"CAISSE_KAFKA_SESSION_TIMEOUT_MS", CONFIG_INT, "45000",
+          "Kafka consumer group session: a static member keeps its partitions across a restart"
+          " shorter than this (a pod rescheduled) instead of two rebalances; an outage longer"
+          " than it gets the member fenced and renewed",
+          &service_cfg.kafka_session_timeout_ms, 6000, 300000}},
         {(spec->uses & SERVICE_USES_PUBLIC_BASE_URL) != 0,
          {"CAISSE_PUBLIC_BASE_URL", CONFIG_STRING, "http://localhost:8080",
           "Public base URL of the hosted payment page: a session's url (in API answers and event"
@@ -299,7 +306,8 @@ int service_run(int argc, char **argv, const struct service_spec *spec)
     struct service_settings s = {.database_url = service_cfg.database_url,
                                  .kafka_brokers = service_cfg.kafka_brokers,
                                  .public_base_url = service_cfg.public_base_url,
-                                 .shutdown_grace_ms = service_cfg.shutdown_grace_ms};
+                                 .shutdown_grace_ms = service_cfg.shutdown_grace_ms,
+                                 .kafka_session_timeout_ms = service_cfg.kafka_session_timeout_ms};
     struct error err = ERROR_INIT;
     if ((spec->uses & SERVICE_USES_KAFKA) != 0 &&
         kafka_security_use(&service_cfg.kafka_security, &err) != C_OK) {

@@ -42,6 +42,8 @@ enum service_uses {
      * of the webhook signing secrets at rest (infra/secretbox.h). A missing
      * or malformed key is a configuration error (exit 2). */
     SERVICE_USES_SECRETS_KEY = 1 << 4,
+    /* CAISSE_KAFKA_SESSION_TIMEOUT_MS: a consumer group member's session. */
+    SERVICE_USES_KAFKA_CONSUMER = 1 << 5,
 };
 
 /* The shared settings, as loaded; those a service does not use are NULL.
@@ -51,6 +53,7 @@ struct service_settings {
     const char *kafka_brokers;
     const char *public_base_url;
     long shutdown_grace_ms;
+    long kafka_session_timeout_ms; /* SERVICE_USES_KAFKA_CONSUMER, else 0 */
     /* SERVICE_USES_SECRETS_KEY: the keyring, else NULL. */
     const struct secretbox_keyring *secrets;
 };

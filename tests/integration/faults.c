@@ -468,7 +468,8 @@ Test(faults, a_consumer_fenced_off_its_static_membership_takes_over_again_withou
     assert_consumers_not_restarted(before, "the fences");
 }
 
-/* A Kafka outage longer than the consumers' session timeout (45 s): their
+/* A Kafka outage longer than the consumers' session timeout
+ * (CAISSE_KAFKA_SESSION_TIMEOUT_MS, tests/integration/run.sh): their
  * sessions time out on both sides, and librdkafka's rejoin gets the old
  * member fenced. The workers ride it out in the same process and consume
  * again once the broker is back. */
@@ -484,7 +485,7 @@ Test(faults, kafka_outage_past_the_session_timeout_leaves_the_workers_running_an
     assert_consumers_consume("the start");
     const char *repo = test_env("CAISSE_TEST_REPO");
     cr_assert_eq(test_shell("bash %s/deploy/kafka.sh stop >/dev/null 2>&1", repo), 0);
-    test_sleep_ms(55000);
+    test_sleep_ms(strtol(test_env("CAISSE_KAFKA_SESSION_TIMEOUT_MS"), NULL, 10) + 10000);
     cr_assert_eq(test_shell("bash %s/deploy/kafka.sh start >/dev/null 2>&1", repo), 0);
     assert_all_ready(120);
     assert_consumers_consume("a long Kafka outage");

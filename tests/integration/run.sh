@@ -22,6 +22,10 @@ export CAISSE_RATE_LIMIT_AUTH_FAILURES_PER_S=1000000 CAISSE_RATE_LIMIT_AUTH_FAIL
 export CAISSE_RATE_LIMIT_PAGE_POSTS_PER_MIN=1000000 CAISSE_RATE_LIMIT_PAGE_POSTS_BURST=1000000
 export CAISSE_RATE_LIMIT_PAGE_COUPONS_PER_MIN=1000000 CAISSE_RATE_LIMIT_PAGE_COUPONS_BURST=1000000
 export CAISSE_KAFKA_MESSAGE_TIMEOUT_MS=5000
+# The consumers' group session (45 s by default): faults.c's long Kafka outage outlasts it,
+# and a shorter one makes that test shorter. Longer than any pause a test gives a worker
+# (chaos.c freezes the webhook worker for its lease + 2 s).
+export CAISSE_KAFKA_SESSION_TIMEOUT_MS=15000
 export CAISSE_LOG_LEVEL=info
 # The expiry worker sweeps often, so sessions past their deadline expire within a second.
 export CAISSE_EXPIRY_INTERVAL_MS=500
