@@ -1,5 +1,6 @@
-# The ports of a test stack (sourced by tests/integration/run.sh and tests/browser/run.sh,
-# which run one after the other, never at once): CAISSE_TEST_*_PORT, or these defaults.
+# The ports of a test stack (sourced by tests/integration/run.sh, for each of its two halves,
+# and tests/browser/run.sh): CAISSE_TEST_*_PORT, or these defaults. make test runs the three
+# stacks at once, so the fault half (26xxx) and the browser's (25xxx) set their own.
 # Below Linux's ephemeral range (32768-60999): a test that binds a port mid-run (a gateway of
 # its own) must not find it taken by one of the suite's thousands of client connections.
 export CAISSE_PG_PORT="${CAISSE_TEST_PG_PORT:-27432}"

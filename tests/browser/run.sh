@@ -2,8 +2,8 @@
 # make browser: the hosted checkout page in a real browser (Debian's chromium, driven by the
 # npm playwright-core with executablePath: no browser is ever downloaded) against a real
 # stack of its own (PostgreSQL, Kafka, the four services), started like the integration
-# suite's (deploy/stack.sh, the same CAISSE_TEST_*_PORT variables: the two suites run one
-# after the other, never at once) in build/browser-stack and torn down at the end.
+# suite's (deploy/stack.sh) in build/browser-stack on ports of its own (CAISSE_BROWSER_*_PORT;
+# make test runs it while the integration suite's stacks are up), torn down at the end.
 #
 #   make browser                                      every scenario
 #   CAISSE_BROWSER_ONLY=french,expired make browser   some of them (names: checkout.mjs)
@@ -16,6 +16,10 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 
 export CAISSE_STACK_DIR="${CAISSE_BROWSER_STACK_DIR:-$REPO/build/browser-stack}"
+export CAISSE_TEST_PG_PORT="${CAISSE_BROWSER_PG_PORT:-25432}"
+export CAISSE_TEST_KAFKA_PORT="${CAISSE_BROWSER_KAFKA_PORT:-25092}"
+export CAISSE_TEST_KAFKA_CONTROLLER_PORT="${CAISSE_BROWSER_KAFKA_CONTROLLER_PORT:-25093}"
+export CAISSE_TEST_GATEWAY_PORT="${CAISSE_BROWSER_GATEWAY_PORT:-25180}"
 # shellcheck source=tests/stack_ports.sh
 . "$REPO/tests/stack_ports.sh"
 # The browser opens `url` as the API gives it: the base must be this stack's gateway, on

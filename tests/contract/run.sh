@@ -35,7 +35,7 @@ node "$HERE/selftest.mjs"
 # checks (same id same JSON, one partition per key) see everything. kcat's exit status
 # is checked: an unreachable broker must not pass as "no records". The records are kept
 # (build/ is gitignored) so that a failure can be looked into after the stack is gone.
-records="$REPO/build/contract-records.jsonl"
+records="${CAISSE_CONTRACT_RECORDS:-$REPO/build/contract-records.jsonl}"
 : >"$records"
 for topic in checkout.session.commands checkout.session.events; do
   # Kafka's ACLs (deploy/kafka.sh): the events as the stack's reader (KCAT_CONFIG), the

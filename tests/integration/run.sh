@@ -5,6 +5,42 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
+# The suite runs as two halves at once, each on a stack of its own: the fault suite stops
+# Kafka and PostgreSQL under the other suites' feet, so it cannot share theirs, and both
+# halves mostly wait on round trips and restarts (a third of two cores busy), so side by
+# side they take the time of the longer one. CAISSE_TEST_PART names the half a run is
+# ("suites": every suite but the faults, then schemathesis; "faults"); unset, this script
+# starts the fault half in the background (its own directory and ports,
+# CAISSE_TEST_FAULTS_*), runs the other, and prints the fault half's output after its own.
+if [ -z "${CAISSE_TEST_PART:-}" ] && [ -z "${CAISSE_TEST_FILTER:-}" ]; then
+  mkdir -p "$REPO/build"
+  faults_log="$REPO/build/integration-faults.log"
+  CAISSE_TEST_PART=faults \
+    CAISSE_TEST_STACK_DIR="${CAISSE_TEST_FAULTS_STACK_DIR:-$REPO/build/test-stack-faults}" \
+    CAISSE_TEST_PG_PORT="${CAISSE_TEST_FAULTS_PG_PORT:-26432}" \
+    CAISSE_TEST_KAFKA_PORT="${CAISSE_TEST_FAULTS_KAFKA_PORT:-26092}" \
+    CAISSE_TEST_KAFKA_CONTROLLER_PORT="${CAISSE_TEST_FAULTS_KAFKA_CONTROLLER_PORT:-26093}" \
+    CAISSE_TEST_GATEWAY_PORT="${CAISSE_TEST_FAULTS_GATEWAY_PORT:-26180}" \
+    CAISSE_TEST_WEBHOOK_RECEIVER_PORT="" \
+    bash "${BASH_SOURCE[0]}" "$@" >"$faults_log" 2>&1 &
+  faults_pid=$!
+  # Interrupted, the fault half stops too (its own trap brings its stack down).
+  trap 'kill "$faults_pid" 2>/dev/null || true' INT TERM
+  suites_rc=0
+  CAISSE_TEST_PART=suites bash "${BASH_SOURCE[0]}" "$@" || suites_rc=$?
+  faults_rc=0
+  wait "$faults_pid" || faults_rc=$?
+  echo "--- the fault suite (a stack of its own, run beside the others; $faults_log):"
+  cat "$faults_log"
+  [ "$suites_rc" -eq 0 ] || echo "integration: the suites FAILED (exit $suites_rc, output above)" >&2
+  [ "$faults_rc" -eq 0 ] || echo "integration: the fault suite FAILED (exit $faults_rc, output above)" >&2
+  [ "$suites_rc" -eq 0 ] && [ "$faults_rc" -eq 0 ]
+  exit
+fi
+# What the half leaves behind for the contract checks, apart from the other half's.
+part_suffix=""
+[ "${CAISSE_TEST_PART:-}" != faults ] || part_suffix="-faults"
+
 export CAISSE_STACK_DIR="${CAISSE_TEST_STACK_DIR:-$REPO/build/test-stack}"
 # shellcheck source=tests/stack_ports.sh
 . "$REPO/tests/stack_ports.sh"
@@ -127,7 +163,7 @@ export CAISSE_TEST_STACK="$STACK"
 export CAISSE_TEST_REPO="$REPO"
 # Every response the suites receive from the gateway, one JSON line each, for the OpenAPI
 # check at the end (tests/openapi). Kept in build/ so a failure can be looked into later.
-export CAISSE_TEST_HTTP_CAPTURE="$REPO/build/openapi-responses.jsonl"
+export CAISSE_TEST_HTTP_CAPTURE="$REPO/build/openapi-responses$part_suffix.jsonl"
 : >"$CAISSE_TEST_HTTP_CAPTURE"
 
 # A second gateway whose sessions live 4 seconds, so lifecycle tests see real expiry and
@@ -175,20 +211,22 @@ if [ -n "${CAISSE_TEST_FILTER:-}" ]; then
   exit 0
 fi
 
-# The fault suite stops Kafka under the other suites' feet, so it runs alone, last.
-"$REPO/build/bin/integration-tests" --jobs 2 --filter '!(faults)/*' "$@"
+if [ "${CAISSE_TEST_PART:-}" = faults ]; then
+  # The fault suite stops Kafka and PostgreSQL: alone on its stack, one test at a time.
+  "$REPO/build/bin/integration-tests" --jobs 1 --filter 'faults/*' "$@"
+else
+  "$REPO/build/bin/integration-tests" --jobs 2 --filter '!(faults)/*' "$@"
 
-# Property-based tests from the OpenAPI document (schemathesis, pinned from PyPI) on both
-# listeners while the whole stack is up: no 5xx, every response as documented. What they
-# send reaches Kafka too, so the contract check below sees that as well.
-bash "$REPO/tests/schemathesis/run.sh"
-
-"$REPO/build/bin/integration-tests" --jobs 1 --filter 'faults/*' "$@"
+  # Property-based tests from the OpenAPI document (schemathesis, pinned from PyPI) on both
+  # listeners while the whole stack is up: no 5xx, every response as documented. What they
+  # send reaches Kafka too, so the contract check below sees that as well.
+  bash "$REPO/tests/schemathesis/run.sh"
+fi
 
 # Last, while the stack is still up: every command and event the suites left on Kafka
 # must match the AsyncAPI contract (common/contracts/asyncapi.yaml), checked by an independent
 # validator (Node + ajv), so the documented contract cannot drift from the code.
-bash "$REPO/tests/contract/run.sh"
+CAISSE_CONTRACT_RECORDS="$REPO/build/contract-records$part_suffix.jsonl" bash "$REPO/tests/contract/run.sh"
 
 # And every HTTP response they received must match the OpenAPI document the gateway
 # serves (common/contracts/openapi.json), checked by an independent validator (Node + ajv).
