@@ -373,11 +373,13 @@ int db_query_json_array_as(struct db *db, const char *statement, const char *sql
     return C_OK;
 }
 
-static int db_copy_in_now(struct db *db, const char *copy_sql, const char *data, size_t len);
+static int db_copy_in_now(struct db *db, const char *copy_sql, const char *data, size_t len,
+                          bool conflict_expected);
 
 int db_copy_in_as(struct db *db, const char *statement, const char *copy_sql, const char *data,
-                  size_t len)
+                  size_t len, enum db_copy_conflicts conflicts)
 {
+    bool conflict_expected = conflicts == DB_COPY_CONFLICT_EXPECTED;
     db->sqlstate[0] = '\0';
     /* Never retried here: COPY only runs inside a transaction, which the
      * caller redoes as a whole after a failure. */
@@ -387,16 +389,16 @@ int db_copy_in_as(struct db *db, const char *statement, const char *copy_sql, co
         return C_ERR;
     }
     double started_at = clock_now_seconds();
-    int rc = db_copy_in_now(db, copy_sql, data, len);
+    int rc = db_copy_in_now(db, copy_sql, data, len, conflict_expected);
     db_observe(statement, started_at);
-    /* An existing row is not counted: its caller expects it (db_copy_in_now). */
-    if (rc != C_OK && strcmp(db->sqlstate, DB_UNIQUE_VIOLATION) != 0)
+    if (rc != C_OK && !(conflict_expected && strcmp(db->sqlstate, DB_UNIQUE_VIOLATION) == 0))
         db_count_error(statement);
     return rc;
 }
 
 /* The COPY itself, on a connection that is up. */
-static int db_copy_in_now(struct db *db, const char *copy_sql, const char *data, size_t len)
+static int db_copy_in_now(struct db *db, const char *copy_sql, const char *data, size_t len,
+                          bool conflict_expected)
 {
     PGresult *r = PQexec(db->conn, copy_sql);
     bool started = r != NULL && PQresultStatus(r) == PGRES_COPY_IN;
@@ -437,11 +439,9 @@ static int db_copy_in_now(struct db *db, const char *copy_sql, const char *data,
     if (rc != C_OK) {
         if (PQstatus(db->conn) != CONNECTION_OK)
             db_drop(db);
-        /* An existing row is an answer the caller expects and handles
-         * (session.c: a redelivered batch of creates), not a failure. */
-        log_fields(strcmp(db->sqlstate, DB_UNIQUE_VIOLATION) == 0 ? LOG_DEBUG : LOG_ERROR,
-                   json_pack("{ss}", "sqlstate", db->sqlstate), "postgres COPY failed: %s",
-                   db->last_error);
+        bool expected = conflict_expected && strcmp(db->sqlstate, DB_UNIQUE_VIOLATION) == 0;
+        log_fields(expected ? LOG_DEBUG : LOG_ERROR, json_pack("{ss}", "sqlstate", db->sqlstate),
+                   "postgres COPY failed: %s", db->last_error);
     }
     return rc;
 }

@@ -116,17 +116,23 @@ int db_query_json_array_as(struct db *db, const char *statement, const char *sql
 #define db_query_json_array(db, sql, nparams, params, out)                                         \
     db_query_json_array_as((db), __func__, (sql), (nparams), (params), (out))
 
+/* Whether a COPY may meet a row that exists already as part of its caller's
+ * plan (a redelivered batch) rather than as a failure. */
+enum db_copy_conflicts { DB_COPY_CONFLICT_FAILS, DB_COPY_CONFLICT_EXPECTED };
+
 /* Streams rows into a table with "COPY ... FROM STDIN" (copy_sql) inside the
  * caller's transaction: data is len bytes of COPY text format, each row one
  * line, fields escaped with db_copy_append_text. Bulk writes go this way
  * because it skips the parse of one big parameter on both sides. copy_sql
  * may begin with other statements ("SAVEPOINT s; COPY ..."): one round trip.
- * A unique violation (DB_UNIQUE_VIOLATION in db_last_sqlstate) is left to the
- * caller: logged at debug level and not counted in caisse_db_errors_total. */
+ * A unique violation sets DB_UNIQUE_VIOLATION in db_last_sqlstate; with
+ * DB_COPY_CONFLICT_EXPECTED it is logged at debug level and not counted in
+ * caisse_db_errors_total, otherwise it is an error like any other. */
 int db_copy_in_as(struct db *db, const char *statement, const char *copy_sql, const char *data,
-                  size_t len);
+                  size_t len, enum db_copy_conflicts conflicts);
 /* Measured like db_exec, under the calling function's name. */
-#define db_copy_in(db, copy_sql, data, len) db_copy_in_as((db), __func__, (copy_sql), (data), (len))
+#define db_copy_in(db, copy_sql, data, len, conflicts)                                             \
+    db_copy_in_as((db), __func__, (copy_sql), (data), (len), (conflicts))
 /* Appends text to the COPY row being built in *buf (of *len bytes, *cap
  * allocated; the buffer is the caller's, grown with realloc), escaped for the
  * COPY text format, then sep ('\t' between fields, '\n' after the last).

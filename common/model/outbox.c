@@ -189,7 +189,7 @@ int outbox_insert(struct db *db, const struct outbox_batch *b)
 {
     if (b->count == 0)
         return C_OK;
-    return db_copy_in(db, OUTBOX_COPY_SQL, b->copy, b->len);
+    return db_copy_in(db, OUTBOX_COPY_SQL, b->copy, b->len, DB_COPY_CONFLICT_FAILS);
 }
 
 int outbox_purge_older_than(struct db *db, long days, long limit, long *deleted)

@@ -718,7 +718,9 @@ static int session_store_copy_batch(struct db *db, const struct session *const *
         free(buf);
         return C_ERR;
     }
-    int rc = db_copy_in(db, session_sql(SESSION_SQL_COPY), buf, len);
+    /* A redelivered batch meets its own rows: the ON CONFLICT insert below
+     * sorts it out, so that is no error. */
+    int rc = db_copy_in(db, session_sql(SESSION_SQL_COPY), buf, len, DB_COPY_CONFLICT_EXPECTED);
     free(buf);
     if (rc == C_OK || strcmp(db_last_sqlstate(db), DB_UNIQUE_VIOLATION) != 0)
         return rc;
