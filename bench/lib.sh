@@ -15,6 +15,7 @@ bench_default() { # NAME FULL QUICK: sets NAME unless already set
 }
 bench_default BENCH_RUNS 3 2                  # runs per HTTP benchmark; the figure is their median
 bench_default BENCH_HTTP_S 5 2                # seconds of each wrk / paced run
+bench_default BENCH_WARMUP_S 60 2             # seconds of unrecorded creates before the first round
 bench_default BENCH_WRK_THREADS 2 2           # the same wrk settings for ceiling, GET and POST
 bench_default BENCH_WRK_CONNECTIONS 64 64
 bench_default BENCH_LOADGEN_CONNECTIONS 64 64 # connections of the open-loop client
