@@ -117,12 +117,36 @@ static void fake_run(void *cls, void *conn, struct read_batch_item **items, size
 
 static struct fake threaded[THREADED_ITEMS];
 
+/* Starts rb's nthreads threads on the fake hooks counting into c; held: with
+ * c's gate locked, so the first batch stays in its run until the test opens it. */
+static void start_fake_threads(struct read_batch *rb, struct counters *c, size_t nthreads,
+                               bool held)
+{
+    *c = (struct counters){.gate = PTHREAD_MUTEX_INITIALIZER};
+    if (held)
+        pthread_mutex_lock(&c->gate);
+    struct read_batch_hooks hooks = {fake_thread_start, fake_thread_stop, fake_run, c};
+    cr_assert_eq(read_batch_start(rb, &hooks, nthreads, THREADED_MAX), C_OK);
+}
+
+/* Until a thread has taken everything queued (it blocks in run on the gate). */
+static void wait_taken(struct read_batch *rb)
+{
+    for (;;) {
+        pthread_mutex_lock(&rb->lock);
+        bool taken = rb->head == NULL;
+        pthread_mutex_unlock(&rb->lock);
+        if (taken)
+            return;
+        sched_yield();
+    }
+}
+
 Test(read_batch, every_item_is_answered_exactly_once_by_its_threads)
 {
-    struct counters c = {.gate = PTHREAD_MUTEX_INITIALIZER};
+    struct counters c;
     struct read_batch rb;
-    struct read_batch_hooks hooks = {fake_thread_start, fake_thread_stop, fake_run, &c};
-    cr_assert_eq(read_batch_start(&rb, &hooks, 3, THREADED_MAX), C_OK);
+    start_fake_threads(&rb, &c, 3, false);
     for (int i = 0; i < THREADED_ITEMS; i++) {
         threaded[i] = (struct fake){.number = i};
         cr_assert_eq(read_batch_submit(&rb, &threaded[i].item), C_OK);
@@ -140,24 +164,14 @@ Test(read_batch, every_item_is_answered_exactly_once_by_its_threads)
 
 Test(read_batch, items_queued_while_every_thread_is_busy_make_one_batch)
 {
-    struct counters c = {.gate = PTHREAD_MUTEX_INITIALIZER};
+    struct counters c;
     struct read_batch rb;
-    struct read_batch_hooks hooks = {fake_thread_start, fake_thread_stop, fake_run, &c};
     /* The one thread's first batch is held in its run while ten more items
      * queue: they are answered together by the next batch, not one by one. */
-    pthread_mutex_lock(&c.gate);
-    cr_assert_eq(read_batch_start(&rb, &hooks, 1, THREADED_MAX), C_OK);
+    start_fake_threads(&rb, &c, 1, true);
     struct fake first = {0}, more[10] = {0};
     read_batch_submit(&rb, &first.item);
-    /* Until the thread has taken the first item (it blocks in run on the gate). */
-    for (;;) {
-        pthread_mutex_lock(&rb.lock);
-        bool taken = rb.head == NULL;
-        pthread_mutex_unlock(&rb.lock);
-        if (taken)
-            break;
-        sched_yield();
-    }
+    wait_taken(&rb);
     for (int i = 0; i < 10; i++)
         read_batch_submit(&rb, &more[i].item);
     pthread_mutex_unlock(&c.gate);
@@ -186,25 +200,11 @@ Test(read_batch, a_read_runs_alone_only_while_nothing_else_is_read)
     read_batch_shutdown(&rb);
 }
 
-static void wait_taken(struct read_batch *rb)
-{
-    for (;;) {
-        pthread_mutex_lock(&rb->lock);
-        bool taken = rb->head == NULL;
-        pthread_mutex_unlock(&rb->lock);
-        if (taken)
-            return;
-        sched_yield();
-    }
-}
-
 Test(read_batch, a_batch_being_read_keeps_others_from_running_alone)
 {
-    struct counters c = {.gate = PTHREAD_MUTEX_INITIALIZER};
+    struct counters c;
     struct read_batch rb;
-    struct read_batch_hooks hooks = {fake_thread_start, fake_thread_stop, fake_run, &c};
-    pthread_mutex_lock(&c.gate);
-    cr_assert_eq(read_batch_start(&rb, &hooks, 1, THREADED_MAX), C_OK);
+    start_fake_threads(&rb, &c, 1, true);
     struct fake a = {0};
     read_batch_submit(&rb, &a.item);
     wait_taken(&rb);
