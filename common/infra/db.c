@@ -373,13 +373,11 @@ int db_query_json_array_as(struct db *db, const char *statement, const char *sql
     return C_OK;
 }
 
-static int db_copy_in_now(struct db *db, const char *copy_sql, const char *data, size_t len,
-                          bool conflict_expected);
+static int db_copy_in_now(struct db *db, const char *copy_sql, const char *data, size_t len);
 
 int db_copy_in_as(struct db *db, const char *statement, const char *copy_sql, const char *data,
                   size_t len, enum db_copy_conflicts conflicts)
 {
-    bool conflict_expected = conflicts == DB_COPY_CONFLICT_EXPECTED;
     db->sqlstate[0] = '\0';
     /* Never retried here: COPY only runs inside a transaction, which the
      * caller redoes as a whole after a failure. */
@@ -389,16 +387,24 @@ int db_copy_in_as(struct db *db, const char *statement, const char *copy_sql, co
         return C_ERR;
     }
     double started_at = clock_now_seconds();
-    int rc = db_copy_in_now(db, copy_sql, data, len, conflict_expected);
+    int rc = db_copy_in_now(db, copy_sql, data, len);
     db_observe(statement, started_at);
-    if (rc != C_OK && !(conflict_expected && strcmp(db->sqlstate, DB_UNIQUE_VIOLATION) == 0))
+    if (rc == C_OK)
+        return C_OK;
+    /* The one place that decides: an existing row its caller plans for is no
+     * error (session.c: a redelivered batch), anything else is. */
+    bool expected =
+        conflicts == DB_COPY_CONFLICT_EXPECTED && strcmp(db->sqlstate, DB_UNIQUE_VIOLATION) == 0;
+    log_fields(expected ? LOG_DEBUG : LOG_ERROR, json_pack("{ss}", "sqlstate", db->sqlstate),
+               "postgres COPY failed: %s", db->last_error);
+    if (!expected)
         db_count_error(statement);
-    return rc;
+    return C_ERR;
 }
 
-/* The COPY itself, on a connection that is up. */
-static int db_copy_in_now(struct db *db, const char *copy_sql, const char *data, size_t len,
-                          bool conflict_expected)
+/* The COPY itself, on a connection that is up; on failure, db's error and
+ * sqlstate say why (its caller logs it). */
+static int db_copy_in_now(struct db *db, const char *copy_sql, const char *data, size_t len)
 {
     PGresult *r = PQexec(db->conn, copy_sql);
     bool started = r != NULL && PQresultStatus(r) == PGRES_COPY_IN;
@@ -409,8 +415,6 @@ static int db_copy_in_now(struct db *db, const char *copy_sql, const char *data,
         PQclear(r);
         if (PQstatus(db->conn) != CONNECTION_OK)
             db_drop(db);
-        log_fields(LOG_ERROR, json_pack("{ss}", "sqlstate", db->sqlstate),
-                   "postgres COPY failed to start: %s", db->last_error);
         return C_ERR;
     }
     PQclear(r);
@@ -436,13 +440,8 @@ static int db_copy_in_now(struct db *db, const char *copy_sql, const char *data,
         }
         PQclear(r);
     }
-    if (rc != C_OK) {
-        if (PQstatus(db->conn) != CONNECTION_OK)
-            db_drop(db);
-        bool expected = conflict_expected && strcmp(db->sqlstate, DB_UNIQUE_VIOLATION) == 0;
-        log_fields(expected ? LOG_DEBUG : LOG_ERROR, json_pack("{ss}", "sqlstate", db->sqlstate),
-                   "postgres COPY failed: %s", db->last_error);
-    }
+    if (rc != C_OK && PQstatus(db->conn) != CONNECTION_OK)
+        db_drop(db);
     return rc;
 }
 

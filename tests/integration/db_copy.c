@@ -27,43 +27,42 @@ static long errors_of(const char *statement)
     return n;
 }
 
-/* In one transaction: a temporary table with one row, then the same row again
- * by COPY under the statement name given; returns that COPY's status. */
-static int copy_an_existing_row(struct db *db, const char *statement,
-                                enum db_copy_conflicts conflicts)
+/* On a fresh connection, in one transaction: a temporary table with one row,
+ * then the same row again by COPY under the statement name given, which must
+ * fail as a unique violation; returns caisse_db_errors_total for that name. */
+static long errors_after_copying_an_existing_row(const char *statement,
+                                                 enum db_copy_conflicts conflicts)
 {
-    cr_assert_eq(db_begin(db), C_OK, "%s", db->last_error);
-    cr_assert_eq(db_exec_command(db,
+    struct db db;
+    cr_assert_eq(db_init(&db, test_env("CAISSE_DATABASE_URL")), C_OK);
+    cr_assert_eq(db_begin(&db), C_OK, "%s", db.last_error);
+    cr_assert_eq(db_exec_command(&db,
                                  "CREATE TEMPORARY TABLE copy_twice (id int PRIMARY KEY)"
                                  " ON COMMIT DROP",
                                  0, NULL),
-                 C_OK, "%s", db->last_error);
+                 C_OK, "%s", db.last_error);
     cr_assert_eq(
-        db_copy_in_as(db, statement, "COPY copy_twice (id) FROM STDIN", "1\n", 2, conflicts), C_OK,
-        "%s", db->last_error);
-    int rc = db_copy_in_as(db, statement, "COPY copy_twice (id) FROM STDIN", "1\n", 2, conflicts);
-    db_rollback(db);
-    return rc;
+        db_copy_in_as(&db, statement, "COPY copy_twice (id) FROM STDIN", "1\n", 2, conflicts), C_OK,
+        "%s", db.last_error);
+    cr_assert_eq(
+        db_copy_in_as(&db, statement, "COPY copy_twice (id) FROM STDIN", "1\n", 2, conflicts),
+        C_ERR);
+    cr_assert_str_eq(db_last_sqlstate(&db), DB_UNIQUE_VIOLATION);
+    db_rollback(&db);
+    db_close(&db);
+    return errors_of(statement);
 }
 
 Test(db_copy, a_conflict_the_caller_expects_is_not_counted_as_an_error)
 {
-    struct db db;
-    cr_assert_eq(db_init(&db, test_env("CAISSE_DATABASE_URL")), C_OK);
-    cr_assert_eq(copy_an_existing_row(&db, "copy_expecting_conflicts", DB_COPY_CONFLICT_EXPECTED),
-                 C_ERR);
-    cr_assert_str_eq(db_last_sqlstate(&db), DB_UNIQUE_VIOLATION);
-    cr_assert_eq(errors_of("copy_expecting_conflicts"), 0);
-    db_close(&db);
+    cr_assert_eq(
+        errors_after_copying_an_existing_row("copy_expecting_conflicts", DB_COPY_CONFLICT_EXPECTED),
+        0);
 }
 
 Test(db_copy, a_conflict_any_other_caller_meets_is_counted_as_an_error)
 {
-    struct db db;
-    cr_assert_eq(db_init(&db, test_env("CAISSE_DATABASE_URL")), C_OK);
-    cr_assert_eq(copy_an_existing_row(&db, "copy_not_expecting_conflicts", DB_COPY_CONFLICT_FAILS),
-                 C_ERR);
-    cr_assert_str_eq(db_last_sqlstate(&db), DB_UNIQUE_VIOLATION);
-    cr_assert_eq(errors_of("copy_not_expecting_conflicts"), 1);
-    db_close(&db);
+    cr_assert_eq(errors_after_copying_an_existing_row("copy_not_expecting_conflicts",
+                                                      DB_COPY_CONFLICT_FAILS),
+                 1);
 }
